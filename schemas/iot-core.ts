@@ -1,0 +1,23 @@
+/**
+ * Cloud IoT Core's device HTTP API, as devices in the field still speak it (retired 2023).
+ * @see https://cloud.google.com/iot/docs/reference/cloudiotdevice/rest/v1/projects.locations.registries.devices/publishEvent
+ */
+import { z } from 'zod';
+
+/** Standard or URL-safe base64, padded or not (proto3 JSON accepts both). */
+const Base64 = z.string().regex(/^[A-Za-z0-9+/_-]*={0,2}$/, { error: 'must be base64' }).min(1, { error: 'must not be empty' });
+
+/** IoT Core subfolders: the part of the MQTT topic after `events/`. */
+const SubFolder = z.string().max(256).regex(/^[^\s#+]*$/, { error: 'must not contain whitespace, "#" or "+"' });
+
+/** The `publishEvent` request body, in proto3 JSON's camelCase or its original snake_case. */
+export const PublishEventRequest = z
+  .strictObject({
+    binaryData: Base64.optional(),
+    binary_data: Base64.optional(),
+    subFolder: SubFolder.optional(),
+    sub_folder: SubFolder.optional(),
+  })
+  .refine((r) => (r.binaryData ?? r.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] })
+  .transform((r) => ({ binaryData: (r.binaryData ?? r.binary_data) as string, subFolder: r.subFolder ?? r.sub_folder }));
+export type PublishEventRequest = z.infer<typeof PublishEventRequest>;

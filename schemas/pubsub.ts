@@ -1,0 +1,52 @@
+/**
+ * Pub/Sub messages as push subscriptions and Eventarc deliver them. Both camelCase and
+ * snake_case field names occur in the wild (REST JSON vs. protobuf JSON of older clients).
+ * @see https://cloud.google.com/pubsub/docs/push#receive_push
+ * @see https://github.com/googleapis/google-cloudevents (google.events.cloud.pubsub.v1.MessagePublishedData)
+ */
+import { z } from 'zod';
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** A Pub/Sub message in either naming; normalised to camelCase with `data` still base64. */
+export const PubsubMessage = z
+  .looseObject({
+    data: z.string().regex(BASE64, { error: 'data must be base64' }).optional(),
+    attributes: z.record(z.string(), z.string()).nullish(),
+    messageId: z.string().min(1).optional(),
+    message_id: z.string().min(1).optional(),
+    publishTime: z.iso.datetime({ offset: true }).optional(),
+    publish_time: z.iso.datetime({ offset: true }).optional(),
+    orderingKey: z.string().optional(),
+    ordering_key: z.string().optional(),
+  })
+  .refine((m) => (m.messageId ?? m.message_id) !== undefined, {
+    error: 'messageId (or message_id) is required',
+    path: ['messageId'],
+  })
+  .transform((m) => ({
+    data: m.data ?? '',
+    attributes: m.attributes ?? {},
+    messageId: (m.messageId ?? m.message_id) as string,
+    publishTime: m.publishTime ?? m.publish_time,
+    orderingKey: m.orderingKey ?? m.ordering_key,
+  }));
+export type PubsubMessage = z.output<typeof PubsubMessage>;
+
+/** The wrapped push request body. */
+export const PushEnvelope = z.looseObject({
+  message: PubsubMessage,
+  subscription: z.string().optional(),
+  deliveryAttempt: z.int().min(1).optional(),
+});
+export type PushEnvelope = z.output<typeof PushEnvelope>;
+
+/** CloudEvent type for Pub/Sub deliveries through Eventarc. */
+export const MESSAGE_PUBLISHED_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished';
+
+/** The data of a `messagePublished` CloudEvent. */
+export const MessagePublishedData = z.looseObject({
+  message: PubsubMessage,
+  subscription: z.string().optional(),
+});
+export type MessagePublishedData = z.output<typeof MessagePublishedData>;

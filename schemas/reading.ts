@@ -1,0 +1,83 @@
+/**
+ * A device reading, as devices send it and as the bridge publishes it.
+ * @see ../../shared/DESIGN.md "bridge" for the wire contract.
+ */
+import { z } from 'zod';
+
+/** Metric names: a letter, then up to 127 of letters, digits and `_ . : / -`. */
+export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$/;
+/** Device ids follow Cloud IoT Core's rule, which devices in the field were built against. */
+export const DEVICE_ID_PATTERN = /^[a-zA-Z][-a-zA-Z0-9._+~%]{2,254}$/;
+
+export const MAX_READINGS_PER_REQUEST = 500;
+export const MAX_METRICS_PER_READING = 256;
+export const MAX_TEXT_VALUE_LENGTH = 1024;
+/** Readings older than this are refused: a device whose clock was never set reports 1970. */
+export const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1);
+/** How far ahead of the receiver's clock a reading may be stamped. */
+export const MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
+
+export const DeviceId = z
+  .string()
+  .regex(DEVICE_ID_PATTERN, { error: 'must match [a-zA-Z][-a-zA-Z0-9._+~%]{2,254}' })
+  .refine((id) => !id.toLowerCase().startsWith('goog'), { error: 'must not start with "goog"' });
+
+export const MetricName = z
+  .string()
+  .regex(METRIC_NAME_PATTERN, { error: 'metric names must match ^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$' });
+
+/** A metric value: a finite number, a boolean or a short string. */
+export const MetricValue = z.union([z.number(), z.boolean(), z.string().max(MAX_TEXT_VALUE_LENGTH)], {
+  error: 'must be a finite number, a boolean or a string',
+});
+
+function isPlausibleEventTime(ms: number): boolean {
+  return ms >= EARLIEST_EVENT_MS && ms <= Date.now() + MAX_FUTURE_SKEW_MS;
+}
+const EVENT_TIME_RANGE = { error: 'must be between 2000-01-01 and 24 h after now' };
+
+/** RFC 3339 with an explicit offset, or epoch milliseconds. Output: epoch milliseconds. */
+export const EventTime = z
+  .union([
+    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+    z.number().transform((ms) => Math.round(ms)),
+  ], { error: 'must be an RFC 3339 timestamp with offset or epoch milliseconds' })
+  .refine(isPlausibleEventTime, EVENT_TIME_RANGE);
+
+export const Location = z.strictObject({
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+  alt: z.number().optional(),
+});
+
+export const Tags = z.record(z.string().min(1).max(128), z.string().max(256));
+
+export const Metrics = z
+  .record(MetricName, MetricValue)
+  .refine((m) => Object.keys(m).length > 0, { error: 'a reading needs at least one metric' })
+  .refine((m) => Object.keys(m).length <= MAX_METRICS_PER_READING, {
+    error: `at most ${MAX_METRICS_PER_READING} metrics per reading`,
+  });
+
+/** One reading (schema v1). */
+export const Reading = z.strictObject({
+  deviceId: DeviceId.optional(),
+  ts: EventTime.optional(),
+  metrics: Metrics,
+  /** Units per metric name (SenML `u`), carried to the warehouse's `unit` column. */
+  units: z.record(MetricName, z.string().max(32)).optional(),
+  seq: z.int().min(0).optional(),
+  location: Location.optional(),
+  tags: Tags.optional(),
+});
+export type Reading = z.infer<typeof Reading>;
+
+/** Several readings of one device. */
+export const ReadingBatch = z.strictObject({
+  deviceId: DeviceId,
+  readings: z.array(Reading).min(1).max(MAX_READINGS_PER_REQUEST),
+});
+export type ReadingBatch = z.infer<typeof ReadingBatch>;
+
+/** The schema version the bridge stamps on what it publishes (attribute `schemaVersion`). */
+export const READING_SCHEMA_VERSION = '1';
