@@ -1,0 +1,78 @@
+/**
+ * The HTTP side of a Pub/Sub-facing function (ingest, deadletter), written once: accept
+ * `POST /` in every delivery form, optionally verify the push's OIDC token, hand the message
+ * to the domain handler, and map its failures the way Pub/Sub needs them:
+ * - PermanentError → a row in `rejected`, then 200 (acked: retrying cannot help);
+ * - TransientError → 503/429 (Pub/Sub redelivers with backoff);
+ * - a request that is not a Pub/Sub message → 400 naming every problem.
+ * A message that keeps failing for an unexpected reason is redelivered until the
+ * subscription's dead-letter policy moves it to the dead-letter topic, so it never loops.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { verifierFromEnv } from '../auth/oidc.ts';
+import { HttpError, isPermanentError, type PermanentError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { classifyDbError } from '../db/database.ts';
+import { payloadText, recordRejections, type Rejection } from '../rejected.ts';
+import type { Platform } from '../runtime/platform.ts';
+import type { WireHandler, WireResponse } from '../runtime/http.ts';
+import { parsePushRequest, type ReceivedMessage } from './push.ts';
+
+export interface MessageContext {
+  log: Logger;
+  /** When the request arrived, epoch ms. */
+  receivedAt: number;
+}
+
+export type MessageHandler = (message: ReceivedMessage, context: MessageContext) => Promise<Record<string, unknown>>;
+
+/** Checks a push request's credentials; throws HttpError 401/403. */
+export type PushVerifier = (headers: IncomingHttpHeaders) => Promise<unknown>;
+
+export interface PushHandlerOptions {
+  stage: Rejection['stage'];
+  platform: Platform;
+  handle: MessageHandler;
+  verify?: PushVerifier;
+}
+
+export function createPushHandler(options: PushHandlerOptions): WireHandler {
+  // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
+  const fromEnv = options.verify ? undefined : verifierFromEnv(options.platform.config);
+  const verify = options.verify ?? (fromEnv && ((headers: IncomingHttpHeaders) => fromEnv.verify(headers)));
+  return async (req): Promise<WireResponse> => {
+    if (req.path !== '/') throw new HttpError(404, 'not_found', `no route for ${req.path}`);
+    if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { allow: 'POST' } });
+    if (verify) await verify(req.headers);
+    const message = parsePushRequest(req.headers, req.body);
+    const log = message.messageId ? req.log.child({ messageId: message.messageId }) : req.log;
+    try {
+      const result = await options.handle(message, { log, receivedAt: req.receivedAt });
+      return { status: 200, body: { status: 'ok', ...result }, log: { form: message.form } };
+    } catch (error) {
+      if (!isPermanentError(error)) throw error;
+      await recordRejection(options, message, error);
+      log.warn('message rejected', { reason: error.reason, issues: error.issues.slice(0, 20) });
+      return { status: 200, body: { status: 'rejected', reason: error.reason, message: error.message, issues: error.issues }, log: { form: message.form, reason: error.reason } };
+    }
+  };
+}
+
+async function recordRejection(options: PushHandlerOptions, message: ReceivedMessage, error: PermanentError): Promise<void> {
+  try {
+    const db = await options.platform.database();
+    await recordRejections(db, [{
+      stage: options.stage,
+      reason: error.reason,
+      detail: { message: error.message, issues: error.issues, form: message.form },
+      payload: payloadText(message.data),
+      attributes: message.attributes,
+      messageId: message.messageId,
+      deliveryAttempt: message.deliveryAttempt,
+      subscription: message.subscription,
+    }]);
+  } catch (cause) {
+    // Not recorded means not acknowledged: Pub/Sub will deliver it again.
+    throw classifyDbError(cause, 'recording a rejected message');
+  }
+}

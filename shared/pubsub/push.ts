@@ -1,0 +1,152 @@
+/**
+ * Unmarshalling one Pub/Sub message from any of the ways it can arrive over HTTP:
+ * - a binary-mode CloudEvent `google.cloud.pubsub.topic.v1.messagePublished` (Eventarc),
+ * - the same in structured mode (`application/cloudevents+json`),
+ * - a wrapped push body `{message, subscription, deliveryAttempt?}`,
+ * - an unwrapped push with write-metadata (payload as body, `x-goog-pubsub-*` headers,
+ *   attributes as headers).
+ * @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
+ * @see https://cloud.google.com/pubsub/docs/push#receive_push
+ * @see https://cloud.google.com/pubsub/docs/payload-unwrapping
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { HTTP, type CloudEventV1 } from 'cloudevents';
+import { MESSAGE_PUBLISHED_TYPE, MessagePublishedData, PushEnvelope, type PubsubMessage } from '../../schemas/pubsub.ts';
+import { HttpError, toIssues, ValidationError } from '../errors.ts';
+
+export type DeliveryForm = 'cloudevent-binary' | 'cloudevent-structured' | 'push-wrapped' | 'push-unwrapped';
+
+/** One received message, whatever form it came in. `data` is decoded. */
+export interface ReceivedMessage {
+  form: DeliveryForm;
+  messageId?: string;
+  publishTime?: string;
+  attributes: Record<string, string>;
+  data: Buffer;
+  orderingKey?: string;
+  subscription?: string;
+  deliveryAttempt?: number;
+}
+
+const REQUIRED_CE_HEADERS = ['ce-id', 'ce-source', 'ce-type', 'ce-specversion'] as const;
+
+/**
+ * Attribute names the pipeline reads. Unwrapped pushes carry attributes as HTTP headers,
+ * which arrive lower-cased; these are restored to their published spelling.
+ */
+const KNOWN_ATTRIBUTES = [
+  'deviceId', 'deviceNumId', 'deviceRegistryId', 'deviceRegistryLocation', 'projectId', 'subFolder',
+  'registry', 'schemaVersion', 'receivedAt',
+];
+const ATTRIBUTE_SPELLING = new Map(KNOWN_ATTRIBUTES.map((a) => [a.toLowerCase(), a]));
+/** Headers that are transport, not attributes, on an unwrapped push. */
+const TRANSPORT_HEADERS = new Set([
+  'host', 'content-type', 'content-length', 'content-encoding', 'user-agent', 'accept', 'accept-encoding',
+  'authorization', 'connection', 'from', 'forwarded', 'via', 'traceparent', 'tracestate', 'keep-alive',
+  'transfer-encoding', 'expect', 'te',
+]);
+const isTransportHeader = (name: string) =>
+  TRANSPORT_HEADERS.has(name) || name.startsWith('x-goog-') || name.startsWith('x-forwarded-') ||
+  name.startsWith('x-cloud-') || name.startsWith('ce-');
+
+const header = (headers: IncomingHttpHeaders, name: string): string | undefined => {
+  const v = headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** Parses a push request; throws ValidationError (400) naming every problem. */
+export function parsePushRequest(headers: IncomingHttpHeaders, body: Buffer): ReceivedMessage {
+  const contentType = (header(headers, 'content-type') ?? '').toLowerCase();
+  if (header(headers, 'ce-specversion') !== undefined) return parseCloudEvent(headers, body, 'cloudevent-binary');
+  if (contentType.startsWith('application/cloudevents+json')) return parseCloudEvent(headers, body, 'cloudevent-structured');
+  if (header(headers, 'x-goog-pubsub-message-id') !== undefined) return parseUnwrapped(headers, body);
+  return parseWrapped(body);
+}
+
+function parseJsonBody(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (error) {
+    throw new ValidationError('not a Pub/Sub push: body is not JSON', [{ path: '', message: (error as Error).message }]);
+  }
+}
+
+function parseWrapped(body: Buffer): ReceivedMessage {
+  const json = parseJsonBody(body);
+  if (typeof json !== 'object' || json === null || !('message' in json)) {
+    throw new ValidationError('not a Pub/Sub push: expected {"message": {...}, "subscription": ...}, a CloudEvent, or x-goog-pubsub-* headers', [
+      { path: 'message', message: 'required' },
+    ]);
+  }
+  const parsed = PushEnvelope.safeParse(json);
+  if (!parsed.success) throw new ValidationError('invalid Pub/Sub push envelope', toIssues(parsed.error.issues));
+  return fromMessage('push-wrapped', parsed.data.message, parsed.data.subscription, parsed.data.deliveryAttempt);
+}
+
+function parseUnwrapped(headers: IncomingHttpHeaders, body: Buffer): ReceivedMessage {
+  const attributes: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || isTransportHeader(name)) continue;
+    attributes[ATTRIBUTE_SPELLING.get(name) ?? name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  const attempt = Number(header(headers, 'x-goog-pubsub-delivery-attempt'));
+  return {
+    form: 'push-unwrapped',
+    messageId: header(headers, 'x-goog-pubsub-message-id'),
+    publishTime: header(headers, 'x-goog-pubsub-publish-time'),
+    subscription: header(headers, 'x-goog-pubsub-subscription-name'),
+    orderingKey: header(headers, 'x-goog-pubsub-ordering-key'),
+    ...(Number.isInteger(attempt) && attempt > 0 ? { deliveryAttempt: attempt } : {}),
+    attributes,
+    data: body,
+  };
+}
+
+function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, form: DeliveryForm): ReceivedMessage {
+  if (form === 'cloudevent-binary') {
+    const missing = REQUIRED_CE_HEADERS.filter((h) => !header(headers, h));
+    if (missing.length) {
+      throw new ValidationError('CloudEvent is missing required attributes', missing.map((h) => ({ path: h, message: 'required' })));
+    }
+  }
+  let event: CloudEventV1<unknown>;
+  try {
+    const parsed = HTTP.toEvent({ headers: headers as Record<string, string>, body: body.toString('utf8') });
+    if (Array.isArray(parsed)) throw new Error('batched CloudEvents are not supported');
+    event = parsed;
+  } catch (error) {
+    const sdkIssues = (error as { errors?: unknown[] }).errors;
+    throw new ValidationError(`invalid CloudEvent: ${(error as Error).message}`, [
+      { path: '', message: (error as Error).message },
+      ...(Array.isArray(sdkIssues) ? sdkIssues.map((e) => ({ path: '', message: JSON.stringify(e) })) : []),
+    ]);
+  }
+  if (event.type !== MESSAGE_PUBLISHED_TYPE) {
+    throw new ValidationError('unsupported CloudEvent type', [{ path: 'type', message: `expected ${MESSAGE_PUBLISHED_TYPE}, got ${event.type}` }]);
+  }
+  const data = typeof event.data === 'string' ? safeJson(event.data) : event.data;
+  const parsed = MessagePublishedData.safeParse(data);
+  if (!parsed.success) throw new ValidationError('invalid messagePublished data', toIssues(parsed.error.issues, ['data']));
+  return fromMessage(form, parsed.data.message, parsed.data.subscription);
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, 'invalid_argument', 'CloudEvent data is not JSON');
+  }
+}
+
+function fromMessage(form: DeliveryForm, m: PubsubMessage, subscription?: string, deliveryAttempt?: number): ReceivedMessage {
+  return {
+    form,
+    messageId: m.messageId,
+    publishTime: m.publishTime,
+    attributes: m.attributes,
+    data: Buffer.from(m.data, 'base64'),
+    ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
+    ...(subscription ? { subscription } : {}),
+    ...(deliveryAttempt ? { deliveryAttempt } : {}),
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Reading request bodies under a size limit, before any other work. A gzip body is limited
+ * after inflation too, and inflation stops as soon as the limit is passed (a gzip bomb costs
+ * at most `limit` bytes of memory).
+ */
+import type { IncomingMessage } from 'node:http';
+import { createGunzip } from 'node:zlib';
+import { HttpError } from '../errors.ts';
+
+export interface BodyOptions {
+  limitBytes: number;
+  /** Accept `Content-Encoding: gzip` (else 415 for any encoding but identity). */
+  gzip?: boolean;
+}
+
+const tooLarge = (limit: number) => new HttpError(413, 'payload_too_large', `body exceeds ${limit} bytes`);
+
+export async function readBody(req: IncomingMessage, options: BodyOptions): Promise<Buffer> {
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && !(encoding === 'gzip' && options.gzip)) {
+    req.resume();
+    throw new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported${options.gzip ? '; use gzip or identity' : ''}`);
+  }
+  const declared = Number(req.headers['content-length'] ?? NaN);
+  if (declared > options.limitBytes && encoding === 'identity') {
+    req.resume();
+    throw tooLarge(options.limitBytes);
+  }
+  const raw = await collect(req, encoding === 'identity' ? options.limitBytes : options.limitBytes * 4 + 1024);
+  if (encoding === 'identity') return raw;
+  return gunzipLimited(raw, options.limitBytes);
+}
+
+function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        chunks.length = 0;
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    });
+    req.on('error', (error) => {
+      if (!failed) reject(new HttpError(400, 'bad_request', `request body could not be read: ${error.message}`));
+      failed = true;
+    });
+  });
+}
+
+function gunzipLimited(compressed: Buffer, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    gunzip.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit && !done) {
+        done = true;
+        gunzip.destroy();
+        reject(new HttpError(413, 'payload_too_large', `body exceeds ${limit} bytes after gunzip`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    gunzip.on('end', () => {
+      if (!done) {
+        done = true;
+        resolve(Buffer.concat(chunks, size));
+      }
+    });
+    gunzip.on('error', () => {
+      if (!done) {
+        done = true;
+        reject(new HttpError(400, 'bad_gzip', 'body is not valid gzip'));
+      }
+    });
+    gunzip.end(compressed);
+  });
+}

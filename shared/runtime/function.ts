@@ -1,0 +1,19 @@
+/**
+ * What a function module exports: a name and a factory that builds its request listener
+ * from the platform. The runner (serve.ts) alone listens, answers /healthz and drains.
+ */
+import type { RequestListener } from 'node:http';
+import type { Platform } from './platform.ts';
+
+export interface FunctionInstance {
+  listener: RequestListener;
+  /** Finishes in-flight work (e.g. pending group-commit batches). Called on SIGTERM. */
+  drain?(): Promise<void>;
+}
+
+export interface FunctionModule {
+  name: string;
+  create(platform: Platform): FunctionInstance | Promise<FunctionInstance>;
+}
+
+export const defineFunction = (module: FunctionModule): FunctionModule => module;

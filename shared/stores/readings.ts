@@ -1,0 +1,58 @@
+/**
+ * Writing readings to PostgreSQL: `readings` (one row per reading, first write wins) and
+ * `device_state` (newest reading per device; a late reading never moves it backwards), in
+ * one statement, so both change together or not at all.
+ */
+import type { ReadingRow } from '../../schemas/rows.ts';
+import type { Sql } from '../db/database.ts';
+import { jsonForPostgres } from '../rejected.ts';
+
+export type NewReading = Omit<ReadingRow, 'ingested_at'>;
+
+/**
+ * Inserts with ON CONFLICT DO NOTHING; only rows actually inserted count towards
+ * `readings_total` and may move `device_state`, so a redelivered batch changes nothing.
+ * Rows are locked in key order, so concurrent batches cannot deadlock on each other.
+ * @returns the number of readings newly stored.
+ */
+export async function writeReadings(sql: Sql, rows: NewReading[]): Promise<number> {
+  if (rows.length === 0) return 0;
+  const result = await sql.query<{ stored: number }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::jsonb[], $6::bigint[], $7::jsonb[], $8::text[])
+         AS t(reading_id, device_id, event_ts, received_at, metrics, seq, location, message_id)
+     ), inserted AS (
+       INSERT INTO readings (reading_id, device_id, event_ts, received_at, metrics, seq, location, message_id)
+       SELECT * FROM input ORDER BY reading_id
+       ON CONFLICT (reading_id) DO NOTHING
+       RETURNING reading_id, device_id, event_ts, received_at, metrics
+     ), newest AS (
+       SELECT DISTINCT ON (device_id) device_id, event_ts, metrics,
+              count(*) OVER (PARTITION BY device_id) AS n,
+              max(received_at) OVER (PARTITION BY device_id) AS seen
+       FROM inserted ORDER BY device_id, event_ts DESC, reading_id DESC
+     ), state AS (
+       INSERT INTO device_state AS s (device_id, last_event_ts, last_metrics, last_seen_at, readings_total)
+       SELECT device_id, event_ts, metrics, coalesce(seen, now()), n FROM newest ORDER BY device_id
+       ON CONFLICT (device_id) DO UPDATE SET
+         last_metrics = CASE WHEN s.last_event_ts IS NULL OR EXCLUDED.last_event_ts >= s.last_event_ts
+                             THEN EXCLUDED.last_metrics ELSE s.last_metrics END,
+         last_event_ts = GREATEST(s.last_event_ts, EXCLUDED.last_event_ts),
+         last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+         readings_total = s.readings_total + EXCLUDED.readings_total
+       RETURNING 1
+     )
+     SELECT count(*)::int AS stored FROM inserted`,
+    [
+      rows.map((r) => r.reading_id),
+      rows.map((r) => r.device_id),
+      rows.map((r) => r.event_ts.toISOString()),
+      rows.map((r) => r.received_at?.toISOString() ?? null),
+      rows.map((r) => jsonForPostgres(r.metrics)),
+      rows.map((r) => r.seq),
+      rows.map((r) => (r.location ? jsonForPostgres(r.location) : null)),
+      rows.map((r) => r.message_id),
+    ],
+  );
+  return result.rows[0]?.stored ?? 0;
+}

@@ -1,0 +1,77 @@
+/**
+ * Telemetry payloads in every accepted form, normalised to one device's readings:
+ * a reading, an array of readings, a batch `{deviceId, readings}`, or a SenML pack.
+ * Shared by the bridge (device bodies) and ingest (message data).
+ */
+import { z } from 'zod';
+import { MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
+import { resolveSenmlPack, SenmlPack, senmlToReadings } from '../schemas/senml.ts';
+import type { Issue } from './errors.ts';
+import { toIssues } from './errors.ts';
+
+export interface NormalisedTelemetry {
+  /** The device the payload names, if it names one (a batch, or readings' `deviceId`). */
+  deviceId?: string;
+  readings: Reading[];
+}
+
+export type TelemetryResult = { ok: true; value: NormalisedTelemetry } | { ok: false; issues: Issue[] };
+
+const ReadingArray = z.array(Reading).min(1).max(MAX_READINGS_PER_REQUEST);
+
+const isSenmlRecordLike = (v: unknown): boolean =>
+  typeof v === 'object' && v !== null && !('metrics' in v);
+
+export interface ParseOptions {
+  /** Anchors SenML relative times (the receive or publish time), epoch ms. */
+  nowMs: number;
+  /** Treat an array as SenML even without the media type (ingest cannot see it). */
+  senml?: boolean;
+}
+
+/** Validates and normalises a parsed JSON payload; every issue carries its path. */
+export function parseTelemetry(payload: unknown, options: ParseOptions): TelemetryResult {
+  if (Array.isArray(payload) && (options.senml || (payload.length > 0 && payload.every(isSenmlRecordLike)))) {
+    return parseSenml(payload, options.nowMs);
+  }
+  if (Array.isArray(payload)) {
+    const parsed = ReadingArray.safeParse(payload);
+    if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues) };
+    return withDeviceId(parsed.data);
+  }
+  if (typeof payload === 'object' && payload !== null && 'readings' in payload) {
+    const parsed = ReadingBatch.safeParse(payload);
+    if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues) };
+    const inner = withDeviceId(parsed.data.readings, parsed.data.deviceId);
+    return inner;
+  }
+  const parsed = Reading.safeParse(payload);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues) };
+  return withDeviceId([parsed.data]);
+}
+
+function parseSenml(payload: unknown, nowMs: number): TelemetryResult {
+  const parsed = SenmlPack.safeParse(payload);
+  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error.issues) };
+  const resolved = resolveSenmlPack(parsed.data, nowMs);
+  const grouped = senmlToReadings(resolved.records);
+  const issues = [...resolved.issues, ...grouped.issues];
+  if (issues.length) return { ok: false, issues: toIssues(issues) };
+  // Resolved times must be plausible like any reading's.
+  const checked = ReadingArray.safeParse(grouped.readings);
+  if (!checked.success) return { ok: false, issues: toIssues(checked.error.issues, ['senml']) };
+  return { ok: true, value: { readings: checked.data } };
+}
+
+/** All readings must name the same device, and agree with the batch's if any. */
+function withDeviceId(readings: Reading[], batchDeviceId?: string): TelemetryResult {
+  let deviceId = batchDeviceId;
+  const issues: Issue[] = [];
+  readings.forEach((r, i) => {
+    if (r.deviceId === undefined) return;
+    if (deviceId === undefined) deviceId = r.deviceId;
+    else if (r.deviceId !== deviceId) issues.push({ path: `${batchDeviceId ? 'readings.' : ''}${i}.deviceId`, message: `"${r.deviceId}" differs from "${deviceId}"` });
+  });
+  if (issues.length) return { ok: false, issues };
+  return { ok: true, value: { ...(deviceId !== undefined ? { deviceId } : {}), readings } };
+}

@@ -1,0 +1,260 @@
+/**
+ * The production warehouse: BigQuery `measurements` through tabledata.insertAll.
+ *
+ * Every row carries its stable `insertId` (reading_id:metric) so BigQuery drops a re-sent
+ * row (best effort; the dedupe view in schemas/queries does the rest). A response can fail
+ * some rows only: rows BigQuery calls `invalid` are refused for good (they go to `rejected`);
+ * the others (`stopped` because an invalid row sank the request, `backendError`, `timeout`…)
+ * are sent again, alone, with backoff. The client library is imported on first write, since
+ * loading it costs ~200 ms of cold start.
+ * @see https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll
+ * @see https://cloud.google.com/bigquery/docs/streaming-data-into-bigquery#dataconsistency
+ * @see https://cloud.google.com/bigquery/quotas#streaming_inserts
+ */
+import type { BigQuery, BigQueryOptions, Table } from '@google-cloud/bigquery';
+import { bigQueryMeasurementsTable } from '../../schemas/columns.ts';
+import type { MeasurementRow } from '../../schemas/rows.ts';
+import { TransientError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { toBigQueryRawRow, type BigQueryRawRow } from './rows.ts';
+import type { RefusedRow, WarehouseSink } from './sink.ts';
+
+export interface BigQuerySinkOptions {
+  projectId: string;
+  dataset: string;
+  /** Defaults to `measurements`. */
+  table?: string;
+  logger: Logger;
+  /** Another endpoint than bigquery.googleapis.com, e.g. a local stand-in in tests. */
+  apiEndpoint?: string;
+  /** Credentials other than Application Default Credentials (BigQueryOptions' authClient). */
+  authClient?: BigQueryOptions['authClient'];
+  /** Retries of a request or of its failed rows before TransientError (default 4). */
+  maxRetries?: number;
+  /** First backoff delay; doubles per retry up to `maxDelayMs` (defaults 200 ms and 5 s). */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Per-request timeout (default 30 s). */
+  timeoutMs?: number;
+  /** Create the dataset and table when missing (off by default: deployments own them). */
+  createTable?: boolean;
+  /** Bounds of one insertAll request (defaults 500 rows, 9 MB; BigQuery allows 50k / 10 MB). */
+  maxRowsPerRequest?: number;
+  maxBytesPerRequest?: number;
+}
+
+/** Row-level reasons that retrying the same row cannot fix. */
+const PERMANENT_ROW_REASONS = new Set(['invalid']);
+/** HTTP statuses worth retrying: overload and server-side failures. */
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+/**
+ * Creates the BigQuery sink; no client is loaded and no request made until the first write.
+ * @see ../../shared/DESIGN.md "Stores": the warehouse and its identity rule
+ */
+export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink {
+  const settings = {
+    table: options.table ?? 'measurements',
+    maxRetries: options.maxRetries ?? 4,
+    initialDelayMs: options.initialDelayMs ?? 200,
+    maxDelayMs: options.maxDelayMs ?? 5_000,
+    maxRows: options.maxRowsPerRequest ?? 500,
+    maxBytes: options.maxBytesPerRequest ?? 9_000_000,
+  };
+  const logger = options.logger.child({ warehouse: 'bigquery', dataset: options.dataset, table: settings.table });
+  let table: Promise<Table> | undefined;
+  const getTable = (): Promise<Table> => {
+    table ??= openTable(options, settings.table).catch((error: unknown) => {
+      table = undefined;
+      throw toTransient('BigQuery table could not be opened', error);
+    });
+    return table;
+  };
+
+  const insertChunk = async (chunk: BigQueryRawRow[], byInsertId: Map<string, MeasurementRow>): Promise<RefusedRow[]> => {
+    const target = await getTable();
+    const refused: RefusedRow[] = [];
+    let pending = chunk;
+    let failure: unknown;
+    for (let attempt = 0; attempt <= settings.maxRetries; attempt++) {
+      let wait = true;
+      try {
+        const partial = await insertAll(target, pending);
+        if (partial.length === 0) return refused;
+        failure = new Error(`BigQuery failed ${partial.length} rows`);
+        const retry: { row: BigQueryRawRow; stopped: boolean }[] = [];
+        for (const { row, errors } of partial) {
+          const invalid = errors.find((e) => PERMANENT_ROW_REASONS.has(e.reason ?? ''));
+          const measurement = byInsertId.get(row.insertId);
+          if (invalid && measurement) refused.push({ row: measurement, reason: 'invalid', message: invalid.message ?? '' });
+          else retry.push({ row, stopped: errors.every((e) => e.reason === 'stopped') });
+        }
+        logger.warn('BigQuery failed some rows', { refused: refused.length, retrying: retry.length, attempt });
+        if (retry.length === 0) return refused;
+        pending = retry.map((r) => r.row);
+        // Rows stopped only because an invalid row sank the request can go again at once.
+        wait = !retry.every((r) => r.stopped);
+      } catch (error) {
+        failure = error;
+        if (!isRetryable(error)) throw toTransient(`BigQuery insertAll failed (${describe(error)})`, error);
+        logger.warn('BigQuery insertAll failed, retrying', { error: describe(error), rows: pending.length, attempt });
+      }
+      if (wait && attempt < settings.maxRetries) await sleep(backoff(attempt, settings.initialDelayMs, settings.maxDelayMs));
+    }
+    throw toTransient(`BigQuery insertAll: ${pending.length} rows not written after ${settings.maxRetries + 1} attempts`, failure);
+  };
+
+  return {
+    kind: 'bigquery',
+    async write(rows) {
+      if (rows.length === 0) return { refused: [] };
+      const byInsertId = new Map<string, MeasurementRow>();
+      const raw: BigQueryRawRow[] = [];
+      for (const row of rows) {
+        const encoded = toBigQueryRawRow(row);
+        // The same row twice in one call is one row; sending it once saves BigQuery the dedupe.
+        if (byInsertId.has(encoded.insertId)) continue;
+        byInsertId.set(encoded.insertId, row);
+        raw.push(encoded);
+      }
+      const chunks = splitRequests(raw, settings.maxRows, settings.maxBytes, (r) => Buffer.byteLength(jsonOf(r)) + 1);
+      const settled = await Promise.allSettled(chunks.map((chunk) => insertChunk(chunk, byInsertId)));
+      const refused: RefusedRow[] = [];
+      for (const outcome of settled) {
+        if (outcome.status === 'rejected') throw outcome.reason;
+        refused.push(...outcome.value);
+      }
+      return { refused };
+    },
+    async close() {
+      // The client holds no sockets of its own beyond the shared agent; nothing to flush.
+      table = undefined;
+    },
+  };
+}
+
+async function openTable(options: BigQuerySinkOptions, tableId: string): Promise<Table> {
+  const { BigQuery: Client } = await import('@google-cloud/bigquery');
+  const client: BigQuery = new Client({
+    projectId: options.projectId,
+    ...(options.apiEndpoint ? { apiEndpoint: options.apiEndpoint } : {}),
+    ...(options.authClient ? { authClient: options.authClient } : {}),
+    // Retries are ours: per row and bounded, so the client must not retry whole requests too.
+    autoRetry: false,
+    timeout: options.timeoutMs ?? 30_000,
+  } as BigQueryOptions);
+  const dataset = client.dataset(options.dataset);
+  const table = dataset.table(tableId);
+  if (options.createTable) await ensureTable(dataset, table);
+  return table;
+}
+
+/** Creates the dataset and the partitioned, clustered table when missing. */
+async function ensureTable(dataset: ReturnType<BigQuery['dataset']>, table: Table): Promise<void> {
+  const [datasetExists] = await dataset.exists();
+  if (!datasetExists) await ignoreConflict(dataset.create());
+  const [tableExists] = await table.exists();
+  if (!tableExists) await ignoreConflict(table.create(bigQueryMeasurementsTable()));
+}
+
+/** Another instance may have created it first: 409 is success here. */
+async function ignoreConflict(creating: Promise<unknown>): Promise<void> {
+  try {
+    await creating;
+  } catch (error) {
+    if (statusOf(error) !== 409) throw error;
+  }
+}
+
+/**
+ * Splits rows into insertAll requests within the row and byte bounds.
+ * @see https://cloud.google.com/bigquery/quotas#streaming_inserts
+ */
+export function splitRequests<T>(
+  rows: readonly T[],
+  maxRows: number,
+  maxBytes: number,
+  // +1 for the comma between rows; the envelope is a few bytes more, within the margin.
+  sizeOf: (row: T) => number = (row) => Buffer.byteLength(JSON.stringify(row)) + 1,
+): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = sizeOf(row);
+    if (current.length > 0 && (current.length >= maxRows || bytes + size > maxBytes)) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(row);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+interface PartialFailure {
+  row: BigQueryRawRow;
+  errors: { reason?: string; message?: string }[];
+}
+
+/** Each row is serialised once: for sizing the requests, then for their bodies (and retries). */
+const serialised = new WeakMap<BigQueryRawRow, string>();
+function jsonOf(row: BigQueryRawRow): string {
+  let text = serialised.get(row);
+  if (text === undefined) {
+    text = JSON.stringify(row);
+    serialised.set(row, text);
+  }
+  return text;
+}
+
+interface InsertAllResponse {
+  insertErrors?: { index: number; errors?: { reason?: string; message?: string }[] }[];
+}
+
+/**
+ * One tabledata.insertAll call through the client's authenticated request, with the body
+ * serialised once here. `Table.insert` deep-copies every row and walks it looking for
+ * `{{projectId}}` tokens to replace (a third of ingest's CPU in a profile, and it would
+ * rewrite a device's text value that happened to contain the token); a string body is
+ * sent as it is.
+ * @returns the rows that failed, with BigQuery's reasons (empty when all were inserted).
+ */
+async function insertAll(target: Table, rows: BigQueryRawRow[]): Promise<PartialFailure[]> {
+  const body = `{"kind":"bigquery#tableDataInsertAllRequest","skipInvalidRows":false,"ignoreUnknownValues":false,"rows":[${rows.map(jsonOf).join(',')}]}`;
+  const [response] = (await target.request({ method: 'POST', uri: '/insertAll', body, headers: { 'Content-Type': 'application/json' } })) as [InsertAllResponse, ...unknown[]];
+  return (response.insertErrors ?? []).flatMap(({ index, errors }) => {
+    const row = rows[index];
+    return row ? [{ row, errors: errors ?? [] }] : [];
+  });
+}
+
+function statusOf(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+/** 5xx, 429 and 408, and errors without an HTTP status (refused, reset, timed out). */
+function isRetryable(error: unknown): boolean {
+  const status = statusOf(error);
+  return status === undefined || RETRYABLE_STATUS.has(status);
+}
+
+function describe(error: unknown): string {
+  const status = statusOf(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return status === undefined ? message : `${status} ${message}`;
+}
+
+function toTransient(message: string, cause: unknown): TransientError {
+  return cause instanceof TransientError ? cause : new TransientError(message, { cause });
+}
+
+/** Exponential backoff with full jitter, so retrying instances do not move in step. */
+function backoff(attempt: number, initialMs: number, maxMs: number): number {
+  return Math.random() * Math.min(maxMs, initialMs * 2 ** attempt);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
