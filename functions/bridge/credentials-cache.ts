@@ -1,0 +1,138 @@
+/**
+ * The devices' credentials, held in memory for a short time so that the hot path touches no
+ * database at steady state, yet a blocked or deleted device (or a revoked key) is refused
+ * within one TTL. Concurrent lookups of one device share one query, and public keys are
+ * imported once per PEM, not once per refresh.
+ * @see ../../schemas/migrations/001_initial.sql (devices, device_credentials)
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { Database } from '../../shared/db/database.ts';
+import { classifyDbError } from '../../shared/db/database.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { JwtAlgorithm, VerificationKey } from './jwt.ts';
+
+export interface DeviceTokenCredential {
+  credentialId: string;
+  secretHash: string;
+  expiresAt?: number;
+}
+
+export interface DeviceAuth {
+  deviceId: string;
+  numId: string;
+  registry: string;
+  blocked: boolean;
+  tokens: DeviceTokenCredential[];
+  keys: VerificationKey[];
+}
+
+export interface CredentialsCache {
+  /** The device and its credentials, or undefined when no such device exists. */
+  get(deviceId: string): Promise<DeviceAuth | undefined>;
+}
+
+export interface CredentialsCacheOptions {
+  database: () => Promise<Database>;
+  logger: Logger;
+  ttlMs: number;
+  /** Unknown devices are remembered for less time, so that a new device works at once. */
+  negativeTtlMs?: number;
+  maxEntries?: number;
+}
+
+interface CredentialRow {
+  device_id: string;
+  num_id: string | number;
+  registry: string;
+  blocked: boolean;
+  credential_id: string | null;
+  type: string | null;
+  secret_hash: string | null;
+  public_key_pem: string | null;
+  expires_at: Date | string | null;
+}
+
+const LOAD_SQL = `
+  SELECT d.device_id, d.num_id, d.registry, d.blocked,
+         c.credential_id, c.type, c.secret_hash, c.public_key_pem, c.expires_at
+    FROM devices d LEFT JOIN device_credentials c ON c.device_id = d.device_id
+   WHERE d.device_id = $1`;
+
+const ALGORITHMS: Record<string, JwtAlgorithm> = { rs256: 'RS256', es256: 'ES256' };
+
+/** Creates the cache; entries live `ttlMs` (CREDENTIAL_CACHE_TTL_MS, 5 s by default). */
+export function createCredentialsCache(options: CredentialsCacheOptions): CredentialsCache {
+  const maxEntries = options.maxEntries ?? 100_000;
+  const negativeTtlMs = Math.min(options.negativeTtlMs ?? 1_000, options.ttlMs);
+  const entries = new Map<string, { until: number; value: Promise<DeviceAuth | undefined> }>();
+  const importedKeys = new Map<string, KeyObject | null>();
+
+  const importKey = (type: string, pem: string): KeyObject | null => {
+    const cacheKey = `${type}\n${pem}`;
+    let key = importedKeys.get(cacheKey);
+    if (key === undefined) {
+      key = importPublicKey(type, pem);
+      if (importedKeys.size >= maxEntries) importedKeys.delete(importedKeys.keys().next().value as string);
+      importedKeys.set(cacheKey, key);
+    }
+    return key;
+  };
+
+  const load = async (deviceId: string): Promise<DeviceAuth | undefined> => {
+    let rows: CredentialRow[];
+    try {
+      rows = (await (await options.database()).query<CredentialRow>(LOAD_SQL, [deviceId])).rows;
+    } catch (error) {
+      throw classifyDbError(error, 'loading device credentials');
+    }
+    const first = rows[0];
+    if (!first) return undefined;
+    const device: DeviceAuth = { deviceId, numId: String(first.num_id), registry: first.registry, blocked: first.blocked, tokens: [], keys: [] };
+    for (const row of rows) {
+      if (row.credential_id === null) continue;
+      const expiresAt = row.expires_at === null ? undefined : new Date(row.expires_at).getTime();
+      if (row.type === 'token' && row.secret_hash) {
+        device.tokens.push({ credentialId: row.credential_id, secretHash: row.secret_hash, expiresAt });
+      } else if (row.type && row.public_key_pem && ALGORITHMS[row.type]) {
+        const key = importKey(row.type, row.public_key_pem);
+        if (key) device.keys.push({ credentialId: row.credential_id, algorithm: ALGORITHMS[row.type] as JwtAlgorithm, key, expiresAt });
+        else options.logger.warn('device public key cannot be used', { deviceId, credentialId: row.credential_id });
+      }
+    }
+    return device;
+  };
+
+  return {
+    get(deviceId) {
+      const now = Date.now();
+      const cached = entries.get(deviceId);
+      if (cached && cached.until > now) return cached.value;
+      if (cached) entries.delete(deviceId);
+      const entry = { until: now + options.ttlMs, value: load(deviceId) };
+      entry.value.then(
+        (device) => {
+          if (device === undefined) entry.until = Math.min(entry.until, now + negativeTtlMs);
+        },
+        // A failed load is not cached: the next request tries again.
+        () => {
+          if (entries.get(deviceId) === entry) entries.delete(deviceId);
+        },
+      );
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+      entries.set(deviceId, entry);
+      return entry.value;
+    },
+  };
+}
+
+/** Imports a registered key, or null when it is not a key of the credential's type. */
+function importPublicKey(type: string, pem: string): KeyObject | null {
+  try {
+    const key = createPublicKey(pem);
+    if (type === 'rs256') return key.asymmetricKeyType === 'rsa' ? key : null;
+    if (type === 'es256') return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? key : null;
+    return null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The ingest domain: one Pub/Sub message in, its readings stored in both stores out.
+ * Knows nothing of HTTP; failures are PermanentError (record and ack) or TransientError
+ * (redeliver).
+ */
+import { DeviceId } from '../../schemas/reading.ts';
+import type { DeviceDirectory } from '../../shared/device-directory.ts';
+import { classifyDbError } from '../../shared/db/database.ts';
+import { PermanentError } from '../../shared/errors.ts';
+import type { ReceivedMessage } from '../../shared/pubsub/push.ts';
+import { parseTelemetry } from '../../shared/telemetry.ts';
+import { toRows } from './rows.ts';
+import type { TelemetryWriter } from './writer.ts';
+
+export interface IngestDeps {
+  directory: DeviceDirectory;
+  writer: TelemetryWriter;
+}
+
+export interface IngestOutcome {
+  [key: string]: unknown;
+  deviceId: string;
+  readings: number;
+}
+
+export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, receivedAt: number): Promise<IngestOutcome> {
+  // An unparseable publish time (an unwrapped push's header is free text) must not become an
+  // Invalid Date in a row: that failed the warehouse write on every redelivery.
+  const publishedAt = message.publishTime ? Date.parse(message.publishTime) : NaN;
+  const publishMs = Number.isFinite(publishedAt) ? publishedAt : receivedAt;
+  const payload = parseData(message.data);
+  const parsed = parseTelemetry(payload, { nowMs: publishMs });
+  if (!parsed.ok) throw new PermanentError('invalid_data', 'message data is not valid telemetry', { issues: parsed.issues });
+
+  // The deviceId attribute, set by the bridge after authenticating the device, is authoritative.
+  const deviceId = message.attributes.deviceId ?? parsed.value.deviceId;
+  if (deviceId === undefined) {
+    throw new PermanentError('missing_device_id', 'no deviceId attribute and none in the data', { issues: [{ path: 'attributes.deviceId', message: 'required' }] });
+  }
+  if (!DeviceId.safeParse(deviceId).success) {
+    throw new PermanentError('invalid_device_id', `"${deviceId.slice(0, 300)}" is not a valid device id`, { issues: [{ path: 'attributes.deviceId', message: 'not a valid device id' }] });
+  }
+  const device = await deps.directory.get(deviceId).catch((e: unknown) => {
+    throw classifyDbError(e, 'looking up the device');
+  });
+  if (!device) throw new PermanentError('unknown_device', `device "${deviceId}" is not registered`, { issues: [{ path: 'attributes.deviceId', message: 'unknown device' }] });
+
+  const receivedAttr = message.attributes.receivedAt ? Date.parse(message.attributes.receivedAt) : NaN;
+  const rows = toRows(parsed.value.readings, {
+    device,
+    defaultEventMs: publishMs,
+    receivedAt: new Date(Number.isFinite(receivedAttr) ? receivedAttr : publishMs),
+    ingestedAt: new Date(),
+    messageId: message.messageId ?? null,
+  });
+  await deps.writer.write(rows);
+  return { deviceId, readings: rows.readings.length };
+}
+
+function parseData(data: Buffer): unknown {
+  if (data.length === 0) throw new PermanentError('invalid_data', 'message has no data', { issues: [{ path: 'message.data', message: 'empty' }] });
+  try {
+    return JSON.parse(data.toString('utf8'));
+  } catch (error) {
+    throw new PermanentError('invalid_data', 'message data is not JSON', { issues: [{ path: 'message.data', message: (error as Error).message }] });
+  }
+}

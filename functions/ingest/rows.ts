@@ -1,0 +1,65 @@
+/**
+ * From validated readings to stored rows: one `readings` row per reading, one warehouse
+ * `measurements` row per metric value, enriched with the device's registry, site and tags.
+ */
+import type { Reading } from '../../schemas/reading.ts';
+import type { MeasurementRow } from '../../schemas/rows.ts';
+import type { DeviceInfo } from '../../shared/device-directory.ts';
+import { readingIdOf } from '../../shared/reading-id.ts';
+import type { NewReading } from '../../shared/stores/readings.ts';
+
+export interface RowContext {
+  device: DeviceInfo;
+  /** Used for readings without `ts`: the message's publish time, stable across redeliveries. */
+  defaultEventMs: number;
+  receivedAt: Date | null;
+  ingestedAt: Date;
+  messageId: string | null;
+}
+
+export interface MessageRows {
+  readings: NewReading[];
+  measurements: MeasurementRow[];
+}
+
+export function toRows(readings: Reading[], ctx: RowContext): MessageRows {
+  const out: MessageRows = { readings: [], measurements: [] };
+  for (const reading of readings) {
+    const eventMs = reading.ts ?? ctx.defaultEventMs;
+    const readingId = readingIdOf(ctx.device.deviceId, eventMs, reading);
+    const eventTs = new Date(eventMs);
+    out.readings.push({
+      reading_id: readingId,
+      device_id: ctx.device.deviceId,
+      event_ts: eventTs,
+      received_at: ctx.receivedAt,
+      metrics: reading.metrics,
+      seq: reading.seq ?? null,
+      location: reading.location ?? null,
+      message_id: ctx.messageId,
+    });
+    const tags = { ...ctx.device.tags, ...reading.tags };
+    for (const [metric, value] of Object.entries(reading.metrics)) {
+      out.measurements.push({
+        reading_id: readingId,
+        device_id: ctx.device.deviceId,
+        event_ts: eventTs,
+        metric,
+        value: typeof value === 'number' ? value : null,
+        value_text: typeof value === 'string' ? value : null,
+        value_bool: typeof value === 'boolean' ? value : null,
+        unit: reading.units?.[metric] ?? null,
+        registry: ctx.device.registry,
+        site: ctx.device.site,
+        tags: Object.keys(tags).length ? tags : null,
+        lat: reading.location?.lat ?? null,
+        lon: reading.location?.lon ?? null,
+        seq: reading.seq ?? null,
+        received_at: ctx.receivedAt,
+        ingested_at: ctx.ingestedAt,
+        message_id: ctx.messageId,
+      });
+    }
+  }
+  return out;
+}

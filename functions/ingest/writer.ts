@@ -1,0 +1,104 @@
+/**
+ * The ingest writer: group commit of message rows into PostgreSQL and the warehouse at once.
+ * A batch that PostgreSQL refuses for a data reason is bisected, so one bad message is
+ * rejected alone instead of failing its neighbours.
+ */
+import { classifyDbError, isTransientDbError } from '../../shared/db/database.ts';
+import { PermanentError, TransientError } from '../../shared/errors.ts';
+import { GroupCommit } from '../../shared/group-commit.ts';
+import { recordRejections, type Rejection } from '../../shared/rejected.ts';
+import type { Platform } from '../../shared/runtime/platform.ts';
+import { writeReadings } from '../../shared/stores/readings.ts';
+import type { RefusedRow } from '../../shared/warehouse/sink.ts';
+import type { MessageRows } from './rows.ts';
+
+export interface TelemetryWriter {
+  write(rows: MessageRows): Promise<void>;
+  drain(): Promise<void>;
+  readonly stats: GroupCommit<MessageRows>['stats'];
+}
+
+export function createTelemetryWriter(platform: Platform): TelemetryWriter {
+  const { ingestBatch } = platform.config;
+  const batcher = new GroupCommit<MessageRows>({
+    maxItems: ingestBatch.enabled ? ingestBatch.maxRows : 1,
+    maxWaitMs: ingestBatch.enabled ? ingestBatch.maxWaitMs : 0,
+    maxConcurrentFlushes: ingestBatch.enabled ? ingestBatch.concurrency : platform.config.pgPoolMax,
+    weight: (m) => Math.max(1, m.readings.length),
+    flush: (items) => flushBatch(platform, items),
+  });
+  return { write: (rows) => batcher.submit(rows), drain: () => batcher.drain(), stats: batcher.stats };
+}
+
+async function flushBatch(platform: Platform, items: MessageRows[]): Promise<(Error | undefined)[]> {
+  const [postgres, warehouse] = await Promise.allSettled([
+    writePostgres(platform, items),
+    writeWarehouse(platform, items),
+  ]);
+  if (warehouse.status === 'rejected') {
+    platform.logger.warn('warehouse write failed', { error: warehouse.reason, rows: items.length });
+    throw warehouse.reason instanceof TransientError
+      ? warehouse.reason
+      : new TransientError('warehouse write failed', { cause: warehouse.reason });
+  }
+  if (postgres.status === 'rejected') throw postgres.reason;
+  return postgres.value;
+}
+
+/** Writes all items; on a data error, splits the batch to find the items at fault. */
+async function writePostgres(platform: Platform, items: MessageRows[]): Promise<(Error | undefined)[]> {
+  const db = await platform.database().catch((e: unknown) => {
+    throw classifyDbError(e, 'opening the database');
+  });
+  try {
+    await writeReadings(db, dedupe(items.flatMap((i) => i.readings), (r) => r.reading_id));
+    return items.map(() => undefined);
+  } catch (error) {
+    if (isTransientDbError(error)) throw classifyDbError(error, 'writing readings');
+    if (items.length === 1) {
+      return [new PermanentError('store_refused', `PostgreSQL refused the readings: ${(error as Error).message}`, { cause: error })];
+    }
+    const middle = Math.ceil(items.length / 2);
+    const [left, right] = [items.slice(0, middle), items.slice(middle)];
+    return [...(await writePostgres(platform, left)), ...(await writePostgres(platform, right))];
+  }
+}
+
+async function writeWarehouse(platform: Platform, items: MessageRows[]): Promise<void> {
+  const rows = dedupe(items.flatMap((i) => i.measurements), (m) => `${m.reading_id}\u0000${m.metric}`);
+  if (rows.length === 0) return;
+  const sink = await platform.warehouse();
+  const { refused } = await sink.write(rows);
+  if (refused.length) await recordRefusedRows(platform, refused);
+}
+
+/** Rows the warehouse calls invalid are kept in `rejected`, one entry per message. */
+async function recordRefusedRows(platform: Platform, refused: RefusedRow[]): Promise<void> {
+  const byMessage = new Map<string, RefusedRow[]>();
+  for (const r of refused) {
+    const key = r.row.message_id ?? r.row.reading_id;
+    byMessage.set(key, [...(byMessage.get(key) ?? []), r]);
+  }
+  const rejections: Rejection[] = [...byMessage].map(([key, rows]) => ({
+    stage: 'warehouse',
+    reason: 'warehouse_invalid_row',
+    detail: { message: 'the warehouse refused these rows', rows: rows.map((r) => ({ readingId: r.row.reading_id, metric: r.row.metric, reason: r.reason, message: r.message })) },
+    payload: JSON.stringify(rows.map((r) => r.row)),
+    messageId: key,
+  }));
+  const db = await platform.database();
+  await recordRejections(db, rejections).catch((e: unknown) => {
+    throw classifyDbError(e, 'recording refused warehouse rows');
+  });
+}
+
+function dedupe<T>(rows: T[], key: (row: T) => string): T[] {
+  const seen = new Set<string>();
+  return rows.filter((r) => {
+    const k = key(r);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+

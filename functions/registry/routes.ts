@@ -1,0 +1,76 @@
+/**
+ * The registry's routes: parse the request at the boundary, call the operation, answer.
+ * Express 5 forwards a rejected handler promise to the error middleware.
+ * @see ../../shared/DESIGN.md "registry"
+ */
+import express, { type Request, type Router } from 'express';
+import type { z } from 'zod';
+import type { Database } from '../../shared/db/database.ts';
+import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
+import { DeviceId } from '../../schemas/reading.ts';
+import { BatchCreate, CreateDevice, ListDevicesQuery, PatchDevice } from '../../schemas/device.ts';
+import { batchCreateDevices } from './batch.ts';
+import * as devices from './devices.ts';
+
+/** Parses a JSON body with `schema`, or throws with every issue. */
+function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  // express.json leaves the body undefined when the request did not say it is JSON.
+  if (req.body === undefined) throw new HttpError(415, 'unsupported_media_type', 'send a JSON body with Content-Type: application/json');
+  const parsed = schema.safeParse(req.body);
+  if (!parsed.success) throw new ValidationError('invalid request body', toIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  const parsed = schema.safeParse(req.query);
+  if (!parsed.success) throw new ValidationError('invalid query parameters', toIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+/** The device-id path parameter, already percent-decoded by the router (`%25`, `+`, `~` survive). */
+const deviceIdOf = (req: Request): string => {
+  const deviceId = String(req.params.deviceId);
+  // An id no device can have (a NUL byte, which PostgreSQL cannot even compare) names no device.
+  if (!DeviceId.safeParse(deviceId).success) throw new HttpError(404, 'not_found', `device ${JSON.stringify(deviceId.slice(0, 300))} not found`);
+  return deviceId;
+};
+
+export function createDeviceRouter(database: () => Promise<Database>): Router {
+  const router = express.Router();
+
+  // A regular expression, because in a path string `:batchCreate` would be a parameter.
+  router.post(/^\/v1\/devices:batchCreate$/, async (req, res) => {
+    const body = parseBody(BatchCreate, req);
+    res.status(201).json({ devices: await batchCreateDevices(await database(), body.devices) });
+  });
+
+  router.post('/v1/devices', async (req, res) => {
+    const request = parseBody(CreateDevice, req);
+    const [device] = await devices.createDevices(await database(), [request]);
+    res.status(201).json(device);
+  });
+
+  router.get('/v1/devices', async (req, res) => {
+    res.json(await devices.listDevices(await database(), parseQuery(ListDevicesQuery, req)));
+  });
+
+  router.get('/v1/devices/:deviceId', async (req, res) => {
+    res.json(await devices.getDevice(await database(), deviceIdOf(req)));
+  });
+
+  router.patch('/v1/devices/:deviceId', async (req, res) => {
+    const patch = parseBody(PatchDevice, req);
+    res.json(await devices.patchDevice(await database(), deviceIdOf(req), patch));
+  });
+
+  router.delete('/v1/devices/:deviceId', async (req, res) => {
+    await devices.deleteDevice(await database(), deviceIdOf(req));
+    res.status(204).end();
+  });
+
+  router.get('/v1/devices/:deviceId/state', async (req, res) => {
+    res.json(await devices.getDeviceState(await database(), deviceIdOf(req)));
+  });
+
+  return router;
+}
