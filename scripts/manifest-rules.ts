@@ -1,0 +1,235 @@
+/**
+ * Offline validation of rendered Knative Services: structurally against Knative's schema
+ * (@kubernetes-models/knative, generated from the Serving CRDs), then against the rules
+ * Knative's admission webhook enforces (with its default config-autoscaler and
+ * config-defaults), and, for the Cloud Run overlay, against what Cloud Run accepts.
+ * Every rule returns issues with a path; nothing throws, so one run names every problem.
+ * @see https://knative.dev/docs/serving/autoscaling/
+ * @see https://cloud.google.com/run/docs/reference/yaml/v1
+ */
+import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
+import type { Issue } from '../shared/errors.ts';
+import type { Manifest } from './deploy.ts';
+
+export type Platform = 'knative' | 'cloud-run';
+
+const AUTOSCALING = 'autoscaling.knative.dev/';
+/** Knative Serving's default max-revision-timeout-seconds and container-concurrency-max-limit. */
+export const KNATIVE_MAX_TIMEOUT_SECONDS = 600;
+export const MAX_CONTAINER_CONCURRENCY = 1000;
+export const CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600;
+const RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION']);
+
+const KNATIVE_AUTOSCALING_KEYS = new Set([
+  'class', 'metric', 'target', 'target-utilization-percentage', 'min-scale', 'max-scale', 'initial-scale', 'scale-down-delay',
+  'window', 'panic-window-percentage', 'panic-threshold-percentage', 'activation-scale', 'scale-to-zero-pod-retention-period',
+]);
+const METRICS_BY_CLASS: Record<string, string[]> = {
+  'kpa.autoscaling.knative.dev': ['concurrency', 'rps'],
+  'hpa.autoscaling.knative.dev': ['cpu', 'memory'],
+};
+
+/** Revision-template annotations Cloud Run accepts (others are rejected at deploy). */
+const CLOUD_RUN_TEMPLATE_ANNOTATIONS = new Set([
+  'autoscaling.knative.dev/minScale', 'autoscaling.knative.dev/maxScale',
+  'run.googleapis.com/cloudsql-instances', 'run.googleapis.com/cpu-throttling', 'run.googleapis.com/startup-cpu-boost',
+  'run.googleapis.com/execution-environment', 'run.googleapis.com/vpc-access-connector', 'run.googleapis.com/vpc-access-egress',
+  'run.googleapis.com/network-interfaces', 'run.googleapis.com/sessionAffinity', 'run.googleapis.com/container-dependencies',
+  'run.googleapis.com/encryption-key', 'run.googleapis.com/secrets', 'client.knative.dev/user-image', 'run.googleapis.com/client-name',
+]);
+const CLOUD_RUN_SERVICE_ANNOTATIONS = new Set([
+  'run.googleapis.com/ingress', 'run.googleapis.com/launch-stage', 'run.googleapis.com/description', 'run.googleapis.com/binary-authorization',
+  'run.googleapis.com/invoker-iam-disabled', 'run.googleapis.com/default-url-disabled', 'run.googleapis.com/minScale',
+]);
+const CLOUD_RUN_INGRESS = ['all', 'internal', 'internal-and-cloud-load-balancing'];
+
+/** A Go duration (`time.ParseDuration`) in seconds, or undefined when malformed. */
+export function parseGoDuration(value: string): number | undefined {
+  if (value === '0') return 0;
+  const units: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  if (!/^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/.test(value)) return undefined;
+  let total = 0;
+  for (const m of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * units[m[2]!]!;
+  return total;
+}
+
+/** A Kubernetes quantity (`500m`, `1`, `256Mi`, `1G`) as a number of base units. */
+export function parseQuantity(value: string | number): number | undefined {
+  if (typeof value === 'number') return value;
+  const m = /^(\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(value);
+  if (!m) return undefined;
+  const factor: Record<string, number> = { m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+  return Number(m[1]) * (m[2] ? factor[m[2]]! : 1);
+}
+
+const isNonNegativeInt = (v: string) => /^\d+$/.test(v);
+const isPositiveNumber = (v: string) => /^\d+(\.\d+)?$/.test(v) && Number(v) > 0;
+
+/** Structural check against the Serving CRD schema. */
+export function checkSchema(m: Manifest): Issue[] {
+  try {
+    new KnativeService(m as ConstructorParameters<typeof KnativeService>[0]).validate();
+    return [];
+  } catch (error) {
+    return [{ path: 'schema', message: error instanceof Error ? error.message : String(error) }];
+  }
+}
+
+function checkKnativeAutoscaling(annotations: Record<string, string>, cc: number | undefined, at: string): Issue[] {
+  const issues: Issue[] = [];
+  const get = (key: string) => annotations[AUTOSCALING + key];
+  for (const key of Object.keys(annotations)) {
+    if (key.startsWith(AUTOSCALING) && !KNATIVE_AUTOSCALING_KEYS.has(key.slice(AUTOSCALING.length))) {
+      issues.push({ path: `${at}.${key}`, message: 'unknown autoscaling annotation' });
+    }
+  }
+  const cls = get('class') ?? 'kpa.autoscaling.knative.dev';
+  const metric = get('metric') ?? (cls === 'kpa.autoscaling.knative.dev' ? 'concurrency' : 'cpu');
+  if (!METRICS_BY_CLASS[cls]) issues.push({ path: `${at}.${AUTOSCALING}class`, message: `unknown class ${cls}` });
+  else if (!METRICS_BY_CLASS[cls].includes(metric)) issues.push({ path: `${at}.${AUTOSCALING}metric`, message: `${metric} is not a metric of ${cls} (${METRICS_BY_CLASS[cls].join(', ')})` });
+  const target = get('target');
+  if (target !== undefined) {
+    if (!isPositiveNumber(target) || Number(target) < 0.01) issues.push({ path: `${at}.${AUTOSCALING}target`, message: `must be a number ≥ 0.01, got ${target}` });
+    else if (cc && metric === 'concurrency' && Number(target) > cc) issues.push({ path: `${at}.${AUTOSCALING}target`, message: `target ${target} exceeds containerConcurrency ${cc}` });
+  }
+  const tup = get('target-utilization-percentage');
+  if (tup !== undefined && !(isPositiveNumber(tup) && Number(tup) >= 1 && Number(tup) <= 100)) {
+    issues.push({ path: `${at}.${AUTOSCALING}target-utilization-percentage`, message: `must be 1..100, got ${tup}` });
+  }
+  for (const key of ['min-scale', 'max-scale', 'initial-scale', 'activation-scale']) {
+    const v = get(key);
+    if (v !== undefined && !isNonNegativeInt(v)) issues.push({ path: `${at}.${AUTOSCALING}${key}`, message: `must be an integer ≥ 0, got ${v}` });
+  }
+  const min = Number(get('min-scale') ?? 0);
+  const max = Number(get('max-scale') ?? 0);
+  if (max > 0 && min > max) issues.push({ path: `${at}.${AUTOSCALING}min-scale`, message: `min-scale ${min} exceeds max-scale ${max}` });
+  if (cls === 'hpa.autoscaling.knative.dev' && min === 0) issues.push({ path: `${at}.${AUTOSCALING}min-scale`, message: 'the HPA class cannot scale to zero' });
+  const durations: [string, number, number][] = [['scale-down-delay', 0, 3600], ['window', 6, 3600], ['scale-to-zero-pod-retention-period', 0, 3600]];
+  for (const [key, lo, hi] of durations) {
+    const v = get(key);
+    if (v === undefined) continue;
+    const seconds = parseGoDuration(v);
+    if (seconds === undefined || seconds < lo || seconds > hi) issues.push({ path: `${at}.${AUTOSCALING}${key}`, message: `must be a duration between ${lo}s and ${hi / 60}m, got ${v}` });
+  }
+  return issues;
+}
+
+type Container = NonNullable<NonNullable<NonNullable<Manifest['spec']>['template']>['spec']>['containers'] extends (infer C)[] | undefined ? C : never;
+
+function checkProbe(probe: unknown, port: number | undefined, at: string): Issue[] {
+  if (probe === undefined) return [];
+  const issues: Issue[] = [];
+  const p = probe as { httpGet?: { path?: string; port?: number | string }; periodSeconds?: number; timeoutSeconds?: number; failureThreshold?: number };
+  if (!p.httpGet) return [{ path: at, message: 'expected an httpGet probe' }];
+  if (!p.httpGet.path?.startsWith('/')) issues.push({ path: `${at}.httpGet.path`, message: 'must be an absolute path' });
+  if (p.httpGet.port !== undefined && p.httpGet.port !== port) issues.push({ path: `${at}.httpGet.port`, message: `must be the container port ${port} (or omitted)` });
+  if (p.timeoutSeconds !== undefined && p.timeoutSeconds < 1) issues.push({ path: `${at}.timeoutSeconds`, message: 'must be ≥ 1' });
+  if (p.failureThreshold !== undefined && p.failureThreshold < 1) issues.push({ path: `${at}.failureThreshold`, message: 'must be ≥ 1' });
+  if (p.periodSeconds !== undefined && p.periodSeconds < 0) issues.push({ path: `${at}.periodSeconds`, message: 'must be ≥ 0' });
+  return issues;
+}
+
+function checkContainer(c: Container, at: string): Issue[] {
+  const issues: Issue[] = [];
+  if (!c.image) issues.push({ path: `${at}.image`, message: 'required' });
+  const ports = c.ports ?? [];
+  if (ports.length > 1) issues.push({ path: `${at}.ports`, message: 'Knative allows one port per container' });
+  const port = ports[0]?.containerPort ?? 8080;
+  for (const [i, e] of (c.env ?? []).entries()) {
+    if (RESERVED_ENV.has(e.name)) issues.push({ path: `${at}.env.${i}`, message: `${e.name} is reserved: the platform sets it` });
+  }
+  if (!c.startupProbe && !c.readinessProbe) issues.push({ path: at, message: 'needs a startup or readiness probe on /healthz' });
+  issues.push(...checkProbe(c.startupProbe, port, `${at}.startupProbe`), ...checkProbe(c.readinessProbe, port, `${at}.readinessProbe`), ...checkProbe(c.livenessProbe, port, `${at}.livenessProbe`));
+  for (const resource of ['cpu', 'memory']) {
+    const request = c.resources?.requests?.[resource];
+    const limit = c.resources?.limits?.[resource];
+    const r = request === undefined ? undefined : parseQuantity(request);
+    const l = limit === undefined ? undefined : parseQuantity(limit);
+    if ((request !== undefined && r === undefined) || (limit !== undefined && l === undefined)) issues.push({ path: `${at}.resources`, message: `${resource} is not a quantity` });
+    else if (r !== undefined && l !== undefined && r > l) issues.push({ path: `${at}.resources.requests.${resource}`, message: `request ${request} exceeds limit ${limit}` });
+  }
+  return issues;
+}
+
+/** Rules every Knative Service must pass, on either platform. */
+function checkCommon(m: Manifest, maxTimeout: number): Issue[] {
+  const issues: Issue[] = [];
+  const spec = m.spec?.template?.spec;
+  if (!spec) return [{ path: 'spec.template.spec', message: 'required' }];
+  const cc = spec.containerConcurrency;
+  if (cc !== undefined && !(Number.isInteger(cc) && cc >= 0 && cc <= MAX_CONTAINER_CONCURRENCY)) {
+    issues.push({ path: 'spec.template.spec.containerConcurrency', message: `must be an integer 0..${MAX_CONTAINER_CONCURRENCY}, got ${cc}` });
+  }
+  const timeout = spec.timeoutSeconds;
+  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout > 0 && timeout <= maxTimeout)) {
+    issues.push({ path: 'spec.template.spec.timeoutSeconds', message: `must be 1..${maxTimeout}, got ${timeout}` });
+  }
+  const containers = spec.containers ?? [];
+  if (containers.length === 0) issues.push({ path: 'spec.template.spec.containers', message: 'at least one container' });
+  containers.forEach((c, i) => issues.push(...checkContainer(c, `spec.template.spec.containers.${i}`)));
+  return issues;
+}
+
+export function checkKnative(m: Manifest): Issue[] {
+  const spec = m.spec?.template?.spec;
+  return [
+    ...checkCommon(m, KNATIVE_MAX_TIMEOUT_SECONDS),
+    ...checkKnativeAutoscaling(m.spec?.template?.metadata?.annotations ?? {}, spec?.containerConcurrency, 'spec.template.metadata.annotations'),
+  ];
+}
+
+export function checkCloudRun(m: Manifest): Issue[] {
+  const issues = checkCommon(m, CLOUD_RUN_MAX_TIMEOUT_SECONDS);
+  const templateAnnotations = m.spec?.template?.metadata?.annotations ?? {};
+  for (const [key, value] of Object.entries(templateAnnotations)) {
+    const at = `spec.template.metadata.annotations.${key}`;
+    if (!CLOUD_RUN_TEMPLATE_ANNOTATIONS.has(key)) issues.push({ path: at, message: 'Cloud Run does not accept this annotation' });
+    if (/(minScale|maxScale)$/.test(key) && !isNonNegativeInt(value)) issues.push({ path: at, message: `must be an integer ≥ 0, got ${value}` });
+    if (/(cpu-throttling|startup-cpu-boost)$/.test(key) && value !== 'true' && value !== 'false') issues.push({ path: at, message: `must be "true" or "false", got ${value}` });
+  }
+  const min = Number(templateAnnotations['autoscaling.knative.dev/minScale'] ?? 0);
+  const max = Number(templateAnnotations['autoscaling.knative.dev/maxScale'] ?? 0);
+  if (max > 0 && min > max) issues.push({ path: 'spec.template.metadata.annotations.autoscaling.knative.dev/minScale', message: `minScale ${min} exceeds maxScale ${max}` });
+  for (const [key, value] of Object.entries(m.metadata.annotations ?? {})) {
+    const at = `metadata.annotations.${key}`;
+    if (!CLOUD_RUN_SERVICE_ANNOTATIONS.has(key)) issues.push({ path: at, message: 'Cloud Run does not accept this annotation' });
+    if (key === 'run.googleapis.com/ingress' && !CLOUD_RUN_INGRESS.includes(value)) issues.push({ path: at, message: `must be one of ${CLOUD_RUN_INGRESS.join(', ')}` });
+  }
+  for (const [where, labels] of [['metadata.labels', m.metadata as { labels?: Record<string, string> }], ['spec.template.metadata.labels', m.spec?.template?.metadata as { labels?: Record<string, string> } | undefined]] as const) {
+    for (const key of Object.keys(labels?.labels ?? {})) {
+      if (!/^[a-z][a-z0-9_-]{0,62}$/.test(key)) issues.push({ path: `${where}.${key}`, message: 'Cloud Run label keys are lowercase letters, digits, _ and - only' });
+    }
+  }
+  const spec = m.spec?.template?.spec;
+  if (spec?.serviceAccountName && !/^[^@\s]+@[^@\s]+\.iam\.gserviceaccount\.com$/.test(spec.serviceAccountName)) {
+    issues.push({ path: 'spec.template.spec.serviceAccountName', message: 'Cloud Run runs as a Google service account email' });
+  }
+  (spec?.containers ?? []).forEach((c, i) => {
+    const at = `spec.template.spec.containers.${i}`;
+    if (c.envFrom) issues.push({ path: `${at}.envFrom`, message: 'Cloud Run has no ConfigMaps/Secrets to load env from' });
+    (c.env ?? []).forEach((e, j) => {
+      if (e.valueFrom && !(e.valueFrom as { secretKeyRef?: unknown }).secretKeyRef) issues.push({ path: `${at}.env.${j}`, message: 'Cloud Run takes valueFrom.secretKeyRef (Secret Manager) only' });
+    });
+    if (c.readinessProbe) issues.push({ path: `${at}.readinessProbe`, message: 'readiness probes are Preview on Cloud Run; use a startup probe' });
+    const probe = c.startupProbe as { periodSeconds?: number; failureThreshold?: number } | undefined;
+    if (probe && (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3) > 240) issues.push({ path: `${at}.startupProbe`, message: 'periodSeconds × failureThreshold must be ≤ 240 s' });
+    const cpu = c.resources?.limits?.cpu === undefined ? 1 : parseQuantity(c.resources.limits.cpu);
+    if (cpu !== undefined && cpu < 1 && (spec?.containerConcurrency ?? 80) !== 1) issues.push({ path: `${at}.resources.limits.cpu`, message: 'below 1 CPU Cloud Run requires containerConcurrency 1' });
+  });
+  return issues;
+}
+
+/** Schema plus the platform's rules for one rendered Service. */
+export function validateService(m: Manifest, platform: Platform): Issue[] {
+  return [...checkSchema(m), ...(platform === 'knative' ? checkKnative(m) : checkCloudRun(m))];
+}
+
+/** Σ PG_POOL_MAX × max-scale over the Services: the Cloud SQL connections at full scale. */
+export function connectionBudget(services: Manifest[]): number {
+  return services.reduce((sum, m) => {
+    const annotations = m.spec?.template?.metadata?.annotations ?? {};
+    const max = Number(annotations[`${AUTOSCALING}max-scale`] ?? annotations[`${AUTOSCALING}maxScale`] ?? Number.POSITIVE_INFINITY);
+    const pool = Number(m.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === 'PG_POOL_MAX')?.value ?? 5);
+    return sum + pool * max;
+  }, 0);
+}

@@ -1,0 +1,83 @@
+/**
+ * The stack's internal API on a loopback-only port, behind the admin token:
+ * - `POST /internal/query {"sql"}` → `{columns, rows}`: analyst SQL on the warehouse the stack
+ *   holds open (DuckDB lets one process write a file, so `npm run query` asks the stack);
+ * - `POST /internal/publish {"topic"?, "data", "attributes"?}` → `{messageId}`: publish a raw
+ *   message, as `gcloud pubsub topics publish` does (replaying a dead letter, testing);
+ * - `GET /internal/stats`: the local Pub/Sub's counters.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { toIssues } from '../../shared/errors.ts';
+import type { Platform } from '../../shared/runtime/platform.ts';
+import type { DuckDbSink } from '../../shared/warehouse/duckdb.ts';
+
+export interface InternalApiOptions {
+  platform: Platform;
+  adminToken: string;
+  port?: number;
+  stats?: () => unknown;
+}
+
+const QueryBody = z.object({ sql: z.string().min(1) });
+const PublishBody = z.object({ topic: z.string().min(1).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
+  const expected = digest(`Bearer ${options.adminToken}`);
+  const server = createServer((req, res) => {
+    if (!timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) {
+      send(res, 401, { error: 'unauthenticated', message: 'send Authorization: Bearer $ADMIN_TOKEN' });
+      return;
+    }
+    void route(options, req, res).catch((error: unknown) => send(res, 400, { error: 'failed', message: error instanceof Error ? error.message : String(error) }));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server,
+    stop: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+async function route(options: InternalApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { platform } = options;
+  if (req.method === 'GET' && req.url === '/internal/stats') return send(res, 200, options.stats?.() ?? {});
+  if (req.method !== 'POST') return send(res, 404, { error: 'not_found', message: `no route for ${req.method ?? ''} ${req.url ?? ''}` });
+  const json = await readJson(req);
+  if (req.url === '/internal/query') {
+    const body = QueryBody.safeParse(json);
+    if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
+    const warehouse = await platform.warehouse();
+    if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}; query it with its own tools` });
+    return send(res, 200, await (warehouse as DuckDbSink).query(body.data.sql));
+  }
+  if (req.url === '/internal/publish') {
+    const body = PublishBody.safeParse(json);
+    if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
+    const publisher = await platform.publisher();
+    const messageId = await publisher.publish(body.data.topic ?? platform.config.telemetryTopic, Buffer.from(body.data.data, 'utf8'), body.data.attributes);
+    return send(res, 200, { messageId });
+  }
+  return send(res, 404, { error: 'not_found', message: `no route for POST ${req.url ?? ''}` });
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+}

@@ -1,0 +1,78 @@
+/**
+ * `npm start`: the whole pipeline on this machine (DESIGN.md "Running it"). Embedded stores
+ * unless configured otherwise; prints the URLs, the admin token and a curl to try; stops
+ * cleanly on SIGINT/SIGTERM.
+ */
+import { loadConfig } from '../shared/config.ts';
+import { createLogger } from '../shared/log.ts';
+import { portsFromEnv, startStack, type Stack } from './stack/stack.ts';
+
+function describeStores(stack: Stack): string[] {
+  const { config } = stack.platform;
+  return [
+    `  database   ${config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `PGlite in ${config.dataDir}/pglite`}`,
+    `  warehouse  ${config.useBigQuery ? `BigQuery ${config.projectId}.${config.bigQueryDataset}` : `DuckDB ${config.dataDir}/warehouse.duckdb`}`,
+    `  pubsub     ${stack.state.pubsub === 'emulator' ? `emulator at ${config.pubsubEmulatorHost ?? ''}` : `in-process, log in ${config.dataDir}/pubsub`}`,
+  ];
+}
+
+/** What a new user needs to see: where everything is and one command that exercises it. */
+export function formatBanner(stack: Stack): string {
+  const { urls, adminToken } = stack.state;
+  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  return [
+    '',
+    'Telemetry pipeline is running.',
+    `  bridge     ${urls.bridge}`,
+    `  ingest     ${urls.ingest}`,
+    `  registry   ${urls.registry}`,
+    `  deadletter ${urls.deadletter}`,
+    ...describeStores(stack),
+    `  admin token ${adminToken}${stack.generatedAdminToken ? '   (generated; set ADMIN_TOKEN to choose one)' : ''}`,
+    '',
+    'Create a device and post a reading:',
+    `  DEVICE_TOKEN=$(curl -s -X POST ${urls.registry}/v1/devices -H ${quote(`Authorization: Bearer ${adminToken}`)} -H 'Content-Type: application/json' \\`,
+    `    -d '{"deviceId":"thermo-1","site":"lab","credentials":[{"type":"token"}]}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).credentials[0].token')`,
+    `  curl -s -X POST ${urls.bridge}/v1/devices/thermo-1/telemetry -H "Authorization: Bearer $DEVICE_TOKEN" -H 'Content-Type: application/json' \\`,
+    `    -d '{"metrics":{"temperature":21.5,"humidity":40}}'`,
+    `  curl -s ${urls.registry}/v1/devices/thermo-1/state -H ${quote(`Authorization: Bearer ${adminToken}`)}`,
+    `  npm run query -- "SELECT device_id, metric, value, event_ts FROM measurements ORDER BY event_ts DESC LIMIT 10"`,
+    '',
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const pretty = process.stdout.isTTY;
+  const logger = createLogger({ level: config.logLevel, pretty });
+  const stack = await startStack({ config, logger, ports: portsFromEnv(), host: process.env.HOST });
+  // The banner goes to the terminal; when stdout is a log pipe it stays pure JSON lines.
+  (pretty ? process.stdout : process.stderr).write(formatBanner(stack) + '\n');
+  logger.info('stack ready', { urls: stack.state.urls, internalUrl: stack.state.internalUrl, pubsub: stack.state.pubsub, warehouse: stack.state.warehouse });
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down', { signal });
+    stack.stop().then(
+      () => {
+        logger.info('stopped', { signal });
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error('shutdown failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  // The message names what to change; the stack trace only with LOG_LEVEL=debug.
+  const debug = process.env.LOG_LEVEL === 'debug';
+  process.stderr.write(`npm start failed: ${error instanceof Error ? ((debug ? error.stack : undefined) ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
