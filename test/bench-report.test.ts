@@ -1,0 +1,70 @@
+/**
+ * The benchmark report and chart renderers (bench/lib): what `npm run bench` writes must name
+ * every subject, figure and target, and the SVG must stay well-formed whatever the labels hold.
+ * No benchmark runs here, and nothing is timed.
+ */
+import { describe, expect, it } from 'vitest';
+import { renderChart } from '../bench/lib/chart.ts';
+import { median, renderMarkdown, roundFigure, type BenchResult } from '../bench/lib/report.ts';
+
+const result: BenchResult = {
+  name: 'sample',
+  title: 'Sample benchmark',
+  measuredAt: '2026-11-22T00:00:00.000Z',
+  machine: { cpus: 2, cpuModel: 'Test CPU', node: 'v24.0.0', loadAverage: [1, 2, 3] },
+  setup: { connections: 50 },
+  rows: [
+    { subject: 'project', role: 'project', figures: { reqPerSec: 1234.5678, p99Ms: 4.321 } },
+    { subject: 'baseline', role: 'baseline', figures: { reqPerSec: 2000 } },
+  ],
+  targets: [
+    { what: 'ratio', target: '≥ 0.5×', measured: '0.62×', met: true },
+    { what: 'p99', target: '≤ 10 ms', measured: '12 ms', met: false },
+  ],
+  notes: ['a note'],
+};
+
+describe('bench report', () => {
+  it('takes the median of odd and even counts, NaN of none', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
+  it('rounds figures to what a table can show', () => {
+    expect([roundFigure(1234.56), roundFigure(12.345), roundFigure(1.2345)]).toEqual([1235, 12.3, 1.23]);
+  });
+
+  it('renders every row with a column per figure, the targets with misses in bold, the machine and notes', () => {
+    const lines = renderMarkdown(result).split('\n');
+    expect(lines).toContain('| subject | role | req/s | p99 ms |');
+    expect(lines).toContain('| project | project | 1235 | 4.32 |');
+    expect(lines).toContain('| baseline | baseline | 2000 |  |');
+    expect(lines).toContain('| ratio | ≥ 0.5× | 0.62× | yes |');
+    expect(lines).toContain('| p99 | ≤ 10 ms | 12 ms | **no** |');
+    expect(lines.some((l) => l.includes('Test CPU') && l.includes('load average 1 2 3'))).toBe(true);
+    expect(lines).toContain('- a note');
+  });
+});
+
+describe('bench chart', () => {
+  it('draws one bar per subject with its value, a target line, and escapes labels', () => {
+    const svg = renderChart('T <1>', 'sub & title', [
+      { title: 'Throughput', unit: 'req/s', bars: [{ label: 'a < b', value: 1500, role: 'project' }, { label: 'bare', value: 3000, role: 'baseline' }], target: { value: 2000, label: 'goal' } },
+      { title: 'Empty figure', unit: 'ms', bars: [{ label: 'missing', value: NaN, role: 'diagnostic' }] },
+    ]);
+    expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    expect(svg).toContain('T &lt;1&gt;');
+    expect(svg).toContain('sub &amp; title');
+    expect(svg).toContain('a &lt; b');
+    expect(svg).not.toContain('a < b');
+    expect(svg).toContain('>1,500<');
+    expect(svg).toContain('>3,000<');
+    expect(svg).toContain('>n/a<');
+    expect(svg.match(/<line /g)).toHaveLength(1);
+    // The longest bar spans the plot; the shorter one is in proportion.
+    const widths = [...svg.matchAll(/<rect x="\d+" y="\d+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(widths[0]! * 2).toBeCloseTo(widths[1]!, 0);
+  });
+});

@@ -1,0 +1,168 @@
+/**
+ * The bridge's authentication matrix, against real PostgreSQL and the Pub/Sub emulator:
+ * every bad credential gets the same 401, a blocked device 403, good ones 202.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../shared/db/database.ts';
+import { captureLogs, createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { createDevice, generateTestKeyPair, type TestKeyPair } from './support/devices.ts';
+import { deviceClaims, signJwt, type SignJwtOptions } from './support/jwt.ts';
+import { sendAsDevice, startBridge, TEST_PROJECT, type BridgeUnderTest } from './support/bridge.ts';
+import { waitFor } from './support/net.ts';
+
+const READING = { metrics: { temperature: 21.5 } };
+const HOUR = 3600;
+const now = () => Math.floor(Date.now() / 1000);
+
+let database: TestDatabase;
+let bridge: BridgeUnderTest;
+const logs = captureLogs('info');
+let es: TestKeyPair;
+let rs: TestKeyPair;
+let otherEs: TestKeyPair;
+let expiredEs: TestKeyPair;
+const tokens: Record<string, string> = {};
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  [es, rs, otherEs, expiredEs] = [generateTestKeyPair('es256'), generateTestKeyPair('rs256'), generateTestKeyPair('es256'), generateTestKeyPair('es256')];
+  const main = await createDevice(database.db, { deviceId: 'dev-main', token: true, publicKeys: [{ type: 'es256', pem: es.publicKeyPem }, { type: 'rs256', pem: rs.publicKeyPem }] });
+  const other = await createDevice(database.db, { deviceId: 'dev-other', token: true, publicKeys: [{ type: 'es256', pem: otherEs.publicKeyPem }] });
+  await createDevice(database.db, { deviceId: 'dev-old-key', publicKeys: [{ type: 'es256', pem: expiredEs.publicKeyPem, expiresAt: new Date(Date.now() - 60_000) }] });
+  const blocked = await createDevice(database.db, { deviceId: 'dev-blocked', token: true, blocked: true });
+  tokens.main = main.token as string;
+  tokens.other = other.token as string;
+  tokens.blocked = blocked.token as string;
+  bridge = await startBridge({ databaseUrl: database.url, logger: logs.logger, env: { CREDENTIAL_CACHE_TTL_MS: '300' } });
+});
+
+afterAll(async () => {
+  await bridge?.close();
+  await database?.drop();
+});
+
+const jwt = (options: Partial<SignJwtOptions> & { key?: string }) =>
+  `Bearer ${signJwt({ alg: 'ES256', key: es.privateKeyPem, claims: deviceClaims(TEST_PROJECT), ...options })}`;
+
+interface AuthCase {
+  name: string;
+  deviceId?: string;
+  authorization: () => string | undefined;
+  expected: 202 | 401 | 403;
+}
+
+const cases: AuthCase[] = [
+  { name: 'no credential', authorization: () => undefined, expected: 401 },
+  { name: 'not a bearer credential', authorization: () => `Basic ${Buffer.from(`dev-main:${tokens.main}`).toString('base64')}`, expected: 401 },
+  { name: 'wrong token', authorization: () => 'Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', expected: 401 },
+  { name: "another device's token", authorization: () => `Bearer ${tokens.other}`, expected: 401 },
+  { name: 'unknown device', deviceId: 'dev-nobody', authorization: () => `Bearer ${tokens.main}`, expected: 401 },
+  { name: 'expired JWT', authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() - 2 * HOUR, lifetimeSeconds: HOUR }) }), expected: 401 },
+  { name: 'JWT issued beyond the clock skew', authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() + 15 * 60 }) }), expected: 401 },
+  { name: 'JWT for another audience', authorization: () => jwt({ claims: deviceClaims('other-project') }), expected: 401 },
+  { name: 'JWT living longer than 24 h', authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { lifetimeSeconds: 24 * HOUR + 60 }) }), expected: 401 },
+  { name: 'JWT without exp', authorization: () => jwt({ claims: { aud: TEST_PROJECT, iat: now() } }), expected: 401 },
+  { name: 'JWT with alg none', authorization: () => jwt({ alg: 'none' }), expected: 401 },
+  { name: 'HS256 with the public key as secret', authorization: () => jwt({ alg: 'HS256', key: es.publicKeyPem }), expected: 401 },
+  { name: 'ES256 header over an RS256 signature', authorization: () => jwt({ alg: 'RS256', key: rs.privateKeyPem, header: { alg: 'ES256' } }), expected: 401 },
+  { name: "a key of another device", authorization: () => jwt({ key: otherEs.privateKeyPem }), expected: 401 },
+  { name: 'an expired key', deviceId: 'dev-old-key', authorization: () => jwt({ key: expiredEs.privateKeyPem }), expected: 401 },
+  { name: 'a blocked device', deviceId: 'dev-blocked', authorization: () => `Bearer ${tokens.blocked}`, expected: 403 },
+  { name: 'valid token', authorization: () => `Bearer ${tokens.main}`, expected: 202 },
+  { name: 'valid ES256 JWT', authorization: () => jwt({}), expected: 202 },
+  { name: 'valid RS256 JWT', authorization: () => jwt({ alg: 'RS256', key: rs.privateKeyPem }), expected: 202 },
+  { name: 'valid JWT within the clock skew', authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() + 5 * 60 }) }), expected: 202 },
+];
+
+describe('bridge authentication', () => {
+  const unauthorisedBodies = new Set<string>();
+
+  it.each(cases)('$name → $expected', async ({ deviceId = 'dev-main', authorization, expected }) => {
+    const auth = authorization();
+    const response = await sendAsDevice(`${bridge.served.url}/v1/devices/${deviceId}/telemetry`, {
+      ...(auth !== undefined ? { authorization: auth } : {}),
+      body: READING,
+    });
+    expect(response.status).toBe(expected);
+    if (expected === 401) {
+      unauthorisedBodies.add(JSON.stringify(response.body));
+      expect(response.headers.get('www-authenticate')).toBe('Bearer');
+    }
+    if (expected === 202) expect(response.body).toMatchObject({ accepted: 1 });
+  });
+
+  it('gives no hint which part of a credential failed: one 401 body for all', () => {
+    expect(unauthorisedBodies.size).toBe(1);
+    expect([...unauthorisedBodies][0]).toBe('{"error":"unauthenticated","message":"missing or invalid device credential"}');
+  });
+
+  it('accepts a cached JWT again, and the IoT Core path refuses a plain token', async () => {
+    const token = jwt({ alg: 'RS256', key: rs.privateKeyPem });
+    for (let i = 0; i < 3; i++) {
+      expect((await sendAsDevice(`${bridge.served.url}/v1/devices/dev-main/telemetry`, { authorization: token, body: READING })).status).toBe(202);
+    }
+    const iotPath = `/v1/projects/${TEST_PROJECT}/locations/europe-west1/registries/default/devices/dev-main:publishEvent`;
+    const binaryData = Buffer.from(JSON.stringify(READING)).toString('base64');
+    expect((await sendAsDevice(bridge.served.url + iotPath, { authorization: `Bearer ${tokens.main}`, body: { binaryData } })).status).toBe(401);
+    expect((await sendAsDevice(bridge.served.url + iotPath, { authorization: token, body: { binaryData } })).status).toBe(202);
+  });
+
+  it('refuses a device within the cache TTL once it is blocked, its key removed, or it is deleted', async () => {
+    const created = await createDevice(database.db, { deviceId: 'dev-rotating', token: true, publicKeys: [{ type: 'es256', pem: otherEs.publicKeyPem }] });
+    const authorization = `Bearer ${created.token as string}`;
+    const rotatingUrl = `${bridge.served.url}/v1/devices/dev-rotating/telemetry`;
+    expect((await sendAsDevice(rotatingUrl, { authorization, body: READING })).status).toBe(202);
+    const signed = jwt({ key: otherEs.privateKeyPem });
+    expect((await sendAsDevice(rotatingUrl, { authorization: signed, body: READING })).status).toBe(202);
+
+    await database.db.query(`UPDATE devices SET blocked = true WHERE device_id = 'dev-rotating'`);
+    await waitFor(async () => (await sendAsDevice(rotatingUrl, { authorization, body: READING })).status === 403, { what: 'blocked device refused' });
+    await database.db.query(`UPDATE devices SET blocked = false WHERE device_id = 'dev-rotating'`);
+    await database.db.query(`DELETE FROM device_credentials WHERE device_id = 'dev-rotating' AND type = 'es256'`);
+    // The cached verification of this JWT must not outlive the key that signed it.
+    await waitFor(async () => (await sendAsDevice(rotatingUrl, { authorization: signed, body: READING })).status === 401, { what: 'removed key refused' });
+    expect((await sendAsDevice(rotatingUrl, { authorization, body: READING })).status).toBe(202);
+    await database.db.query(`DELETE FROM devices WHERE device_id = 'dev-rotating'`);
+    await waitFor(async () => (await sendAsDevice(rotatingUrl, { authorization, body: READING })).status === 401, { what: 'deleted device refused' });
+  });
+});
+
+describe('bridge operations', () => {
+  it('logs every device request with device id and outcome, and never a credential', () => {
+    const requests = logs.records().filter((r) => r.message === 'request');
+    expect(requests.length).toBeGreaterThanOrEqual(cases.length);
+    for (const line of requests) {
+      expect(line).toHaveProperty('deviceId');
+      expect(line).toHaveProperty('outcome');
+      expect(line).toHaveProperty('latencyMs');
+    }
+    const outcomes = new Set(requests.map((r) => r.outcome));
+    for (const outcome of ['accepted', 'unauthenticated', 'permission_denied']) expect(outcomes).toContain(outcome);
+    const text = logs.lines.join('\n');
+    for (const secret of Object.values(tokens)) expect(text).not.toContain(secret);
+    expect(text).not.toMatch(/eyJ[\w-]+\.[\w-]+/);
+  });
+
+  it('touches no database at steady state: one credentials query per device per TTL', async () => {
+    let queries = 0;
+    const counting = async (): Promise<Database> => ({
+      ...database.db,
+      query: (text, params) => {
+        queries++;
+        return database.db.query(text, params);
+      },
+      close: () => Promise.resolve(),
+    });
+    const steady = await startBridge({ databaseUrl: database.url, providers: { database: counting }, env: { CREDENTIAL_CACHE_TTL_MS: '60000' } });
+    try {
+      const url = `${steady.served.url}/v1/devices/dev-main/telemetry`;
+      const signed = jwt({});
+      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => sendAsDevice(url, { authorization: i % 2 ? signed : `Bearer ${tokens.main}`, body: READING })));
+      expect(results.map((r) => r.status)).toEqual(Array(30).fill(202));
+      // Thirty concurrent requests of one device share one lookup.
+      expect(queries).toBe(1);
+    } finally {
+      await steady.close();
+    }
+  });
+});

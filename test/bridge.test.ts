@@ -1,0 +1,214 @@
+/**
+ * The bridge on the wire: every body form it accepts, pulled back from the official Pub/Sub
+ * emulator with the data and attributes promised; every refusal with its status and issues.
+ */
+import { gzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READING_SCHEMA_VERSION } from '../schemas/reading.ts';
+import { createPubsubPublisher } from '../shared/pubsub/google-publisher.ts';
+import { createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { createDevice, generateTestKeyPair, type TestKeyPair } from './support/devices.ts';
+import { deviceClaims, signJwt } from './support/jwt.ts';
+import { sendAsDevice, startBridge, TEST_PROJECT, type BridgeUnderTest, type DeviceRequest } from './support/bridge.ts';
+import { freePort, waitFor } from './support/net.ts';
+
+let database: TestDatabase;
+let bridge: BridgeUnderTest;
+let key: TestKeyPair;
+let token: string;
+let numId: number;
+const DEVICE = 'sensor-01';
+const TELEMETRY = `/v1/devices/${DEVICE}/telemetry`;
+const IOT_PATH = `/v1/projects/${TEST_PROJECT}/locations/europe-west1/registries/plant-a/devices/${DEVICE}:publishEvent`;
+const TS = '2026-03-01T10:00:00.000Z';
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  key = generateTestKeyPair('es256');
+  const device = await createDevice(database.db, { deviceId: DEVICE, registry: 'plant-a', token: true, publicKeys: [{ type: 'es256', pem: key.publicKeyPem }] });
+  token = device.token as string;
+  numId = device.numId;
+  bridge = await startBridge({ databaseUrl: database.url });
+});
+
+afterAll(async () => {
+  await bridge?.close();
+  await database?.drop();
+});
+
+const send = (path: string, request: Omit<DeviceRequest, 'authorization'> & { authorization?: string }) =>
+  sendAsDevice(bridge.served.url + path, { authorization: `Bearer ${token}`, ...request });
+const deviceJwt = () => `Bearer ${signJwt({ alg: 'ES256', key: key.privateKeyPem, claims: deviceClaims(TEST_PROJECT) })}`;
+const base64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
+
+type CaseRequest = Omit<DeviceRequest, 'authorization'> & { authorization?: () => string };
+/** A table case's request, signed now (JWTs must be fresh), else with the device's token. */
+const sendCase = (path: string, { authorization, ...rest }: CaseRequest) =>
+  send(path, { ...rest, ...(authorization ? { authorization: authorization() } : {}) });
+
+async function pulled(messageId: string) {
+  await waitFor(() => bridge.received.has(messageId), { what: `message ${messageId} on the subscription` });
+  const message = bridge.received.get(messageId);
+  if (!message) throw new Error('unreachable');
+  return { data: JSON.parse(message.data.toString('utf8')) as { deviceId: string; readings: Record<string, unknown>[] }, attributes: message.attributes };
+}
+
+interface AcceptCase {
+  name: string;
+  path?: string;
+  request: CaseRequest;
+  readings: Record<string, unknown>[];
+  attributes?: Record<string, string>;
+}
+
+const accepted: AcceptCase[] = [
+  { name: 'one reading', request: { body: { ts: TS, metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 7 } }, readings: [{ ts: TS, metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 7 }] },
+  { name: 'one reading naming its device, ts in epoch ms', request: { body: { deviceId: DEVICE, ts: Date.parse(TS), metrics: { temp: 1 } } }, readings: [{ ts: TS, metrics: { temp: 1 } }] },
+  { name: 'an array', request: { body: [{ ts: TS, metrics: { a: 1 } }, { ts: '2026-03-01T11:00:00+01:00', metrics: { a: 2 }, location: { lat: 1, lon: 2 } }] }, readings: [{ ts: TS, metrics: { a: 1 } }, { ts: TS, metrics: { a: 2 }, location: { lat: 1, lon: 2 } }] },
+  { name: 'SenML', request: { contentType: 'application/senml+json', body: [{ bn: `urn:dev:${DEVICE}:`, bt: Date.parse(TS) / 1000, n: 'temp', u: 'Cel', v: 22 }, { n: 'hum', v: 40 }] }, readings: [{ ts: TS, metrics: { temp: 22, hum: 40 } }] },
+  { name: 'gzip', request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ ts: TS, metrics: { z: 3 } })) }, readings: [{ ts: TS, metrics: { z: 3 } }] },
+  { name: 'no Content-Type', request: { contentType: null, body: { ts: TS, metrics: { n: 1 } } }, readings: [{ ts: TS, metrics: { n: 1 } }] },
+  {
+    name: 'IoT Core binaryData with subFolder',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binaryData: base64({ ts: TS, metrics: { temp: 5 } }), subFolder: 'boiler' } },
+    readings: [{ ts: TS, metrics: { temp: 5 } }],
+    attributes: { deviceRegistryId: 'plant-a', deviceRegistryLocation: 'europe-west1', projectId: TEST_PROJECT, subFolder: 'boiler' },
+  },
+  {
+    name: 'IoT Core binary_data (snake case), SenML inside',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binary_data: base64([{ bt: Date.parse(TS) / 1000, n: 'temp', v: 6 }]) } },
+    readings: [{ ts: TS, metrics: { temp: 6 } }],
+    attributes: { deviceRegistryId: 'plant-a', subFolder: '' },
+  },
+];
+
+describe('bridge accepts every body form and publishes it', () => {
+  it.each(accepted)('$name', async ({ path = TELEMETRY, request, readings, attributes }) => {
+    const before = Date.now();
+    const response = await sendCase(path, request);
+    expect(response.status, JSON.stringify(response.body)).toBe(202);
+    expect(response.body.accepted).toBe(readings.length);
+    const [messageId] = response.body.messageIds as string[];
+    const message = await pulled(messageId as string);
+    expect(message.data).toEqual({ deviceId: DEVICE, readings: readings.map((r) => expect.objectContaining(r)) });
+    expect(message.attributes).toMatchObject({ deviceId: DEVICE, registry: 'plant-a', schemaVersion: READING_SCHEMA_VERSION, ...attributes });
+    expect(Date.parse(message.attributes.receivedAt as string)).toBeGreaterThanOrEqual(before - 1000);
+    if (path === IOT_PATH) expect(message.attributes.deviceNumId).toBe(String(numId));
+  });
+
+  it('stamps the receive time on readings without ts, as RFC 3339', async () => {
+    const response = await send(TELEMETRY, { body: [{ metrics: { a: 1 } }, { metrics: { a: 2 } }] });
+    expect(response.status).toBe(202);
+    const message = await pulled((response.body.messageIds as string[])[0] as string);
+    const [first, second] = message.data.readings;
+    expect(first?.ts).toBe(message.attributes.receivedAt);
+    expect(second?.ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it('returns message ids that are all on the topic, for concurrent requests', async () => {
+    const responses = await Promise.all(Array.from({ length: 40 }, (_, i) => send(TELEMETRY, { body: { seq: i, metrics: { i } } })));
+    const ids = responses.map((r) => (r.body.messageIds as string[])[0] as string);
+    expect(new Set(ids).size).toBe(40);
+    const seqs = await Promise.all(ids.map(async (id) => (await pulled(id)).data.readings[0]?.seq));
+    expect(seqs.sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+});
+
+const tooDeep = '{"metrics":{"a":1},"tags":' + '['.repeat(40) + ']'.repeat(40) + '}';
+
+interface RefusalCase {
+  name: string;
+  path?: string;
+  request: CaseRequest;
+  status: number;
+  error: string;
+  issuePaths?: string[];
+}
+
+const refusals: RefusalCase[] = [
+  { name: 'invalid reading, every issue named', request: { body: { ts: 'yesterday', metrics: { '1bad': 1, ok: [1] }, seq: -1 } }, status: 400, error: 'invalid_argument', issuePaths: ['ts', 'metrics.1bad', 'metrics.ok', 'seq'] },
+  { name: 'invalid readings in an array', request: { body: [{ metrics: { a: 1 } }, { metrics: {} }, { metrics: { b: 'x' }, extra: 1 }] }, status: 400, error: 'invalid_argument', issuePaths: ['1.metrics', '2'] },
+  { name: 'a reading for another device', request: { body: { deviceId: 'sensor-02', metrics: { a: 1 } } }, status: 400, error: 'invalid_argument', issuePaths: ['deviceId'] },
+  { name: 'readings for another device in an array', request: { body: [{ metrics: { a: 1 } }, { deviceId: 'sensor-02', metrics: { a: 1 } }] }, status: 400, error: 'invalid_argument', issuePaths: ['1.deviceId'] },
+  { name: 'more than 500 readings', request: { body: Array.from({ length: 501 }, () => ({ metrics: { a: 1 } })) }, status: 400, error: 'invalid_argument', issuePaths: [''] },
+  { name: 'invalid SenML', request: { contentType: 'application/senml+json', body: [{ n: 'temp' }] }, status: 400, error: 'invalid_argument' },
+  { name: 'not JSON', request: { body: '{"metrics": ' }, status: 400, error: 'invalid_json' },
+  { name: 'empty body', request: { body: '' }, status: 400, error: 'invalid_argument' },
+  { name: 'JSON nested too deep', request: { body: tooDeep }, status: 400, error: 'too_deep' },
+  { name: 'not gzip though it says so', request: { contentEncoding: 'gzip', body: 'plain' }, status: 400, error: 'bad_gzip' },
+  { name: 'IoT Core body without binaryData', path: IOT_PATH, request: { authorization: deviceJwt, body: { subFolder: 'x' } }, status: 400, error: 'invalid_argument', issuePaths: ['binaryData'] },
+  { name: 'IoT Core binaryData that is not JSON', path: IOT_PATH, request: { authorization: deviceJwt, body: { binaryData: Buffer.from('hello').toString('base64') } }, status: 400, error: 'invalid_json' },
+  { name: 'IoT Core binaryData with an invalid reading', path: IOT_PATH, request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { '9': 1 } }) } }, status: 400, error: 'invalid_argument', issuePaths: ['binaryData.metrics.9'] },
+  { name: 'over 256 KiB', request: { body: JSON.stringify({ metrics: { s: 'x'.repeat(300 * 1024) } }) }, status: 413, error: 'payload_too_large' },
+  { name: 'over 256 KiB after gunzip', request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ metrics: { a: 1 }, tags: { t: ' '.repeat(300 * 1024) } })) }, status: 413, error: 'payload_too_large' },
+  { name: 'a gzip bomb (64 MiB of zeros in 64 KiB)', request: { contentEncoding: 'gzip', body: gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }) }, status: 413, error: 'payload_too_large' },
+  { name: 'an XML body', request: { contentType: 'application/xml', body: '<r/>' }, status: 415, error: 'unsupported_media_type' },
+  { name: 'a form body', request: { contentType: 'application/x-www-form-urlencoded', body: 'a=1' }, status: 415, error: 'unsupported_media_type' },
+  { name: 'JSON in Latin-1', request: { contentType: 'application/json; charset=iso-8859-1', body: { metrics: { a: 1 } } }, status: 415, error: 'unsupported_media_type' },
+  { name: 'brotli', request: { contentEncoding: 'br', body: 'x' }, status: 415, error: 'unsupported_encoding' },
+  { name: 'IoT Core path of another project', path: IOT_PATH.replace(TEST_PROJECT, 'another-project'), request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 404, error: 'not_found' },
+  { name: 'IoT Core path of another registry', path: IOT_PATH.replace('plant-a', 'plant-b'), request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 401, error: 'unauthenticated' },
+  { name: 'an unknown path', path: '/v1/devices', request: { body: {} }, status: 404, error: 'not_found' },
+];
+
+describe('bridge refuses bad requests clearly', () => {
+  it.each(refusals)('$name → $status', async ({ path = TELEMETRY, request, status, error, issuePaths }) => {
+    const response = await sendCase(path, request);
+    expect(response.status, JSON.stringify(response.body)).toBe(status);
+    expect(response.body.error).toBe(error);
+    if (issuePaths) {
+      const paths = (response.body.issues as { path: string }[]).map((i) => i.path);
+      for (const p of issuePaths) expect(paths).toContain(p);
+    }
+  });
+
+  it('answers 405 to GET and keeps serving after every refusal', async () => {
+    const response = await fetch(bridge.served.url + TELEMETRY);
+    expect(response.status).toBe(405);
+    expect(response.headers.get('allow')).toBe('POST');
+    expect((await send(TELEMETRY, { body: { metrics: { still: 1 } } })).status).toBe(202);
+  });
+});
+
+describe('bridge rate limit (DEVICE_RATE_LIMIT)', () => {
+  it('answers 429 with Retry-After and the limit name once a device spent its bucket', async () => {
+    const limited = await startBridge({ databaseUrl: database.url, env: { DEVICE_RATE_LIMIT: '3/min' } });
+    try {
+      const other = await createDevice(database.db, { deviceId: 'sensor-limited-2', token: true });
+      const url = limited.served.url + TELEMETRY;
+      for (let i = 0; i < 3; i++) expect((await sendAsDevice(url, { authorization: `Bearer ${token}`, body: { metrics: { i } } })).status).toBe(202);
+      const refused = await sendAsDevice(url, { authorization: `Bearer ${token}`, body: { metrics: { i: 4 } } });
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(refused.body).toMatchObject({ error: 'rate_limited', limit: 'DEVICE_RATE_LIMIT' });
+      expect(refused.body.message).toContain('3/min');
+      const otherUrl = `${limited.served.url}/v1/devices/sensor-limited-2/telemetry`;
+      expect((await sendAsDevice(otherUrl, { authorization: `Bearer ${other.token as string}`, body: { metrics: { a: 1 } } })).status).toBe(202);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
+describe('bridge when Pub/Sub cannot be reached', () => {
+  it('answers 503 with Retry-After within seconds, accepting nothing', async () => {
+    const closedPort = await freePort();
+    const unreachable = await startBridge({
+      databaseUrl: database.url,
+      providers: { publisher: () => Promise.resolve(createPubsubPublisher({ projectId: TEST_PROJECT, emulatorHost: `127.0.0.1:${closedPort}` })) },
+    });
+    try {
+      const started = Date.now();
+      const response = await sendAsDevice(unreachable.served.url + TELEMETRY, { authorization: `Bearer ${token}`, body: { metrics: { a: 1 } } });
+      console.info(`503 after ${Date.now() - started} ms`);
+      expect(response.status).toBe(503);
+      expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(response.body).not.toHaveProperty('accepted');
+    } finally {
+      await unreachable.close();
+    }
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * The production artefact: `npm run build`, then each bundle copied alone into a temporary
+ * directory (no node_modules anywhere above it) answers /healthz and exits 0 on SIGTERM,
+ * against the real PostgreSQL and the Pub/Sub emulator. What the bundle loads at start-up is
+ * read from the bundle itself: the static import graph of index.mjs must not reach the
+ * Google clients or the embedded stores.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { FUNCTION_NAMES } from '../functions/index.ts';
+import { createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { freePort, waitFor } from './support/net.ts';
+import { makeKey, serveCerts, signToken } from './support/oidc-keys.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const DIST = path.join(ROOT, 'dist');
+const built = () => FUNCTION_NAMES.filter((name) => existsSync(path.join(DIST, name, 'index.mjs')));
+
+let database: TestDatabase;
+let workDir: string;
+
+beforeAll(async () => {
+  execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'build.ts')], { cwd: ROOT, stdio: 'pipe', timeout: 180_000 });
+  database = await createTestDatabase();
+  // Under the OS temp dir, where no node_modules can be found by walking up.
+  workDir = mkdtempSync(path.join(tmpdir(), 'bundle-run-'));
+}, 240_000);
+
+afterAll(async () => {
+  await database?.drop();
+  if (workDir) rmSync(workDir, { recursive: true, force: true });
+});
+
+/** Every chunk index.mjs imports statically, transitively: what start-up evaluates. */
+function startupChunks(dir: string): string[] {
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = readFileSync(file, 'utf8');
+    // Static imports only (`import ... from "./x.mjs"` / `import "./x.mjs"`), not `import("./x.mjs")`.
+    for (const m of source.matchAll(/^import\s+(?:[^'"()]*?\s+from\s+)?["'](\.{1,2}\/[^"']+)["'];?$/gm)) visit(path.resolve(path.dirname(file), m[1]!));
+  };
+  visit(path.join(dir, 'index.mjs'));
+  return [...seen];
+}
+
+function allChunks(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mjs')).map((f) => path.join(dir, f));
+}
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+async function startBundle(dir: string, env: Record<string, string>): Promise<Started> {
+  const port = await freePort();
+  let output = '';
+  const child = spawn(process.execPath, ['index.mjs'], {
+    cwd: dir,
+    // Only what a container would have: no NODE_PATH, no inherited project settings.
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => {
+    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${output}`);
+    return (await fetch(`${url}/healthz`)).status === 200;
+  }, { timeoutMs: 20_000, what: `${path.basename(dir)} /healthz` });
+  return { child, url, output: () => output, exited };
+}
+
+function productionEnv(name: string): Record<string, string> {
+  return {
+    DATABASE_URL: database.url,
+    PUBSUB_EMULATOR_HOST: inject('pubsubEmulatorHost'),
+    GOOGLE_CLOUD_PROJECT: 'local-project',
+    MIGRATE_ON_START: 'false',
+    DATA_DIR: path.join(workDir, `${name}-data`),
+    ADMIN_TOKEN: 'bundle-test-admin-token',
+  };
+}
+
+describe('npm run build', () => {
+  it('bundles every function', () => {
+    expect(built()).toEqual([...FUNCTION_NAMES]);
+  });
+
+  it('keeps the embedded stores out of every bundle, and the Google clients out of start-up', () => {
+    for (const name of built()) {
+      const dir = path.join(DIST, name);
+      for (const file of allChunks(dir)) {
+        expect(readFileSync(file, 'utf8'), `${name}/${path.basename(file)}`).not.toMatch(/node_modules\/(@electric-sql\/pglite|@duckdb)\//);
+      }
+      const startup = startupChunks(dir).map((f) => readFileSync(f, 'utf8')).join('\n');
+      expect(startup, name).not.toMatch(/node_modules\/(@google-cloud\/(pubsub|bigquery|cloud-sql-connector)|google-gax|google-auth-library)\//);
+    }
+  });
+});
+
+describe.each(FUNCTION_NAMES)('bundle %s, alone in a directory', (name) => {
+  it('answers /healthz and exits 0 on SIGTERM', async () => {
+    const dir = path.join(workDir, name);
+    cpSync(path.join(DIST, name), dir, { recursive: true });
+    expect(existsSync(path.join(dir, 'node_modules'))).toBe(false);
+    const started = await startBundle(dir, productionEnv(name));
+    const health = await fetch(`${started.url}/healthz`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok' });
+    started.child.kill('SIGTERM');
+    expect(await started.exited, started.output()).toBe(0);
+  });
+});
+
+describe('embedded stores in a production bundle', () => {
+  it('fail with a message that says what to configure, and the function keeps serving', async () => {
+    const dir = path.join(workDir, 'registry-embedded');
+    cpSync(path.join(DIST, 'registry'), dir, { recursive: true });
+    // No DATABASE_URL/INSTANCE_CONNECTION_NAME: the database would be the embedded PGlite.
+    const { DATABASE_URL: _omitted, ...env } = productionEnv('registry-embedded');
+    const started = await startBundle(dir, env);
+    const response = await fetch(`${started.url}/v1/devices/some-device`, { headers: { authorization: 'Bearer bundle-test-admin-token' } });
+    expect(response.status).toBeGreaterThanOrEqual(500);
+    expect((await fetch(`${started.url}/healthz`)).status).toBe(200);
+    started.child.kill('SIGTERM');
+    expect(await started.exited).toBe(0);
+    expect(started.output()).toMatch(/the embedded PGlite is not part of production bundles: set DATABASE_URL or INSTANCE_CONNECTION_NAME/);
+  });
+});
+
+describe('push authentication in a production bundle', () => {
+  const key = makeKey('bundle-test-key');
+  const pusher = 'telemetry-push@local-project.iam.gserviceaccount.com';
+  let certs: Awaited<ReturnType<typeof serveCerts>>;
+  beforeAll(async () => {
+    certs = await serveCerts([key]);
+  });
+  afterAll(async () => {
+    await certs?.close();
+  });
+
+  for (const name of ['ingest', 'deadletter'] as const) {
+    it(`${name} answers 401 without a Google-signed token and accepts the push account's`, async () => {
+      const dir = path.join(workDir, `${name}-production`);
+      cpSync(path.join(DIST, name), dir, { recursive: true });
+      const audience = `https://${name}.example/`;
+      const started = await startBundle(dir, {
+        ...productionEnv(`${name}-production`),
+        NODE_ENV: 'production',
+        PUSH_AUTH_AUDIENCE: audience,
+        PUSH_AUTH_ALLOWED_EMAILS: pusher,
+        PUSH_AUTH_CERTS_URL: certs.url,
+      });
+      const body = JSON.stringify({ message: { data: Buffer.from('not json').toString('base64'), messageId: `m-${name}`, attributes: {} }, subscription: 'projects/local-project/subscriptions/s' });
+      const push = (authorization?: string) =>
+        fetch(`${started.url}/`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body });
+      expect((await push()).status).toBe(401);
+      expect((await push('Bearer a.b.c')).status).toBe(401);
+      expect((await push(`Bearer ${signToken(key, { aud: 'https://elsewhere.example/', email: pusher })}`)).status).toBe(401);
+      expect((await push(`Bearer ${signToken(key, { aud: audience, email: 'intruder@local-project.iam.gserviceaccount.com' })}`)).status).toBe(403);
+      // The push account's token passes verification: what follows is the function's own answer.
+      const accepted = await push(`Bearer ${signToken(key, { aud: audience, email: pusher })}`);
+      expect(accepted.status, await accepted.text()).toBe(200);
+      started.child.kill('SIGTERM');
+      expect(await started.exited, started.output()).toBe(0);
+    });
+  }
+});

@@ -1,0 +1,77 @@
+/**
+ * Starts what the integration tests talk to: checks the machine's PostgreSQL (and, outside
+ * CI, tries to start it) and launches the official Pub/Sub emulator on a free port. In CI a
+ * missing service fails the run; it never skips tests silently.
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { TestProject } from 'vitest/node';
+import pg from 'pg';
+import { freePort, waitFor } from './support/net.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+    pubsubEmulatorHost: string;
+  }
+}
+
+const PG_ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+async function postgresReachable(): Promise<boolean> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function emulatorLauncher(): string {
+  const fromEnv = process.env.PUBSUB_EMULATOR_LAUNCHER;
+  if (fromEnv) return fromEnv;
+  let sdkRoot = '/usr/lib/google-cloud-sdk';
+  try {
+    sdkRoot = execFileSync('gcloud', ['info', '--format=value(installation.sdk_root)'], { encoding: 'utf8', timeout: 20_000 }).trim() || sdkRoot;
+  } catch {
+    // gcloud missing or slow: fall back to the Debian package's location.
+  }
+  return `${sdkRoot}/platform/pubsub-emulator/bin/cloud-pubsub-emulator`;
+}
+
+let emulator: ChildProcess | undefined;
+
+export default async function setup(project: TestProject) {
+  if (!(await postgresReachable())) {
+    try {
+      execFileSync('bash', ['-c', 'pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql | head -1) main start'], { stdio: 'ignore', timeout: 60_000 });
+    } catch {
+      // Reported below.
+    }
+    if (!(await postgresReachable())) throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL}: the integration tests need it`);
+  }
+
+  const launcher = emulatorLauncher();
+  if (!existsSync(launcher)) throw new Error(`Pub/Sub emulator launcher not found at ${launcher}`);
+  const port = await freePort();
+  emulator = spawn(launcher, ['--host=127.0.0.1', `--port=${port}`], { stdio: 'ignore', detached: true });
+  const host = `127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`http://${host}/`)).ok, { timeoutMs: 60_000, what: 'Pub/Sub emulator' });
+
+  project.provide('pgAdminUrl', PG_ADMIN_URL);
+  project.provide('pubsubEmulatorHost', host);
+
+  return async () => {
+    if (emulator?.pid) {
+      try {
+        process.kill(-emulator.pid, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+    }
+  };
+}

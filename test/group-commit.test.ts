@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { GroupCommit } from '../shared/group-commit.ts';
+
+const settle = () => new Promise((r) => setTimeout(r, 5));
+
+describe('GroupCommit', () => {
+  it('batches items submitted together and resolves each when its batch is written', async () => {
+    const batches: number[][] = [];
+    const gc = new GroupCommit<number>({ maxItems: 100, maxWaitMs: 5, maxConcurrentFlushes: 1, flush: async (items) => void batches.push(items) });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => gc.submit(i)));
+    expect(batches).toEqual([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]]);
+  });
+
+  it('caps a batch by weight and accumulates while a flush is in flight', async () => {
+    const batches: number[][] = [];
+    let release: () => void = () => {};
+    const gc = new GroupCommit<number>({
+      maxItems: 4, maxWaitMs: 1, maxConcurrentFlushes: 1,
+      flush: async (items) => {
+        batches.push(items);
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+      },
+    });
+    const first = gc.submit(0);
+    await settle();
+    const rest = Array.from({ length: 9 }, (_, i) => gc.submit(i + 1));
+    await settle();
+    expect(batches).toEqual([[0]]);
+    release();
+    await Promise.all([first, ...rest]);
+    expect(batches).toEqual([[0], [1, 2, 3, 4], [5, 6, 7, 8], [9]]);
+  });
+
+  it('fails only the items the flush marks, or all when it throws', async () => {
+    const gc = new GroupCommit<number>({
+      maxItems: 10, maxWaitMs: 1, maxConcurrentFlushes: 1,
+      flush: async (items) => {
+        if (items.includes(99)) throw new Error('down');
+        return items.map((i) => (i % 2 ? new Error(`odd ${i}`) : undefined));
+      },
+    });
+    const results = await Promise.allSettled([gc.submit(1), gc.submit(2)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+    await expect(gc.submit(99)).rejects.toThrow('down');
+  });
+
+  it('drain writes what is pending and waits for it', async () => {
+    const written: number[] = [];
+    const gc = new GroupCommit<number>({ maxItems: 1000, maxWaitMs: 10_000, maxConcurrentFlushes: 1, flush: async (items) => void written.push(...items) });
+    const pending = [gc.submit(1), gc.submit(2)];
+    await gc.drain();
+    expect(written).toEqual([1, 2]);
+    await Promise.all(pending);
+  });
+});

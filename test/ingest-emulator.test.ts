@@ -1,0 +1,62 @@
+/**
+ * Through the official Pub/Sub emulator: a topic with a push subscription to the running
+ * ingest; messages published with @google-cloud/pubsub land in both stores, once.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PubSub } from '@google-cloud/pubsub';
+import { afterAll, beforeAll, expect, inject, it } from 'vitest';
+import ingest from '../functions/ingest/index.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { createDevice } from './support/devices.ts';
+import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
+import { waitFor } from './support/net.ts';
+
+const PROJECT = 'ingest-emulator-test';
+let tdb: TestDatabase;
+let warehouse: DuckDbSink;
+let fn: ServedFunction;
+let pubsub: PubSub;
+
+beforeAll(async () => {
+  process.env.PUBSUB_EMULATOR_HOST = inject('pubsubEmulatorHost');
+  tdb = await createTestDatabase();
+  await createDevice(tdb.db, { deviceId: 'emu-1', registry: 'r1', site: 's1' });
+  await createDevice(tdb.db, { deviceId: 'emu-2', registry: 'r1', site: 's2' });
+  warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'ingest-emu-')), 'warehouse.duckdb'));
+  fn = await startFunction(ingest, { env: { DATABASE_URL: tdb.url, GOOGLE_CLOUD_PROJECT: PROJECT }, providers: { warehouse: async () => warehouse } });
+  pubsub = new PubSub({ projectId: PROJECT });
+});
+afterAll(async () => {
+  await pubsub?.close();
+  await fn?.close();
+  await tdb?.drop();
+});
+
+it('messages published to the topic are pushed to ingest and stored once in both stores', async () => {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const [topic] = await pubsub.createTopic(`telemetry-${suffix}`);
+  await topic.createSubscription(`ingest-${suffix}`, { pushConfig: { pushEndpoint: fn.url }, ackDeadlineSeconds: 10 });
+
+  const total = 200;
+  const ids = await Promise.all(
+    Array.from({ length: total }, (_, i) => {
+      const deviceId = i % 2 === 0 ? 'emu-1' : 'emu-2';
+      const reading = { ts: new Date(Date.UTC(2026, 4, 1, 0, 0, i)).toISOString(), seq: i, metrics: { temp: 20 + i / 10, ok: true } };
+      return topic.publishMessage({ json: reading, attributes: { deviceId, schemaVersion: '1' } });
+    }),
+  );
+  expect(new Set(ids).size).toBe(total);
+
+  const stored = async () => Number((await tdb.db.query<{ n: number }>('SELECT count(*) AS n FROM readings')).rows[0]?.n);
+  await waitFor(async () => (await stored()) === total, { timeoutMs: 30_000, what: `${total} readings` });
+
+  const { rows } = await tdb.db.query<{ message_id: string }>('SELECT message_id FROM readings');
+  expect(new Set(rows.map((r) => r.message_id))).toEqual(new Set(ids));
+  const measured = await warehouse.query('SELECT count(*), count(DISTINCT reading_id), min(site), max(site) FROM measurements');
+  expect(measured.rows[0]?.map(Number).slice(0, 2)).toEqual([total * 2, total]);
+  expect(measured.rows[0]?.slice(2)).toEqual(['s1', 's2']);
+  const state = await tdb.db.query<{ device_id: string; readings_total: number }>('SELECT device_id, readings_total FROM device_state ORDER BY device_id');
+  expect(state.rows).toEqual([{ device_id: 'emu-1', readings_total: 100 }, { device_id: 'emu-2', readings_total: 100 }]);
+});

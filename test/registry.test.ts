@@ -1,0 +1,299 @@
+/**
+ * registry: every endpoint over HTTP against real PostgreSQL.
+ */
+import { describe, expect, it } from 'vitest';
+import { deviceTokenMatches } from '../shared/auth/device-token.ts';
+import type { DeviceResponse, DeviceStateResponse } from '../schemas/device.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import { generateTestKeyPair } from './support/devices.ts';
+import { useRegistryUnderTest, type RegistryCall } from './support/registry-client.ts';
+
+interface ErrorBody {
+  error: string;
+  message: string;
+  issues?: { path: string; message: string }[];
+}
+
+const registryUnderTest = useRegistryUnderTest();
+const call: RegistryCall = (...args) => registryUnderTest.call(...args);
+
+const es = generateTestKeyPair('es256');
+const rs = generateTestKeyPair('rs256');
+const path = (id: string) => `/v1/devices/${encodeURIComponent(id)}`;
+
+async function storedTokenHash(credentialId: string): Promise<string | undefined> {
+  const r = await registryUnderTest.db.query<{ secret_hash: string }>('SELECT secret_hash FROM device_credentials WHERE credential_id = $1', [credentialId]);
+  return r.rows[0]?.secret_hash;
+}
+
+describe('admin authentication', () => {
+  it.each([
+    { name: 'no Authorization header', token: null },
+    { name: 'a wrong token', token: 'y' },
+    { name: 'an empty bearer', token: '' },
+  ])('answers 401 for $name', async ({ token }) => {
+    const answer = await call<ErrorBody>('GET', '/v1/devices', undefined, { token });
+    expect(answer.status).toBe(401);
+    expect(answer.headers.get('www-authenticate')).toBe('Bearer');
+    expect(answer.body.error).toBe('unauthenticated');
+  });
+
+  it('answers 401 for another scheme', async () => {
+    const answer = await call('GET', '/v1/devices', undefined, { token: null, headers: { authorization: 'Basic eDp4' } });
+    expect(answer.status).toBe(401);
+  });
+
+  it('answers 401 before reading the body of a create', async () => {
+    const answer = await call('POST', '/v1/devices', { deviceId: 'never-made', credentials: [] }, { token: 'nope' });
+    expect(answer.status).toBe(401);
+    expect((await call('GET', path('never-made'))).status).toBe(404);
+  });
+});
+
+describe('POST /v1/devices', () => {
+  it('creates a device whose token secret is shown once and stored only as a hash', async () => {
+    const created = await call<DeviceResponse>('POST', '/v1/devices', {
+      deviceId: 'thermo-1',
+      registry: 'plant-registry',
+      site: 'plant-a',
+      tags: { line: '3' },
+      credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00Z' }, { type: 'rs256', publicKeyPem: rs.publicKeyPem }],
+    });
+    expect(created.status).toBe(201);
+    const device = created.body;
+    expect(device).toMatchObject({ deviceId: 'thermo-1', registry: 'plant-registry', site: 'plant-a', tags: { line: '3' }, blocked: false });
+    expect(device.numId).toBeGreaterThan(0);
+    const [token, ecKey, rsaKey] = device.credentials;
+    expect(token).toMatchObject({ type: 'token', expiresAt: null });
+    expect(token?.token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
+    expect(token).not.toHaveProperty('publicKeyPem');
+    expect(ecKey).toMatchObject({ type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00.000Z' });
+    expect(rsaKey).toMatchObject({ type: 'rs256', publicKeyPem: rs.publicKeyPem, expiresAt: null });
+    expect(JSON.stringify(device)).not.toMatch(/sha256:|secret/i);
+
+    const hash = await storedTokenHash(token?.credentialId ?? '');
+    expect(deviceTokenMatches(token?.token ?? '', hash ?? '')).toBe(true);
+    expect(hash).not.toContain(token?.token ?? '');
+
+    const read = await call<DeviceResponse>('GET', path('thermo-1'));
+    expect(read.status).toBe(200);
+    expect(read.body.credentials.map((c) => c.credentialId)).toEqual(device.credentials.map((c) => c.credentialId));
+    expect(read.body.credentials.some((c) => 'token' in c)).toBe(false);
+    expect(JSON.stringify(read.body)).not.toContain(token?.token ?? '');
+    expect(read.body).toEqual({ ...device, credentials: device.credentials.map(({ token: _t, ...rest }) => rest) });
+  });
+
+  it('defaults registry, site, tags and blocked', async () => {
+    const created = await call<DeviceResponse>('POST', '/v1/devices', { deviceId: 'bare-device', credentials: [] });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ registry: 'default', site: null, tags: {}, blocked: false, credentials: [] });
+  });
+
+  it('answers 409 for a device id that exists', async () => {
+    const body = { deviceId: 'twice-made', credentials: [{ type: 'token' }] };
+    expect((await call('POST', '/v1/devices', body)).status).toBe(201);
+    const again = await call<ErrorBody>('POST', '/v1/devices', body);
+    expect(again.status).toBe(409);
+    expect(again.body.error).toBe('already_exists');
+  });
+
+  it.each([
+    { name: 'too short', deviceId: 'ab' },
+    { name: 'too long', deviceId: 'a'.repeat(256) },
+    { name: 'starting with a digit', deviceId: '1sensor' },
+    { name: 'starting with a dash', deviceId: '-sensor' },
+    { name: 'starting with goog', deviceId: 'goog-sensor' },
+    { name: 'starting with GOOG', deviceId: 'GOOGsensor' },
+    { name: 'with a space', deviceId: 'my sensor' },
+    { name: 'with a slash', deviceId: 'my/sensor' },
+    { name: 'with a colon', deviceId: 'my:sensor' },
+    { name: 'not a string', deviceId: 42 },
+  ])('answers 400 for a device id $name', async ({ deviceId }) => {
+    const answer = await call<ErrorBody>('POST', '/v1/devices', { deviceId, credentials: [] });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_argument');
+    expect(answer.body.issues?.map((i) => i.path)).toEqual(['deviceId']);
+  });
+
+  const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  it.each([
+    { name: 'text that is no PEM', spec: { type: 'es256', publicKeyPem: 'hello' }, message: /not a PEM public key/ },
+    { name: 'an RSA key as es256', spec: { type: 'es256', publicKeyPem: rs.publicKeyPem }, message: /EC P-256/ },
+    { name: 'a P-384 key as es256', spec: { type: 'es256', publicKeyPem: p384 }, message: /EC P-256/ },
+    { name: 'an EC key as rs256', spec: { type: 'rs256', publicKeyPem: es.publicKeyPem }, message: /RSA public key/ },
+    { name: 'a 1024-bit RSA key', spec: { type: 'rs256', publicKeyPem: rsa1024 }, message: /at least 2048 bits/ },
+    { name: 'a private key', spec: { type: 'es256', publicKeyPem: es.privateKeyPem }, message: /./ },
+    { name: 'a bad expiresAt', spec: { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: 'tomorrow' }, message: /./, field: 'expiresAt' },
+    { name: 'an unknown type', spec: { type: 'hs256', publicKeyPem: es.publicKeyPem }, message: /./, field: 'type' },
+  ])('answers 400 naming the credential index for $name', async ({ spec, message, field }) => {
+    const answer = await call<ErrorBody>('POST', '/v1/devices', { deviceId: 'key-check', credentials: [{ type: 'token' }, spec] });
+    expect(answer.status).toBe(400);
+    const issue = answer.body.issues?.[0];
+    expect(issue?.path).toBe(`credentials.1.${field ?? 'publicKeyPem'}`);
+    if (!field) expect(issue?.message).toMatch(message);
+    expect((await call('GET', path('key-check'))).status).toBe(404);
+  });
+
+  it('answers 400 for more than 3 credentials', async () => {
+    const answer = await call<ErrorBody>('POST', '/v1/devices', { deviceId: 'many-creds', credentials: Array.from({ length: 4 }, () => ({ type: 'token' })) });
+    expect(answer.status).toBe(400);
+    expect(answer.body.issues?.[0]?.path).toBe('credentials');
+  });
+
+  it('answers 400 listing every issue at once', async () => {
+    const answer = await call<ErrorBody>('POST', '/v1/devices', { deviceId: '1x', site: '', tags: { a: 1 }, extra: true });
+    expect(answer.status).toBe(400);
+    expect(answer.body.issues?.map((i) => i.path).sort()).toEqual(['', 'credentials', 'deviceId', 'site', 'tags.a']);
+  });
+
+  it('answers 400 naming the problem for malformed JSON', async () => {
+    const answer = await call<ErrorBody>('POST', '/v1/devices', undefined, { rawBody: '{"deviceId": "x",' });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_json');
+    expect(answer.body.message).toMatch(/malformed JSON body: .+/);
+  });
+
+  it('answers 415 for a body that is not JSON', async () => {
+    const answer = await call<ErrorBody>('POST', '/v1/devices', undefined, { rawBody: 'deviceId=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(answer.status).toBe(415);
+  });
+});
+
+describe('device ids with %, + and ~ in the path', () => {
+  it.each(['pct%20dev', 'plus+dev', 'tilde~dev', 'mix.-_%+~end'])('serves %s through every route', async (deviceId) => {
+    const created = await call<DeviceResponse>('POST', '/v1/devices', { deviceId, credentials: [] });
+    expect(created.status).toBe(201);
+    expect((await call<DeviceResponse>('GET', path(deviceId))).body.deviceId).toBe(deviceId);
+    expect((await call<DeviceResponse>('PATCH', path(deviceId), { site: 's1' })).body.site).toBe('s1');
+    expect((await call<DeviceStateResponse>('GET', `${path(deviceId)}/state`)).body.deviceId).toBe(deviceId);
+    expect((await call('DELETE', path(deviceId))).status).toBe(204);
+    expect((await call('GET', path(deviceId))).status).toBe(404);
+  });
+
+  it('answers 400 for a path that does not percent-decode', async () => {
+    expect((await call('GET', '/v1/devices/bad%zzid')).status).toBe(400);
+  });
+});
+
+describe('GET, PATCH and DELETE /v1/devices/{id}', () => {
+  it('answers 404 for an unknown device on every route', async () => {
+    for (const [method, suffix, body] of [['GET', ''], ['PATCH', '', { site: 'x' }], ['DELETE', ''], ['GET', '/state']] as const) {
+      const answer = await call<ErrorBody>(method, path('nobody-here') + suffix, body);
+      expect(answer.status, `${method} ${suffix}`).toBe(404);
+      expect(answer.body.error).toBe('not_found');
+    }
+  });
+
+  it('changes site, tags and blocked and bumps updatedAt', async () => {
+    const created = (await call<DeviceResponse>('POST', '/v1/devices', { deviceId: 'patch-me', site: 'old', tags: { a: '1' }, credentials: [] })).body;
+    const patched = await call<DeviceResponse>('PATCH', path('patch-me'), { tags: { b: '2' }, blocked: true });
+    expect(patched.status).toBe(200);
+    expect(patched.body).toMatchObject({ site: 'old', tags: { b: '2' }, blocked: true, createdAt: created.createdAt });
+    expect(Date.parse(patched.body.updatedAt)).toBeGreaterThan(Date.parse(created.updatedAt));
+    const cleared = await call<DeviceResponse>('PATCH', path('patch-me'), { site: null });
+    expect(cleared.body).toMatchObject({ site: null, tags: { b: '2' }, blocked: true });
+    const unblocked = await call<DeviceResponse>('PATCH', path('patch-me'), { blocked: false });
+    expect(unblocked.body.blocked).toBe(false);
+  });
+
+  it('rotates credentials: keeps listed ones, adds new ones, removes the rest', async () => {
+    const created = (await call<DeviceResponse>('POST', '/v1/devices', {
+      deviceId: 'rotate-me',
+      credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem }],
+    })).body;
+    const [oldToken, ecKey] = created.credentials;
+    const next = generateTestKeyPair('rs256');
+    const rotated = await call<DeviceResponse>('PATCH', path('rotate-me'), {
+      credentials: [{ credentialId: ecKey?.credentialId }, { type: 'token' }, { type: 'rs256', publicKeyPem: next.publicKeyPem, expiresAt: '2032-02-02T00:00:00+01:00' }],
+    });
+    expect(rotated.status).toBe(200);
+    const [kept, newToken, newKey] = rotated.body.credentials;
+    expect(kept).toEqual(ecKey);
+    expect(newToken?.type).toBe('token');
+    expect(newToken?.token).toBeTruthy();
+    expect(newToken?.token).not.toBe(oldToken?.token);
+    expect(newKey).toMatchObject({ type: 'rs256', publicKeyPem: next.publicKeyPem, expiresAt: '2032-02-01T23:00:00.000Z' });
+    expect(rotated.body.credentials.map((c) => c.credentialId)).not.toContain(oldToken?.credentialId);
+    expect(await storedTokenHash(oldToken?.credentialId ?? '')).toBeUndefined();
+    expect(deviceTokenMatches(newToken?.token ?? '', (await storedTokenHash(newToken?.credentialId ?? '')) ?? '')).toBe(true);
+    const read = await call<DeviceResponse>('GET', path('rotate-me'));
+    expect(read.body.credentials.some((c) => 'token' in c)).toBe(false);
+    expect(read.body.credentials).toHaveLength(3);
+  });
+
+  it('refuses a rotation that would leave more than 3 credentials, or keeps a foreign one', async () => {
+    const mine = (await call<DeviceResponse>('POST', '/v1/devices', { deviceId: 'rotate-bad', credentials: [{ type: 'token' }] })).body;
+    const other = (await call<DeviceResponse>('POST', '/v1/devices', { deviceId: 'rotate-other', credentials: [{ type: 'token' }] })).body;
+    const tooMany = await call<ErrorBody>('PATCH', path('rotate-bad'), {
+      credentials: [{ credentialId: mine.credentials[0]?.credentialId }, { type: 'token' }, { type: 'token' }, { type: 'token' }],
+    });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.issues?.[0]?.path).toBe('credentials');
+    const foreign = await call<ErrorBody>('PATCH', path('rotate-bad'), {
+      credentials: [{ credentialId: other.credentials[0]?.credentialId }, { credentialId: mine.credentials[0]?.credentialId }, { credentialId: mine.credentials[0]?.credentialId }],
+    });
+    expect(foreign.status).toBe(400);
+    expect(foreign.body.issues).toEqual([
+      { path: 'credentials.0.credentialId', message: 'is not a credential of this device' },
+      { path: 'credentials.2.credentialId', message: 'is listed twice' },
+    ]);
+    const badKey = await call<ErrorBody>('PATCH', path('rotate-bad'), { credentials: [{ type: 'es256', publicKeyPem: rs.publicKeyPem }] });
+    expect(badKey.status).toBe(400);
+    expect(badKey.body.issues?.[0]?.path).toBe('credentials.0.publicKeyPem');
+    const read = await call<DeviceResponse>('GET', path('rotate-bad'));
+    expect(read.body.credentials.map((c) => c.credentialId)).toEqual(mine.credentials.map((c) => c.credentialId));
+  });
+
+  it('removes every credential when the list is empty, and refuses unknown fields', async () => {
+    await call('POST', '/v1/devices', { deviceId: 'strip-me', credentials: [{ type: 'token' }] });
+    expect((await call<DeviceResponse>('PATCH', path('strip-me'), { credentials: [] })).body.credentials).toEqual([]);
+    const unknown = await call<ErrorBody>('PATCH', path('strip-me'), { deviceId: 'renamed' });
+    expect(unknown.status).toBe(400);
+  });
+
+  it('deletes a device and its credentials', async () => {
+    await call('POST', '/v1/devices', { deviceId: 'delete-me', credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem }] });
+    const deleted = await call('DELETE', path('delete-me'));
+    expect(deleted.status).toBe(204);
+    expect(deleted.body).toBeUndefined();
+    expect((await call('GET', path('delete-me'))).status).toBe(404);
+    const left = await registryUnderTest.db.query("SELECT 1 FROM device_credentials WHERE device_id = 'delete-me'");
+    expect(left.rowCount).toBe(0);
+  });
+});
+
+describe('GET /v1/devices/{id}/state', () => {
+  it('answers zeros and nulls before the first reading, then the stored state', async () => {
+    await call('POST', '/v1/devices', { deviceId: 'stateful', credentials: [] });
+    const empty = await call<DeviceStateResponse>('GET', `${path('stateful')}/state`);
+    expect(empty.status).toBe(200);
+    expect(empty.body).toEqual({ deviceId: 'stateful', lastEventTs: null, lastMetrics: null, lastSeenAt: null, readingsTotal: 0 });
+
+    await registryUnderTest.db.query(
+      `INSERT INTO device_state (device_id, last_event_ts, last_metrics, last_seen_at, readings_total)
+       VALUES ('stateful', '2026-03-04T05:06:07.089Z', '{"temp": 21.5, "door": true}', '2026-03-04T05:06:08Z', 42)`,
+    );
+    const state = await call<DeviceStateResponse>('GET', `${path('stateful')}/state`);
+    expect(state.body).toEqual({
+      deviceId: 'stateful',
+      lastEventTs: '2026-03-04T05:06:07.089Z',
+      lastMetrics: { temp: 21.5, door: true },
+      lastSeenAt: '2026-03-04T05:06:08.000Z',
+      readingsTotal: 42,
+    });
+  });
+});
+
+describe('routing', () => {
+  it('answers 404 JSON for an unknown route', async () => {
+    const answer = await call<ErrorBody>('GET', '/v2/things');
+    expect(answer.status).toBe(404);
+    expect(answer.headers.get('content-type')).toMatch(/application\/json/);
+    expect(answer.body.error).toBe('not_found');
+  });
+
+  it('answers /healthz without a token', async () => {
+    expect((await call('GET', '/healthz', undefined, { token: null })).status).toBe(200);
+  });
+});

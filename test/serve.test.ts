@@ -1,0 +1,72 @@
+/**
+ * `npm run serve -- ingest` and `npm run migrate` as processes: configuration from the
+ * environment, /healthz, structured logs, and SIGTERM draining in-flight batches.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDevice } from './support/devices.ts';
+import { createTestDatabase, makePushBody, post, type TestDatabase } from './support/kit.ts';
+import { freePort, waitFor } from './support/net.ts';
+
+let tdb: TestDatabase;
+beforeAll(async () => {
+  tdb = await createTestDatabase({ migrate: false });
+});
+afterAll(async () => {
+  await tdb?.drop();
+});
+
+describe('npm run migrate', () => {
+  it('applies the migrations, then reports up to date', () => {
+    const run = () => spawnSync(process.execPath, ['scripts/migrate.ts'], { env: { ...process.env, DATABASE_URL: tdb.url }, encoding: 'utf8' });
+    const first = run();
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain('applied: 001_initial');
+    const second = run();
+    expect(second.status).toBe(0);
+    expect(second.stdout.trim()).toBe('up to date');
+  });
+});
+
+describe('npm run serve -- ingest', () => {
+  it('serves on PORT, logs JSON with trace ids, and drains in-flight pushes on SIGTERM', async () => {
+    await createDevice(tdb.db, { deviceId: 'serve-1' });
+    const port = await freePort();
+    const child = spawn(process.execPath, ['scripts/serve.ts', 'ingest'], {
+      env: {
+        ...process.env, PORT: String(port), DATABASE_URL: tdb.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'serve-')),
+        LOG_LEVEL: 'info', INGEST_BATCH_WAIT_MS: '200',
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 20_000, what: 'ingest /healthz' });
+
+    // A 200 ms batch window holds these pushes in memory when SIGTERM arrives.
+    const pushes = Array.from({ length: 20 }, (_, i) =>
+      post(url, { ...makePushBody({ data: { ts: Date.UTC(2026, 0, 1, 0, i), seq: i, metrics: { t: i } }, attributes: { deviceId: 'serve-1' } }) }));
+    await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGTERM');
+    const results = await Promise.all(pushes);
+    expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(await exited).toBe(0);
+    const { rows } = await tdb.db.query<{ n: number }>("SELECT count(*)::int AS n FROM readings WHERE device_id = 'serve-1'");
+    expect(rows[0]?.n).toBe(20);
+
+    const lines = output.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.some((l) => l.severity === 'INFO' && l.message === 'ingest listening')).toBe(true);
+    expect(lines.some((l) => l.message === 'shutting down' && l.signal === 'SIGTERM')).toBe(true);
+  });
+
+  it('refuses an unknown function name', () => {
+    const run = spawnSync(process.execPath, ['scripts/serve.ts', 'nope'], { encoding: 'utf8' });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('usage: npm run serve -- <bridge|ingest|registry|deadletter>');
+  });
+});

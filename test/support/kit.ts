@@ -1,0 +1,192 @@
+/**
+ * The test kit: a fresh PostgreSQL database per test file, fixture builders for every way a
+ * Pub/Sub message reaches a function, and a helper that serves a function on a free port.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import pg from 'pg';
+import { loadConfig, type Config } from '../../shared/config.ts';
+import type { Database } from '../../shared/db/database.ts';
+import { openPostgres } from '../../shared/db/postgres.ts';
+import { migrate } from '../../shared/db/migrate.ts';
+import { createLogger, type Logger } from '../../shared/log.ts';
+import type { FunctionModule } from '../../shared/runtime/function.ts';
+import { createPlatform, type Platform, type Providers } from '../../shared/runtime/platform.ts';
+import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
+
+export interface TestDatabase {
+  url: string;
+  name: string;
+  db: Database;
+  /** Closes the pool and drops the database. */
+  drop(): Promise<void>;
+}
+
+/** Creates `t_<random>` on the machine's PostgreSQL and applies the migrations. */
+export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  const adminUrl = inject('pgAdminUrl');
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const db = await openPostgres(testConfig({ DATABASE_URL: url.toString() }));
+  if (options.migrate !== false) await migrate(db);
+  return {
+    url: url.toString(),
+    name,
+    db,
+    async drop() {
+      await db.close();
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** Configuration as a deployed function would read it, from these variables only. */
+export function testConfig(env: Record<string, string | undefined> = {}): Config {
+  return loadConfig({ DATA_DIR: `/tmp/telemetry-test-${process.pid}`, LOG_LEVEL: 'error', ...env });
+}
+
+/** Captures log lines so that tests can read what a function logged. */
+export function captureLogs(level = 'debug'): { logger: Logger; lines: string[]; records: () => Record<string, unknown>[] } {
+  const lines: string[] = [];
+  return {
+    logger: createLogger({ level, sink: (l) => lines.push(l) }),
+    lines,
+    records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+}
+
+export interface ServedFunction extends RunningFunction {
+  platform: Platform;
+  close(): Promise<void>;
+}
+
+export async function startFunction(
+  module: FunctionModule,
+  options: { env?: Record<string, string | undefined>; providers?: Partial<Providers>; logger?: Logger } = {},
+): Promise<ServedFunction> {
+  const config = testConfig(options.env);
+  const platform = createPlatform({ config, providers: options.providers, logger: options.logger ?? createLogger({ level: 'error' }) });
+  const running = await serveFunction(module, platform, { port: 0, host: '127.0.0.1' });
+  return {
+    ...running,
+    platform,
+    async close() {
+      await running.stop();
+      await platform.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixture builders: one Pub/Sub message in each of the forms DESIGN.md lists.
+
+export interface MessageFixture {
+  data: unknown;
+  attributes?: Record<string, string>;
+  messageId?: string;
+  publishTime?: string;
+}
+
+export interface HttpFixture {
+  headers: Record<string, string>;
+  body: string;
+}
+
+function encodeData(data: unknown): string {
+  const raw = Buffer.isBuffer(data) ? data : Buffer.from(typeof data === 'string' ? data : JSON.stringify(data));
+  return raw.toString('base64');
+}
+
+export function makeMessage(fixture: MessageFixture) {
+  return {
+    data: encodeData(fixture.data),
+    attributes: fixture.attributes ?? {},
+    messageId: fixture.messageId ?? randomUUID(),
+    publishTime: fixture.publishTime ?? new Date().toISOString(),
+  };
+}
+
+/** Wrapped push body; `snake` uses the protobuf field names some senders still use. */
+export function makePushBody(fixture: MessageFixture, options: { snake?: boolean; deliveryAttempt?: number } = {}): HttpFixture {
+  const m = makeMessage(fixture);
+  const message = options.snake
+    ? { data: m.data, attributes: m.attributes, message_id: m.messageId, publish_time: m.publishTime }
+    : m;
+  return {
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      message,
+      subscription: 'projects/local-project/subscriptions/telemetry-ingest',
+      ...(options.deliveryAttempt ? { deliveryAttempt: options.deliveryAttempt } : {}),
+    }),
+  };
+}
+
+/** Unwrapped push with write-metadata: the payload is the body, metadata in headers. */
+export function makeUnwrappedPush(fixture: MessageFixture): HttpFixture {
+  const m = makeMessage(fixture);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'x-goog-pubsub-message-id': m.messageId,
+    'x-goog-pubsub-publish-time': m.publishTime,
+    'x-goog-pubsub-subscription-name': 'projects/local-project/subscriptions/telemetry-ingest',
+  };
+  for (const [k, v] of Object.entries(m.attributes)) headers[k.toLowerCase()] = v;
+  return { headers, body: Buffer.from(m.data, 'base64').toString('utf8') };
+}
+
+const CE_SOURCE = '//pubsub.googleapis.com/projects/local-project/topics/telemetry';
+
+/** Eventarc's binary-mode CloudEvent for a Pub/Sub message. */
+export function makeBinaryCloudEvent(fixture: MessageFixture): HttpFixture {
+  const m = makeMessage(fixture);
+  return {
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished',
+      'ce-source': CE_SOURCE,
+      'ce-id': m.messageId,
+      'ce-time': m.publishTime,
+    },
+    body: JSON.stringify({ message: m, subscription: 'projects/local-project/subscriptions/eventarc-ingest' }),
+  };
+}
+
+/** The same CloudEvent in structured mode. */
+export function makeStructuredCloudEvent(fixture: MessageFixture): HttpFixture {
+  const m = makeMessage(fixture);
+  return {
+    headers: { 'content-type': 'application/cloudevents+json' },
+    body: JSON.stringify({
+      specversion: '1.0',
+      type: 'google.cloud.pubsub.topic.v1.messagePublished',
+      source: CE_SOURCE,
+      id: m.messageId,
+      time: m.publishTime,
+      datacontenttype: 'application/json',
+      data: { message: m, subscription: 'projects/local-project/subscriptions/eventarc-ingest' },
+    }),
+  };
+}
+
+/** POSTs a fixture and returns status and parsed JSON body (if any). */
+export async function post(url: string, fixture: HttpFixture): Promise<{ status: number; body: unknown; headers: Headers }> {
+  const response = await fetch(url, { method: 'POST', headers: fixture.headers, body: fixture.body });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return { status: response.status, body, headers: response.headers };
+}
