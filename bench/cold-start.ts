@@ -1,0 +1,171 @@
+/**
+ * `npm run bench:cold-start [-- --runs 15]`: process start → first `/healthz` 200, and idle
+ * RSS right after, for each bundle in dist/ (run `npm run build` first), against a bare
+ * node:http server and a functions-framework hello world measured in the same run, in
+ * interleaved rounds so that machine noise hits every subject alike. Medians and ratios to
+ * the bare server; writes bench/results/cold-start.json and prints a Markdown table. Each
+ * bundle is measured twice: as is, and with V8's compile cache warmed the way the
+ * Dockerfile warms it into the image.
+ * Targets (issue 5): median ≤ 150 ms, ≤ 2× bare, idle RSS < 60 MB.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { request } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { FUNCTION_NAMES } from '../functions/index.ts';
+import { freePort } from '../test/support/net.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const TARGET_MS = 150;
+const TARGET_RSS_MB = 60;
+
+interface Subject {
+  name: string;
+  cwd: string;
+  args: string[];
+  /** Extra environment (the compile cache the Dockerfile bakes into the image). */
+  env?: Record<string, string>;
+  /** Bundle size (entry chunk, all chunks) for the functions. */
+  bytes?: { entry: number; total: number };
+}
+
+interface Sample {
+  ms: number;
+  rssMb: number;
+}
+
+/** GET /healthz once; resolves with the status, rejects while nothing listens. */
+function probe(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz', agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function readRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1] ?? NaN);
+  return kb / 1024;
+}
+
+async function measureOnce(subject: Subject, env: Record<string, string>): Promise<Sample> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, subject.args, { cwd: subject.cwd, env: { ...env, ...subject.env, PORT: String(port) }, stdio: 'ignore' });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${subject.name} exited with ${child.exitCode} before answering`);
+      const status = await probe(port).catch(() => 0);
+      if (status === 200) break;
+      if (performance.now() - started > 15_000) throw new Error(`${subject.name} did not answer /healthz within 15 s`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const ms = performance.now() - started;
+    return { ms, rssMb: readRssMb(child.pid!) };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+function bundleBytes(dir: string): { entry: number; total: number } {
+  const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mjs'));
+  return { entry: statSync(path.join(dir, 'index.mjs')).size, total: files.reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0) };
+}
+
+/** What the Dockerfile does at image build: start once with NODE_COMPILE_CACHE, flush it. */
+function warmCompileCache(dir: string, cacheDir: string): void {
+  rmSync(cacheDir, { recursive: true, force: true });
+  const warm = "process.env.PORT = '0'; await import('./index.mjs'); (await import('node:module')).flushCompileCache(); process.exit(0);";
+  execFileSync(process.execPath, ['--input-type=module', '--eval', warm], { cwd: dir, env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: cacheDir, LOG_LEVEL: 'error' }, stdio: 'ignore' });
+}
+
+function subjects(cacheRoot: string): Subject[] {
+  const list: Subject[] = [
+    { name: 'bare node:http', cwd: ROOT, args: [path.join(ROOT, 'bench/fixtures/bare-http.mjs')] },
+    {
+      name: 'functions-framework hello',
+      cwd: ROOT,
+      args: [path.join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'), '--target=hello', `--source=${path.join(ROOT, 'bench/fixtures/ff-hello.mjs')}`],
+    },
+  ];
+  for (const name of FUNCTION_NAMES) {
+    const dir = path.join(ROOT, 'dist', name);
+    if (!existsSync(path.join(dir, 'index.mjs'))) continue;
+    list.push({ name, cwd: dir, args: ['index.mjs'], bytes: bundleBytes(dir) });
+    const cacheDir = path.join(cacheRoot, name);
+    warmCompileCache(dir, cacheDir);
+    list.push({ name: `${name} + compile cache`, cwd: dir, args: ['index.mjs'], bytes: bundleBytes(dir), env: { NODE_COMPILE_CACHE: cacheDir } });
+  }
+  return list;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
+  const runs = Number(values.runs);
+  const cacheRoot = mkdtempSync(path.join(tmpdir(), 'cold-start-cache-'));
+  const list = subjects(cacheRoot);
+  if (list.length === 2) throw new Error('no bundles in dist/: run `npm run build` first');
+  // What a deployed function starts with; no connection is opened before the first request.
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    GOOGLE_CLOUD_PROJECT: 'local-project',
+    MIGRATE_ON_START: 'false',
+    LOG_LEVEL: 'error',
+    ADMIN_TOKEN: 'bench',
+  };
+  const samples = new Map<string, Sample[]>(list.map((s) => [s.name, []]));
+  for (const s of list) await measureOnce(s, env); // warm the page cache; not counted
+  for (let round = 0; round < runs; round++) {
+    for (const s of list) samples.get(s.name)!.push(await measureOnce(s, env));
+  }
+
+  const bareMs = median(samples.get('bare node:http')!.map((x) => x.ms));
+  const rows = list.map((s) => {
+    const ms = median(samples.get(s.name)!.map((x) => x.ms));
+    const rssMb = median(samples.get(s.name)!.map((x) => x.rssMb));
+    return {
+      name: s.name,
+      medianMs: Number(ms.toFixed(1)),
+      ratioToBare: Number((ms / bareMs).toFixed(2)),
+      idleRssMb: Number(rssMb.toFixed(1)),
+      entryKiB: s.bytes ? Number((s.bytes.entry / 1024).toFixed(1)) : undefined,
+      totalKiB: s.bytes ? Number((s.bytes.total / 1024).toFixed(1)) : undefined,
+      missedTargets: s.bytes ? [ms > TARGET_MS ? `>${TARGET_MS} ms` : '', ms > 2 * bareMs ? '>2× bare' : '', rssMb >= TARGET_RSS_MB ? `RSS ≥${TARGET_RSS_MB} MB` : ''].filter(Boolean) : undefined,
+    };
+  });
+
+  const outDir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const result = { node: process.version, runs, targets: { medianMs: TARGET_MS, ratioToBare: 2, idleRssMb: TARGET_RSS_MB }, measuredAt: new Date().toISOString(), rows };
+  writeFileSync(path.join(outDir, 'cold-start.json'), `${JSON.stringify(result, null, 2)}\n`);
+  rmSync(cacheRoot, { recursive: true, force: true });
+
+  console.log(`Cold start to first /healthz 200 (median of ${runs}, ${process.version})\n`);
+  console.log('| subject | median ms | × bare | idle RSS MB | entry KiB | total KiB | targets |');
+  console.log('|---|---:|---:|---:|---:|---:|---|');
+  for (const r of rows) {
+    const verdict = r.missedTargets === undefined ? '' : r.missedTargets.length === 0 ? 'all met' : `missed: ${r.missedTargets.join(', ')}`;
+    console.log(`| ${r.name} | ${r.medianMs} | ${r.ratioToBare} | ${r.idleRssMb} | ${r.entryKiB ?? ''} | ${r.totalKiB ?? ''} | ${verdict} |`);
+  }
+}
+
+await main().catch((error: unknown) => {
+  console.error(`bench:cold-start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

@@ -1,0 +1,48 @@
+/**
+ * Helpers for benchmarks: start a function from source in its own process pinned to one
+ * core, wait for /healthz, stop it; medians and ratios.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { freePort, waitFor } from '../../test/support/net.ts';
+
+export interface ServerProcess {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const NODE = process.execPath;
+
+/** Runs `node <script> [args]` on core `cpu` (taskset) with `env`, waiting for /healthz. */
+export async function startServer(script: string, args: string[], env: Record<string, string>, cpu = 0): Promise<ServerProcess> {
+  const port = await freePort();
+  // BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the server.
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child: ChildProcess = spawn('taskset', ['-c', String(cpu), NODE, ...nodeArgs, script, ...args], {
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 30_000, what: `${script} ${args.join(' ')}` });
+  return {
+    url,
+    pid: child.pid ?? 0,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Pins this process (the load generator) to another core than the server's. */
+export function pinSelf(cpu = 1): void {
+  spawn('taskset', ['-pc', String(cpu), String(process.pid)], { stdio: 'ignore' });
+}

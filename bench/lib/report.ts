@@ -1,0 +1,132 @@
+/**
+ * One shape for every benchmark's result, written as `bench/results/<name>.json` and
+ * `bench/results/<name>.md`, so the runner can combine them into the summary and the chart.
+ * @see ../../shared/DESIGN.md "Figures measured on these machines"
+ */
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+
+export const RESULTS_DIR = join(import.meta.dirname, '..', 'results');
+
+/** Whether a row is the project, the baseline it is compared with, or a diagnostic. */
+export type Role = 'project' | 'baseline' | 'diagnostic';
+
+export interface ResultRow {
+  subject: string;
+  role: Role;
+  /** Medians over rounds; keys name their unit (`reqPerSec`, `p99Ms`, `rssMb`, ...). */
+  figures: Record<string, number>;
+}
+
+export interface TargetCheck {
+  what: string;
+  target: string;
+  measured: string;
+  met: boolean;
+}
+
+export interface BenchResult {
+  name: string;
+  title: string;
+  measuredAt: string;
+  machine: MachineNote;
+  setup: Record<string, unknown>;
+  rows: ResultRow[];
+  targets: TargetCheck[];
+  notes: string[];
+}
+
+/** What the machine was doing: the figures mean little without it on a shared 2-core box. */
+export interface MachineNote {
+  cpus: number;
+  cpuModel: string;
+  node: string;
+  loadAverage: number[];
+}
+
+export function describeMachine(): MachineNote {
+  const list = cpus();
+  return {
+    cpus: list.length,
+    cpuModel: list[0]?.model.trim() ?? 'unknown',
+    node: process.version,
+    loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
+  };
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Rounds to a few significant digits for tables; keeps integers whole. */
+export function roundFigure(value: number): number {
+  if (!Number.isFinite(value)) return value;
+  if (Math.abs(value) >= 100) return Math.round(value);
+  if (Math.abs(value) >= 10) return Math.round(value * 10) / 10;
+  return Math.round(value * 100) / 100;
+}
+
+/** Writes `<name>.json` and `<name>.md` under bench/results. */
+export function writeResult(result: BenchResult): void {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(join(RESULTS_DIR, `${result.name}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(RESULTS_DIR, `${result.name}.md`), `${renderMarkdown(result)}\n`);
+}
+
+export function readResult(name: string): BenchResult | undefined {
+  const path = join(RESULTS_DIR, `${name}.json`);
+  if (!existsSync(path)) return undefined;
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<BenchResult>;
+  // Files written by a benchmark on its own (cold-start, ingest) have another shape.
+  return Array.isArray(parsed.rows) && Array.isArray(parsed.targets) && parsed.machine ? (parsed as BenchResult) : undefined;
+}
+
+const LABELS: Record<string, string> = {
+  reqPerSec: 'req/s',
+  readingsPerSec: 'readings/s',
+  rowsPerSec: 'rows/s',
+  p50Ms: 'p50 ms',
+  p90Ms: 'p90 ms',
+  p99Ms: 'p99 ms',
+  maxMs: 'max ms',
+  rssMb: 'RSS MB',
+  idleRssMb: 'idle RSS MB',
+  loadRssMb: 'RSS under load MB',
+  startMs: 'start ms',
+  requestsPer1000Rows: 'requests / 1,000 rows',
+  ratioToBaseline: '× baseline',
+  non2xx: 'non-2xx',
+  lost: 'lost',
+  connections: 'connections',
+};
+
+export const labelOf = (key: string): string => LABELS[key] ?? key;
+
+/** A Markdown table of the rows (one column per figure any row has) and the targets. */
+export function renderMarkdown(result: BenchResult): string {
+  const keys = [...new Set(result.rows.flatMap((r) => Object.keys(r.figures)))];
+  const lines = [
+    `### ${result.title}`,
+    '',
+    `| subject | role | ${keys.map(labelOf).join(' | ')} |`,
+    `|---|---|${keys.map(() => '---:').join('|')}|`,
+    ...result.rows.map((r) => `| ${r.subject} | ${r.role} | ${keys.map((k) => formatCell(r.figures[k])).join(' | ')} |`),
+  ];
+  if (result.targets.length) {
+    lines.push('', '| target | wanted | measured | met |', '|---|---|---|---|');
+    for (const t of result.targets) lines.push(`| ${t.what} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
+  }
+  const m = result.machine;
+  lines.push('', `_${result.measuredAt}, ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverage.join(' ')}; setup: ${JSON.stringify(result.setup)}_`);
+  for (const note of result.notes) lines.push('', `- ${note}`);
+  return lines.join('\n');
+}
+
+function formatCell(value: number | undefined): string {
+  if (value === undefined) return '';
+  return String(roundFigure(value));
+}

@@ -1,0 +1,135 @@
+/**
+ * `npm run bench [-- <name>...] [--quick]`: runs every benchmark (or the named ones), each
+ * measuring the project and its baseline in the same run, and writes bench/results/<name>.json
+ * and .md, the combined bench/results/summary.md and the chart bench/results/summary.svg.
+ * Servers run on core 0 (`taskset -c 0`), load generators on core 1.
+ * @see ../docs/performance.md
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runBridgeBench } from './bridge.ts';
+import { runEndToEndBench } from './end-to-end.ts';
+import { runIngestBench } from './ingest.ts';
+import { renderChart, type Panel } from './lib/chart.ts';
+import { RESULTS_DIR, describeMachine, readResult, renderMarkdown, writeResult, type BenchResult, type Role } from './lib/report.ts';
+import { runScript } from './lib/scripts.ts';
+import { runMemoryBench } from './memory.ts';
+import { readColdStartResult, runColdStartBench, runWarehouseDuckDbBench } from './reused-scripts.ts';
+import { runWarehouseWritesBench } from './warehouse-writes.ts';
+
+interface Benchmark {
+  name: string;
+  /** Part of a plain `npm run bench`. */
+  byDefault: boolean;
+  run(quick: boolean): Promise<void>;
+}
+
+const BENCHMARKS: Benchmark[] = [
+  { name: 'bridge', byDefault: true, run: (quick) => runBridgeBench({ seconds: quick ? 3 : 10, rounds: quick ? 1 : 3, connections: 50 }) },
+  { name: 'ingest', byDefault: true, run: (quick) => runIngestBench({ seconds: quick ? 4 : 8, rounds: quick ? 1 : 2, connections: 400, curve: quick ? [100] : [50, 100, 200] }) },
+  { name: 'end-to-end', byDefault: true, run: (quick) => runEndToEndBench({ rate: 1000, seconds: quick ? 8 : 30, devices: 20 }) },
+  { name: 'cold-start', byDefault: true, run: (quick) => runColdStartBench({ runs: quick ? 3 : 9 }) },
+  { name: 'memory', byDefault: true, run: (quick) => runMemoryBench({ rounds: quick ? 1 : 3 }) },
+  { name: 'warehouse-writes', byDefault: true, run: (quick) => runWarehouseWritesBench({ readings: quick ? 2_000 : 10_000, rounds: quick ? 1 : 3, concurrency: 200 }) },
+  { name: 'warehouse-duckdb', byDefault: true, run: (quick) => runWarehouseDuckDbBench({ rows: quick ? 10_000 : 50_000 }) },
+  { name: 'bridge-emulator', byDefault: false, run: (quick) => runBridgeEmulator(quick) },
+];
+
+/** The order of the summary; benchmarks not run this time keep their last results. */
+const SUMMARY_ORDER = BENCHMARKS.map((b) => b.name);
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false } } });
+  const unknown = positionals.filter((p) => !BENCHMARKS.some((b) => b.name === p));
+  if (unknown.length) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+  const selected = positionals.length ? BENCHMARKS.filter((b) => positionals.includes(b.name)) : BENCHMARKS.filter((b) => b.byDefault);
+  const failed: string[] = [];
+  for (const bench of selected) {
+    const started = performance.now();
+    console.log(`\n=== ${bench.name}${values.quick ? ' (quick)' : ''} ===`);
+    try {
+      await bench.run(values.quick);
+      const result = loadResult(bench.name);
+      if (result) console.log(`\n${renderMarkdown(result)}`);
+    } catch (error) {
+      // One broken benchmark must not cost the others' figures.
+      failed.push(bench.name);
+      console.error(`${bench.name} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    }
+    console.log(`(${bench.name}: ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+  }
+  writeSummary();
+  if (failed.length) {
+    console.error(`\nfailed: ${failed.join(', ')}`);
+    process.exitCode = 1;
+  }
+}
+
+/** The latest result of a benchmark; cold start keeps its own file format. */
+function loadResult(name: string): BenchResult | undefined {
+  return name === 'cold-start' ? readColdStartResult() : readResult(name);
+}
+
+function writeSummary(): void {
+  const results = SUMMARY_ORDER.map(loadResult).filter((r): r is BenchResult => r !== undefined);
+  const targets = results.flatMap((r) => r.targets.map((t) => `| ${r.name} | ${t.what} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`));
+  const machine = describeMachine();
+  const markdown = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` at ${new Date().toISOString()} on ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}; load average now ${machine.loadAverage.join(' ')} (each table notes its own).`,
+    '',
+    '![throughput and latency](summary.svg)',
+    '',
+    '## Targets',
+    '',
+    '| benchmark | target | wanted | measured | met |',
+    '|---|---|---|---|---|',
+    ...targets,
+    '',
+    ...results.flatMap((r) => [renderMarkdown(r), '']),
+  ].join('\n');
+  writeFileSync(join(RESULTS_DIR, 'summary.md'), markdown);
+  writeFileSync(join(RESULTS_DIR, 'summary.svg'), renderChart('Telemetry pipeline: project (blue) vs baseline (grey), same run', `${machine.cpus}-core machine, servers pinned to one core; medians`, chartPanels(results)));
+  console.log(`\nwrote ${join(RESULTS_DIR, 'summary.md')} and summary.svg`);
+}
+
+function chartPanels(results: BenchResult[]): Panel[] {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  const bars = (name: string, key: string, roles: Role[] = ['project', 'baseline', 'diagnostic']) =>
+    (byName.get(name)?.rows ?? []).filter((r) => roles.includes(r.role) && r.figures[key] !== undefined).map((r) => ({ label: r.subject, value: r.figures[key] as number, role: r.role }));
+  const panels: Panel[] = [
+    { title: 'Bridge throughput, 50 connections', unit: 'req/s', bars: bars('bridge', 'reqPerSec') },
+    { title: 'Bridge latency p99', unit: 'ms', bars: bars('bridge', 'p99Ms'), target: { value: 10, label: '10 ms' } },
+    { title: 'Ingest throughput, 1 reading per push', unit: 'readings/s', bars: bars('ingest', 'readingsPerSec'), target: { value: 10_000, label: '10,000/s' } },
+    { title: 'Ingest latency p99', unit: 'ms', bars: bars('ingest', 'p99Ms') },
+    { title: 'End to end at 1,000 readings/s, POST → PostgreSQL row', unit: 'ms', bars: ['p50Ms', 'p90Ms', 'p99Ms'].flatMap((k) => bars('end-to-end', k).map((b) => ({ ...b, label: `${k.replace('Ms', '')}` }))), target: { value: 250, label: 'p99 ≤ 250' } },
+    { title: 'Cold start to first /healthz 200', unit: 'ms', bars: bars('cold-start', 'startMs'), target: { value: 150, label: '150 ms' } },
+    { title: 'Idle RSS', unit: 'MB', bars: bars('memory', 'idleRssMb'), target: { value: 60, label: '60 MB' } },
+    { title: 'BigQuery insertAll requests per 1,000 rows', unit: 'requests', bars: bars('warehouse-writes', 'requestsPer1000Rows') },
+  ];
+  return panels.filter((p) => p.bars.length > 0);
+}
+
+/** The bridge engineer's bench/bridge-throughput.ts (publishing to the official emulator), its table parsed. */
+async function runBridgeEmulator(quick: boolean): Promise<void> {
+  const out = await runScript('bench/bridge-throughput.ts', [quick ? '3' : '10', '50']);
+  const rows = [...out.matchAll(/^\| (.+?) \| (\d+) \| [\d.]+× \| ([\d.]+) \| ([\d.]+) \| (\d+) \| (\d+) \|$/gm)].map((m) => ({
+    subject: m[1] ?? '',
+    role: (m[1]?.startsWith('bare') ? 'baseline' : m[1]?.includes('diagnostic') ? 'diagnostic' : 'project') as Role,
+    figures: { reqPerSec: Number(m[2]), p50Ms: Number(m[3]), p99Ms: Number(m[4]), non2xx: Number(m[5]) + Number(m[6]) },
+  }));
+  writeResult({
+    name: 'bridge-emulator',
+    title: 'Bridge throughput publishing to the official Pub/Sub emulator (bench/bridge-throughput.ts)',
+    measuredAt: new Date().toISOString(),
+    machine: describeMachine(),
+    setup: { seconds: quick ? 3 : 10, connections: 50, script: 'bench/bridge-throughput.ts' },
+    rows,
+    targets: [],
+    notes: ['The emulator shares core 1 with the load generator; see DESIGN.md for its own ceiling.'],
+  });
+}
+
+await main();
