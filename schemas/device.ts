@@ -8,7 +8,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
-import { DeviceId, Tags } from './reading.ts';
+import { DeviceId, Tags, Text } from './reading.ts';
 
 /** A device holds at most this many credentials (as IoT Core did), so keys can be rotated. */
 export const MAX_CREDENTIALS = 3;
@@ -55,7 +55,7 @@ export const TokenCredentialSpec = z.strictObject({ type: z.literal('token') });
 export const PublicKeyCredentialSpec = z
   .strictObject({
     type: z.enum(['es256', 'rs256']),
-    publicKeyPem: z.string().min(1).max(16_384),
+    publicKeyPem: Text.min(1).max(16_384),
     expiresAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
   })
   .superRefine((spec, ctx) => {
@@ -67,7 +67,7 @@ export const CredentialSpec = z.discriminatedUnion('type', [TokenCredentialSpec,
 export type CredentialSpec = z.infer<typeof CredentialSpec>;
 
 /** In a PATCH: keep this existing credential. */
-export const KeepCredential = z.strictObject({ credentialId: z.string().min(1).max(128) });
+export const KeepCredential = z.strictObject({ credentialId: Text.min(1).max(128) });
 export type KeepCredential = z.infer<typeof KeepCredential>;
 
 export type PatchCredential = KeepCredential | CredentialSpec;
@@ -87,7 +87,7 @@ const PatchCredentials = z
     return parsed;
   });
 
-export const Site = z.string().min(1).max(256);
+export const Site = Text.min(1).max(256);
 
 /** `POST /v1/devices` and each item of a batchCreate. */
 export const CreateDevice = z.strictObject({

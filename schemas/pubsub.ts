@@ -27,7 +27,8 @@ export const PubsubMessage = z
   .transform((m) => ({
     data: m.data ?? '',
     attributes: m.attributes ?? {},
-    messageId: (m.messageId ?? m.message_id) as string,
+    // An opaque id, kept as given except for NUL, which no PostgreSQL text column can hold.
+    messageId: (m.messageId ?? m.message_id as string).replaceAll('\u0000', '\uFFFD'),
     publishTime: m.publishTime ?? m.publish_time,
     orderingKey: m.orderingKey ?? m.ordering_key,
   }));

@@ -17,6 +17,14 @@ export const EARLIEST_EVENT_MS = Date.UTC(2000, 0, 1);
 /** How far ahead of the receiver's clock a reading may be stamped. */
 export const MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
 
+/**
+ * Free text a device or an operator sends: JSON escapes can spell the NUL character and
+ * unpaired UTF-16 surrogates, which no store keeps faithfully (PostgreSQL refuses both).
+ */
+export const Text = z.string().refine((s) => !s.includes('\u0000') && s.isWellFormed(), {
+  error: 'must not contain the NUL character or unpaired UTF-16 surrogates',
+});
+
 export const DeviceId = z
   .string()
   .regex(DEVICE_ID_PATTERN, { error: 'must match [a-zA-Z][-a-zA-Z0-9._+~%]{2,254}' })
@@ -27,7 +35,7 @@ export const MetricName = z
   .regex(METRIC_NAME_PATTERN, { error: 'metric names must match ^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$' });
 
 /** A metric value: a finite number, a boolean or a short string. */
-export const MetricValue = z.union([z.number(), z.boolean(), z.string().max(MAX_TEXT_VALUE_LENGTH)], {
+export const MetricValue = z.union([z.number(), z.boolean(), Text.max(MAX_TEXT_VALUE_LENGTH)], {
   error: 'must be a finite number, a boolean or a string',
 });
 
@@ -50,7 +58,7 @@ export const Location = z.strictObject({
   alt: z.number().optional(),
 });
 
-export const Tags = z.record(z.string().min(1).max(128), z.string().max(256));
+export const Tags = z.record(Text.min(1).max(128), Text.max(256));
 
 export const Metrics = z
   .record(MetricName, MetricValue)
@@ -65,7 +73,7 @@ export const Reading = z.strictObject({
   ts: EventTime.optional(),
   metrics: Metrics,
   /** Units per metric name (SenML `u`), carried to the warehouse's `unit` column. */
-  units: z.record(MetricName, z.string().max(32)).optional(),
+  units: z.record(MetricName, Text.max(32)).optional(),
   seq: z.int().min(0).optional(),
   location: Location.optional(),
   tags: Tags.optional(),

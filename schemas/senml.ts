@@ -3,7 +3,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc8428 (sections 4.1 to 4.6)
  */
 import { z } from 'zod';
-import { MAX_READINGS_PER_REQUEST, METRIC_NAME_PATTERN, type Reading } from './reading.ts';
+import { MAX_READINGS_PER_REQUEST, METRIC_NAME_PATTERN, Text, type Reading } from './reading.ts';
 
 /** Highest SenML version this resolver understands (RFC 8428 defines 10). */
 export const SENML_VERSION = 10;
@@ -19,16 +19,16 @@ export const SenmlRecord = z
   .looseObject({
     bn: z.string().optional(),
     bt: z.number().optional(),
-    bu: z.string().max(32).optional(),
+    bu: Text.max(32).optional(),
     bv: z.number().optional(),
     bs: z.number().optional(),
     bver: z.int().min(1).max(SENML_VERSION, { error: `SenML version above ${SENML_VERSION} is not supported` }).optional(),
     n: z.string().optional(),
-    u: z.string().max(32).optional(),
+    u: Text.max(32).optional(),
     v: z.number().optional(),
-    vs: z.string().max(1024).optional(),
+    vs: Text.max(1024).optional(),
     vb: z.boolean().optional(),
-    vd: z.string().max(1024).optional(),
+    vd: Text.max(1024).optional(),
     s: z.number().optional(),
     t: z.number().optional(),
     ut: z.number().optional(),

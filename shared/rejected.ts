@@ -28,13 +28,13 @@ export async function recordRejections(sql: Sql, rejections: Rejection[]): Promi
      ON CONFLICT (stage, message_id) DO NOTHING`,
     [
       rejections.map((r) => r.stage),
-      rejections.map((r) => r.reason),
+      rejections.map((r) => textForPostgres(r.reason)),
       rejections.map((r) => jsonForPostgres(r.detail)),
-      rejections.map((r) => (r.payload === undefined ? null : r.payload.slice(0, MAX_PAYLOAD_CHARS).replaceAll('\u0000', ''))),
+      rejections.map((r) => (r.payload === undefined ? null : textForPostgres(r.payload.slice(0, MAX_PAYLOAD_CHARS)))),
       rejections.map((r) => jsonForPostgres(r.attributes ?? {})),
-      rejections.map((r) => r.messageId ?? null),
+      rejections.map((r) => (r.messageId === undefined ? null : textForPostgres(r.messageId))),
       rejections.map((r) => r.deliveryAttempt ?? null),
-      rejections.map((r) => r.subscription ?? null),
+      rejections.map((r) => (r.subscription === undefined ? null : textForPostgres(r.subscription))),
     ],
   );
 }
@@ -46,6 +46,16 @@ export function payloadText(data: Buffer): string {
 }
 
 /**
+ * Text that a PostgreSQL text column accepts: it refuses the NUL character, which is kept
+ * visible as U+FFFD. (Lone surrogates need nothing here: the driver's UTF-8 encoding already
+ * turns them into U+FFFD.) For strings that come from Pub/Sub rather than through a schema
+ * that refuses them, such as message ids, subscriptions and payloads of poison messages.
+ */
+export function textForPostgres(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
+/**
  * JSON text that jsonb accepts: PostgreSQL refuses the NUL character and lone UTF-16
  * surrogates (which JSON.stringify writes as `\udXXX` escapes), in values and in keys.
  */
@@ -54,8 +64,11 @@ export function jsonForPostgres(value: unknown): string {
   // JSON.stringify escapes lone surrogates (and only those) as \udXXX: without that sequence
   // the text needs no repair, and the per-value walk is skipped (the hot path of ingest).
   if (text.includes('\\ud')) text = JSON.stringify(wellFormed(value));
-  return text.replaceAll('\\u0000', '\\ufffd');
+  return text.includes('\\u0000') ? text.replace(ESCAPED_NUL, '$1\\ufffd') : text;
 }
+
+/** The escape `\u0000` itself, not the text `\\u0000` (an escaped backslash, then `u0000`). */
+const ESCAPED_NUL = /(?<!\\)((?:\\\\)*)\\u0000/g;
 
 /** A lone surrogate: a high one not followed by a low one, or a low one not after a high one. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -6,6 +6,7 @@
  * row in every store validates against the row schemas and the reading rules.
  * @see ../shared/DESIGN.md "Functions and their wire contract"
  */
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import deadletter from '../functions/deadletter/index.ts';
 import ingest from '../functions/ingest/index.ts';
 import registry from '../functions/registry/index.ts';
+import { jsonForPostgres } from '../shared/rejected.ts';
 import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
 import { bodyBytes, EDGE_STRINGS, headerValue, payloadLike } from './chaos/support/bad-input.ts';
 import { findInvalidRows } from './chaos/support/stores.ts';
@@ -257,5 +259,65 @@ describe('regressions: lone surrogates', () => {
     expect(response.body).toMatchObject({ status: 'rejected' });
     const { rows } = await tdb.db.query<{ attributes: Record<string, string> }>("SELECT attributes FROM rejected WHERE message_id = 'lone-surrogate'");
     expect(rows[0]?.attributes).toEqual({ deviceId: '\ufffd', note: 'a\ufffd' });
+  });
+});
+
+describe('regressions: the NUL character', () => {
+  const nulId = (label: string) => `${label}-${randomUUID()}-a\u0000b`;
+  const storedId = (id: string) => id.replace('\u0000', '\ufffd');
+
+  it('ingest records a message without data whose id holds NUL, instead of answering 500', async () => {
+    const id = nulId('no-data');
+    const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: { messageId: id } }) });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ status: 'rejected' });
+    const { rows } = await tdb.db.query<{ reason: string }>('SELECT reason FROM rejected WHERE message_id = $1', [storedId(id)]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('ingest stores a good reading whose message id holds NUL, with U+FFFD in its place', async () => {
+    const id = nulId('good');
+    const envelope = { message: makeMessage({ data: { deviceId: DEVICE, metrics: { t: 21.5 } }, attributes: { deviceId: DEVICE }, messageId: id }) };
+    const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ status: 'ok', readings: 1 });
+    const { rows } = await tdb.db.query('SELECT 1 FROM readings WHERE message_id = $1', [storedId(id)]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it('deadletter keeps a message whose id, subscription and payload hold NUL', async () => {
+    const id = nulId('dead');
+    const envelope = { message: makeMessage({ data: 'poison\u0000', messageId: id }), subscription: 'projects/p/subscriptions/s\u0000', deliveryAttempt: 5 };
+    const response = await sendRaw(deadletterFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
+    expect(response.status).toBe(200);
+    const { rows } = await tdb.db.query<{ payload: string; subscription: string }>('SELECT payload, subscription FROM rejected WHERE message_id = $1', [storedId(id)]);
+    expect(rows).toEqual([{ payload: 'poison\ufffd', subscription: 'projects/p/subscriptions/s\ufffd' }]);
+  });
+
+  it('the bridge refuses NUL and unpaired surrogates in text a device sends, naming each place', async () => {
+    const body = JSON.stringify({ metrics: { state: 'on\u0000' }, tags: { room: '\ud800' }, units: { state: 'x\u0000' } });
+    const response = await sendRaw(bridge.served.url, { path: `/v1/devices/${DEVICE}/telemetry`, headers: deviceHeaders('application/json', false), body });
+    expect(response.status).toBe(400);
+    const paths = (response.body?.issues as { path: string }[]).map((i) => i.path).sort();
+    expect(paths).toEqual(['metrics.state', 'tags.room', 'units.state']);
+  });
+
+  it('the registry refuses NUL in a site, a tag, a public key and a kept credential id with 400', async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+    const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const create = { deviceId: 'nul-device', site: 'a\u0000', tags: { 'k\u0000': 'v' }, credentials: [{ type: 'es256', publicKeyPem: `${pem}\u0000` }] };
+    const created = await sendRaw(registryFn.url, { method: 'POST', path: '/v1/devices', headers: auth, body: JSON.stringify(create) });
+    expect(created.status).toBe(400);
+    expect((created.body?.issues as { path: string }[]).map((i) => i.path).sort()).toEqual(['credentials.0.publicKeyPem', 'site', 'tags.k\u0000']);
+    const patch = { credentials: [{ credentialId: 'c\u0000' }] };
+    const patched = await sendRaw(registryFn.url, { method: 'PATCH', path: `/v1/devices/${DEVICE}`, headers: auth, body: JSON.stringify(patch) });
+    expect(patched.status, patched.text).toBe(400);
+  });
+});
+
+describe('jsonForPostgres', () => {
+  it('replaces the NUL escape but leaves the text "\\u0000" (an escaped backslash) as it is', () => {
+    expect(JSON.parse(jsonForPostgres({ a: 'x\u0000y', b: '\\u0000', c: '\\\u0000' }))).toEqual({ a: 'x\ufffdy', b: '\\u0000', c: '\\\ufffd' });
   });
 });
