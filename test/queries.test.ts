@@ -12,8 +12,12 @@ const DIR = join(import.meta.dirname, '..', 'schemas', 'queries');
 const sqlOf = (name: string) => readFileSync(join(DIR, name), 'utf8');
 const HOUR = 3_600_000;
 const now = Date.now();
-/** Whole hours ago, so every reading of one hour lands in the same rollup bucket. */
-const hourStart = Math.floor(now / HOUR) * HOUR;
+/**
+ * A whole hour, so every reading of one hour lands in the same rollup bucket; at least 10
+ * minutes ago, so dev-a (last heard 10 minutes before it) has been silent for 20 to 80 minutes
+ * whenever the test runs, including the first minutes of an hour.
+ */
+const hourStart = Math.floor((now - 10 * 60_000) / HOUR) * HOUR;
 
 let sink: DuckDbSink;
 
