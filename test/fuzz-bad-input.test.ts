@@ -28,6 +28,17 @@ import { waitFor } from './support/net.ts';
 /** Every byte of the UTF-8 form escaped (a lone surrogate becomes U+FFFD, as on the wire). */
 const percentEncode = (s: string) => [...Buffer.from(s, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 
+/**
+ * Runs are random and their seed is printed on failure (replay it with FUZZ_SEED=<seed>).
+ * Under CI=true the seed is fixed, so a red build means the code changed, not the dice;
+ * new cases are hunted with random seeds and more runs (FUZZ_RUNS_FACTOR=20) and kept as
+ * regression tests below.
+ */
+const FUZZ_SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : process.env.CI === 'true' ? 20_261_122 : undefined;
+const RUNS_FACTOR = Number(process.env.FUZZ_RUNS_FACTOR ?? 1);
+if (FUZZ_SEED !== undefined) fc.configureGlobal({ seed: FUZZ_SEED });
+const runs = (n: number) => Math.max(1, Math.round(n * RUNS_FACTOR));
+
 const ADMIN_TOKEN = 'fuzz-admin-token-0123456789';
 const DEVICE = 'fuzz-dev-1';
 const guard = guardAgainstCrashes();
@@ -85,7 +96,7 @@ describe('bridge under bad input', () => {
         const response = await sendRaw(bridge.served.url, { path: `/v1/devices/${DEVICE}/telemetry`, headers: deviceHeaders(contentType ?? undefined, b.gzip), body: b.body });
         record('bridge', response, b.label);
       }),
-      { numRuns: 700 },
+      { numRuns: runs(700) },
     );
   });
 
@@ -103,7 +114,7 @@ describe('bridge under bad input', () => {
           record('bridge', response, path);
         },
       ),
-      { numRuns: 300 },
+      { numRuns: runs(300) },
     );
   });
 
@@ -171,7 +182,7 @@ describe.each([
         record(name, response, request.form);
         if (response.status === 200) expect(['ok', 'rejected']).toContain(response.body?.status);
       }),
-      { numRuns: name === 'ingest' ? 700 : 300 },
+      { numRuns: runs(name === 'ingest' ? 700 : 300) },
     );
   });
 });
@@ -209,7 +220,7 @@ describe('registry under bad input', () => {
         const response = await sendRaw(registryFn.url, { method: c.method, path: c.path, headers: auth, body: c.body });
         record('registry', response, `${c.method} ${c.path}`);
       }),
-      { numRuns: 600 },
+      { numRuns: runs(600) },
     );
   });
 });
@@ -248,6 +259,21 @@ describe('regressions the properties found', () => {
     });
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ status: 'ok', readings: 1 });
+  });
+});
+
+describe('regressions: envelope times', () => {
+  it.each(['0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z'])('ingest stamps a reading without ts at its receive time when the publish time is %s', async (publishTime) => {
+    const id = `far-publish-time-${randomUUID()}`;
+    const message = { ...makeMessage({ data: { metrics: { t: 1 } }, attributes: { deviceId: DEVICE, receivedAt: publishTime }, messageId: id }), publishTime };
+    const before = Date.now();
+    const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ status: 'ok', readings: 1 });
+    const { rows } = await tdb.db.query<{ event_ts: Date; received_at: Date }>('SELECT event_ts, received_at FROM readings WHERE message_id = $1', [id]);
+    expect(rows).toHaveLength(1);
+    for (const time of [rows[0]?.event_ts, rows[0]?.received_at]) expect(time?.getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(rows[0]?.event_ts.getTime()).toBeLessThanOrEqual(Date.now());
   });
 });
 

@@ -3,7 +3,7 @@
  * Knows nothing of HTTP; failures are PermanentError (record and ack) or TransientError
  * (redeliver).
  */
-import { DeviceId } from '../../schemas/reading.ts';
+import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS } from '../../schemas/reading.ts';
 import type { DeviceDirectory } from '../../shared/device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { PermanentError } from '../../shared/errors.ts';
@@ -24,10 +24,9 @@ export interface IngestOutcome {
 }
 
 export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, receivedAt: number): Promise<IngestOutcome> {
-  // An unparseable publish time (an unwrapped push's header is free text) must not become an
-  // Invalid Date in a row: that failed the warehouse write on every redelivery.
-  const publishedAt = message.publishTime ? Date.parse(message.publishTime) : NaN;
-  const publishMs = Number.isFinite(publishedAt) ? publishedAt : receivedAt;
+  // The publish time is the event time of readings without one, so only a plausible one is
+  // used: an unwrapped push's header is free text, and a forged envelope can say year 1.
+  const publishMs = plausibleTime(message.publishTime, receivedAt) ?? receivedAt;
   const payload = parseData(message.data);
   const parsed = parseTelemetry(payload, { nowMs: publishMs });
   if (!parsed.ok) throw new PermanentError('invalid_data', 'message data is not valid telemetry', { issues: parsed.issues });
@@ -45,16 +44,21 @@ export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, 
   });
   if (!device) throw new PermanentError('unknown_device', `device "${deviceId}" is not registered`, { issues: [{ path: 'attributes.deviceId', message: 'unknown device' }] });
 
-  const receivedAttr = message.attributes.receivedAt ? Date.parse(message.attributes.receivedAt) : NaN;
   const rows = toRows(parsed.value.readings, {
     device,
     defaultEventMs: publishMs,
-    receivedAt: new Date(Number.isFinite(receivedAttr) ? receivedAttr : publishMs),
+    receivedAt: new Date(plausibleTime(message.attributes.receivedAt, receivedAt) ?? publishMs),
     ingestedAt: new Date(),
     messageId: message.messageId ?? null,
   });
   await deps.writer.write(rows);
   return { deviceId, readings: rows.readings.length };
+}
+
+/** A time from the envelope if a reading could carry it (EventTime's range), else undefined. */
+function plausibleTime(text: string | undefined, nowMs: number): number | undefined {
+  const ms = text === undefined ? NaN : Date.parse(text);
+  return ms >= EARLIEST_EVENT_MS && ms <= nowMs + MAX_FUTURE_SKEW_MS ? ms : undefined;
 }
 
 function parseData(data: Buffer): unknown {
