@@ -41,6 +41,8 @@ const runs = (n: number) => Math.max(1, Math.round(n * RUNS_FACTOR));
 
 const ADMIN_TOKEN = 'fuzz-admin-token-0123456789';
 const DEVICE = 'fuzz-dev-1';
+/** The regression tests' own device: the registry's fuzzing may patch, block or delete DEVICE. */
+const REGRESSION_DEVICE = 'regress-dev-1';
 const guard = guardAgainstCrashes();
 let tdb: TestDatabase;
 let warehouse: DuckDbSink;
@@ -49,6 +51,7 @@ let ingestFn: ServedFunction;
 let deadletterFn: ServedFunction;
 let registryFn: ServedFunction;
 let deviceToken = '';
+let regressionToken = '';
 /** Tallies for docs/reliability.md: inputs tried and statuses seen per function. */
 const tally = new Map<string, Map<number, number>>();
 
@@ -63,6 +66,7 @@ function record(fn: string, response: RawResponse, context: string): void {
 beforeAll(async () => {
   tdb = await createTestDatabase();
   deviceToken = (await createDevice(tdb.db, { deviceId: DEVICE, token: true, site: 'fuzz' })).token as string;
+  regressionToken = (await createDevice(tdb.db, { deviceId: REGRESSION_DEVICE, token: true, site: 'fuzz' })).token as string;
   warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'fuzz-')), 'warehouse.duckdb'));
   const env = { DATABASE_URL: tdb.url, ADMIN_TOKEN };
   bridge = await startBridge({ databaseUrl: tdb.url });
@@ -254,7 +258,7 @@ describe('regressions the properties found', () => {
 
   it('ingest: an unparseable publish time is stored with the receive time, not redelivered forever', async () => {
     const response = await sendRaw(ingestFn.url, {
-      headers: { 'content-type': 'application/json', 'x-goog-pubsub-message-id': 'bad-publish-time', 'x-goog-pubsub-publish-time': 'later', deviceid: DEVICE },
+      headers: { 'content-type': 'application/json', 'x-goog-pubsub-message-id': 'bad-publish-time', 'x-goog-pubsub-publish-time': 'later', deviceid: REGRESSION_DEVICE },
       body: JSON.stringify({ metrics: { t: -0 } }),
     });
     expect(response.status).toBe(200);
@@ -265,7 +269,7 @@ describe('regressions the properties found', () => {
 describe('regressions: envelope times', () => {
   it.each(['0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z'])('ingest stamps a reading without ts at its receive time when the publish time is %s', async (publishTime) => {
     const id = `far-publish-time-${randomUUID()}`;
-    const message = { ...makeMessage({ data: { metrics: { t: 1 } }, attributes: { deviceId: DEVICE, receivedAt: publishTime }, messageId: id }), publishTime };
+    const message = { ...makeMessage({ data: { metrics: { t: 1 } }, attributes: { deviceId: REGRESSION_DEVICE, receivedAt: publishTime }, messageId: id }), publishTime };
     const before = Date.now();
     const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) });
     expect(response.status).toBe(200);
@@ -303,7 +307,7 @@ describe('regressions: the NUL character', () => {
 
   it('ingest stores a good reading whose message id holds NUL, with U+FFFD in its place', async () => {
     const id = nulId('good');
-    const envelope = { message: makeMessage({ data: { deviceId: DEVICE, metrics: { t: 21.5 } }, attributes: { deviceId: DEVICE }, messageId: id }) };
+    const envelope = { message: makeMessage({ data: { deviceId: REGRESSION_DEVICE, metrics: { t: 21.5 } }, attributes: { deviceId: REGRESSION_DEVICE }, messageId: id }) };
     const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ status: 'ok', readings: 1 });
@@ -322,7 +326,7 @@ describe('regressions: the NUL character', () => {
 
   it('the bridge refuses NUL and unpaired surrogates in text a device sends, naming each place', async () => {
     const body = JSON.stringify({ metrics: { state: 'on\u0000' }, tags: { room: '\ud800' }, units: { state: 'x\u0000' } });
-    const response = await sendRaw(bridge.served.url, { path: `/v1/devices/${DEVICE}/telemetry`, headers: deviceHeaders('application/json', false), body });
+    const response = await sendRaw(bridge.served.url, { path: `/v1/devices/${REGRESSION_DEVICE}/telemetry`, headers: deviceHeaders('application/json', false, `Bearer ${regressionToken}`), body });
     expect(response.status).toBe(400);
     const paths = (response.body?.issues as { path: string }[]).map((i) => i.path).sort();
     expect(paths).toEqual(['metrics.state', 'tags.room', 'units.state']);
@@ -337,7 +341,7 @@ describe('regressions: the NUL character', () => {
     expect(created.status).toBe(400);
     expect((created.body?.issues as { path: string }[]).map((i) => i.path).sort()).toEqual(['credentials.0.publicKeyPem', 'site', 'tags.k\u0000']);
     const patch = { credentials: [{ credentialId: 'c\u0000' }] };
-    const patched = await sendRaw(registryFn.url, { method: 'PATCH', path: `/v1/devices/${DEVICE}`, headers: auth, body: JSON.stringify(patch) });
+    const patched = await sendRaw(registryFn.url, { method: 'PATCH', path: `/v1/devices/${REGRESSION_DEVICE}`, headers: auth, body: JSON.stringify(patch) });
     expect(patched.status, patched.text).toBe(400);
   });
 });
