@@ -5,7 +5,7 @@
  */
 import type { ReadingRow } from '../../schemas/rows.ts';
 import type { Sql } from '../db/database.ts';
-import { jsonForPostgres, textForPostgres } from '../rejected.ts';
+import { jsonForPostgres } from '../rejected.ts';
 
 export type NewReading = Omit<ReadingRow, 'ingested_at'>;
 
@@ -51,7 +51,7 @@ export async function writeReadings(sql: Sql, rows: NewReading[]): Promise<numbe
       rows.map((r) => jsonForPostgres(r.metrics)),
       rows.map((r) => r.seq),
       rows.map((r) => (r.location ? jsonForPostgres(r.location) : null)),
-      rows.map((r) => (r.message_id === null ? null : textForPostgres(r.message_id))),
+      rows.map((r) => r.message_id),
     ],
   );
   return result.rows[0]?.stored ?? 0;
