@@ -1,0 +1,45 @@
+/**
+ * The documentation names only commands that exist: every `npm run <script>` in README.md and
+ * docs/*.md is a script of package.json, read when the test runs (scripts added on other
+ * branches count as soon as they are in package.json).
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = new URL('../', import.meta.url);
+
+/** The script names after `npm run` (or `npm run-script`) in a Markdown text. */
+function scriptsNamedIn(markdown: string): string[] {
+  const names = new Set<string>();
+  for (const match of markdown.matchAll(/\bnpm run(?:-script)?[ \t]+(?:--?[a-z-]+[ \t]+)*([A-Za-z0-9][\w:.-]*)/g)) {
+    names.add(match[1] as string);
+  }
+  // npm's shorthands run scripts of the same name.
+  for (const match of markdown.matchAll(/\bnpm (start|test|stop|restart)\b/g)) names.add(match[1] as string);
+  return [...names];
+}
+
+async function documents(): Promise<string[]> {
+  const docs = (await readdir(new URL('docs/', ROOT))).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`);
+  return ['README.md', ...docs];
+}
+
+describe('npm scripts named in the documentation', () => {
+  it('finds script names in the forms the docs use', () => {
+    expect(scriptsNamedIn('run `npm run deploy -- ingest` then\nnpm run query -- --json "x"; npm run docs:openapi -- --check and `npm run test:chaos`.'))
+      .toEqual(['deploy', 'query', 'docs:openapi', 'test:chaos']);
+    expect(scriptsNamedIn('npm run --silent maintain')).toEqual(['maintain']);
+    expect(scriptsNamedIn('`npm install && npm start`, then `npm test`')).toEqual(['start', 'test']);
+  });
+
+  it('exist in package.json', async () => {
+    const { scripts } = JSON.parse(await readFile(new URL('package.json', ROOT), 'utf8')) as { scripts: Record<string, string> };
+    const known = new Set(Object.keys(scripts));
+    const missing: string[] = [];
+    for (const file of await documents()) {
+      const text = await readFile(new URL(file, ROOT), 'utf8');
+      for (const name of scriptsNamedIn(text)) if (!known.has(name)) missing.push(`${file}: npm run ${name}`);
+    }
+    expect(missing).toEqual([]);
+  });
+});
