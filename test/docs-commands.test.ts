@@ -1,8 +1,10 @@
 /**
  * The documentation names only commands that exist: every `npm run <script>` in README.md and
  * docs/*.md is a script of package.json, read when the test runs (scripts added on other
- * branches count as soon as they are in package.json).
+ * branches count as soon as they are in package.json), and every shell block of the deploy walk
+ * is valid shell.
  */
+import { spawnSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 
@@ -49,5 +51,18 @@ describe('npm scripts named in the documentation', () => {
     }
     expect(missing.filter((m) => !ARRIVING_SCRIPTS.some((name) => m.endsWith(`npm run ${name}`)))).toEqual([]);
     expect(ARRIVING_SCRIPTS.filter((name) => known.has(name)), 'scripts now in package.json: remove them from ARRIVING_SCRIPTS').toEqual([]);
+  });
+});
+
+describe('docs/deploy.md', () => {
+  it('has only shell blocks that bash can parse', async () => {
+    const text = await readFile(new URL('docs/deploy.md', ROOT), 'utf8');
+    const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBeGreaterThan(10);
+    const problems = blocks.flatMap((block, index) => {
+      const result = spawnSync('bash', ['-n'], { input: block, encoding: 'utf8' });
+      return result.status === 0 ? [] : [`block ${index + 1}: ${result.stderr.trim()}`];
+    });
+    expect(problems).toEqual([]);
   });
 });
