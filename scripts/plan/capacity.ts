@@ -73,6 +73,8 @@ export interface FunctionPlan {
   /** The most pods the autoscaler asked for before max-scale. */
   wantedPeak: number;
   backlog: { max: number; endOfDay: number; secondsWithBacklog: number; where: string };
+  /** Requests that waited past timeoutSeconds and failed (devices retry them later; not added back). */
+  failedRequests: number;
   panicSeconds: number;
   podStarts: number;
   latencyMs: { mean: number; p99: number; max: number };
@@ -99,6 +101,9 @@ export interface Plan {
     budgetConnections: number | null;
     fits: boolean;
     suggestedTier: SqlTier | null;
+    /** Σ pool × the instances a steady peak needs (max-scale raised where it caps): what serving the whole load would take. */
+    connectionsToServePeak: number;
+    tierToServePeak: SqlTier;
     writeRowsPerSecond: { mean: number; peak: number };
     bytesPerReading: number;
     retentionDays: number;
@@ -168,6 +173,8 @@ function workloadOf(spec: ServiceSpec, inputs: PlanInputs, options: PlanOptions,
     podCapacity = Number.POSITIVE_INFINITY;
   }
   const workload: Workload = { rate, latency, podCapacity, coldStart: PLATFORM_START_SECONDS[inputs.target] + coldStartMs / 1000 };
+  // A device gives up after the revision's timeout; Pub/Sub keeps what it could not deliver.
+  if (drivenBy === 'device requests') workload.maxWait = spec.timeoutSeconds;
   return { workload, capacityAtTarget, coldStartMs, source: measured?.source ?? 'not measured (no device-driven load)' };
 }
 
@@ -190,6 +197,7 @@ function summarise(sim: SimulationResult, spec: ServiceSpec, offset: number) {
   const weighted: [number, number][] = [];
   let starts = 0;
   let cappedSeconds = 0;
+  let dropped = 0;
   for (let i = offset; i < offset + DAY_SECONDS; i += 1) {
     // Capped: every pod max-scale allows is serving, the autoscaler wants more, and requests wait.
     if (spec.kpa.maxScale > 0 && sim.ready[i]! >= spec.kpa.maxScale && sim.unbounded[i]! > spec.kpa.maxScale && sim.backlog[i]! > 0.5) cappedSeconds += 1;
@@ -198,6 +206,7 @@ function summarise(sim: SimulationResult, spec: ServiceSpec, offset: number) {
     podSeconds += pods;
     busy += Math.min(pods, sim.concurrency[i]!);
     requests += sim.arrivals[i]!;
+    dropped += sim.dropped[i]!;
     panic += sim.panic[i]!;
     backlogMax = Math.max(backlogMax, sim.backlog[i]!);
     if (sim.backlog[i]! > 0.5) backlogSeconds += 1;
@@ -220,7 +229,7 @@ function summarise(sim: SimulationResult, spec: ServiceSpec, offset: number) {
     }
   }
   return {
-    peak, mean: podSeconds / DAY_SECONDS, podSeconds, busy, requests, panic, backlogMax, backlogSeconds, starts, cappedSeconds, unboundedMax,
+    peak, mean: podSeconds / DAY_SECONDS, podSeconds, busy, requests, panic, backlogMax, backlogSeconds, starts, cappedSeconds, unboundedMax, dropped,
     endBacklog: sim.backlog[offset + DAY_SECONDS - 1]!,
     latency: { mean: requests > 0 ? latencySum / requests : sim.latency[offset]!, p99, max: latencyMax },
   };
@@ -267,6 +276,7 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
         max: Math.round(s.backlogMax), endOfDay: Math.round(s.endBacklog), secondsWithBacklog: s.backlogSeconds,
         where: drivenBy === 'device requests' ? 'devices waiting' : 'Pub/Sub backlog',
       },
+      failedRequests: Math.round(s.dropped),
       panicSeconds: s.panic,
       podStarts: s.starts,
       latencyMs: { mean: round(s.latency.mean * 1000, 1), p99: round(s.latency.p99 * 1000, 1), max: round(s.latency.max * 1000, 1) },
@@ -294,6 +304,10 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
   const tier = [...prices.cloudSql.tiers].sort((a, b) => a.maxConnections - b.maxConnections)[0]!;
   const needed = Math.max(peakConnections, budgetConnections ?? 0);
   const fits = needed <= tier.maxConnections - prices.cloudSql.reservedConnections;
+  const connectionsToServePeak = inputs.services.reduce((sum, spec) => {
+    const f = functions.find((x) => x.name === spec.name)!;
+    return sum + spec.poolMax * Math.max(f.instances.peak, f.instances.directAtPeak);
+  }, 0);
   const bytesPerReading = estimatePostgresReadingBytes(inputs.readingColumns, options.metrics);
   const deviceStateBytes = 200;
   const storageGib = (readingsPerDay * bytesPerReading * options.retentionDays + options.devices * deviceStateBytes) / 1024 ** 3;
@@ -319,14 +333,16 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
 
   const warnings: string[] = [];
   for (const f of functions) {
-    if (f.capped) warnings.push(`${f.name}: max-scale ${f.maxScale} caps throughput for ${f.cappedSeconds} s (the autoscaler wanted ${f.wantedPeak}); up to ${Math.round(f.backlog.max)} requests waited (${f.backlog.where}).`);
-    if (f.backlog.endOfDay > 0) warnings.push(`${f.name}: ${f.backlog.endOfDay} requests still waiting at midnight: capacity is below the day's volume and the backlog grows every day.`);
+    const n = (v: number) => Math.round(v).toLocaleString('en-US');
+    if (f.capped) warnings.push(`${f.name}: max-scale ${f.maxScale} caps throughput for ${n(f.cappedSeconds)} s; a steady peak needs ${f.instances.directAtPeak} instances; up to ${n(f.backlog.max)} requests waited (${f.backlog.where}).`);
+    if (f.failedRequests > 0) warnings.push(`${f.name}: ${n(f.failedRequests)} requests waited longer than timeoutSeconds and failed (devices retry them, adding load this plan does not count).`);
+    if (f.backlog.endOfDay > 0 && f.drivenBy !== 'device requests') warnings.push(`${f.name}: ${n(f.backlog.endOfDay)} messages still undelivered at midnight: capacity is below the day's volume and the backlog grows every day (Pub/Sub keeps them 7 days by default).`);
     for (const note of f.notes) warnings.push(`${f.name}: ${note}`);
   }
   if (!fits) warnings.push(`Cloud SQL: ${needed} connections needed, ${tier.name} allows ${tier.maxConnections - prices.cloudSql.reservedConnections}; lower PG_POOL_MAX or max-scale, or use a larger tier (costed: ${pickSqlTier(prices, needed).name}).`);
   const sqlTier = fits ? tier : pickSqlTier(prices, needed);
   if (readingsMean * profilePeak > SQL_ROWS_PER_VCPU * sqlTier.vcpu) {
-    warnings.push(`Cloud SQL: ${Math.round(readingsMean * profilePeak)} readings/s at peak is beyond ${SQL_ROWS_PER_VCPU.toLocaleString('en-US')} rows/s per vCPU of ${sqlTier.name}; the database's CPU is not simulated: load-test a larger tier.`);
+    warnings.push(`Cloud SQL: ${Math.round(readingsMean * profilePeak).toLocaleString('en-US')} readings/s at peak is beyond ${SQL_ROWS_PER_VCPU.toLocaleString('en-US')} rows/s per vCPU of ${sqlTier.name}; the database's CPU is not simulated: load-test a larger tier.`);
   }
   return {
     warnings,
@@ -341,6 +357,8 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
     database: {
       tier, reservedConnections: prices.cloudSql.reservedConnections, perFunction, peakConnections, budgetConnections, fits,
       suggestedTier: fits ? null : pickSqlTier(prices, needed),
+      connectionsToServePeak,
+      tierToServePeak: pickSqlTier(prices, connectionsToServePeak),
       writeRowsPerSecond: { mean: round(readingsMean), peak: round(readingsMean * profilePeak) },
       bytesPerReading, retentionDays: options.retentionDays, storageGib: round(storageGib, 1),
     },

@@ -30,6 +30,8 @@ export interface ServiceSpec {
   cpuRequest: number;
   memoryRequestGib: number;
   poolMax: number;
+  /** `timeoutSeconds`: how long a request may take, waiting included (Knative's default 300). */
+  timeoutSeconds: number;
   billing: Billing;
   /** Where a setting could not be read, or a simplification applies. */
   notes: string[];
@@ -135,6 +137,7 @@ export function serviceSpecOf(m: Manifest, target: Target): ServiceSpec {
     cpuRequest: quantity(container?.resources?.requests?.cpu, cpuLimit),
     memoryRequestGib: quantity(container?.resources?.requests?.memory, memoryLimitGib * 1024 ** 3) / 1024 ** 3,
     poolMax: number('PG_POOL_MAX', pool, DEFAULT_POOL_MAX),
+    timeoutSeconds: podSpec?.timeoutSeconds ?? 300,
     billing: cpuThrottling === 'false' ? 'instance-based' : 'request-based',
     notes,
   };

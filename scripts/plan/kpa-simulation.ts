@@ -76,6 +76,11 @@ export interface Workload {
   podCapacity: number;
   /** From the decision to add a pod until it serves (scheduling + process start). */
   coldStart: number;
+  /**
+   * How long a waiting request is held before it fails (the revision's timeoutSeconds for
+   * callers that give up; unset for Pub/Sub, which keeps undelivered messages).
+   */
+  maxWait?: number;
 }
 
 /** Per-second series, index i = second `from + i`. */
@@ -94,6 +99,8 @@ export interface SimulationResult {
   panic: Uint8Array;
   /** Requests waiting for a pod at the end of the second (activator, Pub/Sub). */
   backlog: Float64Array;
+  /** Requests that waited longer than `maxWait` and failed in that second. */
+  dropped: Float64Array;
   /** In-flight requests as queue-proxy and activator report them. */
   concurrency: Float64Array;
   /** What a request arriving that second waits for its answer: in-pod latency + queue wait. */
@@ -117,7 +124,7 @@ export function simulateKpa(settings: KpaSettings, workload: Workload, from: num
   const result: SimulationResult = {
     from,
     arrivals: new Float64Array(n), served: new Float64Array(n), ready: new Float64Array(n), pods: new Float64Array(n),
-    desired: new Float64Array(n), unbounded: new Float64Array(n), panic: new Uint8Array(n), backlog: new Float64Array(n),
+    desired: new Float64Array(n), unbounded: new Float64Array(n), panic: new Uint8Array(n), backlog: new Float64Array(n), dropped: new Float64Array(n),
     concurrency: new Float64Array(n), latency: new Float64Array(n),
   };
   const tv = targetValue(settings);
@@ -144,6 +151,12 @@ export function simulateKpa(settings: KpaSettings, workload: Workload, from: num
     const queue = backlog + arrivals;
     const served = Math.min(queue, capacity);
     backlog = queue - served;
+    // A fluid view of the timeout: no more than maxWait seconds of arrivals can still be waiting.
+    let dropped = 0;
+    if (workload.maxWait !== undefined && backlog > arrivals * workload.maxWait) {
+      dropped = backlog - arrivals * workload.maxWait;
+      backlog -= dropped;
+    }
     // Queue-proxy counts the requests in each pod; the activator counts those waiting for one.
     const concurrency = settings.metric === 'rps' ? arrivals : served * workload.latency + backlog;
     history.push(concurrency);
@@ -178,8 +191,9 @@ export function simulateKpa(settings: KpaSettings, workload: Workload, from: num
     result.unbounded[i] = lastUnbounded;
     result.panic[i] = state.panicSince === undefined ? 0 : 1;
     result.backlog[i] = backlog;
+    result.dropped[i] = dropped;
     result.concurrency[i] = concurrency;
-    result.latency[i] = workload.latency + wait;
+    result.latency[i] = workload.latency + (workload.maxWait === undefined ? wait : Math.min(wait, workload.maxWait));
   }
   return result;
 }

@@ -7,6 +7,13 @@ import type { Plan } from './capacity.ts';
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 const num = (n: number, digits = 1) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 const usd = (n: number) => `$${n.toLocaleString('en-US', { maximumFractionDigits: n < 100 ? 2 : 0, minimumFractionDigits: n < 100 ? 2 : 0 })}`;
+/** Milliseconds as ms, s, min or h, whichever reads best. */
+export const duration = (ms: number): string => {
+  if (ms < 1000) return `${num(ms)} ms`;
+  if (ms < 120_000) return `${num(ms / 1000)} s`;
+  if (ms < 7_200_000) return `${num(ms / 60_000)} min`;
+  return `${num(ms / 3_600_000)} h`;
+};
 const gib = (n: number) => (n >= 1024 ? `${num(n / 1024, 1)} TiB` : `${num(n, 1)} GiB`);
 
 /** Left-aligned first column, right-aligned others, padded to the widest cell. */
@@ -29,17 +36,20 @@ export function formatPlan(plan: Plan): string {
     plan.functions.map((f) => [
       f.name, num(f.requestsPerSecond.peak), f.drivenBy.startsWith('none') ? '—' : num(f.measured.capacityAtTarget), String(f.instances.peak), num(f.instances.mean, 2),
       String(f.instances.directAtPeak), f.maxScale > 0 ? String(f.maxScale) : '∞', f.capped ? 'YES' : 'no', int(f.backlog.max), String(f.panicSeconds),
-      ...(f.drivenBy.startsWith('none') ? ['—', '—', '—'] : [`${num(f.latencyMs.mean)} ms`, `${num(f.latencyMs.p99)} ms`, `${num(f.latencyMs.max)} ms`]),
+      ...(f.drivenBy.startsWith('none') ? ['—', '—', '—'] : [duration(f.latencyMs.mean), duration(f.latencyMs.p99), duration(f.latencyMs.max)]),
     ]),
   ));
   out.push('  direct = ceil(peak req/s ÷ per-instance req/s at the target): what a steady peak needs.');
   for (const f of plan.functions.filter((x) => x.backlog.max > 0)) {
-    out.push(`  ${f.name}: requests waited ${f.backlog.secondsWithBacklog} s of the day, up to ${int(f.backlog.max)} (${f.backlog.where})${f.capped ? `; max-scale ${f.maxScale} capped it for ${f.cappedSeconds} s (the autoscaler wanted ${f.wantedPeak})` : '; no cap: pods were still starting'}${f.backlog.endOfDay > 0 ? `; ${int(f.backlog.endOfDay)} still waiting at midnight: it does not keep up` : ''}.`);
+    out.push(`  ${f.name}: requests waited ${int(f.backlog.secondsWithBacklog)} s of the day, up to ${int(f.backlog.max)} (${f.backlog.where})${f.capped ? `; max-scale ${f.maxScale} capped it for ${int(f.cappedSeconds)} s` : '; no cap: pods were still starting'}${f.failedRequests > 0 ? `; ${int(f.failedRequests)} failed after timeoutSeconds` : ''}${f.backlog.endOfDay > 0 ? `; ${int(f.backlog.endOfDay)} still waiting at midnight: it does not keep up` : ''}.`);
   }
   out.push('');
   out.push(`Cloud SQL (${db.tier.name}: ${db.tier.vcpu} vCPU, ${db.tier.memoryGib} GiB, max_connections ${db.tier.maxConnections}, ${db.reservedConnections} reserved)`);
   out.push(formatTable(['function', 'pool', 'peak inst', 'connections', 'budget (pool × max-scale)'], db.perFunction.map((f) => [f.name, String(f.poolMax), String(f.peakInstances), String(f.connections), f.budget === null ? 'unbounded' : String(f.budget)])));
   out.push(`  peak ${db.peakConnections} connections, budget ${db.budgetConnections ?? 'unbounded'} of ${db.tier.maxConnections - db.reservedConnections} usable: ${db.fits ? 'fits' : `DOES NOT FIT; ${db.suggestedTier ? `${db.suggestedTier.name} (max_connections ${db.suggestedTier.maxConnections}) would` : 'no tier in the table does'}`}.`);
+  if (plan.functions.some((f) => f.capped)) {
+    out.push(`  to serve the peak without a cap (max-scale raised to the direct counts): ${db.connectionsToServePeak} connections, ${db.tierToServePeak.name} (max_connections ${db.tierToServePeak.maxConnections})${db.connectionsToServePeak > db.tierToServePeak.maxConnections - db.reservedConnections ? ', and even that is too small: lower PG_POOL_MAX or put a pooler in front' : ''}.`);
+  }
   out.push(`  writes: ${num(db.writeRowsPerSecond.mean)} readings/s mean, ${num(db.writeRowsPerSecond.peak)} peak; ~${db.bytesPerReading} B per reading with indexes; ${db.retentionDays} days kept = ${gib(db.storageGib)}.`);
   out.push('');
   out.push(`Pub/Sub: ${int(plan.pubsub.messagesPerDay)} messages/day of ~${plan.pubsub.bytesPerMessage} B = ${gib(plan.pubsub.gibPerDay)}/day; ${gib(plan.pubsub.billedGibPerMonth)}/month billed (publish + push, 1,000 B minimum per push); largest backlog ${int(plan.pubsub.maxBacklogMessages)} messages.`);
@@ -153,7 +163,7 @@ export function renderPlanSvg(plan: Plan): string {
     parts.push(`<line x1="${lx - 50}" x2="${lx - 30}" y1="${ly}" y2="${ly}" stroke="${colour(i)}" stroke-width="3"/>`);
     parts.push(`<text x="${lx - 24}" y="${ly + 4}">${escapeXml(name)}</text>`);
     if (f) parts.push(`<text x="${lx - 24}" y="${ly + 18}" fill="#555" font-size="11">instances: peak ${f.instances.peak}</text>`);
-    if (f) parts.push(`<text x="${lx - 24}" y="${ly + 31}" fill="${f.capped ? '#b00' : '#555'}" font-size="11">mean ${f.instances.mean}${f.capped ? ', max-scale caps' : ''}</text>`);
+    if (f) parts.push(`<text x="${lx - 24}" y="${ly + 31}" fill="${f.capped ? '#b00' : '#555'}" font-size="11">mean ${f.instances.mean}${f.capped ? ', capped' : ''}</text>`);
   });
   parts.push(`<text x="${left}" y="${height - 12}" fill="#555">Latency = time in a pod (Little's law at the target) + waiting for a pod (cold start, backlog). Only bridge and ingest carry device traffic.</text>`);
   parts.push('</svg>');
