@@ -173,8 +173,9 @@ function workloadOf(spec: ServiceSpec, inputs: PlanInputs, options: PlanOptions,
     podCapacity = Number.POSITIVE_INFINITY;
   }
   const workload: Workload = { rate, latency, podCapacity, coldStart: PLATFORM_START_SECONDS[inputs.target] + coldStartMs / 1000 };
-  // A device gives up after the revision's timeout; Pub/Sub keeps what it could not deliver.
-  if (drivenBy === 'device requests') workload.maxWait = spec.timeoutSeconds;
+  // A device gives up after the revision's timeout (Cloud Run queues for at most 60 s, then
+  // answers 429); Pub/Sub keeps what it could not deliver.
+  if (drivenBy === 'device requests') workload.maxWait = inputs.target === 'cloud-run' ? Math.min(spec.timeoutSeconds, 60) : spec.timeoutSeconds;
   return { workload, capacityAtTarget, coldStartMs, source: measured?.source ?? 'not measured (no device-driven load)' };
 }
 
