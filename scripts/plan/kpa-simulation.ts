@@ -32,7 +32,7 @@ export interface KpaSettings {
   scaleDownDelay: number;
   scaleToZeroGracePeriod: number;
   scaleToZeroPodRetentionPeriod: number;
-  /** How often the autoscaler decides (config `tick-interval`, 2 s). */
+  /** How often the autoscaler decides (its tick: 2 s). */
   tickInterval: number;
 }
 
