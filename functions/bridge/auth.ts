@@ -6,6 +6,7 @@
  * @see ../../shared/DESIGN.md "bridge"
  */
 import { createHash } from 'node:crypto';
+import { parseBearer } from '../../shared/auth/bearer.ts';
 import { deviceTokenMatches } from '../../shared/auth/device-token.ts';
 import { HttpError } from '../../shared/errors.ts';
 import type { CredentialsCache, DeviceAuth } from './credentials-cache.ts';
@@ -33,8 +34,6 @@ interface VerifiedEntry {
 const unauthenticated = () =>
   new HttpError(401, 'unauthenticated', 'missing or invalid device credential', { headers: { 'WWW-Authenticate': 'Bearer' } });
 
-const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
-
 export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; maxCachedJwts?: number }): Authenticator {
   const maxCached = options.maxCachedJwts ?? 100_000;
   const verified = new Map<string, VerifiedEntry>();
@@ -57,7 +56,7 @@ export function createAuthenticator(options: { credentials: CredentialsCache; au
 
   return {
     async authenticate(authorization, deviceId, { requireJwt, nowMs, registry }) {
-      const credential = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+      const credential = parseBearer(authorization);
       if (credential === undefined) throw unauthenticated();
       const device = await options.credentials.get(deviceId);
       if (!device || (registry !== undefined && device.registry !== registry)) throw unauthenticated();
