@@ -6,7 +6,7 @@
 import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS } from '../../schemas/reading.ts';
 import type { DeviceDirectory } from '../../shared/device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
-import { PermanentError } from '../../shared/errors.ts';
+import { PermanentError, toIssues } from '../../shared/errors.ts';
 import type { ReceivedMessage } from '../../shared/pubsub/push.ts';
 import { parseTelemetry } from '../../shared/telemetry.ts';
 import { toRows } from './rows.ts';
@@ -36,8 +36,9 @@ export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, 
   if (deviceId === undefined) {
     throw new PermanentError('missing_device_id', 'no deviceId attribute and none in the data', { issues: [{ path: 'attributes.deviceId', message: 'required' }] });
   }
-  if (!DeviceId.safeParse(deviceId).success) {
-    throw new PermanentError('invalid_device_id', `"${deviceId.slice(0, 300)}" is not a valid device id`, { issues: [{ path: 'attributes.deviceId', message: 'not a valid device id' }] });
+  const validId = DeviceId.safeParse(deviceId);
+  if (!validId.success) {
+    throw new PermanentError('invalid_device_id', `"${deviceId.slice(0, 100)}" is not a valid device id`, { issues: toIssues(validId.error.issues, ['attributes', 'deviceId']) });
   }
   const device = await deps.directory.get(deviceId).catch((e: unknown) => {
     throw classifyDbError(e, 'looking up the device');
