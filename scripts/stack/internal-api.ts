@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { toIssues } from '../../shared/errors.ts';
+import { identifier } from '../../schemas/ids.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import type { DuckDbSink } from '../../shared/warehouse/duckdb.ts';
@@ -25,7 +26,7 @@ export interface InternalApiOptions {
 }
 
 const QueryBody = z.object({ sql: z.string().min(1) });
-const PublishBody = z.object({ topic: z.string().min(1).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
+const PublishBody = z.object({ topic: identifier(255).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
 
 export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
   const isAdmin = bearerChecker(options.adminToken);
