@@ -64,7 +64,7 @@ export async function serveFunction(module: FunctionModule, platform: Platform, 
     name: module.name,
     server,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(options.host ?? '0.0.0.0')}:${port}`,
     async stop() {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -80,6 +80,12 @@ export async function serveFunction(module: FunctionModule, platform: Platform, 
       clearInterval(idleSweep);
     },
   };
+}
+
+/** How this machine reaches a server bound to `host`: loopback for the wildcard addresses. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Runs until SIGTERM/SIGINT, then drains and exits 0 (Knative/Cloud Run scale-down). */
