@@ -8,6 +8,7 @@
  */
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
+import { RegistryId } from './ids.ts';
 import { DeviceId, Tags, Text } from './reading.ts';
 
 /** A device holds at most this many credentials (as IoT Core did), so keys can be rotated. */
@@ -22,10 +23,8 @@ export const MIN_RSA_BITS = 2048;
 export const CredentialType = z.enum(['token', 'es256', 'rs256']);
 export type CredentialType = z.infer<typeof CredentialType>;
 
-/** Registry names, like IoT Core's: a letter, then 2 to 63 of letters, digits and `-._+~%`. */
-export const RegistryId = z.string().regex(/^[a-zA-Z][-a-zA-Z0-9._+~%]{2,63}$/, {
-  error: 'must match [a-zA-Z][-a-zA-Z0-9._+~%]{2,63}',
-});
+/** Registry names (schemas/ids.ts). */
+export { RegistryId } from './ids.ts';
 
 /** Why a PEM cannot serve as a key of this type, or undefined when it can. */
 export function describePublicKeyProblem(type: 'es256' | 'rs256', pem: string): string | undefined {

@@ -5,7 +5,7 @@
  */
 import { loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
-import { portsFromEnv, startStack, type Stack } from './stack/stack.ts';
+import { isExposed, portsFromEnv, startStack, type Stack } from './stack/stack.ts';
 
 function describeStores(stack: Stack): string[] {
   const { config } = stack.platform;
@@ -16,10 +16,30 @@ function describeStores(stack: Stack): string[] {
   ];
 }
 
+/** The admin token's line: shown only on the start that generated it, never when configured. */
+function describeAdminToken(stack: Stack): string[] {
+  const { adminToken } = stack.state;
+  if (stack.adminTokenPath === undefined) return ['  admin token  from ADMIN_TOKEN (not shown)'];
+  if (stack.generatedAdminToken) {
+    return [`  admin token  ${adminToken}`, `               generated on this first start and kept in ${stack.adminTokenPath} (mode 0600); set ADMIN_TOKEN to choose one`];
+  }
+  return [`  admin token  kept in ${stack.adminTokenPath} (mode 0600): export ADMIN_TOKEN=$(cat ${stack.adminTokenPath})`];
+}
+
+/** Where the functions listen, and a plain warning when that is beyond this machine. */
+function describeExposure(stack: Stack): string[] {
+  if (!isExposed(stack.host)) return [`  listening on ${stack.host} only (set HOST to offer the stack to other machines)`];
+  return [
+    `  WARNING: listening on HOST=${stack.host}, reachable from other machines: ingest and deadletter accept`,
+    '  unauthenticated pushes there, so anyone who can reach them can forge readings for any device.',
+    '  Unset HOST to keep the stack on 127.0.0.1.',
+  ];
+}
+
 /** What a new user needs to see: where everything is and one command that exercises it. */
 export function formatBanner(stack: Stack): string {
-  const { urls, adminToken } = stack.state;
-  const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+  const { urls } = stack.state;
+  const tokenFrom = stack.adminTokenPath === undefined ? [] : [`  export ADMIN_TOKEN=$(cat ${stack.adminTokenPath})`];
   return [
     '',
     'Telemetry pipeline is running.',
@@ -28,14 +48,16 @@ export function formatBanner(stack: Stack): string {
     `  registry   ${urls.registry}`,
     `  deadletter ${urls.deadletter}`,
     ...describeStores(stack),
-    `  admin token ${adminToken}${stack.generatedAdminToken ? '   (generated; set ADMIN_TOKEN to choose one)' : ''}`,
+    ...describeAdminToken(stack),
+    ...describeExposure(stack),
     '',
     'Create a device and post a reading:',
-    `  DEVICE_TOKEN=$(curl -s -X POST ${urls.registry}/v1/devices -H ${quote(`Authorization: Bearer ${adminToken}`)} -H 'Content-Type: application/json' \\`,
+    ...tokenFrom,
+    `  DEVICE_TOKEN=$(curl -s -X POST ${urls.registry}/v1/devices -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \\`,
     `    -d '{"deviceId":"thermo-1","site":"lab","credentials":[{"type":"token"}]}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).credentials[0].token')`,
     `  curl -s -X POST ${urls.bridge}/v1/devices/thermo-1/telemetry -H "Authorization: Bearer $DEVICE_TOKEN" -H 'Content-Type: application/json' \\`,
     `    -d '{"metrics":{"temperature":21.5,"humidity":40}}'`,
-    `  curl -s ${urls.registry}/v1/devices/thermo-1/state -H ${quote(`Authorization: Bearer ${adminToken}`)}`,
+    `  curl -s ${urls.registry}/v1/devices/thermo-1/state -H "Authorization: Bearer $ADMIN_TOKEN"`,
     `  npm run query -- "SELECT device_id, metric, value, event_ts FROM measurements ORDER BY event_ts DESC LIMIT 10"`,
     '',
   ].join('\n');
@@ -45,7 +67,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const pretty = process.stdout.isTTY;
   const logger = createLogger({ level: config.logLevel, pretty });
-  const stack = await startStack({ config, logger, ports: portsFromEnv(), host: process.env.HOST });
+  const stack = await startStack({ config, logger, ports: portsFromEnv() });
   // The banner goes to the terminal; when stdout is a log pipe it stays pure JSON lines.
   (pretty ? process.stdout : process.stderr).write(formatBanner(stack) + '\n');
   logger.info('stack ready', { urls: stack.state.urls, internalUrl: stack.state.internalUrl, pubsub: stack.state.pubsub, warehouse: stack.state.warehouse });

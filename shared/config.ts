@@ -1,6 +1,7 @@
 /**
  * Configuration, from environment variables only (DESIGN.md "Running it").
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 
 export interface Config {
@@ -29,6 +30,24 @@ export interface Config {
   credentialCacheTtlMs: number;
   /** Ingest group commit: rows per batch, wait for company, concurrent batch writes. Off = one write per request. */
   ingestBatch: { enabled: boolean; maxRows: number; maxWaitMs: number; concurrency: number };
+  /**
+   * HOST: the interface servers listen on. Unset, the local stack keeps to loopback and a
+   * function run alone listens on all interfaces (Knative and Cloud Run need that).
+   */
+  host?: string;
+  /** Deadlines of dependency calls, in ms (docs/reliability.md "Deadlines and liveness"). */
+  deadlines: DependencyDeadlines;
+}
+
+export interface DependencyDeadlines {
+  /** PG_CONNECT_TIMEOUT_MS: opening a PostgreSQL connection (and waiting for a pooled one). */
+  pgConnectMs: number;
+  /** PG_STATEMENT_TIMEOUT_MS: the server cancels a statement running longer (statement_timeout). */
+  pgStatementMs: number;
+  /** The client gives up on a reply this long after sending (a server that went silent). */
+  pgQueryMs: number;
+  /** INGEST_FLUSH_TIMEOUT_MS: one group-commit batch, both stores; a slot is never held longer. */
+  batchFlushMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -40,7 +59,25 @@ const nonNegative = (v: string | undefined, fallback: number): number => {
   return Number.isFinite(n) && n >= 0 ? n : fallback;
 };
 
+/** A duration in ms from `name`, or `fallback` when unset; anything else stops start-up. */
+function durationMs(env: Env, name: string, fallback: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${raw} is not a positive number of milliseconds`);
+  return n;
+}
+
+/** HOST: an IP address or a host name; anything else stops start-up naming the variable. */
+function parseHost(raw: string | undefined): string | undefined {
+  const host = nonEmpty(raw)?.trim();
+  if (host === undefined) return undefined;
+  if (isIP(host) || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host)) return host;
+  throw new Error(`HOST=${raw} is not an IP address or host name (use 127.0.0.1 for this machine only, 0.0.0.0 for every interface)`);
+}
+
 export function loadConfig(env: Env = process.env): Config {
+  const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000);
   const projectId = nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? 'local-project';
   const dataset = nonEmpty(env.BIGQUERY_DATASET);
   return {
@@ -70,6 +107,14 @@ export function loadConfig(env: Env = process.env): Config {
       maxRows: Number(nonEmpty(env.INGEST_BATCH_MAX_ROWS) ?? 1000),
       maxWaitMs: Number(nonEmpty(env.INGEST_BATCH_WAIT_MS) ?? 5),
       concurrency: Number(nonEmpty(env.INGEST_BATCH_CONCURRENCY) ?? 4),
+    },
+    host: parseHost(env.HOST),
+    deadlines: {
+      pgConnectMs: durationMs(env, 'PG_CONNECT_TIMEOUT_MS', 5_000),
+      pgStatementMs,
+      // Past the server's own cancel, so that a live server answers with its error first.
+      pgQueryMs: pgStatementMs + 2_000,
+      batchFlushMs: durationMs(env, 'INGEST_FLUSH_TIMEOUT_MS', 30_000),
     },
   };
 }

@@ -244,11 +244,12 @@ describe('after the bad input', () => {
 });
 
 describe('regressions the properties found', () => {
-  it('registry: a device id with a NUL byte is 404, not a 500 from PostgreSQL', async () => {
+  it('registry: a device id with a NUL byte is 400 naming the id, not a 500 from PostgreSQL', async () => {
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     for (const path of ['/v1/devices/%00', '/v1/devices/a%00bc/state']) {
       const response = await sendRaw(registryFn.url, { method: 'GET', path, headers: auth });
-      expect(response.status).toBe(404);
+      expect(response.status).toBe(400);
+      expect(response.body?.issues).toEqual([{ path: 'deviceId', message: 'must not contain control characters (NUL included) or unpaired UTF-16 surrogates' }]);
     }
     const forged = Buffer.from(JSON.stringify({ after: 'a\u0000b' })).toString('base64url');
     const page = await sendRaw(registryFn.url, { method: 'GET', path: `/v1/devices?pageToken=${forged}`, headers: auth });

@@ -6,8 +6,10 @@
  * @see ../../shared/DESIGN.md "bridge"
  */
 import { createHash } from 'node:crypto';
+import { parseBearer } from '../../shared/auth/bearer.ts';
 import { deviceTokenMatches } from '../../shared/auth/device-token.ts';
 import { HttpError } from '../../shared/errors.ts';
+import type { Logger } from '../../shared/log.ts';
 import type { CredentialsCache, DeviceAuth } from './credentials-cache.ts';
 import { JWT_CLOCK_SKEW_SECONDS, looksLikeJwt, verifyDeviceJwt } from './jwt.ts';
 
@@ -33,9 +35,7 @@ interface VerifiedEntry {
 const unauthenticated = () =>
   new HttpError(401, 'unauthenticated', 'missing or invalid device credential', { headers: { 'WWW-Authenticate': 'Bearer' } });
 
-const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
-
-export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; maxCachedJwts?: number }): Authenticator {
+export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; logger?: Logger; maxCachedJwts?: number }): Authenticator {
   const maxCached = options.maxCachedJwts ?? 100_000;
   const verified = new Map<string, VerifiedEntry>();
 
@@ -49,15 +49,19 @@ export function createAuthenticator(options: { credentials: CredentialsCache; au
     }
     if (hit) verified.delete(cacheKey);
     const result = verifyDeviceJwt(token, device.keys, options.audience, nowMs);
-    if (!result) return false;
+    if (!result.ok) {
+      // For operators only: the device hears the same 401 whatever the reason.
+      options.logger?.info('device JWT refused', { deviceId: device.deviceId, reason: result.reason });
+      return false;
+    }
     if (verified.size >= maxCached) evictExpired(verified, nowMs, maxCached);
-    verified.set(cacheKey, { deviceId: device.deviceId, ...result });
+    verified.set(cacheKey, { deviceId: device.deviceId, credentialId: result.credentialId, expiresAtMs: result.expiresAtMs });
     return true;
   };
 
   return {
     async authenticate(authorization, deviceId, { requireJwt, nowMs, registry }) {
-      const credential = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
+      const credential = parseBearer(authorization);
       if (credential === undefined) throw unauthenticated();
       const device = await options.credentials.get(deviceId);
       if (!device || (registry !== undefined && device.registry !== registry)) throw unauthenticated();

@@ -22,7 +22,7 @@ export const MAX_BODY_BYTES = 256 * 1024;
 function create(platform: Platform) {
   const { config, logger } = platform;
   const credentials = createCredentialsCache({ database: () => platform.database(), logger, ttlMs: config.credentialCacheTtlMs });
-  const authenticator = createAuthenticator({ credentials, audience: config.projectId });
+  const authenticator = createAuthenticator({ credentials, audience: config.projectId, logger });
   const rateLimiter = config.deviceRateLimit ? createRateLimiter(parseRateLimit(config.deviceRateLimit)) : undefined;
 
   async function accept(req: WireRequest, route: BridgeRoute): Promise<WireResponse> {

@@ -22,12 +22,13 @@ export function buildTelemetryMessage(device: DeviceAuth, readings: readonly Rea
   }));
   const attributes: Record<string, string> = {
     deviceId: device.deviceId,
+    // Which device of this id sent it: ingest refuses it if the device was deleted (and perhaps re-created) since.
+    deviceNumId: device.numId,
     registry: device.registry,
     schemaVersion: READING_SCHEMA_VERSION,
     receivedAt: receivedIso,
   };
   if (route.kind === 'publishEvent') {
-    attributes.deviceNumId = device.numId;
     attributes.deviceRegistryId = route.registry;
     attributes.deviceRegistryLocation = route.location;
     attributes.projectId = route.project;

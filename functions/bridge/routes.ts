@@ -3,6 +3,8 @@
  * @see ../../shared/DESIGN.md "bridge"
  */
 import { HttpError } from '../../shared/errors.ts';
+import { decodePathSegment, parseIds } from '../../shared/ids.ts';
+import { DevicePathIds, IotCorePathIds } from '../../schemas/ids.ts';
 
 export type BridgeRoute =
   | { kind: 'telemetry'; deviceId: string }
@@ -11,25 +13,33 @@ export type BridgeRoute =
 const TELEMETRY = /^\/v1\/devices\/([^/]+)\/telemetry\/?$/;
 const PUBLISH_EVENT = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)\/devices\/([^/:]+):publishEvent$/;
 
-/** The route a request addresses: 404 for other paths, 405 for other methods. */
+/**
+ * The route a request addresses: 404 for other paths, 405 for other methods, 400 for ids no
+ * device can have (before authentication, before any store is asked).
+ */
 export function matchRoute(method: string, path: string): BridgeRoute {
   const route = parsePath(path);
-  if (!route) throw new HttpError(404, 'not_found', `no such path: ${path}`);
+  if (!route) throw new HttpError(404, 'not_found', `no such path: ${path.slice(0, 300)}`);
   if (method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use POST`, { headers: { Allow: 'POST' } });
   return route;
 }
 
 function parsePath(path: string): BridgeRoute | undefined {
-  try {
-    const telemetry = TELEMETRY.exec(path);
-    if (telemetry) return { kind: 'telemetry', deviceId: decodeURIComponent(telemetry[1] as string) };
-    const iot = PUBLISH_EVENT.exec(path);
-    if (iot) {
-      const [project, location, registry, deviceId] = iot.slice(1).map((s) => decodeURIComponent(s)) as [string, string, string, string];
-      return { kind: 'publishEvent', project, location, registry, deviceId };
-    }
-  } catch {
-    // A malformed percent-escape addresses nothing.
+  const telemetry = TELEMETRY.exec(path);
+  if (telemetry) {
+    const ids = parseIds(DevicePathIds, { deviceId: decodePathSegment(telemetry[1] as string, 'deviceId') });
+    return { kind: 'telemetry', ...ids };
+  }
+  const iot = PUBLISH_EVENT.exec(path);
+  if (iot) {
+    const [project, location, registry, deviceId] = iot.slice(1) as [string, string, string, string];
+    const ids = parseIds(IotCorePathIds, {
+      project: decodePathSegment(project, 'project'),
+      location: decodePathSegment(location, 'location'),
+      registry: decodePathSegment(registry, 'registry'),
+      deviceId: decodePathSegment(deviceId, 'deviceId'),
+    });
+    return { kind: 'publishEvent', ...ids };
   }
   return undefined;
 }

@@ -33,6 +33,7 @@ export default defineFunction({
         quietSuccess: true,
       }),
       drain: () => deps.writer.drain(),
+      health: () => deps.writer.health(),
     };
   },
 });

@@ -5,6 +5,7 @@
  */
 import { classifyDbError, isTransientDbError } from '../../shared/db/database.ts';
 import { PermanentError, TransientError } from '../../shared/errors.ts';
+import type { HealthStatus } from '../../shared/deadline.ts';
 import { GroupCommit } from '../../shared/group-commit.ts';
 import { recordRejections, type Rejection } from '../../shared/rejected.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
@@ -15,6 +16,8 @@ import type { MessageRows } from './rows.ts';
 export interface TelemetryWriter {
   write(rows: MessageRows): Promise<void>;
   drain(): Promise<void>;
+  /** Unhealthy while a batch write is stuck past its deadline. */
+  health(): HealthStatus;
   readonly stats: GroupCommit<MessageRows>['stats'];
 }
 
@@ -26,8 +29,10 @@ export function createTelemetryWriter(platform: Platform): TelemetryWriter {
     maxConcurrentFlushes: ingestBatch.enabled ? ingestBatch.concurrency : platform.config.pgPoolMax,
     weight: (m) => Math.max(1, m.readings.length),
     flush: (items) => flushBatch(platform, items),
+    // Each store call has its own deadline; this one guarantees the slot comes back whatever hangs.
+    flushTimeoutMs: platform.config.deadlines.batchFlushMs,
   });
-  return { write: (rows) => batcher.submit(rows), drain: () => batcher.drain(), stats: batcher.stats };
+  return { write: (rows) => batcher.submit(rows), drain: () => batcher.drain(), health: () => batcher.health(), stats: batcher.stats };
 }
 
 async function flushBatch(platform: Platform, items: MessageRows[]): Promise<(Error | undefined)[]> {
@@ -68,7 +73,7 @@ async function writeWarehouse(platform: Platform, items: MessageRows[]): Promise
   const rows = dedupe(items.flatMap((i) => i.measurements), (m) => `${m.reading_id}\u0000${m.metric}`);
   if (rows.length === 0) return;
   const sink = await platform.warehouse();
-  const { refused } = await sink.write(rows);
+  const { refused } = await platform.health.observe('warehouse', sink.write(rows));
   if (refused.length) await recordRefusedRows(platform, refused);
 }
 

@@ -68,6 +68,8 @@ export async function createDevices(db: Database, requests: readonly CreateDevic
   try {
     return await db.transaction(async (tx) => {
       const devices = await store.insertDevices(tx, deviceRows);
+      // A new device starts empty, whatever a deleted one of the same id left behind.
+      await store.clearDeviceData(tx, deviceRows.map((d) => d.device_id));
       const credentials = await store.insertCredentials(tx, credentialRows);
       const byDevice = store.groupByDevice(credentials);
       const byId = new Map(devices.map((d) => [d.device_id, d]));
@@ -155,7 +157,7 @@ export async function patchDevice(db: Database, deviceId: string, patch: PatchDe
 }
 
 export async function deleteDevice(db: Database, deviceId: string): Promise<void> {
-  if (!(await store.deleteDevice(db, deviceId))) throw deviceNotFound(deviceId);
+  if (!(await db.transaction((tx) => store.deleteDevice(tx, deviceId)))) throw deviceNotFound(deviceId);
 }
 
 /** Latest metrics, last event time, last seen and the readings total, from device_state. */

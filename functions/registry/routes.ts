@@ -7,7 +7,8 @@ import express, { type Request, type Router } from 'express';
 import type { z } from 'zod';
 import type { Database } from '../../shared/db/database.ts';
 import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
-import { DeviceId } from '../../schemas/reading.ts';
+import { parseIds } from '../../shared/ids.ts';
+import { DevicePathIds } from '../../schemas/ids.ts';
 import { BatchCreate, CreateDevice, ListDevicesQuery, PatchDevice } from '../../schemas/device.ts';
 import { batchCreateDevices } from './batch.ts';
 import * as devices from './devices.ts';
@@ -27,13 +28,12 @@ function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
   return parsed.data;
 }
 
-/** The device-id path parameter, already percent-decoded by the router (`%25`, `+`, `~` survive). */
-const deviceIdOf = (req: Request): string => {
-  const deviceId = String(req.params.deviceId);
-  // An id no device can have (a NUL byte, which PostgreSQL cannot even compare) names no device.
-  if (!DeviceId.safeParse(deviceId).success) throw new HttpError(404, 'not_found', `device ${JSON.stringify(deviceId.slice(0, 300))} not found`);
-  return deviceId;
-};
+/**
+ * The device-id path parameter, already percent-decoded by the router (`%25`, `+`, `~`
+ * survive); an id no device can have (a NUL byte, which PostgreSQL cannot even compare, a
+ * 5,000-character id) is 400 before any store is asked.
+ */
+const deviceIdOf = (req: Request): string => parseIds(DevicePathIds, { deviceId: String(req.params.deviceId) }).deviceId;
 
 export function createDeviceRouter(database: () => Promise<Database>): Router {
   const router = express.Router();

@@ -6,11 +6,13 @@
  *   message, as `gcloud pubsub topics publish` does (replaying a dead letter, testing);
  * - `GET /internal/stats`: the local Pub/Sub's counters.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { toIssues } from '../../shared/errors.ts';
+import { identifier } from '../../schemas/ids.ts';
+import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import type { DuckDbSink } from '../../shared/warehouse/duckdb.ts';
 
@@ -19,22 +21,24 @@ export interface InternalApiOptions {
   adminToken: string;
   port?: number;
   stats?: () => unknown;
+  /** Slow- and silent-client limits, as every listener has them; tests shorten them. */
+  timeouts?: Partial<ConnectionLimits>;
 }
 
 const QueryBody = z.object({ sql: z.string().min(1) });
-const PublishBody = z.object({ topic: z.string().min(1).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
+const PublishBody = z.object({ topic: identifier(255).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
 
 export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
-  const expected = digest(`Bearer ${options.adminToken}`);
-  const server = createServer((req, res) => {
-    if (!timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) {
+  const isAdmin = bearerChecker(options.adminToken);
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.timeouts };
+  const server = createServer(serverOptions(limits), (req, res) => {
+    if (!isAdmin(req.headers.authorization)) {
       send(res, 401, { error: 'unauthenticated', message: 'send Authorization: Bearer $ADMIN_TOKEN' });
       return;
     }
     void route(options, req, res).catch((error: unknown) => send(res, 400, { error: 'failed', message: error instanceof Error ? error.message : String(error) }));
   });
+  applyConnectionLimits(server, limits);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());

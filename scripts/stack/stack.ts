@@ -4,7 +4,6 @@
  * Pub/Sub, or by the official emulator when PUBSUB_EMULATOR_HOST is set.
  * @see ../../../shared/DESIGN.md "Running it"
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadFunction, type FunctionName } from '../../functions/index.ts';
@@ -13,6 +12,7 @@ import { openLocalPubsub, type LocalPubsub } from '../../shared/local-pubsub/bro
 import type { Logger } from '../../shared/log.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { createPlatform, type Platform } from '../../shared/runtime/platform.ts';
+import { keepOrGenerateSecret } from '../../shared/secrets.ts';
 import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
 import { subscriptionNames, wireEmulator, type EmulatorWiring } from './emulator.ts';
 import { startInternalApi } from './internal-api.ts';
@@ -31,14 +31,27 @@ export interface StackOptions {
   config: Config;
   logger: Logger;
   ports: StackPorts;
+  /** Overrides HOST (config.host); the stack keeps to loopback unless one of them says otherwise. */
   host?: string;
+}
+
+/** The local stack's push endpoints have no authentication: loopback unless HOST says otherwise. */
+export const DEFAULT_STACK_HOST = '127.0.0.1';
+
+/** True when servers on `host` can be reached from other machines. */
+export function isExposed(host: string): boolean {
+  return !(host === 'localhost' || host === '::1' || host.startsWith('127.'));
 }
 
 export interface Stack {
   state: StackState;
   platform: Platform;
-  /** True when ADMIN_TOKEN was not configured and the stack made one up. */
+  /** True when ADMIN_TOKEN was not configured and this start generated it (the first start on DATA_DIR). */
   generatedAdminToken: boolean;
+  /** Where the admin token is kept when it was not configured. */
+  adminTokenPath?: string;
+  /** The interface the functions listen on. */
+  host: string;
   /** Stop accepting, drain, close every client. */
   stop(): Promise<void>;
 }
@@ -64,11 +77,13 @@ export function portsFromEnv(env: Record<string, string | undefined> = process.e
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
-  const generatedAdminToken = options.config.adminToken === undefined;
-  const config: Config = { ...options.config, adminToken: options.config.adminToken ?? randomBytes(24).toString('base64url') };
-  const adminToken = config.adminToken as string;
   const { logger } = options;
-  await mkdir(config.dataDir, { recursive: true });
+  await mkdir(options.config.dataDir, { recursive: true });
+  // Not configured: the one kept under DATA_DIR, generated on the first start.
+  const kept = options.config.adminToken === undefined ? await keepOrGenerateSecret(options.config.dataDir, 'admin-token') : undefined;
+  const config: Config = { ...options.config, adminToken: options.config.adminToken ?? kept?.value };
+  const adminToken = config.adminToken as string;
+  const host = options.host ?? config.host ?? DEFAULT_STACK_HOST;
 
   // Bridge may take requests before the Pub/Sub is wired: its first publish waits for it.
   let resolvePublisher!: (p: Publisher) => void;
@@ -89,7 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const [, warehouse] = await Promise.all([platform.database(), platform.warehouse()]);
     for (const name of ORDER) {
       const port = options.ports[name];
-      const served = await serveFunction(await loadFunction(name), platform, { port, host: options.host ?? '0.0.0.0' }).catch((error: unknown) => {
+      const served = await serveFunction(await loadFunction(name), platform, { port, host }).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
         throw new Error(`port ${port} for ${name} is in use: stop what listens there or set ${name.toUpperCase()}_PORT`, { cause: error });
       });
@@ -140,7 +155,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await Promise.allSettled(['ingest', 'deadletter', 'registry'].map((n) => running.get(n as FunctionName)?.stop()));
       await platform.close();
     };
-    return { state, platform, generatedAdminToken, stop: () => (stopping ??= stop()) };
+    return { state, platform, generatedAdminToken: kept?.generated ?? false, ...(kept ? { adminTokenPath: kept.path } : {}), host, stop: () => (stopping ??= stop()) };
   } catch (error) {
     rejectPublisher(error);
     await Promise.allSettled([...running.values()].map((r) => r.stop()));

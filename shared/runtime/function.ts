@@ -3,12 +3,15 @@
  * from the platform. The runner (serve.ts) alone listens, answers /healthz and drains.
  */
 import type { RequestListener } from 'node:http';
+import type { HealthStatus } from '../deadline.ts';
 import type { Platform } from './platform.ts';
 
 export interface FunctionInstance {
   listener: RequestListener;
   /** Finishes in-flight work (e.g. pending group-commit batches). Called on SIGTERM. */
   drain?(): Promise<void>;
+  /** Whether the function can make progress (e.g. no write stuck past its deadline); /healthz reports it. */
+  health?(): HealthStatus;
 }
 
 export interface FunctionModule {
