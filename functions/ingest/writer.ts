@@ -35,14 +35,39 @@ async function flushBatch(platform: Platform, items: MessageRows[]): Promise<(Er
     writePostgres(platform, items),
     writeWarehouse(platform, items),
   ]);
-  if (warehouse.status === 'rejected') {
-    platform.logger.warn('warehouse write failed', { error: warehouse.reason, rows: items.length });
-    throw warehouse.reason instanceof TransientError
-      ? warehouse.reason
-      : new TransientError('warehouse write failed', { cause: warehouse.reason });
-  }
   if (postgres.status === 'rejected') throw postgres.reason;
-  return postgres.value;
+  if (warehouse.status === 'fulfilled') return postgres.value;
+  if (warehouse.reason instanceof TransientError) {
+    platform.logger.warn('warehouse write failed', { error: warehouse.reason, rows: items.length });
+    throw warehouse.reason;
+  }
+  // Not a store that is down but an error nobody expected (a bug, a value the warehouse
+  // cannot take): the same rows would fail the same way on every redelivery, so it is not
+  // transient. The message(s) at fault are found by splitting the batch and end in
+  // `rejected` with their payload (replayable once fixed); PostgreSQL may hold their
+  // readings already, and a replay lands them in the warehouse without a second copy there.
+  platform.logger.error('warehouse write failed for an unexpected reason', { error: warehouse.reason, rows: items.length });
+  const isolated = await isolateWarehouseFailures(platform, items, warehouse.reason);
+  return postgres.value.map((error, i) => error ?? isolated[i]);
+}
+
+/** Writes each half again to find the messages the warehouse fails on; those become PermanentError. */
+async function isolateWarehouseFailures(platform: Platform, items: MessageRows[], error: unknown): Promise<(Error | undefined)[]> {
+  if (items.length === 1) {
+    return [new PermanentError('warehouse_failed', `the warehouse failed on this message: ${error instanceof Error ? error.message : String(error)}`, { cause: error })];
+  }
+  const middle = Math.ceil(items.length / 2);
+  const results: (Error | undefined)[] = [];
+  for (const half of [items.slice(0, middle), items.slice(middle)]) {
+    try {
+      await writeWarehouse(platform, half);
+      for (let i = 0; i < half.length; i++) results.push(undefined);
+    } catch (halfError) {
+      if (halfError instanceof TransientError) throw halfError;
+      for (const result of await isolateWarehouseFailures(platform, half, halfError)) results.push(result);
+    }
+  }
+  return results;
 }
 
 /** Writes all items; on a data error, splits the batch to find the items at fault. */
@@ -60,7 +85,7 @@ async function writePostgres(platform: Platform, items: MessageRows[]): Promise<
     }
     const middle = Math.ceil(items.length / 2);
     const [left, right] = [items.slice(0, middle), items.slice(middle)];
-    return [...(await writePostgres(platform, left)), ...(await writePostgres(platform, right))];
+    return (await writePostgres(platform, left)).concat(await writePostgres(platform, right));
   }
 }
 
@@ -77,7 +102,9 @@ async function recordRefusedRows(platform: Platform, refused: RefusedRow[]): Pro
   const byMessage = new Map<string, RefusedRow[]>();
   for (const r of refused) {
     const key = r.row.message_id ?? r.row.reading_id;
-    byMessage.set(key, [...(byMessage.get(key) ?? []), r]);
+    const rows = byMessage.get(key);
+    if (rows) rows.push(r);
+    else byMessage.set(key, [r]);
   }
   const rejections: Rejection[] = [...byMessage].map(([key, rows]) => ({
     stage: 'warehouse',

@@ -18,6 +18,7 @@ import {
 } from '@duckdb/node-api';
 import { duckDbMeasurementsDdl, type Column } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/rows.ts';
+import { isProgrammingError, TransientError } from '../errors.ts';
 import type { WarehouseSink } from './sink.ts';
 import { MEASUREMENT_COLUMNS } from './rows.ts';
 import { renderDedupeView } from './views.ts';
@@ -74,7 +75,8 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
       });
       forming = group;
     }
-    forming.rows.push(...rows);
+    // One push per row: spreading a message's rows (up to 500 x 256) as arguments overflows the stack.
+    for (const row of rows) forming.rows.push(row);
     return forming.written;
   };
   let closed = false;
@@ -86,9 +88,12 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
     kind: 'duckdb',
     path,
     write(rows) {
-      ensureOpen();
+      // Closed means shutting down: another instance (or this one, restarted) takes the message.
+      if (closed) return Promise.reject(new TransientError(`DuckDB warehouse ${path} is closed`));
       if (rows.length === 0) return Promise.resolve({ refused: [] });
-      return joinGroup(rows).then(() => ({ refused: [] }));
+      return joinGroup(rows).then(() => ({ refused: [] }), (error: unknown) => {
+        throw classifyDuckDbError(error);
+      });
     },
     query(sql) {
       ensureOpen();
@@ -134,6 +139,20 @@ async function moveStagedRows(connection: DuckDBConnection): Promise<void> {
     if (!isConstraintViolation(error)) throw error;
     await connection.run(`INSERT OR IGNORE INTO measurements SELECT * FROM ${STAGING}`);
   }
+}
+
+/**
+ * DuckDB's error classes that a retry can outlive: the file system (a full disk, `IO Error`),
+ * memory, an interrupted statement, a transaction conflict, the file lock. Anything else
+ * (conversion, constraint, a bug in this module) fails the same rows the same way again and
+ * passes unchanged, so ingest rejects the message instead of looping on 503s.
+ */
+const TRANSIENT_DUCKDB_ERROR = /^(IO Error|Out of Memory Error|INTERRUPT Error|Interrupt Error|TransactionContext Error)|Could not set lock|No space left|is closed/i;
+
+function classifyDuckDbError(error: unknown): unknown {
+  if (error instanceof TransientError || isProgrammingError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return TRANSIENT_DUCKDB_ERROR.test(message) ? new TransientError(`DuckDB warehouse unavailable: ${message}`, { cause: error }) : error;
 }
 
 function isConstraintViolation(error: unknown): boolean {
