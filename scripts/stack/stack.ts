@@ -16,7 +16,7 @@ import { createPlatform, type Platform } from '../../shared/runtime/platform.ts'
 import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
 import { subscriptionNames, wireEmulator, type EmulatorWiring } from './emulator.ts';
 import { startInternalApi } from './internal-api.ts';
-import { removeStackState, writeStackState, type StackState } from './state-file.ts';
+import { readStackState, removeStackState, writeStackState, type StackState } from './state-file.ts';
 
 export interface StackPorts {
   bridge: number;
@@ -69,6 +69,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const adminToken = config.adminToken as string;
   const { logger } = options;
   await mkdir(config.dataDir, { recursive: true });
+  // Checked before any store is opened: two stacks on one DATA_DIR would share PGlite's files.
+  const other = await readStackState(config.dataDir);
+  if (other) throw new Error(`another stack (PID ${other.pid}) already runs with DATA_DIR=${config.dataDir}: stop it, or start this one with its own DATA_DIR`);
 
   // Bridge may take requests before the Pub/Sub is wired: its first publish waits for it.
   let resolvePublisher!: (p: Publisher) => void;

@@ -19,22 +19,22 @@ import {
 import { duckDbMeasurementsDdl, type Column } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/rows.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
+import { runAnalystSql, SANDBOXED_INSTANCE_OPTIONS, type AnalystQueryOptions, type QueryResult } from './analyst-sql.ts';
 import type { WarehouseSink } from './sink.ts';
 import { MEASUREMENT_COLUMNS } from './rows.ts';
 import { renderDedupeView } from './views.ts';
 
-/** The answer to analyst SQL: column names and rows of JSON-friendly values. */
-export interface QueryResult {
-  columns: string[];
-  rows: unknown[][];
-}
+export type { QueryResult } from './analyst-sql.ts';
 
-/** The DuckDB sink, which also answers SQL on the same connection (`npm run query`). */
+/** The DuckDB sink, which also answers analyst SQL (`npm run query`) on connections of its own. */
 export interface DuckDbSink extends WarehouseSink {
   readonly kind: 'duckdb';
   readonly path: string;
-  /** Runs SQL after every write queued so far, so a query sees what was written before it. */
-  query(sql: string): Promise<QueryResult>;
+  /**
+   * Runs one read-only statement, sandboxed (see analyst-sql.ts), on a connection of its own
+   * (never the writer's) after every write queued so far, so it sees what was written before it.
+   */
+  query(sql: string, options?: AnalystQueryOptions): Promise<QueryResult>;
 }
 
 const STAGING = 'measurements_staging';
@@ -47,7 +47,9 @@ const MAX_GROUP_ROWS = 20_000;
  */
 export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
   if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-  const instance = await DuckDBInstance.create(path);
+  const instance = await DuckDBInstance.create(path, SANDBOXED_INSTANCE_OPTIONS).catch((error: unknown) => {
+    throw lockHeldError(path, error) ?? error;
+  });
   const connection = await instance.connect();
   await connection.run(duckDbMeasurementsDdl());
   // Analyst SQL written for BigQuery's dedupe view runs unchanged here.
@@ -95,9 +97,15 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
         throw classifyDuckDbError(error);
       });
     },
-    query(sql) {
+    async query(sql, options) {
       ensureOpen();
-      return serialise(() => runQuery(connection, sql));
+      await queue;
+      const analyst = await instance.connect();
+      try {
+        return await runAnalystSql(analyst, sql, options);
+      } finally {
+        analyst.closeSync();
+      }
     },
     async close() {
       if (closed) return;
@@ -192,9 +200,15 @@ function appendCell(appender: DuckDBAppender, column: Column, value: unknown): v
   }
 }
 
-async function runQuery(connection: DuckDBConnection, sql: string): Promise<QueryResult> {
-  const reader = await connection.runAndReadAll(sql);
-  return { columns: reader.columnNames(), rows: reader.getRowsJson() };
+/** DuckDB's "Could not set lock" as a sentence that says what to do; undefined for other errors. */
+function lockHeldError(path: string, error: unknown): Error | undefined {
+  const text = String(error);
+  if (!/Could not set lock/.test(text)) return undefined;
+  const pid = /PID (\d+)/.exec(text)?.[1];
+  return new Error(
+    `the warehouse ${path} is in use by another process${pid ? ` (PID ${pid})` : ''}: another stack probably runs with the same DATA_DIR; stop it, or start this one with its own DATA_DIR`,
+    { cause: error },
+  );
 }
 
 /** Another process (the running stack) holds the file; ask that process, via its sink's query(). */
@@ -206,19 +220,20 @@ export class WarehouseBusyError extends Error {
 }
 
 /**
- * Runs one SQL statement on a warehouse file that no process holds open for writing (DuckDB
- * lets one process write a file at a time); opened read-only so it never changes the file.
+ * Runs one analyst statement on a warehouse file that no process holds open for writing
+ * (DuckDB lets one process write a file at a time); opened read-only and sandboxed, so it never
+ * changes the file or reaches any other.
  * @see https://duckdb.org/docs/connect/concurrency
  */
-export async function queryDuckDb(path: string, sql: string): Promise<QueryResult> {
-  const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' }).catch((error: unknown) => {
+export async function queryDuckDb(path: string, sql: string, options?: AnalystQueryOptions): Promise<QueryResult> {
+  const instance = await DuckDBInstance.create(path, { ...SANDBOXED_INSTANCE_OPTIONS, access_mode: 'READ_ONLY' }).catch((error: unknown) => {
     if (!/Could not set lock/.test(String(error))) throw error;
     throw new WarehouseBusyError(path, error);
   });
   try {
     const connection = await instance.connect();
     try {
-      return await runQuery(connection, sql);
+      return await runAnalystSql(connection, sql, options);
     } finally {
       connection.closeSync();
     }
