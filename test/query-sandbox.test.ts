@@ -31,6 +31,8 @@ const REFUSED: [string, string][] = [
   ['an extension install', 'INSTALL httpfs'],
   ['an extension load', 'LOAD httpfs'],
   ['a setting', "SET enable_external_access = true"],
+  ['a setting before a query', 'SET threads = 1; SELECT 1'],
+  ['access switched back on before a query', "SET enable_external_access = true; SELECT * FROM read_csv('/etc/passwd')"],
   ['a procedure', 'CALL pragma_version()'],
   ['two statements', 'SELECT 1; DELETE FROM measurements'],
 ];

@@ -3,8 +3,9 @@
  * read-only process or inside the running stack:
  * - it runs on a connection of its own, never the warehouse writer's, so nothing an analyst
  *   does can sit inside ingest's transactions;
- * - exactly one statement, and only a SELECT (which covers SHOW, DESCRIBE, SUMMARIZE and the
- *   table-valued PRAGMAs): DuckDB's own parser says what the statement is, so BEGIN/COMMIT,
+ * - exactly one query, a SELECT (which covers SHOW, DESCRIBE, SUMMARIZE and the table-valued
+ *   PRAGMAs), optionally after `SET VARIABLE name = value;` statements that parameterise it
+ *   (they live on this connection only): DuckDB's own parser says what each statement is, so BEGIN/COMMIT,
  *   DELETE, INSERT, COPY, ATTACH, INSTALL, LOAD, SET, CALL and EXPLAIN ANALYZE are refused
  *   before anything runs, and no transaction outlives the statement (it autocommits);
  * - the instance has no file system or extension access beyond its own database file
@@ -60,8 +61,16 @@ export async function runAnalystSql(connection: DuckDBConnection, sql: string, o
   }, timeoutMs);
   try {
     const statements = await connection.extractStatements(sql);
-    if (statements.count !== 1) throw new AnalystSqlError(`send exactly one SQL statement (got ${statements.count})`);
-    const prepared = await statements.prepare(0);
+    if (statements.count === 0) throw new AnalystSqlError('no SQL statement given');
+    for (let i = 0; i < statements.count - 1; i++) {
+      const variable = await statements.prepare(i);
+      // DuckDB types SET VARIABLE as SET; a SET of a setting fails on the locked configuration.
+      if (variable.statementType !== StatementType.VARIABLE_SET && variable.statementType !== StatementType.SET) {
+        throw new AnalystSqlError(`send one query, optionally after SET VARIABLE statements; statement ${i + 1} is a ${StatementType[variable.statementType] ?? 'other'} statement`);
+      }
+      await variable.run();
+    }
+    const prepared = await statements.prepare(statements.count - 1);
     if (prepared.statementType !== StatementType.SELECT) {
       throw new AnalystSqlError(`only read-only queries (SELECT, SHOW, DESCRIBE, SUMMARIZE) run here; this is a ${StatementType[prepared.statementType] ?? 'other'} statement`);
     }
