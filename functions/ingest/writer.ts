@@ -10,6 +10,7 @@ import { recordRejections, type Rejection } from '../../shared/rejected.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { writeReadings } from '../../shared/stores/readings.ts';
 import type { RefusedRow } from '../../shared/warehouse/sink.ts';
+import type { MeasurementRow } from '../../schemas/rows.ts';
 import type { MessageRows } from './rows.ts';
 
 export interface TelemetryWriter {
@@ -90,7 +91,7 @@ async function writePostgres(platform: Platform, items: MessageRows[]): Promise<
 }
 
 async function writeWarehouse(platform: Platform, items: MessageRows[]): Promise<void> {
-  const rows = dedupe(items.flatMap((i) => i.measurements), (m) => `${m.reading_id}\u0000${m.metric}`);
+  const rows = firstReadingRows(items);
   if (rows.length === 0) return;
   const sink = await platform.warehouse();
   const { refused } = await sink.write(rows);
@@ -117,6 +118,19 @@ async function recordRefusedRows(platform: Platform, refused: RefusedRow[]): Pro
   await recordRejections(db, rejections).catch((e: unknown) => {
     throw classifyDbError(e, 'recording refused warehouse rows');
   });
+}
+
+/**
+ * The warehouse rows of the batch, keeping for each reading identity only the rows of the
+ * first message that carries it, as PostgreSQL keeps that message's reading: a second reading
+ * with the same identity but other metrics must not add its metrics beside the first's.
+ */
+function firstReadingRows(items: MessageRows[]): MeasurementRow[] {
+  const owner = new Map<string, MessageRows>();
+  for (const item of items) for (const reading of item.readings) if (!owner.has(reading.reading_id)) owner.set(reading.reading_id, item);
+  const rows: MeasurementRow[] = [];
+  for (const item of items) for (const row of item.measurements) if (owner.get(row.reading_id) === item) rows.push(row);
+  return dedupe(rows, (m) => `${m.reading_id}\u0000${m.metric}`);
 }
 
 function dedupe<T>(rows: T[], key: (row: T) => string): T[] {
