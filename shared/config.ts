@@ -29,6 +29,13 @@ export interface Config {
   credentialCacheTtlMs: number;
   /** Ingest group commit: rows per batch, wait for company, concurrent batch writes. Off = one write per request. */
   ingestBatch: { enabled: boolean; maxRows: number; maxWaitMs: number; concurrency: number };
+  /**
+   * The local stack's push delivery (in-process Pub/Sub or emulator): exponential backoff
+   * between attempts and attempts before the dead-letter topic. The defaults span ~14 min
+   * (at least ~10.5 min with jitter), so a store down for minutes dead-letters nothing.
+   * @see ../docs/reliability.md "Retry windows"
+   */
+  pubsubDelivery: { minBackoffMs: number; maxBackoffMs: number; maxDeliveryAttempts: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -39,6 +46,15 @@ const nonNegative = (v: string | undefined, fallback: number): number => {
   const n = Number(nonEmpty(v) ?? fallback);
   return Number.isFinite(n) && n >= 0 ? n : fallback;
 };
+
+/** An integer setting within bounds; anything else stops start-up naming the variable. */
+function boundedInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = nonEmpty(env[name]);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${text} must be an integer from ${min} to ${max}`);
+  return n;
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const projectId = nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? 'local-project';
@@ -70,6 +86,12 @@ export function loadConfig(env: Env = process.env): Config {
       maxRows: Number(nonEmpty(env.INGEST_BATCH_MAX_ROWS) ?? 1000),
       maxWaitMs: Number(nonEmpty(env.INGEST_BATCH_WAIT_MS) ?? 5),
       concurrency: Number(nonEmpty(env.INGEST_BATCH_CONCURRENCY) ?? 4),
+    },
+    // Pub/Sub's own bounds: backoff 0..600 s, 5..100 delivery attempts.
+    pubsubDelivery: {
+      minBackoffMs: boundedInt(env, 'PUBSUB_MIN_BACKOFF_MS', 2_000, 0, 600_000),
+      maxBackoffMs: boundedInt(env, 'PUBSUB_MAX_BACKOFF_MS', 120_000, 0, 600_000),
+      maxDeliveryAttempts: boundedInt(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', 13, 5, 100),
     },
   };
 }

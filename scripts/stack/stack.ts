@@ -108,13 +108,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         projectId: config.projectId,
         topics: [config.telemetryTopic, config.deadLetterTopic],
         subscriptions: [
-          { name: names.ingest, topic: config.telemetryTopic, pushEndpoint: `${urlOf('ingest')}/`, deadLetter: { topic: config.deadLetterTopic, maxDeliveryAttempts: 5 } },
+          { name: names.ingest, topic: config.telemetryTopic, pushEndpoint: `${urlOf('ingest')}/`, deadLetter: { topic: config.deadLetterTopic, maxDeliveryAttempts: config.pubsubDelivery.maxDeliveryAttempts } },
           { name: names.deadletter, topic: config.deadLetterTopic, pushEndpoint: `${urlOf('deadletter')}/` },
         ],
         logger,
-        // Five attempts must outlast a short database outage (test/chaos: 10 s), else accepted
-        // readings are dead-lettered instead of stored; Pub/Sub itself starts at 10 s.
-        minBackoffMs: 2_000,
+        // The attempts must outlast a store that is down for minutes, else accepted readings
+        // are dead-lettered instead of stored (docs/reliability.md "Retry windows").
+        minBackoffMs: config.pubsubDelivery.minBackoffMs,
+        maxBackoffMs: config.pubsubDelivery.maxBackoffMs,
       });
       resolvePublisher(localPubsub);
     }
