@@ -10,9 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseQueryArgs } from '../scripts/query.ts';
+import { startInternalApi } from '../scripts/stack/internal-api.ts';
+import { createLogger } from '../shared/log.ts';
+import { createPlatform } from '../shared/runtime/platform.ts';
 import { queryPostgresReadOnly } from '../scripts/query/postgres.ts';
 import { openDuckDbSink, queryDuckDb, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
-import { createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { createTestDatabase, testConfig, type TestDatabase } from './support/kit.ts';
 import { makeMeasurementRows } from './support/measurement-rows.ts';
 
 const ROOT = new URL('..', import.meta.url).pathname;
@@ -144,5 +147,23 @@ describe('analyst SQL on PostgreSQL (--db postgres)', () => {
 
   it('stops a query at its deadline', async () => {
     await expect(queryPostgresReadOnly(tdb.db, 'SELECT count(*) FROM generate_series(1, 1000000000)', { timeoutMs: 200 })).rejects.toThrow(/statement timeout/);
+  });
+});
+
+describe('the stack internal API', () => {
+  it('takes the bearer scheme in any case, and nothing but the admin token', async () => {
+    const platform = createPlatform({ config: testConfig(), logger: createLogger({ level: 'error' }) });
+    const api = await startInternalApi({ platform, adminToken: 'internal-secret', stats: () => ({ published: 0 }) });
+    try {
+      const status = async (authorization: string) => (await fetch(`${api.url}/internal/stats`, { headers: { authorization } })).status;
+      expect(await status('Bearer internal-secret')).toBe(200);
+      expect(await status('bearer internal-secret')).toBe(200);
+      expect(await status('BEARER internal-secret')).toBe(200);
+      expect(await status('Bearer internal-secre')).toBe(401);
+      expect(await status('Basic internal-secret')).toBe(401);
+    } finally {
+      await api.stop();
+      await platform.close();
+    }
   });
 });

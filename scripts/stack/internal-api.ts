@@ -36,9 +36,11 @@ const PublishBody = z.object({ topic: z.string().min(1).optional(), data: z.stri
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
 export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
-  const expected = digest(`Bearer ${options.adminToken}`);
+  const expected = digest(options.adminToken);
   const server = createServer((req, res) => {
-    if (!timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) {
+    // The scheme is case-insensitive (RFC 9110 §11.1), as the registry takes it.
+    const presented = /^bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    if (!timingSafeEqual(digest(presented), expected)) {
       send(res, 401, { error: 'unauthenticated', message: 'send Authorization: Bearer $ADMIN_TOKEN' });
       return;
     }
