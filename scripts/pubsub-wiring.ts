@@ -20,14 +20,16 @@ export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter'] as const
 /**
  * Delivery policy of both push subscriptions. The ack deadline must not exceed the
  * receiving Service's timeoutSeconds (test/manifests.test.ts checks it against the
- * rendered manifests); five attempts with 10 s..10 min backoff outlive a database failover
- * before a message is dead-lettered.
+ * rendered manifests). Ten attempts with 10 s..600 s exponential backoff wait about
+ * 10+20+40+80+160+320+600+600+600 s = ~40 min before a message is dead-lettered, so a store
+ * down for minutes (a failover, a maintenance window) dead-letters nothing; what outlives even
+ * that lands in `rejected` and is replayed (docs/reliability.md "Retry windows").
  */
 export const DELIVERY = {
   ackDeadlineSeconds: 60,
   minRetryDelay: '10s',
   maxRetryDelay: '600s',
-  maxDeliveryAttempts: 5,
+  maxDeliveryAttempts: 10,
   messageRetention: '7d',
 } as const;
 
@@ -127,7 +129,7 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
     ];
     steps.push(
       {
-        section: 'Push subscription to ingest: OIDC-authenticated, exponential backoff, dead-letter after 5 attempts',
+        section: 'Push subscription to ingest: OIDC-authenticated, exponential backoff, dead-letter after 10 attempts',
         commands: [
           ['gcloud', 'pubsub', 'subscriptions', 'create', ingestSubscription, `--topic=${o.topic}`, ...pushFlags(o.ingestUrl), `--dead-letter-topic=${o.deadLetterTopic}`, `--max-delivery-attempts=${DELIVERY.maxDeliveryAttempts}`, p],
           // The service agent must be able to acknowledge what it forwards to the dead-letter topic.

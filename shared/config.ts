@@ -37,6 +37,13 @@ export interface Config {
   host?: string;
   /** Deadlines of dependency calls, in ms (docs/reliability.md "Deadlines and liveness"). */
   deadlines: DependencyDeadlines;
+  /**
+   * The local stack's push delivery (in-process Pub/Sub or emulator): exponential backoff
+   * between attempts and attempts before the dead-letter topic. The defaults span ~14 min
+   * (at least ~10.5 min with jitter), so a store down for minutes dead-letters nothing.
+   * @see ../docs/reliability.md "Retry windows"
+   */
+  pubsubDelivery: { minBackoffMs: number; maxBackoffMs: number; maxDeliveryAttempts: number };
 }
 
 export interface DependencyDeadlines {
@@ -74,6 +81,15 @@ function parseHost(raw: string | undefined): string | undefined {
   if (host === undefined) return undefined;
   if (isIP(host) || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host)) return host;
   throw new Error(`HOST=${raw} is not an IP address or host name (use 127.0.0.1 for this machine only, 0.0.0.0 for every interface)`);
+}
+
+/** An integer setting within bounds; anything else stops start-up naming the variable. */
+function boundedInt(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const text = nonEmpty(env[name]);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${text} must be an integer from ${min} to ${max}`);
+  return n;
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -115,6 +131,12 @@ export function loadConfig(env: Env = process.env): Config {
       // Past the server's own cancel, so that a live server answers with its error first.
       pgQueryMs: pgStatementMs + 2_000,
       batchFlushMs: durationMs(env, 'INGEST_FLUSH_TIMEOUT_MS', 30_000),
+    },
+    // Pub/Sub's own bounds: backoff 0..600 s, 5..100 delivery attempts.
+    pubsubDelivery: {
+      minBackoffMs: boundedInt(env, 'PUBSUB_MIN_BACKOFF_MS', 2_000, 0, 600_000),
+      maxBackoffMs: boundedInt(env, 'PUBSUB_MAX_BACKOFF_MS', 120_000, 0, 600_000),
+      maxDeliveryAttempts: boundedInt(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', 13, 5, 100),
     },
   };
 }

@@ -53,6 +53,20 @@ export class ValidationError extends HttpError {
   }
 }
 
+/**
+ * An error of the program itself (TypeError, RangeError such as a stack overflow, …), not of
+ * a dependency: retrying the same input fails the same way, so it is never transient.
+ * fetch reports a network failure as `TypeError('fetch failed')` with the socket error as its
+ * cause; that one is the network's, not the program's.
+ */
+export function isProgrammingError(error: unknown): boolean {
+  const builtIn = error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError
+    || error instanceof SyntaxError || error instanceof EvalError || error instanceof URIError;
+  if (!builtIn) return false;
+  const cause = (error as { cause?: unknown }).cause;
+  return !(typeof cause === 'object' && cause !== null && 'code' in cause);
+}
+
 export const isPermanentError = (e: unknown): e is PermanentError => e instanceof PermanentError;
 
 /** zod-style issue paths as a dotted string: `readings.3.metrics.temp`. */

@@ -220,7 +220,7 @@ describe('npm run wiring (dry run)', () => {
     for (const flag of [
       '--topic=telemetry ', '--push-endpoint=https://ingest.example/', '--push-auth-service-account=telemetry-push@demo-proj.iam.gserviceaccount.com',
       '--push-auth-token-audience=https://ingest.example/', `--ack-deadline=${DELIVERY.ackDeadlineSeconds}`, '--min-retry-delay=10s', '--max-retry-delay=600s',
-      '--dead-letter-topic=telemetry-dead-letter', '--max-delivery-attempts=5',
+      '--dead-letter-topic=telemetry-dead-letter', '--max-delivery-attempts=10',
     ]) {
       expect(ingestSub, flag).toContain(flag);
     }

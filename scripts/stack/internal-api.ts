@@ -1,7 +1,10 @@
 /**
  * The stack's internal API on a loopback-only port, behind the admin token:
- * - `POST /internal/query {"sql"}` → `{columns, rows}`: analyst SQL on the warehouse the stack
- *   holds open (DuckDB lets one process write a file, so `npm run query` asks the stack);
+ * - `POST /internal/query {"sql", "db"?: "warehouse"|"postgres", "timeoutMs"?}` → `{columns, rows}`:
+ *   analyst SQL on the stores the stack holds open (DuckDB lets one process write a file, PGlite
+ *   lives in this process, so `npm run query` asks the stack), sandboxed and read-only on
+ *   connections of its own, never the writer's (shared/warehouse/analyst-sql.ts,
+ *   scripts/query/postgres.ts);
  * - `POST /internal/publish {"topic"?, "data", "attributes"?}` → `{messageId}`: publish a raw
  *   message, as `gcloud pubsub topics publish` does (replaying a dead letter, testing);
  * - `GET /internal/stats`: the local Pub/Sub's counters.
@@ -14,7 +17,9 @@ import { toIssues } from '../../shared/errors.ts';
 import { identifier } from '../../schemas/ids.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
+import { MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/analyst-sql.ts';
 import type { DuckDbSink } from '../../shared/warehouse/duckdb.ts';
+import { queryPostgresReadOnly } from '../query/postgres.ts';
 
 export interface InternalApiOptions {
   platform: Platform;
@@ -25,7 +30,11 @@ export interface InternalApiOptions {
   timeouts?: Partial<ConnectionLimits>;
 }
 
-const QueryBody = z.object({ sql: z.string().min(1) });
+const QueryBody = z.object({
+  sql: z.string().min(1),
+  db: z.enum(['warehouse', 'postgres']).default('warehouse'),
+  timeoutMs: z.number().int().positive().max(MAX_QUERY_TIMEOUT_MS).optional(),
+});
 const PublishBody = z.object({ topic: identifier(255).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
 
 export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
@@ -61,9 +70,11 @@ async function route(options: InternalApiOptions, req: IncomingMessage, res: Ser
   if (req.url === '/internal/query') {
     const body = QueryBody.safeParse(json);
     if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
+    const { sql, db, timeoutMs } = body.data;
+    if (db === 'postgres') return send(res, 200, await queryPostgresReadOnly(await platform.database(), sql, { timeoutMs }));
     const warehouse = await platform.warehouse();
     if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}; query it with its own tools` });
-    return send(res, 200, await (warehouse as DuckDbSink).query(body.data.sql));
+    return send(res, 200, await (warehouse as DuckDbSink).query(sql, { timeoutMs }));
   }
   if (req.url === '/internal/publish') {
     const body = PublishBody.safeParse(json);

@@ -16,7 +16,7 @@ import { keepOrGenerateSecret } from '../../shared/secrets.ts';
 import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
 import { subscriptionNames, wireEmulator, type EmulatorWiring } from './emulator.ts';
 import { startInternalApi } from './internal-api.ts';
-import { removeStackState, writeStackState, type StackState } from './state-file.ts';
+import { readStackState, removeStackState, writeStackState, type StackState } from './state-file.ts';
 
 export interface StackPorts {
   bridge: number;
@@ -79,6 +79,9 @@ export function portsFromEnv(env: Record<string, string | undefined> = process.e
 export async function startStack(options: StackOptions): Promise<Stack> {
   const { logger } = options;
   await mkdir(options.config.dataDir, { recursive: true });
+  // Checked before any store is opened: two stacks on one DATA_DIR would share PGlite's files.
+  const other = await readStackState(options.config.dataDir);
+  if (other) throw new Error(`another stack (PID ${other.pid}) already runs with DATA_DIR=${options.config.dataDir}: stop it, or start this one with its own DATA_DIR`);
   // Not configured: the one kept under DATA_DIR, generated on the first start.
   const kept = options.config.adminToken === undefined ? await keepOrGenerateSecret(options.config.dataDir, 'admin-token') : undefined;
   const config: Config = { ...options.config, adminToken: options.config.adminToken ?? kept?.value };
@@ -120,13 +123,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         projectId: config.projectId,
         topics: [config.telemetryTopic, config.deadLetterTopic],
         subscriptions: [
-          { name: names.ingest, topic: config.telemetryTopic, pushEndpoint: `${urlOf('ingest')}/`, deadLetter: { topic: config.deadLetterTopic, maxDeliveryAttempts: 5 } },
+          { name: names.ingest, topic: config.telemetryTopic, pushEndpoint: `${urlOf('ingest')}/`, deadLetter: { topic: config.deadLetterTopic, maxDeliveryAttempts: config.pubsubDelivery.maxDeliveryAttempts } },
           { name: names.deadletter, topic: config.deadLetterTopic, pushEndpoint: `${urlOf('deadletter')}/` },
         ],
         logger,
-        // Five attempts must outlast a short database outage (test/chaos: 10 s), else accepted
-        // readings are dead-lettered instead of stored; Pub/Sub itself starts at 10 s.
-        minBackoffMs: 2_000,
+        // The attempts must outlast a store that is down for minutes, else accepted readings
+        // are dead-lettered instead of stored (docs/reliability.md "Retry windows").
+        minBackoffMs: config.pubsubDelivery.minBackoffMs,
+        maxBackoffMs: config.pubsubDelivery.maxBackoffMs,
       });
       resolvePublisher(localPubsub);
     }

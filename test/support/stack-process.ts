@@ -30,6 +30,10 @@ export async function stackEnv(dataDir: string, extra: Record<string, string> = 
     DEADLETTER_PORT: String(await freePort()),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    // A short retry window keeps the dead-letter scenarios fast (the default spans ~14 min).
+    PUBSUB_MIN_BACKOFF_MS: '2000',
+    PUBSUB_MAX_BACKOFF_MS: '10000',
+    PUBSUB_MAX_DELIVERY_ATTEMPTS: '5',
     ...extra,
   };
 }
