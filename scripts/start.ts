@@ -27,6 +27,7 @@ export function formatBanner(stack: Stack): string {
     `  ingest     ${urls.ingest}`,
     `  registry   ${urls.registry}`,
     `  deadletter ${urls.deadletter}`,
+    ...(urls.readings ? [`  readings   ${urls.readings}`] : []),
     ...describeStores(stack),
     `  admin token ${adminToken}${stack.generatedAdminToken ? '   (generated; set ADMIN_TOKEN to choose one)' : ''}`,
     '',
@@ -37,8 +38,22 @@ export function formatBanner(stack: Stack): string {
     `    -d '{"metrics":{"temperature":21.5,"humidity":40}}'`,
     `  curl -s ${urls.registry}/v1/devices/thermo-1/state -H ${quote(`Authorization: Bearer ${adminToken}`)}`,
     `  npm run query -- "SELECT device_id, metric, value, event_ts FROM measurements ORDER BY event_ts DESC LIMIT 10"`,
+    ...formatDashboardLines(stack),
     '',
   ].join('\n');
+}
+
+/** The dashboard link carries the read token in its fragment, which the browser never sends. */
+export function formatDashboardLines(stack: Stack): string[] {
+  const { urls, readToken } = stack.state;
+  if (!urls.readings || !readToken) return [];
+  return [
+    '',
+    'Dashboard (fleet and live charts; the link carries the read token):',
+    `  ${urls.readings}/#token=${encodeURIComponent(readToken)}`,
+    `  read token ${readToken}${stack.generatedReadToken ? `   (generated, kept in ${stack.platform.config.dataDir}/read-token; set READ_TOKEN to choose one)` : ''}`,
+    `  curl -s '${urls.readings}/v1/fleet' -H 'Authorization: Bearer ${readToken}'`,
+  ];
 }
 
 async function main(): Promise<void> {

@@ -29,6 +29,12 @@ export interface Config {
   credentialCacheTtlMs: number;
   /** Ingest group commit: rows per batch, wait for company, concurrent batch writes. Off = one write per request. */
   ingestBatch: { enabled: boolean; maxRows: number; maxWaitMs: number; concurrency: number };
+  /** readings: bearer secret for applications (ADMIN_TOKEN is accepted too). */
+  readToken?: string;
+  /** readings: the local stack's port (READINGS_PORT, default 8084). */
+  readingsPort: number;
+  /** readings: every query is cancelled after this long (READINGS_STATEMENT_TIMEOUT_MS, default 5000). */
+  readingsStatementTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -39,6 +45,22 @@ const nonNegative = (v: string | undefined, fallback: number): number => {
   const n = Number(nonEmpty(v) ?? fallback);
   return Number.isFinite(n) && n >= 0 ? n : fallback;
 };
+
+/** A whole number in [min, max], or start-up stops naming the variable. */
+function boundedInteger(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${raw} must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** A bearer secret: printable ASCII without spaces (it travels in an Authorization header). */
+function bearerSecret(env: Env, name: string): string | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw !== undefined && !/^[\x21-\x7e]{16,512}$/.test(raw)) throw new Error(`${name} must be 16 to 512 printable ASCII characters without spaces`);
+  return raw;
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const projectId = nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? 'local-project';
@@ -71,5 +93,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxWaitMs: Number(nonEmpty(env.INGEST_BATCH_WAIT_MS) ?? 5),
       concurrency: Number(nonEmpty(env.INGEST_BATCH_CONCURRENCY) ?? 4),
     },
+    readToken: bearerSecret(env, 'READ_TOKEN'),
+    readingsPort: boundedInteger(env, 'READINGS_PORT', 8084, 0, 65535),
+    readingsStatementTimeoutMs: boundedInteger(env, 'READINGS_STATEMENT_TIMEOUT_MS', 5_000, 1, 600_000),
   };
 }

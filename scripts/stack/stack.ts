@@ -16,6 +16,7 @@ import { createPlatform, type Platform } from '../../shared/runtime/platform.ts'
 import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
 import { subscriptionNames, wireEmulator, type EmulatorWiring } from './emulator.ts';
 import { startInternalApi } from './internal-api.ts';
+import { keepReadToken } from './read-token.ts';
 import { removeStackState, writeStackState, type StackState } from './state-file.ts';
 
 export interface StackPorts {
@@ -23,6 +24,7 @@ export interface StackPorts {
   ingest: number;
   registry: number;
   deadletter: number;
+  readings: number;
   /** The loopback-only internal API; 0 picks a free port. */
   internal: number;
 }
@@ -39,11 +41,13 @@ export interface Stack {
   platform: Platform;
   /** True when ADMIN_TOKEN was not configured and the stack made one up. */
   generatedAdminToken: boolean;
+  /** True when READ_TOKEN was not configured and the stack made one up (kept under DATA_DIR). */
+  generatedReadToken: boolean;
   /** Stop accepting, drain, close every client. */
   stop(): Promise<void>;
 }
 
-const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'bridge'];
+const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'readings', 'bridge'];
 
 /** The ports of DESIGN.md, each overridable by its environment variable. */
 export function portsFromEnv(env: Record<string, string | undefined> = process.env): StackPorts {
@@ -59,16 +63,18 @@ export function portsFromEnv(env: Record<string, string | undefined> = process.e
     ingest: port('INGEST_PORT', 8081),
     registry: port('REGISTRY_PORT', 8082),
     deadletter: port('DEADLETTER_PORT', 8083),
+    readings: port('READINGS_PORT', 8084),
     internal: port('STACK_INTERNAL_PORT', 0),
   };
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const generatedAdminToken = options.config.adminToken === undefined;
-  const config: Config = { ...options.config, adminToken: options.config.adminToken ?? randomBytes(24).toString('base64url') };
+  await mkdir(options.config.dataDir, { recursive: true });
+  const readToken = await keepReadToken(options.config);
+  const config: Config = { ...options.config, adminToken: options.config.adminToken ?? randomBytes(24).toString('base64url'), readToken: readToken.value };
   const adminToken = config.adminToken as string;
   const { logger } = options;
-  await mkdir(config.dataDir, { recursive: true });
 
   // Bridge may take requests before the Pub/Sub is wired: its first publish waits for it.
   let resolvePublisher!: (p: Publisher) => void;
@@ -122,8 +128,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       startedAt: new Date().toISOString(),
       projectId: config.projectId,
       adminToken,
+      readToken: readToken.value,
       internalUrl: internal.url,
-      urls: { bridge: urlOf('bridge'), ingest: urlOf('ingest'), registry: urlOf('registry'), deadletter: urlOf('deadletter') },
+      urls: { bridge: urlOf('bridge'), ingest: urlOf('ingest'), registry: urlOf('registry'), deadletter: urlOf('deadletter'), readings: urlOf('readings') },
       pubsub: useEmulator ? 'emulator' : 'local',
       warehouse: warehouse.kind,
     };
@@ -137,10 +144,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await running.get('bridge')?.stop();
       await localPubsub?.close();
       await emulator?.close();
-      await Promise.allSettled(['ingest', 'deadletter', 'registry'].map((n) => running.get(n as FunctionName)?.stop()));
+      await Promise.allSettled(['ingest', 'deadletter', 'registry', 'readings'].map((n) => running.get(n as FunctionName)?.stop()));
       await platform.close();
     };
-    return { state, platform, generatedAdminToken, stop: () => (stopping ??= stop()) };
+    return { state, platform, generatedAdminToken, generatedReadToken: readToken.generated, stop: () => (stopping ??= stop()) };
   } catch (error) {
     rejectPublisher(error);
     await Promise.allSettled([...running.values()].map((r) => r.stop()));

@@ -28,6 +28,7 @@ export async function stackEnv(dataDir: string, extra: Record<string, string> = 
     INGEST_PORT: String(await freePort()),
     REGISTRY_PORT: String(await freePort()),
     DEADLETTER_PORT: String(await freePort()),
+    READINGS_PORT: String(await freePort()),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     ...extra,
