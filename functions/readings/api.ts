@@ -26,7 +26,7 @@ export interface ReadDeps {
   pageTokens: PageTokenCodec;
 }
 
-const ReadingCursor = z.strictObject({ ts: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}$/), id: z.string().min(1).max(256).refine((id) => !id.includes("\u0000")) });
+const ReadingCursor = z.strictObject({ ts: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}$/), id: z.string().min(1).max(256).refine((id) => !id.includes('\u0000')) });
 const FleetCursor = z.strictObject({ after: DeviceId });
 
 const deviceNotFound = (deviceId: string) => new HttpError(404, 'not_found', `device ${JSON.stringify(deviceId)} not found`);
