@@ -87,7 +87,7 @@ export const SeriesQuery = z
       .pipe(z.array(z.enum(SERIES_AGGREGATES, { error: 'each aggregate must be one of avg, min, max, count, last' })).min(1))
       .default(['avg']),
   })
-  .transform((q) => resolveWindow(q, Math.min(DEFAULT_WINDOW_MS, SERIES_INTERVALS[q.interval] * MAX_SERIES_BUCKETS)))
+  .transform((q) => resolveWindow(q, Math.min(DEFAULT_WINDOW_MS, SERIES_INTERVALS[q.interval] * (MAX_SERIES_BUCKETS - 1))))
   .superRefine((q, ctx) => {
     if (q.from >= q.to) {
       ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });

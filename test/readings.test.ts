@@ -288,6 +288,11 @@ describe('GET /v1/devices/{id}/series', () => {
     expect(defaults.buckets.every((b) => Object.keys(b).sort().join() === 'avg,ts')).toBe(true);
   });
 
+  it.each(Object.keys(SERIES_INTERVALS))('defaults to a window within the bucket limit for interval=%s', async (interval) => {
+    const answer = await get(`/v1/devices/dev-a/series?metric=temp&interval=${interval}`);
+    expect(answer.status, answer.text).toBe(200);
+  });
+
   it('has no buckets for a text metric or one the device never sent', async () => {
     expect(SeriesResponse.parse((await get('/v1/devices/dev-a/series?metric=label&interval=1h')).json).buckets).toEqual([]);
     expect(SeriesResponse.parse((await get('/v1/devices/dev-a/series?metric=nosuch&interval=1h')).json).buckets).toEqual([]);
