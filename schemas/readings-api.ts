@@ -51,10 +51,13 @@ export const Duration = z.string().transform((s, ctx) => {
 const PageToken = z.string().min(1).max(MAX_PAGE_TOKEN_LENGTH);
 const pageSize = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
-/** Fills in `to` (now) and `from` (a default span before `to`), then checks the window. */
-function resolveWindow<T extends { from?: number; to?: number }>(query: T, defaultSpanMs: number, now = Date.now()): T & { from: number; to: number } {
+/**
+ * The window a query means: `to` defaults to now and `from` to a span before `to`. `from` and
+ * `to` stay as given, so that a page token can tell the same query asked again later.
+ */
+function resolveWindow<T extends { from?: number; to?: number }>(query: T, defaultSpanMs: number, now = Date.now()): T & { window: { from: number; to: number } } {
   const to = query.to ?? now;
-  return { ...query, to, from: query.from ?? to - defaultSpanMs };
+  return { ...query, window: { from: query.from ?? to - defaultSpanMs, to } };
 }
 
 /** `GET /v1/devices/{id}/readings`: the window is [from, to). */
@@ -68,9 +71,9 @@ export const ReadingsQuery = z
     pageToken: PageToken.optional(),
   })
   .transform((q) => resolveWindow(q, DEFAULT_WINDOW_MS))
-  .superRefine((q, ctx) => {
-    if (q.from >= q.to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
-    else if (q.to - q.from > MAX_READINGS_WINDOW_MS) ctx.addIssue({ code: 'custom', path: ['to'], message: 'the window from..to spans at most 31 days' });
+  .superRefine(({ window: { from, to } }, ctx) => {
+    if (from >= to) ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
+    else if (to - from > MAX_READINGS_WINDOW_MS) ctx.addIssue({ code: 'custom', path: ['to'], message: 'the window from..to spans at most 31 days' });
   });
 export type ReadingsQuery = z.infer<typeof ReadingsQuery>;
 
@@ -89,11 +92,11 @@ export const SeriesQuery = z
   })
   .transform((q) => resolveWindow(q, Math.min(DEFAULT_WINDOW_MS, SERIES_INTERVALS[q.interval] * (MAX_SERIES_BUCKETS - 1))))
   .superRefine((q, ctx) => {
-    if (q.from >= q.to) {
+    if (q.window.from >= q.window.to) {
       ctx.addIssue({ code: 'custom', path: ['from'], message: 'must be before to' });
       return;
     }
-    if (countBuckets(q.from, q.to, SERIES_INTERVALS[q.interval]) > MAX_SERIES_BUCKETS) {
+    if (countBuckets(q.window.from, q.window.to, SERIES_INTERVALS[q.interval]) > MAX_SERIES_BUCKETS) {
       ctx.addIssue({ code: 'custom', path: ['to'], message: `the window from..to holds more than ${MAX_SERIES_BUCKETS} buckets of ${q.interval}` });
     }
   });

@@ -147,6 +147,14 @@ describe('GET /v1/devices/{id}/readings', () => {
     expect(items.map((r) => r.metrics.hum)).toEqual(expected.map((r) => r.metrics.hum));
   });
 
+  it('pages through a window given by its defaults, which the first page fixes', async () => {
+    const asked = Date.now();
+    const { items, pages } = await pageThrough('pageSize=150&order=desc');
+    expect(pages).toBeGreaterThan(1);
+    const expected = readings.filter((r) => r.ts >= asked - 24 * HOUR).sort(byTime).reverse();
+    expect(items.map((r) => r.seq)).toEqual(expected.map((r) => r.seq));
+  });
+
   it('keeps to [from, to) and defaults to the last 24 hours', async () => {
     const from = now - 10 * HOUR;
     const to = now - 5 * HOUR;

@@ -26,7 +26,8 @@ export interface ReadDeps {
   pageTokens: PageTokenCodec;
 }
 
-const ReadingCursor = z.strictObject({ ts: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}$/), id: z.string().min(1).max(256).refine((id) => !id.includes('\u0000')) });
+/** Where the previous page ended, and the window the first page resolved (its `to` may have been "now"). */
+const ReadingCursor = z.strictObject({ from: z.int(), to: z.int(), ts: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}$/), id: z.string().min(1).max(256).refine((id) => !id.includes('\u0000')) });
 const FleetCursor = z.strictObject({ after: DeviceId });
 
 const deviceNotFound = (deviceId: string) => new HttpError(404, 'not_found', `device ${JSON.stringify(deviceId)} not found`);
@@ -47,24 +48,26 @@ function toReadingItem(row: StoredReading, metrics: readonly string[] | undefine
 
 /** A device's raw readings in [from, to), one page at a time. */
 export async function listReadings(deps: ReadDeps, deviceId: string, query: ReadingsQuery): Promise<ReadingsResponse> {
-  const scope = JSON.stringify(['readings', deviceId, query.from, query.to, query.order, query.metrics ?? null]);
-  const after = query.pageToken === undefined ? undefined : deps.pageTokens.decode(query.pageToken, scope, ReadingCursor);
+  const scope = JSON.stringify(['readings', deviceId, query.from ?? null, query.to ?? null, query.order, query.metrics ?? null]);
+  const cursor = query.pageToken === undefined ? undefined : deps.pageTokens.decode(query.pageToken, scope, ReadingCursor);
+  const window = cursor ? { from: cursor.from, to: cursor.to } : query.window;
   const rows = await deps.read(async (sql) => {
     if (!(await deviceExists(sql, deviceId))) throw deviceNotFound(deviceId);
-    return selectReadings(sql, { deviceId, fromMs: query.from, toMs: query.to, order: query.order, metrics: query.metrics, after, limit: query.pageSize + 1 });
+    const after = cursor ? { ts: cursor.ts, id: cursor.id } : undefined;
+    return selectReadings(sql, { deviceId, fromMs: window.from, toMs: window.to, order: query.order, metrics: query.metrics, after, limit: query.pageSize + 1 });
   });
   const page = rows.slice(0, query.pageSize);
   const last = page.at(-1);
   const readings = page.map((row) => toReadingItem(row, query.metrics));
   if (rows.length <= query.pageSize || !last) return { readings };
-  return { readings, nextPageToken: deps.pageTokens.encode(scope, { ts: last.cursor_ts, id: last.reading_id }) };
+  return { readings, nextPageToken: deps.pageTokens.encode(scope, { ...window, ts: last.cursor_ts, id: last.reading_id }) };
 }
 
 /** One metric of a device in aligned buckets; the window is widened to whole buckets. */
 export async function getSeries(deps: ReadDeps, deviceId: string, query: SeriesQuery): Promise<SeriesResponse> {
   const widthMs = SERIES_INTERVALS[query.interval];
-  const fromMs = Math.floor(query.from / widthMs) * widthMs;
-  const toMs = Math.ceil(query.to / widthMs) * widthMs;
+  const fromMs = Math.floor(query.window.from / widthMs) * widthMs;
+  const toMs = Math.ceil(query.window.to / widthMs) * widthMs;
   const rows = await deps.read(async (sql) => {
     if (!(await deviceExists(sql, deviceId))) throw deviceNotFound(deviceId);
     return selectBuckets(sql, { deviceId, metric: query.metric, fromMs, toMs, widthMs });
