@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from './support/net.ts';
 import { createRegistryClient } from './support/registry-client.ts';
 import { stackEnv, startStackProcess, type StackProcess } from './support/stack-process.ts';
 
@@ -60,6 +61,8 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
   const created = await registry<{ credentials: { token: string }[] }>('POST', '/v1/devices', { deviceId: 'dash-probe', site: 'lab', credentials: [{ type: 'token' }] });
   expect(created.status).toBe(201);
   const deviceToken = created.body.credentials[0]!.token;
+  // Registered, never heard from: the fleet marks it silent.
+  expect((await registry('POST', '/v1/devices', { deviceId: 'dash-quiet', credentials: [] })).status).toBe(201);
   const post = async (metrics: Record<string, number>, ts?: number) => {
     const answer = await fetch(`${urls.bridge}/v1/devices/dash-probe/telemetry`, {
       method: 'POST',
@@ -86,25 +89,30 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
 
   await page.goto(link);
   // The token left the address bar and stayed in storage.
-  await page.waitForFunction("!location.hash.includes('token')");
+  // (waitForFunction would poll with eval, which the page's CSP rightly forbids: locators and
+  // polling from here instead.)
+  await waitFor(() => !page.url().includes('token'), { what: 'the token to leave the address bar' });
   expect(await page.evaluate("localStorage.getItem('telemetry.readToken')")).toBe(readToken);
 
   // The fleet: the probe and the simulator's devices.
   await page.waitForSelector('tr[data-device="dash-probe"]', { timeout: 20_000 });
-  await page.waitForFunction("document.querySelectorAll('#fleet tbody tr').length >= 4", undefined, { timeout: 30_000 });
+  await waitFor(async () => (await page.locator('#fleet tbody tr').count()) >= 5, { timeoutMs: 30_000, what: 'five devices in the fleet' });
+  await page.locator('tr[data-device="dash-quiet"].silent .badge', { hasText: 'silent' }).waitFor({ timeout: 20_000 });
+  expect(await page.locator('tr[data-device="dash-probe"].silent').count()).toBe(0);
   await page.click('tr[data-device="dash-probe"]');
   await page.selectOption('#metric', 'temperature');
-  await page.waitForFunction("Number(document.querySelector('#chart')?.dataset.points) >= 5", undefined, { timeout: 20_000 });
+  const points = async () => Number(await page.locator('#chart').getAttribute('data-points'));
+  await waitFor(async () => (await points()) >= 5, { timeoutMs: 20_000, what: 'a chart with points' });
   expect(await page.locator('#chart canvas').count()).toBe(1);
 
   // A new reading reaches the fleet table and the chart while the page stays open.
-  const pointsBefore = Number(await page.locator('#chart').getAttribute('data-points'));
+  const pointsBefore = await points();
   // A mark on this document: a reload would start a new one without it.
   await page.evaluate("window.__sameDocument = true");
   await post({ temperature: 77.7, humidity: 12.5 });
-  await page.waitForFunction("document.querySelector('tr[data-device=\"dash-probe\"] .values')?.textContent?.includes('temperature=77.7')", undefined, { timeout: 30_000 });
-  await page.waitForFunction("document.querySelector('#chart')?.dataset.lastValue === '77.7'", undefined, { timeout: 30_000 });
-  expect(Number(await page.locator('#chart').getAttribute('data-points'))).toBeGreaterThanOrEqual(pointsBefore);
+  await page.locator('tr[data-device="dash-probe"] .values', { hasText: 'temperature=77.7' }).waitFor({ timeout: 30_000 });
+  await page.locator('#chart[data-last-value="77.7"]').waitFor({ state: 'attached', timeout: 30_000 });
+  expect(await points()).toBeGreaterThanOrEqual(pointsBefore);
   expect(await page.evaluate("window.__sameDocument === true")).toBe(true);
 
   mkdirSync(ARTIFACTS, { recursive: true });
