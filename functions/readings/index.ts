@@ -14,7 +14,7 @@ import { bearerMatcher } from '../../shared/auth/bearer.ts';
 import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';
 import { createListener, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
-import type { Platform } from '../../shared/runtime/platform.ts';
+import { lazy, type Platform } from '../../shared/runtime/platform.ts';
 import { DeviceId } from '../../schemas/reading.ts';
 import { FleetQuery, ReadingsQuery, SeriesQuery } from '../../schemas/readings-api.ts';
 import { getSeries, listFleet, listReadings, type ReadDeps } from './api.ts';
@@ -58,13 +58,13 @@ function acceptedSecrets(platform: Platform): string[] {
   return [generated];
 }
 
-async function create(platform: Platform): Promise<FunctionInstance> {
+function create(platform: Platform): FunctionInstance {
   const { config, logger } = platform;
   const secrets = acceptedSecrets(platform);
   const authorized = bearerMatcher(secrets);
-  // A module that `npm run build` replaces with the prebuilt files (scripts/build.ts).
-  const { buildDashboard } = await import('./dashboard/build.ts');
-  const dashboard = createDashboard(await buildDashboard());
+  // Built on the first page request, not at start-up; `npm run build` replaces this module
+  // with the prebuilt files (scripts/build.ts).
+  const dashboard = lazy(async () => createDashboard(await (await import('./dashboard/build.ts')).buildDashboard()));
   const deps: ReadDeps = {
     read: async (fn) => readOnly(await platform.database(), config.readingsStatementTimeoutMs, fn),
     pageTokens: createPageTokenCodec(secrets),
@@ -75,7 +75,7 @@ async function create(platform: Platform): Promise<FunctionInstance> {
       throw new HttpError(405, 'method_not_allowed', `${req.method} is not supported; the read API answers GET`, { headers: { allow: 'GET, HEAD' } });
     }
     if (!req.path.startsWith('/v1/')) {
-      const page = dashboard.answer(req.path, req.headers);
+      const page = (await dashboard.get()).answer(req.path, req.headers);
       if (page) return page;
       throw new HttpError(404, 'not_found', `no route for GET ${req.path.slice(0, 300)}`);
     }
