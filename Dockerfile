@@ -5,7 +5,7 @@
 # ---- build: install with the lock file, bundle the one function -------------------------
 FROM node:24-slim AS build
 ARG FUNCTION
-RUN test -n "$FUNCTION" || (echo "build with --build-arg FUNCTION=<bridge|ingest|registry|deadletter>" >&2; exit 1)
+RUN test -n "$FUNCTION" || (echo "build with --build-arg FUNCTION=<bridge|ingest|registry|deadletter|readings>" >&2; exit 1)
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund

@@ -12,7 +12,7 @@
  */
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -101,6 +101,35 @@ function stubEmbeddedPlugin(root: string): esbuild.Plugin {
   };
 }
 
+/**
+ * Modules whose named async export runs at build time, its result inlined as a constant: the
+ * readings dashboard is built by esbuild once here, not by each deployed instance.
+ */
+export const BUILD_TIME_MODULES: readonly { file: string; exportName: string }[] = [
+  { file: 'functions/readings/dashboard/build.ts', exportName: 'buildDashboard' },
+];
+
+function buildTimeModulesPlugin(root: string): esbuild.Plugin {
+  return {
+    name: 'build-time-modules',
+    setup(build) {
+      for (const { file, exportName } of BUILD_TIME_MODULES) {
+        const absolute = path.join(root, file);
+        build.onResolve({ filter: new RegExp(`${escapeRegExp(path.basename(file, '.ts'))}(\\.ts)?$`) }, (args) => {
+          const resolved = path.resolve(args.resolveDir, args.path);
+          return resolved === absolute || `${resolved}.ts` === absolute ? { path: absolute, namespace: 'build-time' } : undefined;
+        });
+        build.onLoad({ filter: new RegExp(`^${escapeRegExp(absolute)}$`), namespace: 'build-time' }, async () => {
+          const module = (await import(pathToFileURL(absolute).href)) as Record<string, () => Promise<unknown>>;
+          const produce = module[exportName];
+          if (!produce) throw new Error(`${file} exports no ${exportName}`);
+          return { contents: `export const ${exportName} = async () => (${JSON.stringify(await produce())});`, loader: 'js' };
+        });
+      }
+    },
+  };
+}
+
 const isBareSpecifier = (specifier: string) => !/^(\.|\/|node:|[a-z]+:)/.test(specifier);
 const isIdentifier = (name: string) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default';
 
@@ -169,7 +198,7 @@ export async function bundleFunction(options: BundleOptions, root = ROOT): Promi
     metafile: true,
     logLevel: 'warning',
     legalComments: 'none',
-    plugins: [entryPlugin(options.modulePath, root), stubEmbeddedPlugin(root), namedDynamicImportsPlugin()],
+    plugins: [entryPlugin(options.modulePath, root), buildTimeModulesPlugin(root), stubEmbeddedPlugin(root), namedDynamicImportsPlugin()],
   });
   const outputs = Object.entries(result.metafile.outputs);
   const entryPath = path.relative(root, path.join(outDir, 'index.mjs'));

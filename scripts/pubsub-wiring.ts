@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter'] as const;
+export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter', 'readings'] as const;
 
 /**
  * Delivery policy of both push subscriptions. The ack deadline must not exceed the

@@ -47,6 +47,7 @@ export function formatBanner(stack: Stack): string {
     `  ingest     ${urls.ingest}`,
     `  registry   ${urls.registry}`,
     `  deadletter ${urls.deadletter}`,
+    ...(urls.readings ? [`  readings   ${urls.readings}`] : []),
     ...describeStores(stack),
     ...describeAdminToken(stack),
     ...describeExposure(stack),
@@ -59,8 +60,28 @@ export function formatBanner(stack: Stack): string {
     `    -d '{"metrics":{"temperature":21.5,"humidity":40}}'`,
     `  curl -s ${urls.registry}/v1/devices/thermo-1/state -H "Authorization: Bearer $ADMIN_TOKEN"`,
     `  npm run query -- "SELECT device_id, metric, value, event_ts FROM measurements ORDER BY event_ts DESC LIMIT 10"`,
+    ...formatDashboardLines(stack),
     '',
   ].join('\n');
+}
+
+/**
+ * The dashboard link carries the read token in its fragment, which the browser never sends.
+ * A READ_TOKEN that was configured is not echoed: the page asks for it once instead.
+ */
+export function formatDashboardLines(stack: Stack): string[] {
+  const { urls, readToken } = stack.state;
+  if (!urls.readings || !readToken) return [];
+  if (stack.readTokenPath === undefined) {
+    return ['', 'Dashboard (fleet and live charts; enter READ_TOKEN on the page once):', `  ${urls.readings}/`];
+  }
+  return [
+    '',
+    'Dashboard (fleet and live charts; the link carries the read token):',
+    `  ${urls.readings}/#token=${encodeURIComponent(readToken)}`,
+    `  read token kept in ${stack.readTokenPath} (mode 0600)${stack.generatedReadToken ? ', generated on this start' : ''}; set READ_TOKEN to choose one`,
+    `  curl -s '${urls.readings}/v1/fleet' -H "Authorization: Bearer $(cat ${stack.readTokenPath})"`,
+  ];
 }
 
 async function main(): Promise<void> {

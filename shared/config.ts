@@ -44,6 +44,12 @@ export interface Config {
    * @see ../docs/reliability.md "Retry windows"
    */
   pubsubDelivery: { minBackoffMs: number; maxBackoffMs: number; maxDeliveryAttempts: number };
+  /** readings: bearer secret for applications (ADMIN_TOKEN is accepted too). */
+  readToken?: string;
+  /** readings: the local stack's port (READINGS_PORT, default 8084). */
+  readingsPort: number;
+  /** readings: every query is cancelled after this long (READINGS_STATEMENT_TIMEOUT_MS, default 5000). */
+  readingsStatementTimeoutMs: number;
 }
 
 export interface DependencyDeadlines {
@@ -92,6 +98,13 @@ function boundedInt(env: Env, name: string, fallback: number, min: number, max: 
   return n;
 }
 
+/** A bearer secret: printable ASCII without spaces (it travels in an Authorization header). */
+function bearerSecret(env: Env, name: string): string | undefined {
+  const raw = nonEmpty(env[name]);
+  if (raw !== undefined && !/^[\x21-\x7e]{16,512}$/.test(raw)) throw new Error(`${name} must be 16 to 512 printable ASCII characters without spaces`);
+  return raw;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000);
   const projectId = nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? 'local-project';
@@ -138,5 +151,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxBackoffMs: boundedInt(env, 'PUBSUB_MAX_BACKOFF_MS', 120_000, 0, 600_000),
       maxDeliveryAttempts: boundedInt(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', 13, 5, 100),
     },
+    readToken: bearerSecret(env, 'READ_TOKEN'),
+    readingsPort: boundedInt(env, 'READINGS_PORT', 8084, 0, 65535),
+    readingsStatementTimeoutMs: boundedInt(env, 'READINGS_STATEMENT_TIMEOUT_MS', 5_000, 1, 600_000),
   };
 }

@@ -121,6 +121,25 @@ describe.each(FUNCTION_NAMES)('bundle %s, alone in a directory', (name) => {
   });
 });
 
+describe('the readings bundle', () => {
+  it('serves the dashboard built into it, with neither esbuild nor the page sources beside it', async () => {
+    const dir = path.join(workDir, 'readings-dashboard');
+    cpSync(path.join(DIST, 'readings'), dir, { recursive: true });
+    const started = await startBundle(dir, productionEnv('readings-dashboard'));
+    const page = await fetch(`${started.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await page.text();
+    const script = /src="(\/assets\/app\.[0-9a-f]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const js = await fetch(`${started.url}${script ?? ''}`);
+    expect(js.status).toBe(200);
+    expect((await js.text()).length).toBeGreaterThan(20_000);
+    started.child.kill('SIGTERM');
+    expect(await started.exited, started.output()).toBe(0);
+  });
+});
+
 describe('embedded stores in a production bundle', () => {
   it('fail with a message that says what to configure, and the function keeps serving', async () => {
     const dir = path.join(workDir, 'registry-embedded');

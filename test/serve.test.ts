@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_NAMES } from '../functions/index.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makePushBody, post, type TestDatabase } from './support/kit.ts';
 import { freePort, waitFor } from './support/net.ts';
@@ -67,6 +68,6 @@ describe('npm run serve -- ingest', () => {
   it('refuses an unknown function name', () => {
     const run = spawnSync(process.execPath, ['scripts/serve.ts', 'nope'], { encoding: 'utf8' });
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('usage: npm run serve -- <bridge|ingest|registry|deadletter>');
+    expect(run.stderr).toContain(`usage: npm run serve -- <${FUNCTION_NAMES.join('|')}>`);
   });
 });

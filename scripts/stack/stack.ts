@@ -23,6 +23,7 @@ export interface StackPorts {
   ingest: number;
   registry: number;
   deadletter: number;
+  readings: number;
   /** The loopback-only internal API; 0 picks a free port. */
   internal: number;
 }
@@ -52,11 +53,15 @@ export interface Stack {
   adminTokenPath?: string;
   /** The interface the functions listen on. */
   host: string;
+  /** True when READ_TOKEN was not configured and the stack generated one on this start (kept under DATA_DIR). */
+  generatedReadToken: boolean;
+  /** Where the read token is kept when it was not configured. */
+  readTokenPath?: string;
   /** Stop accepting, drain, close every client. */
   stop(): Promise<void>;
 }
 
-const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'bridge'];
+const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'readings', 'bridge'];
 
 /** The ports of DESIGN.md, each overridable by its environment variable. */
 export function portsFromEnv(env: Record<string, string | undefined> = process.env): StackPorts {
@@ -72,6 +77,7 @@ export function portsFromEnv(env: Record<string, string | undefined> = process.e
     ingest: port('INGEST_PORT', 8081),
     registry: port('REGISTRY_PORT', 8082),
     deadletter: port('DEADLETTER_PORT', 8083),
+    readings: port('READINGS_PORT', 8084),
     internal: port('STACK_INTERNAL_PORT', 0),
   };
 }
@@ -84,7 +90,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   if (other) throw new Error(`another stack (PID ${other.pid}) already runs with DATA_DIR=${options.config.dataDir}: stop it, or start this one with its own DATA_DIR`);
   // Not configured: the one kept under DATA_DIR, generated on the first start.
   const kept = options.config.adminToken === undefined ? await keepOrGenerateSecret(options.config.dataDir, 'admin-token') : undefined;
-  const config: Config = { ...options.config, adminToken: options.config.adminToken ?? kept?.value };
+  const keptRead = options.config.readToken === undefined ? await keepOrGenerateSecret(options.config.dataDir, 'read-token') : undefined;
+  const config: Config = { ...options.config, adminToken: options.config.adminToken ?? kept?.value, readToken: options.config.readToken ?? keptRead?.value };
   const adminToken = config.adminToken as string;
   const host = options.host ?? config.host ?? DEFAULT_STACK_HOST;
 
@@ -141,8 +148,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       startedAt: new Date().toISOString(),
       projectId: config.projectId,
       adminToken,
+      readToken: config.readToken,
       internalUrl: internal.url,
-      urls: { bridge: urlOf('bridge'), ingest: urlOf('ingest'), registry: urlOf('registry'), deadletter: urlOf('deadletter') },
+      urls: { bridge: urlOf('bridge'), ingest: urlOf('ingest'), registry: urlOf('registry'), deadletter: urlOf('deadletter'), readings: urlOf('readings') },
       pubsub: useEmulator ? 'emulator' : 'local',
       warehouse: warehouse.kind,
     };
@@ -156,10 +164,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await running.get('bridge')?.stop();
       await localPubsub?.close();
       await emulator?.close();
-      await Promise.allSettled(['ingest', 'deadletter', 'registry'].map((n) => running.get(n as FunctionName)?.stop()));
+      await Promise.allSettled(['ingest', 'deadletter', 'registry', 'readings'].map((n) => running.get(n as FunctionName)?.stop()));
       await platform.close();
     };
-    return { state, platform, generatedAdminToken: kept?.generated ?? false, ...(kept ? { adminTokenPath: kept.path } : {}), host, stop: () => (stopping ??= stop()) };
+    return { state, platform, generatedAdminToken: kept?.generated ?? false, ...(kept ? { adminTokenPath: kept.path } : {}), generatedReadToken: keptRead?.generated ?? false, ...(keptRead ? { readTokenPath: keptRead.path } : {}), host, stop: () => (stopping ??= stop()) };
   } catch (error) {
     rejectPublisher(error);
     await Promise.allSettled([...running.values()].map((r) => r.stop()));

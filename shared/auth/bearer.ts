@@ -1,7 +1,8 @@
 /**
  * `Authorization: Bearer <credential>`, parsed once for every caller (devices, operators,
- * Pub/Sub's OIDC tokens, the stack's internal API), and secrets compared in one place.
- * The scheme is case-insensitive (RFC 7235 §2.1); the credential is one token68 (RFC 6750 §2.1).
+ * applications, Pub/Sub's OIDC tokens, the stack's internal API), and secrets compared in one
+ * place. The scheme is case-insensitive (RFC 7235 §2.1); the credential is one token68
+ * (RFC 6750 §2.1).
  * @see https://www.rfc-editor.org/rfc/rfc7235#section-2.1
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  */
@@ -25,8 +26,20 @@ export function secretMatches(presented: string | undefined, expectedDigest: Buf
   return presented !== undefined && timingSafeEqual(digest(presented), expectedDigest);
 }
 
-/** A check of `Authorization: Bearer <secret>` against one secret, digested once. */
-export function bearerChecker(secret: string): (authorization: string | undefined) => boolean {
-  const expected = digest(secret);
-  return (authorization) => secretMatches(parseBearer(authorization), expected);
+/**
+ * A check of `Authorization: Bearer <secret>` against any of `secrets`, each digested once.
+ * Every configured secret is compared on every request, so timing does not tell which matched;
+ * empty strings never match.
+ */
+export function bearerMatcher(secrets: readonly string[]): (authorization: string | undefined) => boolean {
+  const expected = secrets.filter((s) => s !== '').map(digest);
+  return (authorization) => {
+    const presented = parseBearer(authorization);
+    let matched = false;
+    for (const candidate of expected) matched = secretMatches(presented, candidate) || matched;
+    return matched;
+  };
 }
+
+/** A check of `Authorization: Bearer <secret>` against one secret. */
+export const bearerChecker = (secret: string): ((authorization: string | undefined) => boolean) => bearerMatcher([secret]);

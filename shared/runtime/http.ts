@@ -24,6 +24,8 @@ export interface WireRequest {
 export interface WireResponse {
   status: number;
   body?: unknown;
+  /** Bytes sent as they are (pages, scripts), instead of `body` as JSON; set content-type in `headers`. */
+  raw?: Buffer;
   headers?: Record<string, string>;
   /** Extra fields for this request's log line (never secrets). */
   log?: LogFields;
@@ -88,9 +90,9 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
 
 export function send(res: ServerResponse, response: WireResponse): void {
   if (res.headersSent) return;
-  const payload = response.body === undefined ? '' : JSON.stringify(response.body);
+  const payload = response.raw ?? (response.body === undefined ? '' : JSON.stringify(response.body));
   res.writeHead(response.status, {
-    ...(payload ? { 'content-type': 'application/json' } : {}),
+    ...(payload.length > 0 && response.raw === undefined ? { 'content-type': 'application/json' } : {}),
     'content-length': Buffer.byteLength(payload),
     ...response.headers,
   });
