@@ -7,10 +7,11 @@
  *   start-up parses only the runner and the function's own code.
  * - The embedded stores (PGlite, DuckDB) are replaced by stubs that fail with a clear message:
  *   a deployed function always talks to Cloud SQL and BigQuery.
+ * - The PostgreSQL migrations are embedded: a bundle alone applies them on first use.
  * - Not minified: on these machines a minified bundle started slower.
  * @see https://esbuild.github.io/api/#splitting
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -101,6 +102,29 @@ function stubEmbeddedPlugin(root: string): esbuild.Plugin {
   };
 }
 
+/**
+ * Replaces shared/db/migration-files.ts with the migrations' text, so that a bundle run alone
+ * (no schemas/ beside it) still migrates. Every file is read at build time, in order.
+ */
+function embedMigrationsPlugin(root: string): esbuild.Plugin {
+  const module = path.join(root, 'shared/db/migration-files.ts');
+  const dir = path.join(root, 'schemas/migrations');
+  return {
+    name: 'embed-migrations',
+    setup(build) {
+      build.onLoad({ filter: new RegExp(`^${escapeRegExp(module)}$`) }, () => {
+        const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+        const migrations = files.map((f) => ({ version: f.replace(/\.sql$/, ''), sql: readFileSync(path.join(dir, f), 'utf8') }));
+        return {
+          contents: `export const MIGRATIONS_DIR = '(embedded)';\nexport const readMigrationFiles = async () => ${JSON.stringify(migrations)};\n`,
+          loader: 'js',
+          watchFiles: files.map((f) => path.join(dir, f)),
+        };
+      });
+    },
+  };
+}
+
 const isBareSpecifier = (specifier: string) => !/^(\.|\/|node:|[a-z]+:)/.test(specifier);
 const isIdentifier = (name: string) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default';
 
@@ -138,7 +162,7 @@ function entryPlugin(modulePath: string, root: string): esbuild.Plugin {
     setup(build) {
       build.onResolve({ filter: /^function-entry$/ }, () => ({ path: 'function-entry', namespace: 'function-entry' }));
       build.onLoad({ filter: /.*/, namespace: 'function-entry' }, () => ({
-        contents: `import fn from ${JSON.stringify(modulePath)};\nimport { runFunction } from ${JSON.stringify(runner)};\nawait runFunction(fn);\n`,
+        contents: `import fn from ${JSON.stringify(modulePath)};\nimport { runFunction } from ${JSON.stringify(runner)};\nawait runFunction(fn, { bundled: true });\n`,
         resolveDir: root,
         loader: 'ts',
       }));
@@ -169,7 +193,7 @@ export async function bundleFunction(options: BundleOptions, root = ROOT): Promi
     metafile: true,
     logLevel: 'warning',
     legalComments: 'none',
-    plugins: [entryPlugin(options.modulePath, root), stubEmbeddedPlugin(root), namedDynamicImportsPlugin()],
+    plugins: [entryPlugin(options.modulePath, root), stubEmbeddedPlugin(root), embedMigrationsPlugin(root), namedDynamicImportsPlugin()],
   });
   const outputs = Object.entries(result.metafile.outputs);
   const entryPath = path.relative(root, path.join(outDir, 'index.mjs'));

@@ -15,6 +15,7 @@ const MAX_PUSH_BYTES = 16 * 1024 * 1024;
 
 export default defineFunction({
   name: 'ingest',
+  stores: ['database', 'warehouse'],
   create(platform) {
     const deps = {
       directory: createDeviceDirectory(platform.database),
