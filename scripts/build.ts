@@ -15,6 +15,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
+import { runCli, usageFailure } from './cli.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -229,13 +230,17 @@ export async function listBuildableFunctions(root = ROOT): Promise<string[]> {
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 async function main(): Promise<void> {
-  const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const available = await listBuildableFunctions();
+  const spec = {
+    command: 'npm run build',
+    synopsis: '[<function>...]',
+    description: 'Bundles each function into dist/<function>/index.mjs (self-contained: run it with\n`node dist/<function>/index.mjs`, no node_modules beside it), the artefact of its container.',
+    positionals: [{ name: '<function>...', variadic: true, help: `any of ${available.join(', ')} (default: all)` }],
+    options: {},
+  } as const;
+  const requested = runCli(spec).positionals;
   const unknown = requested.filter((n) => !available.includes(n));
-  if (unknown.length > 0) {
-    console.error(`unknown or missing function(s): ${unknown.join(', ')} (available: ${available.join(', ') || 'none'})`);
-    process.exit(2);
-  }
+  if (unknown.length > 0) usageFailure(spec, `unknown or missing function(s): ${unknown.join(', ')} (available: ${available.join(', ') || 'none'})`);
   for (const name of requested.length > 0 ? requested : available) {
     const report = await bundleFunction({ name, modulePath: path.join(ROOT, 'functions', name, 'index.ts') });
     console.log(`${name.padEnd(11)} ${path.relative(ROOT, report.entry).padEnd(28)} entry ${kib(report.entryBytes).padStart(10)}  total ${kib(report.totalBytes).padStart(10)}`);

@@ -22,11 +22,23 @@ export async function openPostgres(config: Config): Promise<Database> {
   if (config.instanceConnectionName && !config.databaseUrl) {
     const { Connector, AuthTypes, IpAddressTypes } = await import('@google-cloud/cloud-sql-connector');
     const connector = new Connector();
-    const options = await connector.getOptions({
-      instanceConnectionName: config.instanceConnectionName,
-      authType: AuthTypes.IAM,
-      ipType: config.cloudSql.ipType === 'PRIVATE' ? IpAddressTypes.PRIVATE : IpAddressTypes.PUBLIC,
+    // The connector asks the Cloud SQL Admin API for the instance's address and certificate:
+    // an outside call, so it gets a deadline like every other.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Cloud SQL connector: no answer about ${config.instanceConnectionName ?? ''} within 30 s`)), 30_000);
     });
+    const options = await Promise.race([
+      connector.getOptions({
+        instanceConnectionName: config.instanceConnectionName,
+        authType: AuthTypes.IAM,
+        ipType: config.cloudSql.ipType === 'PRIVATE' ? IpAddressTypes.PRIVATE : IpAddressTypes.PUBLIC,
+      }),
+      deadline,
+    ]).catch((error: unknown) => {
+      connector.close();
+      throw error;
+    }).finally(() => clearTimeout(timer));
     Object.assign(poolConfig, options, { user: config.cloudSql.user, database: config.cloudSql.database });
     closeConnector = () => connector.close();
   } else {
