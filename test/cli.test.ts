@@ -69,3 +69,18 @@ describe('npm run migrate', () => {
     expect(run.stderr).toMatch(/INSTANCE_CONNECTION_NAME needs DB_USER/);
   });
 });
+
+describe('npm test without PostgreSQL', () => {
+  it('says PostgreSQL is missing and how to start it, not "No test files found"', () => {
+    const result = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/log.test.ts'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, TEST_PG_ADMIN_URL: 'postgres://postgres@127.0.0.1:1/postgres', CI: 'true' },
+    });
+    const output = result.stdout + result.stderr;
+    expect(result.status).toBe(1);
+    expect(output).toMatch(/npm test: PostgreSQL is not reachable at postgres:\/\/postgres@127\.0\.0\.1:1\/postgres; the tests need it/);
+    expect(output).not.toMatch(/No test files found/);
+  });
+});
