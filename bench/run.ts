@@ -136,7 +136,7 @@ async function runBridgeEmulator(quick: boolean): Promise<void> {
     setup: { seconds: quick ? 3 : 10, connections: 50, script: 'bench/bridge-throughput.ts' },
     rows,
     targets: [],
-    notes: ['The emulator shares core 1 with the load generator; see DESIGN.md for its own ceiling.'],
+    notes: ['The emulator shares core 1 with the load generator; see docs/performance.md for its own ceiling.'],
   });
 }
 

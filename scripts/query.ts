@@ -3,7 +3,7 @@
  * While `npm start` runs it holds the DuckDB file (one writer process at a time), so the
  * query goes through the stack's loopback internal API; otherwise the file is opened
  * read-only. A readable table by default, JSON rows with --json.
- * @see ../shared/DESIGN.md "Running it"
+ * @see ../docs/architecture.md
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

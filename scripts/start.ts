@@ -1,5 +1,5 @@
 /**
- * `npm start`: the whole pipeline on this machine (DESIGN.md "Running it"). Embedded stores
+ * `npm start`: the whole pipeline on this machine (docs/architecture.md). Embedded stores
  * unless configured otherwise; prints the URLs, the admin token and a curl to try; stops
  * cleanly on SIGINT/SIGTERM.
  */

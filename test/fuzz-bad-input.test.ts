@@ -4,7 +4,7 @@
  * Properties: never a 5xx, never an unhandled rejection or uncaught exception, every 4xx names
  * the problem, every message the bridge accepted is stored by ingest, and afterwards every
  * row in every store validates against the row schemas and the reading rules.
- * @see ../shared/DESIGN.md "Functions and their wire contract"
+ * @see ../docs/architecture.md
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * ingest at the wire: every delivery form DESIGN.md lists and every malformed one, against
+ * ingest at the wire: every delivery form docs/architecture.md lists and every malformed one, against
  * the real PostgreSQL and an embedded DuckDB warehouse.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

@@ -1,7 +1,7 @@
 /**
  * ingest: Pub/Sub push (or Eventarc CloudEvent) → validate → enrich → PostgreSQL + warehouse.
  * Answers 2xx only once every row of the message is durably written to both stores.
- * @see ../../../shared/DESIGN.md "ingest"
+ * @see ../../docs/architecture.md
  */
 import { createDeviceDirectory } from '../../shared/device-directory.ts';
 import { createPushHandler } from '../../shared/pubsub/push-handler.ts';

@@ -93,7 +93,7 @@ export async function startFunction(
 }
 
 // ---------------------------------------------------------------------------------------
-// Fixture builders: one Pub/Sub message in each of the forms DESIGN.md lists.
+// Fixture builders: one Pub/Sub message in each of the forms docs/architecture.md lists.
 
 export interface MessageFixture {
   data: unknown;
