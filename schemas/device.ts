@@ -3,7 +3,7 @@
  * registry answers. Device ids follow Cloud IoT Core's rule (DeviceId); public keys are
  * checked with node:crypto when they are uploaded, so that a key the bridge could never use
  * is refused at once, with the credential's index in the issue path.
- * @see ../../shared/DESIGN.md "registry"
+ * @see ../docs/architecture.md
  * @see https://cloud.google.com/iot/docs/how-tos/credentials/keys (IoT Core device keys, retired 2023)
  */
 import { createPublicKey } from 'node:crypto';

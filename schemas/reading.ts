@@ -1,6 +1,6 @@
 /**
  * A device reading, as devices send it and as the bridge publishes it.
- * @see ../../shared/DESIGN.md "bridge" for the wire contract.
+ * @see ../docs/devices.md for the wire contract.
  */
 import { z } from 'zod';
 import { DeviceId } from './ids.ts';

@@ -1,10 +1,12 @@
 /**
- * `npm start`: the whole pipeline on this machine (DESIGN.md "Running it"). Embedded stores
+ * `npm start`: the whole pipeline on this machine (docs/architecture.md). Embedded stores
  * unless configured otherwise; prints the URLs, the admin token and a curl to try; stops
  * cleanly on SIGINT/SIGTERM.
  */
 import { loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
+import { runCli } from './cli.ts';
+import { summarizeRequests } from './stack/request-summary.ts';
 import { isExposed, portsFromEnv, startStack, type Stack } from './stack/stack.ts';
 
 function describeStores(stack: Stack): string[] {
@@ -36,7 +38,12 @@ function describeExposure(stack: Stack): string[] {
   ];
 }
 
-/** What a new user needs to see: where everything is and one command that exercises it. */
+/**
+ * What a new user needs to see: where everything is and commands that exercise it. The
+ * commands work in any POSIX shell, as often as they are pasted (each paste makes a new
+ * device), and wait for ingest to store the reading before showing the device's state. They
+ * read the admin token from the environment, never from the banner.
+ */
 export function formatBanner(stack: Stack): string {
   const { urls } = stack.state;
   const tokenFrom = stack.adminTokenPath === undefined ? [] : [`  export ADMIN_TOKEN=$(cat ${stack.adminTokenPath})`];
@@ -52,13 +59,14 @@ export function formatBanner(stack: Stack): string {
     ...describeAdminToken(stack),
     ...describeExposure(stack),
     '',
-    'Create a device and post a reading:',
+    'Create a device, post a reading, and see it stored (ingest writes it a moment after the post):',
     ...tokenFrom,
+    `  DEVICE=thermo-$(LC_ALL=C tr -dc a-z0-9 </dev/urandom | head -c 6)`,
     `  DEVICE_TOKEN=$(curl -s -X POST ${urls.registry}/v1/devices -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \\`,
-    `    -d '{"deviceId":"thermo-1","site":"lab","credentials":[{"type":"token"}]}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).credentials[0].token')`,
-    `  curl -s -X POST ${urls.bridge}/v1/devices/thermo-1/telemetry -H "Authorization: Bearer $DEVICE_TOKEN" -H 'Content-Type: application/json' \\`,
-    `    -d '{"metrics":{"temperature":21.5,"humidity":40}}'`,
-    `  curl -s ${urls.registry}/v1/devices/thermo-1/state -H "Authorization: Bearer $ADMIN_TOKEN"`,
+    `    -d '{"deviceId":"'$DEVICE'","site":"lab","credentials":[{"type":"token"}]}' | sed -n 's/.*"token":"\\([^"]*\\)".*/\\1/p')`,
+    `  curl -s -X POST ${urls.bridge}/v1/devices/$DEVICE/telemetry -H "Authorization: Bearer $DEVICE_TOKEN" -H 'Content-Type: application/json' \\`,
+    `    -d '{"metrics":{"temperature":21.5,"humidity":40}}'; echo`,
+    `  for i in 1 2 3 4 5 6 7 8 9 10; do curl -s ${urls.registry}/v1/devices/$DEVICE/state -H "Authorization: Bearer $ADMIN_TOKEN" | grep '"readingsTotal":[1-9]' && break; sleep 0.5; done`,
     `  npm run query -- "SELECT device_id, metric, value, event_ts FROM measurements ORDER BY event_ts DESC LIMIT 10"`,
     ...formatDashboardLines(stack),
     '',
@@ -84,22 +92,55 @@ export function formatDashboardLines(stack: Stack): string[] {
   ];
 }
 
+export const START_COMMAND = {
+  command: 'npm start',
+  synopsis: '',
+  description: [
+    'The whole pipeline on this machine: bridge, ingest, registry, deadletter and readings, wired by an',
+    'in-process Pub/Sub, on PGlite and DuckDB under DATA_DIR unless configured otherwise.',
+    'Logs one summary line every 10 s in which requests arrived; LOG_LEVEL=debug logs each request.',
+    'Ctrl-C (SIGINT) or SIGTERM drains and exits 0.',
+  ].join('\n'),
+  options: {},
+  notes: [
+    'environment (all optional):',
+    '  BRIDGE_PORT 8080, INGEST_PORT 8081, REGISTRY_PORT 8082, DEADLETTER_PORT 8083, READINGS_PORT 8084',
+    '  HOST            interface to listen on (default: 127.0.0.1)',
+    '  DATA_DIR        embedded stores, Pub/Sub log, stack.json (default: .data/)',
+    '  ADMIN_TOKEN     the registry\'s bearer token (default: generated once, kept under DATA_DIR)',
+    '  READ_TOKEN      the readings API\'s bearer token (default: generated once, kept under DATA_DIR)',
+    '  DATABASE_URL    PostgreSQL instead of PGlite',
+    '  GOOGLE_CLOUD_PROJECT + BIGQUERY_DATASET   BigQuery instead of DuckDB',
+    '  PUBSUB_EMULATOR_HOST   the official Pub/Sub emulator instead of the in-process one',
+    '  LOG_LEVEL       debug, info, warn, error (default: info)',
+  ],
+} as const;
+
 async function main(): Promise<void> {
+  runCli(START_COMMAND);
   const config = loadConfig();
   const pretty = process.stdout.isTTY;
-  const logger = createLogger({ level: config.logLevel, pretty });
+  const summary = summarizeRequests(createLogger({ level: config.logLevel, pretty }));
+  const { logger } = summary;
   const stack = await startStack({ config, logger, ports: portsFromEnv() });
   // The banner goes to the terminal; when stdout is a log pipe it stays pure JSON lines.
   (pretty ? process.stdout : process.stderr).write(formatBanner(stack) + '\n');
   logger.info('stack ready', { urls: stack.state.urls, internalUrl: stack.state.internalUrl, pubsub: stack.state.pubsub, warehouse: stack.state.warehouse });
 
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
+    if (stoppingSince !== undefined) {
+      // One Ctrl-C reaches us twice: from the terminal and forwarded by npm. A later one means
+      // "now": leave without waiting for the drain.
+      if (Date.now() - stoppingSince < 2_000) return;
+      logger.warn('stopping without draining', { signal });
+      process.exit(130);
+    }
+    stoppingSince = Date.now();
     logger.info('shutting down', { signal });
     stack.stop().then(
       () => {
+        summary.stop();
         logger.info('stopped', { signal });
         process.exit(0);
       },
@@ -109,8 +150,8 @@ async function main(): Promise<void> {
       },
     );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
 main().catch((error: unknown) => {

@@ -1,5 +1,5 @@
 /**
- * Configuration, from environment variables only (DESIGN.md "Running it").
+ * Configuration, from environment variables only (docs/architecture.md).
  */
 import { isIP } from 'node:net';
 import path from 'node:path';

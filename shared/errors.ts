@@ -1,5 +1,5 @@
 /**
- * The two kinds of failure (STYLE.md rule 5) and the HTTP-facing errors, mapped to responses
+ * The two kinds of failure and the HTTP-facing errors, mapped to responses
  * in one place: `errorResponse`.
  */
 

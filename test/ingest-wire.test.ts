@@ -1,8 +1,8 @@
 /**
- * ingest at the wire: every delivery form DESIGN.md lists and every malformed one, against
+ * ingest at the wire: every delivery form docs/architecture.md lists and every malformed one, against
  * the real PostgreSQL and an embedded DuckDB warehouse.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,15 +18,19 @@ let tdb: TestDatabase;
 let fn: ServedFunction;
 let warehouse: DuckDbSink;
 
+/** This file's DuckDB directory, removed when the file is done. */
+const scratch = mkdtempSync(join(tmpdir(), 'ingest-wire-'));
+
 beforeAll(async () => {
   tdb = await createTestDatabase();
   await createDevice(tdb.db, { deviceId: 'sensor-1', registry: 'plant-a', site: 'hall-3', tags: { floor: '2' } });
-  warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'ingest-wire-')), 'warehouse.duckdb'));
+  warehouse = await openDuckDbSink(join(scratch, 'warehouse.duckdb'));
   fn = await startFunction(ingest, { env: { DATABASE_URL: tdb.url }, providers: { warehouse: async () => warehouse } });
 });
 afterAll(async () => {
   await fn?.close();
   await tdb?.drop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 let seq = 0;

@@ -3,7 +3,7 @@
  * their columns (names, types, nullability), and the DuckDB table must match too. A change to
  * one without the other fails here.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,7 +57,8 @@ describe('PostgreSQL migrations match schemas/rows.ts', () => {
 
 describe('DuckDB measurements matches MeasurementRow', () => {
   it('has the same columns and nullability', async () => {
-    const sink = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'schemas-')), 'w.duckdb'));
+    const dir = mkdtempSync(join(tmpdir(), 'schemas-'));
+    const sink = await openDuckDbSink(join(dir, 'w.duckdb'));
     try {
       const { rows } = await sink.query(
         "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'measurements' ORDER BY ordinal_position");
@@ -66,6 +67,7 @@ describe('DuckDB measurements matches MeasurementRow', () => {
       );
     } finally {
       await sink.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -3,7 +3,7 @@
  * without the admin token; forged, expired and not-yet-valid JWTs fail; SQL injection strings
  * are stored verbatim or refused; slow clients and oversize headers are cut off; no secret
  * reaches a log line or a response it should not; production mode wants an OIDC push token.
- * @see ../shared/DESIGN.md "bridge", "registry", "ingest"
+ * @see ../docs/devices.md
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';

@@ -3,7 +3,7 @@
  * same 401, so that a caller learns nothing about which part was wrong; a blocked device
  * that proved its identity hears 403. JWT verifications are remembered until the token's
  * `exp`, keyed by the token's hash, and re-checked against the device's current keys.
- * @see ../../shared/DESIGN.md "bridge"
+ * @see ../../docs/devices.md
  */
 import { createHash } from 'node:crypto';
 import { parseBearer } from '../../shared/auth/bearer.ts';

@@ -2,7 +2,7 @@
  * bridge: the device-facing HTTP function. A device POSTs readings with its token or JWT; the
  * bridge checks the credential (from memory at steady state), the device's rate, the body,
  * and answers 202 only once Pub/Sub has acknowledged the message.
- * @see ../../shared/DESIGN.md "bridge"
+ * @see ../../docs/devices.md
  */
 import { errorResponse } from '../../shared/errors.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';

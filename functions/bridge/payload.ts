@@ -2,7 +2,7 @@
  * Device bodies to readings: the media type, a bound on JSON nesting checked before parsing,
  * then the shared telemetry parser, and the rule that a reading naming a device names the
  * one in the path. Every refusal carries every issue with its path.
- * @see ../../shared/DESIGN.md "bridge" and https://www.rfc-editor.org/rfc/rfc8428 (SenML)
+ * @see ../../docs/devices.md and https://www.rfc-editor.org/rfc/rfc8428 (SenML)
  */
 import { HttpError, ValidationError, type Issue } from '../../shared/errors.ts';
 import { parseTelemetry } from '../../shared/telemetry.ts';

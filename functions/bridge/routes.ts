@@ -1,6 +1,6 @@
 /**
  * The bridge's two device paths: ours, and Cloud IoT Core's `publishEvent`.
- * @see ../../shared/DESIGN.md "bridge"
+ * @see ../../docs/devices.md
  */
 import { HttpError } from '../../shared/errors.ts';
 import { decodePathSegment, parseIds } from '../../shared/ids.ts';

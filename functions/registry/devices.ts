@@ -1,7 +1,7 @@
 /**
  * The registry's operations on devices, free of HTTP: each takes parsed input and the
  * database, and returns the response body or throws an HttpError the router maps.
- * @see ../../shared/DESIGN.md "registry"
+ * @see ../../docs/architecture.md
  */
 import type { Database, Sql } from '../../shared/db/database.ts';
 import { HttpError, ValidationError, type Issue } from '../../shared/errors.ts';

@@ -64,7 +64,7 @@ function fromFrameworkError(error: unknown): HttpError | undefined {
   return new HttpError(status, code, error.message);
 }
 
-/** The one place errors become answers (STYLE.md rule 5). */
+/** The one place errors become answers. */
 export function handleErrors(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const mapped = errorResponse(fromFrameworkError(error) ?? classifyDbError(error, 'registry'));

@@ -1,7 +1,7 @@
 /**
  * The registry's routes: parse the request at the boundary, call the operation, answer.
  * Express 5 forwards a rejected handler promise to the error middleware.
- * @see ../../shared/DESIGN.md "registry"
+ * @see ../../docs/architecture.md
  */
 import express, { type Request, type Router } from 'express';
 import type { z } from 'zod';

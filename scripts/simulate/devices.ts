@@ -3,7 +3,7 @@
  * (a tick with nothing sent) and late readings (sent with an older timestamp), each posted
  * in one of the bridge's forms: a reading, a batch, a SenML pack, or IoT Core's publishEvent
  * with an ES256 device JWT.
- * @see ../../shared/DESIGN.md "bridge"
+ * @see ../../docs/devices.md
  * @see https://www.rfc-editor.org/rfc/rfc8428 (SenML)
  * @see https://cloud.google.com/iot/docs/how-tos/credentials/jwts (IoT Core JWTs)
  */

@@ -2,7 +2,7 @@
  * The whole pipeline in one process: bridge, ingest, registry and deadletter on their ports,
  * sharing ONE platform (one PGlite or pg pool, one DuckDB file), wired by the in-process
  * Pub/Sub, or by the official emulator when PUBSUB_EMULATOR_HOST is set.
- * @see ../../../shared/DESIGN.md "Running it"
+ * @see ../../docs/architecture.md
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -63,7 +63,7 @@ export interface Stack {
 
 const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'readings', 'bridge'];
 
-/** The ports of DESIGN.md, each overridable by its environment variable. */
+/** The default ports (docs/architecture.md), each overridable by its environment variable. */
 export function portsFromEnv(env: Record<string, string | undefined> = process.env): StackPorts {
   const port = (name: string, fallback: number) => {
     const value = env[name];

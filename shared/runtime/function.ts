@@ -16,6 +16,11 @@ export interface FunctionInstance {
 
 export interface FunctionModule {
   name: string;
+  /**
+   * The stores the function cannot work without (default: the database). A production bundle
+   * has no embedded stores, so it refuses to start unless these are configured.
+   */
+  stores?: readonly ('database' | 'warehouse')[];
   create(platform: Platform): FunctionInstance | Promise<FunctionInstance>;
 }
 

@@ -1,6 +1,6 @@
 /**
  * The clients a function uses, created lazily on first use and shared by every function in a
- * process (STYLE.md rule 2). `npm start` builds one Platform for all four functions; a single
+ * process. `npm start` builds one Platform for all four functions; a single
  * deployed function builds its own from the environment.
  */
 import type { Config } from '../config.ts';

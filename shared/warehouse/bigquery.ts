@@ -50,7 +50,7 @@ const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 /**
  * Creates the BigQuery sink; no client is loaded and no request made until the first write.
- * @see ../../shared/DESIGN.md "Stores": the warehouse and its identity rule
+ * @see ../../docs/data-model.md: the warehouse and its identity rule
  */
 export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink {
   const settings = {

@@ -43,7 +43,7 @@ const MAX_GROUP_ROWS = 20_000;
 
 /**
  * Opens (creating when missing) the warehouse file and its `measurements` table.
- * @see ../../shared/DESIGN.md "Stores": the warehouse table and its columns
+ * @see ../../docs/data-model.md: the warehouse table and its columns
  */
 export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
   if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
