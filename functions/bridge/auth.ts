@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { deviceTokenMatches } from '../../shared/auth/device-token.ts';
 import { HttpError } from '../../shared/errors.ts';
 import type { CredentialsCache, DeviceAuth } from './credentials-cache.ts';
+import type { Logger } from '../../shared/log.ts';
 import { JWT_CLOCK_SKEW_SECONDS, looksLikeJwt, verifyDeviceJwt } from './jwt.ts';
+import { explainJwtRefusal } from './jwt-refusal.ts';
 
 export interface Authenticator {
   /** The device, once the credential is proven; throws 401 or 403. */
@@ -35,7 +37,7 @@ const unauthenticated = () =>
 
 const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
-export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; maxCachedJwts?: number }): Authenticator {
+export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; maxCachedJwts?: number; logger?: Logger }): Authenticator {
   const maxCached = options.maxCachedJwts ?? 100_000;
   const verified = new Map<string, VerifiedEntry>();
 
@@ -49,22 +51,43 @@ export function createAuthenticator(options: { credentials: CredentialsCache; au
     }
     if (hit) verified.delete(cacheKey);
     const result = verifyDeviceJwt(token, device.keys, options.audience, nowMs);
-    if (!result) return false;
+    if (!result) {
+      refused(device.deviceId, `JWT refused: ${explainJwtRefusal(token, device.keys, options.audience, nowMs)}`);
+      return false;
+    }
     if (verified.size >= maxCached) evictExpired(verified, nowMs, maxCached);
     verified.set(cacheKey, { deviceId: device.deviceId, ...result });
     return true;
   };
 
+  /** Why a device was refused goes to the operator's log, never to the device. */
+  const refused = (deviceId: string, reason: string) => options.logger?.warn('device credential refused', { deviceId: deviceId.slice(0, 300), reason });
+
   return {
     async authenticate(authorization, deviceId, { requireJwt, nowMs, registry }) {
       const credential = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
-      if (credential === undefined) throw unauthenticated();
+      if (credential === undefined) {
+        refused(deviceId, authorization === undefined ? 'no Authorization header' : 'Authorization is not "Bearer <credential>"');
+        throw unauthenticated();
+      }
       const device = await options.credentials.get(deviceId);
-      if (!device || (registry !== undefined && device.registry !== registry)) throw unauthenticated();
-      const proven = looksLikeJwt(credential)
+      if (!device) {
+        refused(deviceId, 'no such device');
+        throw unauthenticated();
+      }
+      if (registry !== undefined && device.registry !== registry) {
+        refused(deviceId, `the path names registry "${registry.slice(0, 100)}"; the device is in "${device.registry}"`);
+        throw unauthenticated();
+      }
+      const jwt = looksLikeJwt(credential);
+      if (!jwt && requireJwt) refused(deviceId, 'IoT Core paths need a JWT, not a token');
+      const proven = jwt
         ? verifyJwt(credential, device, nowMs)
         : !requireJwt && device.tokens.some((t) => (t.expiresAt === undefined || t.expiresAt > nowMs) && deviceTokenMatches(credential, t.secretHash));
-      if (!proven) throw unauthenticated();
+      if (!proven) {
+        if (!jwt && !requireJwt) refused(deviceId, 'the token matches none of the device\'s current tokens');
+        throw unauthenticated();
+      }
       if (device.blocked) throw new HttpError(403, 'permission_denied', `device ${deviceId} is blocked`);
       return device;
     },

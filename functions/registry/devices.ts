@@ -17,6 +17,7 @@ import type {
   PatchDevice,
 } from '../../schemas/device.ts';
 import type { DeviceCredentialRow, DeviceRow } from '../../schemas/rows.ts';
+import { insertInitialConfigs } from '../../shared/stores/device-config.ts';
 import { mintCredentials, toCredentialResponse, type NewCredentialRow } from './credentials.ts';
 import * as store from './store.ts';
 
@@ -69,6 +70,7 @@ export async function createDevices(db: Database, requests: readonly CreateDevic
     return await db.transaction(async (tx) => {
       const devices = await store.insertDevices(tx, deviceRows);
       const credentials = await store.insertCredentials(tx, credentialRows);
+      await insertInitialConfigs(tx, requests.map((r) => ({ deviceId: r.deviceId, binaryData: r.config?.binaryData ?? '' })));
       const byDevice = store.groupByDevice(credentials);
       const byId = new Map(devices.map((d) => [d.device_id, d]));
       // RETURNING promises no order: answer in the order the devices were asked for.
