@@ -1,3 +1,4 @@
+/* global process, Buffer, fetch, AbortSignal, console */
 // An IoT Core HTTP device in Node, with nothing but Node itself (node:crypto signs the JWT):
 // reads its configuration, publishes one reading and reports its state, exactly as on
 // Cloud IoT Core's HTTP bridge; only the base URL differs.
