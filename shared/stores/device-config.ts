@@ -75,7 +75,7 @@ export async function modifyConfig(db: Database, deviceId: string, binaryData: s
   return db.transaction(async (tx) => {
     // The device row's lock serialises concurrent modifications of one device.
     const device = await tx.query('SELECT 1 FROM devices WHERE device_id = $1 FOR UPDATE', [deviceId]);
-    if (device.rowCount === 0) return undefined;
+    if (device.rows.length === 0) return undefined;
     const latest = (await findLatestConfigs(tx, [deviceId])).get(deviceId);
     const current = latest?.version ?? 1;
     if (versionToUpdate !== undefined && versionToUpdate !== current) {
