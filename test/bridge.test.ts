@@ -253,3 +253,33 @@ describe('bridge when Pub/Sub cannot be reached', () => {
     }
   });
 });
+
+describe('configuration and state on the device paths', () => {
+  const IOT_BASE = IOT_PATH.replace(':publishEvent', '');
+
+  it("publishes an IoT Core setState to STATE_TOPIC with IoT Core's attributes, answering 200 {}", async () => {
+    const state = Buffer.from('{"fw":"1.0"}');
+    const response = await send(`${IOT_BASE}:setState`, { authorization: deviceJwt(), body: { state: { binaryData: state.toString('base64') } } });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    expect(response.body).toEqual({});
+    await waitFor(() => [...bridge.states.values()].some((m) => m.data.equals(state)), { what: 'the state notification' });
+    const message = [...bridge.states.values()].find((m) => m.data.equals(state));
+    expect(message?.attributes).toEqual({ deviceId: DEVICE, deviceNumId: String(numId), deviceRegistryId: 'plant-a', deviceRegistryLocation: 'europe-west1', projectId: TEST_PROJECT });
+  });
+
+  it('takes a JSON state on the native path (202) and serves the config to a token device', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // one state per second per device
+    const response = await send(`/v1/devices/${DEVICE}/state`, { body: { fw: '1.1' } });
+    expect(response.status, JSON.stringify(response.body)).toBe(202);
+    expect(response.body).toMatchObject({ accepted: 1, messageIds: [expect.any(String)] });
+    const config = await fetch(`${bridge.served.url}/v1/devices/${DEVICE}/config`, { headers: { authorization: `Bearer ${token}` } });
+    expect(config.status).toBe(200);
+    expect(await config.json()).toMatchObject({ version: '1', binaryData: '' });
+  });
+
+  it("refuses a setState without binaryData in Google's error shape, naming the field", async () => {
+    const response = await send(`${IOT_BASE}:setState`, { authorization: deviceJwt(), body: { state: {} } });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', details: [{ fieldViolations: [{ field: 'state.binaryData' }] }] } });
+  });
+});

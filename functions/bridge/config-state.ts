@@ -42,23 +42,27 @@ export interface StateDeps {
 }
 
 /**
- * Keeps a reported state and publishes it. The IoT Core body is `{"state": {"binaryData"}}`;
- * on the native path the JSON body itself is the state.
- * @returns the state notification's message id.
+ * The state a request reports: IoT Core's body is `{"state": {"binaryData"}}`; on the native
+ * path the JSON body itself is the state.
  */
-export async function recordState(deps: StateDeps, device: DeviceAuth, attributes: Record<string, string>, req: WireRequest, iot: boolean): Promise<string> {
-  let bytes: Buffer;
+export function parseReportedState(req: WireRequest, iot: boolean): Buffer {
   if (iot) {
     const parsed = SetStateRequest.safeParse(parseBoundedJson(req.body));
     if (!parsed.success) throw new ValidationError('the setState request is invalid', toIssues(parsed.error.issues));
-    bytes = Buffer.from(parsed.data.binaryData, 'base64');
-  } else {
-    parseBoundedJson(req.body, 'the state');
-    if (req.body.length > MAX_STATE_BYTES) throw new HttpError(413, 'payload_too_large', `a state is at most ${MAX_STATE_BYTES} bytes`);
-    bytes = req.body;
+    return Buffer.from(parsed.data.binaryData, 'base64');
   }
+  parseBoundedJson(req.body, 'the state');
+  if (req.body.length > MAX_STATE_BYTES) throw new HttpError(413, 'payload_too_large', `a state is at most ${MAX_STATE_BYTES} bytes`);
+  return req.body;
+}
+
+/**
+ * Keeps a reported state (the last 10 per device) and publishes it to STATE_TOPIC.
+ * @returns the state notification's message id.
+ */
+export async function recordState(deps: StateDeps, device: DeviceAuth, attributes: Record<string, string>, bytes: Buffer, receivedAt: number): Promise<string> {
   try {
-    await insertReportedState(await deps.database(), device.deviceId, bytes.toString('base64'), new Date(req.receivedAt));
+    await insertReportedState(await deps.database(), device.deviceId, bytes.toString('base64'), new Date(receivedAt));
   } catch (error) {
     throw classifyDbError(error, 'storing the device state');
   }

@@ -12,7 +12,7 @@ import { createListener, type WireRequest, type WireResponse } from '../../share
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { createAuthenticator } from './auth.ts';
 import { createDeviceConfigCache } from './config-cache.ts';
-import { answerConfig, recordState } from './config-state.ts';
+import { answerConfig, parseReportedState, recordState } from './config-state.ts';
 import { createCredentialsCache } from './credentials-cache.ts';
 import { decodePublishEvent, googleErrorResponse, iotCoreAttributes } from './iot-core.ts';
 import { buildTelemetryMessage } from './message.ts';
@@ -47,8 +47,9 @@ function create(platform: Platform) {
 
     if (route.kind === 'config') return answerConfig(configs, device, req.query, route.iot);
     if (route.kind === 'setState' || route.kind === 'state') {
+      const state = parseReportedState(req, route.iot);
       refuseOverLimit(stateLimiter, deviceId, req.receivedAt, 'STATE_RATE_LIMIT');
-      const messageId = await recordState({ database, publish, topic: config.stateTopic }, device, iotCoreAttributes(device, name), req, route.iot);
+      const messageId = await recordState({ database, publish, topic: config.stateTopic }, device, iotCoreAttributes(device, name), state, req.receivedAt);
       return route.iot ? ok(deviceId, messageId) : { status: 202, body: { accepted: 1, messageIds: [messageId] }, log: { deviceId, outcome: 'state', messageId } };
     }
 
