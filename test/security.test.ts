@@ -82,7 +82,8 @@ describe('device A cannot post as device B', () => {
     { name: 'deviceId B in the body of one reading', path: () => '/v1/devices/dev-a/telemetry', auth: () => `Bearer ${token.a}`, body: { ...reading, deviceId: 'dev-b' }, expected: [400] },
     { name: 'deviceId B in a batch', path: () => '/v1/devices/dev-a/telemetry', auth: () => `Bearer ${token.a}`, body: { deviceId: 'dev-b', readings: [reading] }, expected: [400] },
     { name: 'deviceId B in an array', path: () => '/v1/devices/dev-a/telemetry', auth: () => `Bearer ${token.a}`, body: [reading, { ...reading, deviceId: 'dev-b' }], expected: [400] },
-    { name: 'deviceId B inside IoT Core binaryData', path: () => iotPath('dev-a'), auth: () => jwtFor(keyA), body: iotBody({ ...reading, deviceId: 'dev-b' }), expected: [400] },
+    // IoT Core does not judge the device's bytes: they are published as A's (attribute deviceId = A).
+    { name: 'deviceId B inside IoT Core binaryData', path: () => iotPath('dev-a'), auth: () => jwtFor(keyA), body: iotBody({ ...reading, deviceId: 'dev-b' }), expected: [200] },
     { name: 'B percent-encoded in the path', path: () => '/v1/devices/%64%65%76%2d%62/telemetry', auth: () => `Bearer ${token.a}`, expected: [401] },
     { name: 'dot segments from A to B', path: () => '/v1/devices/dev-a/../dev-b/telemetry', auth: () => `Bearer ${token.a}`, expected: [401, 404] },
     { name: 'encoded slash from A to B', path: () => '/v1/devices/dev-a%2F..%2Fdev-b/telemetry', auth: () => `Bearer ${token.a}`, expected: [401, 404] },
@@ -101,7 +102,8 @@ describe('device A cannot post as device B', () => {
     await waitFor(() => bridge.received.size >= 1, { what: 'the control message' });
     for (const message of bridge.received.values()) {
       expect(message.attributes.deviceId).toBe('dev-a');
-      expect(message.data.toString()).not.toContain('dev-b');
+      // Only IoT Core's publishEvent carries the device's own bytes, which may say anything.
+      if (message.attributes.projectId === undefined) expect(message.data.toString()).not.toContain('dev-b');
     }
   });
 });
@@ -117,7 +119,7 @@ describe('JWTs: forged, expired, not yet valid, replayed', () => {
     { name: 'lifetime over 24 h', auth: () => jwtFor(keyA, { claims: deviceClaims(TEST_PROJECT, { lifetimeSeconds: 48 * 3600 }) }), expected: 401 },
     { name: 'another audience', auth: () => jwtFor(keyA, { claims: deviceClaims('someone-else') }), expected: 401 },
     { name: 'signature stripped', auth: () => jwtFor(keyA).replace(/\.[^.]+$/, '.'), expected: 401 },
-    { name: 'valid ES256 (control)', auth: () => jwtFor(keyA), expected: 202 },
+    { name: 'valid ES256 (control)', auth: () => jwtFor(keyA), expected: 200 },
   ];
   it.each(cases)('$name → $expected', async ({ auth, expected }) => {
     expect((await asDevice(iotPath('dev-a'), auth(), iotBody())).status).toBe(expected);
