@@ -175,6 +175,8 @@ const refusals: RefusalCase[] = [
   { name: 'IoT Core body without binaryData', path: IOT_PATH, request: { authorization: deviceJwt, body: { subFolder: 'x' } }, status: 400, error: 'INVALID_ARGUMENT', issuePaths: ['binaryData'] },
   { name: 'IoT Core body that is not JSON', path: IOT_PATH, request: { authorization: deviceJwt, body: 'binary_data=x' }, status: 400, error: 'INVALID_ARGUMENT' },
   { name: 'IoT Core body as text/plain', path: IOT_PATH, request: { authorization: deviceJwt, contentType: 'text/plain', body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 415, error: 'INVALID_ARGUMENT' },
+  { name: 'IoT Core body in brotli', path: IOT_PATH, request: { authorization: deviceJwt, contentEncoding: 'br', body: 'x' }, status: 415, error: 'INVALID_ARGUMENT' },
+  { name: 'IoT Core body over 256 KiB', path: IOT_PATH, request: { authorization: deviceJwt, body: { binaryData: 'A'.repeat(300 * 1024) } }, status: 413, error: 'INVALID_ARGUMENT' },
   { name: 'a text/plain body', request: { contentType: 'text/plain', body: { metrics: { a: 1 } } }, status: 415, error: 'unsupported_media_type' },
   { name: 'over 256 KiB', request: { body: JSON.stringify({ metrics: { s: 'x'.repeat(300 * 1024) } }) }, status: 413, error: 'payload_too_large' },
   { name: 'over 256 KiB after gunzip', request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ metrics: { a: 1 }, tags: { t: ' '.repeat(300 * 1024) } })) }, status: 413, error: 'payload_too_large' },

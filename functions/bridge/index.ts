@@ -88,7 +88,17 @@ function create(platform: Platform) {
   }
 
   return {
-    listener: createListener(handle, { logger, projectId: config.projectId, body: { limitBytes: MAX_BODY_BYTES, gzip: true } }),
+    listener: createListener(handle, {
+      logger,
+      projectId: config.projectId,
+      body: { limitBytes: MAX_BODY_BYTES, gzip: true },
+      // A body refused before routing (size, encoding) on IoT Core's paths still gets Google's shape.
+      mapError: (error, path) => {
+        if (!isIotCorePath(path)) return undefined;
+        const mapped = googleErrorResponse(error);
+        return { status: mapped.status, body: mapped.body, ...(mapped.headers ? { headers: mapped.headers } : {}), log: { outcome: mapped.code } };
+      },
+    }),
   };
 }
 
