@@ -9,6 +9,7 @@
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import { RegistryId } from './ids.ts';
+import { InitialConfig } from './device-config.ts';
 import { DeviceId, Tags, Text } from './reading.ts';
 
 /** A device holds at most this many credentials (as IoT Core did), so keys can be rotated. */
@@ -96,6 +97,8 @@ export const CreateDevice = z.strictObject({
   tags: Tags.optional(),
   blocked: z.boolean().optional(),
   credentials: z.array(CredentialSpec).max(MAX_CREDENTIALS, { error: `at most ${MAX_CREDENTIALS} credentials` }),
+  /** The device's configuration version 1 (IoT Core's `config.binaryData`); empty when absent. */
+  config: InitialConfig.optional(),
 });
 export type CreateDevice = z.infer<typeof CreateDevice>;
 

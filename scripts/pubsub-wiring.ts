@@ -46,6 +46,8 @@ export interface WiringOptions {
   deadletterUrl: string;
   topic: string;
   deadLetterTopic: string;
+  /** IoT Core state notifications (the bridge's setState), STATE_TOPIC. */
+  stateTopic?: string;
   sqlInstance: string;
   gkeCluster: string;
   namespace: string;
@@ -83,12 +85,14 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
       commands: [
         ['gcloud', 'pubsub', 'topics', 'create', o.topic, `--message-retention-duration=${DELIVERY.messageRetention}`, p],
         ['gcloud', 'pubsub', 'topics', 'create', o.deadLetterTopic, `--message-retention-duration=${DELIVERY.messageRetention}`, p],
+        ['gcloud', 'pubsub', 'topics', 'create', o.stateTopic ?? 'device-state', p],
       ],
     },
     {
       section: 'IAM: bridge publishes; ingest writes BigQuery; every function reaches Cloud SQL as an IAM database user',
       commands: [
         ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.topic, member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
+        ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.stateTopic ?? 'device-state', member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
         ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa('ingest')), '--role=roles/bigquery.dataEditor', '--condition=None'],
         ...FUNCTIONS.flatMap((fn) => [
           ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa(fn)), '--role=roles/cloudsql.client', '--condition=None'],
@@ -245,6 +249,7 @@ export function optionsFromArgs(argv: string[], env: Record<string, string | und
       deadletterUrl: values['deadletter-url'] ?? 'https://DEADLETTER_URL/',
       topic: env.TELEMETRY_TOPIC ?? 'telemetry',
       deadLetterTopic: env.DEAD_LETTER_TOPIC ?? 'telemetry-dead-letter',
+      stateTopic: env.STATE_TOPIC ?? 'device-state',
       sqlInstance: values['sql-instance'] ?? 'telemetry',
       gkeCluster: values['gke-cluster'] ?? 'telemetry',
       namespace: 'telemetry',

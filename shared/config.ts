@@ -28,6 +28,10 @@ export interface Config {
   cloudSql: { user?: string; database: string; ipType: 'PUBLIC' | 'PRIVATE' };
   /** How long the bridge trusts cached device credentials: a blocked device is refused within it. */
   credentialCacheTtlMs: number;
+  /** IoT Core state notifications (`setState`) go to this topic (STATE_TOPIC). */
+  stateTopic: string;
+  /** How often, at most, the bridge asks which device configs changed (CONFIG_REFRESH_MS). */
+  configRefreshMs: number;
   /** Ingest group commit: rows per batch, wait for company, concurrent batch writes. Off = one write per request. */
   ingestBatch: { enabled: boolean; maxRows: number; maxWaitMs: number; concurrency: number };
   /**
@@ -131,6 +135,8 @@ export function loadConfig(env: Env = process.env): Config {
       ipType: env.CLOUD_SQL_IP_TYPE === 'PRIVATE' ? 'PRIVATE' : 'PUBLIC',
     },
     credentialCacheTtlMs: nonNegative(env.CREDENTIAL_CACHE_TTL_MS, 5_000),
+    stateTopic: nonEmpty(env.STATE_TOPIC) ?? 'device-state',
+    configRefreshMs: nonNegative(env.CONFIG_REFRESH_MS, 1_000),
     ingestBatch: {
       enabled: env.INGEST_GROUP_COMMIT !== 'off',
       maxRows: Number(nonEmpty(env.INGEST_BATCH_MAX_ROWS) ?? 1000),

@@ -37,12 +37,15 @@ export class HttpError extends Error {
   readonly code: string;
   readonly issues?: Issue[];
   readonly headers?: Record<string, string>;
-  constructor(status: number, code: string, message: string, extra: { issues?: Issue[]; headers?: Record<string, string> } = {}) {
+  /** Which limit a 429 hit (its configuration name), answered as `limit`. */
+  readonly limit?: string;
+  constructor(status: number, code: string, message: string, extra: { issues?: Issue[]; headers?: Record<string, string>; limit?: string } = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.issues = extra.issues;
     this.headers = extra.headers;
+    this.limit = extra.limit;
   }
 }
 
@@ -81,7 +84,7 @@ export function toIssues(issues: readonly { path: readonly PropertyKey[]; messag
 export interface ErrorResponse {
   status: number;
   headers?: Record<string, string>;
-  body: { error: string; message: string; issues?: Issue[] };
+  body: { error: string; message: string; issues?: Issue[]; limit?: string };
 }
 
 /** The one mapping from an error to an HTTP answer. Unknown errors are 500 (and logged). */
@@ -90,7 +93,7 @@ export function errorResponse(error: unknown): ErrorResponse {
     return {
       status: error.status,
       headers: error.headers,
-      body: { error: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) },
+      body: { error: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}), ...(error.limit ? { limit: error.limit } : {}) },
     };
   }
   if (error instanceof TransientError) {

@@ -71,7 +71,13 @@ export function verifyDeviceJwt(token: string, keys: readonly VerificationKey[],
   const claimProblem = describeClaimProblem(claims, audience, nowMs);
   if (claimProblem) return refused(claimProblem);
   const signature = Buffer.from(signaturePart, 'base64url');
-  if (algorithm === 'ES256' && signature.length !== 64) return refused('ES256 signature is not 64 bytes');
+  if (algorithm === 'ES256' && signature.length !== 64) {
+    return refused(
+      signature[0] === 0x30
+        ? `the ES256 signature is DER-encoded (${signature.length} bytes, as openssl dgst writes it); JWS needs the raw 64-byte R||S`
+        : `the ES256 signature has ${signature.length} bytes; JWS needs the raw 64-byte R||S`,
+    );
+  }
   const signed = Buffer.from(`${headerPart}.${payloadPart}`, 'ascii');
   for (const candidate of keys) {
     if (candidate.algorithm !== algorithm) continue;
@@ -81,19 +87,23 @@ export function verifyDeviceJwt(token: string, keys: readonly VerificationKey[],
       return { ok: true, credentialId: candidate.credentialId, expiresAtMs: (claims.exp as number) * 1000 };
     }
   }
+  const expiredSigner = keys.some(
+    (k) => k.algorithm === algorithm && k.expiresAt !== undefined && k.expiresAt <= nowMs && verify('sha256', signed, algorithm === 'ES256' ? { key: k.key, dsaEncoding: 'ieee-p1363' } : k.key, signature),
+  );
+  if (expiredSigner) return refused('signed by a key of the device that has expired');
   return refused(`no registered, unexpired ${algorithm} key verifies the signature`);
 }
 
 /** What is wrong with the claims, or undefined when they are acceptable. */
 function describeClaimProblem(claims: Record<string, unknown>, audience: string, nowMs: number): string | undefined {
   const { aud, iat, exp, nbf } = claims;
-  if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) return 'aud is not this project';
+  if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) return `aud is ${JSON.stringify(aud)?.slice(0, 100)}; it must be the project id "${audience}"`;
   if (typeof iat !== 'number' || typeof exp !== 'number') return 'iat and exp must be numbers';
   const now = nowMs / 1000;
   if (exp <= iat) return 'exp is not after iat';
   if (exp - iat > MAX_JWT_LIFETIME_SECONDS) return `lifetime over ${MAX_JWT_LIFETIME_SECONDS} s`;
-  if (iat > now + JWT_CLOCK_SKEW_SECONDS) return 'iat is in the future beyond the allowed clock skew';
-  if (exp <= now - JWT_CLOCK_SKEW_SECONDS) return 'expired';
+  if (iat > now + JWT_CLOCK_SKEW_SECONDS) return `iat is ${Math.round(iat - now)} s in the future beyond the allowed clock skew (device clock wrong?)`;
+  if (exp <= now - JWT_CLOCK_SKEW_SECONDS) return `the token expired ${Math.round(now - exp)} s ago`;
   if (nbf !== undefined) {
     if (typeof nbf !== 'number') return 'nbf must be a number';
     // RFC 7519 §4.1.5: not to be accepted before nbf (with the same leeway as iat and exp).

@@ -27,9 +27,13 @@ export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, 
   // The publish time is the event time of readings without one, so only a plausible one is
   // used: an unwrapped push's header is free text, and a forged envelope can say year 1.
   const publishMs = plausibleTime(message.publishTime, receivedAt) ?? receivedAt;
-  const payload = parseData(message.data);
+  // IoT Core's publishEvent carries the device's bytes unjudged (CBOR, protobuf, text...):
+  // what does not decode as telemetry is kept as `not_telemetry`, replayable once a decoder
+  // exists, rather than called invalid.
+  const reason = message.attributes.projectId !== undefined && message.attributes.deviceNumId !== undefined ? 'not_telemetry' : 'invalid_data';
+  const payload = parseData(message.data, reason);
   const parsed = parseTelemetry(payload, { nowMs: publishMs });
-  if (!parsed.ok) throw new PermanentError('invalid_data', 'message data is not valid telemetry', { issues: parsed.issues });
+  if (!parsed.ok) throw new PermanentError(reason, 'message data is not valid telemetry', { issues: parsed.issues });
 
   // The deviceId attribute, set by the bridge after authenticating the device, is authoritative.
   const deviceId = message.attributes.deviceId ?? parsed.value.deviceId;
@@ -84,11 +88,11 @@ function plausibleTime(text: string | undefined, nowMs: number): number | undefi
   return ms >= EARLIEST_EVENT_MS && ms <= nowMs + MAX_FUTURE_SKEW_MS ? ms : undefined;
 }
 
-function parseData(data: Buffer): unknown {
-  if (data.length === 0) throw new PermanentError('invalid_data', 'message has no data', { issues: [{ path: 'message.data', message: 'empty' }] });
+function parseData(data: Buffer, reason: string): unknown {
+  if (data.length === 0) throw new PermanentError(reason, 'message has no data', { issues: [{ path: 'message.data', message: 'empty' }] });
   try {
     return JSON.parse(data.toString('utf8'));
   } catch (error) {
-    throw new PermanentError('invalid_data', 'message data is not JSON', { issues: [{ path: 'message.data', message: (error as Error).message }] });
+    throw new PermanentError(reason, 'message data is not JSON', { issues: [{ path: 'message.data', message: (error as Error).message }] });
   }
 }

@@ -17,6 +17,7 @@ import type {
   PatchDevice,
 } from '../../schemas/device.ts';
 import type { DeviceCredentialRow, DeviceRow } from '../../schemas/rows.ts';
+import { insertInitialConfigs } from '../../shared/stores/device-config.ts';
 import { mintCredentials, toCredentialResponse, type NewCredentialRow } from './credentials.ts';
 import * as store from './store.ts';
 
@@ -71,6 +72,7 @@ export async function createDevices(db: Database, requests: readonly CreateDevic
       // A new device starts empty, whatever a deleted one of the same id left behind.
       await store.clearDeviceData(tx, deviceRows.map((d) => d.device_id));
       const credentials = await store.insertCredentials(tx, credentialRows);
+      await insertInitialConfigs(tx, requests.map((r) => ({ deviceId: r.deviceId, binaryData: r.config?.binaryData ?? '' })));
       const byDevice = store.groupByDevice(credentials);
       const byId = new Map(devices.map((d) => [d.device_id, d]));
       // RETURNING promises no order: answer in the order the devices were asked for.

@@ -32,6 +32,8 @@ export interface DeviceRequest {
   path: string;
   headers: Record<string, string>;
   body: string;
+  /** Readings in the body when the answer does not count them (IoT Core's 200 `{}`). */
+  readings?: number;
 }
 
 const BATCH_SIZE = 5;
@@ -101,6 +103,7 @@ export function nextRequest(device: SimulatedDevice, nowMs: number, projectId: s
         path: `/v1/projects/${projectId}/locations/us-central1/registries/${device.registry}/devices/${device.deviceId}:publishEvent`,
         headers: { ...json, ...bearer(deviceJwt(device, nowMs, projectId)) },
         body: JSON.stringify({ binaryData: payload, subFolder: 'env' }),
+        readings: 1,
       };
     }
   }

@@ -28,7 +28,7 @@ export interface EmulatorWiring {
 export async function wireEmulator(config: Config, endpoints: { ingest: string; deadletter: string }): Promise<EmulatorWiring> {
   const { PubSub } = await import('@google-cloud/pubsub');
   const pubsub: PubSub = new PubSub({ projectId: config.projectId, apiEndpoint: `http://${config.pubsubEmulatorHost ?? ''}`, emulatorMode: true });
-  for (const topic of [config.telemetryTopic, config.deadLetterTopic]) {
+  for (const topic of [config.telemetryTopic, config.deadLetterTopic, config.stateTopic]) {
     await pubsub.createTopic(topic).catch((error: unknown) => {
       if (!isAlreadyExists(error)) throw error;
     });

@@ -128,7 +128,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       localPubsub = await openLocalPubsub({
         dir: join(config.dataDir, 'pubsub'),
         projectId: config.projectId,
-        topics: [config.telemetryTopic, config.deadLetterTopic],
+        topics: [config.telemetryTopic, config.deadLetterTopic, config.stateTopic],
         subscriptions: [
           { name: names.ingest, topic: config.telemetryTopic, pushEndpoint: `${urlOf('ingest')}/`, deadLetter: { topic: config.deadLetterTopic, maxDeliveryAttempts: config.pubsubDelivery.maxDeliveryAttempts } },
           { name: names.deadletter, topic: config.deadLetterTopic, pushEndpoint: `${urlOf('deadletter')}/` },

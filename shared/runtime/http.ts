@@ -39,6 +39,8 @@ export interface ListenerOptions {
   body: BodyOptions;
   /** Log successful requests at DEBUG instead of INFO (high-rate Pub/Sub pushes). */
   quietSuccess?: boolean;
+  /** Answers errors raised before the handler (body limits, encodings) in another shape for some paths. */
+  mapError?: (error: unknown, path: string) => WireResponse | undefined;
 }
 
 export function createListener(handler: WireHandler, options: ListenerOptions): RequestListener {
@@ -76,7 +78,7 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
     const mapped = errorResponse(error);
     if (mapped.status === 500) requestLog().error('request failed', { error, path });
     else if (mapped.status >= 500) requestLog().warn('request failed', { error, path });
-    response = { ...mapped, log: { error: mapped.body.error } };
+    response = options.mapError?.(error, path) ?? { ...mapped, log: { error: mapped.body.error } };
   }
   send(res, response);
   const severity = response.status >= 500 ? 'WARNING' : options.quietSuccess && response.status < 300 ? 'DEBUG' : 'INFO';
