@@ -24,6 +24,10 @@ export async function queryPostgresReadOnly(db: Database, sql: string, options: 
   const maxRows = options.maxRows ?? MAX_RESULT_ROWS;
   const body = sql.replace(/[\s;]+$/, '');
   if (body.trim() === '') throw new AnalystSqlError('no SQL given');
+  const firstWord = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*\(*\s*(\w+)/.exec(body)?.[1]?.toLowerCase();
+  if (!['select', 'with', 'values', 'table'].includes(firstWord ?? '')) {
+    throw new AnalystSqlError(`only read-only queries (SELECT, WITH … SELECT, VALUES, TABLE) run here; this starts with ${firstWord ? firstWord.toUpperCase() : 'nothing'}`);
+  }
   const outside = OUTSIDE_THE_TABLES.exec(body);
   if (outside) throw new AnalystSqlError(`${outside[1] ?? 'that function'}() reaches outside the tables and is not allowed in analyst SQL`);
   try {

@@ -7,6 +7,8 @@
  *   scripts/query/postgres.ts);
  * - `POST /internal/publish {"topic"?, "data", "attributes"?}` → `{messageId}`: publish a raw
  *   message, as `gcloud pubsub topics publish` does (replaying a dead letter, testing);
+ * - `POST /internal/warehouse {"paused"}`: hold DuckDB writes back (ingest answers 503, Pub/Sub
+ *   keeps the messages) while an operator works on the file, and let them go again;
  * - `GET /internal/stats`: the local Pub/Sub's counters.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -35,6 +37,7 @@ const QueryBody = z.object({
   db: z.enum(['warehouse', 'postgres']).default('warehouse'),
   timeoutMs: z.number().int().positive().max(MAX_QUERY_TIMEOUT_MS).optional(),
 });
+const WarehouseBody = z.object({ paused: z.boolean() });
 const PublishBody = z.object({ topic: identifier(255).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
 
 export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
@@ -75,6 +78,14 @@ async function route(options: InternalApiOptions, req: IncomingMessage, res: Ser
     const warehouse = await platform.warehouse();
     if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}; query it with its own tools` });
     return send(res, 200, await (warehouse as DuckDbSink).query(sql, { timeoutMs }));
+  }
+  if (req.url === '/internal/warehouse') {
+    const body = WarehouseBody.safeParse(json);
+    if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
+    const warehouse = await platform.warehouse();
+    if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}` });
+    (warehouse as DuckDbSink).setPaused(body.data.paused);
+    return send(res, 200, { paused: body.data.paused });
   }
   if (req.url === '/internal/publish') {
     const body = PublishBody.safeParse(json);

@@ -35,6 +35,11 @@ export interface DuckDbSink extends WarehouseSink {
    * (never the writer's) after every write queued so far, so it sees what was written before it.
    */
   query(sql: string, options?: AnalystQueryOptions): Promise<QueryResult>;
+  /**
+   * Holds writes back (each answers TransientError, so Pub/Sub keeps the messages) while an
+   * operator works on the file; analyst SQL cannot change the warehouse, this can only delay.
+   */
+  setPaused(paused: boolean): void;
 }
 
 const STAGING = 'measurements_staging';
@@ -82,6 +87,7 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
     return forming.written;
   };
   let closed = false;
+  let paused = false;
   const ensureOpen = () => {
     if (closed) throw new Error(`DuckDB warehouse ${path} is closed`);
   };
@@ -92,6 +98,7 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
     write(rows) {
       // Closed means shutting down: another instance (or this one, restarted) takes the message.
       if (closed) return Promise.reject(new TransientError(`DuckDB warehouse ${path} is closed`));
+      if (paused) return Promise.reject(new TransientError(`DuckDB warehouse ${path} is paused by the operator`));
       if (rows.length === 0) return Promise.resolve({ refused: [] });
       return joinGroup(rows).then(() => ({ refused: [] }), (error: unknown) => {
         throw classifyDuckDbError(error);
@@ -106,6 +113,9 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
       } finally {
         analyst.closeSync();
       }
+    },
+    setPaused(value) {
+      paused = value;
     },
     async close() {
       if (closed) return;

@@ -75,15 +75,16 @@ export async function runPipelineScenario(options: ScenarioOptions): Promise<voi
     await waitFor(async () => (await warehouseCounts(dataDir, deviceId)).rows === 100, { timeoutMs: 20_000, what: '100 warehouse rows' });
     expect(await warehouseCounts(dataDir, deviceId)).toEqual({ rows: 100, readings: 50 });
 
-    // 2. A poison message: an analyst moves the warehouse table away, so ingest cannot store
-    //    the next message (503 on every attempt); after 5 attempts it is dead-lettered.
+    // 2. A poison message: the operator holds warehouse writes back (analyst SQL cannot touch
+    //    the table), so ingest cannot store the next message (503 on every attempt); after 5
+    //    attempts it is dead-lettered.
     const poisonDevice = 'e2e-poison-1';
     const poisonToken = await createDevice(stack, poisonDevice);
-    await runQueryScript(dataDir, 'ALTER TABLE measurements RENAME TO measurements_parked');
+    await pauseWarehouse(stack, true);
     const before = await options.countDeadLettered(stack);
     expect(await postReadings(stack, poisonDevice, poisonToken, 1)).toBe(1);
     await waitFor(async () => (await options.countDeadLettered(stack)) > before, { timeoutMs: 40_000, intervalMs: 200, what: 'the poison message to be dead-lettered' });
-    await runQueryScript(dataDir, 'ALTER TABLE measurements_parked RENAME TO measurements');
+    await pauseWarehouse(stack, false);
 
     // 3. kill -9 right after a burst of 202s; a restart delivers every accepted reading once.
     const burst = await Promise.all(Array.from({ length: 40 }, () => postReadings(stack, deviceId, token, 5)));
@@ -121,4 +122,13 @@ export async function runPipelineScenario(options: ScenarioOptions): Promise<voi
   } finally {
     await db.close();
   }
+}
+
+async function pauseWarehouse(stack: StackProcess, paused: boolean): Promise<void> {
+  const response = await fetch(`${stack.state.internalUrl}/internal/warehouse`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.state.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ paused }),
+  });
+  expect(response.status).toBe(200);
 }
