@@ -106,12 +106,12 @@ describe('the plan follows the manifests', () => {
 
   it('picks up a Service added to the manifests, with its pool in the connection count', () => {
     const registry = readFileSync(path.join(root, 'knative/base/registry.yaml'), 'utf8');
-    writeFileSync(path.join(root, 'knative/base/readings.yaml'), registry.replaceAll('registry', 'readings').replace('autoscaling.knative.dev/min-scale: "0"', 'autoscaling.knative.dev/min-scale: "1"'));
-    edit('knative/base/kustomization.yaml', '  - deadletter.yaml\n', '  - deadletter.yaml\n  - readings.yaml\n');
+    writeFileSync(path.join(root, 'knative/base/reports.yaml'), registry.replaceAll('registry', 'reports').replace('autoscaling.knative.dev/min-scale: "0"', 'autoscaling.knative.dev/min-scale: "1"'));
+    edit('knative/base/kustomization.yaml', '  - deadletter.yaml\n', '  - deadletter.yaml\n  - reports.yaml\n');
     const plan = buildPlan(loadPlanInputs('gke', root), options(1_000));
-    const readings = plan.functions.find((f) => f.name === 'readings')!;
-    expect(readings.instances.peak).toBe(1);
-    expect(plan.database.perFunction.find((f) => f.name === 'readings')).toMatchObject({ poolMax: 2, peakInstances: 1, connections: 2, budget: 6 });
+    const reports = plan.functions.find((f) => f.name === 'reports')!;
+    expect(reports.instances.peak).toBe(1);
+    expect(plan.database.perFunction.find((f) => f.name === 'reports')).toMatchObject({ poolMax: 2, peakInstances: 1, connections: 2, budget: 6 });
   }, 60_000);
 });
 

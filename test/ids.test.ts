@@ -56,7 +56,15 @@ describe('the bridge', () => {
     for (const authorization of ['Bearer any-token', 'Bearer eyJhbGciOiJFUzI1NiJ9.e30.c2ln', '']) {
       const response = await sendRaw(fn.url, { path, headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: '{"metrics":{"t":1}}' });
       expect(response.status).toBe(400);
-      expect(response.body?.issues).toEqual([{ path: issue.path, message: expect.stringMatching(issue.message) }]);
+      if (path.startsWith('/v1/projects/')) {
+        // IoT Core's paths answer in Google's error shape, the issues as a BadRequest's field violations.
+        expect(response.body?.error).toMatchObject({ code: 400, status: 'INVALID_ARGUMENT' });
+        expect((response.body?.error as { details?: { fieldViolations?: unknown }[] } | undefined)?.details?.[0]?.fieldViolations).toEqual([
+          { field: issue.path, description: expect.stringMatching(issue.message) },
+        ]);
+      } else {
+        expect(response.body?.issues).toEqual([{ path: issue.path, message: expect.stringMatching(issue.message) }]);
+      }
     }
     expect(store.counter.asked).toBe(0);
   });
