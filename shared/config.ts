@@ -29,6 +29,8 @@ export interface Config {
   credentialCacheTtlMs: number;
   /** Ingest group commit: rows per batch, wait for company, concurrent batch writes. Off = one write per request. */
   ingestBatch: { enabled: boolean; maxRows: number; maxWaitMs: number; concurrency: number };
+  /** What `npm run maintain` keeps, in whole days (docs/lifecycle.md). */
+  retention: { readingsDays: number; rejectedDays: number; bigQueryPartitionExpirationDays?: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -39,6 +41,17 @@ const nonNegative = (v: string | undefined, fallback: number): number => {
   const n = Number(nonEmpty(v) ?? fallback);
   return Number.isFinite(n) && n >= 0 ? n : fallback;
 };
+
+/** A whole number of days (at least 1), or a start-up error naming the variable. */
+function days(env: Env, name: string, fallback: number): number;
+function days(env: Env, name: string, fallback?: number): number | undefined;
+function days(env: Env, name: string, fallback?: number): number | undefined {
+  const value = nonEmpty(env[name]);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${value} is not a whole number of days (1 or more)`);
+  return n;
+}
 
 export function loadConfig(env: Env = process.env): Config {
   const projectId = nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? 'local-project';
@@ -70,6 +83,11 @@ export function loadConfig(env: Env = process.env): Config {
       maxRows: Number(nonEmpty(env.INGEST_BATCH_MAX_ROWS) ?? 1000),
       maxWaitMs: Number(nonEmpty(env.INGEST_BATCH_WAIT_MS) ?? 5),
       concurrency: Number(nonEmpty(env.INGEST_BATCH_CONCURRENCY) ?? 4),
+    },
+    retention: {
+      readingsDays: days(env, 'READINGS_RETENTION_DAYS', 30),
+      rejectedDays: days(env, 'REJECTED_RETENTION_DAYS', 30),
+      bigQueryPartitionExpirationDays: days(env, 'BIGQUERY_PARTITION_EXPIRATION_DAYS'),
     },
   };
 }

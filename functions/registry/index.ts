@@ -13,6 +13,7 @@ import express from 'express';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { answerNotFound, handleErrors, logRequests, requireAdminToken, resolveAdminToken } from './middleware.ts';
+import { createLifecycleRouter } from './lifecycle-routes.ts';
 import { createDeviceRouter } from './routes.ts';
 
 /** batchCreate of 10,000 devices with RSA keys stays well under this. */
@@ -28,6 +29,7 @@ function create(platform: Platform): FunctionInstance {
   app.use(requireAdminToken(adminToken));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(createDeviceRouter(() => platform.database()));
+  app.use(createLifecycleRouter(platform));
   app.use(answerNotFound);
   app.use(handleErrors(logger));
   return { listener: app };

@@ -2,9 +2,9 @@
  * The stack's internal API on a loopback-only port, behind the admin token:
  * - `POST /internal/query {"sql"}` → `{columns, rows}`: analyst SQL on the warehouse the stack
  *   holds open (DuckDB lets one process write a file, so `npm run query` asks the stack);
- * - `POST /internal/publish {"topic"?, "data", "attributes"?}` → `{messageId}`: publish a raw
- *   message, as `gcloud pubsub topics publish` does (replaying a dead letter, testing);
  * - `GET /internal/stats`: the local Pub/Sub's counters.
+ * Rejected messages are replayed through the registry's `POST /v1/rejected:replay`
+ * (`npm run replay`), which publishes through this same platform's publisher.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -22,7 +22,6 @@ export interface InternalApiOptions {
 }
 
 const QueryBody = z.object({ sql: z.string().min(1) });
-const PublishBody = z.object({ topic: z.string().min(1).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -60,13 +59,6 @@ async function route(options: InternalApiOptions, req: IncomingMessage, res: Ser
     const warehouse = await platform.warehouse();
     if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}; query it with its own tools` });
     return send(res, 200, await (warehouse as DuckDbSink).query(body.data.sql));
-  }
-  if (req.url === '/internal/publish') {
-    const body = PublishBody.safeParse(json);
-    if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
-    const publisher = await platform.publisher();
-    const messageId = await publisher.publish(body.data.topic ?? platform.config.telemetryTopic, Buffer.from(body.data.data, 'utf8'), body.data.attributes);
-    return send(res, 200, { messageId });
   }
   return send(res, 404, { error: 'not_found', message: `no route for POST ${req.url ?? ''}` });
 }

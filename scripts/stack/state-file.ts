@@ -12,7 +12,7 @@ export const StackState = z.object({
   startedAt: z.string(),
   projectId: z.string(),
   adminToken: z.string(),
-  /** Loopback-only internal API: `POST /internal/query`, `POST /internal/publish`, `GET /internal/stats`. */
+  /** Loopback-only internal API: `POST /internal/query`, `GET /internal/stats`. */
   internalUrl: z.string(),
   urls: z.object({ bridge: z.string(), ingest: z.string(), registry: z.string(), deadletter: z.string() }),
   pubsub: z.enum(['local', 'emulator']),

@@ -8,6 +8,7 @@
  * @see https://duckdb.org/docs/data/appender
  * @see https://duckdb.org/docs/sql/statements/insert#insert-or-ignore
  */
+import { retentionCutoff } from '../lifecycle/retention.ts';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
@@ -93,6 +94,15 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
     query(sql) {
       ensureOpen();
       return serialise(() => runQuery(connection, sql));
+    },
+    // DuckDB has no partitions to drop: a DELETE of the old days, in the write queue.
+    applyRetention(days) {
+      ensureOpen();
+      return serialise(async () => {
+        const cutoff = retentionCutoff(new Date(), days).toISOString();
+        const result = await connection.run(`DELETE FROM measurements WHERE event_ts < '${cutoff}'::TIMESTAMPTZ`);
+        return `DuckDB ${path}: deleted ${result.rowsChanged} measurements older than ${days} days`;
+      });
     },
     async close() {
       if (closed) return;
