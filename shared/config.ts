@@ -31,6 +31,12 @@ export interface Config {
   ingestBatch: { enabled: boolean; maxRows: number; maxWaitMs: number; concurrency: number };
   /** What `npm run maintain` keeps, in whole days (docs/lifecycle.md). */
   retention: { readingsDays: number; rejectedDays: number; bigQueryPartitionExpirationDays?: number };
+  /**
+   * Who may call the registry's POST /v1/maintenance:run with a Google-signed OIDC token
+   * instead of the admin token (Cloud Scheduler): MAINTENANCE_AUTH_AUDIENCE and
+   * MAINTENANCE_AUTH_EMAILS (comma list), both or neither; MAINTENANCE_AUTH_CERTS_URL for tests.
+   */
+  maintenanceAuth?: { audience: string; allowedEmails: string[]; certsUrl?: string };
 }
 
 type Env = Record<string, string | undefined>;
@@ -51,6 +57,16 @@ function days(env: Env, name: string, fallback?: number): number | undefined {
   const n = Number(value);
   if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${value} is not a whole number of days (1 or more)`);
   return n;
+}
+
+function maintenanceAuth(env: Env): Config['maintenanceAuth'] {
+  const audience = nonEmpty(env.MAINTENANCE_AUTH_AUDIENCE)?.trim();
+  const allowedEmails = (env.MAINTENANCE_AUTH_EMAILS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  if (audience === undefined && allowedEmails.length === 0) return undefined;
+  if (audience === undefined) throw new Error('MAINTENANCE_AUTH_EMAILS is set without MAINTENANCE_AUTH_AUDIENCE');
+  if (allowedEmails.length === 0) throw new Error('MAINTENANCE_AUTH_AUDIENCE is set without MAINTENANCE_AUTH_EMAILS');
+  const certsUrl = nonEmpty(env.MAINTENANCE_AUTH_CERTS_URL);
+  return { audience, allowedEmails, ...(certsUrl ? { certsUrl } : {}) };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -89,5 +105,6 @@ export function loadConfig(env: Env = process.env): Config {
       rejectedDays: days(env, 'REJECTED_RETENTION_DAYS', 30),
       bigQueryPartitionExpirationDays: days(env, 'BIGQUERY_PARTITION_EXPIRATION_DAYS'),
     },
+    maintenanceAuth: maintenanceAuth(env),
   };
 }
