@@ -17,6 +17,7 @@ import { runScript } from './lib/scripts.ts';
 import { runMemoryBench } from './memory.ts';
 import { readColdStartResult, runColdStartBench, runWarehouseDuckDbBench } from './reused-scripts.ts';
 import { runWarehouseWritesBench } from './warehouse-writes.ts';
+import { runMaintainBench } from './maintain.ts';
 
 interface Benchmark {
   name: string;
@@ -32,6 +33,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'cold-start', byDefault: true, run: (quick) => runColdStartBench({ runs: quick ? 3 : 9 }) },
   { name: 'memory', byDefault: true, run: (quick) => runMemoryBench({ rounds: quick ? 1 : 3 }) },
   { name: 'warehouse-writes', byDefault: true, run: (quick) => runWarehouseWritesBench({ readings: quick ? 2_000 : 10_000, rounds: quick ? 1 : 3, concurrency: 200 }) },
+  { name: 'maintain', byDefault: false, run: (quick) => runMaintainBench({ rows: quick ? 1_000_000 : 10_000_000, rounds: quick ? 1 : 3, baselineMs: 3_000 }) },
   { name: 'warehouse-duckdb', byDefault: true, run: (quick) => runWarehouseDuckDbBench({ rows: quick ? 10_000 : 50_000 }) },
   { name: 'bridge-emulator', byDefault: false, run: (quick) => runBridgeEmulator(quick) },
 ];
