@@ -35,6 +35,7 @@ export interface DuckDbSink extends WarehouseSink {
   readonly path: string;
   /** Runs SQL after every write queued so far, so a query sees what was written before it. */
   query(sql: string): Promise<QueryResult>;
+  applyRetention(days: number): Promise<string>;
 }
 
 const STAGING = 'measurements_staging';
