@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import registry from '../functions/registry/index.ts';
+import { loadConfig } from '../shared/config.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { makeKey, serveCerts, signToken } from './support/oidc-keys.ts';
 
@@ -77,4 +78,24 @@ describe('POST /v1/rejected:replay input', () => {
   it('refuses a body that is not JSON with 415', async () => {
     expect((await post('/v1/rejected:replay', `Bearer ${ADMIN}`, 'reason=x', 'text/plain')).status).toBe(415);
   });
+});
+
+describe('lifecycle configuration', () => {
+  it('reads the retention settings, with their defaults', () => {
+    expect(loadConfig({}).retention).toEqual({ readingsDays: 30, rejectedDays: 30, bigQueryPartitionExpirationDays: undefined });
+    expect(loadConfig({ READINGS_RETENTION_DAYS: '7', REJECTED_RETENTION_DAYS: ' 14 ', BIGQUERY_PARTITION_EXPIRATION_DAYS: '400' }).retention).toEqual({ readingsDays: 7, rejectedDays: 14, bigQueryPartitionExpirationDays: 400 });
+  });
+
+  const bad = [
+    { env: { READINGS_RETENTION_DAYS: '0' }, names: 'READINGS_RETENTION_DAYS' },
+    { env: { REJECTED_RETENTION_DAYS: '2.5' }, names: 'REJECTED_RETENTION_DAYS' },
+    { env: { BIGQUERY_PARTITION_EXPIRATION_DAYS: 'forever' }, names: 'BIGQUERY_PARTITION_EXPIRATION_DAYS' },
+    { env: { MAINTENANCE_AUTH_EMAILS: SCHEDULER }, names: 'MAINTENANCE_AUTH_AUDIENCE' },
+    { env: { MAINTENANCE_AUTH_AUDIENCE: AUDIENCE }, names: 'MAINTENANCE_AUTH_EMAILS' },
+  ];
+  for (const c of bad) {
+    it(`stops start-up naming ${c.names} for ${JSON.stringify(c.env)}`, () => {
+      expect(() => loadConfig(c.env)).toThrow(c.names);
+    });
+  }
 });
