@@ -63,7 +63,7 @@ async function defaultWarehouse(config: Config, logger: Logger): Promise<Warehou
 
 async function defaultPublisher(config: Config): Promise<Publisher> {
   const { createPubsubPublisher } = await import('../pubsub/google-publisher.ts');
-  return createPubsubPublisher({ projectId: config.projectId, ...(config.pubsubEmulatorHost ? { emulatorHost: config.pubsubEmulatorHost } : {}) });
+  return createPubsubPublisher({ projectId: config.projectId });
 }
 
 export function createPlatform(options: { config?: Config; logger?: Logger; providers?: Partial<Providers> } = {}): Platform {
