@@ -5,7 +5,7 @@
 # ---- build: install with the lock file, bundle the one function -------------------------
 FROM node:24-slim AS build
 ARG FUNCTION
-RUN test -n "$FUNCTION" || (echo "build with --build-arg FUNCTION=<bridge|ingest|registry|deadletter>" >&2; exit 1)
+RUN test -n "$FUNCTION" || (echo "build with --build-arg FUNCTION=<bridge|ingest|registry|deadletter|readings>" >&2; exit 1)
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -22,9 +22,10 @@ USER nonroot
 # Warm V8's compile cache with this image's own Node: start the function once (it only
 # listens; clients are created on first request) and keep the cache in the image. Cold
 # starts then skip parsing and compiling the bundle (bench/cold-start.ts measures both).
-# Exec form: distroless has no shell.
+# Exec form: distroless has no shell. A bundle refuses to start without its stores configured;
+# these placeholder settings only let it start: nothing connects before the first request.
 ENV NODE_COMPILE_CACHE=/app/.compile-cache
-RUN ["/nodejs/bin/node", "--input-type=module", "--eval", "process.env.PORT = '0'; await import('/app/index.mjs'); (await import('node:module')).flushCompileCache(); process.exit(0);"]
+RUN ["/nodejs/bin/node", "--input-type=module", "--eval", "Object.assign(process.env, { PORT: '0', DATABASE_URL: 'postgres://warm-up.invalid/none', GOOGLE_CLOUD_PROJECT: 'warm-up', BIGQUERY_DATASET: 'warm-up' }); await import('/app/index.mjs'); (await import('node:module')).flushCompileCache(); process.exit(0);"]
 ENV NODE_ENV=production PORT=8080
 EXPOSE 8080
 # The image's entrypoint is node itself.

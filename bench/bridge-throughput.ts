@@ -4,7 +4,7 @@
  * body, in the same run. Servers are pinned to core 0 (`taskset -c 0`); the load generator
  * (autocannon) and the emulator share core 1.
  * Run: `npx node bench/bridge-throughput.ts [seconds=10] [connections=50]`.
- * @see ../../shared/DESIGN.md "Figures measured on these machines"
+ * @see ../docs/performance.md
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -6,7 +6,7 @@
  * core 0, autocannon and the push receiver on core 1. RSS of each server is sampled under load.
  *
  *   npm run bench -- bridge [--quick]
- * @see ../shared/DESIGN.md "Figures measured on these machines"
+ * @see ../docs/performance.md
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -6,7 +6,7 @@
  * send time stamped into the reading as its `ts` - both this machine's clock.
  *
  *   npm run bench -- end-to-end [--quick]
- * @see ../shared/DESIGN.md "Running it"
+ * @see ../docs/architecture.md
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';

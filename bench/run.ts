@@ -7,7 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { runCli, usageFailure } from '../scripts/cli.ts';
 import { runBridgeBench } from './bridge.ts';
 import { runEndToEndBench } from './end-to-end.ts';
 import { runIngestBench } from './ingest.ts';
@@ -15,6 +15,7 @@ import { renderChart, type Panel } from './lib/chart.ts';
 import { RESULTS_DIR, describeMachine, readResult, renderMarkdown, writeResult, type BenchResult, type Role } from './lib/report.ts';
 import { runScript } from './lib/scripts.ts';
 import { runMemoryBench } from './memory.ts';
+import { runReadingsBench } from './readings.ts';
 import { readColdStartResult, runColdStartBench, runWarehouseDuckDbBench } from './reused-scripts.ts';
 import { runWarehouseWritesBench } from './warehouse-writes.ts';
 import { runMaintainBench } from './maintain.ts';
@@ -35,6 +36,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'warehouse-writes', byDefault: true, run: (quick) => runWarehouseWritesBench({ readings: quick ? 2_000 : 10_000, rounds: quick ? 1 : 3, concurrency: 200 }) },
   { name: 'maintain', byDefault: false, run: (quick) => runMaintainBench({ rows: quick ? 1_000_000 : 10_000_000, rounds: quick ? 1 : 3, baselineMs: 3_000 }) },
   { name: 'warehouse-duckdb', byDefault: true, run: (quick) => runWarehouseDuckDbBench({ rows: quick ? 10_000 : 50_000 }) },
+  { name: 'readings', byDefault: true, run: (quick) => runReadingsBench({ devices: quick ? 20 : 100, readingsPerDevice: quick ? 5_000 : 10_000, seconds: quick ? 3 : 8, rounds: quick ? 1 : 3, connections: 10 }) },
   { name: 'bridge-emulator', byDefault: false, run: (quick) => runBridgeEmulator(quick) },
 ];
 
@@ -42,16 +44,24 @@ const BENCHMARKS: Benchmark[] = [
 const SUMMARY_ORDER = BENCHMARKS.map((b) => b.name);
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false } } });
+  const spec = {
+    command: 'npm run bench',
+    synopsis: '[<benchmark>...] [--quick]',
+    description: 'Runs the benchmarks (each with its baseline, in the same run) and writes bench/results/.\nServers run on core 0, load generators on core 1.',
+    positionals: [{ name: '<benchmark>...', variadic: true, help: `any of ${BENCHMARKS.map((b) => b.name).join(', ')} (default: all but ${BENCHMARKS.filter((b) => !b.byDefault).map((b) => b.name).join(', ')})` }],
+    options: { quick: { type: 'boolean', help: 'shorter runs and fewer rounds, for a smoke test', defaultText: 'off' } },
+  } as const;
+  const { values, positionals } = runCli(spec);
   const unknown = positionals.filter((p) => !BENCHMARKS.some((b) => b.name === p));
-  if (unknown.length) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+  if (unknown.length) usageFailure(spec, `unknown benchmark(s) ${unknown.join(', ')}; choose from ${BENCHMARKS.map((b) => b.name).join(', ')}`);
+  const quick = values.quick ?? false;
   const selected = positionals.length ? BENCHMARKS.filter((b) => positionals.includes(b.name)) : BENCHMARKS.filter((b) => b.byDefault);
   const failed: string[] = [];
   for (const bench of selected) {
     const started = performance.now();
-    console.log(`\n=== ${bench.name}${values.quick ? ' (quick)' : ''} ===`);
+    console.log(`\n=== ${bench.name}${quick ? ' (quick)' : ''} ===`);
     try {
-      await bench.run(values.quick);
+      await bench.run(quick);
       const result = loadResult(bench.name);
       if (result) console.log(`\n${renderMarkdown(result)}`);
     } catch (error) {
@@ -130,7 +140,7 @@ async function runBridgeEmulator(quick: boolean): Promise<void> {
     setup: { seconds: quick ? 3 : 10, connections: 50, script: 'bench/bridge-throughput.ts' },
     rows,
     targets: [],
-    notes: ['The emulator shares core 1 with the load generator; see DESIGN.md for its own ceiling.'],
+    notes: ['The emulator shares core 1 with the load generator; see docs/performance.md for its own ceiling.'],
   });
 }
 

@@ -3,7 +3,7 @@
  */
 import type { FunctionModule } from '../shared/runtime/function.ts';
 
-export const FUNCTION_NAMES = ['bridge', 'ingest', 'registry', 'deadletter'] as const;
+export const FUNCTION_NAMES = ['bridge', 'ingest', 'registry', 'deadletter', 'readings'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
 export const isFunctionName = (name: string): name is FunctionName => (FUNCTION_NAMES as readonly string[]).includes(name);

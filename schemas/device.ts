@@ -3,11 +3,13 @@
  * registry answers. Device ids follow Cloud IoT Core's rule (DeviceId); public keys are
  * checked with node:crypto when they are uploaded, so that a key the bridge could never use
  * is refused at once, with the credential's index in the issue path.
- * @see ../../shared/DESIGN.md "registry"
+ * @see ../docs/architecture.md
  * @see https://cloud.google.com/iot/docs/how-tos/credentials/keys (IoT Core device keys, retired 2023)
  */
 import { createPublicKey } from 'node:crypto';
 import { z } from 'zod';
+import { RegistryId } from './ids.ts';
+import { InitialConfig } from './device-config.ts';
 import { DeviceId, Tags, Text } from './reading.ts';
 
 /** A device holds at most this many credentials (as IoT Core did), so keys can be rotated. */
@@ -22,10 +24,8 @@ export const MIN_RSA_BITS = 2048;
 export const CredentialType = z.enum(['token', 'es256', 'rs256']);
 export type CredentialType = z.infer<typeof CredentialType>;
 
-/** Registry names, like IoT Core's: a letter, then 2 to 63 of letters, digits and `-._+~%`. */
-export const RegistryId = z.string().regex(/^[a-zA-Z][-a-zA-Z0-9._+~%]{2,63}$/, {
-  error: 'must match [a-zA-Z][-a-zA-Z0-9._+~%]{2,63}',
-});
+/** Registry names (schemas/ids.ts). */
+export { RegistryId } from './ids.ts';
 
 /** Why a PEM cannot serve as a key of this type, or undefined when it can. */
 export function describePublicKeyProblem(type: 'es256' | 'rs256', pem: string): string | undefined {
@@ -97,6 +97,8 @@ export const CreateDevice = z.strictObject({
   tags: Tags.optional(),
   blocked: z.boolean().optional(),
   credentials: z.array(CredentialSpec).max(MAX_CREDENTIALS, { error: `at most ${MAX_CREDENTIALS} credentials` }),
+  /** The device's configuration version 1 (IoT Core's `config.binaryData`); empty when absent. */
+  config: InitialConfig.optional(),
 });
 export type CreateDevice = z.infer<typeof CreateDevice>;
 

@@ -1,13 +1,14 @@
 /**
  * A device reading, as devices send it and as the bridge publishes it.
- * @see ../../shared/DESIGN.md "bridge" for the wire contract.
+ * @see ../docs/devices.md for the wire contract.
  */
 import { z } from 'zod';
+import { DeviceId } from './ids.ts';
 
 /** Metric names: a letter, then up to 127 of letters, digits and `_ . : / -`. */
 export const METRIC_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$/;
-/** Device ids follow Cloud IoT Core's rule, which devices in the field were built against. */
-export const DEVICE_ID_PATTERN = /^[a-zA-Z][-a-zA-Z0-9._+~%]{2,254}$/;
+/** Device ids: one schema for every place they arrive (schemas/ids.ts). */
+export { DEVICE_ID_PATTERN, DeviceId } from './ids.ts';
 
 export const MAX_READINGS_PER_REQUEST = 500;
 export const MAX_METRICS_PER_READING = 256;
@@ -24,11 +25,6 @@ export const MAX_FUTURE_SKEW_MS = 24 * 60 * 60 * 1000;
 export const Text = z.string().refine((s) => !s.includes('\u0000') && s.isWellFormed(), {
   error: 'must not contain the NUL character or unpaired UTF-16 surrogates',
 });
-
-export const DeviceId = z
-  .string()
-  .regex(DEVICE_ID_PATTERN, { error: 'must match [a-zA-Z][-a-zA-Z0-9._+~%]{2,254}' })
-  .refine((id) => !id.toLowerCase().startsWith('goog'), { error: 'must not start with "goog"' });
 
 export const MetricName = z
   .string()

@@ -94,3 +94,22 @@ export const MeasurementRow = z.object({
   message_id: z.string().nullable(),
 });
 export type MeasurementRow = z.infer<typeof MeasurementRow>;
+
+/** PostgreSQL `device_configs`: IoT Core's numbered configuration versions, payload base64. */
+export const DeviceConfigRow = z.object({
+  device_id: z.string(),
+  version: z.int(),
+  binary_data: z.string(),
+  cloud_update_time: z.date(),
+  device_ack_time: z.date().nullable(),
+});
+export type DeviceConfigRow = z.infer<typeof DeviceConfigRow>;
+
+/** PostgreSQL `device_states`: the states a device reported (IoT Core's setState), payload base64. */
+export const ReportedStateRow = z.object({
+  id: z.int(),
+  device_id: z.string(),
+  update_time: z.date(),
+  binary_data: z.string(),
+});
+export type ReportedStateRow = z.infer<typeof ReportedStateRow>;

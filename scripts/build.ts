@@ -7,13 +7,15 @@
  *   start-up parses only the runner and the function's own code.
  * - The embedded stores (PGlite, DuckDB) are replaced by stubs that fail with a clear message:
  *   a deployed function always talks to Cloud SQL and BigQuery.
+ * - The PostgreSQL migrations are embedded: a bundle alone applies them on first use.
  * - Not minified: on these machines a minified bundle started slower.
  * @see https://esbuild.github.io/api/#splitting
  */
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
+import { runCli, usageFailure } from './cli.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -101,6 +103,58 @@ function stubEmbeddedPlugin(root: string): esbuild.Plugin {
   };
 }
 
+/**
+ * Replaces shared/db/migration-files.ts with the migrations' text, so that a bundle run alone
+ * (no schemas/ beside it) still migrates. Every file is read at build time, in order.
+ */
+function embedMigrationsPlugin(root: string): esbuild.Plugin {
+  const module = path.join(root, 'shared/db/migration-files.ts');
+  const dir = path.join(root, 'schemas/migrations');
+  return {
+    name: 'embed-migrations',
+    setup(build) {
+      build.onLoad({ filter: new RegExp(`^${escapeRegExp(module)}$`) }, () => {
+        const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+        const migrations = files.map((f) => ({ version: f.replace(/\.sql$/, ''), sql: readFileSync(path.join(dir, f), 'utf8') }));
+        return {
+          contents: `export const MIGRATIONS_DIR = '(embedded)';\nexport const readMigrationFiles = async () => ${JSON.stringify(migrations)};\n`,
+          loader: 'js',
+          watchFiles: files.map((f) => path.join(dir, f)),
+        };
+      });
+    },
+  };
+}
+
+/**
+ * Modules whose named async export runs at build time, its result inlined as a constant: the
+ * readings dashboard is built by esbuild once here, not by each deployed instance.
+ */
+export const BUILD_TIME_MODULES: readonly { file: string; exportName: string }[] = [
+  { file: 'functions/readings/dashboard/build.ts', exportName: 'buildDashboard' },
+];
+
+function buildTimeModulesPlugin(root: string): esbuild.Plugin {
+  return {
+    name: 'build-time-modules',
+    setup(build) {
+      for (const { file, exportName } of BUILD_TIME_MODULES) {
+        const absolute = path.join(root, file);
+        build.onResolve({ filter: new RegExp(`${escapeRegExp(path.basename(file, '.ts'))}(\\.ts)?$`) }, (args) => {
+          const resolved = path.resolve(args.resolveDir, args.path);
+          return resolved === absolute || `${resolved}.ts` === absolute ? { path: absolute, namespace: 'build-time' } : undefined;
+        });
+        build.onLoad({ filter: new RegExp(`^${escapeRegExp(absolute)}$`), namespace: 'build-time' }, async () => {
+          const module = (await import(pathToFileURL(absolute).href)) as Record<string, () => Promise<unknown>>;
+          const produce = module[exportName];
+          if (!produce) throw new Error(`${file} exports no ${exportName}`);
+          return { contents: `export const ${exportName} = async () => (${JSON.stringify(await produce())});`, loader: 'js' };
+        });
+      }
+    },
+  };
+}
+
 const isBareSpecifier = (specifier: string) => !/^(\.|\/|node:|[a-z]+:)/.test(specifier);
 const isIdentifier = (name: string) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default';
 
@@ -138,7 +192,7 @@ function entryPlugin(modulePath: string, root: string): esbuild.Plugin {
     setup(build) {
       build.onResolve({ filter: /^function-entry$/ }, () => ({ path: 'function-entry', namespace: 'function-entry' }));
       build.onLoad({ filter: /.*/, namespace: 'function-entry' }, () => ({
-        contents: `import fn from ${JSON.stringify(modulePath)};\nimport { runFunction } from ${JSON.stringify(runner)};\nawait runFunction(fn);\n`,
+        contents: `import fn from ${JSON.stringify(modulePath)};\nimport { runFunction } from ${JSON.stringify(runner)};\nawait runFunction(fn, { bundled: true });\n`,
         resolveDir: root,
         loader: 'ts',
       }));
@@ -169,7 +223,7 @@ export async function bundleFunction(options: BundleOptions, root = ROOT): Promi
     metafile: true,
     logLevel: 'warning',
     legalComments: 'none',
-    plugins: [entryPlugin(options.modulePath, root), stubEmbeddedPlugin(root), namedDynamicImportsPlugin()],
+    plugins: [entryPlugin(options.modulePath, root), buildTimeModulesPlugin(root), stubEmbeddedPlugin(root), embedMigrationsPlugin(root), namedDynamicImportsPlugin()],
   });
   const outputs = Object.entries(result.metafile.outputs);
   const entryPath = path.relative(root, path.join(outDir, 'index.mjs'));
@@ -205,13 +259,17 @@ export async function listBuildableFunctions(root = ROOT): Promise<string[]> {
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
 
 async function main(): Promise<void> {
-  const requested = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const available = await listBuildableFunctions();
+  const spec = {
+    command: 'npm run build',
+    synopsis: '[<function>...]',
+    description: 'Bundles each function into dist/<function>/index.mjs (self-contained: run it with\n`node dist/<function>/index.mjs`, no node_modules beside it), the artefact of its container.',
+    positionals: [{ name: '<function>...', variadic: true, help: `any of ${available.join(', ')} (default: all)` }],
+    options: {},
+  } as const;
+  const requested = runCli(spec).positionals;
   const unknown = requested.filter((n) => !available.includes(n));
-  if (unknown.length > 0) {
-    console.error(`unknown or missing function(s): ${unknown.join(', ')} (available: ${available.join(', ') || 'none'})`);
-    process.exit(2);
-  }
+  if (unknown.length > 0) usageFailure(spec, `unknown or missing function(s): ${unknown.join(', ')} (available: ${available.join(', ') || 'none'})`);
   for (const name of requested.length > 0 ? requested : available) {
     const report = await bundleFunction({ name, modulePath: path.join(ROOT, 'functions', name, 'index.ts') });
     console.log(`${name.padEnd(11)} ${path.relative(ROOT, report.entry).padEnd(28)} entry ${kib(report.entryBytes).padStart(10)}  total ${kib(report.totalBytes).padStart(10)}`);

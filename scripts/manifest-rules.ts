@@ -289,3 +289,31 @@ export function validateMaintenanceCronJob(manifest: unknown): Issue[] {
   });
   return issues;
 }
+
+/**
+ * Words the committed manifests hold until a deployment fills them in (`PROJECT`, `REGION`,
+ * Knative's sample domain `example.com`, …). A manifest still holding one must never be
+ * applied: it would deploy an image that does not exist or a service account of nobody.
+ */
+export const PLACEHOLDER_PATTERNS: readonly RegExp[] = [
+  /\bPROJECT(_NUMBER|_ID)?\b/,
+  /\bREGION\b/,
+  /\bINSTANCE\b/,
+  /\bexample\.(com|org|net)\b/i,
+  /\b(CHANGE_?ME|TODO|FIXME|REPLACE_?ME)\b/,
+  /<[a-z][\w-]*>/i,
+];
+
+/** Every string value in the manifests that still holds a placeholder, with its path. */
+export function findPlaceholders(manifests: readonly Manifest[]): Issue[] {
+  const issues: Issue[] = [];
+  const visit = (value: unknown, at: string) => {
+    if (typeof value === 'string') {
+      const hit = PLACEHOLDER_PATTERNS.find((p) => p.test(value));
+      if (hit) issues.push({ path: at, message: `still a placeholder: ${value}` });
+    } else if (Array.isArray(value)) value.forEach((v, i) => visit(v, `${at}[${i}]`));
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) visit(v, at ? `${at}.${k}` : k);
+  };
+  manifests.forEach((m) => visit(m, `${m.kind}/${m.metadata.name}`));
+  return issues;
+}

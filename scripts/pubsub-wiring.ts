@@ -1,9 +1,9 @@
 /**
  * `npm run wiring -- [--apply] [--target cloud-run|gke] [--trigger push|eventarc]
  *   [--project P] [--project-number N] [--region R] [--ingest-url URL] [--deadletter-url URL]
- *   [--registry-url URL]`
+ *   [--registry-url URL]` (`--help` for every option)
  *
- * Pub/Sub wiring as code: service accounts, IAM bindings, topics, the authenticated push
+ * The BigQuery dataset, table and views (scripts/bigquery-setup.ts), then Pub/Sub wiring as code: service accounts, IAM bindings, topics, the authenticated push
  * subscription to ingest (ack deadline, retry and dead-letter policy), the dead-letter
  * subscription to deadletter, or the Eventarc trigger alternative, and (Cloud Run) the Cloud
  * Scheduler job that runs maintenance. Prints the `gcloud`
@@ -15,21 +15,25 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { describeWarehouseSetup, setUpWarehouse, type WarehouseTarget } from './bigquery-setup.ts';
+import { parseCommandLine, runCli, UsageError, usageFailure } from './cli.ts';
+import { gcloudValue } from './deploy.ts';
 
-export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter'] as const;
+export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter', 'readings'] as const;
 
 /**
  * Delivery policy of both push subscriptions. The ack deadline must not exceed the
  * receiving Service's timeoutSeconds (test/manifests.test.ts checks it against the
- * rendered manifests); five attempts with 10 s..10 min backoff outlive a database failover
- * before a message is dead-lettered.
+ * rendered manifests). Ten attempts with 10 s..600 s exponential backoff wait about
+ * 10+20+40+80+160+320+600+600+600 s = ~40 min before a message is dead-lettered, so a store
+ * down for minutes (a failover, a maintenance window) dead-letters nothing; what outlives even
+ * that lands in `rejected` and is replayed (docs/reliability.md "Retry windows").
  */
 export const DELIVERY = {
   ackDeadlineSeconds: 60,
   minRetryDelay: '10s',
   maxRetryDelay: '600s',
-  maxDeliveryAttempts: 5,
+  maxDeliveryAttempts: 10,
   messageRetention: '7d',
 } as const;
 
@@ -43,6 +47,8 @@ export interface WiringOptions {
   deadletterUrl: string;
   topic: string;
   deadLetterTopic: string;
+  /** IoT Core state notifications (the bridge's setState), STATE_TOPIC. */
+  stateTopic?: string;
   sqlInstance: string;
   gkeCluster: string;
   namespace: string;
@@ -85,12 +91,14 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
       commands: [
         ['gcloud', 'pubsub', 'topics', 'create', o.topic, `--message-retention-duration=${DELIVERY.messageRetention}`, p],
         ['gcloud', 'pubsub', 'topics', 'create', o.deadLetterTopic, `--message-retention-duration=${DELIVERY.messageRetention}`, p],
+        ['gcloud', 'pubsub', 'topics', 'create', o.stateTopic ?? 'device-state', p],
       ],
     },
     {
       section: 'IAM: bridge publishes; ingest writes BigQuery; every function reaches Cloud SQL as an IAM database user',
       commands: [
         ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.topic, member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
+        ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.stateTopic ?? 'device-state', member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
         ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa('ingest')), '--role=roles/bigquery.dataEditor', '--condition=None'],
         ...FUNCTIONS.flatMap((fn) => [
           ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa(fn)), '--role=roles/cloudsql.client', '--condition=None'],
@@ -134,7 +142,7 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
     ];
     steps.push(
       {
-        section: 'Push subscription to ingest: OIDC-authenticated, exponential backoff, dead-letter after 5 attempts',
+        section: 'Push subscription to ingest: OIDC-authenticated, exponential backoff, dead-letter after 10 attempts',
         commands: [
           ['gcloud', 'pubsub', 'subscriptions', 'create', ingestSubscription, `--topic=${o.topic}`, ...pushFlags(o.ingestUrl), `--dead-letter-topic=${o.deadLetterTopic}`, `--max-delivery-attempts=${DELIVERY.maxDeliveryAttempts}`, p],
           // The service agent must be able to acknowledge what it forwards to the dead-letter topic.
@@ -192,48 +200,102 @@ export function renderScript(steps: WiringStep[]): string {
   return steps.map((s) => [`# ${s.section}`, ...s.commands.map(shellQuote)].join('\n')).join('\n\n') + '\n';
 }
 
-function optionsFromArgs(argv: string[]): { options: WiringOptions; apply: boolean } {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      apply: { type: 'boolean', default: false },
-      'dry-run': { type: 'boolean', default: false },
-      target: { type: 'string', default: 'cloud-run' },
-      trigger: { type: 'string', default: 'push' },
-      project: { type: 'string', default: process.env.GOOGLE_CLOUD_PROJECT ?? 'PROJECT' },
-      'project-number': { type: 'string' },
-      region: { type: 'string', default: 'us-central1' },
-      'ingest-url': { type: 'string' },
-      'deadletter-url': { type: 'string' },
-      'sql-instance': { type: 'string', default: 'telemetry' },
-      'gke-cluster': { type: 'string', default: 'telemetry' },
-      'registry-url': { type: 'string' },
-    },
-  });
+export const WIRING_COMMAND = {
+  command: 'npm run wiring',
+  synopsis: '[options]',
+  description: [
+    'The cloud resources around the functions, as code: the BigQuery dataset, measurements table and',
+    'views (through the BigQuery API), then service accounts, IAM, topics and the authenticated push',
+    'subscriptions (gcloud). Prints the plan (the default, a dry run); --apply carries it out, and a',
+    'second --apply changes nothing. Push subscriptions need the deployed functions\' URLs: given, or',
+    'read from the deployed services.',
+  ].join('\n'),
+  options: {
+    apply: { type: 'boolean', help: 'create everything (else print the plan)' },
+    'dry-run': { type: 'boolean', help: 'print the plan (the default; wins over --apply)' },
+    project: { type: 'string', value: 'P', help: 'Google Cloud project', defaultText: 'GOOGLE_CLOUD_PROJECT, else `gcloud config get-value project`' },
+    'project-number': { type: 'string', value: 'N', help: 'for the Pub/Sub service agent', defaultText: '`gcloud projects describe`' },
+    region: { type: 'string', value: 'R', help: 'region of Cloud Run, Eventarc and the dataset', defaultText: 'us-central1' },
+    target: { type: 'string', value: 'T', help: 'cloud-run or gke', defaultText: 'cloud-run' },
+    trigger: { type: 'string', value: 'T', help: 'push (subscriptions) or eventarc (a trigger)', defaultText: 'push' },
+    'ingest-url': { type: 'string', value: 'URL', help: 'where Pub/Sub pushes telemetry', defaultText: 'the deployed ingest\'s URL' },
+    'deadletter-url': { type: 'string', value: 'URL', help: 'where Pub/Sub pushes dead letters', defaultText: 'the deployed deadletter\'s URL' },
+    'registry-url': { type: 'string', value: 'URL', help: 'the registry, for the Cloud Scheduler maintenance job', defaultText: 'the deployed registry\'s URL' },
+    context: { type: 'string', value: 'CTX', help: 'on gke: the kubectl context to read the deployed URLs from' },
+    'sql-instance': { type: 'string', value: 'NAME', help: 'Cloud SQL instance for the IAM database users', defaultText: 'telemetry' },
+    'gke-cluster': { type: 'string', value: 'NAME', help: 'GKE cluster (eventarc on gke)', defaultText: 'telemetry' },
+    dataset: { type: 'string', value: 'NAME', help: 'BigQuery dataset', defaultText: 'BIGQUERY_DATASET, else telemetry' },
+    'bigquery-location': { type: 'string', value: 'LOC', help: 'location of the dataset', defaultText: 'the region' },
+    'bigquery-endpoint': { type: 'string', value: 'URL', help: 'a BigQuery-compatible endpoint instead of Google\'s (emulators, tests); no credentials are sent' },
+    'skip-bigquery': { type: 'boolean', help: 'leave the BigQuery objects out' },
+    'bigquery-only': { type: 'boolean', help: 'only the BigQuery objects (no gcloud commands, no URLs needed)' },
+  },
+} as const;
+
+export interface WiringRun {
+  options: WiringOptions;
+  apply: boolean;
+  warehouse?: WarehouseTarget;
+  bigQueryEndpoint?: string;
+  bigQueryOnly: boolean;
+  /** Where to read the deployed URLs from when not given. */
+  context?: string;
+  urlsGiven: { ingest: boolean; deadletter: boolean };
+}
+
+export function optionsFromArgs(argv: string[], env: Record<string, string | undefined> = process.env): WiringRun {
+  const { values, help } = parseCommandLine(WIRING_COMMAND, argv);
+  if (help) throw new UsageError('--help');
+  const target = values.target ?? 'cloud-run';
+  const trigger = values.trigger ?? 'push';
   const problems: string[] = [];
-  if (values.target !== 'cloud-run' && values.target !== 'gke') problems.push(`--target must be cloud-run or gke, not ${values.target}`);
-  if (values.trigger !== 'push' && values.trigger !== 'eventarc') problems.push(`--trigger must be push or eventarc, not ${values.trigger}`);
-  const apply = values.apply && !values['dry-run'];
-  if (apply && values.trigger === 'push' && (!values['ingest-url'] || !values['deadletter-url'])) problems.push('--apply with push subscriptions needs --ingest-url and --deadletter-url');
-  if (problems.length > 0) throw new Error(problems.join('; '));
+  if (target !== 'cloud-run' && target !== 'gke') problems.push(`--target must be cloud-run or gke, not ${target}`);
+  if (trigger !== 'push' && trigger !== 'eventarc') problems.push(`--trigger must be push or eventarc, not ${trigger}`);
+  if (values['bigquery-only'] && values['skip-bigquery']) problems.push('--bigquery-only and --skip-bigquery contradict each other');
+  if (problems.length > 0) throw new UsageError(problems.join('; '));
+  const apply = (values.apply ?? false) && !(values['dry-run'] ?? false);
+  const project = values.project ?? env.GOOGLE_CLOUD_PROJECT ?? (apply ? gcloudValue(['config', 'get-value', 'project']) : undefined) ?? 'PROJECT';
+  if (apply && project === 'PROJECT') throw new UsageError('--project needed: pass it, or set GOOGLE_CLOUD_PROJECT or gcloud config set project');
+  const region = values.region ?? 'us-central1';
   return {
     apply,
+    warehouse: values['skip-bigquery'] ? undefined : { project, dataset: values.dataset ?? env.BIGQUERY_DATASET ?? 'telemetry', location: values['bigquery-location'] ?? region },
+    bigQueryEndpoint: values['bigquery-endpoint'],
+    bigQueryOnly: values['bigquery-only'] ?? false,
+    context: values.context,
+    urlsGiven: { ingest: values['ingest-url'] !== undefined, deadletter: values['deadletter-url'] !== undefined },
     options: {
-      project: values.project,
+      project,
       projectNumber: values['project-number'] ?? 'PROJECT_NUMBER',
-      region: values.region,
-      target: values.target as WiringOptions['target'],
-      trigger: values.trigger as WiringOptions['trigger'],
+      region,
+      target: target as WiringOptions['target'],
+      trigger: trigger as WiringOptions['trigger'],
       ingestUrl: values['ingest-url'] ?? 'https://INGEST_URL/',
       deadletterUrl: values['deadletter-url'] ?? 'https://DEADLETTER_URL/',
-      topic: process.env.TELEMETRY_TOPIC ?? 'telemetry',
-      deadLetterTopic: process.env.DEAD_LETTER_TOPIC ?? 'telemetry-dead-letter',
-      sqlInstance: values['sql-instance'],
-      gkeCluster: values['gke-cluster'],
+      topic: env.TELEMETRY_TOPIC ?? 'telemetry',
+      deadLetterTopic: env.DEAD_LETTER_TOPIC ?? 'telemetry-dead-letter',
+      stateTopic: env.STATE_TOPIC ?? 'device-state',
+      sqlInstance: values['sql-instance'] ?? 'telemetry',
+      gkeCluster: values['gke-cluster'] ?? 'telemetry',
       namespace: 'telemetry',
       ...(values['registry-url'] ? { registryUrl: values['registry-url'] } : {}),
     },
   };
+}
+
+/** The URL of a deployed function, read from Cloud Run or the cluster; undefined when it cannot be. */
+export function deployedUrl(name: string, run: WiringRun): string | undefined {
+  const { options } = run;
+  const [command, args] =
+    options.target === 'cloud-run'
+      ? ['gcloud', ['run', 'services', 'describe', name, `--region=${options.region}`, `--project=${options.project}`, '--format=value(status.url)']]
+      : run.context
+        ? ['kubectl', [`--context=${run.context}`, 'get', `ksvc/${name}`, `--namespace=${options.namespace}`, '-o', 'jsonpath={.status.url}']]
+        : [undefined, []];
+  if (!command) return undefined;
+  const result = spawnSync(command, args as string[], { encoding: 'utf8', timeout: 30_000, stdio: ['ignore', 'pipe', 'pipe'] });
+  const url = result.status === 0 ? result.stdout.trim() : '';
+  return url ? `${url.replace(/\/$/, '')}/` : undefined;
 }
 
 function runSteps(steps: WiringStep[]): void {
@@ -258,18 +320,48 @@ function lookUpProjectNumber(project: string): string {
 }
 
 async function main(): Promise<void> {
-  const { options, apply } = optionsFromArgs(process.argv.slice(2));
+  runCli(WIRING_COMMAND);
+  let run: WiringRun;
+  try {
+    run = optionsFromArgs(process.argv.slice(2));
+  } catch (error) {
+    if (error instanceof UsageError) usageFailure(WIRING_COMMAND, error.message);
+    throw error;
+  }
+  const { options, apply, warehouse } = run;
+  // Push subscriptions need the functions' real URLs: given, or read from what is deployed.
+  if (options.trigger === 'push' && !run.bigQueryOnly) {
+    for (const name of ['ingest', 'deadletter'] as const) {
+      if (run.urlsGiven[name]) continue;
+      const url = deployedUrl(name, run);
+      if (url) options[name === 'ingest' ? 'ingestUrl' : 'deadletterUrl'] = url;
+      else if (apply) {
+        usageFailure(WIRING_COMMAND, `no URL for ${name}: pass --${name}-url, or deploy it first (npm run deploy -- ${name})${options.target === 'gke' ? ' and pass --context' : ''}`);
+      }
+    }
+  }
   if (!apply) {
-    process.stdout.write(renderScript(wiringSteps(options)));
+    if (!run.bigQueryOnly) process.stdout.write(renderScript(wiringSteps(options)));
+    if (warehouse) process.stdout.write(`${run.bigQueryOnly ? '' : '\n'}${describeWarehouseSetup(warehouse).join('\n')}\n`);
     return;
   }
-  if (options.projectNumber === 'PROJECT_NUMBER') options.projectNumber = lookUpProjectNumber(options.project);
-  runSteps(wiringSteps(options));
+  if (!run.bigQueryOnly) {
+    if (options.projectNumber === 'PROJECT_NUMBER') options.projectNumber = lookUpProjectNumber(options.project);
+    // The APIs first (BigQuery's among them), then the warehouse objects.
+    runSteps(wiringSteps(options));
+  }
+  if (warehouse) {
+    const { OAuth2Client } = await import('google-auth-library');
+    // A stand-in endpoint gets a placeholder token rather than the operator's credentials.
+    const authClient = run.bigQueryEndpoint ? new OAuth2Client() : undefined;
+    authClient?.setCredentials({ access_token: 'not-sent-to-google', expiry_date: Date.now() + 3_600_000 });
+    for (const line of await setUpWarehouse(warehouse, { apiEndpoint: run.bigQueryEndpoint, authClient })) console.log(`# BigQuery: ${line}`);
+  }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   await main().catch((error: unknown) => {
-    console.error(`wiring: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`npm run wiring: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   });
 }

@@ -4,10 +4,24 @@
  */
 import { FUNCTION_NAMES, isFunctionName, loadFunction } from '../functions/index.ts';
 import { runFunction } from '../shared/runtime/main.ts';
+import { runCli, usageFailure } from './cli.ts';
 
-const name = process.argv[2] ?? '';
-if (!isFunctionName(name)) {
-  console.error(`usage: npm run serve -- <${FUNCTION_NAMES.join('|')}>`);
-  process.exit(2);
-}
-await runFunction(await loadFunction(name));
+const spec = {
+  command: 'npm run serve',
+  synopsis: '<function>',
+  description: 'Runs one function alone from source, configured by the same environment as npm start\n(embedded PGlite and DuckDB unless DATABASE_URL / BIGQUERY_DATASET and GOOGLE_CLOUD_PROJECT are set).',
+  positionals: [{ name: '<function>', help: FUNCTION_NAMES.join(', ') }],
+  options: {},
+  notes: ['environment:', '  PORT   the port (default: 8080); it listens on all interfaces, as in its container'],
+} as const;
+
+const { positionals } = runCli(spec);
+const name = positionals[0] ?? '';
+if (!isFunctionName(name)) usageFailure(spec, name ? `no function named ${name}: choose ${FUNCTION_NAMES.join(', ')}` : `which function? ${FUNCTION_NAMES.join(', ')}`);
+const port = Number(process.env.PORT ?? 8080);
+await runFunction(await loadFunction(name)).catch((error: unknown) => {
+  // A busy port is a setting to change, not a crash to debug.
+  if ((error as { code?: unknown }).code === 'EADDRINUSE') process.stderr.write(`npm run serve: port ${port} is already in use; set PORT to a free one (PORT=0 picks any)\n`);
+  else process.stderr.write(`npm run serve: ${name} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

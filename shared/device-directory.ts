@@ -28,6 +28,8 @@ interface Entry {
 
 export interface DeviceDirectory {
   get(deviceId: string): Promise<DeviceInfo | undefined>;
+  /** Drops the cached entry, so that the next `get` asks the database (a device deleted or re-created). */
+  forget(deviceId: string): void;
   /** Cache hits and database queries, for tests and logs. */
   readonly stats: { hits: number; queries: number };
 }
@@ -73,6 +75,9 @@ export function createDeviceDirectory(database: () => Promise<Database>, options
 
   return {
     stats,
+    forget(deviceId) {
+      cache.delete(deviceId);
+    },
     get(deviceId) {
       const entry = cache.get(deviceId);
       if (entry && entry.expiresAt > Date.now()) {

@@ -1,5 +1,5 @@
 /**
- * The two kinds of failure (STYLE.md rule 5) and the HTTP-facing errors, mapped to responses
+ * The two kinds of failure and the HTTP-facing errors, mapped to responses
  * in one place: `errorResponse`.
  */
 
@@ -37,12 +37,15 @@ export class HttpError extends Error {
   readonly code: string;
   readonly issues?: Issue[];
   readonly headers?: Record<string, string>;
-  constructor(status: number, code: string, message: string, extra: { issues?: Issue[]; headers?: Record<string, string> } = {}) {
+  /** Which limit a 429 hit (its configuration name), answered as `limit`. */
+  readonly limit?: string;
+  constructor(status: number, code: string, message: string, extra: { issues?: Issue[]; headers?: Record<string, string>; limit?: string } = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.issues = extra.issues;
     this.headers = extra.headers;
+    this.limit = extra.limit;
   }
 }
 
@@ -51,6 +54,20 @@ export class ValidationError extends HttpError {
   constructor(message: string, issues: Issue[]) {
     super(400, 'invalid_argument', message, { issues });
   }
+}
+
+/**
+ * An error of the program itself (TypeError, RangeError such as a stack overflow, …), not of
+ * a dependency: retrying the same input fails the same way, so it is never transient.
+ * fetch reports a network failure as `TypeError('fetch failed')` with the socket error as its
+ * cause; that one is the network's, not the program's.
+ */
+export function isProgrammingError(error: unknown): boolean {
+  const builtIn = error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError
+    || error instanceof SyntaxError || error instanceof EvalError || error instanceof URIError;
+  if (!builtIn) return false;
+  const cause = (error as { cause?: unknown }).cause;
+  return !(typeof cause === 'object' && cause !== null && 'code' in cause);
 }
 
 export const isPermanentError = (e: unknown): e is PermanentError => e instanceof PermanentError;
@@ -67,7 +84,7 @@ export function toIssues(issues: readonly { path: readonly PropertyKey[]; messag
 export interface ErrorResponse {
   status: number;
   headers?: Record<string, string>;
-  body: { error: string; message: string; issues?: Issue[] };
+  body: { error: string; message: string; issues?: Issue[]; limit?: string };
 }
 
 /** The one mapping from an error to an HTTP answer. Unknown errors are 500 (and logged). */
@@ -76,7 +93,7 @@ export function errorResponse(error: unknown): ErrorResponse {
     return {
       status: error.status,
       headers: error.headers,
-      body: { error: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}) },
+      body: { error: error.code, message: error.message, ...(error.issues ? { issues: error.issues } : {}), ...(error.limit ? { limit: error.limit } : {}) },
     };
   }
   if (error instanceof TransientError) {

@@ -3,7 +3,12 @@
  * `maxWaitMs` (or until `maxItems` rows are pending); while `maxConcurrentFlushes` batches are
  * being written, new items accumulate, so batches grow with load. Each submitter's promise
  * settles when the batch holding its item has committed (or failed).
+ *
+ * A batch that outlives `flushTimeoutMs` fails its items with DeadlineError and gives its slot
+ * back: a dependency that stopped answering can delay a batch, never wedge the instance. The
+ * abandoned write is still watched; until it settles, `health()` reports it.
  */
+import { DeadlineError, type HealthStatus } from './deadline.ts';
 
 export interface GroupCommitOptions<T> {
   /** Rows per batch (by `weight`). */
@@ -18,6 +23,8 @@ export interface GroupCommitOptions<T> {
    * entry is an error (the others succeed).
    */
   flush: (items: T[]) => Promise<(Error | undefined)[] | void>;
+  /** The longest a batch may hold a slot; past it, its items fail (transient) and the slot is freed. */
+  flushTimeoutMs?: number;
 }
 
 interface Pending<T> {
@@ -34,8 +41,11 @@ export class GroupCommit<T> {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
+  /** Writes that outlived their deadline and have not settled yet. */
+  private abandoned = 0;
+  private lastTimeoutAt: number | undefined;
   /** Batches written so far and their row counts, for logs and benchmarks. */
-  readonly stats = { batches: 0, items: 0, rows: 0 };
+  readonly stats = { batches: 0, items: 0, rows: 0, timedOut: 0 };
 
   constructor(options: GroupCommitOptions<T>) {
     this.options = options;
@@ -81,10 +91,38 @@ export class GroupCommit<T> {
     return batch;
   }
 
+  /** Unhealthy while a write that outlived its deadline is still pending somewhere. */
+  health(): HealthStatus {
+    if (this.abandoned === 0) return { ok: true, problems: [] };
+    const ago = this.lastTimeoutAt === undefined ? 0 : Math.round((Date.now() - this.lastTimeoutAt) / 1000);
+    return { ok: false, problems: [`${this.abandoned} batch write(s) outlived their ${this.options.flushTimeoutMs ?? 0} ms deadline (last ${ago} s ago) and have not settled`] };
+  }
+
+  /** The flush, bounded by flushTimeoutMs when one is set. */
+  private flushWithin(items: T[]): Promise<(Error | undefined)[] | void> {
+    const work = this.options.flush(items);
+    const ms = this.options.flushTimeoutMs;
+    if (ms === undefined) return work;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.abandoned += 1;
+        this.lastTimeoutAt = Date.now();
+        this.stats.timedOut += 1;
+        const settled = () => {
+          this.abandoned -= 1;
+        };
+        work.then(settled, settled);
+        reject(new DeadlineError('batch write', ms, `${items.length} item(s)`));
+      }, ms);
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+
   private async runBatch(batch: Pending<T>[]): Promise<void> {
     this.inFlight += 1;
     try {
-      const results = await this.options.flush(batch.map((p) => p.item));
+      const results = await this.flushWithin(batch.map((p) => p.item));
       batch.forEach((p, i) => {
         const error = results?.[i];
         if (error) p.reject(error);

@@ -60,16 +60,27 @@ function formatJson(severity: Severity, message: string, fields: LogFields): str
 function formatPretty(severity: Severity, message: string, fields: LogFields): string {
   const { ['logging.googleapis.com/trace']: _trace, ['logging.googleapis.com/spanId']: _span, ...rest } = fields;
   const extra = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v, errorReplacer)}`)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? (errorReplacer(k, v) as string) : JSON.stringify(v, errorReplacer)}`)
     .join(' ');
   const time = new Date().toISOString().slice(11, 23);
   return `${time} ${severity.padEnd(7)} ${message}${extra ? '  ' + extra : ''}`;
 }
 
-function errorReplacer(_key: string, value: unknown): unknown {
+/** Ids and paths come from callers: a log line holds their first characters only. */
+const MAX_LOGGED_ID = 256;
+const TRUNCATED_KEYS = new Set(['deviceId', 'path', 'url', 'messageId', 'subscription']);
+/** Any other string (an error message quoting its input) is bounded too. */
+const MAX_LOGGED_TEXT = 2_048;
+
+export function truncateForLog(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(${text.length - max} more characters)`;
+}
+
+function errorReplacer(key: string, value: unknown): unknown {
   if (value instanceof Error) {
-    return { name: value.name, message: value.message, ...(value.cause ? { cause: String(value.cause) } : {}) };
+    return { name: value.name, message: truncateForLog(value.message, MAX_LOGGED_TEXT), ...(value.cause ? { cause: truncateForLog(String(value.cause), MAX_LOGGED_TEXT) } : {}) };
   }
+  if (typeof value === 'string') return truncateForLog(value, TRUNCATED_KEYS.has(key) ? MAX_LOGGED_ID : MAX_LOGGED_TEXT);
   return value;
 }
 

@@ -1,6 +1,6 @@
 /**
  * A reading's identity, derived from the reading itself so that a Pub/Sub redelivery and a
- * device re-sending the same reading both land once (DESIGN.md "Identity").
+ * device re-sending the same reading both land once (docs/data-model.md).
  */
 import { createHash } from 'node:crypto';
 import type { Reading } from '../schemas/reading.ts';

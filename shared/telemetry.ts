@@ -4,8 +4,8 @@
  * Shared by the bridge (device bodies) and ingest (message data).
  */
 import { z } from 'zod';
-import { MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
-import { resolveSenmlPack, SenmlPack, senmlToReadings } from '../schemas/senml.ts';
+import { EventTime, MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
+import { resolveSenmlPack, SenmlPack, senmlToReadings, type ResolvedRecord } from '../schemas/senml.ts';
 import type { Issue } from './errors.ts';
 import { toIssues } from './errors.ts';
 
@@ -13,6 +13,8 @@ export interface NormalisedTelemetry {
   /** The device the payload names, if it names one (a batch, or readings' `deviceId`). */
   deviceId?: string;
   readings: Reading[];
+  /** For a SenML pack: its records resolved (names, absolute times), as the bridge publishes them. */
+  senml?: ResolvedRecord[];
 }
 
 export type TelemetryResult = { ok: true; value: NormalisedTelemetry } | { ok: false; issues: Issue[] };
@@ -56,11 +58,14 @@ function parseSenml(payload: unknown, nowMs: number): TelemetryResult {
   const resolved = resolveSenmlPack(parsed.data, nowMs);
   const grouped = senmlToReadings(resolved.records);
   const issues = [...resolved.issues, ...grouped.issues];
+  // Resolved times must be plausible like any reading's. Names follow SenML's own rule
+  // (section 4.5.1), which the resolver checked, not the native metric-name pattern.
+  resolved.records.forEach((record, index) => {
+    if (!EventTime.safeParse(record.timeMs).success) issues.push({ path: [index, 't'], message: 'resolved time must be between 2000-01-01 and 24 h after now' });
+  });
+  if (grouped.readings.length === 0 && issues.length === 0) issues.push({ path: [], message: 'the pack has no record with a value' });
   if (issues.length) return { ok: false, issues: toIssues(issues) };
-  // Resolved times must be plausible like any reading's.
-  const checked = ReadingArray.safeParse(grouped.readings);
-  if (!checked.success) return { ok: false, issues: toIssues(checked.error.issues, ['senml']) };
-  return { ok: true, value: { readings: checked.data } };
+  return { ok: true, value: { readings: grouped.readings, senml: resolved.records } };
 }
 
 /** All readings must name the same device, and agree with the batch's if any. */

@@ -2,6 +2,7 @@
  * The bridge's authentication matrix, against real PostgreSQL and the Pub/Sub emulator:
  * every bad credential gets the same 401, a blocked device 403, good ones 202.
  */
+import { sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../shared/db/database.ts';
 import { captureLogs, createTestDatabase, type TestDatabase } from './support/kit.ts';
@@ -96,6 +97,26 @@ describe('bridge authentication', () => {
     expect([...unauthorisedBodies][0]).toBe('{"error":"unauthenticated","message":"missing or invalid device credential"}');
   });
 
+  it('logs why a JWT was refused (never telling the device): DER signature, wrong aud, expired, expired key', async () => {
+    const derSigned = (() => {
+      const input = `${Buffer.from(JSON.stringify({ alg: 'ES256', typ: 'JWT' })).toString('base64url')}.${Buffer.from(JSON.stringify(deviceClaims(TEST_PROJECT))).toString('base64url')}`;
+      // What `openssl dgst -sha256 -sign` writes: an ASN.1 DER signature, not JWS's raw R||S.
+      return `${input}.${sign('sha256', Buffer.from(input), es.privateKeyPem).toString('base64url')}`;
+    })();
+    const attempts: [string, string, string][] = [
+      ['dev-main', `Bearer ${derSigned}`, 'DER-encoded'],
+      ['dev-main', jwt({ claims: deviceClaims('other-project') }), '"other-project"; it must be the project id'],
+      ['dev-main', jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() - 2 * HOUR, lifetimeSeconds: HOUR }) }), 'the token expired'],
+      ['dev-old-key', jwt({ key: expiredEs.privateKeyPem }), 'a key of the device that has expired'],
+    ];
+    for (const [deviceId, authorization, reason] of attempts) {
+      const response = await sendAsDevice(`${bridge.served.url}/v1/devices/${deviceId}/telemetry`, { authorization, body: READING });
+      expect(response.status).toBe(401);
+      expect(JSON.stringify(response.body)).not.toContain(reason);
+      await waitFor(() => logs.records().some((r) => r.message === 'device credential refused' && r.deviceId === deviceId && String(r.reason).includes(reason)), { what: `the log line "${reason}"` });
+    }
+  });
+
   it('accepts a cached JWT again, and the IoT Core path refuses a plain token', async () => {
     const token = jwt({ alg: 'RS256', key: rs.privateKeyPem });
     for (let i = 0; i < 3; i++) {
@@ -104,7 +125,7 @@ describe('bridge authentication', () => {
     const iotPath = `/v1/projects/${TEST_PROJECT}/locations/europe-west1/registries/default/devices/dev-main:publishEvent`;
     const binaryData = Buffer.from(JSON.stringify(READING)).toString('base64');
     expect((await sendAsDevice(bridge.served.url + iotPath, { authorization: `Bearer ${tokens.main}`, body: { binaryData } })).status).toBe(401);
-    expect((await sendAsDevice(bridge.served.url + iotPath, { authorization: token, body: { binaryData } })).status).toBe(202);
+    expect((await sendAsDevice(bridge.served.url + iotPath, { authorization: token, body: { binaryData } })).status).toBe(200);
   });
 
   it('refuses a device within the cache TTL once it is blocked, its key removed, or it is deleted', async () => {

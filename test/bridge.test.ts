@@ -46,6 +46,12 @@ type CaseRequest = Omit<DeviceRequest, 'authorization'> & { authorization?: () =
 const sendCase = (path: string, { authorization, ...rest }: CaseRequest) =>
   send(path, { ...rest, ...(authorization ? { authorization: authorization() } : {}) });
 
+async function waitForMessage(match: (m: { data: Buffer; attributes: Record<string, string> }) => boolean) {
+  let found: { data: Buffer; attributes: Record<string, string> } | undefined;
+  await waitFor(() => (found = [...bridge.received.values()].find(match)) !== undefined, { what: 'the IoT Core message on the subscription' });
+  return found as { data: Buffer; attributes: Record<string, string> };
+}
+
 async function pulled(messageId: string) {
   await waitFor(() => bridge.received.has(messageId), { what: `message ${messageId} on the subscription` });
   const message = bridge.received.get(messageId);
@@ -59,43 +65,70 @@ interface AcceptCase {
   request: CaseRequest;
   readings: Record<string, unknown>[];
   attributes?: Record<string, string>;
+  /** The published data when it is not `{deviceId, readings}`: a resolved SenML pack, or IoT Core's raw bytes. */
+  data?: unknown;
 }
 
 const accepted: AcceptCase[] = [
   { name: 'one reading', request: { body: { ts: TS, metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 7 } }, readings: [{ ts: TS, metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 7 }] },
   { name: 'one reading naming its device, ts in epoch ms', request: { body: { deviceId: DEVICE, ts: Date.parse(TS), metrics: { temp: 1 } } }, readings: [{ ts: TS, metrics: { temp: 1 } }] },
   { name: 'an array', request: { body: [{ ts: TS, metrics: { a: 1 } }, { ts: '2026-03-01T11:00:00+01:00', metrics: { a: 2 }, location: { lat: 1, lon: 2 } }] }, readings: [{ ts: TS, metrics: { a: 1 } }, { ts: TS, metrics: { a: 2 }, location: { lat: 1, lon: 2 } }] },
-  { name: 'SenML', request: { contentType: 'application/senml+json', body: [{ bn: `urn:dev:${DEVICE}:`, bt: Date.parse(TS) / 1000, n: 'temp', u: 'Cel', v: 22 }, { n: 'hum', v: 40 }] }, readings: [{ ts: TS, metrics: { temp: 22, hum: 40 } }] },
+  {
+    name: 'SenML, published in its resolved form',
+    request: { contentType: 'application/senml+json', body: [{ bn: `urn:dev:${DEVICE}:`, bt: Date.parse(TS) / 1000, n: 'temp', u: 'Cel', v: 22 }, { n: 'hum', v: 40 }] },
+    readings: [{}],
+    data: [{ n: `urn:dev:${DEVICE}:temp`, t: Date.parse(TS) / 1000, u: 'Cel', v: 22 }, { n: `urn:dev:${DEVICE}:hum`, t: Date.parse(TS) / 1000, v: 40 }],
+    attributes: { contentType: 'application/senml+json' },
+  },
+  { name: 'JSON with a charset other than UTF-8 (JSON is UTF-8 whatever it says)', request: { contentType: 'application/json; charset=iso-8859-1', body: { ts: TS, metrics: { a: 1 } } }, readings: [{ ts: TS, metrics: { a: 1 } }] },
   { name: 'gzip', request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ ts: TS, metrics: { z: 3 } })) }, readings: [{ ts: TS, metrics: { z: 3 } }] },
-  { name: 'no Content-Type', request: { contentType: null, body: { ts: TS, metrics: { n: 1 } } }, readings: [{ ts: TS, metrics: { n: 1 } }] },
+  { name: 'no Content-Type', request: { contentType: null, body: Buffer.from(JSON.stringify({ ts: TS, metrics: { n: 1 } })) }, readings: [{ ts: TS, metrics: { n: 1 } }] },
   {
     name: 'IoT Core binaryData with subFolder',
     path: IOT_PATH,
     request: { authorization: deviceJwt, body: { binaryData: base64({ ts: TS, metrics: { temp: 5 } }), subFolder: 'boiler' } },
-    readings: [{ ts: TS, metrics: { temp: 5 } }],
+    readings: [],
+    data: { ts: TS, metrics: { temp: 5 } },
     attributes: { deviceRegistryId: 'plant-a', deviceRegistryLocation: 'europe-west1', projectId: TEST_PROJECT, subFolder: 'boiler' },
   },
   {
     name: 'IoT Core binary_data (snake case), SenML inside',
     path: IOT_PATH,
     request: { authorization: deviceJwt, body: { binary_data: base64([{ bt: Date.parse(TS) / 1000, n: 'temp', v: 6 }]) } },
-    readings: [{ ts: TS, metrics: { temp: 6 } }],
+    readings: [],
+    data: [{ bt: Date.parse(TS) / 1000, n: 'temp', v: 6 }],
+    attributes: { deviceRegistryId: 'plant-a', subFolder: '' },
+  },
+  {
+    name: "IoT Core bytes that are not JSON (the samples' own payload), published unchanged",
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binary_data: Buffer.from('plant-a/sensor-01-payload-1').toString('base64url') } },
+    readings: [],
+    data: 'plant-a/sensor-01-payload-1',
     attributes: { deviceRegistryId: 'plant-a', subFolder: '' },
   },
 ];
 
 describe('bridge accepts every body form and publishes it', () => {
-  it.each(accepted)('$name', async ({ path = TELEMETRY, request, readings, attributes }) => {
+  it.each(accepted)('$name', async ({ path = TELEMETRY, request, readings, attributes, data }) => {
     const before = Date.now();
     const response = await sendCase(path, request);
+    if (path === IOT_PATH) {
+      // IoT Core's answer, and its message: the device's bytes as they were sent.
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+      expect(response.body).toEqual({});
+      const message = await waitForMessage((m) => m.attributes.receivedAt !== undefined && Date.parse(m.attributes.receivedAt) >= before - 1000 && m.attributes.projectId !== undefined && m.data.toString() === (typeof data === 'string' ? data : JSON.stringify(data)));
+      expect(message.attributes).toMatchObject({ deviceId: DEVICE, deviceNumId: String(numId), ...attributes });
+      return;
+    }
     expect(response.status, JSON.stringify(response.body)).toBe(202);
     expect(response.body.accepted).toBe(readings.length);
     const [messageId] = response.body.messageIds as string[];
     const message = await pulled(messageId as string);
-    expect(message.data).toEqual({ deviceId: DEVICE, readings: readings.map((r) => expect.objectContaining(r)) });
+    if (data !== undefined) expect(message.data).toEqual(data);
+    else expect(message.data).toEqual({ deviceId: DEVICE, readings: readings.map((r) => expect.objectContaining(r)) });
     expect(message.attributes).toMatchObject({ deviceId: DEVICE, registry: 'plant-a', schemaVersion: READING_SCHEMA_VERSION, ...attributes });
     expect(Date.parse(message.attributes.receivedAt as string)).toBeGreaterThanOrEqual(before - 1000);
-    if (path === IOT_PATH) expect(message.attributes.deviceNumId).toBe(String(numId));
   });
 
   it('stamps the receive time on readings without ts, as RFC 3339', async () => {
@@ -123,6 +156,7 @@ interface RefusalCase {
   path?: string;
   request: CaseRequest;
   status: number;
+  /** The native error code, or on IoT Core's paths Google's status name. */
   error: string;
   issuePaths?: string[];
 }
@@ -138,18 +172,20 @@ const refusals: RefusalCase[] = [
   { name: 'empty body', request: { body: '' }, status: 400, error: 'invalid_argument' },
   { name: 'JSON nested too deep', request: { body: tooDeep }, status: 400, error: 'too_deep' },
   { name: 'not gzip though it says so', request: { contentEncoding: 'gzip', body: 'plain' }, status: 400, error: 'bad_gzip' },
-  { name: 'IoT Core body without binaryData', path: IOT_PATH, request: { authorization: deviceJwt, body: { subFolder: 'x' } }, status: 400, error: 'invalid_argument', issuePaths: ['binaryData'] },
-  { name: 'IoT Core binaryData that is not JSON', path: IOT_PATH, request: { authorization: deviceJwt, body: { binaryData: Buffer.from('hello').toString('base64') } }, status: 400, error: 'invalid_json' },
-  { name: 'IoT Core binaryData with an invalid reading', path: IOT_PATH, request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { '9': 1 } }) } }, status: 400, error: 'invalid_argument', issuePaths: ['binaryData.metrics.9'] },
+  { name: 'IoT Core body without binaryData', path: IOT_PATH, request: { authorization: deviceJwt, body: { subFolder: 'x' } }, status: 400, error: 'INVALID_ARGUMENT', issuePaths: ['binaryData'] },
+  { name: 'IoT Core body that is not JSON', path: IOT_PATH, request: { authorization: deviceJwt, body: 'binary_data=x' }, status: 400, error: 'INVALID_ARGUMENT' },
+  { name: 'IoT Core body as text/plain', path: IOT_PATH, request: { authorization: deviceJwt, contentType: 'text/plain', body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 415, error: 'INVALID_ARGUMENT' },
+  { name: 'IoT Core body in brotli', path: IOT_PATH, request: { authorization: deviceJwt, contentEncoding: 'br', body: 'x' }, status: 415, error: 'INVALID_ARGUMENT' },
+  { name: 'IoT Core body over 256 KiB', path: IOT_PATH, request: { authorization: deviceJwt, body: { binaryData: 'A'.repeat(300 * 1024) } }, status: 413, error: 'INVALID_ARGUMENT' },
+  { name: 'a text/plain body', request: { contentType: 'text/plain', body: { metrics: { a: 1 } } }, status: 415, error: 'unsupported_media_type' },
   { name: 'over 256 KiB', request: { body: JSON.stringify({ metrics: { s: 'x'.repeat(300 * 1024) } }) }, status: 413, error: 'payload_too_large' },
   { name: 'over 256 KiB after gunzip', request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ metrics: { a: 1 }, tags: { t: ' '.repeat(300 * 1024) } })) }, status: 413, error: 'payload_too_large' },
   { name: 'a gzip bomb (64 MiB of zeros in 64 KiB)', request: { contentEncoding: 'gzip', body: gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }) }, status: 413, error: 'payload_too_large' },
   { name: 'an XML body', request: { contentType: 'application/xml', body: '<r/>' }, status: 415, error: 'unsupported_media_type' },
   { name: 'a form body', request: { contentType: 'application/x-www-form-urlencoded', body: 'a=1' }, status: 415, error: 'unsupported_media_type' },
-  { name: 'JSON in Latin-1', request: { contentType: 'application/json; charset=iso-8859-1', body: { metrics: { a: 1 } } }, status: 415, error: 'unsupported_media_type' },
   { name: 'brotli', request: { contentEncoding: 'br', body: 'x' }, status: 415, error: 'unsupported_encoding' },
-  { name: 'IoT Core path of another project', path: IOT_PATH.replace(TEST_PROJECT, 'another-project'), request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 404, error: 'not_found' },
-  { name: 'IoT Core path of another registry', path: IOT_PATH.replace('plant-a', 'plant-b'), request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 401, error: 'unauthenticated' },
+  { name: 'IoT Core path of another project', path: IOT_PATH.replace(TEST_PROJECT, 'another-project'), request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 404, error: 'NOT_FOUND' },
+  { name: 'IoT Core path of another registry', path: IOT_PATH.replace('plant-a', 'plant-b'), request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 401, error: 'UNAUTHENTICATED' },
   { name: 'an unknown path', path: '/v1/devices', request: { body: {} }, status: 404, error: 'not_found' },
 ];
 
@@ -157,6 +193,13 @@ describe('bridge refuses bad requests clearly', () => {
   it.each(refusals)('$name → $status', async ({ path = TELEMETRY, request, status, error, issuePaths }) => {
     const response = await sendCase(path, request);
     expect(response.status, JSON.stringify(response.body)).toBe(status);
+    if (path.startsWith('/v1/projects/')) {
+      // Google's error body: {"error": {"code", "message", "status"}}, issues as field violations.
+      const google = response.body.error as { code: number; message: string; status: string; details?: { fieldViolations: { field: string }[] }[] };
+      expect(google).toMatchObject({ code: status, status: error, message: expect.any(String) });
+      for (const p of issuePaths ?? []) expect(google.details?.[0]?.fieldViolations.map((v) => v.field)).toContain(p);
+      return;
+    }
     expect(response.body.error).toBe(error);
     if (issuePaths) {
       const paths = (response.body.issues as { path: string }[]).map((i) => i.path);
@@ -210,5 +253,35 @@ describe('bridge when Pub/Sub cannot be reached', () => {
     } finally {
       await unreachable.close();
     }
+  });
+});
+
+describe('configuration and state on the device paths', () => {
+  const IOT_BASE = IOT_PATH.replace(':publishEvent', '');
+
+  it("publishes an IoT Core setState to STATE_TOPIC with IoT Core's attributes, answering 200 {}", async () => {
+    const state = Buffer.from('{"fw":"1.0"}');
+    const response = await send(`${IOT_BASE}:setState`, { authorization: deviceJwt(), body: { state: { binaryData: state.toString('base64') } } });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    expect(response.body).toEqual({});
+    await waitFor(() => [...bridge.states.values()].some((m) => m.data.equals(state)), { what: 'the state notification' });
+    const message = [...bridge.states.values()].find((m) => m.data.equals(state));
+    expect(message?.attributes).toEqual({ deviceId: DEVICE, deviceNumId: String(numId), deviceRegistryId: 'plant-a', deviceRegistryLocation: 'europe-west1', projectId: TEST_PROJECT });
+  });
+
+  it('takes a JSON state on the native path (202) and serves the config to a token device', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // one state per second per device
+    const response = await send(`/v1/devices/${DEVICE}/state`, { body: { fw: '1.1' } });
+    expect(response.status, JSON.stringify(response.body)).toBe(202);
+    expect(response.body).toMatchObject({ accepted: 1, messageIds: [expect.any(String)] });
+    const config = await fetch(`${bridge.served.url}/v1/devices/${DEVICE}/config`, { headers: { authorization: `Bearer ${token}` } });
+    expect(config.status).toBe(200);
+    expect(await config.json()).toMatchObject({ version: '1', binaryData: '' });
+  });
+
+  it("refuses a setState without binaryData in Google's error shape, naming the field", async () => {
+    const response = await send(`${IOT_BASE}:setState`, { authorization: deviceJwt(), body: { state: {} } });
+    expect(response.status).toBe(400);
+    expect(response.body).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', details: [{ fieldViolations: [{ field: 'state.binaryData' }] }] } });
   });
 });

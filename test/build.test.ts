@@ -5,7 +5,7 @@
  * read from the bundle itself: the static import graph of index.mjs must not reach the
  * Google clients or the embedded stores.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -84,6 +84,7 @@ function productionEnv(name: string): Record<string, string> {
     DATABASE_URL: database.url,
     PUBSUB_EMULATOR_HOST: inject('pubsubEmulatorHost'),
     GOOGLE_CLOUD_PROJECT: 'local-project',
+    BIGQUERY_DATASET: 'telemetry',
     MIGRATE_ON_START: 'false',
     DATA_DIR: path.join(workDir, `${name}-data`),
     ADMIN_TOKEN: 'bundle-test-admin-token',
@@ -121,19 +122,64 @@ describe.each(FUNCTION_NAMES)('bundle %s, alone in a directory', (name) => {
   });
 });
 
-describe('embedded stores in a production bundle', () => {
-  it('fail with a message that says what to configure, and the function keeps serving', async () => {
-    const dir = path.join(workDir, 'registry-embedded');
-    cpSync(path.join(DIST, 'registry'), dir, { recursive: true });
-    // No DATABASE_URL/INSTANCE_CONNECTION_NAME: the database would be the embedded PGlite.
-    const { DATABASE_URL: _omitted, ...env } = productionEnv('registry-embedded');
-    const started = await startBundle(dir, env);
-    const response = await fetch(`${started.url}/v1/devices/some-device`, { headers: { authorization: 'Bearer bundle-test-admin-token' } });
-    expect(response.status).toBeGreaterThanOrEqual(500);
-    expect((await fetch(`${started.url}/healthz`)).status).toBe(200);
+describe('the readings bundle', () => {
+  it('serves the dashboard built into it, with neither esbuild nor the page sources beside it', async () => {
+    const dir = path.join(workDir, 'readings-dashboard');
+    cpSync(path.join(DIST, 'readings'), dir, { recursive: true });
+    const started = await startBundle(dir, productionEnv('readings-dashboard'));
+    const page = await fetch(`${started.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    const html = await page.text();
+    const script = /src="(\/assets\/app\.[0-9a-f]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const js = await fetch(`${started.url}${script ?? ''}`);
+    expect(js.status).toBe(200);
+    expect((await js.text()).length).toBeGreaterThan(20_000);
     started.child.kill('SIGTERM');
-    expect(await started.exited).toBe(0);
-    expect(started.output()).toMatch(/the embedded PGlite is not part of production bundles: set DATABASE_URL or INSTANCE_CONNECTION_NAME/);
+    expect(await started.exited, started.output()).toBe(0);
+  });
+});
+
+describe('a production bundle without its stores configured', () => {
+  const cases = [
+    { name: 'registry', omit: ['DATABASE_URL'], message: /registry cannot start: PostgreSQL: set DATABASE_URL, or INSTANCE_CONNECTION_NAME/ },
+    { name: 'ingest', omit: ['BIGQUERY_DATASET'], message: /ingest cannot start: BigQuery: set GOOGLE_CLOUD_PROJECT and BIGQUERY_DATASET/ },
+  ] as const;
+  for (const { name, omit, message } of cases) {
+    it(`${name} without ${omit.join(', ')} refuses to start, naming what to set, instead of passing /healthz`, async () => {
+      const dir = path.join(workDir, `${name}-unconfigured`);
+      cpSync(path.join(DIST, name), dir, { recursive: true });
+      const env = Object.fromEntries(Object.entries(productionEnv(`${name}-unconfigured`)).filter(([key]) => !(omit as readonly string[]).includes(key)));
+      const port = await freePort();
+      const result = spawnSync(process.execPath, ['index.mjs'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env }, encoding: 'utf8', timeout: 10_000 });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(message);
+    });
+  }
+});
+
+describe('a production bundle alone with DATABASE_URL', () => {
+  it('applies the embedded migrations to an empty database and serves from it', async () => {
+    const empty = await createTestDatabase({ migrate: false });
+    try {
+      const dir = path.join(workDir, 'registry-migrates');
+      cpSync(path.join(DIST, 'registry'), dir, { recursive: true });
+      const { MIGRATE_ON_START: _default, ...env } = productionEnv('registry-migrates');
+      const started = await startBundle(dir, { ...env, DATABASE_URL: empty.url });
+      const response = await fetch(`${started.url}/v1/devices`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer bundle-test-admin-token', 'content-type': 'application/json' },
+        body: JSON.stringify({ deviceId: 'bundle-migrates-1', credentials: [{ type: 'token' }] }),
+      });
+      expect(response.status, await response.clone().text()).toBe(201);
+      const applied = await empty.db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
+      expect(applied.rows.map((r) => r.version)).toEqual(readdirSync(path.join(ROOT, 'schemas', 'migrations')).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, '')));
+      started.child.kill('SIGTERM');
+      expect(await started.exited, started.output()).toBe(0);
+    } finally {
+      await empty.drop();
+    }
   });
 });
 

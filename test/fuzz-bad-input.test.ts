@@ -4,10 +4,10 @@
  * Properties: never a 5xx, never an unhandled rejection or uncaught exception, every 4xx names
  * the problem, every message the bridge accepted is stored by ingest, and afterwards every
  * row in every store validates against the row schemas and the reading rules.
- * @see ../shared/DESIGN.md "Functions and their wire contract"
+ * @see ../docs/architecture.md
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -63,11 +63,14 @@ function record(fn: string, response: RawResponse, context: string): void {
   if (response.status >= 400) expectNamedProblem(response, `${fn} ${context}`);
 }
 
+/** This file's DuckDB directory, removed when the file is done. */
+const scratch = mkdtempSync(join(tmpdir(), 'fuzz-'));
+
 beforeAll(async () => {
   tdb = await createTestDatabase();
   deviceToken = (await createDevice(tdb.db, { deviceId: DEVICE, token: true, site: 'fuzz' })).token as string;
   regressionToken = (await createDevice(tdb.db, { deviceId: REGRESSION_DEVICE, token: true, site: 'fuzz' })).token as string;
-  warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'fuzz-')), 'warehouse.duckdb'));
+  warehouse = await openDuckDbSink(join(scratch, 'warehouse.duckdb'));
   const env = { DATABASE_URL: tdb.url, ADMIN_TOKEN };
   bridge = await startBridge({ databaseUrl: tdb.url });
   ingestFn = await startFunction(ingest, { env, providers: { warehouse: async () => warehouse } });
@@ -85,6 +88,7 @@ afterAll(async () => {
   await tdb?.drop();
   const lines = [...tally].map(([fn, counts]) => `${fn}: ${[...counts].map(([s, n]) => `${s}×${n}`).join(' ')}`);
   process.stdout.write(`bad-input tally\n  ${lines.join('\n  ')}\n`);
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 const deviceHeaders = (contentType: string | undefined, gzip: boolean, authorization = `Bearer ${deviceToken}`) => ({
@@ -244,11 +248,12 @@ describe('after the bad input', () => {
 });
 
 describe('regressions the properties found', () => {
-  it('registry: a device id with a NUL byte is 404, not a 500 from PostgreSQL', async () => {
+  it('registry: a device id with a NUL byte is 400 naming the id, not a 500 from PostgreSQL', async () => {
     const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
     for (const path of ['/v1/devices/%00', '/v1/devices/a%00bc/state']) {
       const response = await sendRaw(registryFn.url, { method: 'GET', path, headers: auth });
-      expect(response.status).toBe(404);
+      expect(response.status).toBe(400);
+      expect(response.body?.issues).toEqual([{ path: 'deviceId', message: 'must not contain control characters (NUL included) or unpaired UTF-16 surrogates' }]);
     }
     const forged = Buffer.from(JSON.stringify({ after: 'a\u0000b' })).toString('base64url');
     const page = await sendRaw(registryFn.url, { method: 'GET', path: `/v1/devices?pageToken=${forged}`, headers: auth });

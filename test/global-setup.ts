@@ -52,7 +52,15 @@ export default async function setup(project: TestProject) {
     } catch {
       // Reported below.
     }
-    if (!(await postgresReachable())) throw new Error(`PostgreSQL is not reachable at ${PG_ADMIN_URL}: the integration tests need it`);
+    if (!(await postgresReachable())) {
+      // Said here and now: a global setup that throws makes vitest open with "No test files
+      // found" and a stack trace, which sends a newcomer looking in the wrong place.
+      process.stderr.write(
+        `\nnpm test: PostgreSQL is not reachable at ${PG_ADMIN_URL}; the tests need it.\n` +
+          'Start it (pg_ctlcluster --skip-systemctl-redirect 15 main start) or point TEST_PG_ADMIN_URL at one.\n',
+      );
+      process.exit(1);
+    }
   }
 
   const launcher = emulatorLauncher();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { DeadlineError } from '../shared/deadline.ts';
 import { GroupCommit } from '../shared/group-commit.ts';
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
@@ -52,4 +53,35 @@ describe('GroupCommit', () => {
     expect(written).toEqual([1, 2]);
     await Promise.all(pending);
   });
+
+  it('fails a batch whose write outlives flushTimeoutMs, frees its slot, and reports it until it settles', async () => {
+    let release!: () => void;
+    const hung = new Promise<void>((resolve) => (release = resolve));
+    const written: number[][] = [];
+    let calls = 0;
+    const gc = new GroupCommit<number>({
+      maxItems: 10,
+      maxWaitMs: 0,
+      maxConcurrentFlushes: 1,
+      flushTimeoutMs: 50,
+      // The first write hangs (a dependency that stopped answering); later ones work.
+      flush: async (items) => {
+        calls += 1;
+        if (calls === 1) return hung;
+        written.push(items);
+      },
+    });
+    const first = gc.submit(1);
+    await expect(first).rejects.toBeInstanceOf(DeadlineError);
+    expect(gc.health().ok).toBe(false);
+    // The only slot is free again although the first write never returned.
+    await gc.submit(2);
+    expect(written).toEqual([[2]]);
+    expect(gc.stats.timedOut).toBe(1);
+    release();
+    await hung;
+    await new Promise((r) => setImmediate(r));
+    expect(gc.health()).toEqual({ ok: true, problems: [] });
+  });
 });
+

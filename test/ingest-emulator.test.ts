@@ -2,7 +2,7 @@
  * Through the official Pub/Sub emulator: a topic with a push subscription to the running
  * ingest; messages published with @google-cloud/pubsub land in both stores, once.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
@@ -19,12 +19,15 @@ let warehouse: DuckDbSink;
 let fn: ServedFunction;
 let pubsub: PubSub;
 
+/** This file's DuckDB directory, removed when the file is done. */
+const scratch = mkdtempSync(join(tmpdir(), 'ingest-emu-'));
+
 beforeAll(async () => {
   process.env.PUBSUB_EMULATOR_HOST = inject('pubsubEmulatorHost');
   tdb = await createTestDatabase();
   await createDevice(tdb.db, { deviceId: 'emu-1', registry: 'r1', site: 's1' });
   await createDevice(tdb.db, { deviceId: 'emu-2', registry: 'r1', site: 's2' });
-  warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'ingest-emu-')), 'warehouse.duckdb'));
+  warehouse = await openDuckDbSink(join(scratch, 'warehouse.duckdb'));
   fn = await startFunction(ingest, { env: { DATABASE_URL: tdb.url, GOOGLE_CLOUD_PROJECT: PROJECT }, providers: { warehouse: async () => warehouse } });
   pubsub = new PubSub({ projectId: PROJECT });
 });
@@ -32,6 +35,7 @@ afterAll(async () => {
   await pubsub?.close();
   await fn?.close();
   await tdb?.drop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 it('messages published to the topic are pushed to ingest and stored once in both stores', async () => {

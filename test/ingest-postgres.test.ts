@@ -2,7 +2,7 @@
  * ingest against the real PostgreSQL: rows, idempotency, device_state ordering, group commit
  * under concurrency, and an outage in the middle of a run.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,15 +18,19 @@ let fn: ServedFunction;
 
 const DEVICES = ['dev-a', 'dev-b', 'dev-c', 'dev-late', 'dev-out'];
 
+/** This file's DuckDB directory, removed when the file is done. */
+const scratch = mkdtempSync(join(tmpdir(), 'ingest-pg-'));
+
 beforeAll(async () => {
   tdb = await createTestDatabase();
   for (const deviceId of DEVICES) await createDevice(tdb.db, { deviceId, site: 'site-1' });
-  warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'ingest-pg-')), 'warehouse.duckdb'));
+  warehouse = await openDuckDbSink(join(scratch, 'warehouse.duckdb'));
   fn = await startFunction(ingest, { env: { DATABASE_URL: tdb.url }, providers: { warehouse: async () => warehouse } });
 });
 afterAll(async () => {
   await fn?.close();
   await tdb?.drop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 12, minute)).toISOString();

@@ -1,8 +1,8 @@
 /**
- * ingest at the wire: every delivery form DESIGN.md lists and every malformed one, against
+ * ingest at the wire: every delivery form docs/architecture.md lists and every malformed one, against
  * the real PostgreSQL and an embedded DuckDB warehouse.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,15 +18,19 @@ let tdb: TestDatabase;
 let fn: ServedFunction;
 let warehouse: DuckDbSink;
 
+/** This file's DuckDB directory, removed when the file is done. */
+const scratch = mkdtempSync(join(tmpdir(), 'ingest-wire-'));
+
 beforeAll(async () => {
   tdb = await createTestDatabase();
   await createDevice(tdb.db, { deviceId: 'sensor-1', registry: 'plant-a', site: 'hall-3', tags: { floor: '2' } });
-  warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'ingest-wire-')), 'warehouse.duckdb'));
+  warehouse = await openDuckDbSink(join(scratch, 'warehouse.duckdb'));
   fn = await startFunction(ingest, { env: { DATABASE_URL: tdb.url }, providers: { warehouse: async () => warehouse } });
 });
 afterAll(async () => {
   await fn?.close();
   await tdb?.drop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 let seq = 0;
@@ -112,6 +116,10 @@ describe('ingest records permanent failures in rejected and acknowledges them', 
     { name: 'no device id anywhere', m: message(reading(), {}), reason: 'missing_device_id', path: 'attributes.deviceId' },
     { name: 'timestamp far in the future', m: message({ ts: '2999-01-01T00:00:00Z', metrics: { t: 1 } }), reason: 'invalid_data', path: 'ts' },
     { name: 'SenML must-understand label', m: message([{ n: 'temp', v: 1, foo_: 2 }]), reason: 'invalid_data', path: '0.foo_' },
+    // IoT Core's publishEvent carries the device's bytes unjudged: kept, payload and all, to replay once decodable.
+    { name: 'IoT Core bytes that are CBOR', m: message(Buffer.from([0xa1, 0x61, 0x74, 0x18, 0x2a]), { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' }), reason: 'not_telemetry', path: 'message.data' },
+    { name: "IoT Core bytes that are the samples' text", m: message('my-registry/my-device-payload-1', { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' }), reason: 'not_telemetry', path: 'message.data' },
+    { name: 'IoT Core JSON that is not telemetry', m: message({ hello: 'world' }, { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' }), reason: 'not_telemetry', path: 'metrics' },
   ];
   it.each(cases)('$name', async ({ m, reason, path }) => {
     const messageId = `poison-${Math.random()}`;
@@ -123,6 +131,7 @@ describe('ingest records permanent failures in rejected and acknowledges them', 
     expect(rows).toHaveLength(1);
     expect(rows[0]?.reason).toBe(reason);
     expect(rows[0]?.detail.issues.some((i) => i.path.startsWith(path))).toBe(true);
+    if (reason === 'not_telemetry') expect(rows[0]?.payload).toBe(Buffer.isBuffer(m.data) ? `base64:${m.data.toString('base64')}` : typeof m.data === 'string' ? m.data : JSON.stringify(m.data));
     // Redelivery of the same poison message is recorded once.
     await post(fn.url, makePushBody({ ...m, messageId }));
     const again = await tdb.db.query("SELECT 1 FROM rejected WHERE message_id = $1", [messageId]);

@@ -170,11 +170,11 @@ const runScript = (script: string, args: string[]) => execFileSync(NODE, [path.j
 describe('npm run deploy -- <function> --dry-run', () => {
   for (const target of ['gke', 'cloud-run'] as const) {
     it(`prints only ingest for ${target}, with the image asked for`, () => {
-      const out = runScript('deploy.ts', ['ingest', '--target', target, '--image', 'example.com/telemetry/ingest@sha256:1234', '--dry-run']);
+      const out = runScript('deploy.ts', ['ingest', '--target', target, '--image', 'europe-docker.pkg.dev/demo/telemetry/ingest@sha256:1234', '--dry-run', '--project', 'demo', '--region', 'europe-west1', '--project-number', '123']);
       const docs = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
       const knative = docs.filter(isKnativeService);
       expect(knative.map((m) => m.metadata.name)).toEqual(['ingest']);
-      expect(containerOf(knative[0]!).image).toBe('example.com/telemetry/ingest@sha256:1234');
+      expect(containerOf(knative[0]!).image).toBe('europe-docker.pkg.dev/demo/telemetry/ingest@sha256:1234');
       expect(docs.map((m) => m.kind).sort()).toEqual(target === 'gke' ? ['ConfigMap', 'Namespace', 'Service', 'ServiceAccount'] : ['Service']);
       expect(out).not.toMatch(/name: (bridge|registry|deadletter)$/m);
     });
@@ -220,7 +220,7 @@ describe('npm run wiring (dry run)', () => {
     for (const flag of [
       '--topic=telemetry ', '--push-endpoint=https://ingest.example/', '--push-auth-service-account=telemetry-push@demo-proj.iam.gserviceaccount.com',
       '--push-auth-token-audience=https://ingest.example/', `--ack-deadline=${DELIVERY.ackDeadlineSeconds}`, '--min-retry-delay=10s', '--max-retry-delay=600s',
-      '--dead-letter-topic=telemetry-dead-letter', '--max-delivery-attempts=5',
+      '--dead-letter-topic=telemetry-dead-letter', '--max-delivery-attempts=10',
     ]) {
       expect(ingestSub, flag).toContain(flag);
     }

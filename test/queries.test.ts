@@ -100,9 +100,8 @@ describe('schemas/queries', () => {
   it('silent-devices: devices quiet for longer than N minutes, 15 by default', async () => {
     const byDefault = objects(await sink.query(sqlOf('silent-devices.duckdb.sql')));
     expect(byDefault.map((r) => r.device_id)).toEqual(['dev-b', 'dev-a']);
-    await sink.query('SET VARIABLE silent_minutes = 150');
-    const longer = objects(await sink.query(sqlOf('silent-devices.duckdb.sql')));
-    await sink.query('RESET VARIABLE silent_minutes');
+    // Analyst SQL runs on a connection of its own per query: the variable goes with the query.
+    const longer = objects(await sink.query(`SET VARIABLE silent_minutes = 150;\n${sqlOf('silent-devices.duckdb.sql')}`));
     expect(longer.map((r) => r.device_id)).toEqual(['dev-b']);
     expect(Number(longer[0]?.silent_minutes)).toBeGreaterThanOrEqual(180);
   });

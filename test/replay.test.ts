@@ -56,7 +56,7 @@ describe.each(cases)('replay through $name', ({ env }) => {
     // The Pub/Sub client finds the emulator through the environment, as in a spawned stack.
     if (extra.PUBSUB_EMULATOR_HOST) process.env.PUBSUB_EMULATOR_HOST = extra.PUBSUB_EMULATOR_HOST;
     const config = testConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, ...extra });
-    stack = await startStack({ config, logger: logs.logger, ports: { bridge: 0, ingest: 0, registry: 0, deadletter: 0, internal: 0 }, host: '127.0.0.1' });
+    stack = await startStack({ config, logger: logs.logger, ports: { bridge: 0, ingest: 0, registry: 0, deadletter: 0, readings: 0, internal: 0 }, host: '127.0.0.1' });
   }, 60_000);
   afterAll(async () => {
     delete process.env.PUBSUB_EMULATOR_HOST;

@@ -11,7 +11,7 @@ describe('schemas/bigquery/measurements.json', () => {
     expect(JSON.parse(committed)).toEqual(bigQueryMeasurementsTable());
   });
 
-  it('has every DESIGN.md column, partitioned by day of event_ts and clustered by device and metric', async () => {
+  it('has every column docs/data-model.md lists, partitioned by day of event_ts and clustered by device and metric', async () => {
     const table = JSON.parse(await readFile(MEASUREMENTS_TABLE_FILE, 'utf8')) as ReturnType<typeof bigQueryMeasurementsTable>;
     expect(table.schema.fields.map((f) => f.name)).toEqual([
       'reading_id', 'device_id', 'event_ts', 'metric', 'value', 'value_text', 'value_bool', 'unit', 'registry',

@@ -3,12 +3,12 @@
  * their columns (names, types, nullability), and the DuckDB table must match too. A change to
  * one without the other fails here.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { columnsOf, postgresTypeOf } from '../schemas/columns.ts';
-import { DeviceCredentialRow, DeviceRow, DeviceStateRow, MeasurementRow, ReadingRow, RejectedRow } from '../schemas/rows.ts';
+import { DeviceConfigRow, DeviceCredentialRow, DeviceRow, DeviceStateRow, MeasurementRow, ReadingRow, RejectedRow, ReportedStateRow } from '../schemas/rows.ts';
 import { openDuckDbSink } from '../shared/warehouse/duckdb.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
 import { migrate } from '../shared/db/migrate.ts';
@@ -27,6 +27,8 @@ const TABLES = {
   readings: ReadingRow,
   device_state: DeviceStateRow,
   rejected: RejectedRow,
+  device_configs: DeviceConfigRow,
+  device_states: ReportedStateRow,
 };
 
 describe('PostgreSQL migrations match schemas/rows.ts', () => {
@@ -46,6 +48,8 @@ describe('PostgreSQL migrations match schemas/rows.ts', () => {
     await tdb.db.query("INSERT INTO readings (reading_id) VALUES ('r1')");
     await tdb.db.query("INSERT INTO device_state (device_id) VALUES ('d1')");
     await tdb.db.query('INSERT INTO rejected DEFAULT VALUES');
+    await tdb.db.query("INSERT INTO device_configs (device_id) VALUES ('d1')");
+    await tdb.db.query("INSERT INTO device_states (device_id) VALUES ('d1')");
     const { rows } = await tdb.db.query<{ registry: string; blocked: boolean; tags: unknown }>("SELECT registry, blocked, tags FROM devices WHERE device_id = 'd1'");
     expect(rows[0]).toEqual({ registry: 'default', blocked: false, tags: {} });
   });
@@ -57,7 +61,8 @@ describe('PostgreSQL migrations match schemas/rows.ts', () => {
 
 describe('DuckDB measurements matches MeasurementRow', () => {
   it('has the same columns and nullability', async () => {
-    const sink = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'schemas-')), 'w.duckdb'));
+    const dir = mkdtempSync(join(tmpdir(), 'schemas-'));
+    const sink = await openDuckDbSink(join(dir, 'w.duckdb'));
     try {
       const { rows } = await sink.query(
         "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'measurements' ORDER BY ordinal_position");
@@ -66,6 +71,7 @@ describe('DuckDB measurements matches MeasurementRow', () => {
       );
     } finally {
       await sink.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

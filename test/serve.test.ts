@@ -3,20 +3,24 @@
  * environment, /healthz, structured logs, and SIGTERM draining in-flight batches.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_NAMES } from '../functions/index.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makePushBody, post, type TestDatabase } from './support/kit.ts';
 import { freePort, waitFor } from './support/net.ts';
 
 let tdb: TestDatabase;
+/** DATA_DIR of the served function, removed when the file is done. */
+const scratch = mkdtempSync(join(tmpdir(), 'serve-'));
 beforeAll(async () => {
   tdb = await createTestDatabase({ migrate: false });
 });
 afterAll(async () => {
   await tdb?.drop();
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('npm run migrate', () => {
@@ -24,10 +28,10 @@ describe('npm run migrate', () => {
     const run = () => spawnSync(process.execPath, ['scripts/migrate.ts'], { env: { ...process.env, DATABASE_URL: tdb.url }, encoding: 'utf8' });
     const first = run();
     expect(first.status).toBe(0);
-    expect(first.stdout).toContain('applied: 001_initial');
+    expect(first.stdout).toMatch(/^applied to DATABASE_URL \(127\.0\.0\.1:5432\): 001_initial/);
     const second = run();
     expect(second.status).toBe(0);
-    expect(second.stdout.trim()).toBe('up to date');
+    expect(second.stdout.trim()).toMatch(/^DATABASE_URL \(127\.0\.0\.1:5432\) is up to date$/);
   });
 });
 
@@ -37,16 +41,21 @@ describe('npm run serve -- ingest', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['scripts/serve.ts', 'ingest'], {
       env: {
-        ...process.env, PORT: String(port), DATABASE_URL: tdb.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'serve-')),
+        ...process.env, PORT: String(port), DATABASE_URL: tdb.url, DATA_DIR: scratch,
         LOG_LEVEL: 'info', INGEST_BATCH_WAIT_MS: '200',
       },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      // Kept, not echoed: a failing assertion shows it; a passing run prints nothing.
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    let errors = '';
+    child.stderr.on('data', (c: Buffer) => (errors += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const url = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 20_000, what: 'ingest /healthz' });
+    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 20_000, what: 'ingest /healthz' }).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${errors}`);
+    });
 
     // A 200 ms batch window holds these pushes in memory when SIGTERM arrives.
     const pushes = Array.from({ length: 20 }, (_, i) =>
@@ -67,6 +76,8 @@ describe('npm run serve -- ingest', () => {
   it('refuses an unknown function name', () => {
     const run = spawnSync(process.execPath, ['scripts/serve.ts', 'nope'], { encoding: 'utf8' });
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('usage: npm run serve -- <bridge|ingest|registry|deadletter>');
+    expect(run.stderr).toBe(`npm run serve: no function named nope: choose ${FUNCTION_NAMES.join(', ')}
+Run \`npm run serve -- --help\` for the usage.
+`);
   });
 });

@@ -21,14 +21,15 @@ describe('DuckDB sink on key conflicts', () => {
   it('stores the new rows of a batch that also carries stored ones, each once', async () => {
     const sink = await openDuckDbSink(join(dir, 'mixed.duckdb'));
     try {
-      const first = makeMeasurementRows(30);
+      // Whole readings (four metric rows each): ingest writes a reading's rows together.
+      const first = makeMeasurementRows(32);
       await sink.write(first);
-      const mixed = [...first.slice(10), ...makeMeasurementRows(25, 30)];
+      const mixed = [...first.slice(12), ...makeMeasurementRows(24, 32)];
       expect(await sink.write(mixed)).toEqual({ refused: [] });
       const result = await sink.query('SELECT count(*)::INTEGER, count(DISTINCT reading_id || metric)::INTEGER FROM measurements');
-      expect(result.rows).toEqual([[55, 55]]);
-      // After the fallback, the fast path still serves a batch without conflicts.
-      await sink.write(makeMeasurementRows(5, 55));
+      expect(result.rows).toEqual([[56, 56]]);
+      // After that, a batch without stored readings is stored whole.
+      await sink.write(makeMeasurementRows(4, 56));
       expect((await sink.query('SELECT count(*)::INTEGER FROM measurements')).rows).toEqual([[60]]);
     } finally {
       await sink.close();

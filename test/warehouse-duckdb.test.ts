@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import { TransientError } from '../shared/errors.ts';
 import { openDuckDbSink, queryDuckDb, WarehouseBusyError, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
 import { makeMeasurementRow, makeMeasurementRows } from './support/measurement-rows.ts';
 
@@ -102,9 +103,10 @@ describe('DuckDB warehouse sink', () => {
     }
   });
 
-  it('rejects writes after close with a clear error', async () => {
+  it('rejects writes after close with a clear, transient error (shutting down: Pub/Sub redelivers)', async () => {
     const sink = await openDuckDbSink(join(dir, 'closed', 'warehouse.duckdb'));
     await sink.close();
-    expect(() => sink.write(makeMeasurementRows(1))).toThrow(/closed/);
+    await expect(sink.write(makeMeasurementRows(1))).rejects.toThrow(/closed/);
+    await expect(sink.write(makeMeasurementRows(1))).rejects.toBeInstanceOf(TransientError);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * One shape for every benchmark's result, written as `bench/results/<name>.json` and
  * `bench/results/<name>.md`, so the runner can combine them into the summary and the chart.
- * @see ../../shared/DESIGN.md "Figures measured on these machines"
+ * @see ../../docs/performance.md
  */
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';

@@ -3,12 +3,14 @@
  * same 401, so that a caller learns nothing about which part was wrong; a blocked device
  * that proved its identity hears 403. JWT verifications are remembered until the token's
  * `exp`, keyed by the token's hash, and re-checked against the device's current keys.
- * @see ../../shared/DESIGN.md "bridge"
+ * @see ../../docs/devices.md
  */
 import { createHash } from 'node:crypto';
+import { parseBearer } from '../../shared/auth/bearer.ts';
 import { deviceTokenMatches } from '../../shared/auth/device-token.ts';
 import { HttpError } from '../../shared/errors.ts';
 import type { CredentialsCache, DeviceAuth } from './credentials-cache.ts';
+import type { Logger } from '../../shared/log.ts';
 import { JWT_CLOCK_SKEW_SECONDS, looksLikeJwt, verifyDeviceJwt } from './jwt.ts';
 
 export interface Authenticator {
@@ -33,9 +35,7 @@ interface VerifiedEntry {
 const unauthenticated = () =>
   new HttpError(401, 'unauthenticated', 'missing or invalid device credential', { headers: { 'WWW-Authenticate': 'Bearer' } });
 
-const BEARER = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
-
-export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; maxCachedJwts?: number }): Authenticator {
+export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; maxCachedJwts?: number; logger?: Logger }): Authenticator {
   const maxCached = options.maxCachedJwts ?? 100_000;
   const verified = new Map<string, VerifiedEntry>();
 
@@ -49,22 +49,43 @@ export function createAuthenticator(options: { credentials: CredentialsCache; au
     }
     if (hit) verified.delete(cacheKey);
     const result = verifyDeviceJwt(token, device.keys, options.audience, nowMs);
-    if (!result) return false;
+    if (!result.ok) {
+      refused(device.deviceId, `JWT refused: ${result.reason}`);
+      return false;
+    }
     if (verified.size >= maxCached) evictExpired(verified, nowMs, maxCached);
-    verified.set(cacheKey, { deviceId: device.deviceId, ...result });
+    verified.set(cacheKey, { deviceId: device.deviceId, credentialId: result.credentialId, expiresAtMs: result.expiresAtMs });
     return true;
   };
 
+  /** Why a device was refused goes to the operator's log, never to the device. */
+  const refused = (deviceId: string, reason: string) => options.logger?.warn('device credential refused', { deviceId: deviceId.slice(0, 300), reason });
+
   return {
     async authenticate(authorization, deviceId, { requireJwt, nowMs, registry }) {
-      const credential = authorization === undefined ? undefined : BEARER.exec(authorization)?.[1];
-      if (credential === undefined) throw unauthenticated();
+      const credential = parseBearer(authorization);
+      if (credential === undefined) {
+        refused(deviceId, authorization === undefined ? 'no Authorization header' : 'Authorization is not "Bearer <credential>"');
+        throw unauthenticated();
+      }
       const device = await options.credentials.get(deviceId);
-      if (!device || (registry !== undefined && device.registry !== registry)) throw unauthenticated();
-      const proven = looksLikeJwt(credential)
+      if (!device) {
+        refused(deviceId, 'no such device');
+        throw unauthenticated();
+      }
+      if (registry !== undefined && device.registry !== registry) {
+        refused(deviceId, `the path names registry "${registry.slice(0, 100)}"; the device is in "${device.registry}"`);
+        throw unauthenticated();
+      }
+      const jwt = looksLikeJwt(credential);
+      if (!jwt && requireJwt) refused(deviceId, 'IoT Core paths need a JWT, not a token');
+      const proven = jwt
         ? verifyJwt(credential, device, nowMs)
         : !requireJwt && device.tokens.some((t) => (t.expiresAt === undefined || t.expiresAt > nowMs) && deviceTokenMatches(credential, t.secretHash));
-      if (!proven) throw unauthenticated();
+      if (!proven) {
+        if (!jwt && !requireJwt) refused(deviceId, 'the token matches none of the device\'s current tokens');
+        throw unauthenticated();
+      }
       if (device.blocked) throw new HttpError(403, 'permission_denied', `device ${deviceId} is blocked`);
       return device;
     },

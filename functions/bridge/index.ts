@@ -1,83 +1,118 @@
 /**
  * bridge: the device-facing HTTP function. A device POSTs readings with its token or JWT; the
  * bridge checks the credential (from memory at steady state), the device's rate, the body,
- * and answers 202 only once Pub/Sub has acknowledged the message.
- * @see ../../shared/DESIGN.md "bridge"
+ * and answers only once Pub/Sub has acknowledged the message: 202 on its own paths, 200 `{}`
+ * on Cloud IoT Core's, as IoT Core did. Devices also read their configuration (from memory
+ * at steady state, see config-cache.ts) and report their state.
+ * @see ../../docs/devices.md
  */
-import { errorResponse } from '../../shared/errors.ts';
+import { errorResponse, HttpError } from '../../shared/errors.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
 import { createListener, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { createAuthenticator } from './auth.ts';
+import { createDeviceConfigCache } from './config-cache.ts';
+import { answerConfig, parseReportedState, recordState } from './config-state.ts';
 import { createCredentialsCache } from './credentials-cache.ts';
-import { decodePublishEvent } from './iot-core.ts';
+import { decodePublishEvent, googleErrorResponse, iotCoreAttributes } from './iot-core.ts';
 import { buildTelemetryMessage } from './message.ts';
 import { isSenmlMediaType, parseBoundedJson, toDeviceReadings } from './payload.ts';
 import { createRateLimiter, parseRateLimit, type RateLimiter } from './rate-limit.ts';
-import { matchRoute, type BridgeRoute } from './routes.ts';
+import { isIotCorePath, matchRoute, type BridgeRoute } from './routes.ts';
 
 /** Device bodies: 256 KiB, before and after gunzip. */
 export const MAX_BODY_BYTES = 256 * 1024;
 
 function create(platform: Platform) {
   const { config, logger } = platform;
-  const credentials = createCredentialsCache({ database: () => platform.database(), logger, ttlMs: config.credentialCacheTtlMs });
-  const authenticator = createAuthenticator({ credentials, audience: config.projectId });
+  const database = () => platform.database();
+  const credentials = createCredentialsCache({ database, logger, ttlMs: config.credentialCacheTtlMs });
+  const authenticator = createAuthenticator({ credentials, audience: config.projectId, logger });
   const rateLimiter = config.deviceRateLimit ? createRateLimiter(parseRateLimit(config.deviceRateLimit)) : undefined;
+  // IoT Core's limit on state updates: one per second per device.
+  const stateLimiter = createRateLimiter(parseRateLimit('1/s'));
+  const configs = createDeviceConfigCache({ database, refreshMs: config.configRefreshMs });
+  const publish = async (topic: string, data: Buffer, attributes: Record<string, string>) => (await platform.publisher()).publish(topic, data, attributes);
 
   async function accept(req: WireRequest, route: BridgeRoute): Promise<WireResponse> {
     const { deviceId } = route;
-    const iot = route.kind === 'publishEvent';
-    const senml = isSenmlMediaType(req.headers['content-type']);
-    if (iot && route.project !== config.projectId) return notFound(`unknown project ${route.project}`);
+    if (route.iot && route.project !== config.projectId) throw new HttpError(404, 'not_found', `unknown project ${route.project.slice(0, 100)}`);
+    const senml = req.method === 'POST' && isSenmlMediaType(req.headers['content-type']);
     const device = await authenticator.authenticate(req.headers.authorization, deviceId, {
       nowMs: req.receivedAt,
-      requireJwt: iot,
-      ...(iot ? { registry: route.registry } : {}),
+      requireJwt: route.iot,
+      ...(route.iot ? { registry: route.registry } : {}),
     });
-    const limited = rateLimiter && refuseOverLimit(rateLimiter, deviceId, req.receivedAt);
-    if (limited) return limited;
-    const event = iot ? decodePublishEvent(parseBoundedJson(req.body)) : undefined;
-    const payload = event ? parseBoundedJson(event.payload, 'binaryData') : parseBoundedJson(req.body);
-    const readings = toDeviceReadings(payload, deviceId, { nowMs: req.receivedAt, senml: senml && !iot, ...(iot ? { prefix: 'binaryData' } : {}) });
-    const message = buildTelemetryMessage(device, readings, req.receivedAt, route, event?.subFolder);
-    const messageId = await (await platform.publisher()).publish(config.telemetryTopic, message.data, message.attributes);
+    const name = route.iot ? route : { project: config.projectId, registry: device.registry };
+
+    if (route.kind === 'config') return answerConfig(configs, device, req.query, route.iot);
+    if (route.kind === 'setState' || route.kind === 'state') {
+      const state = parseReportedState(req, route.iot);
+      refuseOverLimit(stateLimiter, deviceId, req.receivedAt, 'STATE_RATE_LIMIT');
+      const messageId = await recordState({ database, publish, topic: config.stateTopic }, device, iotCoreAttributes(device, name), state, req.receivedAt);
+      return route.iot ? ok(deviceId, messageId) : { status: 202, body: { accepted: 1, messageIds: [messageId] }, log: { deviceId, outcome: 'state', messageId } };
+    }
+
+    if (rateLimiter) refuseOverLimit(rateLimiter, deviceId, req.receivedAt, 'DEVICE_RATE_LIMIT');
+    if (route.kind === 'publishEvent') {
+      // As IoT Core: the device's bytes unchanged, judged by ingest, not here.
+      const event = decodePublishEvent(parseBoundedJson(req.body));
+      const attributes = { ...iotCoreAttributes(device, name, event.subFolder ?? ''), registry: device.registry, receivedAt: new Date(req.receivedAt).toISOString() };
+      return ok(deviceId, await publish(config.telemetryTopic, event.payload, attributes));
+    }
+    const telemetry = toDeviceReadings(parseBoundedJson(req.body), deviceId, { nowMs: req.receivedAt, senml });
+    const message = buildTelemetryMessage(device, telemetry, req.receivedAt);
+    const messageId = await publish(config.telemetryTopic, message.data, message.attributes);
     return {
       status: 202,
-      body: { accepted: readings.length, messageIds: [messageId] },
-      log: { deviceId, outcome: 'accepted', readings: readings.length, messageId },
+      body: { accepted: telemetry.readings.length, messageIds: [messageId] },
+      log: { deviceId, outcome: 'accepted', readings: telemetry.readings.length, messageId },
     };
   }
 
   async function handle(req: WireRequest): Promise<WireResponse> {
-    const route = matchRoute(req.method, req.path);
-    const { deviceId } = route;
+    const iotPath = isIotCorePath(req.path);
+    let deviceId: string | undefined;
     try {
+      const route = matchRoute(req.method, req.path);
+      deviceId = route.deviceId;
       return await accept(req, route);
     } catch (error) {
-      // Mapped here rather than by the listener so that the log line still names the device.
-      const mapped = errorResponse(error);
+      // Mapped here rather than by the listener so that the log line still names the device,
+      // and so that IoT Core's paths answer in Google's error shape.
+      const mapped = iotPath ? googleErrorResponse(error) : errorResponse(error);
       if (mapped.status >= 500) req.log.error('device request failed', { deviceId, error });
-      return { ...mapped, log: { deviceId, outcome: mapped.body.error } };
+      const code = 'code' in mapped ? mapped.code : mapped.body.error;
+      return { status: mapped.status, body: mapped.body, ...(mapped.headers ? { headers: mapped.headers } : {}), log: { deviceId, outcome: code } };
     }
   }
 
   return {
-    listener: createListener(handle, { logger, projectId: config.projectId, body: { limitBytes: MAX_BODY_BYTES, gzip: true } }),
+    listener: createListener(handle, {
+      logger,
+      projectId: config.projectId,
+      body: { limitBytes: MAX_BODY_BYTES, gzip: true },
+      // A body refused before routing (size, encoding) on IoT Core's paths still gets Google's shape.
+      mapError: (error, path) => {
+        if (!isIotCorePath(path)) return undefined;
+        const mapped = googleErrorResponse(error);
+        return { status: mapped.status, body: mapped.body, ...(mapped.headers ? { headers: mapped.headers } : {}), log: { outcome: mapped.code } };
+      },
+    }),
   };
 }
 
-function refuseOverLimit(limiter: RateLimiter, deviceId: string, nowMs: number): WireResponse | undefined {
+/** IoT Core's answer to publishEvent and setState: 200 with an empty JSON object. */
+const ok = (deviceId: string, messageId: string): WireResponse => ({ status: 200, body: {}, log: { deviceId, outcome: 'accepted', messageId } });
+
+/** Throws 429 with Retry-After and the limit's name once the device spent its bucket. */
+function refuseOverLimit(limiter: RateLimiter, deviceId: string, nowMs: number, limitName: string): void {
   const decision = limiter.take(deviceId, nowMs);
-  if (decision.allowed) return undefined;
-  return {
-    status: 429,
+  if (decision.allowed) return;
+  throw new HttpError(429, 'rate_limited', `device ${deviceId} is over ${limitName}=${limiter.limit.text}; retry in ${decision.retryAfterSeconds} s`, {
     headers: { 'Retry-After': String(decision.retryAfterSeconds) },
-    body: { error: 'rate_limited', limit: 'DEVICE_RATE_LIMIT', message: `device ${deviceId} is over DEVICE_RATE_LIMIT=${limiter.limit.text}; retry in ${decision.retryAfterSeconds} s` },
-    log: { deviceId, outcome: 'rate_limited' },
-  };
+    limit: limitName,
+  });
 }
-
-const notFound = (message: string): WireResponse => ({ status: 404, body: { error: 'not_found', message }, log: { outcome: 'not_found' } });
 
 export default defineFunction({ name: 'bridge', create });

@@ -1,38 +1,39 @@
 /**
- * What the bridge publishes to the telemetry topic: one message per request, data
- * `{"deviceId", "readings": [...]}` with every reading's `ts` as RFC 3339 (the receive time
- * when the device sent none), attributes naming the device, registry, schema version and
- * receive time, plus IoT Core's six attributes for requests that came its way.
- * @see https://cloud.google.com/iot/docs/how-tos/mqtt-bridge#publishing_telemetry_events (IoT Core attributes)
+ * What the bridge publishes to the telemetry topic for its own telemetry path: one message
+ * per request, attributes naming the device, registry, schema version and receive time.
+ * The data is `{"deviceId", "readings": [...]}` with every reading's `ts` as RFC 3339 (the
+ * receive time when the device sent none), or, for a SenML pack, the pack in its resolved
+ * form (RFC 8428 section 4.6: full names, absolute times), so ingest stores exactly the
+ * names and times the bridge resolved. IoT Core's publishEvent is published as IoT Core
+ * did it (the device's bytes): see iot-core.ts.
+ * @see ../../docs/devices.md
  */
-import { READING_SCHEMA_VERSION, type Reading } from '../../schemas/reading.ts';
+import { toResolvedPack } from '../../schemas/senml.ts';
+import { READING_SCHEMA_VERSION } from '../../schemas/reading.ts';
+import type { NormalisedTelemetry } from '../../shared/telemetry.ts';
 import type { DeviceAuth } from './credentials-cache.ts';
-import type { BridgeRoute } from './routes.ts';
 
 export interface TelemetryMessage {
   data: Buffer;
   attributes: Record<string, string>;
 }
 
-export function buildTelemetryMessage(device: DeviceAuth, readings: readonly Reading[], receivedAt: number, route: BridgeRoute, subFolder?: string): TelemetryMessage {
+export function buildTelemetryMessage(device: DeviceAuth, telemetry: NormalisedTelemetry, receivedAt: number): TelemetryMessage {
   const receivedIso = new Date(receivedAt).toISOString();
-  const published = readings.map(({ deviceId: _deviceId, ts, ...rest }) => ({
-    ts: ts === undefined ? receivedIso : new Date(ts).toISOString(),
-    ...rest,
-  }));
   const attributes: Record<string, string> = {
     deviceId: device.deviceId,
+    // Which device of this id sent it: ingest refuses it if the device was deleted (and perhaps re-created) since.
+    deviceNumId: device.numId,
     registry: device.registry,
     schemaVersion: READING_SCHEMA_VERSION,
     receivedAt: receivedIso,
   };
-  if (route.kind === 'publishEvent') {
-    attributes.deviceNumId = device.numId;
-    attributes.deviceRegistryId = route.registry;
-    attributes.deviceRegistryLocation = route.location;
-    attributes.projectId = route.project;
-    // Always present, empty when the device named none, so subscribers can filter on it.
-    attributes.subFolder = subFolder ?? '';
+  if (telemetry.senml) {
+    return { data: Buffer.from(JSON.stringify(toResolvedPack(telemetry.senml))), attributes: { ...attributes, contentType: 'application/senml+json' } };
   }
+  const published = telemetry.readings.map(({ deviceId: _deviceId, ts, ...rest }) => ({
+    ts: ts === undefined ? receivedIso : new Date(ts).toISOString(),
+    ...rest,
+  }));
   return { data: Buffer.from(JSON.stringify({ deviceId: device.deviceId, readings: published })), attributes };
 }

@@ -2,29 +2,27 @@
  * Device bodies to readings: the media type, a bound on JSON nesting checked before parsing,
  * then the shared telemetry parser, and the rule that a reading naming a device names the
  * one in the path. Every refusal carries every issue with its path.
- * @see ../../shared/DESIGN.md "bridge" and https://www.rfc-editor.org/rfc/rfc8428 (SenML)
+ * @see ../../docs/devices.md and https://www.rfc-editor.org/rfc/rfc8428 (SenML)
  */
 import { HttpError, ValidationError, type Issue } from '../../shared/errors.ts';
-import { parseTelemetry } from '../../shared/telemetry.ts';
-import type { Reading } from '../../schemas/reading.ts';
+import { parseTelemetry, type NormalisedTelemetry } from '../../shared/telemetry.ts';
 
 /** Deeper JSON is refused before JSON.parse sees it; a reading needs depth 4. */
 export const MAX_JSON_DEPTH = 32;
 
-const JSON_TYPES = new Set(['application/json', 'text/json', 'text/plain']);
+const JSON_TYPE = 'application/json';
 const SENML_TYPE = 'application/senml+json';
 
 /**
- * Whether the body is SenML, from `Content-Type`. Absent, JSON and text/plain (what minimal
- * device HTTP stacks send) are JSON; anything else, or a charset other than UTF-8, is 415.
+ * Whether the body is SenML, from `Content-Type`: `application/json` (JSON is UTF-8 whatever
+ * `charset` says, RFC 8259 section 8.1) or `application/senml+json`; a body without a
+ * `Content-Type` is taken as JSON. Anything else is 415, naming what is accepted.
  */
 export function isSenmlMediaType(contentType: string | undefined): boolean {
-  if (contentType === undefined || contentType === '') return false;
-  const [type = '', ...params] = contentType.split(';').map((s) => s.trim().toLowerCase());
-  const charset = params.find((p) => p.startsWith('charset='))?.slice('charset='.length).replaceAll('"', '');
-  const known = type === SENML_TYPE || JSON_TYPES.has(type);
-  if (!known || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
-    throw new HttpError(415, 'unsupported_media_type', `Content-Type "${contentType}" is not supported; send application/json or ${SENML_TYPE} (UTF-8)`);
+  if (contentType === undefined || contentType.trim() === '') return false;
+  const type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+  if (type !== JSON_TYPE && type !== SENML_TYPE) {
+    throw new HttpError(415, 'unsupported_media_type', `Content-Type "${contentType.slice(0, 200)}" is not supported; send ${JSON_TYPE} or ${SENML_TYPE}`);
   }
   return type === SENML_TYPE;
 }
@@ -63,7 +61,7 @@ function exceedsDepth(body: Buffer, max: number): boolean {
  * Validates a parsed payload as the path's device's readings. `prefix` roots issue paths
  * (`binaryData` on the IoT Core path).
  */
-export function toDeviceReadings(payload: unknown, deviceId: string, options: { nowMs: number; senml: boolean; prefix?: string }): Reading[] {
+export function toDeviceReadings(payload: unknown, deviceId: string, options: { nowMs: number; senml: boolean; prefix?: string }): NormalisedTelemetry {
   const parsed = parseTelemetry(payload, { nowMs: options.nowMs, senml: options.senml });
   const at = (path: string) => [options.prefix, path].filter(Boolean).join('.');
   if (!parsed.ok) {
@@ -77,5 +75,5 @@ export function toDeviceReadings(payload: unknown, deviceId: string, options: { 
       : [{ path: at('deviceId'), message }];
     throw new ValidationError('the telemetry names another device', issues);
   }
-  return value.readings;
+  return value;
 }

@@ -3,7 +3,7 @@
  * up to the limit's count, refilled evenly over its period. A bucket that has refilled
  * completely is the same as no bucket, so idle devices are forgotten: memory stays bounded
  * by the number of devices active within one period.
- * @see ../../shared/DESIGN.md "Environment" (DEVICE_RATE_LIMIT)
+ * @see ../../docs/architecture.md
  */
 
 export interface RateLimit {

@@ -1,35 +1,60 @@
 /**
- * The bridge's two device paths: ours, and Cloud IoT Core's `publishEvent`.
- * @see ../../shared/DESIGN.md "bridge"
+ * The bridge's device paths: ours (telemetry, config, state) and Cloud IoT Core's device API
+ * (`:publishEvent`, `:setState`, `/config`).
+ * @see ../../docs/devices.md
  */
 import { HttpError } from '../../shared/errors.ts';
+import { decodePathSegment, parseIds } from '../../shared/ids.ts';
+import { DevicePathIds, IotCorePathIds } from '../../schemas/ids.ts';
+
+/** Where an IoT Core path puts the device. */
+export interface IotCoreName {
+  project: string;
+  location: string;
+  registry: string;
+}
 
 export type BridgeRoute =
-  | { kind: 'telemetry'; deviceId: string }
-  | { kind: 'publishEvent'; deviceId: string; project: string; location: string; registry: string };
+  | { kind: 'telemetry' | 'config' | 'state'; iot: false; deviceId: string }
+  | ({ kind: 'publishEvent' | 'setState' | 'config'; iot: true; deviceId: string } & IotCoreName);
 
-const TELEMETRY = /^\/v1\/devices\/([^/]+)\/telemetry\/?$/;
-const PUBLISH_EVENT = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)\/devices\/([^/:]+):publishEvent$/;
+const NATIVE = /^\/v1\/devices\/([^/]+)\/(telemetry|config|state)\/?$/;
+const IOT_CORE = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/registries\/([^/]+)\/devices\/([^/:]+)(:publishEvent|:setState|\/config)$/;
 
-/** The route a request addresses: 404 for other paths, 405 for other methods. */
+const METHODS: Record<BridgeRoute['kind'], 'GET' | 'POST'> = { telemetry: 'POST', state: 'POST', publishEvent: 'POST', setState: 'POST', config: 'GET' };
+
+/**
+ * The route a request addresses: 404 for other paths, 405 for other methods, 400 for ids no
+ * device can have (before authentication, before any store is asked).
+ */
 export function matchRoute(method: string, path: string): BridgeRoute {
   const route = parsePath(path);
-  if (!route) throw new HttpError(404, 'not_found', `no such path: ${path}`);
-  if (method !== 'POST') throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use POST`, { headers: { Allow: 'POST' } });
+  if (!route) throw new HttpError(404, 'not_found', `no such path: ${path.slice(0, 300)}`);
+  const allowed = METHODS[route.kind];
+  if (method !== allowed) throw new HttpError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed}`, { headers: { Allow: allowed } });
   return route;
 }
 
+/** Whether a path is one of IoT Core's (its errors then take Google's shape), even if malformed. */
+export const isIotCorePath = (path: string): boolean => path.startsWith('/v1/projects/');
+
 function parsePath(path: string): BridgeRoute | undefined {
-  try {
-    const telemetry = TELEMETRY.exec(path);
-    if (telemetry) return { kind: 'telemetry', deviceId: decodeURIComponent(telemetry[1] as string) };
-    const iot = PUBLISH_EVENT.exec(path);
-    if (iot) {
-      const [project, location, registry, deviceId] = iot.slice(1).map((s) => decodeURIComponent(s)) as [string, string, string, string];
-      return { kind: 'publishEvent', project, location, registry, deviceId };
-    }
-  } catch {
-    // A malformed percent-escape addresses nothing.
+  const native = NATIVE.exec(path);
+  if (native) {
+    const ids = parseIds(DevicePathIds, { deviceId: decodePathSegment(native[1] as string, 'deviceId') });
+    return { kind: native[2] as 'telemetry' | 'config' | 'state', iot: false, ...ids };
+  }
+  const iot = IOT_CORE.exec(path);
+  if (iot) {
+    const [project, location, registry, deviceId] = iot.slice(1, 5) as [string, string, string, string];
+    const ids = parseIds(IotCorePathIds, {
+      project: decodePathSegment(project, 'project'),
+      location: decodePathSegment(location, 'location'),
+      registry: decodePathSegment(registry, 'registry'),
+      deviceId: decodePathSegment(deviceId, 'deviceId'),
+    });
+    const kind = iot[5] === ':publishEvent' ? 'publishEvent' : iot[5] === ':setState' ? 'setState' : 'config';
+    return { kind, iot: true, ...ids };
   }
   return undefined;
 }

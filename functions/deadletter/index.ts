@@ -3,7 +3,7 @@
  * dead-letter policy's maximum delivery attempts) and keeps each in `rejected`, with the
  * attempts, the source subscription, the original attributes and the payload, so that an
  * operator can see and replay them. Same input forms as ingest; idempotent per message id.
- * @see ../../shared/DESIGN.md "deadletter"
+ * @see ../../docs/architecture.md
  * @see https://cloud.google.com/pubsub/docs/handling-failures#dead_letter_topic
  */
 import { classifyDbError } from '../../shared/db/database.ts';

@@ -7,7 +7,7 @@ import { ORIGINAL_PUBLISH_TIME } from '../../shared/lifecycle/replay.ts';
 import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS } from '../../schemas/reading.ts';
 import type { DeviceDirectory } from '../../shared/device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
-import { PermanentError } from '../../shared/errors.ts';
+import { PermanentError, toIssues } from '../../shared/errors.ts';
 import type { ReceivedMessage } from '../../shared/pubsub/push.ts';
 import { parseTelemetry } from '../../shared/telemetry.ts';
 import { toRows } from './rows.ts';
@@ -29,22 +29,24 @@ export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, 
   // used: an unwrapped push's header is free text, and a forged envelope can say year 1.
   // A replay of a rejected message carries the original's (shared/lifecycle/replay.ts).
   const publishMs = plausibleTime(message.attributes[ORIGINAL_PUBLISH_TIME] ?? message.publishTime, receivedAt) ?? receivedAt;
-  const payload = parseData(message.data);
+  // IoT Core's publishEvent carries the device's bytes unjudged (CBOR, protobuf, text...):
+  // what does not decode as telemetry is kept as `not_telemetry`, replayable once a decoder
+  // exists, rather than called invalid.
+  const reason = message.attributes.projectId !== undefined && message.attributes.deviceNumId !== undefined ? 'not_telemetry' : 'invalid_data';
+  const payload = parseData(message.data, reason);
   const parsed = parseTelemetry(payload, { nowMs: publishMs });
-  if (!parsed.ok) throw new PermanentError('invalid_data', 'message data is not valid telemetry', { issues: parsed.issues });
+  if (!parsed.ok) throw new PermanentError(reason, 'message data is not valid telemetry', { issues: parsed.issues });
 
   // The deviceId attribute, set by the bridge after authenticating the device, is authoritative.
   const deviceId = message.attributes.deviceId ?? parsed.value.deviceId;
   if (deviceId === undefined) {
     throw new PermanentError('missing_device_id', 'no deviceId attribute and none in the data', { issues: [{ path: 'attributes.deviceId', message: 'required' }] });
   }
-  if (!DeviceId.safeParse(deviceId).success) {
-    throw new PermanentError('invalid_device_id', `"${deviceId.slice(0, 300)}" is not a valid device id`, { issues: [{ path: 'attributes.deviceId', message: 'not a valid device id' }] });
+  const validId = DeviceId.safeParse(deviceId);
+  if (!validId.success) {
+    throw new PermanentError('invalid_device_id', `"${deviceId.slice(0, 100)}" is not a valid device id`, { issues: toIssues(validId.error.issues, ['attributes', 'deviceId']) });
   }
-  const device = await deps.directory.get(deviceId).catch((e: unknown) => {
-    throw classifyDbError(e, 'looking up the device');
-  });
-  if (!device) throw new PermanentError('unknown_device', `device "${deviceId}" is not registered`, { issues: [{ path: 'attributes.deviceId', message: 'unknown device' }] });
+  const device = await findSender(deps.directory, deviceId, message.attributes.deviceNumId);
 
   const rows = toRows(parsed.value.readings, {
     device,
@@ -57,17 +59,42 @@ export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, 
   return { deviceId, readings: rows.readings.length };
 }
 
+/**
+ * The registered device that sent the message. The bridge stamps `deviceNumId`: a message
+ * from a device deleted since (and perhaps re-created under the same id, with a new number)
+ * belongs to no registered device, so nothing of it reaches the new one's readings or state.
+ */
+async function findSender(directory: DeviceDirectory, deviceId: string, numId: string | undefined) {
+  const lookUp = () =>
+    directory.get(deviceId).catch((e: unknown) => {
+      throw classifyDbError(e, 'looking up the device');
+    });
+  let device = await lookUp();
+  if (device && numId !== undefined && String(device.numId) !== numId) {
+    // The cache may predate a delete and re-create: ask once more before refusing.
+    directory.forget(deviceId);
+    device = await lookUp();
+  }
+  if (!device) throw new PermanentError('unknown_device', `device "${deviceId}" is not registered`, { issues: [{ path: 'attributes.deviceId', message: 'unknown device' }] });
+  if (numId !== undefined && String(device.numId) !== numId) {
+    throw new PermanentError('device_replaced', `device "${deviceId}" was deleted after sending this message`, {
+      issues: [{ path: 'attributes.deviceNumId', message: `the device now registered under this id is ${device.numId}, not ${numId}` }],
+    });
+  }
+  return device;
+}
+
 /** A time from the envelope if a reading could carry it (EventTime's range), else undefined. */
 function plausibleTime(text: string | undefined, nowMs: number): number | undefined {
   const ms = text === undefined ? NaN : Date.parse(text);
   return ms >= EARLIEST_EVENT_MS && ms <= nowMs + MAX_FUTURE_SKEW_MS ? ms : undefined;
 }
 
-function parseData(data: Buffer): unknown {
-  if (data.length === 0) throw new PermanentError('invalid_data', 'message has no data', { issues: [{ path: 'message.data', message: 'empty' }] });
+function parseData(data: Buffer, reason: string): unknown {
+  if (data.length === 0) throw new PermanentError(reason, 'message has no data', { issues: [{ path: 'message.data', message: 'empty' }] });
   try {
     return JSON.parse(data.toString('utf8'));
   } catch (error) {
-    throw new PermanentError('invalid_data', 'message data is not JSON', { issues: [{ path: 'message.data', message: (error as Error).message }] });
+    throw new PermanentError(reason, 'message data is not JSON', { issues: [{ path: 'message.data', message: (error as Error).message }] });
   }
 }

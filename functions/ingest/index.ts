@@ -1,7 +1,7 @@
 /**
  * ingest: Pub/Sub push (or Eventarc CloudEvent) → validate → enrich → PostgreSQL + warehouse.
  * Answers 2xx only once every row of the message is durably written to both stores.
- * @see ../../../shared/DESIGN.md "ingest"
+ * @see ../../docs/architecture.md
  */
 import { createDeviceDirectory } from '../../shared/device-directory.ts';
 import { createPushHandler } from '../../shared/pubsub/push-handler.ts';
@@ -15,6 +15,7 @@ const MAX_PUSH_BYTES = 16 * 1024 * 1024;
 
 export default defineFunction({
   name: 'ingest',
+  stores: ['database', 'warehouse'],
   create(platform) {
     const deps = {
       directory: createDeviceDirectory(platform.database),
@@ -33,6 +34,7 @@ export default defineFunction({
         quietSuccess: true,
       }),
       drain: () => deps.writer.drain(),
+      health: () => deps.writer.health(),
     };
   },
 });

@@ -24,9 +24,13 @@ export interface MessageRows {
 
 export function toRows(readings: Reading[], ctx: RowContext): MessageRows {
   const out: MessageRows = { readings: [], measurements: [] };
+  const seen = new Set<string>();
   for (const reading of readings) {
     const eventMs = reading.ts ?? ctx.defaultEventMs;
     const readingId = readingIdOf(ctx.device.deviceId, eventMs, reading);
+    // The same identity twice in one message: the first wins, in both stores (docs/reliability.md).
+    if (seen.has(readingId)) continue;
+    seen.add(readingId);
     const eventTs = new Date(eventMs);
     out.readings.push({
       reading_id: readingId,

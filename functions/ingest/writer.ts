@@ -5,16 +5,20 @@
  */
 import { classifyDbError, isTransientDbError } from '../../shared/db/database.ts';
 import { PermanentError, TransientError } from '../../shared/errors.ts';
+import type { HealthStatus } from '../../shared/deadline.ts';
 import { GroupCommit } from '../../shared/group-commit.ts';
 import { recordRejections, type Rejection } from '../../shared/rejected.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { writeReadings } from '../../shared/stores/readings.ts';
 import type { RefusedRow } from '../../shared/warehouse/sink.ts';
+import type { MeasurementRow } from '../../schemas/rows.ts';
 import type { MessageRows } from './rows.ts';
 
 export interface TelemetryWriter {
   write(rows: MessageRows): Promise<void>;
   drain(): Promise<void>;
+  /** Unhealthy while a batch write is stuck past its deadline. */
+  health(): HealthStatus;
   readonly stats: GroupCommit<MessageRows>['stats'];
 }
 
@@ -26,8 +30,10 @@ export function createTelemetryWriter(platform: Platform): TelemetryWriter {
     maxConcurrentFlushes: ingestBatch.enabled ? ingestBatch.concurrency : platform.config.pgPoolMax,
     weight: (m) => Math.max(1, m.readings.length),
     flush: (items) => flushBatch(platform, items),
+    // Each store call has its own deadline; this one guarantees the slot comes back whatever hangs.
+    flushTimeoutMs: platform.config.deadlines.batchFlushMs,
   });
-  return { write: (rows) => batcher.submit(rows), drain: () => batcher.drain(), stats: batcher.stats };
+  return { write: (rows) => batcher.submit(rows), drain: () => batcher.drain(), health: () => batcher.health(), stats: batcher.stats };
 }
 
 async function flushBatch(platform: Platform, items: MessageRows[]): Promise<(Error | undefined)[]> {
@@ -35,14 +41,39 @@ async function flushBatch(platform: Platform, items: MessageRows[]): Promise<(Er
     writePostgres(platform, items),
     writeWarehouse(platform, items),
   ]);
-  if (warehouse.status === 'rejected') {
-    platform.logger.warn('warehouse write failed', { error: warehouse.reason, rows: items.length });
-    throw warehouse.reason instanceof TransientError
-      ? warehouse.reason
-      : new TransientError('warehouse write failed', { cause: warehouse.reason });
-  }
   if (postgres.status === 'rejected') throw postgres.reason;
-  return postgres.value;
+  if (warehouse.status === 'fulfilled') return postgres.value;
+  if (warehouse.reason instanceof TransientError) {
+    platform.logger.warn('warehouse write failed', { error: warehouse.reason, rows: items.length });
+    throw warehouse.reason;
+  }
+  // Not a store that is down but an error nobody expected (a bug, a value the warehouse
+  // cannot take): the same rows would fail the same way on every redelivery, so it is not
+  // transient. The message(s) at fault are found by splitting the batch and end in
+  // `rejected` with their payload (replayable once fixed); PostgreSQL may hold their
+  // readings already, and a replay lands them in the warehouse without a second copy there.
+  platform.logger.error('warehouse write failed for an unexpected reason', { error: warehouse.reason, rows: items.length });
+  const isolated = await isolateWarehouseFailures(platform, items, warehouse.reason);
+  return postgres.value.map((error, i) => error ?? isolated[i]);
+}
+
+/** Writes each half again to find the messages the warehouse fails on; those become PermanentError. */
+async function isolateWarehouseFailures(platform: Platform, items: MessageRows[], error: unknown): Promise<(Error | undefined)[]> {
+  if (items.length === 1) {
+    return [new PermanentError('warehouse_failed', `the warehouse failed on this message: ${error instanceof Error ? error.message : String(error)}`, { cause: error })];
+  }
+  const middle = Math.ceil(items.length / 2);
+  const results: (Error | undefined)[] = [];
+  for (const half of [items.slice(0, middle), items.slice(middle)]) {
+    try {
+      await writeWarehouse(platform, half);
+      for (let i = 0; i < half.length; i++) results.push(undefined);
+    } catch (halfError) {
+      if (halfError instanceof TransientError) throw halfError;
+      for (const result of await isolateWarehouseFailures(platform, half, halfError)) results.push(result);
+    }
+  }
+  return results;
 }
 
 /** Writes all items; on a data error, splits the batch to find the items at fault. */
@@ -60,15 +91,15 @@ async function writePostgres(platform: Platform, items: MessageRows[]): Promise<
     }
     const middle = Math.ceil(items.length / 2);
     const [left, right] = [items.slice(0, middle), items.slice(middle)];
-    return [...(await writePostgres(platform, left)), ...(await writePostgres(platform, right))];
+    return (await writePostgres(platform, left)).concat(await writePostgres(platform, right));
   }
 }
 
 async function writeWarehouse(platform: Platform, items: MessageRows[]): Promise<void> {
-  const rows = dedupe(items.flatMap((i) => i.measurements), (m) => `${m.reading_id}\u0000${m.metric}`);
+  const rows = firstReadingRows(items);
   if (rows.length === 0) return;
   const sink = await platform.warehouse();
-  const { refused } = await sink.write(rows);
+  const { refused } = await platform.health.observe('warehouse', sink.write(rows));
   if (refused.length) await recordRefusedRows(platform, refused);
 }
 
@@ -77,7 +108,9 @@ async function recordRefusedRows(platform: Platform, refused: RefusedRow[]): Pro
   const byMessage = new Map<string, RefusedRow[]>();
   for (const r of refused) {
     const key = r.row.message_id ?? r.row.reading_id;
-    byMessage.set(key, [...(byMessage.get(key) ?? []), r]);
+    const rows = byMessage.get(key);
+    if (rows) rows.push(r);
+    else byMessage.set(key, [r]);
   }
   const rejections: Rejection[] = [...byMessage].map(([key, rows]) => ({
     stage: 'warehouse',
@@ -90,6 +123,19 @@ async function recordRefusedRows(platform: Platform, refused: RefusedRow[]): Pro
   await recordRejections(db, rejections).catch((e: unknown) => {
     throw classifyDbError(e, 'recording refused warehouse rows');
   });
+}
+
+/**
+ * The warehouse rows of the batch, keeping for each reading identity only the rows of the
+ * first message that carries it, as PostgreSQL keeps that message's reading: a second reading
+ * with the same identity but other metrics must not add its metrics beside the first's.
+ */
+function firstReadingRows(items: MessageRows[]): MeasurementRow[] {
+  const owner = new Map<string, MessageRows>();
+  for (const item of items) for (const reading of item.readings) if (!owner.has(reading.reading_id)) owner.set(reading.reading_id, item);
+  const rows: MeasurementRow[] = [];
+  for (const item of items) for (const row of item.measurements) if (owner.get(row.reading_id) === item) rows.push(row);
+  return dedupe(rows, (m) => `${m.reading_id}\u0000${m.metric}`);
 }
 
 function dedupe<T>(rows: T[], key: (row: T) => string): T[] {

@@ -2,7 +2,7 @@
  * `POST /v1/devices:batchCreate`: every item is checked before anything is written, and the
  * caller learns every refused item by index. All of them are created, in one transaction with
  * one multi-row insert per table, or none.
- * @see ../../shared/DESIGN.md "registry"
+ * @see ../../docs/architecture.md
  */
 import type { Database } from '../../shared/db/database.ts';
 import { HttpError, toIssues, type Issue } from '../../shared/errors.ts';

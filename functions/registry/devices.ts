@@ -1,7 +1,7 @@
 /**
  * The registry's operations on devices, free of HTTP: each takes parsed input and the
  * database, and returns the response body or throws an HttpError the router maps.
- * @see ../../shared/DESIGN.md "registry"
+ * @see ../../docs/architecture.md
  */
 import type { Database, Sql } from '../../shared/db/database.ts';
 import { HttpError, ValidationError, type Issue } from '../../shared/errors.ts';
@@ -17,6 +17,7 @@ import type {
   PatchDevice,
 } from '../../schemas/device.ts';
 import type { DeviceCredentialRow, DeviceRow } from '../../schemas/rows.ts';
+import { insertInitialConfigs } from '../../shared/stores/device-config.ts';
 import { mintCredentials, toCredentialResponse, type NewCredentialRow } from './credentials.ts';
 import * as store from './store.ts';
 
@@ -68,7 +69,10 @@ export async function createDevices(db: Database, requests: readonly CreateDevic
   try {
     return await db.transaction(async (tx) => {
       const devices = await store.insertDevices(tx, deviceRows);
+      // A new device starts empty, whatever a deleted one of the same id left behind.
+      await store.clearDeviceData(tx, deviceRows.map((d) => d.device_id));
       const credentials = await store.insertCredentials(tx, credentialRows);
+      await insertInitialConfigs(tx, requests.map((r) => ({ deviceId: r.deviceId, binaryData: r.config?.binaryData ?? '' })));
       const byDevice = store.groupByDevice(credentials);
       const byId = new Map(devices.map((d) => [d.device_id, d]));
       // RETURNING promises no order: answer in the order the devices were asked for.
@@ -155,7 +159,7 @@ export async function patchDevice(db: Database, deviceId: string, patch: PatchDe
 }
 
 export async function deleteDevice(db: Database, deviceId: string): Promise<void> {
-  if (!(await store.deleteDevice(db, deviceId))) throw deviceNotFound(deviceId);
+  if (!(await db.transaction((tx) => store.deleteDevice(tx, deviceId)))) throw deviceNotFound(deviceId);
 }
 
 /** Latest metrics, last event time, last seen and the readings total, from device_state. */

@@ -7,7 +7,7 @@
  * behind Cloud Run/Knative IAM (`--no-allow-unauthenticated`, `roles/run.invoker` granted only
  * to operators, who send their identity token in `X-Serverless-Authorization`), with
  * ADMIN_TOKEN mounted from a Secret; see README.md beside this file.
- * @see ../../shared/DESIGN.md "registry"
+ * @see ../../docs/architecture.md
  */
 import express from 'express';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';

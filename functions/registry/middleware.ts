@@ -4,8 +4,9 @@
  * Nothing here logs a header or a body, so neither the admin token nor a device secret can
  * reach the logs.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { errorResponse, HttpError } from '../../shared/errors.ts';
 import { traceFields, type Logger } from '../../shared/log.ts';
@@ -22,17 +23,11 @@ export function resolveAdminToken(configured: string | undefined, logger: Logger
   return generated;
 }
 
-const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
-
-/**
- * `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time (both sides hashed first,
- * so that neither the content nor the length of the token leaks through timing).
- */
+/** `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time (shared/auth/bearer.ts). */
 export function requireAdminToken(adminToken: string): RequestHandler {
-  const expected = digest(adminToken);
+  const isAdmin = bearerChecker(adminToken);
   return (req, _res, next) => {
-    const match = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
-    if (match?.[1] && timingSafeEqual(digest(match[1]), expected)) {
+    if (isAdmin(req.headers.authorization)) {
       next();
       return;
     }
@@ -69,7 +64,7 @@ function fromFrameworkError(error: unknown): HttpError | undefined {
   return new HttpError(status, code, error.message);
 }
 
-/** The one place errors become answers (STYLE.md rule 5). */
+/** The one place errors become answers. */
 export function handleErrors(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req, res, _next) => {
     const mapped = errorResponse(fromFrameworkError(error) ?? classifyDbError(error, 'registry'));

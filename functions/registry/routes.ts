@@ -1,14 +1,17 @@
 /**
  * The registry's routes: parse the request at the boundary, call the operation, answer.
  * Express 5 forwards a rejected handler promise to the error middleware.
- * @see ../../shared/DESIGN.md "registry"
+ * @see ../../docs/architecture.md
  */
 import express, { type Request, type Router } from 'express';
 import type { z } from 'zod';
 import type { Database } from '../../shared/db/database.ts';
 import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
-import { DeviceId } from '../../schemas/reading.ts';
+import { parseIds } from '../../shared/ids.ts';
+import { DevicePathIds } from '../../schemas/ids.ts';
 import { BatchCreate, CreateDevice, ListDevicesQuery, PatchDevice } from '../../schemas/device.ts';
+import { ListConfigVersionsQuery, ListStatesQuery, ModifyConfigRequest } from '../../schemas/device-config.ts';
+import * as configs from './configs.ts';
 import { batchCreateDevices } from './batch.ts';
 import * as devices from './devices.ts';
 
@@ -27,13 +30,12 @@ function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
   return parsed.data;
 }
 
-/** The device-id path parameter, already percent-decoded by the router (`%25`, `+`, `~` survive). */
-const deviceIdOf = (req: Request): string => {
-  const deviceId = String(req.params.deviceId);
-  // An id no device can have (a NUL byte, which PostgreSQL cannot even compare) names no device.
-  if (!DeviceId.safeParse(deviceId).success) throw new HttpError(404, 'not_found', `device ${JSON.stringify(deviceId.slice(0, 300))} not found`);
-  return deviceId;
-};
+/**
+ * The device-id path parameter, already percent-decoded by the router (`%25`, `+`, `~`
+ * survive); an id no device can have (a NUL byte, which PostgreSQL cannot even compare, a
+ * 5,000-character id) is 400 before any store is asked.
+ */
+const deviceIdOf = (req: Request): string => parseIds(DevicePathIds, { deviceId: String(req.params.deviceId ?? req.params[0]) }).deviceId;
 
 export function createDeviceRouter(database: () => Promise<Database>): Router {
   const router = express.Router();
@@ -66,6 +68,22 @@ export function createDeviceRouter(database: () => Promise<Database>): Router {
   router.delete('/v1/devices/:deviceId', async (req, res) => {
     await devices.deleteDevice(await database(), deviceIdOf(req));
     res.status(204).end();
+  });
+
+  // IoT Core's admin API for configuration and state (a regular expression for the `:verb`).
+  router.post(/^\/v1\/devices\/([^/]+):modifyCloudToDeviceConfig$/, async (req, res) => {
+    const request = parseBody(ModifyConfigRequest, req);
+    res.json(await configs.modifyDeviceConfig(await database(), deviceIdOf(req), request));
+  });
+
+  router.get('/v1/devices/:deviceId/configVersions', async (req, res) => {
+    const { numVersions } = parseQuery(ListConfigVersionsQuery, req);
+    res.json(await configs.listDeviceConfigVersions(await database(), deviceIdOf(req), numVersions));
+  });
+
+  router.get('/v1/devices/:deviceId/states', async (req, res) => {
+    const { numStates } = parseQuery(ListStatesQuery, req);
+    res.json(await configs.listDeviceStates(await database(), deviceIdOf(req), numStates));
   });
 
   router.get('/v1/devices/:deviceId/state', async (req, res) => {

@@ -124,10 +124,25 @@ export async function deleteCredentialsExcept(sql: Sql, deviceId: string, keepId
   await sql.query('DELETE FROM device_credentials WHERE device_id = $1 AND NOT (credential_id = ANY($2::text[]))', [deviceId, keepIds]);
 }
 
-/** Deletes a device; its credentials go with it (ON DELETE CASCADE). */
+/**
+ * Deletes a device and everything PostgreSQL holds of it: credentials, config and state
+ * history go with it (ON DELETE CASCADE); its `device_state` and `readings` are keyed by the
+ * id alone, so they are deleted here. Run it in a transaction.
+ */
 export async function deleteDevice(sql: Sql, deviceId: string): Promise<boolean> {
   const result = await sql.query('DELETE FROM devices WHERE device_id = $1', [deviceId]);
-  return result.rowCount > 0;
+  if (result.rowCount === 0) return false;
+  await clearDeviceData(sql, [deviceId]);
+  return true;
+}
+
+/**
+ * Removes state and readings left under these ids: at delete, and again when a device is
+ * created, since a message of the deleted device still in flight may have landed in between.
+ */
+export async function clearDeviceData(sql: Sql, deviceIds: readonly string[]): Promise<void> {
+  await sql.query('DELETE FROM device_state WHERE device_id = ANY($1::text[])', [deviceIds]);
+  await sql.query('DELETE FROM readings WHERE device_id = ANY($1::text[])', [deviceIds]);
 }
 
 export type DeviceStateRecord = Pick<DeviceStateRow, 'device_id'> & {

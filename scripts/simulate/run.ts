@@ -40,7 +40,7 @@ export interface SimulationProgress {
 export interface SimulationResult extends SimulationProgress {
   /** Readings the bridge accepted (202), by device. */
   acceptedReadings: Map<string, number>;
-  /** Refusals by status (or network error). */
+  /** Refusals by status and reason (`503 unavailable`), or by network error (`network ECONNREFUSED`). */
   refusals: Record<string, number>;
   p90Ms: number;
   maxMs: number;
@@ -80,21 +80,23 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const t0 = performance.now();
     counters.sent += 1;
     try {
-      const response = await fetch(`${options.bridgeUrl}${request.path}`, { method: 'POST', headers: request.headers, body: request.body });
+      const response = await fetch(`${options.bridgeUrl}${request.path}`, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(30_000) });
       const text = await response.text();
       latencies.push(performance.now() - t0);
-      if (response.status === 202) {
+      // IoT Core's publishEvent answers 200 `{}` as IoT Core did: one reading per request here.
+      if (response.status === 202 || (response.status === 200 && request.readings !== undefined)) {
         counters.accepted += 1;
-        const { accepted } = JSON.parse(text) as { accepted: number };
+        const accepted = request.readings ?? (JSON.parse(text) as { accepted: number }).accepted;
         acceptedReadings.set(device.deviceId, (acceptedReadings.get(device.deviceId) ?? 0) + accepted);
       } else {
         counters.refused += 1;
-        refusals[response.status] = (refusals[response.status] ?? 0) + 1;
+        const key = refusalKey(response.status, text);
+        refusals[key] = (refusals[key] ?? 0) + 1;
       }
     } catch (error) {
       latencies.push(performance.now() - t0);
       counters.refused += 1;
-      const key = error instanceof Error ? error.name : 'error';
+      const key = `network ${networkErrorCode(error)}`;
       refusals[key] = (refusals[key] ?? 0) + 1;
     }
   };
@@ -130,6 +132,28 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   return { ...progress(), acceptedReadings, refusals, p90Ms: percentile(sorted, 0.9), maxMs: sorted.at(-1) ?? 0, skippedForGaps: counters.skippedForGaps };
 }
 
+/** `401 unauthenticated`: the status and the error's name from either error shape the bridge answers. */
+export function refusalKey(status: number, body: string): string {
+  let reason: unknown;
+  try {
+    const error = (JSON.parse(body) as { error?: unknown }).error;
+    // Native answers carry `{"error": "name"}`; the IoT Core paths Google's `{"error": {"status"}}`.
+    reason = typeof error === 'object' && error !== null ? (error as { status?: unknown }).status : error;
+  } catch {
+    reason = undefined;
+  }
+  return typeof reason === 'string' && reason ? `${status} ${reason}` : String(status);
+}
+
+/** What a failed fetch hides in its cause: ECONNREFUSED, ENOTFOUND, "bad port", a timeout. */
+function networkErrorCode(error: unknown): string {
+  if (error instanceof Error && error.name === 'TimeoutError') return 'timeout';
+  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
+  if (typeof cause?.code === 'string') return cause.code;
+  if (typeof cause?.message === 'string' && cause.message) return cause.message;
+  return error instanceof Error ? error.message : String(error);
+}
+
 const pick = ({ sent, accepted, refused }: { sent: number; accepted: number; refused: number }) => ({ sent, accepted, refused });
 
 function percentile(sorted: number[], q: number): number {
@@ -142,10 +166,14 @@ async function registerDevices(options: SimulationOptions, devices: SimulatedDev
     const chunk = devices.slice(i, i + REGISTER_CHUNK);
     const response = await fetch(`${options.registryUrl}/v1/devices:batchCreate`, {
       method: 'POST',
+      signal: AbortSignal.timeout(30_000),
       headers: { authorization: `Bearer ${options.adminToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ devices: chunk.map((d, j) => registration(d, `site-${(i + j) % 5}`)) }),
     });
     const text = await response.text();
+    if (response.status === 401) {
+      throw new Error(`the registry at ${options.registryUrl} refused the admin token (401): pass the one the stack printed with --admin-token, or leave it out to read it from the running stack`);
+    }
     if (response.status !== 201) throw new Error(`registering devices failed: ${response.status} ${text.slice(0, 2000)}`);
     const created = (JSON.parse(text) as { devices: { deviceId: string; credentials: { token?: string }[] }[] }).devices;
     const byId = new Map(chunk.map((d) => [d.deviceId, d]));
@@ -183,7 +211,7 @@ async function missingInRegistry(accepted: Map<string, number>, options: VerifyO
   const entries = [...accepted];
   for (let i = 0; i < entries.length; i += 32) {
     const totals = await Promise.all(entries.slice(i, i + 32).map(async ([deviceId, expected]) => {
-      const response = await fetch(`${options.registryUrl}/v1/devices/${encodeURIComponent(deviceId)}/state`, { headers: { authorization: `Bearer ${options.adminToken}` } });
+      const response = await fetch(`${options.registryUrl}/v1/devices/${encodeURIComponent(deviceId)}/state`, { headers: { authorization: `Bearer ${options.adminToken}` }, signal: AbortSignal.timeout(30_000) });
       const total = response.status === 200 ? ((await response.json()) as { readingsTotal: number }).readingsTotal : (await response.arrayBuffer(), 0);
       return Math.max(0, expected - total);
     }));

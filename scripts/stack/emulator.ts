@@ -28,21 +28,24 @@ export interface EmulatorWiring {
 export async function wireEmulator(config: Config, endpoints: { ingest: string; deadletter: string }): Promise<EmulatorWiring> {
   const { PubSub } = await import('@google-cloud/pubsub');
   const pubsub: PubSub = new PubSub({ projectId: config.projectId, apiEndpoint: `http://${config.pubsubEmulatorHost ?? ''}`, emulatorMode: true });
-  for (const topic of [config.telemetryTopic, config.deadLetterTopic]) {
+  for (const topic of [config.telemetryTopic, config.deadLetterTopic, config.stateTopic]) {
     await pubsub.createTopic(topic).catch((error: unknown) => {
       if (!isAlreadyExists(error)) throw error;
     });
   }
   const names = subscriptionNames(config);
   await ensurePushSubscription(pubsub, config.telemetryTopic, names.ingest, endpoints.ingest, {
-    deadLetterPolicy: { deadLetterTopic: `projects/${config.projectId}/topics/${config.deadLetterTopic}`, maxDeliveryAttempts: 5 },
-    retryPolicy: { minimumBackoff: { seconds: 0, nanos: 100_000_000 }, maximumBackoff: { seconds: 10 } },
+    deadLetterPolicy: { deadLetterTopic: `projects/${config.projectId}/topics/${config.deadLetterTopic}`, maxDeliveryAttempts: config.pubsubDelivery.maxDeliveryAttempts },
+    retryPolicy: { minimumBackoff: duration(config.pubsubDelivery.minBackoffMs), maximumBackoff: duration(config.pubsubDelivery.maxBackoffMs) },
   });
   await ensurePushSubscription(pubsub, config.deadLetterTopic, names.deadletter, endpoints.deadletter, {
     retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 60 } },
   });
   return { ingestSubscription: names.ingest, deadletterSubscription: names.deadletter, close: () => pubsub.close() };
 }
+
+/** Milliseconds as a protobuf Duration. */
+const duration = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 });
 
 async function ensurePushSubscription(pubsub: PubSub, topic: string, name: string, pushEndpoint: string, policies: Record<string, unknown>): Promise<Subscription> {
   try {

@@ -1,39 +1,51 @@
 /**
  * The stack's internal API on a loopback-only port, behind the admin token:
- * - `POST /internal/query {"sql"}` → `{columns, rows}`: analyst SQL on the warehouse the stack
- *   holds open (DuckDB lets one process write a file, so `npm run query` asks the stack);
+ * - `POST /internal/query {"sql", "db"?: "warehouse"|"postgres", "timeoutMs"?}` → `{columns, rows}`:
+ *   analyst SQL on the stores the stack holds open (DuckDB lets one process write a file, PGlite
+ *   lives in this process, so `npm run query` asks the stack), sandboxed and read-only on
+ *   connections of its own, never the writer's (shared/warehouse/analyst-sql.ts,
+ *   scripts/query/postgres.ts);
  * - `GET /internal/stats`: the local Pub/Sub's counters.
  * Rejected messages are replayed through the registry's `POST /v1/rejected:replay`
  * (`npm run replay`), which publishes through this same platform's publisher.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
+import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { toIssues } from '../../shared/errors.ts';
+import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
+import { MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/analyst-sql.ts';
 import type { DuckDbSink } from '../../shared/warehouse/duckdb.ts';
+import { queryPostgresReadOnly } from '../query/postgres.ts';
 
 export interface InternalApiOptions {
   platform: Platform;
   adminToken: string;
   port?: number;
   stats?: () => unknown;
+  /** Slow- and silent-client limits, as every listener has them; tests shorten them. */
+  timeouts?: Partial<ConnectionLimits>;
 }
 
-const QueryBody = z.object({ sql: z.string().min(1) });
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
+const QueryBody = z.object({
+  sql: z.string().min(1),
+  db: z.enum(['warehouse', 'postgres']).default('warehouse'),
+  timeoutMs: z.number().int().positive().max(MAX_QUERY_TIMEOUT_MS).optional(),
+});
 
 export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
-  const expected = digest(`Bearer ${options.adminToken}`);
-  const server = createServer((req, res) => {
-    if (!timingSafeEqual(digest(req.headers.authorization ?? ''), expected)) {
+  const isAdmin = bearerChecker(options.adminToken);
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.timeouts };
+  const server = createServer(serverOptions(limits), (req, res) => {
+    if (!isAdmin(req.headers.authorization)) {
       send(res, 401, { error: 'unauthenticated', message: 'send Authorization: Bearer $ADMIN_TOKEN' });
       return;
     }
     void route(options, req, res).catch((error: unknown) => send(res, 400, { error: 'failed', message: error instanceof Error ? error.message : String(error) }));
   });
+  applyConnectionLimits(server, limits);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
@@ -56,9 +68,11 @@ async function route(options: InternalApiOptions, req: IncomingMessage, res: Ser
   if (req.url === '/internal/query') {
     const body = QueryBody.safeParse(json);
     if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
+    const { sql, db, timeoutMs } = body.data;
+    if (db === 'postgres') return send(res, 200, await queryPostgresReadOnly(await platform.database(), sql, { timeoutMs }));
     const warehouse = await platform.warehouse();
     if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}; query it with its own tools` });
-    return send(res, 200, await (warehouse as DuckDbSink).query(body.data.sql));
+    return send(res, 200, await (warehouse as DuckDbSink).query(sql, { timeoutMs }));
   }
   return send(res, 404, { error: 'not_found', message: `no route for POST ${req.url ?? ''}` });
 }

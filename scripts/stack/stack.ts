@@ -2,9 +2,8 @@
  * The whole pipeline in one process: bridge, ingest, registry and deadletter on their ports,
  * sharing ONE platform (one PGlite or pg pool, one DuckDB file), wired by the in-process
  * Pub/Sub, or by the official emulator when PUBSUB_EMULATOR_HOST is set.
- * @see ../../../shared/DESIGN.md "Running it"
+ * @see ../../docs/architecture.md
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadFunction, type FunctionName } from '../../functions/index.ts';
@@ -13,16 +12,18 @@ import { openLocalPubsub, type LocalPubsub } from '../../shared/local-pubsub/bro
 import type { Logger } from '../../shared/log.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { createPlatform, type Platform } from '../../shared/runtime/platform.ts';
+import { keepOrGenerateSecret } from '../../shared/secrets.ts';
 import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
 import { subscriptionNames, wireEmulator, type EmulatorWiring } from './emulator.ts';
 import { startInternalApi } from './internal-api.ts';
-import { removeStackState, writeStackState, type StackState } from './state-file.ts';
+import { readStackState, removeStackState, writeStackState, type StackState } from './state-file.ts';
 
 export interface StackPorts {
   bridge: number;
   ingest: number;
   registry: number;
   deadletter: number;
+  readings: number;
   /** The loopback-only internal API; 0 picks a free port. */
   internal: number;
 }
@@ -31,21 +32,38 @@ export interface StackOptions {
   config: Config;
   logger: Logger;
   ports: StackPorts;
+  /** Overrides HOST (config.host); the stack keeps to loopback unless one of them says otherwise. */
   host?: string;
+}
+
+/** The local stack's push endpoints have no authentication: loopback unless HOST says otherwise. */
+export const DEFAULT_STACK_HOST = '127.0.0.1';
+
+/** True when servers on `host` can be reached from other machines. */
+export function isExposed(host: string): boolean {
+  return !(host === 'localhost' || host === '::1' || host.startsWith('127.'));
 }
 
 export interface Stack {
   state: StackState;
   platform: Platform;
-  /** True when ADMIN_TOKEN was not configured and the stack made one up. */
+  /** True when ADMIN_TOKEN was not configured and this start generated it (the first start on DATA_DIR). */
   generatedAdminToken: boolean;
+  /** Where the admin token is kept when it was not configured. */
+  adminTokenPath?: string;
+  /** The interface the functions listen on. */
+  host: string;
+  /** True when READ_TOKEN was not configured and the stack generated one on this start (kept under DATA_DIR). */
+  generatedReadToken: boolean;
+  /** Where the read token is kept when it was not configured. */
+  readTokenPath?: string;
   /** Stop accepting, drain, close every client. */
   stop(): Promise<void>;
 }
 
-const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'bridge'];
+const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'readings', 'bridge'];
 
-/** The ports of DESIGN.md, each overridable by its environment variable. */
+/** The default ports (docs/architecture.md), each overridable by its environment variable. */
 export function portsFromEnv(env: Record<string, string | undefined> = process.env): StackPorts {
   const port = (name: string, fallback: number) => {
     const value = env[name];
@@ -59,16 +77,23 @@ export function portsFromEnv(env: Record<string, string | undefined> = process.e
     ingest: port('INGEST_PORT', 8081),
     registry: port('REGISTRY_PORT', 8082),
     deadletter: port('DEADLETTER_PORT', 8083),
+    readings: port('READINGS_PORT', 8084),
     internal: port('STACK_INTERNAL_PORT', 0),
   };
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
-  const generatedAdminToken = options.config.adminToken === undefined;
-  const config: Config = { ...options.config, adminToken: options.config.adminToken ?? randomBytes(24).toString('base64url') };
-  const adminToken = config.adminToken as string;
   const { logger } = options;
-  await mkdir(config.dataDir, { recursive: true });
+  await mkdir(options.config.dataDir, { recursive: true });
+  // Checked before any store is opened: two stacks on one DATA_DIR would share PGlite's files.
+  const other = await readStackState(options.config.dataDir);
+  if (other) throw new Error(`another stack (PID ${other.pid}) already runs with DATA_DIR=${options.config.dataDir}: stop it, or start this one with its own DATA_DIR`);
+  // Not configured: the one kept under DATA_DIR, generated on the first start.
+  const kept = options.config.adminToken === undefined ? await keepOrGenerateSecret(options.config.dataDir, 'admin-token') : undefined;
+  const keptRead = options.config.readToken === undefined ? await keepOrGenerateSecret(options.config.dataDir, 'read-token') : undefined;
+  const config: Config = { ...options.config, adminToken: options.config.adminToken ?? kept?.value, readToken: options.config.readToken ?? keptRead?.value };
+  const adminToken = config.adminToken as string;
+  const host = options.host ?? config.host ?? DEFAULT_STACK_HOST;
 
   // Bridge may take requests before the Pub/Sub is wired: its first publish waits for it.
   let resolvePublisher!: (p: Publisher) => void;
@@ -89,7 +114,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const [, warehouse] = await Promise.all([platform.database(), platform.warehouse()]);
     for (const name of ORDER) {
       const port = options.ports[name];
-      const served = await serveFunction(await loadFunction(name), platform, { port, host: options.host ?? '0.0.0.0' }).catch((error: unknown) => {
+      const served = await serveFunction(await loadFunction(name), platform, { port, host }).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
         throw new Error(`port ${port} for ${name} is in use: stop what listens there or set ${name.toUpperCase()}_PORT`, { cause: error });
       });
@@ -103,15 +128,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       localPubsub = await openLocalPubsub({
         dir: join(config.dataDir, 'pubsub'),
         projectId: config.projectId,
-        topics: [config.telemetryTopic, config.deadLetterTopic],
+        topics: [config.telemetryTopic, config.deadLetterTopic, config.stateTopic],
         subscriptions: [
-          { name: names.ingest, topic: config.telemetryTopic, pushEndpoint: `${urlOf('ingest')}/`, deadLetter: { topic: config.deadLetterTopic, maxDeliveryAttempts: 5 } },
+          { name: names.ingest, topic: config.telemetryTopic, pushEndpoint: `${urlOf('ingest')}/`, deadLetter: { topic: config.deadLetterTopic, maxDeliveryAttempts: config.pubsubDelivery.maxDeliveryAttempts } },
           { name: names.deadletter, topic: config.deadLetterTopic, pushEndpoint: `${urlOf('deadletter')}/` },
         ],
         logger,
-        // Five attempts must outlast a short database outage (test/chaos: 10 s), else accepted
-        // readings are dead-lettered instead of stored; Pub/Sub itself starts at 10 s.
-        minBackoffMs: 2_000,
+        // The attempts must outlast a store that is down for minutes, else accepted readings
+        // are dead-lettered instead of stored (docs/reliability.md "Retry windows").
+        minBackoffMs: config.pubsubDelivery.minBackoffMs,
+        maxBackoffMs: config.pubsubDelivery.maxBackoffMs,
       });
       resolvePublisher(localPubsub);
     }
@@ -122,8 +148,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       startedAt: new Date().toISOString(),
       projectId: config.projectId,
       adminToken,
+      readToken: config.readToken,
       internalUrl: internal.url,
-      urls: { bridge: urlOf('bridge'), ingest: urlOf('ingest'), registry: urlOf('registry'), deadletter: urlOf('deadletter') },
+      urls: { bridge: urlOf('bridge'), ingest: urlOf('ingest'), registry: urlOf('registry'), deadletter: urlOf('deadletter'), readings: urlOf('readings') },
       pubsub: useEmulator ? 'emulator' : 'local',
       warehouse: warehouse.kind,
     };
@@ -137,10 +164,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await running.get('bridge')?.stop();
       await localPubsub?.close();
       await emulator?.close();
-      await Promise.allSettled(['ingest', 'deadletter', 'registry'].map((n) => running.get(n as FunctionName)?.stop()));
+      await Promise.allSettled(['ingest', 'deadletter', 'registry', 'readings'].map((n) => running.get(n as FunctionName)?.stop()));
       await platform.close();
     };
-    return { state, platform, generatedAdminToken, stop: () => (stopping ??= stop()) };
+    return { state, platform, generatedAdminToken: kept?.generated ?? false, ...(kept ? { adminTokenPath: kept.path } : {}), generatedReadToken: keptRead?.generated ?? false, ...(keptRead ? { readTokenPath: keptRead.path } : {}), host, stop: () => (stopping ??= stop()) };
   } catch (error) {
     rejectPublisher(error);
     await Promise.allSettled([...running.values()].map((r) => r.stop()));

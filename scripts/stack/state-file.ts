@@ -3,7 +3,7 @@
  * `npm run query` and `npm run simulate` work without flags. Readable by its owner only, as
  * it holds the admin token.
  */
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -12,9 +12,11 @@ export const StackState = z.object({
   startedAt: z.string(),
   projectId: z.string(),
   adminToken: z.string(),
+  /** The readings function's token (READ_TOKEN, or the one kept under DATA_DIR). */
+  readToken: z.string().optional(),
   /** Loopback-only internal API: `POST /internal/query`, `GET /internal/stats`. */
   internalUrl: z.string(),
-  urls: z.object({ bridge: z.string(), ingest: z.string(), registry: z.string(), deadletter: z.string() }),
+  urls: z.object({ bridge: z.string(), ingest: z.string(), registry: z.string(), deadletter: z.string(), readings: z.string().optional() }),
   pubsub: z.enum(['local', 'emulator']),
   warehouse: z.enum(['duckdb', 'bigquery', 'memory']),
 });
@@ -22,8 +24,20 @@ export type StackState = z.infer<typeof StackState>;
 
 export const stackStatePath = (dataDir: string): string => join(dataDir, 'stack.json');
 
+/**
+ * Written to a temp file and renamed over the old one, so a full disk or a crash mid-write
+ * never leaves a torn stack.json behind (writeFile itself continues short writes; ENOSPC throws
+ * and start-up fails with it).
+ */
 export async function writeStackState(dataDir: string, state: StackState): Promise<void> {
-  await writeFile(stackStatePath(dataDir), JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  const temp = `${stackStatePath(dataDir)}.${process.pid}.tmp`;
+  try {
+    await writeFile(temp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+    await rename(temp, stackStatePath(dataDir));
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
 }
 
 export async function removeStackState(dataDir: string, pid: number): Promise<void> {
@@ -39,7 +53,13 @@ export async function readStackState(dataDir: string): Promise<StackState | unde
   } catch {
     return undefined;
   }
-  const parsed = StackState.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined; // Not a state any running stack wrote whole.
+  }
+  const parsed = StackState.safeParse(json);
   if (!parsed.success || !isAlive(parsed.data.pid)) return undefined;
   return parsed.data;
 }

@@ -11,6 +11,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { OAuth2Client } from 'google-auth-library';
 import type { Config } from '../config.ts';
 import { HttpError } from '../errors.ts';
+import { parseBearer } from './bearer.ts';
 
 export interface PushVerifierOptions {
   /** The `--push-auth-token-audience` of the subscription (often the service URL). */
@@ -33,11 +34,7 @@ export const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.c
 const unauthenticated = () =>
   new HttpError(401, 'unauthenticated', 'a valid Google-signed OIDC token is required', { headers: { 'WWW-Authenticate': 'Bearer' } });
 
-function bearerToken(headers: IncomingHttpHeaders): string | undefined {
-  const value = headers.authorization;
-  const match = typeof value === 'string' ? /^Bearer\s+(\S+)$/i.exec(value.trim()) : null;
-  return match?.[1];
-}
+const bearerToken = (headers: IncomingHttpHeaders): string | undefined => parseBearer(headers.authorization);
 
 /**
  * Builds a verifier. google-auth-library is imported on the first push, not at start-up

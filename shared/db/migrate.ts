@@ -2,22 +2,15 @@
  * Applies the SQL files of schemas/migrations in order, each once, each in a transaction.
  * Safe to run concurrently (an advisory lock serialises migrators) and repeatedly.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import type { Database } from './database.ts';
+import { readMigrationFiles, type MigrationFile } from './migration-files.ts';
 
-const MIGRATIONS_DIR = fileURLToPath(new URL('../../schemas/migrations/', import.meta.url));
 const LOCK_KEY = 7_204_118_003;
 
-export interface Migration {
-  version: string;
-  sql: string;
-}
+export type Migration = MigrationFile;
 
-export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.sql')).sort();
-  return Promise.all(files.map(async (f) => ({ version: f.replace(/\.sql$/, ''), sql: await readFile(dir + f, 'utf8') })));
-}
+/** schemas/migrations/ from source, or the copy embedded in a production bundle. */
+export const loadMigrations = (dir?: string): Promise<Migration[]> => readMigrationFiles(dir);
 
 /** Returns the versions applied by this call. */
 export async function migrate(db: Database, migrations?: Migration[]): Promise<string[]> {

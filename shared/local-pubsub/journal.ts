@@ -1,18 +1,33 @@
 /**
- * The local Pub/Sub's durable log: one append-only file of JSON lines under
+ * The local Pub/Sub's durable log: one append-only file of records under
  * `$DATA_DIR/pubsub/`, recording every published message and every ack.
  *
- * A publish resolves only after its line is fsynced. Lines that arrive while a write+fsync
- * runs are written together by the next one (group commit), so concurrent publishers share
- * each fsync instead of queueing behind one each. Acks ride along unawaited: losing one in a
- * crash only means one more delivery, which ingest dedupes.
+ * A publish resolves only after its whole record is on disk: every write is checked for the
+ * bytes it wrote (a short write is continued, a write of nothing is an error) and the file is
+ * fsynced. Records that arrive while a write+fsync runs are written together by the next one
+ * (group commit), so concurrent publishers share each fsync instead of queueing behind one
+ * each. Acks ride along unawaited: losing one in a crash only means one more delivery, which
+ * ingest dedupes.
+ *
+ * Each record is one line, `<crc32 of the JSON, 8 hex digits> <JSON>\n`, written at the
+ * offset where the last whole record ended. When a write or fsync fails (a full disk: ENOSPC,
+ * EDQUOT; a failing one: EIO) its publishes are refused with a TransientError (the bridge
+ * answers 503 and accepts nothing), the file is cut back to that offset, and nothing more is
+ * written until the cut succeeds, so a torn record never sits between whole ones. At start-up
+ * a record without its newline or with a wrong checksum (a crash mid-write) is dropped and the
+ * tail cut off; every whole record before it is kept. Lines from before checksums (plain
+ * JSON) are still read.
  *
  * Compaction rewrites the file with only the unacked messages (write a temp file, fsync,
- * rename, fsync the directory), at start-up and whenever acked lines dominate the file.
+ * rename, fsync the directory), at start-up and whenever acked lines dominate the file; when
+ * the rewrite fails (the disk is full) the current file stays in use and nothing is lost.
+ * @see ../../docs/reliability.md
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, existsSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { TransientError } from '../errors.ts';
 
 /** A message as stored: `data` base64, and the subscriptions it still has to reach. */
 export interface StoredMessage {
@@ -35,19 +50,82 @@ export interface JournalOptions {
 }
 
 const FILE = 'messages.log';
+const NEWLINE = 0x0a;
+
+/** A record as written: its checksum, a space, its JSON, a newline. */
+export function encodeRecord(line: Line): string {
+  const json = JSON.stringify(line);
+  return `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`;
+}
+
+/** A record's line (without its newline), or undefined when it is torn or corrupt. */
+function decodeRecord(text: string): Line | undefined {
+  let json = text;
+  if (!text.startsWith('{')) {
+    const space = text.indexOf(' ');
+    if (space !== 8) return undefined;
+    json = text.slice(9);
+    if (crc32(json).toString(16).padStart(8, '0') !== text.slice(0, 8)) return undefined;
+  }
+  try {
+    return JSON.parse(json) as Line;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The error a publish sees when its record could not be made durable: retry later. */
+export class JournalWriteError extends TransientError {
+  override readonly name: string = 'JournalWriteError';
+  constructor(cause: unknown) {
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    super(`the local Pub/Sub cannot write its log${code ? ` (${code})` : ''}; nothing was accepted`, { cause });
+  }
+}
+
+/** Writes all of `data` at `position`, continuing after short writes. */
+async function writeFully(file: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await file.write(data, done, data.length - done, position + done);
+    if (bytesWritten <= 0) throw Object.assign(new Error(`wrote 0 of ${data.length - done} bytes`), { code: 'ENOSPC' });
+    done += bytesWritten;
+  }
+}
+
+function writeFullySync(fd: number, data: Buffer, position: number): void {
+  let done = 0;
+  while (done < data.length) {
+    const written = writeSync(fd, data, done, data.length - done, position + done);
+    if (written <= 0) throw Object.assign(new Error(`wrote 0 of ${data.length - done} bytes`), { code: 'ENOSPC' });
+    done += written;
+  }
+}
+
+interface Pending {
+  record: string;
+  /** The message a publish waits for; acks have none. */
+  messageId?: string;
+  waiter?: { resolve: () => void; reject: (e: unknown) => void };
+}
 
 export class Journal {
   private readonly path: string;
   private readonly compactAfterLines: number;
   private file: FileHandle | undefined;
-  private buffered: string[] = [];
-  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private buffered: Pending[] = [];
+  /** Acks whose write failed: written with the next batch (a lost ack costs a redelivery only). */
+  private unwrittenAcks: Pending[] = [];
   private writing: Promise<void> | undefined;
   private linesInFile = 0;
+  /** Where the last whole record ends: the next write goes here. */
+  private size = 0;
+  /** A failed write may have left bytes past `size`; cut them before writing again. */
+  private tornTail = false;
   /** Messages with at least one subscription that has not acked, by id. */
   readonly live = new Map<string, StoredMessage>();
   private lastId = 0n;
-  readonly stats = { fsyncs: 0, lines: 0, compactions: 0 };
+  readonly stats = { fsyncs: 0, lines: 0, compactions: 0, writeFailures: 0, compactionFailures: 0, tornRecordsDropped: 0 };
 
   constructor(options: JournalOptions) {
     this.path = join(options.dir, FILE);
@@ -55,33 +133,64 @@ export class Journal {
     mkdirSync(options.dir, { recursive: true });
   }
 
-  /** Reads the log (a torn last line from a crash is ignored), then compacts it. */
+  /**
+   * Reads the log (torn or corrupt records are dropped), then compacts it; on a full disk the
+   * compaction is skipped and the torn tail cut off instead.
+   */
   async open(): Promise<StoredMessage[]> {
-    if (existsSync(this.path)) this.replay(readFileSync(this.path, 'utf8'));
-    this.rewrite();
-    this.file = await open(this.path, 'a');
+    const validEnd = existsSync(this.path) ? this.replay(readFileSync(this.path)) : 0;
+    try {
+      this.rewrite();
+    } catch {
+      this.stats.compactionFailures += 1;
+      if (!existsSync(this.path)) throw new JournalWriteError(new Error(`cannot create ${this.path}`));
+      const fd = openSync(this.path, 'r+');
+      try {
+        ftruncateSync(fd, validEnd);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      this.size = validEnd;
+    }
+    this.file = await open(this.path, 'r+');
     return [...this.live.values()];
   }
 
-  private replay(text: string): void {
-    for (const raw of text.split('\n')) {
-      if (raw === '') continue;
-      let line: Line;
-      try {
-        line = JSON.parse(raw) as Line;
-      } catch {
-        continue; // A torn write at the moment of a crash: it was never acknowledged.
+  /** Applies every whole record; returns the offset where the last whole one ends. */
+  private replay(bytes: Buffer): number {
+    let start = 0;
+    let validEnd = 0;
+    let lines = 0;
+    while (start < bytes.length) {
+      const end = bytes.indexOf(NEWLINE, start);
+      // No newline: the record was cut short by a crash or a full disk; it was never acked.
+      const line = end < 0 ? undefined : decodeRecord(bytes.toString('utf8', start, end));
+      if (end < 0 || line === undefined) {
+        if (bytes.length > start) this.stats.tornRecordsDropped += 1;
+        if (end < 0) break;
+        start = end + 1;
+        continue;
       }
-      if ('n' in line) {
-        const n = BigInt(line.n);
-        if (n > this.lastId) this.lastId = n;
-      } else if ('p' in line) {
-        this.live.set(line.p.id, line.p);
-        const n = BigInt(line.p.id);
-        if (n > this.lastId) this.lastId = n;
-      } else {
-        this.forget(line.a, line.s);
-      }
+      start = end + 1;
+      validEnd = start;
+      lines += 1;
+      this.apply(line);
+    }
+    this.linesInFile = lines;
+    return validEnd;
+  }
+
+  private apply(line: Line): void {
+    if ('n' in line) {
+      const n = BigInt(line.n);
+      if (n > this.lastId) this.lastId = n;
+    } else if ('p' in line) {
+      this.live.set(line.p.id, line.p);
+      const n = BigInt(line.p.id);
+      if (n > this.lastId) this.lastId = n;
+    } else {
+      this.forget(line.a, line.s);
     }
   }
 
@@ -91,12 +200,11 @@ export class Journal {
     return this.lastId.toString();
   }
 
-  /** Appends a message; resolves once it is on disk. */
+  /** Appends a message; resolves once its whole record is on disk, else rejects with JournalWriteError. */
   append(message: StoredMessage): Promise<void> {
     this.live.set(message.id, message);
     return new Promise((resolve, reject) => {
-      this.buffered.push(JSON.stringify({ p: message }));
-      this.waiters.push({ resolve, reject });
+      this.buffered.push({ record: encodeRecord({ p: message }), messageId: message.id, waiter: { resolve, reject } });
       this.schedule();
     });
   }
@@ -104,7 +212,7 @@ export class Journal {
   /** Records that `subscription` acked message `id`; durable with the next write. */
   ack(id: string, subscription: string): void {
     if (!this.forget(id, subscription)) return;
-    this.buffered.push(JSON.stringify({ a: id, s: subscription }));
+    this.buffered.push({ record: encodeRecord({ a: id, s: subscription }) });
     this.schedule();
   }
 
@@ -125,50 +233,88 @@ export class Journal {
 
   private async writeLoop(): Promise<void> {
     while (this.buffered.length > 0) {
-      const lines = this.buffered;
-      const waiters = this.waiters;
+      const batch = [...this.unwrittenAcks, ...this.buffered];
+      this.unwrittenAcks = [];
       this.buffered = [];
-      this.waiters = [];
       try {
         const file = this.file;
         if (!file) throw new Error('the Pub/Sub journal is closed');
-        await file.write(lines.join('\n') + '\n');
+        if (this.tornTail) await this.cutTornTail(file);
+        const data = Buffer.from(batch.map((p) => p.record).join(''), 'utf8');
+        this.tornTail = true;
+        await writeFully(file, data, this.size);
         await file.datasync();
+        this.tornTail = false;
+        this.size += data.length;
         this.stats.fsyncs += 1;
-        this.stats.lines += lines.length;
-        this.linesInFile += lines.length;
-        for (const w of waiters) w.resolve();
+        this.stats.lines += batch.length;
+        this.linesInFile += batch.length;
+        for (const p of batch) p.waiter?.resolve();
       } catch (error) {
-        for (const w of waiters) w.reject(error);
+        this.stats.writeFailures += 1;
+        // Refused publishes are forgotten: they were never accepted, so never delivered.
+        for (const p of batch) if (p.messageId !== undefined) this.live.delete(p.messageId);
+        this.unwrittenAcks = batch.filter((p) => p.waiter === undefined);
+        const refusal = new JournalWriteError(error);
+        for (const p of batch) p.waiter?.reject(refusal);
+        await this.cutTornTail(this.file).catch(() => undefined);
       }
       if (this.linesInFile > this.compactAfterLines && this.live.size * 4 < this.linesInFile) await this.compact();
     }
   }
 
-  /** Swaps the file for one holding only live messages. */
+  /** Cuts off whatever a failed write left past the last whole record. */
+  private async cutTornTail(file: FileHandle | undefined): Promise<void> {
+    if (!file) return;
+    await file.truncate(this.size);
+    await file.datasync();
+    this.tornTail = false;
+  }
+
+  /** Swaps the file for one holding only live messages; keeps the current one if that fails. */
   private async compact(): Promise<void> {
-    await this.file?.close();
-    this.file = undefined;
-    this.rewrite();
-    this.file = await open(this.path, 'a');
+    try {
+      this.rewrite();
+    } catch {
+      this.stats.compactionFailures += 1;
+      return;
+    }
+    const old = this.file;
+    this.file = await open(this.path, 'r+');
+    this.tornTail = false;
+    await old?.close();
     this.stats.compactions += 1;
   }
 
+  /** Writes the live messages to a temp file and renames it over the log; throws, leaving the log as it was, on failure. */
   private rewrite(): void {
     const temp = `${this.path}.tmp`;
-    const fd = openSync(temp, 'w');
     try {
-      // The id high-water mark survives compaction, so ids are never issued twice, even
-      // after every message was acked and the file holds nothing else.
-      const lines = [JSON.stringify({ n: this.lastId.toString() }) + '\n', ...[...this.live.values()].map((m) => JSON.stringify({ p: m }) + '\n')];
-      // Written in chunks so a large backlog does not build one giant string.
-      for (let i = 0; i < lines.length; i += 1000) writeSync(fd, lines.slice(i, i + 1000).join(''));
-      fsyncSync(fd);
-      this.linesInFile = lines.length;
-    } finally {
-      closeSync(fd);
+      const fd = openSync(temp, 'w');
+      let size = 0;
+      let count = 0;
+      try {
+        // The id high-water mark survives compaction, so ids are never issued twice, even
+        // after every message was acked and the file holds nothing else.
+        const records = [encodeRecord({ n: this.lastId.toString() }), ...[...this.live.values()].map((m) => encodeRecord({ p: m }))];
+        // Written in chunks so a large backlog does not build one giant string.
+        for (let i = 0; i < records.length; i += 1000) {
+          const chunk = Buffer.from(records.slice(i, i + 1000).join(''), 'utf8');
+          writeFullySync(fd, chunk, size);
+          size += chunk.length;
+        }
+        fsyncSync(fd);
+        count = records.length;
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, this.path);
+      this.size = size;
+      this.linesInFile = count;
+    } catch (error) {
+      rmSync(temp, { force: true });
+      throw error;
     }
-    renameSync(temp, this.path);
     const dir = openSync(join(this.path, '..'), 'r');
     try {
       fsyncSync(dir);

@@ -68,3 +68,13 @@ export function backoffMs(attempt: number, minMs: number, maxMs: number): number
   const base = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(base * (0.75 + Math.random() * 0.5));
 }
+
+/**
+ * The shortest time `maxDeliveryAttempts` attempts can span with this backoff (every wait at
+ * the low end of its jitter): how long a store may be down before a message is dead-lettered.
+ */
+export function minRetryWindowMs(minMs: number, maxMs: number, maxDeliveryAttempts: number): number {
+  let total = 0;
+  for (let attempt = 1; attempt < maxDeliveryAttempts; attempt++) total += 0.75 * Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
+  return total;
+}

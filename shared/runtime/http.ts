@@ -24,6 +24,8 @@ export interface WireRequest {
 export interface WireResponse {
   status: number;
   body?: unknown;
+  /** Bytes sent as they are (pages, scripts), instead of `body` as JSON; set content-type in `headers`. */
+  raw?: Buffer;
   headers?: Record<string, string>;
   /** Extra fields for this request's log line (never secrets). */
   log?: LogFields;
@@ -37,6 +39,8 @@ export interface ListenerOptions {
   body: BodyOptions;
   /** Log successful requests at DEBUG instead of INFO (high-rate Pub/Sub pushes). */
   quietSuccess?: boolean;
+  /** Answers errors raised before the handler (body limits, encodings) in another shape for some paths. */
+  mapError?: (error: unknown, path: string) => WireResponse | undefined;
 }
 
 export function createListener(handler: WireHandler, options: ListenerOptions): RequestListener {
@@ -74,7 +78,7 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
     const mapped = errorResponse(error);
     if (mapped.status === 500) requestLog().error('request failed', { error, path });
     else if (mapped.status >= 500) requestLog().warn('request failed', { error, path });
-    response = { ...mapped, log: { error: mapped.body.error } };
+    response = options.mapError?.(error, path) ?? { ...mapped, log: { error: mapped.body.error } };
   }
   send(res, response);
   const severity = response.status >= 500 ? 'WARNING' : options.quietSuccess && response.status < 300 ? 'DEBUG' : 'INFO';
@@ -88,9 +92,9 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
 
 export function send(res: ServerResponse, response: WireResponse): void {
   if (res.headersSent) return;
-  const payload = response.body === undefined ? '' : JSON.stringify(response.body);
+  const payload = response.raw ?? (response.body === undefined ? '' : JSON.stringify(response.body));
   res.writeHead(response.status, {
-    ...(payload ? { 'content-type': 'application/json' } : {}),
+    ...(payload.length > 0 && response.raw === undefined ? { 'content-type': 'application/json' } : {}),
     'content-length': Buffer.byteLength(payload),
     ...response.headers,
   });

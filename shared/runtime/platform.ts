@@ -1,11 +1,12 @@
 /**
  * The clients a function uses, created lazily on first use and shared by every function in a
- * process (STYLE.md rule 2). `npm start` builds one Platform for all four functions; a single
+ * process. `npm start` builds one Platform for all four functions; a single
  * deployed function builds its own from the environment.
  */
 import type { Config } from '../config.ts';
 import { loadConfig } from '../config.ts';
-import type { Database } from '../db/database.ts';
+import type { Database, Sql } from '../db/database.ts';
+import { DependencyHealth } from '../deadline.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
 import type { Publisher } from '../pubsub/publisher.ts';
@@ -23,6 +24,8 @@ export interface Platform {
   database(): Promise<Database>;
   warehouse(): Promise<WarehouseSink>;
   publisher(): Promise<Publisher>;
+  /** Timeouts of the clients above, as `/healthz` reports them. */
+  readonly health: DependencyHealth;
   /** Closes every client that was created. */
   close(): Promise<void>;
 }
@@ -66,15 +69,37 @@ async function defaultPublisher(config: Config): Promise<Publisher> {
   return createPubsubPublisher({ projectId: config.projectId });
 }
 
+/** The database with every call's outcome reported to `health` (a timeout makes /healthz fail). */
+function observeDatabase(db: Database, health: DependencyHealth): Database {
+  return {
+    kind: db.kind,
+    query: <R>(text: string, params?: unknown[]) => health.observe('database', db.query<R>(text, params)),
+    exec: (text: string) => health.observe('database', db.exec(text)),
+    transaction: <T>(fn: (tx: Sql) => Promise<T>) => health.observe('database', db.transaction<T>(fn)),
+    close: () => db.close(),
+  };
+}
+
+function observePublisher(publisher: Publisher, health: DependencyHealth): Publisher {
+  return {
+    publish: (topic, data, attributes) => health.observe('pubsub', publisher.publish(topic, data, attributes)),
+    close: () => publisher.close(),
+  };
+}
+
 export function createPlatform(options: { config?: Config; logger?: Logger; providers?: Partial<Providers> } = {}): Platform {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const database = lazy(options.providers?.database ?? (() => defaultDatabase(config)));
+  const health = new DependencyHealth();
+  const openDb = options.providers?.database ?? (() => defaultDatabase(config));
+  const database = lazy(async () => observeDatabase(await openDb(), health));
   const warehouse = lazy(options.providers?.warehouse ?? (() => defaultWarehouse(config, logger)));
-  const publisher = lazy(options.providers?.publisher ?? (() => defaultPublisher(config)));
+  const openPublisher = options.providers?.publisher ?? (() => defaultPublisher(config));
+  const publisher = lazy(async () => observePublisher(await openPublisher(), health));
   return {
     config,
     logger,
+    health,
     database: database.get,
     warehouse: warehouse.get,
     publisher: publisher.get,

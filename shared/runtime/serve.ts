@@ -5,6 +5,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HealthStatus } from '../deadline.ts';
+import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from './connection-limits.ts';
 import type { FunctionModule } from './function.ts';
 import type { Platform } from './platform.ts';
 
@@ -20,32 +22,38 @@ export interface RunningFunction {
 export interface ServeOptions {
   port?: number;
   host?: string;
-  /** Slow-client limits; the defaults suit production, tests shorten them. */
-  timeouts?: { headersMs?: number; requestMs?: number; checkIntervalMs?: number };
+  /** Slow- and silent-client limits; the defaults suit production, tests shorten them. */
+  timeouts?: Partial<ConnectionLimits>;
 }
 
 const HEALTHZ = '{"status":"ok"}';
 
+/** Ready unless draining, a dependency timed out recently, or the function reports being stuck. */
+function healthOf(draining: boolean, platform: Platform, own: HealthStatus | undefined): HealthStatus {
+  if (draining) return { ok: false, problems: ['draining'] };
+  const dependencies = platform.health.status();
+  if (dependencies.ok && (own?.ok ?? true)) return dependencies;
+  return { ok: false, problems: [...dependencies.problems, ...(own?.problems ?? [])] };
+}
+
 export async function serveFunction(module: FunctionModule, platform: Platform, options: ServeOptions = {}): Promise<RunningFunction> {
   const instance = await module.create(platform);
   let draining = false;
-  // Node checks the timeouts below only every connectionsCheckingInterval (30 s by default).
-  const server = createServer({ connectionsCheckingInterval: options.timeouts?.checkIntervalMs ?? 1_000 }, (req, res) => {
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.timeouts };
+  const server = createServer(serverOptions(limits), (req, res) => {
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
-      res.writeHead(draining ? 503 : 200, { 'content-type': 'application/json', 'content-length': HEALTHZ.length });
-      res.end(HEALTHZ);
+      const health = healthOf(draining, platform, instance.health?.());
+      const body = health.ok ? HEALTHZ : JSON.stringify({ status: 'unavailable', problems: health.problems });
+      res.writeHead(health.ok ? 200 : 503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
       return;
     }
     // While draining, answers close their connection so that keep-alive clients let go.
     if (draining) res.setHeader('connection', 'close');
     instance.listener(req, res);
   });
-  // Slow clients must not hold sockets open forever (slowloris); keep-alive outlives the
-  // load balancer's idle timeout so that it, not we, closes idle connections.
-  server.headersTimeout = options.timeouts?.headersMs ?? 10_000;
-  server.requestTimeout = options.timeouts?.requestMs ?? 60_000;
-  server.keepAliveTimeout = 65_000;
-  server.maxHeadersCount = 200;
+  // Slow or silent clients must not hold sockets open forever (slowloris, idle floods).
+  applyConnectionLimits(server, limits);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -56,7 +64,7 @@ export async function serveFunction(module: FunctionModule, platform: Platform, 
     name: module.name,
     server,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${urlHost(options.host ?? '0.0.0.0')}:${port}`,
     async stop() {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -72,6 +80,12 @@ export async function serveFunction(module: FunctionModule, platform: Platform, 
       clearInterval(idleSweep);
     },
   };
+}
+
+/** How this machine reaches a server bound to `host`: loopback for the wildcard addresses. */
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Runs until SIGTERM/SIGINT, then drains and exits 0 (Knative/Cloud Run scale-down). */

@@ -14,7 +14,7 @@
 import type { BigQuery, BigQueryOptions, Table } from '@google-cloud/bigquery';
 import { bigQueryMeasurementsTable } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/rows.ts';
-import { TransientError } from '../errors.ts';
+import { isProgrammingError, TransientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { toBigQueryRawRow, type BigQueryRawRow } from './rows.ts';
 import type { RefusedRow, WarehouseSink } from './sink.ts';
@@ -52,7 +52,7 @@ const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 /**
  * Creates the BigQuery sink; no client is loaded and no request made until the first write.
- * @see ../../shared/DESIGN.md "Stores": the warehouse and its identity rule
+ * @see ../../docs/data-model.md: the warehouse and its identity rule
  */
 export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink {
   const settings = {
@@ -97,6 +97,8 @@ export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink 
         // Rows stopped only because an invalid row sank the request can go again at once.
         wait = !retry.every((r) => r.stopped);
       } catch (error) {
+        // A bug fails the same way on every retry: it is not BigQuery being unavailable.
+        if (isProgrammingError(error)) throw error;
         failure = error;
         if (!isRetryable(error)) throw toTransient(`BigQuery insertAll failed (${describe(error)})`, error);
         logger.warn('BigQuery insertAll failed, retrying', { error: describe(error), rows: pending.length, attempt });
@@ -124,7 +126,7 @@ export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink 
       const refused: RefusedRow[] = [];
       for (const outcome of settled) {
         if (outcome.status === 'rejected') throw outcome.reason;
-        refused.push(...outcome.value);
+        for (const row of outcome.value) refused.push(row);
       }
       return { refused };
     },
@@ -249,7 +251,12 @@ function statusOf(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-/** 5xx, 429 and 408, and errors without an HTTP status (refused, reset, timed out). */
+/**
+ * 5xx, 429 and 408, and errors without an HTTP status (refused, reset, timed out). Other
+ * statuses (400 on the request, 403, 404) are not retried here but still end as a
+ * TransientError: they mean a table or permission the deployment must fix, and the messages
+ * wait in Pub/Sub (then in `rejected`, replayable) until it is fixed.
+ */
 function isRetryable(error: unknown): boolean {
   const status = statusOf(error);
   return status === undefined || RETRYABLE_STATUS.has(status);

@@ -19,22 +19,23 @@ import {
 } from '@duckdb/node-api';
 import { duckDbMeasurementsDdl, type Column } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/rows.ts';
+import { isProgrammingError, TransientError } from '../errors.ts';
+import { runAnalystSql, SANDBOXED_INSTANCE_OPTIONS, type AnalystQueryOptions, type QueryResult } from './analyst-sql.ts';
 import type { WarehouseSink } from './sink.ts';
 import { MEASUREMENT_COLUMNS } from './rows.ts';
 import { renderDedupeView } from './views.ts';
 
-/** The answer to analyst SQL: column names and rows of JSON-friendly values. */
-export interface QueryResult {
-  columns: string[];
-  rows: unknown[][];
-}
+export type { QueryResult } from './analyst-sql.ts';
 
-/** The DuckDB sink, which also answers SQL on the same connection (`npm run query`). */
+/** The DuckDB sink, which also answers analyst SQL (`npm run query`) on connections of its own. */
 export interface DuckDbSink extends WarehouseSink {
   readonly kind: 'duckdb';
   readonly path: string;
-  /** Runs SQL after every write queued so far, so a query sees what was written before it. */
-  query(sql: string): Promise<QueryResult>;
+  /**
+   * Runs one read-only statement, sandboxed (see analyst-sql.ts), on a connection of its own
+   * (never the writer's) after every write queued so far, so it sees what was written before it.
+   */
+  query(sql: string, options?: AnalystQueryOptions): Promise<QueryResult>;
   applyRetention(days: number): Promise<string>;
 }
 
@@ -44,11 +45,13 @@ const MAX_GROUP_ROWS = 20_000;
 
 /**
  * Opens (creating when missing) the warehouse file and its `measurements` table.
- * @see ../../shared/DESIGN.md "Stores": the warehouse table and its columns
+ * @see ../../docs/data-model.md: the warehouse table and its columns
  */
 export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
   if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-  const instance = await DuckDBInstance.create(path);
+  const instance = await DuckDBInstance.create(path, SANDBOXED_INSTANCE_OPTIONS).catch((error: unknown) => {
+    throw lockHeldError(path, error) ?? error;
+  });
   const connection = await instance.connect();
   await connection.run(duckDbMeasurementsDdl());
   // Analyst SQL written for BigQuery's dedupe view runs unchanged here.
@@ -76,7 +79,8 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
       });
       forming = group;
     }
-    forming.rows.push(...rows);
+    // One push per row: spreading a message's rows (up to 500 x 256) as arguments overflows the stack.
+    for (const row of rows) forming.rows.push(row);
     return forming.written;
   };
   let closed = false;
@@ -88,13 +92,22 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
     kind: 'duckdb',
     path,
     write(rows) {
-      ensureOpen();
+      // Closed means shutting down: another instance (or this one, restarted) takes the message.
+      if (closed) return Promise.reject(new TransientError(`DuckDB warehouse ${path} is closed`));
       if (rows.length === 0) return Promise.resolve({ refused: [] });
-      return joinGroup(rows).then(() => ({ refused: [] }));
+      return joinGroup(rows).then(() => ({ refused: [] }), (error: unknown) => {
+        throw classifyDuckDbError(error);
+      });
     },
-    query(sql) {
+    async query(sql, options) {
       ensureOpen();
-      return serialise(() => runQuery(connection, sql));
+      await queue;
+      const analyst = await instance.connect();
+      try {
+        return await runAnalystSql(analyst, sql, options);
+      } finally {
+        analyst.closeSync();
+      }
     },
     // DuckDB has no partitions to drop: a DELETE of the old days, in the write queue.
     applyRetention(days) {
@@ -118,33 +131,61 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
 /** Appends rows to the staging table, moves the new ones into `measurements`, empties staging. */
 async function writeRows(connection: DuckDBConnection, rows: readonly MeasurementRow[]): Promise<void> {
   const appender = await connection.createAppender(STAGING, 'main', 'temp');
+  let first = Infinity;
+  let last = -Infinity;
   try {
-    for (const row of rows) appendRow(appender, row);
+    for (const row of rows) {
+      appendRow(appender, row);
+      const ms = row.event_ts.getTime();
+      if (ms < first) first = ms;
+      if (ms > last) last = ms;
+    }
     appender.flushSync();
   } finally {
     appender.closeSync();
   }
   try {
-    await moveStagedRows(connection);
+    await moveStagedRows(connection, first, last);
   } finally {
     await connection.run(`DELETE FROM ${STAGING}`);
   }
 }
 
 /**
- * Moves staged rows into `measurements`. A plain INSERT first: on a table of 200k rows it
- * costs ~12 ms for 600 rows where `INSERT OR IGNORE` costs ~40-80 ms, whatever the batch
- * size (DuckDB's conflict path is slow); redeliveries are rare, so only a batch that hits
- * the primary key pays for the conflict-skipping INSERT. The failed INSERT changes nothing.
+ * Moves staged rows into `measurements`, leaving out every reading whose identity is already
+ * there: the first reading with an identity wins, so a later one with other metrics adds none
+ * of them (the primary key alone would only stop the metrics both share). A reading's
+ * identity fixes its event time, so only stored rows in the batch's event-time range are
+ * compared, which DuckDB's zone maps keep to a few row groups when data arrives in time order.
+ * A plain INSERT: on a table of 200k rows it costs a fraction of `INSERT OR IGNORE`, whose
+ * conflict path is slow in DuckDB; a batch that still hits the key (two writers racing on one
+ * reading) pays for the conflict-skipping INSERT. The failed INSERT changes nothing.
  * @see https://duckdb.org/docs/sql/statements/insert#insert-or-ignore
+ * @see https://duckdb.org/docs/stable/sql/query_syntax/from#semi-and-anti-joins
  */
-async function moveStagedRows(connection: DuckDBConnection): Promise<void> {
+async function moveStagedRows(connection: DuckDBConnection, firstMs: number, lastMs: number): Promise<void> {
+  const range = `event_ts BETWEEN make_timestamptz(${Math.trunc(firstMs) * 1000}::BIGINT) AND make_timestamptz(${Math.trunc(lastMs) * 1000}::BIGINT)`;
+  const select = `SELECT s.* FROM ${STAGING} s ANTI JOIN (SELECT DISTINCT reading_id FROM measurements WHERE ${range}) stored USING (reading_id)`;
   try {
-    await connection.run(`INSERT INTO measurements SELECT * FROM ${STAGING}`);
+    await connection.run(`INSERT INTO measurements ${select}`);
   } catch (error) {
     if (!isConstraintViolation(error)) throw error;
-    await connection.run(`INSERT OR IGNORE INTO measurements SELECT * FROM ${STAGING}`);
+    await connection.run(`INSERT OR IGNORE INTO measurements ${select}`);
   }
+}
+
+/**
+ * DuckDB's error classes that a retry can outlive: the file system (a full disk, `IO Error`),
+ * memory, an interrupted statement, a transaction conflict, the file lock. Anything else
+ * (conversion, constraint, a bug in this module) fails the same rows the same way again and
+ * passes unchanged, so ingest rejects the message instead of looping on 503s.
+ */
+const TRANSIENT_DUCKDB_ERROR = /^(IO Error|Out of Memory Error|INTERRUPT Error|Interrupt Error|TransactionContext Error)|Could not set lock|No space left|is closed/i;
+
+function classifyDuckDbError(error: unknown): unknown {
+  if (error instanceof TransientError || isProgrammingError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return TRANSIENT_DUCKDB_ERROR.test(message) ? new TransientError(`DuckDB warehouse unavailable: ${message}`, { cause: error }) : error;
 }
 
 function isConstraintViolation(error: unknown): boolean {
@@ -184,9 +225,15 @@ function appendCell(appender: DuckDBAppender, column: Column, value: unknown): v
   }
 }
 
-async function runQuery(connection: DuckDBConnection, sql: string): Promise<QueryResult> {
-  const reader = await connection.runAndReadAll(sql);
-  return { columns: reader.columnNames(), rows: reader.getRowsJson() };
+/** DuckDB's "Could not set lock" as a sentence that says what to do; undefined for other errors. */
+function lockHeldError(path: string, error: unknown): Error | undefined {
+  const text = String(error);
+  if (!/Could not set lock/.test(text)) return undefined;
+  const pid = /PID (\d+)/.exec(text)?.[1];
+  return new Error(
+    `the warehouse ${path} is in use by another process${pid ? ` (PID ${pid})` : ''}: another stack probably runs with the same DATA_DIR; stop it, or start this one with its own DATA_DIR`,
+    { cause: error },
+  );
 }
 
 /** Another process (the running stack) holds the file; ask that process, via its sink's query(). */
@@ -198,19 +245,20 @@ export class WarehouseBusyError extends Error {
 }
 
 /**
- * Runs one SQL statement on a warehouse file that no process holds open for writing (DuckDB
- * lets one process write a file at a time); opened read-only so it never changes the file.
+ * Runs one analyst statement on a warehouse file that no process holds open for writing
+ * (DuckDB lets one process write a file at a time); opened read-only and sandboxed, so it never
+ * changes the file or reaches any other.
  * @see https://duckdb.org/docs/connect/concurrency
  */
-export async function queryDuckDb(path: string, sql: string): Promise<QueryResult> {
-  const instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' }).catch((error: unknown) => {
+export async function queryDuckDb(path: string, sql: string, options?: AnalystQueryOptions): Promise<QueryResult> {
+  const instance = await DuckDBInstance.create(path, { ...SANDBOXED_INSTANCE_OPTIONS, access_mode: 'READ_ONLY' }).catch((error: unknown) => {
     if (!/Could not set lock/.test(String(error))) throw error;
     throw new WarehouseBusyError(path, error);
   });
   try {
     const connection = await instance.connect();
     try {
-      return await runQuery(connection, sql);
+      return await runAnalystSql(connection, sql, options);
     } finally {
       connection.closeSync();
     }

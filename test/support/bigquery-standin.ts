@@ -1,6 +1,7 @@
 /**
- * A local stand-in for the BigQuery REST endpoints the Node client calls to stream rows:
- * datasets get/insert, tables get/insert/patch and tabledata.insertAll. There is no BigQuery
+ * A local stand-in for the BigQuery REST endpoints the Node client calls to stream rows and
+ * set up the warehouse: datasets get/insert, tables get/insert/patch/update and
+ * tabledata.insertAll. There is no BigQuery
  * emulator on these machines, so the real client is pointed here through `apiEndpoint`.
  *
  * It records every request, keeps rows deduplicated by `insertId`, checks rows against the
@@ -107,9 +108,9 @@ export async function startBigQueryStandIn(): Promise<BigQueryStandIn> {
     }
     const state = tables.get(table);
     if (!state) return answerError(res, 404, 'notFound', `Not found: Table ${project}:${dataset}.${table}`);
-    if (!insertAll && request.method === 'PATCH') {
-      // tables.patch: the fields sent replace the table's, the others are kept.
-      state.resource = { ...state.resource, ...(body as Partial<StandInTable>) };
+    if (!insertAll && (request.method === 'PATCH' || request.method === 'PUT')) {
+      // tables.patch merges the fields sent; tables.update replaces the resource.
+      state.resource = (request.method === 'PATCH' ? { ...state.resource, ...body } : body) as unknown as StandInTable;
       return answer(res, 200, { kind: 'bigquery#table', id: `${project}:${dataset}.${table}`, ...state.resource });
     }
     if (!insertAll) return answer(res, 200, { kind: 'bigquery#table', id: `${project}:${dataset}.${table}`, ...state.resource });

@@ -17,6 +17,8 @@ export interface BridgeUnderTest {
   topic: string;
   /** Messages pulled back from the topic, by message id. */
   received: Map<string, Message>;
+  /** State notifications (STATE_TOPIC) pulled back, by message id. */
+  states: Map<string, Message>;
   close(): Promise<void>;
 }
 
@@ -35,8 +37,12 @@ export async function startBridge(options: { databaseUrl: string; env?: Record<s
   const [subscription] = await topic.createSubscription(`${topicName}-pull`);
   const received = new Map<string, Message>();
   collect(subscription, received);
+  const [stateTopic] = await pubsub.createTopic(`${topicName}-state`);
+  const [stateSubscription] = await stateTopic.createSubscription(`${topicName}-state-pull`);
+  const states = new Map<string, Message>();
+  collect(stateSubscription, states);
   const served = await startFunction(bridge, {
-    env: { DATABASE_URL: options.databaseUrl, GOOGLE_CLOUD_PROJECT: TEST_PROJECT, TELEMETRY_TOPIC: topicName, ...options.env },
+    env: { DATABASE_URL: options.databaseUrl, GOOGLE_CLOUD_PROJECT: TEST_PROJECT, TELEMETRY_TOPIC: topicName, STATE_TOPIC: `${topicName}-state`, ...options.env },
     ...(options.providers ? { providers: options.providers } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
@@ -44,9 +50,11 @@ export async function startBridge(options: { databaseUrl: string; env?: Record<s
     served,
     topic: topicName,
     received,
+    states,
     async close() {
       await served.close();
       await subscription.close();
+      await stateSubscription.close();
       await pubsub.close();
     },
   };

@@ -28,13 +28,18 @@ export async function stackEnv(dataDir: string, extra: Record<string, string> = 
     INGEST_PORT: String(await freePort()),
     REGISTRY_PORT: String(await freePort()),
     DEADLETTER_PORT: String(await freePort()),
+    READINGS_PORT: String(await freePort()),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    // A short retry window keeps the dead-letter scenarios fast (the default spans ~14 min).
+    PUBSUB_MIN_BACKOFF_MS: '2000',
+    PUBSUB_MAX_BACKOFF_MS: '10000',
+    PUBSUB_MAX_DELIVERY_ATTEMPTS: '5',
     ...extra,
   };
 }
 
-export async function startStackProcess(env: Record<string, string>): Promise<StackProcess> {
+export async function startStackProcess(env: Record<string, string>, options: { readyTimeoutMs?: number } = {}): Promise<StackProcess> {
   const child = spawn(NODE, ['scripts/start.ts'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (c: Buffer) => (output += c.toString()));
@@ -50,7 +55,7 @@ export async function startStackProcess(env: Record<string, string>): Promise<St
     for (const url of Object.values(parsed.data.urls)) if (!(await fetch(`${url}/healthz`)).ok) return false;
     state = parsed.data;
     return true;
-  }, { timeoutMs: 30_000, intervalMs: 100, what: 'npm start to be ready' }).catch((error: unknown) => {
+  }, { timeoutMs: options.readyTimeoutMs ?? 30_000, intervalMs: 100, what: 'npm start to be ready' }).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${String(error)}\n--- output ---\n${output}`);
   });

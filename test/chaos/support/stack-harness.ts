@@ -3,8 +3,6 @@
  * the registry, the warehouse rows read back through `npm run query`, and a wait until both
  * stores hold every accepted reading.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { Sql } from '../../../shared/db/database.ts';
 import { waitFor } from '../../support/net.ts';
@@ -26,16 +24,11 @@ export async function registerDevices(stack: StackProcess, adminToken: string, p
   return devices;
 }
 
-/** The warehouse rows of some devices, through `npm run query` (COPY to a CSV file). */
+/** The warehouse rows of some devices, through `npm run query --json` (read-only: no COPY). */
 export function warehouseRowsVia(dataDir: string): WarehouseRows {
   return async (ids) => {
-    const file = join(dataDir, `rows-${Date.now()}-${Math.random().toString(36).slice(2)}.csv`);
-    await runQueryScript(dataDir, `COPY (SELECT device_id, seq, metric FROM measurements WHERE device_id IN (${ids.map((d) => `'${d}'`).join(',')})) TO '${file}' (HEADER false)`);
-    const text = await readFile(file, 'utf8');
-    return text.split('\n').filter(Boolean).map((line) => {
-      const [device_id = '', seq = '', metric = ''] = line.split(',');
-      return { device_id, seq: Number(seq), metric };
-    });
+    const rows = await runQueryScript(dataDir, `SELECT device_id, seq, metric FROM measurements WHERE device_id IN (${ids.map((d) => `'${d}'`).join(',')})`);
+    return rows.map((r) => ({ device_id: String(r.device_id), seq: Number(r.seq), metric: String(r.metric) }));
   };
 }
 

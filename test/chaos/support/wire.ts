@@ -49,6 +49,15 @@ export function sendRaw(url: string, options: { method?: string; path?: string; 
 export function expectNamedProblem(response: RawResponse, context: string): void {
   const { body } = response;
   expect(body, `${context}: ${response.status} without a JSON body: ${response.text.slice(0, 200)}`).toBeTypeOf('object');
+  const google = body?.error;
+  if (typeof google === 'object' && google !== null) {
+    // Cloud IoT Core's paths answer in Google's error shape: {"error": {"code", "message", "status"}}.
+    const { code, message, status } = google as { code?: unknown; message?: unknown; status?: unknown };
+    expect(code, `${context}: Google error without its HTTP code`).toBe(response.status);
+    expect(String(status ?? ''), `${context}: Google error without a status`).toMatch(/^[A-Z_]+$/);
+    expect(String(message ?? '').length, `${context}: no message`).toBeGreaterThan(0);
+    return;
+  }
   expect(typeof body?.error, `${context}: no error code`).toBe('string');
   expect(String(body?.message ?? '').length, `${context}: no message`).toBeGreaterThan(0);
   const issues = body?.issues;

@@ -1,0 +1,113 @@
+/**
+ * Device configurations in memory, so that a fleet polling `GET .../config` costs no
+ * database query per poll. Entries stay until the device's config changes: once per
+ * `refreshMs` at most (and only while devices ask), one query over `device_configs` asks
+ * which configs changed since the last look (the change feed, on the database's own clock),
+ * and drops those devices' entries. A new config is therefore seen within about `refreshMs`
+ * by every bridge instance, at a cost independent of the fleet's size. Concurrent misses of
+ * one device share one query.
+ * @see ../../docs/devices.md "Configuration and state"
+ */
+import type { DeviceConfigRow } from '../../schemas/rows.ts';
+import type { Database } from '../../shared/db/database.ts';
+import { classifyDbError } from '../../shared/db/database.ts';
+import { acknowledgeConfig, databaseNow, findConfigChangesSince, findLatestConfigs } from '../../shared/stores/device-config.ts';
+
+export interface DeviceConfigCache {
+  /** The device's newest config; a device with none has an implicit, empty version 1. */
+  latest(deviceId: string): Promise<DeviceConfigRow>;
+  /** Records the device's acknowledgement of `version` once; returns the row as now known. */
+  acknowledge(deviceId: string, version: number): Promise<void>;
+  readonly stats: { queries: number; hits: number };
+}
+
+export interface DeviceConfigCacheOptions {
+  database: () => Promise<Database>;
+  /** How often, at most, the change feed is read (CONFIG_REFRESH_MS, 1 s by default). */
+  refreshMs: number;
+  maxEntries?: number;
+}
+
+/**
+ * Commits can land with a `cloud_update_time` slightly before the moment the feed looked
+ * (the transaction's clock starts before its commit): the feed looks back this far.
+ */
+const FEED_OVERLAP_MS = 5_000;
+
+export function createDeviceConfigCache(options: DeviceConfigCacheOptions): DeviceConfigCache {
+  const maxEntries = options.maxEntries ?? 100_000;
+  const entries = new Map<string, Promise<DeviceConfigRow>>();
+  const stats = { queries: 0, hits: 0 };
+  let feedSince: Date | undefined;
+  let feedCheckedAt = 0;
+  let feed: Promise<void> | undefined;
+
+  const query = async <T>(what: string, run: (db: Database) => Promise<T>): Promise<T> => {
+    stats.queries += 1;
+    try {
+      return await run(await options.database());
+    } catch (error) {
+      throw classifyDbError(error, what);
+    }
+  };
+
+  /** Drops entries whose device got a newer config than the one held. */
+  const readFeed = async () => {
+    if (feedSince === undefined) {
+      // First use: nothing is cached yet, so only the clock is needed.
+      feedSince = await query('reading the database clock', databaseNow);
+      return;
+    }
+    const since = new Date(feedSince.getTime() - FEED_OVERLAP_MS);
+    const [changes, now] = await query('reading config changes', async (db) => [await findConfigChangesSince(db, since), await databaseNow(db)] as const);
+    for (const change of changes) {
+      const held = entries.get(change.deviceId);
+      if (!held) continue;
+      const row = await held.catch(() => undefined);
+      if (!row || row.version !== change.version || row.cloud_update_time.getTime() < change.at.getTime()) entries.delete(change.deviceId);
+    }
+    feedSince = now;
+  };
+
+  const refreshIfDue = async () => {
+    const nowMs = Date.now();
+    if (nowMs - feedCheckedAt < options.refreshMs) return;
+    feed ??= readFeed().finally(() => {
+      feedCheckedAt = Date.now();
+      feed = undefined;
+    });
+    await feed;
+  };
+
+  const load = async (deviceId: string): Promise<DeviceConfigRow> => {
+    const found = await query('loading the device config', (db) => findLatestConfigs(db, [deviceId]));
+    return found.get(deviceId) ?? { device_id: deviceId, version: 1, binary_data: '', cloud_update_time: new Date(0), device_ack_time: null };
+  };
+
+  return {
+    stats,
+    async latest(deviceId) {
+      await refreshIfDue();
+      const held = entries.get(deviceId);
+      if (held) {
+        stats.hits += 1;
+        return held;
+      }
+      const loading = load(deviceId);
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+      entries.set(deviceId, loading);
+      loading.catch(() => {
+        if (entries.get(deviceId) === loading) entries.delete(deviceId);
+      });
+      return loading;
+    },
+    async acknowledge(deviceId, version) {
+      const held = await entries.get(deviceId)?.catch(() => undefined);
+      // Acknowledged already (as far as this instance knows), or the implicit version 1 of a
+      // device without config rows: nothing to write.
+      if (held?.version === version && (held.device_ack_time !== null || held.cloud_update_time.getTime() === 0)) return;
+      const at = await query('acknowledging the device config', (db) => acknowledgeConfig(db, deviceId, version));
+      if (at && held?.version === version) entries.set(deviceId, Promise.resolve({ ...held, device_ack_time: at }));
+    },
+  };
+}

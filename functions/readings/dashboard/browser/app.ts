@@ -1,0 +1,238 @@
+/**
+ * The dashboard: the fleet with each device's last-seen time and latest values (silent ones
+ * marked), and for the chosen device a chart of one metric over a chosen range, drawn from
+ * the series endpoint. Everything refreshes while the page is visible. The token arrives once
+ * in the URL fragment (`#token=...`, never sent to a server), is kept in localStorage and
+ * removed from the address bar.
+ * @see ../../../../docs/readings-api.md
+ */
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import './style.css';
+import type { FleetDevice, FleetResponse, SeriesResponse } from '../../../../schemas/readings-api.ts';
+
+const TOKEN_KEY = 'telemetry.readToken';
+const REFRESH_MS = 5_000;
+const MAX_FLEET_PAGES = 10;
+
+const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+const statusLine = $('status');
+const fleetBody = $<HTMLTableElement>('fleet').tBodies[0] as HTMLTableSectionElement;
+const metricSelect = $<HTMLSelectElement>('metric');
+const rangeSelect = $<HTMLSelectElement>('range');
+const silentSelect = $<HTMLSelectElement>('silent-after');
+const chartBox = $('chart');
+
+let token = takeTokenFromFragment() ?? localStorage.getItem(TOKEN_KEY) ?? undefined;
+let fleet: FleetDevice[] = [];
+let selected: string | undefined;
+let plot: uPlot | undefined;
+let timer: number | undefined;
+
+/** `#token=...` → localStorage, and out of the address bar and history. */
+function takeTokenFromFragment(): string | undefined {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const value = params.get('token');
+  if (!value) return undefined;
+  localStorage.setItem(TOKEN_KEY, value);
+  history.replaceState(null, '', location.pathname + location.search);
+  return value;
+}
+
+class Unauthorized extends Error {}
+
+async function getJson<T>(path: string): Promise<T> {
+  const response = await fetch(path, { headers: { authorization: `Bearer ${token ?? ''}` }, cache: 'no-store' });
+  if (response.status === 401) throw new Unauthorized('the token was refused');
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as { message?: string };
+    throw new Error(`${response.status}: ${body.message ?? response.statusText}`);
+  }
+  return (await response.json()) as T;
+}
+
+function ago(iso: string | null): string {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`;
+  return `${Math.floor(s / 86400)} d ago`;
+}
+
+const formatValue = (v: unknown) => (typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v));
+
+function isSilent(device: FleetDevice): boolean {
+  return !device.lastSeenAt || Date.now() - Date.parse(device.lastSeenAt) > Number(silentSelect.value);
+}
+
+async function loadFleet(): Promise<void> {
+  const devices: FleetDevice[] = [];
+  let pageToken: string | undefined;
+  for (let page = 0; page < MAX_FLEET_PAGES; page++) {
+    const query = new URLSearchParams({ pageSize: '1000', ...(pageToken ? { pageToken } : {}) });
+    const answer = await getJson<FleetResponse>(`/v1/fleet?${query.toString()}`);
+    devices.push(...answer.devices);
+    pageToken = answer.nextPageToken;
+    if (!pageToken) break;
+  }
+  fleet = devices;
+  renderFleet();
+}
+
+function renderFleet(): void {
+  const rows = fleet.map((device) => {
+    const row = document.createElement('tr');
+    row.dataset.device = device.deviceId;
+    row.setAttribute('aria-selected', String(device.deviceId === selected));
+    const silent = isSilent(device);
+    row.classList.toggle('silent', silent);
+    const name = document.createElement('td');
+    name.textContent = device.deviceId;
+    if (silent) name.append(Object.assign(document.createElement('span'), { className: 'badge', textContent: 'silent' }));
+    const site = Object.assign(document.createElement('td'), { textContent: device.site ?? '' });
+    const seen = Object.assign(document.createElement('td'), { textContent: ago(device.lastSeenAt) });
+    if (device.lastSeenAt) seen.title = device.lastSeenAt;
+    const values = Object.assign(document.createElement('td'), { className: 'values' });
+    values.textContent = Object.entries(device.lastMetrics).map(([k, v]) => `${k}=${formatValue(v)}`).join('  ');
+    row.append(name, site, seen, values);
+    row.addEventListener('click', () => selectDevice(device.deviceId));
+    return row;
+  });
+  fleetBody.replaceChildren(...rows);
+  $('fleet-count').textContent = `(${fleet.length}, ${fleet.filter(isSilent).length} silent)`;
+  if (!selected && fleet[0]) selectDevice(fleet.find((d) => !isSilent(d))?.deviceId ?? fleet[0].deviceId);
+}
+
+/** Metrics that can be charted: the device's latest numeric and boolean values. */
+function chartableMetrics(deviceId: string): string[] {
+  const device = fleet.find((d) => d.deviceId === deviceId);
+  return Object.entries(device?.lastMetrics ?? {}).filter(([, v]) => typeof v !== 'string').map(([k]) => k).sort();
+}
+
+function selectDevice(deviceId: string): void {
+  selected = deviceId;
+  for (const row of fleetBody.rows) row.setAttribute('aria-selected', String(row.dataset.device === deviceId));
+  const metrics = chartableMetrics(deviceId);
+  const keep = metrics.includes(metricSelect.value) ? metricSelect.value : metrics[0];
+  metricSelect.replaceChildren(...metrics.map((m) => Object.assign(document.createElement('option'), { value: m, textContent: m })));
+  if (keep) metricSelect.value = keep;
+  $('chart-title').textContent = deviceId;
+  $('chart-section').hidden = false;
+  void refreshChart();
+}
+
+/** The finest interval that keeps the range within the API's 1,000 buckets. */
+function intervalFor(rangeMs: number): string {
+  if (rangeMs <= 6 * 3_600_000) return '1m';
+  if (rangeMs <= 48 * 3_600_000) return '5m';
+  return '1h';
+}
+
+async function refreshChart(): Promise<void> {
+  const metric = metricSelect.value;
+  if (!selected || !metric) {
+    $('chart-note').textContent = selected ? 'This device has no numeric metric yet.' : '';
+    return;
+  }
+  const to = Date.now();
+  const rangeMs = Number(rangeSelect.value);
+  const interval = intervalFor(rangeMs);
+  const query = new URLSearchParams({ metric, interval, agg: 'avg,min,max,last', from: new Date(to - rangeMs).toISOString(), to: new Date(to).toISOString() });
+  const series = await getJson<SeriesResponse>(`/v1/devices/${encodeURIComponent(selected)}/series?${query.toString()}`);
+  const xs = series.buckets.map((b) => Date.parse(b.ts) / 1000);
+  const data: uPlot.AlignedData = [xs, series.buckets.map((b) => b.avg ?? null), series.buckets.map((b) => b.min ?? null), series.buckets.map((b) => b.max ?? null)];
+  drawChart(data, metric, [(to - rangeMs) / 1000, to / 1000]);
+  const last = series.buckets.at(-1);
+  chartBox.dataset.points = String(xs.length);
+  chartBox.dataset.lastValue = last?.last === undefined ? '' : String(last.last);
+  $('chart-note').textContent = `${metric}, ${interval} buckets (avg, with min and max), ${xs.length} non-empty; last value ${last?.last === undefined ? '–' : formatValue(last.last)}`;
+}
+
+function drawChart(data: uPlot.AlignedData, metric: string, xRange: [number, number]): void {
+  const width = Math.max(280, chartBox.clientWidth);
+  const height = window.innerWidth < 640 ? 240 : 320;
+  if (plot && plot.series[1]?.label === metric) {
+    plot.setScale('x', { min: xRange[0], max: xRange[1] });
+    plot.setData(data, false);
+    plot.setScale('x', { min: xRange[0], max: xRange[1] });
+    return;
+  }
+  plot?.destroy();
+  const accent = getComputedStyle(document.documentElement).getPropertyValue('--accent').trim() || '#2563eb';
+  plot = new uPlot(
+    {
+      width,
+      height,
+      scales: { x: { time: true, range: () => [xRange[0], xRange[1]] } },
+      series: [
+        {},
+        { label: metric, stroke: accent, width: 2, points: { show: true, size: 5 } },
+        { label: 'min', stroke: '#9ca3af', dash: [4, 4], points: { show: false } },
+        { label: 'max', stroke: '#9ca3af', dash: [4, 4], points: { show: false } },
+      ],
+    },
+    data,
+    chartBox,
+  );
+}
+
+function setStatus(text: string): void {
+  statusLine.textContent = text;
+}
+
+async function refresh(): Promise<void> {
+  try {
+    await loadFleet();
+    await refreshChart();
+    setStatus(`updated ${new Date().toLocaleTimeString()}`);
+  } catch (error) {
+    if (error instanceof Unauthorized) {
+      askForToken('That token was refused; enter a read token.');
+      return;
+    }
+    setStatus(`refresh failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function schedule(): void {
+  window.clearTimeout(timer);
+  if (document.visibilityState === 'visible' && token) timer = window.setTimeout(() => void refresh().finally(schedule), REFRESH_MS);
+}
+
+function askForToken(message: string): void {
+  token = undefined;
+  localStorage.removeItem(TOKEN_KEY);
+  window.clearTimeout(timer);
+  $('token-form').hidden = false;
+  $('fleet-section').hidden = true;
+  $('chart-section').hidden = true;
+  $('forget-token').hidden = true;
+  setStatus(message);
+}
+
+function start(): void {
+  $('token-form').hidden = true;
+  $('fleet-section').hidden = false;
+  $('forget-token').hidden = false;
+  void refresh().finally(schedule);
+}
+
+$('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  token = $<HTMLInputElement>('token-input').value.trim();
+  localStorage.setItem(TOKEN_KEY, token);
+  start();
+});
+$('forget-token').addEventListener('click', () => askForToken('Token forgotten.'));
+metricSelect.addEventListener('change', () => void refreshChart());
+rangeSelect.addEventListener('change', () => void refreshChart());
+silentSelect.addEventListener('change', renderFleet);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && token) void refresh().finally(schedule);
+  else window.clearTimeout(timer);
+});
+window.addEventListener('resize', () => plot?.setSize({ width: Math.max(280, chartBox.clientWidth), height: window.innerWidth < 640 ? 240 : 320 }));
+
+if (token) start();
+else askForToken('Enter a read token to see the fleet.');

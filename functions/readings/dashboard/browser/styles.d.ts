@@ -1,0 +1,2 @@
+// esbuild bundles imported stylesheets into the dashboard's one CSS file.
+declare module '*.css';

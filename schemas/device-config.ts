@@ -1,0 +1,92 @@
+/**
+ * Device configuration and reported state, in Cloud IoT Core's shapes: the operator sets
+ * numbered config versions (`modifyCloudToDeviceConfig`, optimistic concurrency with
+ * `versionToUpdate`), devices read them (`getConfig` with `local_version`) and report their
+ * state (`setState`). Payloads are opaque bytes, base64 on the wire; int64 versions travel
+ * as decimal strings, as in proto3 JSON.
+ * @see https://cloud.google.com/iot/docs/reference/cloudiot/rest/v1/projects.locations.registries.devices/modifyCloudToDeviceConfig
+ * @see https://cloud.google.com/iot/docs/reference/cloudiotdevice/rest/v1/projects.locations.registries.devices/getConfig
+ * @see ../docs/devices.md "Configuration and state"
+ */
+import { z } from 'zod';
+
+/** IoT Core's limit for a config and for a state: 64 KiB of bytes. */
+export const MAX_CONFIG_BYTES = 64 * 1024;
+export const MAX_STATE_BYTES = 64 * 1024;
+/** Versions and states kept per device (IoT Core kept 10 of each). */
+export const KEPT_PER_DEVICE = 10;
+
+/** Standard or URL-safe base64, padded or not (proto3 JSON accepts both); empty allowed. */
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** Base64 payload of at most `maxBytes` decoded bytes, normalised to standard base64. */
+export const Base64Payload = (maxBytes: number) =>
+  z
+    .string()
+    .max(Math.ceil((maxBytes * 4) / 3) + 4, { error: `must decode to at most ${maxBytes} bytes` })
+    .regex(BASE64, { error: 'must be base64' })
+    .transform((s, ctx) => {
+      const bytes = Buffer.from(s, 'base64');
+      if (bytes.length > maxBytes) ctx.addIssue({ code: 'custom', message: `must decode to at most ${maxBytes} bytes` });
+      return bytes.toString('base64');
+    });
+
+/** An int64 as proto3 JSON writes it (a decimal string) or as a number. */
+const Version = z.union([z.int().min(0), z.string().regex(/^\d{1,15}$/, { error: 'must be a decimal version number' }).transform(Number)]);
+
+/** `POST /v1/devices/{id}:modifyCloudToDeviceConfig` (camelCase or snake_case). */
+export const ModifyConfigRequest = z
+  .strictObject({
+    binaryData: Base64Payload(MAX_CONFIG_BYTES).optional(),
+    binary_data: Base64Payload(MAX_CONFIG_BYTES).optional(),
+    versionToUpdate: Version.optional(),
+    version_to_update: Version.optional(),
+  })
+  .refine((r) => (r.binaryData ?? r.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] })
+  .transform((r) => {
+    const versionToUpdate = r.versionToUpdate ?? r.version_to_update;
+    // 0, as in IoT Core, means "whatever the current version is".
+    return { binaryData: (r.binaryData ?? r.binary_data) as string, ...(versionToUpdate ? { versionToUpdate } : {}) };
+  });
+export type ModifyConfigRequest = z.infer<typeof ModifyConfigRequest>;
+
+/** The initial config of `POST /v1/devices`: `{"binaryData"}` (version 1). */
+export const InitialConfig = z.strictObject({ binaryData: Base64Payload(MAX_CONFIG_BYTES) });
+
+/** IoT Core's `DeviceConfig` as the admin API and the device API answer it. */
+export const DeviceConfigResponse = z.object({
+  version: z.string(),
+  cloudUpdateTime: z.iso.datetime(),
+  deviceAckTime: z.iso.datetime().optional(),
+  binaryData: z.string().optional(),
+});
+export type DeviceConfigResponse = z.infer<typeof DeviceConfigResponse>;
+
+/** IoT Core's `DeviceState`. */
+export const DeviceStateEntry = z.object({ updateTime: z.iso.datetime(), binaryData: z.string() });
+export type DeviceStateEntry = z.infer<typeof DeviceStateEntry>;
+
+const Count = (name: string) =>
+  z.coerce.number().int().min(0).max(KEPT_PER_DEVICE, { error: `${name} is at most ${KEPT_PER_DEVICE}` }).optional();
+
+/** `GET .../configVersions?numVersions=` (0 or absent: all kept versions). */
+export const ListConfigVersionsQuery = z.object({ numVersions: Count('numVersions') });
+/** `GET .../states?numStates=` (0 or absent: all kept states). */
+export const ListStatesQuery = z.object({ numStates: Count('numStates') });
+
+/** The device API's `setState` body: `{"state": {"binaryData"}}`, either naming. */
+export const SetStateRequest = z
+  .strictObject({
+    state: z
+      .strictObject({ binaryData: Base64Payload(MAX_STATE_BYTES).optional(), binary_data: Base64Payload(MAX_STATE_BYTES).optional() })
+      .refine((s) => (s.binaryData ?? s.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] }),
+    gatewayInfo: z.unknown().optional(),
+  })
+  .transform((r) => ({ binaryData: (r.state.binaryData ?? r.state.binary_data) as string }));
+export type SetStateRequest = z.infer<typeof SetStateRequest>;
+
+/** `GET .../config?local_version=N` (also `localVersion`): 0 or absent asks for the latest. */
+export const GetConfigQuery = z.object({
+  local_version: z.string().regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' }).transform(Number).optional(),
+  localVersion: z.string().regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' }).transform(Number).optional(),
+});

@@ -1,0 +1,53 @@
+/**
+ * Secrets the local stack makes up when they are not configured (ADMIN_TOKEN, later
+ * READ_TOKEN): generated once, kept under DATA_DIR readable by its owner only (0600), and the
+ * same at every later start, so that scripts and bookmarks keep working across restarts.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export interface KeptSecret {
+  value: string;
+  /** True only on the start that generated it: the one time it may be shown. */
+  generated: boolean;
+  /** Where it is kept. */
+  path: string;
+}
+
+/** The directory under DATA_DIR where generated secrets live. */
+export const secretsDir = (dataDir: string): string => join(dataDir, 'secrets');
+
+/**
+ * The secret kept as `name` under DATA_DIR, or a new one (24 random bytes, base64url) written
+ * there with mode 0600 if there is none yet. Two processes starting at once agree on one.
+ */
+export async function keepOrGenerateSecret(dataDir: string, name: string): Promise<KeptSecret> {
+  const dir = secretsDir(dataDir);
+  const path = join(dir, name);
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const existing = await readSecret(path);
+  if (existing !== undefined) return { value: existing, generated: false, path };
+  const value = randomBytes(24).toString('base64url');
+  try {
+    // 'wx': never overwrite one another process wrote first.
+    await writeFile(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const raced = await readSecret(path);
+    if (raced === undefined) throw new Error(`${path} exists but holds no secret; delete it to generate a new one`, { cause: error });
+    return { value: raced, generated: false, path };
+  }
+  await chmod(path, 0o600);
+  return { value, generated: true, path };
+}
+
+async function readSecret(path: string): Promise<string | undefined> {
+  try {
+    const value = (await readFile(path, 'utf8')).trim();
+    return value === '' ? undefined : value;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}

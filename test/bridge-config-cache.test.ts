@@ -1,0 +1,98 @@
+/**
+ * Config reads are on the devices' hot path: a fleet polling `GET .../config` must not cost
+ * a database query per poll, yet a config the operator changes must reach the devices within
+ * seconds. Counts the bridge's queries against real PostgreSQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../shared/db/database.ts';
+import { modifyConfig } from '../shared/stores/device-config.ts';
+import { createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { createDevice } from './support/devices.ts';
+import { startBridge, type BridgeUnderTest } from './support/bridge.ts';
+import { waitFor } from './support/net.ts';
+
+const FLEET = 25;
+let database: TestDatabase;
+const tokens: string[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  for (let i = 0; i < FLEET; i++) {
+    const device = await createDevice(database.db, { deviceId: `poller-${i}`, token: true });
+    tokens.push(device.token as string);
+    await database.db.query("INSERT INTO device_configs (device_id, version, binary_data) VALUES ($1, 1, 'djE=')", [`poller-${i}`]);
+  }
+});
+
+afterAll(async () => {
+  await database?.drop();
+});
+
+/** The test database, counting the queries the bridge sends it. */
+function countingDatabase(db: Database): { database: Database; count: () => number } {
+  let queries = 0;
+  const database = new Proxy(db, {
+    get(target, property, receiver) {
+      if (property === 'query') return (text: string, params?: unknown[]) => ((queries += 1), target.query(text, params));
+      // The test database outlives each bridge.
+      if (property === 'close') return () => Promise.resolve();
+      return Reflect.get(target, property, receiver) as unknown;
+    },
+  });
+  return { database, count: () => queries };
+}
+
+async function pollFleet(bridge: BridgeUnderTest, localVersion: number): Promise<{ version: string; binaryData?: string }[]> {
+  return Promise.all(
+    tokens.map(async (token, i) => {
+      const response = await fetch(`${bridge.served.url}/v1/devices/poller-${i}/config?local_version=${localVersion}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(response.status).toBe(200);
+      return (await response.json()) as { version: string; binaryData?: string };
+    }),
+  );
+}
+
+describe('a polling fleet', () => {
+  it('costs no database query per poll at steady state', async () => {
+    const counted = countingDatabase(database.db);
+    // No change-feed look within the test: only the polls themselves could query.
+    const bridge = await startBridge({ databaseUrl: database.url, env: { CONFIG_REFRESH_MS: '600000', CREDENTIAL_CACHE_TTL_MS: '600000' }, providers: { database: () => Promise.resolve(counted.database) } });
+    try {
+      await pollFleet(bridge, 0);
+      await pollFleet(bridge, 1); // acknowledges version 1: one write per device, once
+      const warm = counted.count();
+      const rounds = 8;
+      for (let round = 0; round < rounds; round++) {
+        const answers = await pollFleet(bridge, 1);
+        expect(answers.every((a) => a.version === '1' && a.binaryData === undefined)).toBe(true);
+      }
+      const perPoll = (counted.count() - warm) / (rounds * FLEET);
+      console.info(`queries per poll at steady state: ${perPoll} (${rounds * FLEET} polls)`);
+      expect(perPoll).toBe(0);
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it('sees a new config within seconds, through one change-feed query per refresh for the whole fleet', async () => {
+    const counted = countingDatabase(database.db);
+    const bridge = await startBridge({ databaseUrl: database.url, env: { CONFIG_REFRESH_MS: '200', CREDENTIAL_CACHE_TTL_MS: '600000' }, providers: { database: () => Promise.resolve(counted.database) } });
+    try {
+      await pollFleet(bridge, 1);
+      const before = counted.count();
+      let polls = 0;
+      for (let i = 0; i < 4; i++) {
+        await pollFleet(bridge, 1);
+        polls += FLEET;
+      }
+      console.info(`queries per poll with a 200 ms change feed: ${(counted.count() - before) / polls} (${polls} polls)`);
+      await modifyConfig(database.db, 'poller-3', Buffer.from('v2').toString('base64'));
+      await waitFor(async () => (await pollFleet(bridge, 1))[3]?.version === '2', { timeoutMs: 5_000, what: 'version 2 at the bridge' });
+      const answers = await pollFleet(bridge, 1);
+      expect(answers[3]).toMatchObject({ version: '2', binaryData: Buffer.from('v2').toString('base64') });
+      expect(answers.filter((a) => a.version === '1')).toHaveLength(FLEET - 1);
+    } finally {
+      await bridge.close();
+    }
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The dashboard in a real browser (Debian's chromium through playwright-core) against the
+ * whole local stack (`npm start` as a user runs it) with the simulator posting: the page
+ * opens from the banner's link, shows the fleet, draws a chart with points, and shows a new
+ * reading without a reload; no console error, no CSP violation. The screenshot is kept in
+ * test-results/ (gitignored).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { waitFor } from './support/net.ts';
+import { createRegistryClient } from './support/registry-client.ts';
+import { stackEnv, startStackProcess, type StackProcess } from './support/stack-process.ts';
+
+const ROOT = join(import.meta.dirname, '..');
+const ARTIFACTS = join(ROOT, 'test-results');
+const CHROMIUM = '/usr/bin/chromium';
+
+let dataDir: string;
+let profileDir: string;
+let stack: StackProcess;
+let simulator: ChildProcess | undefined;
+let browser: BrowserContext | undefined;
+
+beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'readings-dashboard-'));
+  profileDir = mkdtempSync(join(tmpdir(), 'readings-chromium-'));
+  // A fresh PGlite under a busy machine can take most of a minute to initialise.
+  stack = await startStackProcess(await stackEnv(dataDir), { readyTimeoutMs: 120_000 });
+  // Three simulated devices posting for the whole test, as `npm run simulate` does.
+  simulator = spawn(process.execPath, ['scripts/simulate.ts', '--devices', '3', '--rate', '3', '--duration', '90', '--style', 'reading'], {
+    cwd: ROOT,
+    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'error' },
+    stdio: 'ignore',
+  });
+}, 150_000);
+
+afterAll(async () => {
+  await browser?.close();
+  simulator?.kill('SIGTERM');
+  if (stack) {
+    stack.child.kill('SIGTERM');
+    await stack.exited;
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(profileDir, { recursive: true, force: true });
+}, 60_000);
+
+it('shows the fleet and a live chart, and a new reading without a reload', async () => {
+  const { urls, adminToken, readToken } = stack.state;
+  expect(urls.readings).toBeTruthy();
+  expect(readToken).toBeTruthy();
+  const link = `${urls.readings}/#token=${encodeURIComponent(readToken!)}`;
+  expect(stack.output()).toContain(link);
+
+  // One device of the test's own, so that its values are known.
+  const registry = createRegistryClient(urls.registry, adminToken);
+  const created = await registry<{ credentials: { token: string }[] }>('POST', '/v1/devices', { deviceId: 'dash-probe', site: 'lab', credentials: [{ type: 'token' }] });
+  expect(created.status).toBe(201);
+  const deviceToken = created.body.credentials[0]!.token;
+  // Registered, never heard from: the fleet marks it silent.
+  expect((await registry('POST', '/v1/devices', { deviceId: 'dash-quiet', credentials: [] })).status).toBe(201);
+  const post = async (metrics: Record<string, number>, ts?: number) => {
+    const answer = await fetch(`${urls.bridge}/v1/devices/dash-probe/telemetry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${deviceToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ metrics, ...(ts ? { ts } : {}) }),
+    });
+    expect(answer.status).toBe(202);
+  };
+  const start = Date.now();
+  for (let i = 0; i < 12; i++) await post({ temperature: 20 + (i % 4), humidity: 40 + i }, start - (12 - i) * 90_000);
+
+  browser = await chromium.launchPersistentContext(profileDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 860 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') problems.push(`${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
+
+  await page.goto(link);
+  // The token left the address bar and stayed in storage.
+  // (waitForFunction would poll with eval, which the page's CSP rightly forbids: locators and
+  // polling from here instead.)
+  await waitFor(() => !page.url().includes('token'), { what: 'the token to leave the address bar' });
+  expect(await page.evaluate("localStorage.getItem('telemetry.readToken')")).toBe(readToken);
+
+  // The fleet: the probe and the simulator's devices.
+  await page.waitForSelector('tr[data-device="dash-probe"]', { timeout: 20_000 });
+  await waitFor(async () => (await page.locator('#fleet tbody tr').count()) >= 5, { timeoutMs: 30_000, what: 'five devices in the fleet' });
+  await page.locator('tr[data-device="dash-quiet"].silent .badge', { hasText: 'silent' }).waitFor({ timeout: 20_000 });
+  expect(await page.locator('tr[data-device="dash-probe"].silent').count()).toBe(0);
+  await page.click('tr[data-device="dash-probe"]');
+  await page.selectOption('#metric', 'temperature');
+  const points = async () => Number(await page.locator('#chart').getAttribute('data-points'));
+  await waitFor(async () => (await points()) >= 5, { timeoutMs: 20_000, what: 'a chart with points' });
+  expect(await page.locator('#chart canvas').count()).toBe(1);
+
+  // A new reading reaches the fleet table and the chart while the page stays open.
+  const pointsBefore = await points();
+  // A mark on this document: a reload would start a new one without it.
+  await page.evaluate("window.__sameDocument = true");
+  await post({ temperature: 77.7, humidity: 12.5 });
+  await page.locator('tr[data-device="dash-probe"] .values', { hasText: 'temperature=77.7' }).waitFor({ timeout: 30_000 });
+  await page.locator('#chart[data-last-value="77.7"]').waitFor({ state: 'attached', timeout: 30_000 });
+  expect(await points()).toBeGreaterThanOrEqual(pointsBefore);
+  expect(await page.evaluate("window.__sameDocument === true")).toBe(true);
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'readings-dashboard.png'), fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: join(ARTIFACTS, 'readings-dashboard-phone.png'), fullPage: true });
+  expect(problems).toEqual([]);
+}, 180_000);

@@ -1,0 +1,54 @@
+/**
+ * The registry's configuration and state API, as IoT Core's admin API had it: create with an
+ * initial config, modifyCloudToDeviceConfig with optimistic concurrency, configVersions and
+ * states, and every refusal naming its problem.
+ */
+import { describe, expect, it } from 'vitest';
+import { useRegistryUnderTest } from './support/registry-client.ts';
+
+const registry = useRegistryUnderTest();
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+describe('device configuration in the registry', () => {
+  it('creates version 1 with the device (empty unless given), then numbers new versions', async () => {
+    expect((await registry.call('POST', '/v1/devices', { deviceId: 'cfg-a', credentials: [], config: { binaryData: b64('a=1') } })).status).toBe(201);
+    expect((await registry.call('POST', '/v1/devices', { deviceId: 'cfg-b', credentials: [] })).status).toBe(201);
+    const a = await registry.call<{ deviceConfigs: { version: string; binaryData: string }[] }>('GET', '/v1/devices/cfg-a/configVersions');
+    expect(a.body.deviceConfigs).toEqual([{ version: '1', cloudUpdateTime: expect.any(String), binaryData: b64('a=1') }]);
+    const b = await registry.call<{ deviceConfigs: { binaryData: string }[] }>('GET', '/v1/devices/cfg-b/configVersions?numVersions=0');
+    expect(b.body.deviceConfigs.map((c) => c.binaryData)).toEqual(['']);
+    const modified = await registry.call('POST', '/v1/devices/cfg-a:modifyCloudToDeviceConfig', { binary_data: b64('a=2'), version_to_update: 1 });
+    expect(modified.status, JSON.stringify(modified.body)).toBe(200);
+    expect(modified.body).toMatchObject({ version: '2', binaryData: b64('a=2') });
+    // versionToUpdate 0 means "the current version", as in IoT Core.
+    expect((await registry.call('POST', '/v1/devices/cfg-a:modifyCloudToDeviceConfig', { binaryData: b64('a=3'), versionToUpdate: '0' })).body).toMatchObject({ version: '3' });
+  });
+
+  it.each([
+    ['a stale versionToUpdate', 'cfg-a', { binaryData: b64('x'), versionToUpdate: '2' }, 409, 'the current version is 3'],
+    ['no binaryData', 'cfg-a', { versionToUpdate: '3' }, 400, 'binaryData'],
+    ['binaryData that is not base64', 'cfg-a', { binaryData: '%%%' }, 400, 'binaryData'],
+    ['a config over 64 KiB', 'cfg-a', { binaryData: Buffer.alloc(65 * 1024).toString('base64') }, 400, 'binaryData'],
+    ['an unknown field', 'cfg-a', { binaryData: b64('x'), version: 3 }, 400, 'version'],
+    ['an unknown device', 'nobody-here', { binaryData: b64('x') }, 404, 'nobody-here'],
+  ])('refuses %s', async (_name, deviceId, body, status, named) => {
+    const answer = await registry.call('POST', `/v1/devices/${deviceId}:modifyCloudToDeviceConfig`, body);
+    expect(answer.status).toBe(status);
+    expect(JSON.stringify(answer.body)).toContain(named);
+  });
+
+  it('refuses numVersions and numStates above 10, and lists for unknown devices are 404', async () => {
+    expect((await registry.call('GET', '/v1/devices/cfg-a/configVersions?numVersions=11')).status).toBe(400);
+    expect((await registry.call('GET', '/v1/devices/cfg-a/states?numStates=abc')).status).toBe(400);
+    expect((await registry.call('GET', '/v1/devices/nobody-here/states')).status).toBe(404);
+    expect((await registry.call('GET', '/v1/devices/nobody-here/configVersions')).status).toBe(404);
+    expect((await registry.call('GET', '/v1/devices/cfg-a/states')).body).toEqual({ deviceStates: [] });
+  });
+
+  it('batchCreate gives every device its version 1', async () => {
+    const created = await registry.call('POST', '/v1/devices:batchCreate', { devices: [{ deviceId: 'cfg-c', credentials: [] }, { deviceId: 'cfg-d', credentials: [], config: { binaryData: b64('d') } }] });
+    expect(created.status).toBe(201);
+    const { rows } = await registry.db.query<{ device_id: string; version: string }>("SELECT device_id, version FROM device_configs WHERE device_id IN ('cfg-c', 'cfg-d') ORDER BY device_id");
+    expect(rows.map((r) => [r.device_id, Number(r.version)])).toEqual([['cfg-c', 1], ['cfg-d', 1]]);
+  });
+});
