@@ -18,6 +18,7 @@ import { runMemoryBench } from './memory.ts';
 import { runReadingsBench } from './readings.ts';
 import { readColdStartResult, runColdStartBench, runWarehouseDuckDbBench } from './reused-scripts.ts';
 import { runWarehouseWritesBench } from './warehouse-writes.ts';
+import { runMaintainBench } from './maintain.ts';
 
 interface Benchmark {
   name: string;
@@ -33,6 +34,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'cold-start', byDefault: true, run: (quick) => runColdStartBench({ runs: quick ? 3 : 9 }) },
   { name: 'memory', byDefault: true, run: (quick) => runMemoryBench({ rounds: quick ? 1 : 3 }) },
   { name: 'warehouse-writes', byDefault: true, run: (quick) => runWarehouseWritesBench({ readings: quick ? 2_000 : 10_000, rounds: quick ? 1 : 3, concurrency: 200 }) },
+  { name: 'maintain', byDefault: false, run: (quick) => runMaintainBench({ rows: quick ? 1_000_000 : 10_000_000, rounds: quick ? 1 : 3, baselineMs: 3_000 }) },
   { name: 'warehouse-duckdb', byDefault: true, run: (quick) => runWarehouseDuckDbBench({ rows: quick ? 10_000 : 50_000 }) },
   { name: 'readings', byDefault: true, run: (quick) => runReadingsBench({ devices: quick ? 20 : 100, readingsPerDevice: quick ? 5_000 : 10_000, seconds: quick ? 3 : 8, rounds: quick ? 1 : 3, connections: 10 }) },
   { name: 'bridge-emulator', byDefault: false, run: (quick) => runBridgeEmulator(quick) },

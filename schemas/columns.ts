@@ -62,8 +62,14 @@ const BIGQUERY_TYPES: Record<ColumnKind, string> = {
   json: 'JSON',
 };
 
-/** The BigQuery table resource for `measurements` (fields, partitioning, clustering). */
-export function bigQueryMeasurementsTable() {
+const DAY_MS = 86_400_000;
+
+/**
+ * The BigQuery table resource for `measurements` (fields, partitioning, clustering); its
+ * partitions expire after `partitionExpirationDays` when given.
+ */
+export function bigQueryMeasurementsTable(options: { partitionExpirationDays?: number } = {}) {
+  const expiration = options.partitionExpirationDays === undefined ? {} : { expirationMs: String(options.partitionExpirationDays * DAY_MS) };
   return {
     schema: {
       fields: columnsOf(MeasurementRow).map((c) => ({
@@ -72,7 +78,7 @@ export function bigQueryMeasurementsTable() {
         mode: c.nullable ? 'NULLABLE' : 'REQUIRED',
       })),
     },
-    timePartitioning: { type: 'DAY', field: 'event_ts' },
+    timePartitioning: { type: 'DAY', field: 'event_ts', ...expiration },
     clustering: { fields: ['device_id', 'metric'] },
     requirePartitionFilter: true,
   };

@@ -68,6 +68,8 @@ export const RejectedRow = z.object({
   message_id: z.string().nullable(),
   delivery_attempt: z.int().nullable(),
   subscription: z.string().nullable(),
+  /** When `npm run replay` last republished it (migration 003). */
+  replayed_at: z.date().nullable(),
 });
 export type RejectedRow = z.infer<typeof RejectedRow>;
 

@@ -234,6 +234,62 @@ export function connectionBudget(services: Manifest[]): number {
   }, 0);
 }
 
+/** The fields of a batch/v1 CronJob the schedule rules read. */
+interface CronJobShape {
+  apiVersion?: string;
+  kind?: string;
+  spec?: {
+    schedule?: string;
+    concurrencyPolicy?: string;
+    jobTemplate?: {
+      spec?: {
+        activeDeadlineSeconds?: number;
+        template?: { spec?: { restartPolicy?: string; containers?: { image?: string; args?: string[]; command?: string[]; resources?: { limits?: Record<string, string> } }[] } };
+      };
+    };
+  };
+}
+
+/** One field of a standard five-field cron expression: `*`, `*\/n`, `a`, `a-b`, lists of those. */
+function isCronField(field: string, min: number, max: number): boolean {
+  return field.split(',').every((part) => {
+    const match = /^(\*|(\d+)(?:-(\d+))?)(?:\/(\d+))?$/.exec(part);
+    if (!match) return false;
+    const [, , from, to, step] = match;
+    const inRange = (v: string | undefined) => v === undefined || (Number(v) >= min && Number(v) <= max);
+    return inRange(from) && inRange(to) && (step === undefined || Number(step) >= 1) && (to === undefined || Number(from) <= Number(to));
+  });
+}
+
+/**
+ * The scheduled maintenance CronJob (knative/overlays/gke/maintain-cronjob.yaml): a valid
+ * schedule, never two runs at once, a deadline, bounded resources, a pinned image, and a call
+ * to the registry's maintenance route.
+ * @see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/
+ */
+export function validateMaintenanceCronJob(manifest: unknown): Issue[] {
+  const m = manifest as CronJobShape;
+  const issues: Issue[] = [];
+  if (m.apiVersion !== 'batch/v1' || m.kind !== 'CronJob') issues.push({ path: 'kind', message: 'must be a batch/v1 CronJob' });
+  const fields = (m.spec?.schedule ?? '').trim().split(/\s+/);
+  const bounds: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+  if (fields.length !== 5 || !fields.every((f, i) => isCronField(f, bounds[i]![0], bounds[i]![1]))) issues.push({ path: 'spec.schedule', message: 'must be a five-field cron expression' });
+  if (m.spec?.concurrencyPolicy !== 'Forbid') issues.push({ path: 'spec.concurrencyPolicy', message: 'must be Forbid: one maintenance run at a time' });
+  const job = m.spec?.jobTemplate?.spec;
+  if (!job?.activeDeadlineSeconds || job.activeDeadlineSeconds <= 0) issues.push({ path: 'spec.jobTemplate.spec.activeDeadlineSeconds', message: 'must bound the run' });
+  const pod = job?.template?.spec;
+  if (pod?.restartPolicy !== 'Never' && pod?.restartPolicy !== 'OnFailure') issues.push({ path: 'spec.jobTemplate.spec.template.spec.restartPolicy', message: 'must be Never or OnFailure' });
+  const containers = pod?.containers ?? [];
+  if (containers.length === 0) issues.push({ path: 'spec.jobTemplate.spec.template.spec.containers', message: 'needs a container' });
+  containers.forEach((c, i) => {
+    const at = `spec.jobTemplate.spec.template.spec.containers.${i}`;
+    if (!c.image || !/:[\w.-]+$|@sha256:/.test(c.image) || c.image.endsWith(':latest')) issues.push({ path: `${at}.image`, message: 'must be pinned to a tag or digest (not latest)' });
+    if (!c.resources?.limits?.cpu || !c.resources.limits.memory) issues.push({ path: `${at}.resources.limits`, message: 'needs cpu and memory limits' });
+    if (![...(c.command ?? []), ...(c.args ?? [])].some((a) => a.includes('/v1/maintenance:run'))) issues.push({ path: `${at}.args`, message: 'must call POST /v1/maintenance:run' });
+  });
+  return issues;
+}
+
 /**
  * Words the committed manifests hold until a deployment fills them in (`PROJECT`, `REGION`,
  * Knative's sample domain `example.com`, …). A manifest still holding one must never be

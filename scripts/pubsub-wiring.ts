@@ -1,11 +1,12 @@
 /**
  * `npm run wiring -- [--apply] [--target cloud-run|gke] [--trigger push|eventarc]
- *   [--project P] [--project-number N] [--region R] [--ingest-url URL] [--deadletter-url URL]`
- *   (`--help` for every option)
+ *   [--project P] [--project-number N] [--region R] [--ingest-url URL] [--deadletter-url URL]
+ *   [--registry-url URL]` (`--help` for every option)
  *
  * The BigQuery dataset, table and views (scripts/bigquery-setup.ts), then Pub/Sub wiring as code: service accounts, IAM bindings, topics, the authenticated push
  * subscription to ingest (ack deadline, retry and dead-letter policy), the dead-letter
- * subscription to deadletter, or the Eventarc trigger alternative. Prints the `gcloud`
+ * subscription to deadletter, or the Eventarc trigger alternative, and (Cloud Run) the Cloud
+ * Scheduler job that runs maintenance. Prints the `gcloud`
  * commands (dry run, the default); `--apply` runs them, tolerating "already exists".
  * @see https://cloud.google.com/pubsub/docs/push
  * @see https://cloud.google.com/pubsub/docs/handling-failures
@@ -51,7 +52,12 @@ export interface WiringOptions {
   sqlInstance: string;
   gkeCluster: string;
   namespace: string;
+  /** The registry's URL: Cloud Scheduler calls its POST /v1/maintenance:run (docs/lifecycle.md). */
+  registryUrl?: string;
 }
+
+/** When `npm run maintain` runs in production: daily, 03:17 UTC. */
+export const MAINTENANCE_SCHEDULE = '17 3 * * *';
 
 export interface WiringStep {
   /** Why this group of commands exists (printed as a comment). */
@@ -164,6 +170,24 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
       ],
     });
   }
+  if (o.target === 'cloud-run') {
+    // On GKE the CronJob in knative/overlays/gke/maintain-cronjob.yaml runs it instead.
+    const schedulerSa = saEmail('telemetry-scheduler', o.project);
+    const registryUrl = (o.registryUrl ?? 'https://REGISTRY_URL').replace(/\/$/, '');
+    steps.push({
+      section: 'Maintenance schedule: Cloud Scheduler calls the registry with an OIDC token (retention, partitions; see docs/lifecycle.md)',
+      commands: [
+        ['gcloud', 'services', 'enable', 'cloudscheduler.googleapis.com', p],
+        ['gcloud', 'iam', 'service-accounts', 'create', 'telemetry-scheduler', '--display-name=telemetry maintenance schedule', p],
+        ['gcloud', 'run', 'services', 'add-iam-policy-binding', 'registry', `--region=${o.region}`, member(schedulerSa), '--role=roles/run.invoker', p],
+        [
+          'gcloud', 'scheduler', 'jobs', 'create', 'http', 'telemetry-maintain', `--location=${o.region}`, `--schedule=${MAINTENANCE_SCHEDULE}`, '--time-zone=Etc/UTC',
+          `--uri=${registryUrl}/v1/maintenance:run`, '--http-method=POST', '--headers=Content-Type=application/json', '--message-body={}',
+          `--oidc-service-account-email=${schedulerSa}`, `--oidc-token-audience=${registryUrl}`, '--attempt-deadline=60s', '--max-retry-attempts=3', p,
+        ],
+      ],
+    });
+  }
   return steps;
 }
 
@@ -196,6 +220,7 @@ export const WIRING_COMMAND = {
     trigger: { type: 'string', value: 'T', help: 'push (subscriptions) or eventarc (a trigger)', defaultText: 'push' },
     'ingest-url': { type: 'string', value: 'URL', help: 'where Pub/Sub pushes telemetry', defaultText: 'the deployed ingest\'s URL' },
     'deadletter-url': { type: 'string', value: 'URL', help: 'where Pub/Sub pushes dead letters', defaultText: 'the deployed deadletter\'s URL' },
+    'registry-url': { type: 'string', value: 'URL', help: 'the registry, for the Cloud Scheduler maintenance job', defaultText: 'the deployed registry\'s URL' },
     context: { type: 'string', value: 'CTX', help: 'on gke: the kubectl context to read the deployed URLs from' },
     'sql-instance': { type: 'string', value: 'NAME', help: 'Cloud SQL instance for the IAM database users', defaultText: 'telemetry' },
     'gke-cluster': { type: 'string', value: 'NAME', help: 'GKE cluster (eventarc on gke)', defaultText: 'telemetry' },
@@ -253,6 +278,7 @@ export function optionsFromArgs(argv: string[], env: Record<string, string | und
       sqlInstance: values['sql-instance'] ?? 'telemetry',
       gkeCluster: values['gke-cluster'] ?? 'telemetry',
       namespace: 'telemetry',
+      ...(values['registry-url'] ? { registryUrl: values['registry-url'] } : {}),
     },
   };
 }

@@ -54,6 +54,14 @@ export interface Config {
   readingsPort: number;
   /** readings: every query is cancelled after this long (READINGS_STATEMENT_TIMEOUT_MS, default 5000). */
   readingsStatementTimeoutMs: number;
+  /** What `npm run maintain` keeps, in whole days (docs/lifecycle.md). */
+  retention: { readingsDays: number; rejectedDays: number; bigQueryPartitionExpirationDays?: number };
+  /**
+   * Who may call the registry's POST /v1/maintenance:run with a Google-signed OIDC token
+   * instead of the admin token (Cloud Scheduler): MAINTENANCE_AUTH_AUDIENCE and
+   * MAINTENANCE_AUTH_EMAILS (comma list), both or neither; MAINTENANCE_AUTH_CERTS_URL for tests.
+   */
+  maintenanceAuth?: { audience: string; allowedEmails: string[]; certsUrl?: string };
 }
 
 export interface DependencyDeadlines {
@@ -109,6 +117,27 @@ function bearerSecret(env: Env, name: string): string | undefined {
   return raw;
 }
 
+/** A whole number of days (at least 1), or a start-up error naming the variable. */
+function days(env: Env, name: string, fallback: number): number;
+function days(env: Env, name: string, fallback?: number): number | undefined;
+function days(env: Env, name: string, fallback?: number): number | undefined {
+  const value = nonEmpty(env[name]);
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${value} is not a whole number of days (1 or more)`);
+  return n;
+}
+
+function maintenanceAuth(env: Env): Config['maintenanceAuth'] {
+  const audience = nonEmpty(env.MAINTENANCE_AUTH_AUDIENCE)?.trim();
+  const allowedEmails = (env.MAINTENANCE_AUTH_EMAILS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  if (audience === undefined && allowedEmails.length === 0) return undefined;
+  if (audience === undefined) throw new Error('MAINTENANCE_AUTH_EMAILS is set without MAINTENANCE_AUTH_AUDIENCE');
+  if (allowedEmails.length === 0) throw new Error('MAINTENANCE_AUTH_AUDIENCE is set without MAINTENANCE_AUTH_EMAILS');
+  const certsUrl = nonEmpty(env.MAINTENANCE_AUTH_CERTS_URL);
+  return { audience, allowedEmails, ...(certsUrl ? { certsUrl } : {}) };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000);
   const projectId = nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? 'local-project';
@@ -160,5 +189,11 @@ export function loadConfig(env: Env = process.env): Config {
     readToken: bearerSecret(env, 'READ_TOKEN'),
     readingsPort: boundedInt(env, 'READINGS_PORT', 8084, 0, 65535),
     readingsStatementTimeoutMs: boundedInt(env, 'READINGS_STATEMENT_TIMEOUT_MS', 5_000, 1, 600_000),
+    retention: {
+      readingsDays: days(env, 'READINGS_RETENTION_DAYS', 30),
+      rejectedDays: days(env, 'REJECTED_RETENTION_DAYS', 30),
+      bigQueryPartitionExpirationDays: days(env, 'BIGQUERY_PARTITION_EXPIRATION_DAYS'),
+    },
+    maintenanceAuth: maintenanceAuth(env),
   };
 }

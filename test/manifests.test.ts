@@ -10,8 +10,8 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isKnativeService, renderOverlay, selectFunction, type Manifest } from '../scripts/deploy.ts';
-import { connectionBudget, parseGoDuration, validateService, type Platform } from '../scripts/manifest-rules.ts';
-import { DELIVERY } from '../scripts/pubsub-wiring.ts';
+import { connectionBudget, parseGoDuration, validateMaintenanceCronJob, validateService, type Platform } from '../scripts/manifest-rules.ts';
+import { DELIVERY, MAINTENANCE_SCHEDULE } from '../scripts/pubsub-wiring.ts';
 import { FUNCTION_NAMES } from '../functions/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -241,5 +241,50 @@ describe('npm run wiring (dry run)', () => {
     expect(toGke).toContain('--destination-gke-service=ingest');
     expect(toGke).toContain('roles/iam.workloadIdentityUser');
     expect(toGke).not.toContain('roles/run.invoker');
+  });
+});
+
+describe('the maintenance schedule', () => {
+  const cronJob = () => structuredClone(gke.find((m) => m.kind === 'CronJob' && m.metadata.name === 'telemetry-maintain')) as unknown as Record<string, unknown>;
+  const jobSpec = (m: Record<string, unknown>) => (m.spec as { jobTemplate: { spec: Record<string, unknown> & { template: { spec: { containers: Record<string, unknown>[] } } } } }).jobTemplate.spec;
+
+  it('gke: a CronJob in the telemetry namespace calls the registry, and passes the rules', () => {
+    const job = cronJob();
+    expect((job.metadata as { namespace?: string }).namespace).toBe('telemetry');
+    expect(validateMaintenanceCronJob(job)).toEqual([]);
+    expect(JSON.stringify(job)).toContain('http://registry.telemetry.svc.cluster.local/v1/maintenance:run');
+    expect(cloudRun.some((m) => m.kind === 'CronJob')).toBe(false);
+  });
+
+  const broken: { name: string; change: (m: Record<string, unknown>) => void; path: string }[] = [
+    { name: 'a six-field schedule', change: (m) => ((m.spec as Record<string, unknown>).schedule = '0 17 3 * * *'), path: 'spec.schedule' },
+    { name: 'hour 24', change: (m) => ((m.spec as Record<string, unknown>).schedule = '0 24 * * *'), path: 'spec.schedule' },
+    { name: 'overlapping runs allowed', change: (m) => ((m.spec as Record<string, unknown>).concurrencyPolicy = 'Allow'), path: 'spec.concurrencyPolicy' },
+    { name: 'no deadline', change: (m) => delete jobSpec(m).activeDeadlineSeconds, path: 'spec.jobTemplate.spec.activeDeadlineSeconds' },
+    { name: 'an image on latest', change: (m) => (jobSpec(m).template.spec.containers[0]!.image = 'curlimages/curl:latest'), path: 'spec.jobTemplate.spec.template.spec.containers.0.image' },
+    { name: 'no limits', change: (m) => delete jobSpec(m).template.spec.containers[0]!.resources, path: 'spec.jobTemplate.spec.template.spec.containers.0.resources.limits' },
+    { name: 'calling something else', change: (m) => (jobSpec(m).template.spec.containers[0]!.args = ['curl http://registry/v1/devices']), path: 'spec.jobTemplate.spec.template.spec.containers.0.args' },
+  ];
+  for (const c of broken) {
+    it(`catches ${c.name}`, () => {
+      const job = cronJob();
+      c.change(job);
+      expect(validateMaintenanceCronJob(job).map((i) => i.path)).toContain(c.path);
+    });
+  }
+
+  it('cloud-run: the wiring prints a Cloud Scheduler job with OIDC calling the registry, and lets only its account invoke', () => {
+    const out = runScript('pubsub-wiring.ts', ['--project', 'demo-proj', '--registry-url', 'https://registry.example/']);
+    const lines = out.split('\n').filter((l) => l.startsWith('gcloud '));
+    const job = lines.find((l) => l.startsWith('gcloud scheduler jobs create http telemetry-maintain'));
+    for (const flag of [
+      `'--schedule=${MAINTENANCE_SCHEDULE}'`, '--uri=https://registry.example/v1/maintenance:run', '--http-method=POST',
+      '--oidc-service-account-email=telemetry-scheduler@demo-proj.iam.gserviceaccount.com', '--oidc-token-audience=https://registry.example',
+    ]) {
+      expect(job, flag).toContain(flag);
+    }
+    expect(lines.filter((l) => l.includes('run services add-iam-policy-binding registry') && l.includes('telemetry-scheduler@') && l.includes('roles/run.invoker'))).toHaveLength(1);
+    const gkeOut = runScript('pubsub-wiring.ts', ['--project', 'demo-proj', '--target', 'gke']);
+    expect(gkeOut).not.toContain('gcloud scheduler');
   });
 });

@@ -3,6 +3,7 @@
  * Knows nothing of HTTP; failures are PermanentError (record and ack) or TransientError
  * (redeliver).
  */
+import { ORIGINAL_PUBLISH_TIME } from '../../shared/lifecycle/replay.ts';
 import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS } from '../../schemas/reading.ts';
 import type { DeviceDirectory } from '../../shared/device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
@@ -26,7 +27,8 @@ export interface IngestOutcome {
 export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, receivedAt: number): Promise<IngestOutcome> {
   // The publish time is the event time of readings without one, so only a plausible one is
   // used: an unwrapped push's header is free text, and a forged envelope can say year 1.
-  const publishMs = plausibleTime(message.publishTime, receivedAt) ?? receivedAt;
+  // A replay of a rejected message carries the original's (shared/lifecycle/replay.ts).
+  const publishMs = plausibleTime(message.attributes[ORIGINAL_PUBLISH_TIME] ?? message.publishTime, receivedAt) ?? receivedAt;
   // IoT Core's publishEvent carries the device's bytes unjudged (CBOR, protobuf, text...):
   // what does not decode as telemetry is kept as `not_telemetry`, replayable once a decoder
   // exists, rather than called invalid.

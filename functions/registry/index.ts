@@ -13,6 +13,8 @@ import express from 'express';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { answerNotFound, handleErrors, logRequests, requireAdminToken, resolveAdminToken } from './middleware.ts';
+import { requireAdminTokenOrScheduler } from './scheduler-auth.ts';
+import { createLifecycleRouter } from './lifecycle-routes.ts';
 import { createDeviceRouter } from './routes.ts';
 
 /** batchCreate of 10,000 devices with RSA keys stays well under this. */
@@ -25,9 +27,10 @@ function create(platform: Platform): FunctionInstance {
   app.disable('x-powered-by');
   app.use(logRequests(logger, config.projectId));
   // Authenticate before reading a body of up to 16 MiB.
-  app.use(requireAdminToken(adminToken));
+  app.use(requireAdminTokenOrScheduler(requireAdminToken(adminToken), config.maintenanceAuth));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(createDeviceRouter(() => platform.database()));
+  app.use(createLifecycleRouter(platform));
   app.use(answerNotFound);
   app.use(handleErrors(logger));
   return { listener: app };

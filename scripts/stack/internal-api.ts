@@ -5,18 +5,17 @@
  *   lives in this process, so `npm run query` asks the stack), sandboxed and read-only on
  *   connections of its own, never the writer's (shared/warehouse/analyst-sql.ts,
  *   scripts/query/postgres.ts);
- * - `POST /internal/publish {"topic"?, "data", "attributes"?}` → `{messageId}`: publish a raw
- *   message, as `gcloud pubsub topics publish` does (replaying a dead letter, testing);
  * - `POST /internal/warehouse {"paused"}`: hold DuckDB writes back (ingest answers 503, Pub/Sub
  *   keeps the messages) while an operator works on the file, and let them go again;
  * - `GET /internal/stats`: the local Pub/Sub's counters.
+ * Rejected messages are replayed through the registry's `POST /v1/rejected:replay`
+ * (`npm run replay`), which publishes through this same platform's publisher.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { toIssues } from '../../shared/errors.ts';
-import { identifier } from '../../schemas/ids.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/analyst-sql.ts';
@@ -38,7 +37,6 @@ const QueryBody = z.object({
   timeoutMs: z.number().int().positive().max(MAX_QUERY_TIMEOUT_MS).optional(),
 });
 const WarehouseBody = z.object({ paused: z.boolean() });
-const PublishBody = z.object({ topic: identifier(255).optional(), data: z.string(), attributes: z.record(z.string(), z.string()).default({}) });
 
 export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
   const isAdmin = bearerChecker(options.adminToken);
@@ -86,13 +84,6 @@ async function route(options: InternalApiOptions, req: IncomingMessage, res: Ser
     if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}` });
     (warehouse as DuckDbSink).setPaused(body.data.paused);
     return send(res, 200, { paused: body.data.paused });
-  }
-  if (req.url === '/internal/publish') {
-    const body = PublishBody.safeParse(json);
-    if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
-    const publisher = await platform.publisher();
-    const messageId = await publisher.publish(body.data.topic ?? platform.config.telemetryTopic, Buffer.from(body.data.data, 'utf8'), body.data.attributes);
-    return send(res, 200, { messageId });
   }
   return send(res, 404, { error: 'not_found', message: `no route for POST ${req.url ?? ''}` });
 }

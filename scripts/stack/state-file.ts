@@ -14,7 +14,7 @@ export const StackState = z.object({
   adminToken: z.string(),
   /** The readings function's token (READ_TOKEN, or the one kept under DATA_DIR). */
   readToken: z.string().optional(),
-  /** Loopback-only internal API: `POST /internal/query`, `POST /internal/publish`, `GET /internal/stats`. */
+  /** Loopback-only internal API: `POST /internal/query`, `GET /internal/stats`. */
   internalUrl: z.string(),
   urls: z.object({ bridge: z.string(), ingest: z.string(), registry: z.string(), deadletter: z.string(), readings: z.string().optional() }),
   pubsub: z.enum(['local', 'emulator']),

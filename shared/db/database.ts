@@ -43,6 +43,9 @@ export function isTransientDbError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (TRANSIENT_CODES.has(code)) return true;
+    // A row routed to the default partition while maintain attaches its day's partition
+    // (docs/lifecycle.md): the retry routes it to the new partition.
+    if (code === '23514' && /partition/.test(error.message)) return true;
     if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE_CLASSES.has(code.slice(0, 2));
   }
   return /terminat|Connection|connect|timeout|closed|not queryable/i.test(error.message);

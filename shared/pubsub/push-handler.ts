@@ -64,7 +64,8 @@ async function recordRejection(options: PushHandlerOptions, message: ReceivedMes
     await recordRejections(db, [{
       stage: options.stage,
       reason: error.reason,
-      detail: { message: error.message, issues: error.issues, form: message.form },
+      // The publish time is kept for replay: readings without a time of their own take it.
+      detail: { message: error.message, issues: error.issues, form: message.form, ...(message.publishTime ? { publishTime: message.publishTime } : {}) },
       payload: payloadText(message.data),
       attributes: message.attributes,
       messageId: message.messageId,

@@ -10,7 +10,9 @@ import { jsonForPostgres } from '../rejected.ts';
 export type NewReading = Omit<ReadingRow, 'ingested_at'>;
 
 /**
- * Inserts with ON CONFLICT DO NOTHING; only rows actually inserted count towards
+ * Inserts with ON CONFLICT DO NOTHING on (reading_id, event_ts), the key of the partitioned
+ * table: reading_id is derived from the event time (shared/reading-id.ts), so that key is as
+ * unique as reading_id alone (docs/lifecycle.md). Only rows actually inserted count towards
  * `readings_total` and may move `device_state`, so a redelivered batch changes nothing.
  * Rows are locked in key order, so concurrent batches cannot deadlock on each other.
  * @returns the number of readings newly stored.
@@ -24,7 +26,7 @@ export async function writeReadings(sql: Sql, rows: NewReading[]): Promise<numbe
      ), inserted AS (
        INSERT INTO readings (reading_id, device_id, event_ts, received_at, metrics, seq, location, message_id)
        SELECT * FROM input ORDER BY reading_id
-       ON CONFLICT (reading_id) DO NOTHING
+       ON CONFLICT (reading_id, event_ts) DO NOTHING
        RETURNING reading_id, device_id, event_ts, received_at, metrics
      ), newest AS (
        SELECT DISTINCT ON (device_id) device_id, event_ts, metrics,

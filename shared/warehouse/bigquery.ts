@@ -41,6 +41,8 @@ export interface BigQuerySinkOptions {
   /** Bounds of one insertAll request (defaults 500 rows, 9 MB; BigQuery allows 50k / 10 MB). */
   maxRowsPerRequest?: number;
   maxBytesPerRequest?: number;
+  /** BIGQUERY_PARTITION_EXPIRATION_DAYS: set on the table when it is created here. */
+  partitionExpirationDays?: number;
 }
 
 /** Row-level reasons that retrying the same row cannot fix. */
@@ -128,6 +130,17 @@ export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink 
       }
       return { refused };
     },
+    async applyRetention(days) {
+      const target = await getTable();
+      const [metadata] = (await target.getMetadata()) as [{ timePartitioning?: Record<string, unknown> }, ...unknown[]];
+      const expirationMs = String(days * 86_400_000);
+      const current = metadata.timePartitioning ?? { type: 'DAY', field: 'event_ts' };
+      if (String(current.expirationMs ?? '') === expirationMs) return `BigQuery ${options.dataset}.${settings.table}: partitions already expire after ${days} days`;
+      // tables.patch with the whole timePartitioning: the fields sent replace the table's.
+      await target.setMetadata({ timePartitioning: { ...current, expirationMs } });
+      logger.info('BigQuery partition expiration set', { days });
+      return `BigQuery ${options.dataset}.${settings.table}: partitions now expire after ${days} days (was ${current.expirationMs === undefined ? 'never' : `${Number(current.expirationMs) / 86_400_000} days`})`;
+    },
     async close() {
       // The client holds no sockets of its own beyond the shared agent; nothing to flush.
       table = undefined;
@@ -147,16 +160,16 @@ async function openTable(options: BigQuerySinkOptions, tableId: string): Promise
   } as BigQueryOptions);
   const dataset = client.dataset(options.dataset);
   const table = dataset.table(tableId);
-  if (options.createTable) await ensureTable(dataset, table);
+  if (options.createTable) await ensureTable(dataset, table, options.partitionExpirationDays);
   return table;
 }
 
 /** Creates the dataset and the partitioned, clustered table when missing. */
-async function ensureTable(dataset: ReturnType<BigQuery['dataset']>, table: Table): Promise<void> {
+async function ensureTable(dataset: ReturnType<BigQuery['dataset']>, table: Table, partitionExpirationDays?: number): Promise<void> {
   const [datasetExists] = await dataset.exists();
   if (!datasetExists) await ignoreConflict(dataset.create());
   const [tableExists] = await table.exists();
-  if (!tableExists) await ignoreConflict(table.create(bigQueryMeasurementsTable()));
+  if (!tableExists) await ignoreConflict(table.create(bigQueryMeasurementsTable({ partitionExpirationDays })));
 }
 
 /** Another instance may have created it first: 409 is success here. */

@@ -8,6 +8,7 @@
  * @see https://duckdb.org/docs/data/appender
  * @see https://duckdb.org/docs/sql/statements/insert#insert-or-ignore
  */
+import { retentionCutoff } from '../lifecycle/retention.ts';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import {
@@ -40,6 +41,7 @@ export interface DuckDbSink extends WarehouseSink {
    * operator works on the file; analyst SQL cannot change the warehouse, this can only delay.
    */
   setPaused(paused: boolean): void;
+  applyRetention(days: number): Promise<string>;
 }
 
 const STAGING = 'measurements_staging';
@@ -116,6 +118,15 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
     },
     setPaused(value) {
       paused = value;
+    },
+    // DuckDB has no partitions to drop: a DELETE of the old days, in the write queue.
+    applyRetention(days) {
+      ensureOpen();
+      return serialise(async () => {
+        const cutoff = retentionCutoff(new Date(), days).toISOString();
+        const result = await connection.run(`DELETE FROM measurements WHERE event_ts < '${cutoff}'::TIMESTAMPTZ`);
+        return `DuckDB ${path}: deleted ${result.rowsChanged} measurements older than ${days} days`;
+      });
     },
     async close() {
       if (closed) return;

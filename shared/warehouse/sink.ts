@@ -18,5 +18,10 @@ export interface WarehouseSink {
    * cannot be reached (after retrying only the rows that failed).
    */
   write(rows: MeasurementRow[]): Promise<{ refused: RefusedRow[] }>;
+  /**
+   * Keeps `days` days of event time (docs/lifecycle.md): BigQuery sets the table's partition
+   * expiration, DuckDB deletes older rows. Idempotent; says what it did.
+   */
+  applyRetention?(days: number): Promise<string>;
   close(): Promise<void>;
 }

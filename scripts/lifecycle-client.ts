@@ -1,0 +1,24 @@
+/**
+ * What `npm run maintain` and `npm run replay` share: while `npm start` runs, the stack holds
+ * the embedded PGlite and DuckDB files (one process at a time), so the command asks the
+ * stack's registry; otherwise it runs in this process against the configured stores.
+ */
+import type { Config } from '../shared/config.ts';
+import { readStackState } from './stack/state-file.ts';
+
+/** POSTs to the running stack's registry, or returns undefined when no stack runs. */
+export async function callRunningStack(config: Config, path: string, body: unknown): Promise<unknown> {
+  // A stack of PostgreSQL and BigQuery holds no file: this process can do the work itself.
+  if (config.databaseUrl || config.instanceConnectionName) return undefined;
+  const stack = await readStackState(config.dataDir);
+  if (!stack) return undefined;
+  const response = await fetch(`${stack.urls.registry}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(15 * 60_000),
+  });
+  const answer = (await response.json()) as unknown;
+  if (!response.ok) throw new Error(`the stack's registry answered ${response.status}: ${JSON.stringify(answer)}`);
+  return answer;
+}
