@@ -189,9 +189,9 @@ describe('GET /v1/devices/{id}/readings', () => {
       expect(issuePaths(answer.json)).toEqual(paths);
     });
 
-    it('an unknown device with 404, an impossible id with 404, a NUL with 400', async () => {
+    it('an unknown device with 404, an impossible id or a NUL with 400', async () => {
       expect((await get('/v1/devices/nobody-here/readings')).status).toBe(404);
-      expect((await get('/v1/devices/x/readings')).status).toBe(404);
+      expect((await get('/v1/devices/x/readings')).status).toBe(400);
       expect((await get('/v1/devices/dev%00a/readings')).status).toBe(400);
       expect((await get('/v1/devices/dev-a/nothing')).status).toBe(404);
     });

@@ -15,7 +15,8 @@ import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';
 import { createListener, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import { lazy, type Platform } from '../../shared/runtime/platform.ts';
-import { DeviceId } from '../../schemas/reading.ts';
+import { DevicePathIds } from '../../schemas/ids.ts';
+import { decodePathSegment, parseIds } from '../../shared/ids.ts';
 import { FleetQuery, ReadingsQuery, SeriesQuery } from '../../schemas/readings-api.ts';
 import { getSeries, listFleet, listReadings, type ReadDeps } from './api.ts';
 import { createDashboard } from './dashboard/serve.ts';
@@ -35,18 +36,8 @@ function parseQuery<S extends z.ZodType>(schema: S, query: URLSearchParams): z.i
   throw new ValidationError('invalid query parameters', issues);
 }
 
-/** The path's device id, percent-decoded; an id no device can have names no device. */
-function deviceIdOf(encoded: string): string {
-  let deviceId: string;
-  try {
-    deviceId = decodeURIComponent(encoded);
-  } catch {
-    throw new ValidationError('invalid device id', [{ path: 'deviceId', message: 'is not valid percent-encoding' }]);
-  }
-  if (deviceId.includes('\u0000')) throw new ValidationError('invalid device id', [{ path: 'deviceId', message: 'must not contain the NUL character' }]);
-  if (!DeviceId.safeParse(deviceId).success) throw new HttpError(404, 'not_found', `device ${JSON.stringify(deviceId.slice(0, 300))} not found`);
-  return deviceId;
-}
+/** The path's device id, percent-decoded; an id no device can have is 400 before any store is asked. */
+const deviceIdOf = (encoded: string): string => parseIds(DevicePathIds, { deviceId: decodePathSegment(encoded, 'deviceId') }).deviceId;
 
 /** READ_TOKEN and ADMIN_TOKEN, whichever are set; one made up for this process when neither is. */
 function acceptedSecrets(platform: Platform): string[] {

@@ -7,8 +7,8 @@
  * - drops whole partitions past READINGS_RETENTION_DAYS (never a mass DELETE), and deletes
  *   the few default-partition rows past it;
  * - deletes `rejected` rows past REJECTED_RETENTION_DAYS in bounded batches;
- * - keeps the last 10 rows per device of `device_configs` and `device_states` when those
- *   tables exist (skipped, and said so, when they do not);
+ * - keeps the last 10 rows per device of `device_configs` and `device_states` (IoT Core's
+ *   config versions and reported states; their writers trim too, this catches what a crash left);
  * - sets the warehouse's retention when BIGQUERY_PARTITION_EXPIRATION_DAYS is set.
  *
  * Safe to run twice at once without a global lock: partition changes are serialised by one
@@ -50,9 +50,9 @@ export interface MaintenanceReport {
   /** Rows past retention deleted from `readings_default`. */
   defaultRowsDeleted: number;
   rejectedDeleted: number;
-  /** Rows trimmed to the last 10 per device, or `skipped` when the table does not exist. */
-  deviceConfigsDeleted: number | 'skipped';
-  deviceStatesDeleted: number | 'skipped';
+  /** Rows trimmed to the last 10 per device. */
+  deviceConfigsDeleted: number;
+  deviceStatesDeleted: number;
   warehouse?: string;
 }
 
@@ -93,8 +93,8 @@ export async function runMaintenance(db: Database, options: MaintenanceOptions):
   );
   logger.info('deleted rejected messages past retention', { rows: rejectedDeleted, before: rejectedCutoff.toISOString() });
 
-  const deviceConfigsDeleted = await keepLastVersions(db, 'device_configs', ['version', 'update_time', 'cloud_update_time', 'created_at'], batchSize, logger);
-  const deviceStatesDeleted = await keepLastVersions(db, 'device_states', ['update_time', 'updated_at', 'created_at', 'at', 'id'], batchSize, logger);
+  const deviceConfigsDeleted = await keepLastVersions(db, 'device_configs', 'version DESC', batchSize, logger);
+  const deviceStatesDeleted = await keepLastVersions(db, 'device_states', 'update_time DESC, id DESC', batchSize, logger);
 
   let warehouse: string | undefined;
   if (options.warehouseRetentionDays !== undefined && options.warehouse) {
@@ -151,25 +151,12 @@ async function dropPartitions(db: Database, options: MaintenanceOptions, cutoff:
   return dropped;
 }
 
-/**
- * Trims `table` to its last 10 rows per device, newest by the first of `orderColumns` it has.
- * The table comes from another migration; without it the step is skipped.
- */
-async function keepLastVersions(db: Database, table: string, orderColumns: string[], batchSize: number, logger: Logger): Promise<number | 'skipped'> {
-  const columns = await db.query<{ column_name: string }>(
-    `SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1`,
-    [table],
-  );
-  const names = new Set(columns.rows.map((c) => c.column_name));
-  const order = orderColumns.find((c) => names.has(c));
-  if (!names.has('device_id') || order === undefined) {
-    logger.info(`skipped ${table}: ${names.size === 0 ? 'no such table' : 'no device_id or version column'}`);
-    return 'skipped';
-  }
+/** Trims `table` to its last 10 rows per device, newest first by `order`. */
+async function keepLastVersions(db: Database, table: 'device_configs' | 'device_states', order: string, batchSize: number, logger: Logger): Promise<number> {
   const deleted = await deleteInBatches(
     db,
     `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(
-       SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY device_id ORDER BY ${quoteIdent(order)} DESC) AS rank FROM ${table}) ranked
+       SELECT ctid FROM (SELECT ctid, row_number() OVER (PARTITION BY device_id ORDER BY ${order}) AS rank FROM ${table}) ranked
        WHERE rank > ${KEPT_VERSIONS} LIMIT $1))`,
     [batchSize],
   );
