@@ -66,6 +66,13 @@ export type DeviceConfigResponse = z.infer<typeof DeviceConfigResponse>;
 export const DeviceStateEntry = z.object({ updateTime: z.iso.datetime(), binaryData: z.string() });
 export type DeviceStateEntry = z.infer<typeof DeviceStateEntry>;
 
+/** `GET .../configVersions`: the kept versions, newest first. */
+export const ListConfigVersionsResponse = z.object({ deviceConfigs: z.array(DeviceConfigResponse).max(KEPT_PER_DEVICE) });
+export type ListConfigVersionsResponse = z.infer<typeof ListConfigVersionsResponse>;
+/** `GET .../states`: the kept states, newest first. */
+export const ListStatesResponse = z.object({ deviceStates: z.array(DeviceStateEntry).max(KEPT_PER_DEVICE) });
+export type ListStatesResponse = z.infer<typeof ListStatesResponse>;
+
 const Count = (name: string) =>
   z.coerce.number().int().min(0).max(KEPT_PER_DEVICE, { error: `${name} is at most ${KEPT_PER_DEVICE}` }).optional();
 

@@ -16,7 +16,10 @@ import { parseArgs, isDeepStrictEqual } from 'node:util';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BatchCreateResponse, BatchItemError, CreateDevice, DeviceListResponse, DeviceResponse, DeviceStateResponse, PatchDevice } from '../schemas/device.ts';
+import { DeviceConfigResponse, DeviceStateEntry, ListConfigVersionsResponse, ListStatesResponse, ModifyConfigRequest, SetStateRequest } from '../schemas/device-config.ts';
 import { PublishEventRequest } from '../schemas/iot-core.ts';
+import { ReplayRequest, ReplayResult } from '../schemas/lifecycle.ts';
+import { FleetDevice, FleetResponse, ReadingItem, ReadingsResponse, SeriesBucket, SeriesResponse } from '../schemas/readings-api.ts';
 import { Reading, ReadingBatch } from '../schemas/reading.ts';
 import { SenmlPack } from '../schemas/senml.ts';
 
@@ -40,6 +43,8 @@ export const DERIVED_COMPONENTS: Record<string, Record<string, DerivedSchema>> =
     ReadingBatch: { schema: ReadingBatch, io: 'input' },
     SenmlPack: { schema: SenmlPack, io: 'input' },
     PublishEventRequest: { schema: PublishEventRequest, io: 'input' },
+    SetStateRequest: { schema: SetStateRequest, io: 'input' },
+    DeviceConfig: { schema: DeviceConfigResponse, io: 'output' },
   },
   'registry.yaml': {
     CreateDevice: { schema: CreateDevice, io: 'input' },
@@ -49,8 +54,22 @@ export const DERIVED_COMPONENTS: Record<string, Record<string, DerivedSchema>> =
     BatchCreateResponse: { schema: BatchCreateResponse, io: 'output' },
     BatchItemError: { schema: BatchItemError, io: 'output' },
     DeviceState: { schema: DeviceStateResponse, io: 'output' },
+    ModifyConfigRequest: { schema: ModifyConfigRequest, io: 'input' },
+    DeviceConfig: { schema: DeviceConfigResponse, io: 'output' },
+    DeviceConfigList: { schema: ListConfigVersionsResponse, io: 'output' },
+    DeviceStateVersion: { schema: DeviceStateEntry, io: 'output' },
+    DeviceStateList: { schema: ListStatesResponse, io: 'output' },
+    ReplayRequest: { schema: ReplayRequest, io: 'input' },
+    ReplayResponse: { schema: ReplayResult, io: 'output' },
   },
-  'readings.yaml': {},
+  'readings.yaml': {
+    Reading: { schema: ReadingItem, io: 'output' },
+    ReadingPage: { schema: ReadingsResponse, io: 'output' },
+    Bucket: { schema: SeriesBucket, io: 'output' },
+    Series: { schema: SeriesResponse, io: 'output' },
+    FleetDevice: { schema: FleetDevice, io: 'output' },
+    FleetPage: { schema: FleetResponse, io: 'output' },
+  },
 };
 
 const SAFE_INTEGER = 9007199254740991;

@@ -8,7 +8,7 @@
 import type { Database } from '../../shared/db/database.ts';
 import { HttpError } from '../../shared/errors.ts';
 import * as store from '../../shared/stores/device-config.ts';
-import type { DeviceConfigResponse, DeviceStateEntry, ModifyConfigRequest } from '../../schemas/device-config.ts';
+import type { DeviceConfigResponse, ListConfigVersionsResponse, ListStatesResponse, ModifyConfigRequest } from '../../schemas/device-config.ts';
 import { findDevice } from './store.ts';
 
 const notFound = (deviceId: string) => new HttpError(404, 'not_found', `device ${deviceId} not found`);
@@ -19,13 +19,13 @@ export async function modifyDeviceConfig(db: Database, deviceId: string, request
   return store.toDeviceConfigResponse(row);
 }
 
-export async function listDeviceConfigVersions(db: Database, deviceId: string, numVersions?: number): Promise<{ deviceConfigs: DeviceConfigResponse[] }> {
+export async function listDeviceConfigVersions(db: Database, deviceId: string, numVersions?: number): Promise<ListConfigVersionsResponse> {
   if (!(await findDevice(db, deviceId))) throw notFound(deviceId);
   const rows = await store.listConfigVersions(db, deviceId, numVersions);
   return { deviceConfigs: rows.map((r) => store.toDeviceConfigResponse(r)) };
 }
 
-export async function listDeviceStates(db: Database, deviceId: string, numStates?: number): Promise<{ deviceStates: DeviceStateEntry[] }> {
+export async function listDeviceStates(db: Database, deviceId: string, numStates?: number): Promise<ListStatesResponse> {
   if (!(await findDevice(db, deviceId))) throw notFound(deviceId);
   return { deviceStates: await store.listReportedStates(db, deviceId, numStates) };
 }
