@@ -3,6 +3,7 @@
  * Pub/Sub message reaches a function, and a helper that serves a function on a free port.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import pg from 'pg';
@@ -52,6 +53,11 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
 /** The DATA_DIR of testConfig: one per test process, under the run's root that the global setup removes. */
 export function testDataDir(): string {
   return join(inject('testDataRoot'), String(process.pid));
+}
+
+/** A fresh scratch directory under the run's root, which the global setup removes with everything in it. */
+export function makeScratchDir(prefix: string): string {
+  return mkdtempSync(join(inject('testDataRoot'), prefix));
 }
 
 /** Configuration as a deployed function would read it, from these variables only. */
