@@ -15,7 +15,7 @@ const spec = {
   synopsis: '',
   description: [
     'Applies the PostgreSQL migrations (schemas/migrations/) that the database has not seen yet;',
-    'running it again changes nothing. The database is the one the environment names:',
+    'running it again changes nothing. The database is the one the environment names (below).',
   ].join('\n'),
   options: {},
   notes: [

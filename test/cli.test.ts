@@ -21,7 +21,7 @@ const COMMANDS: { script: string; mentions: RegExp }[] = [
   { script: 'serve', mentions: /PORT .*default: 8080/ },
   { script: 'migrate', mentions: /CLOUD_SQL_IP_TYPE .*PRIVATE[\s\S]*cloud-sql-proxy/ },
   { script: 'simulate', mentions: /--devices N .*\(default: 10\)[\s\S]*--rate R .*\(default: 50\)/ },
-  { script: 'build', mentions: /dist\/<function>\/index\.mjs/ },
+  { script: 'build', mentions: /dist\/<function>\/index\.mjs[\s\S]*needs DATABASE_URL/ },
   { script: 'deploy', mentions: /--project P .*default: `gcloud config get-value project`[\s\S]*--context CTX/ },
   { script: 'wiring', mentions: /--ingest-url URL/ },
   { script: 'bench', mentions: /--quick/ },
@@ -35,6 +35,8 @@ describe.each(COMMANDS)('npm run $script', ({ script, mentions }) => {
     expect(run.stdout).toMatch(new RegExp(`^usage: npm (run )?${script.replace(':', '\\:')}`));
     expect(run.stdout).toMatch(mentions);
     expect(run.stderr).toBe('');
+    // A sentence that ends in a colon announces a list; the options are not that list.
+    expect(run.stdout).not.toMatch(/ \S+:\n\n? {2}--/);
   });
 
   it('refuses an unknown flag with exit 2 and one line naming it', () => {

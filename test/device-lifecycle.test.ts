@@ -3,14 +3,12 @@
  * the same id starts with empty state and no readings, and a message the old device sent
  * before it was deleted (still in flight in Pub/Sub) never reaches the new one.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
 import registry from '../functions/registry/index.ts';
 import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
-import { createTestDatabase, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
+import { createTestDatabase, makeScratchDir, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 
 const ADMIN = { authorization: 'Bearer lifecycle-admin', 'content-type': 'application/json' };
 let tdb: TestDatabase;
@@ -20,7 +18,7 @@ let ingestFn: ServedFunction;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
-  warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'lifecycle-')), 'warehouse.duckdb'));
+  warehouse = await openDuckDbSink(join(makeScratchDir('lifecycle-'), 'warehouse.duckdb'));
   const env = { DATABASE_URL: tdb.url, ADMIN_TOKEN: 'lifecycle-admin' };
   registryFn = await startFunction(registry, { env });
   ingestFn = await startFunction(ingest, { env, providers: { warehouse: async () => warehouse } });

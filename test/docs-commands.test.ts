@@ -108,3 +108,48 @@ describe('relative links in README.md and docs/', () => {
     expect(ARRIVING_DOCUMENTS.filter((d) => existsSync(path.join(rootDir, d))), 'documents now present: remove them from ARRIVING_DOCUMENTS').toEqual([]);
   });
 });
+
+/** Names a shell gives every user; a block may use them without setting them. */
+const SHELL_PROVIDED = new Set(['HOME', 'PATH', 'PWD', 'USER']);
+
+/**
+ * The variables a shell block uses before the block, or an earlier block of the same document,
+ * sets them. Single-quoted text and comments are not expanded and so are skipped; `${NAME:-…}`
+ * and `${NAME-…}` bring their own default.
+ */
+function unsetVariablesIn(blocks: string[]): string[] {
+  const defined = new Set<string>();
+  const unset: string[] = [];
+  blocks.forEach((block, index) => {
+    for (const rawLine of block.split('\n')) {
+      const line = rawLine.replace(/'[^']*'/g, "''").replace(/(^|\s)#.*$/, '$1');
+      // Set on this line before the use (`D=x; echo $D`, `for i in …; do echo $i`) counts as set.
+      const setHere = [
+        ...line.matchAll(/(?:^|[\s;&|(])(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=/g),
+        ...line.matchAll(/\bfor\s+([A-Za-z_][A-Za-z0-9_]*)\s+in\b/g),
+      ].map((m) => ({ name: m[1] as string, at: m.index }));
+      for (const match of line.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)(:?-)?/g)) {
+        const name = match[1] as string;
+        const defaulted = match[0].startsWith('${') && match[2] !== undefined;
+        const setBefore = defined.has(name) || setHere.some((d) => d.name === name && d.at < match.index);
+        if (!defaulted && !setBefore && !SHELL_PROVIDED.has(name)) unset.push(`block ${index + 1}: $${name}`);
+      }
+      for (const { name } of setHere) defined.add(name);
+    }
+  });
+  return unset;
+}
+
+describe('shell blocks a reader pastes (README.md, docs/devices.md)', () => {
+  it('finds the variables a block leaves unset', () => {
+    expect(unsetVariablesIn(['curl "$REGISTRY/v1" -H "Authorization: Bearer ${ADMIN_TOKEN}"'])).toEqual(['block 1: $REGISTRY', 'block 1: $ADMIN_TOKEN']);
+    expect(unsetVariablesIn(['T=${T:-$(cat f)}  # $NOT_A_USE', "D=x; echo '$QUOTED' \"$D\" $T", 'for i in 1 2; do echo $i $HOME; done'])).toEqual([]);
+  });
+
+  it.each(['README.md', 'docs/devices.md'])('%s sets every variable it uses before using it', async (file) => {
+    const text = await readFile(new URL(file, ROOT), 'utf8');
+    const blocks = [...text.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    expect(blocks.length).toBeGreaterThan(0);
+    expect(unsetVariablesIn(blocks)).toEqual([]);
+  });
+});

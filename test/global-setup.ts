@@ -4,7 +4,9 @@
  * missing service fails the run; it never skips tests silently.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { freePort, waitFor } from './support/net.ts';
@@ -13,6 +15,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     pubsubEmulatorHost: string;
+    /** Where testConfig's DATA_DIRs live, one per test process; removed when the run ends. */
+    testDataRoot: string;
   }
 }
 
@@ -72,8 +76,13 @@ export default async function setup(project: TestProject) {
 
   project.provide('pgAdminUrl', PG_ADMIN_URL);
   project.provide('pubsubEmulatorHost', host);
+  // Removed here rather than by each test process: vitest ends its workers with a signal, and a
+  // process killed so never runs its 'exit' handlers.
+  const testDataRoot = mkdtempSync(join(tmpdir(), 'telemetry-test-'));
+  project.provide('testDataRoot', testDataRoot);
 
   return async () => {
+    rmSync(testDataRoot, { recursive: true, force: true });
     if (emulator?.pid) {
       try {
         process.kill(-emulator.pid, 'SIGTERM');

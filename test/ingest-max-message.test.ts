@@ -4,8 +4,6 @@
  * (a bug, not a store that is down) is a permanent rejection that keeps the payload, never
  * a 503 that Pub/Sub redelivers until the message is dead-lettered.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +17,7 @@ import { openDuckDbSink } from '../shared/warehouse/duckdb.ts';
 import type { WarehouseSink } from '../shared/warehouse/sink.ts';
 import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
 import { createDevice } from './support/devices.ts';
-import { createTestDatabase, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
+import { createTestDatabase, makeScratchDir, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 
 let tdb: TestDatabase;
 let standIn: BigQueryStandIn;
@@ -57,7 +55,7 @@ const readingsOf = async (deviceId: string) =>
 
 describe('a message at the schema maximum', () => {
   it('is stored whole in PostgreSQL and DuckDB', async () => {
-    const duck = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'max-message-')), 'warehouse.duckdb'));
+    const duck = await openDuckDbSink(join(makeScratchDir('max-message-'), 'warehouse.duckdb'));
     const fn = await serveIngest(duck);
     const response = await post(fn.url, makePushBody({ data: maxMessage('max-duck'), attributes: { deviceId: 'max-duck' } }));
     expect(response.status, JSON.stringify(response.body)).toBe(200);

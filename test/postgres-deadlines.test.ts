@@ -4,8 +4,6 @@
  * deadline as a transient error, the connections it held are discarded, ingest answers 503
  * and its /healthz fails meanwhile, and once the database answers again new pushes are stored.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
@@ -14,7 +12,7 @@ import { openPostgres } from '../shared/db/postgres.ts';
 import { TransientError } from '../shared/errors.ts';
 import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
 import { createDevice } from './support/devices.ts';
-import { createTestDatabase, makePushBody, post, startFunction, testConfig, type ServedFunction, type TestDatabase } from './support/kit.ts';
+import { createTestDatabase, makeScratchDir, makePushBody, post, startFunction, testConfig, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { waitFor } from './support/net.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';
 
@@ -74,7 +72,7 @@ describe('ingest against a silent PostgreSQL', () => {
   let warehouse: DuckDbSink;
   beforeAll(async () => {
     await createDevice(tdb.db, { deviceId: 'silent-pg-1' });
-    warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'pg-deadlines-')), 'warehouse.duckdb'));
+    warehouse = await openDuckDbSink(join(makeScratchDir('pg-deadlines-'), 'warehouse.duckdb'));
     fn = await startFunction(ingest, { env: { DATABASE_URL: proxiedUrl, ...DEADLINES }, providers: { warehouse: async () => warehouse } });
   });
   afterAll(async () => {

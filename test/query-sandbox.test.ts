@@ -5,7 +5,7 @@
  * PostgreSQL side (`--db postgres`) runs in a read-only transaction.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -49,6 +49,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await sink?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 const count = async () => Number((await sink.query('SELECT count(*) FROM measurements')).rows[0]?.[0]);

@@ -3,8 +3,6 @@
  * stores, across messages, inside one message and inside one group-commit batch; and the
  * warehouse's dedupe view keeps only the first message's rows of an identity.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +13,7 @@ import { duckDbMeasurementsDdl } from '../schemas/columns.ts';
 import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
 import { renderDedupeView } from '../shared/warehouse/views.ts';
 import { createDevice } from './support/devices.ts';
-import { createTestDatabase, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
+import { createTestDatabase, makeScratchDir, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 
 let tdb: TestDatabase;
 let warehouse: DuckDbSink;
@@ -24,7 +22,7 @@ let fn: ServedFunction;
 beforeAll(async () => {
   tdb = await createTestDatabase();
   for (const deviceId of ['id-messages', 'id-one-message', 'id-batch']) await createDevice(tdb.db, { deviceId });
-  warehouse = await openDuckDbSink(join(mkdtempSync(join(tmpdir(), 'identity-')), 'warehouse.duckdb'));
+  warehouse = await openDuckDbSink(join(makeScratchDir('identity-'), 'warehouse.duckdb'));
   fn = await startFunction(ingest, { env: { DATABASE_URL: tdb.url }, providers: { warehouse: async () => warehouse } });
 });
 afterAll(async () => {

@@ -4,15 +4,15 @@
  * generated one is kept under DATA_DIR (0600), shown on the first start only, and the same
  * after a restart. A function run alone listens on every interface unless HOST is set.
  */
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config.ts';
 import { functionHost } from '../shared/runtime/main.ts';
 import { keepOrGenerateSecret } from '../shared/secrets.ts';
-import { createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { createTestDatabase, makeScratchDir, type TestDatabase } from './support/kit.ts';
 import { stackEnv, startStackProcess, type StackProcess } from './support/stack-process.ts';
 
 let tdb: TestDatabase;
@@ -21,7 +21,7 @@ let stack: StackProcess | undefined;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
-  env = await stackEnv(mkdtempSync(join(tmpdir(), 'stack-exposure-')), { DATABASE_URL: tdb.url, HOST: '', ADMIN_TOKEN: '', LOG_LEVEL: 'error' });
+  env = await stackEnv(makeScratchDir('stack-exposure-'), { DATABASE_URL: tdb.url, HOST: '', ADMIN_TOKEN: '', LOG_LEVEL: 'error' });
 });
 afterAll(async () => {
   await stop();
@@ -102,7 +102,7 @@ describe('HOST and kept secrets', () => {
   });
 
   it('generates a secret once and keeps it for every later caller, concurrent ones included', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'secrets-'));
+    const dir = makeScratchDir('secrets-');
     const first = await Promise.all([keepOrGenerateSecret(dir, 'read-token'), keepOrGenerateSecret(dir, 'read-token')]);
     expect(first[0].value).toBe(first[1].value);
     expect(first.filter((s) => s.generated)).toHaveLength(1);

@@ -3,8 +3,7 @@
  * Pub/Sub message reaches a function, and a helper that serves a function on a free port.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import pg from 'pg';
@@ -51,13 +50,19 @@ export async function createTestDatabase(options: { migrate?: boolean } = {}): P
   };
 }
 
-/** The DATA_DIR of testConfig: one per test process, removed when the process exits. */
-const TEST_DATA_DIR = join(tmpdir(), `telemetry-test-${process.pid}`);
-process.once('exit', () => rmSync(TEST_DATA_DIR, { recursive: true, force: true }));
+/** The DATA_DIR of testConfig: one per test process, under the run's root that the global setup removes. */
+export function testDataDir(): string {
+  return join(inject('testDataRoot'), String(process.pid));
+}
+
+/** A fresh scratch directory under the run's root, which the global setup removes with everything in it. */
+export function makeScratchDir(prefix: string): string {
+  return mkdtempSync(join(inject('testDataRoot'), prefix));
+}
 
 /** Configuration as a deployed function would read it, from these variables only. */
 export function testConfig(env: Record<string, string | undefined> = {}): Config {
-  return loadConfig({ DATA_DIR: TEST_DATA_DIR, LOG_LEVEL: 'error', ...env });
+  return loadConfig({ DATA_DIR: testDataDir(), LOG_LEVEL: 'error', ...env });
 }
 
 /** Captures log lines so that tests can read what a function logged. */
