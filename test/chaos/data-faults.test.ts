@@ -8,11 +8,10 @@
  * After each: every reading the bridge accepted is in both stores exactly once.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/kit.ts';
+import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
 import { runQueryScript, stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
 import { mountTmpfs, type Tmpfs } from '../support/tmpfs.ts';
 import { isClean, printFigures, startDeviceLoad } from './support/load.ts';
@@ -26,7 +25,7 @@ let pubsubDisk: Tmpfs;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
-  const dataDir = mkdtempSync(join(tmpdir(), 'chaos-data-'));
+  const dataDir = makeScratchDir('chaos-data-');
   // The Pub/Sub log on a disk of its own that the scenario can fill; the rest on the real disk.
   pubsubDisk = mountTmpfs(4 * 1024 * 1024);
   env = await stackEnv(dataDir, { DATABASE_URL: tdb.url, ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });

@@ -2,13 +2,10 @@
  * A PostgreSQL restart under load (`pg_ctl restart -m fast`: every connection terminated, the
  * server down for a moment), against `npm start` on a PostgreSQL of the test's own.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPostgres } from '../../shared/db/postgres.ts';
 import type { Database } from '../../shared/db/database.ts';
-import { testConfig } from '../support/kit.ts';
+import { makeScratchDir, testConfig } from '../support/kit.ts';
 import { stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../support/throwaway-postgres.ts';
 import { isClean, printFigures, startDeviceLoad } from './support/load.ts';
@@ -21,7 +18,7 @@ let stack: StackProcess;
 
 beforeAll(async () => {
   server = await startThrowawayPostgres();
-  env = await stackEnv(mkdtempSync(join(tmpdir(), 'chaos-pg-restart-')), { DATABASE_URL: server.url, ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });
+  env = await stackEnv(makeScratchDir('chaos-pg-restart-'), { DATABASE_URL: server.url, ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });
   stack = await startStackProcess(env);
   db = await openPostgres(testConfig({ DATABASE_URL: server.url }));
 });

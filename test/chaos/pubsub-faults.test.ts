@@ -5,11 +5,8 @@
  * client's own retries). Devices hear 503 and retry; afterwards every reading that got a 202
  * is stored once in both stores.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/kit.ts';
+import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
 import { stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { isClean, printFigures, startDeviceLoad } from './support/load.ts';
@@ -25,7 +22,7 @@ beforeAll(async () => {
   const [host = '127.0.0.1', port = '8085'] = inject('pubsubEmulatorHost').split(':');
   proxy = await startTcpProxy({ host, port: Number(port) });
   const suffix = Math.random().toString(36).slice(2, 8);
-  env = await stackEnv(mkdtempSync(join(tmpdir(), 'chaos-pubsub-')), {
+  env = await stackEnv(makeScratchDir('chaos-pubsub-'), {
     DATABASE_URL: tdb.url,
     PUBSUB_EMULATOR_HOST: `127.0.0.1:${proxy.port}`,
     GOOGLE_CLOUD_PROJECT: `chaos-${suffix}`,

@@ -5,11 +5,8 @@
  * deadlines: nothing wedges, /healthz of ingest fails while it cannot make progress, every
  * reading the bridge accepted is stored exactly once, and the recovery is measured.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/kit.ts';
+import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
 import { waitFor } from '../support/net.ts';
 import { stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
@@ -29,7 +26,7 @@ beforeAll(async () => {
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
   const viaProxy = new URL(tdb.url);
   viaProxy.port = String(proxy.port);
-  env = await stackEnv(mkdtempSync(join(tmpdir(), 'chaos-silent-pg-')), { DATABASE_URL: viaProxy.toString(), ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });
+  env = await stackEnv(makeScratchDir('chaos-silent-pg-'), { DATABASE_URL: viaProxy.toString(), ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });
   stack = await startStackProcess(env);
 });
 

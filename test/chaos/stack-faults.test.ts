@@ -5,11 +5,8 @@
  * After each: every reading the bridge accepted is in both stores exactly once and
  * device_state is each device's newest reading.
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/kit.ts';
+import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
 import { stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 import { isClean, printFigures, startDeviceLoad } from './support/load.ts';
@@ -26,7 +23,7 @@ beforeAll(async () => {
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
   const viaProxy = new URL(tdb.url);
   viaProxy.port = String(proxy.port);
-  env = await stackEnv(mkdtempSync(join(tmpdir(), 'chaos-stack-')), { DATABASE_URL: viaProxy.toString(), ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });
+  env = await stackEnv(makeScratchDir('chaos-stack-'), { DATABASE_URL: viaProxy.toString(), ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });
   stack = await startStackProcess(env);
 });
 

@@ -5,7 +5,7 @@
  * the `postgres` user.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync } from 'node:fs';
+import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './net.ts';
@@ -47,6 +47,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
       } catch {
         // Already stopped.
       }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
