@@ -4,6 +4,8 @@
  * stack's registry; otherwise it runs in this process against the configured stores.
  */
 import type { Config } from '../shared/config.ts';
+import { exitAfterOutput } from '../shared/exit.ts';
+import { createPlatform, type Platform } from '../shared/runtime/platform.ts';
 import { readStackState } from './stack/state-file.ts';
 
 /** POSTs to the running stack's registry, or returns undefined when no stack runs. */
@@ -21,4 +23,26 @@ export async function callRunningStack(config: Config, path: string, body: unkno
   const answer = (await response.json()) as unknown;
   if (!response.ok) throw new Error(`the stack's registry answered ${response.status}: ${JSON.stringify(answer)}`);
   return answer;
+}
+
+/** Runs `work` on a platform of this process's own, prints its result as JSON, and closes it. */
+export async function printFromLocalPlatform(config: Config, work: (platform: Platform) => Promise<unknown>): Promise<number> {
+  const platform = createPlatform({ config });
+  try {
+    process.stdout.write(JSON.stringify(await work(platform), null, 2) + '\n');
+    return 0;
+  } finally {
+    await platform.close();
+  }
+}
+
+/** A command's entry point: exits with its code once its output is written; a failure is one line. */
+export function runCommand(name: string, main: () => Promise<number>): void {
+  main().then(
+    (code) => exitAfterOutput(code),
+    (error: unknown) => {
+      process.stderr.write(`${name} failed: ${error instanceof Error ? error.message : String(error)}\n`);
+      exitAfterOutput(1);
+    },
+  );
 }

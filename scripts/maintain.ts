@@ -6,10 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../shared/config.ts';
-import { exitAfterOutput } from '../shared/exit.ts';
 import { maintenanceOptions, runMaintenance } from '../shared/lifecycle/maintain.ts';
-import { createPlatform } from '../shared/runtime/platform.ts';
-import { callRunningStack } from './lifecycle-client.ts';
+import { callRunningStack, printFromLocalPlatform, runCommand } from './lifecycle-client.ts';
 
 const USAGE = `usage: npm run maintain
 
@@ -17,7 +15,7 @@ Keeps the operational store bounded (docs/lifecycle.md):
   - creates the readings partitions of the coming days, and of days that waited in the default partition;
   - drops readings partitions older than READINGS_RETENTION_DAYS (default 30);
   - deletes rejected messages older than REJECTED_RETENTION_DAYS (default 30), in batches;
-  - keeps the last 10 device_configs / device_states per device (when those tables exist);
+  - keeps the last 10 device_configs / device_states per device;
   - sets the warehouse retention to BIGQUERY_PARTITION_EXPIRATION_DAYS when set.
 Runs against DATABASE_URL (or INSTANCE_CONNECTION_NAME), else the local PGlite; while
 npm start runs, through the stack's registry. Safe to run repeatedly and concurrently.
@@ -35,20 +33,7 @@ async function main(): Promise<number> {
     process.stdout.write(JSON.stringify(viaStack, null, 2) + '\n');
     return 0;
   }
-  const platform = createPlatform({ config });
-  try {
-    const report = await runMaintenance(await platform.database(), maintenanceOptions(platform));
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-    return 0;
-  } finally {
-    await platform.close();
-  }
+  return printFromLocalPlatform(config, async (platform) => runMaintenance(await platform.database(), maintenanceOptions(platform)));
 }
 
-main().then(
-  (code) => exitAfterOutput(code),
-  (error: unknown) => {
-    process.stderr.write(`maintain failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    exitAfterOutput(1);
-  },
-);
+runCommand('maintain', main);

@@ -8,10 +8,8 @@ import { parseArgs } from 'node:util';
 import { ReplayRequest, type ReplayResult } from '../schemas/lifecycle.ts';
 import { loadConfig } from '../shared/config.ts';
 import { toIssues } from '../shared/errors.ts';
-import { exitAfterOutput } from '../shared/exit.ts';
 import { replayRejected } from '../shared/lifecycle/replay.ts';
-import { createPlatform } from '../shared/runtime/platform.ts';
-import { callRunningStack } from './lifecycle-client.ts';
+import { callRunningStack, printFromLocalPlatform, runCommand } from './lifecycle-client.ts';
 
 const USAGE = `usage: npm run replay -- [filters] [--dry-run]
 
@@ -73,20 +71,9 @@ async function main(): Promise<number> {
     process.stderr.write('nothing to publish to: start the stack (npm start), set PUBSUB_EMULATOR_HOST, or GOOGLE_CLOUD_PROJECT for Pub/Sub\n');
     return 2;
   }
-  const platform = createPlatform({ config });
-  try {
-    const result = await replayRejected(parsed.data, { db: await platform.database(), publisher: () => platform.publisher(), topic: config.telemetryTopic, logger: platform.logger });
-    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
-    return 0;
-  } finally {
-    await platform.close();
-  }
+  return printFromLocalPlatform(config, async (platform) =>
+    replayRejected(parsed.data, { db: await platform.database(), publisher: () => platform.publisher(), topic: config.telemetryTopic, logger: platform.logger }),
+  );
 }
 
-main().then(
-  (code) => exitAfterOutput(code),
-  (error: unknown) => {
-    process.stderr.write(`replay failed: ${error instanceof Error ? error.message : String(error)}\n`);
-    exitAfterOutput(1);
-  },
-);
+runCommand('replay', main);
