@@ -242,7 +242,10 @@ describe('after the bad input', () => {
   it('every row in every store validates', async () => {
     const { problems, counted } = await findInvalidRows(tdb.db, warehouse);
     expect(problems).toEqual([]);
-    expect(counted.readings).toBeGreaterThan(0);
+    // A delete takes the device's readings with it, and the registry's fuzzing may delete
+    // DEVICE; the warehouse keeps its history either way.
+    const deviceLeft = (await tdb.db.query('SELECT 1 FROM devices WHERE device_id = $1', [DEVICE])).rowCount > 0;
+    expect(deviceLeft ? counted.readings : counted.measurements).toBeGreaterThan(0);
     expect(counted.rejected).toBeGreaterThan(0);
   });
 });
