@@ -102,7 +102,6 @@ export async function runReadingsBench(options: ReadingsBenchOptions): Promise<v
       targets: [],
       notes: [
         `Medians of ${options.rounds} interleaved rounds of ${options.seconds} s each; function from source on core 0, PostgreSQL 15 and autocannon sharing the machine.`,
-        'The machine (2 cores) was shared with other engineers running builds and tests while this ran: figures are upper bounds on latency.',
         'Every request is a read-only transaction with SET LOCAL statement_timeout (two extra round trips to PostgreSQL, included here).',
       ],
     });

@@ -24,7 +24,8 @@ export async function createBenchDatabase(prefix: string): Promise<BenchDatabase
   await admin.query(`CREATE DATABASE ${name}`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${name}`;
-  const db = await openPostgres(loadConfig({ DATABASE_URL: url.toString() }));
+  // Set-up fills millions of rows in one statement: longer than a request's statement deadline.
+  const db = await openPostgres(loadConfig({ DATABASE_URL: url.toString(), PG_STATEMENT_TIMEOUT_MS: String(30 * 60_000) }));
   await migrate(db);
   return {
     url: url.toString(),
