@@ -90,7 +90,9 @@ function bundleBytes(dir: string): { entry: number; total: number } {
 /** What the Dockerfile does at image build: start once with NODE_COMPILE_CACHE, flush it. */
 function warmCompileCache(dir: string, cacheDir: string): void {
   rmSync(cacheDir, { recursive: true, force: true });
-  const warm = "process.env.PORT = '0'; await import('./index.mjs'); (await import('node:module')).flushCompileCache(); process.exit(0);";
+  // As the Dockerfile warms it: a bundle refuses to start without its stores configured.
+  const warm =
+    "Object.assign(process.env, { PORT: '0', DATABASE_URL: 'postgres://warm-up.invalid/none', GOOGLE_CLOUD_PROJECT: 'warm-up', BIGQUERY_DATASET: 'warm-up' }); await import('./index.mjs'); (await import('node:module')).flushCompileCache(); process.exit(0);";
   execFileSync(process.execPath, ['--input-type=module', '--eval', warm], { cwd: dir, env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: cacheDir, LOG_LEVEL: 'error' }, stdio: 'ignore' });
 }
 
@@ -125,6 +127,8 @@ async function main(): Promise<void> {
     PATH: process.env.PATH ?? '',
     DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
     GOOGLE_CLOUD_PROJECT: 'local-project',
+    // ingest's warehouse: a bundle carries no DuckDB, and no request reaches BigQuery here.
+    BIGQUERY_DATASET: 'telemetry',
     MIGRATE_ON_START: 'false',
     LOG_LEVEL: 'error',
     ADMIN_TOKEN: 'bench',
