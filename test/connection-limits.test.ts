@@ -76,6 +76,29 @@ describe('the function runner', () => {
   });
 });
 
+describe('the function runner on SIGTERM', () => {
+  it('answers a request sent on a connection accepted just before the drain began, then closes it', async () => {
+    const served = await serveFunction(slow, createPlatform({ config: testConfig() }), { port: 0, host: '127.0.0.1', timeouts: { ...LIMITS, silentMs: 10_000 } });
+    const { hostname, port } = new URL(served.url);
+    const socket = connect(Number(port), hostname);
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    // The server has accepted the connection before it stops; the client is a moment late.
+    await waitFor(async () => (await new Promise<number>((r) => served.server.getConnections((_, n) => r(n)))) === 1, { timeoutMs: 5_000, what: 'the server to accept' });
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    const closed = new Promise<boolean>((resolve) => socket.once('close', (hadError) => resolve(hadError)));
+    socket.on('error', () => undefined);
+    const stopped = served.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    socket.write('GET /?wait=10 HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(await closed).toBe(false);
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer.toLowerCase()).toContain('connection: close');
+    expect(answer.endsWith('done')).toBe(true);
+    await stopped;
+  });
+});
+
 describe('the stack internal API', () => {
   it('closes connections that never send a byte, and keeps serving meanwhile', async () => {
     const platform = createPlatform({ config: testConfig() });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_NAMES } from '../functions/index.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makePushBody, post, type TestDatabase } from './support/kit.ts';
-import { freePort, waitFor } from './support/net.ts';
+import { acceptedConnections, freePort, waitFor } from './support/net.ts';
 
 let tdb: TestDatabase;
 /** DATA_DIR of the served function, removed when the file is done. */
@@ -42,7 +42,7 @@ describe('npm run serve -- ingest', () => {
     const child = spawn(process.execPath, ['scripts/serve.ts', 'ingest'], {
       env: {
         ...process.env, PORT: String(port), DATABASE_URL: tdb.url, DATA_DIR: scratch,
-        LOG_LEVEL: 'info', INGEST_BATCH_WAIT_MS: '200',
+        LOG_LEVEL: 'info', INGEST_BATCH_WAIT_MS: '3000',
       },
       // Kept, not echoed: a failing assertion shows it; a passing run prints nothing.
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -53,14 +53,17 @@ describe('npm run serve -- ingest', () => {
     child.stderr.on('data', (c: Buffer) => (errors += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const url = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 20_000, what: 'ingest /healthz' }).catch((error: unknown) => {
+    // Closing its connection after each try, so that no push below rides an idle keep-alive
+    // connection (the drain closes those at once: a client racing it retries, as Pub/Sub does).
+    await waitFor(async () => (await fetch(`${url}/healthz`, { headers: { connection: 'close' } })).ok, { timeoutMs: 20_000, what: 'ingest /healthz' }).catch((error: unknown) => {
       throw new Error(`${String(error)}\n${errors}`);
     });
 
-    // A 200 ms batch window holds these pushes in memory when SIGTERM arrives.
+    // A 3 s batch window holds these pushes in memory when SIGTERM arrives, once ingest has
+    // accepted all their connections (a connection still in the accept queue would be reset).
     const pushes = Array.from({ length: 20 }, (_, i) =>
       post(url, { ...makePushBody({ data: { ts: Date.UTC(2026, 0, 1, 0, i), seq: i, metrics: { t: i } }, attributes: { deviceId: 'serve-1' } }) }));
-    await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => acceptedConnections(child.pid ?? 0, port) >= 20, { timeoutMs: 10_000, what: 'ingest to accept the 20 push connections' });
     child.kill('SIGTERM');
     const results = await Promise.all(pushes);
     expect(results.map((r) => r.status)).toEqual(Array(20).fill(200));
