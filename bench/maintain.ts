@@ -17,8 +17,8 @@ import { createLogger } from '../shared/log.ts';
 import type { Database } from '../shared/db/database.ts';
 import { runMaintenance } from '../shared/lifecycle/maintain.ts';
 import { DAY_MS, dayOf, partitionName } from '../shared/lifecycle/retention.ts';
-import { readingIdOf } from '../shared/reading-id.ts';
-import { writeReadings, type NewReading } from '../shared/stores/readings.ts';
+import { readingIdOf } from '../functions/ingest/reading-id.ts';
+import { writeReadings, type NewReading } from '../functions/ingest/readings-store.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import { describeMachine, median, roundFigure, writeResult, type ResultRow } from './lib/report.ts';
 

@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { makeMeasurementRows } from '../test/support/measurement-rows.ts';
 
 const total = Number(process.argv[2] ?? 50_000);

@@ -10,7 +10,7 @@
  */
 import { OAuth2Client } from 'google-auth-library';
 import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
-import type { MeasurementRow } from '../schemas/rows.ts';
+import type { MeasurementRow } from '../schemas/tables.ts';
 import { GroupCommit } from '../shared/group-commit.ts';
 import { createLogger } from '../shared/log.ts';
 import { createBigQuerySink } from '../shared/warehouse/bigquery.ts';

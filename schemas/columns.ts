@@ -2,7 +2,7 @@
  * Column descriptions derived from the row schemas, and from them the DDL of each store.
  */
 import type { z } from 'zod';
-import { MeasurementRow } from './rows.ts';
+import { MeasurementRow } from './tables.ts';
 
 export type ColumnKind = 'string' | 'int' | 'float' | 'bool' | 'timestamp' | 'json';
 export interface Column {

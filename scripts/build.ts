@@ -22,7 +22,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Modules that exist only for the embedded stack, and what to configure instead. */
 export const EMBEDDED_ONLY: readonly { file: string; what: string; instead: string }[] = [
   { file: 'shared/db/pglite.ts', what: 'PGlite', instead: 'set DATABASE_URL or INSTANCE_CONNECTION_NAME' },
-  { file: 'shared/warehouse/duckdb.ts', what: 'DuckDB', instead: 'set BIGQUERY_DATASET and GOOGLE_CLOUD_PROJECT' },
+  { file: 'shared/warehouse/duckdb-sink.ts', what: 'DuckDB', instead: 'set BIGQUERY_DATASET and GOOGLE_CLOUD_PROJECT' },
 ];
 
 /** Packages a production bundle must never contain, and those its entry chunk must not. */

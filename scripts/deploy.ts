@@ -9,128 +9,15 @@
  * (which waits for the revision itself).
  * @see https://cloud.google.com/run/docs/reference/yaml/v1
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments, stringify } from 'yaml';
 import { FUNCTION_NAMES, isFunctionName, type FunctionName } from '../functions/index.ts';
 import { parseCommandLine, runCli, UsageError, usageFailure } from './cli.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const TARGETS = ['gke', 'cloud-run'] as const;
-export type Target = (typeof TARGETS)[number];
-
-/** A Kubernetes object as far as this script reads it. */
-export interface Manifest {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
-  spec?: {
-    template?: {
-      metadata?: { annotations?: Record<string, string> };
-      spec?: {
-        serviceAccountName?: string;
-        containerConcurrency?: number;
-        timeoutSeconds?: number;
-        containers?: {
-          name?: string;
-          image?: string;
-          env?: { name: string; value?: string; valueFrom?: unknown }[];
-          envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
-          resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
-          startupProbe?: unknown;
-          readinessProbe?: unknown;
-          livenessProbe?: unknown;
-          ports?: { containerPort?: number; name?: string }[];
-        }[];
-      };
-    };
-  };
-  [key: string]: unknown;
-}
-
-/** Renders an overlay offline and parses every document. */
-export function renderOverlay(target: Target, root = ROOT): Manifest[] {
-  const yamlText = execFileSync('kubectl', ['kustomize', path.join(root, 'knative', 'overlays', target)], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  return parseAllDocuments(yamlText)
-    .map((doc) => {
-      if (doc.errors.length > 0) throw new Error(`kustomize output is not valid YAML: ${doc.errors[0]!.message}`);
-      return doc.toJS() as Manifest | null;
-    })
-    .filter((m): m is Manifest => m !== null);
-}
-
-export const isKnativeService = (m: Manifest): boolean => m.apiVersion === 'serving.knative.dev/v1' && m.kind === 'Service';
-
-/**
- * The objects one function needs: its Service and what the Service refers to by name
- * (ConfigMaps through envFrom, its ServiceAccount, their Namespace). Secrets are created out
- * of band and never rendered.
- */
-export function selectFunction(manifests: Manifest[], name: FunctionName, image?: string): Manifest[] {
-  const service = manifests.find((m) => isKnativeService(m) && m.metadata.name === name);
-  if (!service) throw new Error(`no Knative Service named ${name} in the rendered overlay`);
-  const selected: Manifest = structuredClone(service);
-  const podSpec = selected.spec?.template?.spec;
-  const container = podSpec?.containers?.[0];
-  if (image && container) container.image = image;
-  const configMaps = new Set((container?.envFrom ?? []).flatMap((e) => (e.configMapRef ? [e.configMapRef.name] : [])));
-  const needed = (m: Manifest) =>
-    (m.kind === 'ConfigMap' && configMaps.has(m.metadata.name)) ||
-    (m.kind === 'ServiceAccount' && m.metadata.name === podSpec?.serviceAccountName) ||
-    (m.kind === 'Namespace' && m.metadata.name === selected.metadata.namespace);
-  const order = ['Namespace', 'ServiceAccount', 'ConfigMap'];
-  const dependencies = manifests.filter(needed).sort((a, b) => order.indexOf(a.kind) - order.indexOf(b.kind));
-  return [...dependencies, selected];
-}
-
-export const toYaml = (manifests: Manifest[]): string => manifests.map((m) => stringify(m)).join('---\n');
-
-/** Fills the committed placeholders: `PROJECT`, `REGION` and the push audience. */
-export interface Fill {
-  project: string;
-  region: string;
-  /** PUSH_AUTH_AUDIENCE of ingest and deadletter: what their push subscription signs tokens for. */
-  pushAudience: string;
-}
-
-/** Replaces `PROJECT` and `REGION` in every string, and sets the push audience where there is one. */
-export function fillManifests(manifests: Manifest[], fill: Fill): Manifest[] {
-  const replace = (value: unknown): unknown => {
-    if (typeof value === 'string') return value.replace(/\bPROJECT\b/g, fill.project).replace(/\bREGION\b/g, fill.region);
-    if (Array.isArray(value)) return value.map(replace);
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replace(v)]));
-    return value;
-  };
-  return manifests.map((m) => {
-    const filled = replace(m) as Manifest;
-    for (const container of filled.spec?.template?.spec?.containers ?? []) {
-      for (const env of container.env ?? []) if (env.name === 'PUSH_AUTH_AUDIENCE') env.value = fill.pushAudience;
-    }
-    return filled;
-  });
-}
-
-/**
- * The audience a push function verifies, and the wiring later puts on its subscription (it reads
- * it back from the deployed service): on Cloud Run the service's deterministic URL
- * (https://<service>-<project number>.<region>.run.app/), which Cloud Run's own IAM check
- * accepts; on GKE the Service's cluster address, which nothing but the function checks.
- * @see https://cloud.google.com/run/docs/triggering/https-request#deterministic
- */
-export function defaultPushAudience(name: string, target: Target, where: { region: string; projectNumber?: string }): string | undefined {
-  if (target === 'gke') return `https://${name}.telemetry.svc.cluster.local/`;
-  return where.projectNumber ? `https://${name}-${where.projectNumber}.${where.region}.run.app/` : undefined;
-}
-
-/** `gcloud <args>`'s trimmed output, or undefined when gcloud is missing, slow or says nothing. */
-export function gcloudValue(args: string[]): string | undefined {
-  const result = spawnSync('gcloud', args, { encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
-  const value = result.status === 0 ? result.stdout.trim() : '';
-  return value && value !== '(unset)' ? value : undefined;
-}
+import { defaultPushAudience, fillManifests, isKnativeService, renderOverlay, selectFunction, TARGETS, toYaml, type Manifest, type Target } from './deploy/manifests.ts';
+import { gcloudValue } from './gcloud.ts';
 
 function run(command: string, args: string[], input?: string): void {
   const result = spawnSync(command, args, { input, stdio: [input === undefined ? 'ignore' : 'pipe', 'inherit', 'inherit'], encoding: 'utf8', timeout: 600_000 });
@@ -255,7 +142,7 @@ async function main(): Promise<void> {
   if (pushes && !pushAudience) usageFailure(DEPLOY_COMMAND, `the project number of ${project} could not be read: pass --project-number (or --push-audience)`);
   const manifests = fillManifests(selectFunction(renderOverlay(args.target), args.name, args.image), { project, region, pushAudience: pushAudience ?? '' });
   // Refuse what Knative's webhook or Cloud Run would reject, and anything left unfilled, before touching the cluster.
-  const { validateService, findPlaceholders } = await import('./manifest-rules.ts');
+  const { validateService, findPlaceholders } = await import('./deploy/manifest-rules.ts');
   const issues = [...validateService(manifests.at(-1)!, args.target === 'gke' ? 'knative' : 'cloud-run'), ...findPlaceholders(manifests)];
   if (issues.length > 0) throw new Error(`the ${args.name} manifest is not ready to apply:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
   if (args.dryRun) {

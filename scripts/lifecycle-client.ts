@@ -4,9 +4,9 @@
  * stack's registry; otherwise it runs in this process against the configured stores.
  */
 import type { Config } from '../shared/config.ts';
-import { exitAfterOutput } from '../shared/exit.ts';
+import { exitAfterOutput } from './exit.ts';
 import { createPlatform, type Platform } from '../shared/runtime/platform.ts';
-import { readStackState } from './stack/state-file.ts';
+import { readStackState } from '../local/stack/state-file.ts';
 
 /** POSTs to the running stack's registry, or returns undefined when no stack runs. */
 export async function callRunningStack(config: Config, path: string, body: unknown): Promise<unknown> {

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeWarehouseSetup, setUpWarehouse, type WarehouseTarget } from './bigquery-setup.ts';
 import { parseCommandLine, runCli, UsageError, usageFailure } from './cli.ts';
-import { gcloudValue } from './deploy.ts';
+import { gcloudValue } from './gcloud.ts';
 
 export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter', 'readings'] as const;
 

@@ -4,7 +4,7 @@
  * - warehouse (default): DuckDB `measurements`. While `npm start` runs it holds the file (one
  *   writer process at a time), so the query goes through the stack's loopback internal API,
  *   which runs it on a sandboxed connection of its own; otherwise the file is opened
- *   read-only and sandboxed here (shared/warehouse/analyst-sql.ts).
+ *   read-only and sandboxed here (shared/warehouse/duckdb-analyst.ts).
  * - postgres: readings, device_state, rejected, in a read-only transaction
  *   (scripts/query/postgres.ts): through the stack when it runs; else DATABASE_URL directly,
  *   or a copy of the embedded PGlite directory, so nothing ever opens the live one twice.
@@ -17,12 +17,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../shared/config.ts';
 import { openDatabase } from '../shared/db/database.ts';
-import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS } from '../shared/warehouse/analyst-sql.ts';
-import { queryDuckDb, type QueryResult } from '../shared/warehouse/duckdb.ts';
-import { readStackState } from './stack/state-file.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS, queryDuckDb, type QueryResult } from '../shared/warehouse/duckdb-analyst.ts';
+import { readStackState } from '../local/stack/state-file.ts';
 import { formatTable } from './query/table.ts';
 import { queryPostgresReadOnly } from './query/postgres.ts';
-import { exitAfterOutput } from '../shared/exit.ts';
+import { exitAfterOutput } from './exit.ts';
 
 export type QueryTarget = 'warehouse' | 'postgres';
 

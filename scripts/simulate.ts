@@ -9,8 +9,8 @@ import { loadConfig } from '../shared/config.ts';
 import { STYLES, type Style } from './simulate/devices.ts';
 import { runSimulation, verifyDelivery, type SimulationProgress } from './simulate/run.ts';
 import { runQuery } from './query.ts';
-import { readStackState } from './stack/state-file.ts';
-import { exitAfterOutput } from '../shared/exit.ts';
+import { readStackState } from '../local/stack/state-file.ts';
+import { exitAfterOutput } from './exit.ts';
 import { runCli, usageFailure } from './cli.ts';
 
 const SPEC = {

@@ -6,8 +6,8 @@
 import { loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
 import { runCli } from './cli.ts';
-import { summarizeRequests } from './stack/request-summary.ts';
-import { isExposed, portsFromEnv, startStack, type Stack } from './stack/stack.ts';
+import { summarizeRequests } from '../local/stack/request-summary.ts';
+import { isExposed, portsFromEnv, startStack, type Stack } from '../local/stack/stack.ts';
 
 function describeStores(stack: Stack): string[] {
   const { config } = stack.platform;

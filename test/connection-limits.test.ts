@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineFunction } from '../shared/runtime/function.ts';
 import { createPlatform } from '../shared/runtime/platform.ts';
 import { serveFunction, type RunningFunction } from '../shared/runtime/serve.ts';
-import { startInternalApi } from '../scripts/stack/internal-api.ts';
+import { startInternalApi } from '../local/stack/internal-api.ts';
 import { testConfig } from './support/kit.ts';
 import { waitFor } from './support/net.ts';
 

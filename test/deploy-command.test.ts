@@ -12,8 +12,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { FUNCTION_NAMES } from '../functions/index.ts';
-import { isKnativeService, type Manifest } from '../scripts/deploy.ts';
-import { findPlaceholders, PLACEHOLDER_PATTERNS } from '../scripts/manifest-rules.ts';
+import { isKnativeService, type Manifest } from '../scripts/deploy/manifests.ts';
+import { findPlaceholders, PLACEHOLDER_PATTERNS } from '../scripts/deploy/manifest-rules.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const gcloudConfig = mkdtempSync(path.join(tmpdir(), 'deploy-gcloud-config-'));

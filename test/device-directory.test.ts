@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDeviceDirectory } from '../shared/device-directory.ts';
+import { createDeviceDirectory } from '../functions/ingest/device-directory.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
 

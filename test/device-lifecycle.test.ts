@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
 import registry from '../functions/registry/index.ts';
-import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { createTestDatabase, makeScratchDir, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 
 const ADMIN = { authorization: 'Bearer lifecycle-admin', 'content-type': 'application/json' };

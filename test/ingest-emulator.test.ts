@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PubSub } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
-import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { waitFor } from './support/net.ts';

@@ -13,7 +13,7 @@ import { MAX_METRICS_PER_READING, MAX_READINGS_PER_REQUEST } from '../schemas/re
 import { isProgrammingError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { createBigQuerySink } from '../shared/warehouse/bigquery.ts';
-import { openDuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import type { WarehouseSink } from '../shared/warehouse/sink.ts';
 import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
 import { createDevice } from './support/devices.ts';

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
-import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { startTcpProxy, type TcpProxy } from './support/tcp-proxy.ts';

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../shared/log.ts';
-import { openLocalPubsub, type LocalPubsub, type LocalPubsubOptions, type PushSubscription } from '../shared/local-pubsub/broker.ts';
-import { backoffMs, isAckStatus } from '../shared/local-pubsub/push.ts';
+import { openLocalPubsub, type LocalPubsub, type LocalPubsubOptions, type PushSubscription } from '../local/pubsub/broker.ts';
+import { backoffMs, isAckStatus } from '../local/pubsub/deliver.ts';
 import { waitFor } from './support/net.ts';
 
 interface Received {

@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isKnativeService, renderOverlay, selectFunction, type Manifest } from '../scripts/deploy.ts';
-import { connectionBudget, parseGoDuration, validateMaintenanceCronJob, validateService, type Platform } from '../scripts/manifest-rules.ts';
+import { isKnativeService, renderOverlay, selectFunction, type Manifest } from '../scripts/deploy/manifests.ts';
+import { connectionBudget, parseGoDuration, validateMaintenanceCronJob, validateService, type Platform } from '../scripts/deploy/manifest-rules.ts';
 import { DELIVERY, MAINTENANCE_SCHEDULE } from '../scripts/pubsub-wiring.ts';
 import { FUNCTION_NAMES } from '../functions/index.ts';
 

@@ -10,7 +10,7 @@ import ingest from '../functions/ingest/index.ts';
 import { classifyDbError, type Database } from '../shared/db/database.ts';
 import { openPostgres } from '../shared/db/postgres.ts';
 import { TransientError } from '../shared/errors.ts';
-import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makeScratchDir, makePushBody, post, startFunction, testConfig, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { waitFor } from './support/net.ts';

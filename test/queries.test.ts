@@ -5,8 +5,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MeasurementRow } from '../schemas/rows.ts';
-import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
+import type { MeasurementRow } from '../schemas/tables.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 
 const DIR = join(import.meta.dirname, '..', 'schemas', 'queries');
 const sqlOf = (name: string) => readFileSync(join(DIR, name), 'utf8');

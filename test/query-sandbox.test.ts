@@ -10,11 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseQueryArgs } from '../scripts/query.ts';
-import { startInternalApi } from '../scripts/stack/internal-api.ts';
+import { startInternalApi } from '../local/stack/internal-api.ts';
 import { createLogger } from '../shared/log.ts';
 import { createPlatform } from '../shared/runtime/platform.ts';
 import { queryPostgresReadOnly } from '../scripts/query/postgres.ts';
-import { openDuckDbSink, queryDuckDb, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { queryDuckDb } from '../shared/warehouse/duckdb-analyst.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { createTestDatabase, testConfig, type TestDatabase } from './support/kit.ts';
 import { makeMeasurementRows } from './support/measurement-rows.ts';
 

@@ -10,8 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { DuckDbSink } from '../shared/warehouse/duckdb.ts';
-import { startStack, type Stack } from '../scripts/stack/stack.ts';
+import type { DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
+import { startStack, type Stack } from '../local/stack/stack.ts';
 import { waitFor } from './support/net.ts';
 import { captureLogs, createTestDatabase, makePushBody, testConfig, type TestDatabase } from './support/kit.ts';
 
@@ -92,7 +92,7 @@ describe.each(cases)('replay through $name', ({ env }) => {
     // The device is registered late.
     const created = await registry('/v1/devices', { deviceId: DEVICE, credentials: [{ type: 'token' }] });
     expect(created.status).toBe(201);
-    // Ingest remembers an unknown device for 2 s (shared/device-directory.ts): a replay sent
+    // Ingest remembers an unknown device for 2 s (functions/ingest/device-directory.ts): a replay sent
     // sooner is rejected again (and could be replayed again); an operator replays later.
     await new Promise((resolve) => setTimeout(resolve, 2_500));
 

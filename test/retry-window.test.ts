@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { DELIVERY } from '../scripts/pubsub-wiring.ts';
 import { loadConfig } from '../shared/config.ts';
-import { minRetryWindowMs } from '../shared/local-pubsub/push.ts';
+import { minRetryWindowMs } from '../local/pubsub/deliver.ts';
 
 const seconds = (text: string) => Number(/^(\d+)s$/.exec(text)?.[1]);
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { bigQueryMeasurementsTable, columnsOf } from '../schemas/columns.ts';
-import { MeasurementRow } from '../schemas/rows.ts';
+import { MeasurementRow } from '../schemas/tables.ts';
 import { MEASUREMENTS_TABLE_FILE, renderMeasurementsTable } from '../scripts/bigquery-schema.ts';
 
 describe('schemas/bigquery/measurements.json', () => {

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { columnsOf, postgresTypeOf } from '../schemas/columns.ts';
-import { DeviceConfigRow, DeviceCredentialRow, DeviceRow, DeviceStateRow, MeasurementRow, ReadingRow, RejectedRow, ReportedStateRow } from '../schemas/rows.ts';
-import { openDuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { DeviceConfigRow, DeviceCredentialRow, DeviceRow, DeviceStateRow, MeasurementRow, ReadingRow, RejectedRow, ReportedStateRow } from '../schemas/tables.ts';
+import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
 import { migrate } from '../shared/db/migrate.ts';
 
@@ -31,7 +31,7 @@ const TABLES = {
   device_states: ReportedStateRow,
 };
 
-describe('PostgreSQL migrations match schemas/rows.ts', () => {
+describe('PostgreSQL migrations match schemas/tables.ts', () => {
   it.each(Object.entries(TABLES))('%s', async (table, schema) => {
     const { rows } = await tdb.db.query<{ column_name: string; data_type: string; is_nullable: string }>(
       `SELECT column_name, data_type, is_nullable FROM information_schema.columns

@@ -12,8 +12,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../shared/log.ts';
-import { StackState } from '../scripts/stack/state-file.ts';
-import { countRequest, formatSummary, summarizeRequests, type RequestCounts } from '../scripts/stack/request-summary.ts';
+import { StackState } from '../local/stack/state-file.ts';
+import { countRequest, formatSummary, summarizeRequests, type RequestCounts } from '../local/stack/request-summary.ts';
 import { stackEnv } from './support/stack-process.ts';
 import { waitFor } from './support/net.ts';
 

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { makeMeasurementRows } from './support/measurement-rows.ts';
 
 let dir: string;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { TransientError } from '../shared/errors.ts';
-import { openDuckDbSink, queryDuckDb, WarehouseBusyError, type DuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { queryDuckDb, WarehouseBusyError } from '../shared/warehouse/duckdb-analyst.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { makeMeasurementRow, makeMeasurementRows } from './support/measurement-rows.ts';
 
 let dir: string;

@@ -10,7 +10,7 @@ import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
 import { createLogger } from '../shared/log.ts';
 import { DAY_MS } from '../shared/lifecycle/retention.ts';
 import { createBigQuerySink } from '../shared/warehouse/bigquery.ts';
-import { openDuckDbSink } from '../shared/warehouse/duckdb.ts';
+import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
 import { makeMeasurementRow, makeMeasurementRows } from './support/measurement-rows.ts';
 

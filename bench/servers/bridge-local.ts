@@ -4,12 +4,12 @@
  * receiver on the other core). Without PUSH_ENDPOINT the topic has no subscription, so a
  * publish costs only the bridge's own work (the diagnostic).
  * Run by bench/bridge.ts: `node bench/servers/bridge-local.ts` with PORT, DATABASE_URL, DATA_DIR.
- * @see ../../shared/local-pubsub/broker.ts
+ * @see ../../local/pubsub/broker.ts
  */
 import { join } from 'node:path';
 import bridge from '../../functions/bridge/index.ts';
 import { loadConfig } from '../../shared/config.ts';
-import { openLocalPubsub } from '../../shared/local-pubsub/broker.ts';
+import { openLocalPubsub } from '../../local/pubsub/broker.ts';
 import { createLogger } from '../../shared/log.ts';
 import { createPlatform } from '../../shared/runtime/platform.ts';
 import { exitOnSignals, serveFunction } from '../../shared/runtime/serve.ts';

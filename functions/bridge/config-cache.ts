@@ -8,7 +8,7 @@
  * one device share one query.
  * @see ../../docs/devices.md "Configuration and state"
  */
-import type { DeviceConfigRow } from '../../schemas/rows.ts';
+import type { DeviceConfigRow } from '../../schemas/tables.ts';
 import type { Database } from '../../shared/db/database.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { acknowledgeConfig, databaseNow, findConfigChangesSince, findLatestConfigs } from '../../shared/stores/device-config.ts';

@@ -7,8 +7,8 @@
  * @see https://cloud.google.com/pubsub/docs/handling-failures#dead_letter_topic
  */
 import { classifyDbError } from '../../shared/db/database.ts';
-import { createPushHandler } from '../../shared/pubsub/push-handler.ts';
-import type { ReceivedMessage } from '../../shared/pubsub/push.ts';
+import { createPushHandler } from '../../shared/runtime/push-function.ts';
+import type { ReceivedMessage } from '../../shared/pubsub/push-envelope.ts';
 import { payloadText, recordRejections, type Rejection } from '../../shared/rejected.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
 import { createListener } from '../../shared/runtime/http.ts';

@@ -5,12 +5,12 @@
  */
 import { ORIGINAL_PUBLISH_TIME } from '../../shared/lifecycle/replay.ts';
 import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS } from '../../schemas/reading.ts';
-import type { DeviceDirectory } from '../../shared/device-directory.ts';
+import type { DeviceDirectory } from './device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { PermanentError, toIssues } from '../../shared/errors.ts';
-import type { ReceivedMessage } from '../../shared/pubsub/push.ts';
+import type { ReceivedMessage } from '../../shared/pubsub/push-envelope.ts';
 import { parseTelemetry } from '../../shared/telemetry.ts';
-import { toRows } from './rows.ts';
+import { toRows } from './to-rows.ts';
 import type { TelemetryWriter } from './writer.ts';
 
 export interface IngestDeps {

@@ -3,8 +3,8 @@
  * Answers 2xx only once every row of the message is durably written to both stores.
  * @see ../../docs/architecture.md
  */
-import { createDeviceDirectory } from '../../shared/device-directory.ts';
-import { createPushHandler } from '../../shared/pubsub/push-handler.ts';
+import { createDeviceDirectory } from './device-directory.ts';
+import { createPushHandler } from '../../shared/runtime/push-function.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
 import { createListener } from '../../shared/runtime/http.ts';
 import { ingestMessage } from './handle.ts';

@@ -9,10 +9,10 @@ import type { HealthStatus } from '../../shared/deadline.ts';
 import { GroupCommit } from '../../shared/group-commit.ts';
 import { recordRejections, type Rejection } from '../../shared/rejected.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
-import { writeReadings } from '../../shared/stores/readings.ts';
+import { writeReadings } from './readings-store.ts';
 import type { RefusedRow } from '../../shared/warehouse/sink.ts';
-import type { MeasurementRow } from '../../schemas/rows.ts';
-import type { MessageRows } from './rows.ts';
+import type { MeasurementRow } from '../../schemas/tables.ts';
+import type { MessageRows } from './to-rows.ts';
 
 export interface TelemetryWriter {
   write(rows: MessageRows): Promise<void>;

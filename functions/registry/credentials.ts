@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { generateDeviceToken, hashDeviceToken } from '../../shared/auth/device-token.ts';
 import type { CredentialResponse, CredentialSpec } from '../../schemas/device.ts';
-import type { DeviceCredentialRow } from '../../schemas/rows.ts';
+import type { DeviceCredentialRow } from '../../schemas/tables.ts';
 
 /** A credential row about to be inserted. */
 export type NewCredentialRow = Omit<DeviceCredentialRow, 'created_at'>;

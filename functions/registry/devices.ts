@@ -16,7 +16,7 @@ import type {
   ListDevicesQuery,
   PatchDevice,
 } from '../../schemas/device.ts';
-import type { DeviceCredentialRow, DeviceRow } from '../../schemas/rows.ts';
+import type { DeviceCredentialRow, DeviceRow } from '../../schemas/tables.ts';
 import { insertInitialConfigs } from '../../shared/stores/device-config.ts';
 import { mintCredentials, toCredentialResponse, type NewCredentialRow } from './credentials.ts';
 import * as store from './store.ts';

@@ -5,7 +5,7 @@
  * @see ../../schemas/migrations/001_initial.sql
  */
 import type { Sql } from '../../shared/db/database.ts';
-import type { DeviceCredentialRow, DeviceRow, DeviceStateRow } from '../../schemas/rows.ts';
+import type { DeviceCredentialRow, DeviceRow, DeviceStateRow } from '../../schemas/tables.ts';
 import type { PatchDevice } from '../../schemas/device.ts';
 import type { NewCredentialRow } from './credentials.ts';
 

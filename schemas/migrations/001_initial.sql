@@ -1,4 +1,4 @@
--- Initial schema. Checked against schemas/rows.ts by test/schemas.test.ts.
+-- Initial schema. Checked against schemas/tables.ts by test/schemas.test.ts.
 -- Every column beyond the key has a default, so that `INSERT INTO devices (device_id)` works.
 
 CREATE TABLE IF NOT EXISTS devices (

@@ -1,7 +1,7 @@
 -- Device configuration and reported state, as Cloud IoT Core kept them: numbered config
 -- versions (the operator's cloud-to-device data) and the states devices report. The last
 -- 10 of each per device are kept (the writers delete older ones in the same transaction).
--- Deleting a device deletes both (ON DELETE CASCADE). Checked against schemas/rows.ts by
+-- Deleting a device deletes both (ON DELETE CASCADE). Checked against schemas/tables.ts by
 -- test/schemas.test.ts; payloads are base64 text, as they travel on the wire.
 
 CREATE TABLE IF NOT EXISTS device_configs (

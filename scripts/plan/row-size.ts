@@ -8,7 +8,7 @@
 
 /** Assumed characters in a text value: ids as the project makes them, names as fleets name them. */
 export const TEXT_LENGTHS: Record<string, number> = {
-  reading_id: 32, // 32 hex characters (shared/reading-id.ts)
+  reading_id: 32, // 32 hex characters (functions/ingest/reading-id.ts)
   device_id: 16,
   message_id: 16, // Pub/Sub message ids are 16-17 digits
   metric: 12,

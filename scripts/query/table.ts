@@ -1,7 +1,7 @@
 /**
  * Query results as a terminal table: a header, a rule, right-aligned numbers, long cells cut.
  */
-import type { QueryResult } from '../../shared/warehouse/duckdb.ts';
+import type { QueryResult } from '../../shared/warehouse/duckdb-sink.ts';
 
 const MAX_CELL = 60;
 

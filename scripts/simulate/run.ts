@@ -5,7 +5,7 @@
  * reading reached both stores.
  */
 import { randomBytes } from 'node:crypto';
-import type { QueryResult } from '../../shared/warehouse/duckdb.ts';
+import type { QueryResult } from '../../shared/warehouse/duckdb-sink.ts';
 import { createDevice, GAP_PROBABILITY, nextRequest, registration, STYLES, type SimulatedDevice, type Style } from './devices.ts';
 
 export interface SimulationOptions {

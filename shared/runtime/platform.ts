@@ -60,7 +60,7 @@ async function defaultWarehouse(config: Config, logger: Logger): Promise<Warehou
     const { createBigQuerySink } = await import('../warehouse/bigquery.ts');
     return createBigQuerySink({ projectId: config.projectId, dataset: config.bigQueryDataset, logger, partitionExpirationDays: config.retention.bigQueryPartitionExpirationDays });
   }
-  const { openDuckDbSink } = await import('../warehouse/duckdb.ts');
+  const { openDuckDbSink } = await import('../warehouse/duckdb-sink.ts');
   return openDuckDbSink(`${config.dataDir}/warehouse.duckdb`);
 }
 

@@ -6,7 +6,7 @@
  * @see ../../schemas/migrations/002_device_config_state.sql
  */
 import { KEPT_PER_DEVICE, type DeviceConfigResponse, type DeviceStateEntry } from '../../schemas/device-config.ts';
-import type { DeviceConfigRow } from '../../schemas/rows.ts';
+import type { DeviceConfigRow } from '../../schemas/tables.ts';
 import type { Database, Sql } from '../db/database.ts';
 import { HttpError } from '../errors.ts';
 

@@ -13,10 +13,10 @@
  */
 import type { BigQuery, BigQueryOptions, Table } from '@google-cloud/bigquery';
 import { bigQueryMeasurementsTable } from '../../schemas/columns.ts';
-import type { MeasurementRow } from '../../schemas/rows.ts';
+import type { MeasurementRow } from '../../schemas/tables.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { toBigQueryRawRow, type BigQueryRawRow } from './rows.ts';
+import { toBigQueryRawRow, type BigQueryRawRow } from './measurement-encoding.ts';
 import type { RefusedRow, WarehouseSink } from './sink.ts';
 
 export interface BigQuerySinkOptions {

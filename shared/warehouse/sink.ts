@@ -1,7 +1,7 @@
 /**
  * The warehouse behind one interface: BigQuery in production, DuckDB embedded locally.
  */
-import type { MeasurementRow } from '../../schemas/rows.ts';
+import type { MeasurementRow } from '../../schemas/tables.ts';
 
 /** A row the warehouse refused for good (BigQuery's `invalid`): it goes to `rejected`. */
 export interface RefusedRow {

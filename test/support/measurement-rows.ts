@@ -1,7 +1,7 @@
 /**
  * Measurement rows for the warehouse tests: deterministic, with every column kind filled.
  */
-import type { MeasurementRow } from '../../schemas/rows.ts';
+import type { MeasurementRow } from '../../schemas/tables.ts';
 
 const METRICS = ['temp', 'humidity', 'door.open', 'status'] as const;
 

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StackState } from '../../scripts/stack/state-file.ts';
+import { StackState } from '../../local/stack/state-file.ts';
 import { freePort, waitFor } from './net.ts';
 
 const NODE = process.execPath;

@@ -14,9 +14,9 @@ import { HttpError, isPermanentError, type PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { classifyDbError } from '../db/database.ts';
 import { payloadText, recordRejections, type Rejection } from '../rejected.ts';
-import type { Platform } from '../runtime/platform.ts';
-import type { WireHandler, WireResponse } from '../runtime/http.ts';
-import { parsePushRequest, type ReceivedMessage } from './push.ts';
+import type { Platform } from './platform.ts';
+import type { WireHandler, WireResponse } from './http.ts';
+import { parsePushRequest, type ReceivedMessage } from '../pubsub/push-envelope.ts';
 
 export interface MessageContext {
   log: Logger;

@@ -18,14 +18,14 @@ import {
   type DuckDBConnection,
 } from '@duckdb/node-api';
 import { duckDbMeasurementsDdl, type Column } from '../../schemas/columns.ts';
-import type { MeasurementRow } from '../../schemas/rows.ts';
+import type { MeasurementRow } from '../../schemas/tables.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
-import { runAnalystSql, SANDBOXED_INSTANCE_OPTIONS, type AnalystQueryOptions, type QueryResult } from './analyst-sql.ts';
+import { runAnalystSql, SANDBOXED_INSTANCE_OPTIONS, type AnalystQueryOptions, type QueryResult } from './duckdb-analyst.ts';
 import type { WarehouseSink } from './sink.ts';
-import { MEASUREMENT_COLUMNS } from './rows.ts';
+import { MEASUREMENT_COLUMNS } from './measurement-encoding.ts';
 import { renderDedupeView } from './views.ts';
 
-export type { QueryResult } from './analyst-sql.ts';
+export type { QueryResult } from './duckdb-analyst.ts';
 
 /** The DuckDB sink, which also answers analyst SQL (`npm run query`) on connections of its own. */
 export interface DuckDbSink extends WarehouseSink {
@@ -244,35 +244,4 @@ function lockHeldError(path: string, error: unknown): Error | undefined {
     `the warehouse ${path} is in use by another process${pid ? ` (PID ${pid})` : ''}: another stack probably runs with the same DATA_DIR; stop it, or start this one with its own DATA_DIR`,
     { cause: error },
   );
-}
-
-/** Another process (the running stack) holds the file; ask that process, via its sink's query(). */
-export class WarehouseBusyError extends Error {
-  override readonly name: string = 'WarehouseBusyError';
-  constructor(path: string, cause: unknown) {
-    super(`${path} is open in another process (is the stack running?); DuckDB lets only that process read it`, { cause });
-  }
-}
-
-/**
- * Runs one analyst statement on a warehouse file that no process holds open for writing
- * (DuckDB lets one process write a file at a time); opened read-only and sandboxed, so it never
- * changes the file or reaches any other.
- * @see https://duckdb.org/docs/connect/concurrency
- */
-export async function queryDuckDb(path: string, sql: string, options?: AnalystQueryOptions): Promise<QueryResult> {
-  const instance = await DuckDBInstance.create(path, { ...SANDBOXED_INSTANCE_OPTIONS, access_mode: 'READ_ONLY' }).catch((error: unknown) => {
-    if (!/Could not set lock/.test(String(error))) throw error;
-    throw new WarehouseBusyError(path, error);
-  });
-  try {
-    const connection = await instance.connect();
-    try {
-      return await runAnalystSql(connection, sql, options);
-    } finally {
-      connection.closeSync();
-    }
-  } finally {
-    instance.closeSync();
-  }
 }

@@ -3,7 +3,7 @@
  * columns derived from the zod row schema, so a new column reaches every store at once.
  */
 import { columnsOf, type Column } from '../../schemas/columns.ts';
-import { MeasurementRow } from '../../schemas/rows.ts';
+import { MeasurementRow } from '../../schemas/tables.ts';
 
 /** The `measurements` columns in table order, derived from the zod schema. */
 export const MEASUREMENT_COLUMNS: readonly Column[] = columnsOf(MeasurementRow);

@@ -3,7 +3,7 @@
  * - `POST /internal/query {"sql", "db"?: "warehouse"|"postgres", "timeoutMs"?}` → `{columns, rows}`:
  *   analyst SQL on the stores the stack holds open (DuckDB lets one process write a file, PGlite
  *   lives in this process, so `npm run query` asks the stack), sandboxed and read-only on
- *   connections of its own, never the writer's (shared/warehouse/analyst-sql.ts,
+ *   connections of its own, never the writer's (shared/warehouse/duckdb-analyst.ts,
  *   scripts/query/postgres.ts);
  * - `POST /internal/warehouse {"paused"}`: hold DuckDB writes back (ingest answers 503, Pub/Sub
  *   keeps the messages) while an operator works on the file, and let them go again;
@@ -18,9 +18,9 @@ import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { toIssues } from '../../shared/errors.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
-import { MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/analyst-sql.ts';
-import type { DuckDbSink } from '../../shared/warehouse/duckdb.ts';
-import { queryPostgresReadOnly } from '../query/postgres.ts';
+import { MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/duckdb-analyst.ts';
+import type { DuckDbSink } from '../../shared/warehouse/duckdb-sink.ts';
+import { queryPostgresReadOnly } from '../../scripts/query/postgres.ts';
 
 export interface InternalApiOptions {
   platform: Platform;

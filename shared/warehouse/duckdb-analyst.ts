@@ -16,8 +16,7 @@
  * @see https://duckdb.org/docs/stable/operations_manual/securing_duckdb/overview
  * @see https://duckdb.org/docs/stable/configuration/overview
  */
-import type { DuckDBConnection } from '@duckdb/node-api';
-import { StatementType } from '@duckdb/node-api';
+import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 
 /** Instance options that keep every connection of it away from files and extensions. */
 export const SANDBOXED_INSTANCE_OPTIONS: Record<string, string> = {
@@ -85,5 +84,36 @@ export async function runAnalystSql(connection: DuckDBConnection, sql: string, o
     throw new AnalystSqlError(error instanceof Error ? error.message : String(error), { cause: error });
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Another process (the running stack) holds the file; ask that process, via its sink's query(). */
+export class WarehouseBusyError extends Error {
+  override readonly name: string = 'WarehouseBusyError';
+  constructor(path: string, cause: unknown) {
+    super(`${path} is open in another process (is the stack running?); DuckDB lets only that process read it`, { cause });
+  }
+}
+
+/**
+ * Runs one analyst statement on a warehouse file that no process holds open for writing
+ * (DuckDB lets one process write a file at a time); opened read-only and sandboxed, so it never
+ * changes the file or reaches any other.
+ * @see https://duckdb.org/docs/connect/concurrency
+ */
+export async function queryDuckDb(path: string, sql: string, options?: AnalystQueryOptions): Promise<QueryResult> {
+  const instance = await DuckDBInstance.create(path, { ...SANDBOXED_INSTANCE_OPTIONS, access_mode: 'READ_ONLY' }).catch((error: unknown) => {
+    if (!/Could not set lock/.test(String(error))) throw error;
+    throw new WarehouseBusyError(path, error);
+  });
+  try {
+    const connection = await instance.connect();
+    try {
+      return await runAnalystSql(connection, sql, options);
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
   }
 }

@@ -3,7 +3,7 @@
  * that steady traffic does not query the registry per message. Misses arriving in the same
  * tick share one query (`WHERE device_id = ANY($1)`).
  */
-import type { Database } from './db/database.ts';
+import type { Database } from '../../shared/db/database.ts';
 
 export interface DeviceInfo {
   deviceId: string;

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadFunction, type FunctionName } from '../../functions/index.ts';
 import type { Config } from '../../shared/config.ts';
-import { openLocalPubsub, type LocalPubsub } from '../../shared/local-pubsub/broker.ts';
+import { openLocalPubsub, type LocalPubsub } from '../pubsub/broker.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { createPlatform, type Platform } from '../../shared/runtime/platform.ts';

@@ -8,8 +8,8 @@
  * @see https://cloud.google.com/run/docs/reference/yaml/v1
  */
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
-import type { Issue } from '../shared/errors.ts';
-import type { Manifest } from './deploy.ts';
+import type { Issue } from '../../shared/errors.ts';
+import type { Manifest } from './manifests.ts';
 
 export type Platform = 'knative' | 'cloud-run';
 

@@ -3,7 +3,7 @@
  * device re-sending the same reading both land once (docs/data-model.md).
  */
 import { createHash } from 'node:crypto';
-import type { Reading } from '../schemas/reading.ts';
+import type { Reading } from '../../schemas/reading.ts';
 
 /**
  * 32 hex characters of SHA-256 over (device, event time, seq). A reading without `seq` also

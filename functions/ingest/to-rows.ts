@@ -3,10 +3,10 @@
  * `measurements` row per metric value, enriched with the device's registry, site and tags.
  */
 import type { Reading } from '../../schemas/reading.ts';
-import type { MeasurementRow } from '../../schemas/rows.ts';
-import type { DeviceInfo } from '../../shared/device-directory.ts';
-import { readingIdOf } from '../../shared/reading-id.ts';
-import type { NewReading } from '../../shared/stores/readings.ts';
+import type { MeasurementRow } from '../../schemas/tables.ts';
+import type { DeviceInfo } from './device-directory.ts';
+import { readingIdOf } from './reading-id.ts';
+import type { NewReading } from './readings-store.ts';
 
 export interface RowContext {
   device: DeviceInfo;

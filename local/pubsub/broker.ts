@@ -11,10 +11,10 @@
  * @see https://cloud.google.com/pubsub/docs/push
  * @see https://cloud.google.com/pubsub/docs/handling-failures#dead_letter_topic
  */
-import type { Logger } from '../log.ts';
-import type { Publisher } from '../pubsub/publisher.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { Journal, type StoredMessage } from './journal.ts';
-import { backoffMs, buildPushBody, pushMessage } from './push.ts';
+import { backoffMs, buildPushBody, pushMessage } from './deliver.ts';
 
 export interface PushSubscription {
   name: string;

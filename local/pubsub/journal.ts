@@ -27,7 +27,7 @@ import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync,
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { TransientError } from '../errors.ts';
+import { TransientError } from '../../shared/errors.ts';
 
 /** A message as stored: `data` base64, and the subscriptions it still has to reach. */
 export interface StoredMessage {

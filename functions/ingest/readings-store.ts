@@ -3,15 +3,15 @@
  * `device_state` (newest reading per device; a late reading never moves it backwards), in
  * one statement, so both change together or not at all.
  */
-import type { ReadingRow } from '../../schemas/rows.ts';
-import type { Sql } from '../db/database.ts';
-import { jsonForPostgres } from '../rejected.ts';
+import type { ReadingRow } from '../../schemas/tables.ts';
+import type { Sql } from '../../shared/db/database.ts';
+import { jsonForPostgres } from '../../shared/db/postgres-text.ts';
 
 export type NewReading = Omit<ReadingRow, 'ingested_at'>;
 
 /**
  * Inserts with ON CONFLICT DO NOTHING on (reading_id, event_ts), the key of the partitioned
- * table: reading_id is derived from the event time (shared/reading-id.ts), so that key is as
+ * table: reading_id is derived from the event time (functions/ingest/reading-id.ts), so that key is as
  * unique as reading_id alone (docs/lifecycle.md). Only rows actually inserted count towards
  * `readings_total` and may move `device_state`, so a redelivered batch changes nothing.
  * Rows are locked in key order, so concurrent batches cannot deadlock on each other.
