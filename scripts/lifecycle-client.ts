@@ -5,6 +5,7 @@
  */
 import type { Config } from '../shared/config.ts';
 import { exitAfterOutput } from './exit.ts';
+import { createLogger } from '../shared/log.ts';
 import { createPlatform, type Platform } from '../shared/runtime/platform.ts';
 import { readStackState } from '../local/stack/state-file.ts';
 
@@ -25,9 +26,13 @@ export async function callRunningStack(config: Config, path: string, body: unkno
   return answer;
 }
 
-/** Runs `work` on a platform of this process's own, prints its result as JSON, and closes it. */
+/**
+ * Runs `work` on a platform of this process's own, prints its result as JSON, and closes it.
+ * The platform's logs go to stderr, so that stdout is the JSON alone (`| jq` works).
+ */
 export async function printFromLocalPlatform(config: Config, work: (platform: Platform) => Promise<unknown>): Promise<number> {
-  const platform = createPlatform({ config });
+  const logger = createLogger({ level: config.logLevel, sink: (line) => process.stderr.write(`${line}\n`) });
+  const platform = createPlatform({ config, logger });
   try {
     process.stdout.write(JSON.stringify(await work(platform), null, 2) + '\n');
     return 0;
