@@ -93,6 +93,11 @@ describe('analyst SQL on the file, with no stack running', () => {
     expect(Number((await queryDuckDb(path, 'SELECT count(*) FROM measurements')).rows[0]?.[0])).toBe(12);
   });
 
+  it('answers 64-bit counts as JSON numbers, and integers past 2^53 as exact strings', async () => {
+    const { rows } = await queryDuckDb(path, 'SELECT count(*) AS n, 9007199254740993::BIGINT AS big, 7::HUGEINT AS h FROM measurements');
+    expect(rows[0]).toEqual([12, '9007199254740993', 7]);
+  });
+
   it('runs the README query through npm run query, comment first line and all', async () => {
     const child = spawn(process.execPath, ['scripts/query.ts', '--json', HOURLY], { cwd: ROOT, env: { ...process.env, DATA_DIR: join(dir, 'alone') }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -74,7 +74,7 @@ export async function runAnalystSql(connection: DuckDBConnection, sql: string, o
       throw new AnalystSqlError(`only read-only queries (SELECT, SHOW, DESCRIBE, SUMMARIZE) run here; this is a ${StatementType[prepared.statementType] ?? 'other'} statement`);
     }
     const reader = await prepared.streamAndReadUntil(maxRows + 1);
-    const rows = reader.getRowsJson();
+    const rows = wholeNumbersAsNumbers(reader.getRowsJson(), reader.columnTypes().map(String));
     const truncated = rows.length > maxRows || !reader.done;
     return { columns: reader.columnNames(), rows: truncated ? rows.slice(0, maxRows) : rows, ...(truncated ? { truncated } : {}) };
   } catch (error) {
@@ -85,6 +85,25 @@ export async function runAnalystSql(connection: DuckDBConnection, sql: string, o
   } finally {
     clearTimeout(timer);
   }
+}
+
+const WIDE_INTEGER = /^U?(BIGINT|HUGEINT)$/;
+
+/**
+ * DuckDB's JSON rows carry 64- and 128-bit integers (`count(*)`, `sum` of integers) as strings,
+ * since JSON numbers lose precision past 2^53; an analyst expects `"n": 42`, so those that fit
+ * are numbers again, and only the rare larger ones stay strings.
+ */
+function wholeNumbersAsNumbers<Row extends unknown[]>(rows: Row[], types: string[]): Row[] {
+  const wide = types.flatMap((type, i) => (WIDE_INTEGER.test(type) ? [i] : []));
+  if (wide.length === 0) return rows;
+  for (const row of rows) {
+    for (const i of wide) {
+      const value = row[i];
+      if (typeof value === 'string' && Number.isSafeInteger(Number(value))) row[i] = Number(value);
+    }
+  }
+  return rows;
 }
 
 /** Another process (the running stack) holds the file; ask that process, via its sink's query(). */
