@@ -117,10 +117,10 @@ const HEADER_SAFE = /^[\x21-\x7e]+$/;
 function maintenanceAuth(env: Env): Config['maintenanceAuth'] {
   const audience = optional(env, 'MAINTENANCE_AUTH_AUDIENCE')?.trim();
   const allowedEmails = emails(env, 'MAINTENANCE_AUTH_EMAILS');
+  const certsUrl = httpUrl(env, 'MAINTENANCE_AUTH_CERTS_URL');
   if (audience === undefined && allowedEmails.length === 0) return undefined;
   if (audience === undefined) throw new Error('MAINTENANCE_AUTH_EMAILS is set without MAINTENANCE_AUTH_AUDIENCE');
   if (allowedEmails.length === 0) throw new Error('MAINTENANCE_AUTH_AUDIENCE is set without MAINTENANCE_AUTH_EMAILS');
-  const certsUrl = httpUrl(env, 'MAINTENANCE_AUTH_CERTS_URL');
   return { audience, allowedEmails, ...(certsUrl ? { certsUrl } : {}) };
 }
 
