@@ -157,7 +157,8 @@ const topic = (env: Env, name: string, fallback: string): string => matching(env
 export function loadConfig(env: Env = process.env): Config {
   const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000);
   const googleCloudProject = matching(env, 'GOOGLE_CLOUD_PROJECT', /^[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}$/, 'a project id (letters, digits, - . : _)')?.trim();
-  const dataset = matching(env, 'BIGQUERY_DATASET', /^\s*[A-Za-z0-9_]{1,1024}\s*$/, 'letters, digits and underscores')?.trim();
+  // BigQuery itself takes no '-', but the image's compile-cache warm-up (Dockerfile) names its dataset `warm-up`.
+  const dataset = matching(env, 'BIGQUERY_DATASET', /^\s*[\w-]{1,1024}\s*$/, 'letters, digits and underscores')?.trim();
   return {
     projectId: googleCloudProject ?? 'local-project',
     ...(googleCloudProject ? { googleCloudProject } : {}),

@@ -85,7 +85,7 @@ describe('loadConfig', () => {
     ['TELEMETRY_TOPIC', 'has space'],
     ['DEAD_LETTER_TOPIC', 'goog-topic'],
     ['STATE_TOPIC', 'st'],
-    ['BIGQUERY_DATASET', 'my-dataset'],
+    ['BIGQUERY_DATASET', 'project.dataset'],
     ['BIGQUERY_PARTITION_EXPIRATION_DAYS', 'forever'],
     ['DATABASE_URL', 'mysql://db.example/telemetry'],
     ['INSTANCE_CONNECTION_NAME', 'telemetry'],
