@@ -207,7 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxDeliveryAttempts: integer(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', LOCAL_DELIVERY.maxDeliveryAttempts, 5, 100),
     },
     pushAuth: pushAuth(env),
-    readToken: secret(env, 'READ_TOKEN', /^[\x21-\x7e]{16,512}$/, 'must be 16 to 512 printable ASCII characters without spaces'),
+    readToken: secret(env, 'READ_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable ASCII characters without spaces'),
     readingsStatementTimeoutMs: integer(env, 'READINGS_STATEMENT_TIMEOUT_MS', 5_000, 1, 600_000),
     retention: {
       readingsDays: days(env, 'READINGS_RETENTION_DAYS', 30),
