@@ -18,24 +18,13 @@ import { fileURLToPath } from 'node:url';
 import { describeWarehouseSetup, setUpWarehouse, type WarehouseTarget } from './bigquery-setup.ts';
 import { parseCommandLine, runCli, UsageError, usageFailure } from './cli.ts';
 import { gcloudValue } from './gcloud.ts';
+import { loadConfig, type Config } from '../shared/config.ts';
+import { pubsubTopology, type PubsubTopology, type PushSubscriptionSpec, type TopicSpec } from '../shared/pubsub/topology.ts';
 
 export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter', 'readings'] as const;
 
-/**
- * Delivery policy of both push subscriptions. The ack deadline must not exceed the
- * receiving Service's timeoutSeconds (test/manifests.test.ts checks it against the
- * rendered manifests). Ten attempts with 10 s..600 s exponential backoff wait about
- * 10+20+40+80+160+320+600+600+600 s = ~40 min before a message is dead-lettered, so a store
- * down for minutes (a failover, a maintenance window) dead-letters nothing; what outlives even
- * that lands in `rejected` and is replayed (docs/reliability.md "Retry windows").
- */
-export const DELIVERY = {
-  ackDeadlineSeconds: 60,
-  minRetryDelay: '10s',
-  maxRetryDelay: '600s',
-  maxDeliveryAttempts: 10,
-  messageRetention: '7d',
-} as const;
+/** gcloud's duration flags: whole seconds. */
+const gcloudSeconds = (ms: number) => `${Math.round(ms / 1000)}s`;
 
 export interface WiringOptions {
   project: string;
@@ -45,10 +34,8 @@ export interface WiringOptions {
   trigger: 'push' | 'eventarc';
   ingestUrl: string;
   deadletterUrl: string;
-  topic: string;
-  deadLetterTopic: string;
-  /** IoT Core state notifications (the bridge's setState), STATE_TOPIC. */
-  stateTopic?: string;
+  /** Topics, push subscriptions and their delivery policy (shared/pubsub/topology.ts, production). */
+  topology: PubsubTopology;
   sqlInstance: string;
   gkeCluster: string;
   namespace: string;
@@ -74,8 +61,11 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
   const pushSa = saEmail('telemetry-push', o.project);
   const serviceAgent = `service-${o.projectNumber}@gcp-sa-pubsub.iam.gserviceaccount.com`;
   const fnSa = (fn: string) => saEmail(`telemetry-${fn}`, o.project);
-  const ingestSubscription = 'telemetry-ingest';
-  const deadLetterSubscription = 'telemetry-dead-letter-deadletter';
+  const { topology } = o;
+  const { delivery } = topology;
+  const { telemetry, deadLetter: deadLetters, state: states } = topology.topics;
+  const pushed = (to: PushSubscriptionSpec['pushTo']) => topology.subscriptions.find((s) => s.pushTo === to) as PushSubscriptionSpec;
+  const retention = (topic: TopicSpec) => (topic.messageRetention ? [`--message-retention-duration=${topic.messageRetention}`] : []);
 
   const steps: WiringStep[] = [
     {
@@ -88,17 +78,13 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
     },
     {
       section: 'Topics',
-      commands: [
-        ['gcloud', 'pubsub', 'topics', 'create', o.topic, `--message-retention-duration=${DELIVERY.messageRetention}`, p],
-        ['gcloud', 'pubsub', 'topics', 'create', o.deadLetterTopic, `--message-retention-duration=${DELIVERY.messageRetention}`, p],
-        ['gcloud', 'pubsub', 'topics', 'create', o.stateTopic ?? 'device-state', p],
-      ],
+      commands: Object.values(topology.topics).map((topic) => ['gcloud', 'pubsub', 'topics', 'create', topic.name, ...retention(topic), p]),
     },
     {
       section: 'IAM: bridge publishes; ingest writes BigQuery; every function reaches Cloud SQL as an IAM database user',
       commands: [
-        ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.topic, member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
-        ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.stateTopic ?? 'device-state', member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
+        ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', telemetry.name, member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
+        ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', states.name, member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
         ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa('ingest')), '--role=roles/bigquery.dataEditor', '--condition=None'],
         ...FUNCTIONS.flatMap((fn) => [
           ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa(fn)), '--role=roles/cloudsql.client', '--condition=None'],
@@ -111,7 +97,7 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
       section: 'IAM: the Pub/Sub service agent mints OIDC tokens as the push account and forwards to the dead-letter topic',
       commands: [
         ['gcloud', 'iam', 'service-accounts', 'add-iam-policy-binding', pushSa, member(serviceAgent), '--role=roles/iam.serviceAccountTokenCreator', p],
-        ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', o.deadLetterTopic, member(serviceAgent), '--role=roles/pubsub.publisher', p],
+        ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', deadLetters.name, member(serviceAgent), '--role=roles/pubsub.publisher', p],
       ],
     },
   ];
@@ -132,26 +118,30 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
   }
 
   if (o.trigger === 'push') {
-    const pushFlags = (url: string) => [
+    const ingest = pushed('ingest');
+    const deadletter = pushed('deadletter');
+    const pushFlags = (subscription: PushSubscriptionSpec, url: string) => [
+      `--topic=${subscription.topic}`,
       `--push-endpoint=${url}`,
       `--push-auth-service-account=${pushSa}`,
       `--push-auth-token-audience=${url}`,
-      `--ack-deadline=${DELIVERY.ackDeadlineSeconds}`,
-      `--min-retry-delay=${DELIVERY.minRetryDelay}`,
-      `--max-retry-delay=${DELIVERY.maxRetryDelay}`,
+      `--ack-deadline=${delivery.ackDeadlineSeconds}`,
+      `--min-retry-delay=${gcloudSeconds(delivery.minBackoffMs)}`,
+      `--max-retry-delay=${gcloudSeconds(delivery.maxBackoffMs)}`,
+      ...(subscription.deadLetterTopic ? [`--dead-letter-topic=${subscription.deadLetterTopic}`, `--max-delivery-attempts=${delivery.maxDeliveryAttempts}`] : []),
     ];
     steps.push(
       {
-        section: 'Push subscription to ingest: OIDC-authenticated, exponential backoff, dead-letter after 10 attempts',
+        section: `Push subscription to ingest: OIDC-authenticated, exponential backoff, dead-letter after ${delivery.maxDeliveryAttempts} attempts`,
         commands: [
-          ['gcloud', 'pubsub', 'subscriptions', 'create', ingestSubscription, `--topic=${o.topic}`, ...pushFlags(o.ingestUrl), `--dead-letter-topic=${o.deadLetterTopic}`, `--max-delivery-attempts=${DELIVERY.maxDeliveryAttempts}`, p],
+          ['gcloud', 'pubsub', 'subscriptions', 'create', ingest.name, ...pushFlags(ingest, o.ingestUrl), p],
           // The service agent must be able to acknowledge what it forwards to the dead-letter topic.
-          ['gcloud', 'pubsub', 'subscriptions', 'add-iam-policy-binding', ingestSubscription, member(serviceAgent), '--role=roles/pubsub.subscriber', p],
+          ['gcloud', 'pubsub', 'subscriptions', 'add-iam-policy-binding', ingest.name, member(serviceAgent), '--role=roles/pubsub.subscriber', p],
         ],
       },
       {
         section: 'Dead-letter subscription to deadletter (no further dead-lettering: deadletter stores everything it receives)',
-        commands: [['gcloud', 'pubsub', 'subscriptions', 'create', deadLetterSubscription, `--topic=${o.deadLetterTopic}`, ...pushFlags(o.deadletterUrl), `--message-retention-duration=${DELIVERY.messageRetention}`, p]],
+        commands: [['gcloud', 'pubsub', 'subscriptions', 'create', deadletter.name, ...pushFlags(deadletter, o.deadletterUrl), ...retention(deadLetters), p]],
       },
     );
   } else {
@@ -164,7 +154,7 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
       commands: [
         [
           'gcloud', 'eventarc', 'triggers', 'create', 'telemetry-ingest', `--location=${o.region}`, ...destination,
-          '--event-filters=type=google.cloud.pubsub.topic.v1.messagePublished', `--transport-topic=projects/${o.project}/topics/${o.topic}`,
+          '--event-filters=type=google.cloud.pubsub.topic.v1.messagePublished', `--transport-topic=projects/${o.project}/topics/${telemetry.name}`,
           `--service-account=${pushSa}`, p,
         ],
       ],
@@ -243,7 +233,8 @@ export interface WiringRun {
   urlsGiven: { ingest: boolean; deadletter: boolean };
 }
 
-export function optionsFromArgs(argv: string[], env: Record<string, string | undefined> = process.env): WiringRun {
+/** The command line, over the configuration (loadConfig) for the project, dataset and topics. */
+export function optionsFromArgs(argv: string[], config: Config = loadConfig()): WiringRun {
   const { values, help } = parseCommandLine(WIRING_COMMAND, argv);
   if (help) throw new UsageError('--help');
   const target = values.target ?? 'cloud-run';
@@ -254,12 +245,12 @@ export function optionsFromArgs(argv: string[], env: Record<string, string | und
   if (values['bigquery-only'] && values['skip-bigquery']) problems.push('--bigquery-only and --skip-bigquery contradict each other');
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   const apply = (values.apply ?? false) && !(values['dry-run'] ?? false);
-  const project = values.project ?? env.GOOGLE_CLOUD_PROJECT ?? (apply ? gcloudValue(['config', 'get-value', 'project']) : undefined) ?? 'PROJECT';
+  const project = values.project ?? config.googleCloudProject ?? (apply ? gcloudValue(['config', 'get-value', 'project']) : undefined) ?? 'PROJECT';
   if (apply && project === 'PROJECT') throw new UsageError('--project needed: pass it, or set GOOGLE_CLOUD_PROJECT or gcloud config set project');
   const region = values.region ?? 'us-central1';
   return {
     apply,
-    warehouse: values['skip-bigquery'] ? undefined : { project, dataset: values.dataset ?? env.BIGQUERY_DATASET ?? 'telemetry', location: values['bigquery-location'] ?? region },
+    warehouse: values['skip-bigquery'] ? undefined : { project, dataset: values.dataset ?? config.bigQueryDataset, location: values['bigquery-location'] ?? region },
     bigQueryEndpoint: values['bigquery-endpoint'],
     bigQueryOnly: values['bigquery-only'] ?? false,
     context: values.context,
@@ -272,9 +263,7 @@ export function optionsFromArgs(argv: string[], env: Record<string, string | und
       trigger: trigger as WiringOptions['trigger'],
       ingestUrl: values['ingest-url'] ?? 'https://INGEST_URL/',
       deadletterUrl: values['deadletter-url'] ?? 'https://DEADLETTER_URL/',
-      topic: env.TELEMETRY_TOPIC ?? 'telemetry',
-      deadLetterTopic: env.DEAD_LETTER_TOPIC ?? 'telemetry-dead-letter',
-      stateTopic: env.STATE_TOPIC ?? 'device-state',
+      topology: pubsubTopology(config, 'production'),
       sqlInstance: values['sql-instance'] ?? 'telemetry',
       gkeCluster: values['gke-cluster'] ?? 'telemetry',
       namespace: 'telemetry',

@@ -3,6 +3,7 @@
  * environment (as functions-framework's --target).
  */
 import { FUNCTION_NAMES, isFunctionName, loadFunction } from '../functions/index.ts';
+import { loadConfig, type Config } from '../shared/config.ts';
 import { runFunction } from '../shared/runtime/main.ts';
 import { runCli, usageFailure } from './cli.ts';
 
@@ -18,10 +19,17 @@ const spec = {
 const { positionals } = runCli(spec);
 const name = positionals[0] ?? '';
 if (!isFunctionName(name)) usageFailure(spec, name ? `no function named ${name}: choose ${FUNCTION_NAMES.join(', ')}` : `which function? ${FUNCTION_NAMES.join(', ')}`);
-const port = Number(process.env.PORT ?? 8080);
-await runFunction(await loadFunction(name)).catch((error: unknown) => {
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  // A bad setting names its variable; a stack trace would only bury that.
+  process.stderr.write(`npm run serve: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+}
+await runFunction(await loadFunction(name), { config }).catch((error: unknown) => {
   // A busy port is a setting to change, not a crash to debug.
-  if ((error as { code?: unknown }).code === 'EADDRINUSE') process.stderr.write(`npm run serve: port ${port} is already in use; set PORT to a free one (PORT=0 picks any)\n`);
+  if ((error as { code?: unknown }).code === 'EADDRINUSE') process.stderr.write(`npm run serve: port ${config.port} is already in use; set PORT to a free one (PORT=0 picks any)\n`);
   else process.stderr.write(`npm run serve: ${name} failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

@@ -7,7 +7,7 @@ import { loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
 import { runCli } from './cli.ts';
 import { summarizeRequests } from '../local/stack/request-summary.ts';
-import { isExposed, portsFromEnv, startStack, type Stack } from '../local/stack/stack.ts';
+import { isExposed, startStack, type Stack } from '../local/stack/stack.ts';
 
 function describeStores(stack: Stack): string[] {
   const { config } = stack.platform;
@@ -116,13 +116,17 @@ export const START_COMMAND = {
   ],
 } as const;
 
+/** LOG_LEVEL=debug: a failed start shows its stack trace (known once the configuration is read). */
+let debug = false;
+
 async function main(): Promise<void> {
   runCli(START_COMMAND);
   const config = loadConfig();
+  debug = config.logLevel === 'debug';
   const pretty = process.stdout.isTTY;
   const summary = summarizeRequests(createLogger({ level: config.logLevel, pretty }));
   const { logger } = summary;
-  const stack = await startStack({ config, logger, ports: portsFromEnv() });
+  const stack = await startStack({ config, logger, ports: config.stackPorts });
   // The banner goes to the terminal; when stdout is a log pipe it stays pure JSON lines.
   (pretty ? process.stdout : process.stderr).write(formatBanner(stack) + '\n');
   logger.info('stack ready', { urls: stack.state.urls, internalUrl: stack.state.internalUrl, pubsub: stack.state.pubsub, warehouse: stack.state.warehouse });
@@ -156,7 +160,6 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // The message names what to change; the stack trace only with LOG_LEVEL=debug.
-  const debug = process.env.LOG_LEVEL === 'debug';
   process.stderr.write(`npm start failed: ${error instanceof Error ? ((debug ? error.stack : undefined) ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -1,11 +1,15 @@
 /**
  * Configuration, from environment variables only (docs/architecture.md).
  */
-import { isIP } from 'node:net';
 import path from 'node:path';
+import { days, durationMs, emails, flag, host, hostAndPort, httpUrl, integer, list, matching, oneOf, optional, port, postgresUrl, secret, type Env } from './config-values.ts';
+import { LOCAL_DELIVERY } from './pubsub/topology.ts';
 
 export interface Config {
+  /** GOOGLE_CLOUD_PROJECT, or `local-project` when unset. */
   projectId: string;
+  /** GOOGLE_CLOUD_PROJECT as set; undefined locally (the wiring then asks gcloud). */
+  googleCloudProject?: string;
   telemetryTopic: string;
   deadLetterTopic: string;
   bigQueryDataset: string;
@@ -16,7 +20,7 @@ export interface Config {
   dataDir: string;
   adminToken?: string;
   deviceRateLimit?: string;
-  logLevel: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'warning' | 'error';
   pubsubEmulatorHost?: string;
   /** Pool size per instance; keep pool × max instances under the server's connection limit. */
   pgPoolMax: number;
@@ -39,6 +43,10 @@ export interface Config {
    * function run alone listens on all interfaces (Knative and Cloud Run need that).
    */
   host?: string;
+  /** PORT: a function run alone (its container, `npm run serve`). */
+  port: number;
+  /** The local stack's ports (BRIDGE_PORT ... READINGS_PORT, STACK_INTERNAL_PORT). */
+  stackPorts: StackPorts;
   /** Deadlines of dependency calls, in ms (docs/reliability.md "Deadlines and liveness"). */
   deadlines: DependencyDeadlines;
   /**
@@ -48,10 +56,10 @@ export interface Config {
    * @see ../docs/reliability.md "Retry windows"
    */
   pubsubDelivery: { minBackoffMs: number; maxBackoffMs: number; maxDeliveryAttempts: number };
+  /** Pub/Sub push token check (PUSH_AUTH_*), on in production mode. */
+  pushAuth: PushAuthConfig;
   /** readings: bearer secret for applications (ADMIN_TOKEN is accepted too). */
   readToken?: string;
-  /** readings: the local stack's port (READINGS_PORT, default 8084). */
-  readingsPort: number;
   /** readings: every query is cancelled after this long (READINGS_STATEMENT_TIMEOUT_MS, default 5000). */
   readingsStatementTimeoutMs: number;
   /** What `npm run maintain` keeps, in whole days (docs/lifecycle.md). */
@@ -75,104 +83,116 @@ export interface DependencyDeadlines {
   batchFlushMs: number;
 }
 
-type Env = Record<string, string | undefined>;
-
-const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v);
-
-const nonNegative = (v: string | undefined, fallback: number): number => {
-  const n = Number(nonEmpty(v) ?? fallback);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-};
-
-/** A duration in ms from `name`, or `fallback` when unset; anything else stops start-up. */
-function durationMs(env: Env, name: string, fallback: number): number {
-  const raw = nonEmpty(env[name]);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${raw} is not a positive number of milliseconds`);
-  return n;
+/** The local stack's ports (docs/architecture.md); 0 picks a free port. */
+export interface StackPorts {
+  bridge: number;
+  ingest: number;
+  registry: number;
+  deadletter: number;
+  readings: number;
+  /** The loopback-only internal API (STACK_INTERNAL_PORT, default: a free port). */
+  internal: number;
 }
 
-/** HOST: an IP address or a host name; anything else stops start-up naming the variable. */
-function parseHost(raw: string | undefined): string | undefined {
-  const host = nonEmpty(raw)?.trim();
-  if (host === undefined) return undefined;
-  if (isIP(host) || /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/.test(host)) return host;
-  throw new Error(`HOST=${raw} is not an IP address or host name (use 127.0.0.1 for this machine only, 0.0.0.0 for every interface)`);
+/** How ingest and deadletter check the OIDC token on a Pub/Sub push (shared/auth/oidc.ts). */
+export interface PushAuthConfig {
+  /** PUSH_AUTH_DISABLED=true: no check even in production (Eventarc to GKE sends no token). */
+  disabled: boolean;
+  /** PUSH_AUTH_AUDIENCE: the audience the subscription signs for. */
+  audience?: string;
+  /** PUSH_AUTH_ALLOWED_EMAILS: the service accounts allowed to push. */
+  allowedEmails: string[];
+  /** PUSH_AUTH_CERTS_URL: where the signing certificates are fetched (tests); Google's when unset. */
+  certsUrl?: string;
+  /** PUSH_AUTH_ISSUERS: accepted `iss` values (tests); Google's when unset. */
+  issuers?: string[];
 }
 
-/** An integer setting within bounds; anything else stops start-up naming the variable. */
-function boundedInt(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const text = nonEmpty(env[name]);
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name}=${text} must be an integer from ${min} to ${max}`);
-  return n;
-}
-
-/** A bearer secret: printable ASCII without spaces (it travels in an Authorization header). */
-function bearerSecret(env: Env, name: string): string | undefined {
-  const raw = nonEmpty(env[name]);
-  if (raw !== undefined && !/^[\x21-\x7e]{16,512}$/.test(raw)) throw new Error(`${name} must be 16 to 512 printable ASCII characters without spaces`);
-  return raw;
-}
-
-/** A whole number of days (at least 1), or a start-up error naming the variable. */
-function days(env: Env, name: string, fallback: number): number;
-function days(env: Env, name: string, fallback?: number): number | undefined;
-function days(env: Env, name: string, fallback?: number): number | undefined {
-  const value = nonEmpty(env[name]);
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isSafeInteger(n) || n < 1) throw new Error(`${name}=${value} is not a whole number of days (1 or more)`);
-  return n;
-}
+/** A Pub/Sub topic name (3 to 255 characters, starting with a letter). */
+const TOPIC = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
+const TOPIC_RULE = '3 to 255 letters, digits and - _ . ~ + %, starting with a letter (not "goog")';
+/** Bearer secrets travel in an Authorization header: printable ASCII without spaces. */
+const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 function maintenanceAuth(env: Env): Config['maintenanceAuth'] {
-  const audience = nonEmpty(env.MAINTENANCE_AUTH_AUDIENCE)?.trim();
-  const allowedEmails = (env.MAINTENANCE_AUTH_EMAILS ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const audience = optional(env, 'MAINTENANCE_AUTH_AUDIENCE')?.trim();
+  const allowedEmails = emails(env, 'MAINTENANCE_AUTH_EMAILS');
+  const certsUrl = httpUrl(env, 'MAINTENANCE_AUTH_CERTS_URL');
   if (audience === undefined && allowedEmails.length === 0) return undefined;
   if (audience === undefined) throw new Error('MAINTENANCE_AUTH_EMAILS is set without MAINTENANCE_AUTH_AUDIENCE');
   if (allowedEmails.length === 0) throw new Error('MAINTENANCE_AUTH_AUDIENCE is set without MAINTENANCE_AUTH_EMAILS');
-  const certsUrl = nonEmpty(env.MAINTENANCE_AUTH_CERTS_URL);
   return { audience, allowedEmails, ...(certsUrl ? { certsUrl } : {}) };
 }
 
+function pushAuth(env: Env): PushAuthConfig {
+  const issuers = list(env, 'PUSH_AUTH_ISSUERS');
+  const certsUrl = httpUrl(env, 'PUSH_AUTH_CERTS_URL');
+  const audience = optional(env, 'PUSH_AUTH_AUDIENCE')?.trim();
+  return {
+    disabled: flag(env, 'PUSH_AUTH_DISABLED', false),
+    ...(audience ? { audience } : {}),
+    allowedEmails: emails(env, 'PUSH_AUTH_ALLOWED_EMAILS'),
+    ...(certsUrl ? { certsUrl } : {}),
+    ...(issuers.length > 0 ? { issuers } : {}),
+  };
+}
+
+function stackPorts(env: Env): StackPorts {
+  return {
+    bridge: port(env, 'BRIDGE_PORT', 8080),
+    ingest: port(env, 'INGEST_PORT', 8081),
+    registry: port(env, 'REGISTRY_PORT', 8082),
+    deadletter: port(env, 'DEADLETTER_PORT', 8083),
+    readings: port(env, 'READINGS_PORT', 8084),
+    internal: port(env, 'STACK_INTERNAL_PORT', 0),
+  };
+}
+
+const topic = (env: Env, name: string, fallback: string): string => matching(env, name, TOPIC, TOPIC_RULE)?.trim() ?? fallback;
+
+/**
+ * Every setting, parsed and checked at start-up: the one place that reads the environment
+ * (process.env unless given). A bad value throws an error naming the variable.
+ */
 export function loadConfig(env: Env = process.env): Config {
   const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000);
-  const projectId = nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? 'local-project';
-  const dataset = nonEmpty(env.BIGQUERY_DATASET);
+  const googleCloudProject = matching(env, 'GOOGLE_CLOUD_PROJECT', /^[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}$/, 'a project id (letters, digits, - . : _)')?.trim();
+  // BigQuery itself takes no '-', but the image's compile-cache warm-up (Dockerfile) names its dataset `warm-up`.
+  const dataset = matching(env, 'BIGQUERY_DATASET', /^\s*[\w-]{1,1024}\s*$/, 'letters, digits and underscores')?.trim();
   return {
-    projectId,
-    telemetryTopic: nonEmpty(env.TELEMETRY_TOPIC) ?? 'telemetry',
-    deadLetterTopic: nonEmpty(env.DEAD_LETTER_TOPIC) ?? 'telemetry-dead-letter',
+    projectId: googleCloudProject ?? 'local-project',
+    ...(googleCloudProject ? { googleCloudProject } : {}),
+    telemetryTopic: topic(env, 'TELEMETRY_TOPIC', 'telemetry'),
+    deadLetterTopic: topic(env, 'DEAD_LETTER_TOPIC', 'telemetry-dead-letter'),
     bigQueryDataset: dataset ?? 'telemetry',
-    useBigQuery: dataset !== undefined && nonEmpty(env.GOOGLE_CLOUD_PROJECT) !== undefined,
-    databaseUrl: nonEmpty(env.DATABASE_URL),
-    instanceConnectionName: nonEmpty(env.INSTANCE_CONNECTION_NAME),
-    dataDir: path.resolve(nonEmpty(env.DATA_DIR) ?? '.data'),
-    adminToken: nonEmpty(env.ADMIN_TOKEN),
-    deviceRateLimit: nonEmpty(env.DEVICE_RATE_LIMIT),
-    logLevel: nonEmpty(env.LOG_LEVEL) ?? 'info',
-    pubsubEmulatorHost: nonEmpty(env.PUBSUB_EMULATOR_HOST),
-    pgPoolMax: Number(nonEmpty(env.PG_POOL_MAX) ?? 5),
-    production: env.NODE_ENV === 'production' || nonEmpty(env.K_SERVICE) !== undefined,
-    migrateOnStart: env.MIGRATE_ON_START !== 'false',
+    useBigQuery: dataset !== undefined && googleCloudProject !== undefined,
+    databaseUrl: postgresUrl(env, 'DATABASE_URL'),
+    instanceConnectionName: matching(env, 'INSTANCE_CONNECTION_NAME', /^\S+:[^:\s]+:[^:\s]+$/, 'project:region:instance'),
+    dataDir: path.resolve(optional(env, 'DATA_DIR') ?? '.data'),
+    adminToken: secret(env, 'ADMIN_TOKEN', HEADER_SAFE, 'printable ASCII without spaces (it travels in an Authorization header)'),
+    deviceRateLimit: optional(env, 'DEVICE_RATE_LIMIT'),
+    logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'warning', 'error'], 'info'),
+    pubsubEmulatorHost: hostAndPort(env, 'PUBSUB_EMULATOR_HOST'),
+    pgPoolMax: integer(env, 'PG_POOL_MAX', 5, 1, 1000),
+    production: env.NODE_ENV === 'production' || optional(env, 'K_SERVICE') !== undefined,
+    migrateOnStart: flag(env, 'MIGRATE_ON_START', true),
     cloudSql: {
-      user: nonEmpty(env.DB_USER),
-      database: nonEmpty(env.DB_NAME) ?? 'telemetry',
-      ipType: env.CLOUD_SQL_IP_TYPE === 'PRIVATE' ? 'PRIVATE' : 'PUBLIC',
+      user: optional(env, 'DB_USER'),
+      database: optional(env, 'DB_NAME') ?? 'telemetry',
+      ipType: oneOf(env, 'CLOUD_SQL_IP_TYPE', ['PUBLIC', 'PRIVATE'], 'PUBLIC'),
     },
-    credentialCacheTtlMs: nonNegative(env.CREDENTIAL_CACHE_TTL_MS, 5_000),
-    stateTopic: nonEmpty(env.STATE_TOPIC) ?? 'device-state',
-    configRefreshMs: nonNegative(env.CONFIG_REFRESH_MS, 1_000),
+    credentialCacheTtlMs: integer(env, 'CREDENTIAL_CACHE_TTL_MS', 5_000, 0, 86_400_000),
+    stateTopic: topic(env, 'STATE_TOPIC', 'device-state'),
+    configRefreshMs: integer(env, 'CONFIG_REFRESH_MS', 1_000, 0, 86_400_000),
     ingestBatch: {
-      enabled: env.INGEST_GROUP_COMMIT !== 'off',
-      maxRows: Number(nonEmpty(env.INGEST_BATCH_MAX_ROWS) ?? 1000),
-      maxWaitMs: Number(nonEmpty(env.INGEST_BATCH_WAIT_MS) ?? 5),
-      concurrency: Number(nonEmpty(env.INGEST_BATCH_CONCURRENCY) ?? 4),
+      enabled: oneOf(env, 'INGEST_GROUP_COMMIT', ['on', 'off'], 'on') === 'on',
+      maxRows: integer(env, 'INGEST_BATCH_MAX_ROWS', 1000, 1, 100_000),
+      maxWaitMs: integer(env, 'INGEST_BATCH_WAIT_MS', 5, 0, 60_000),
+      concurrency: integer(env, 'INGEST_BATCH_CONCURRENCY', 4, 1, 1000),
     },
-    host: parseHost(env.HOST),
+    host: host(env, 'HOST'),
+    port: port(env, 'PORT', 8080),
+    stackPorts: stackPorts(env),
     deadlines: {
       pgConnectMs: durationMs(env, 'PG_CONNECT_TIMEOUT_MS', 5_000),
       pgStatementMs,
@@ -182,13 +202,13 @@ export function loadConfig(env: Env = process.env): Config {
     },
     // Pub/Sub's own bounds: backoff 0..600 s, 5..100 delivery attempts.
     pubsubDelivery: {
-      minBackoffMs: boundedInt(env, 'PUBSUB_MIN_BACKOFF_MS', 2_000, 0, 600_000),
-      maxBackoffMs: boundedInt(env, 'PUBSUB_MAX_BACKOFF_MS', 120_000, 0, 600_000),
-      maxDeliveryAttempts: boundedInt(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', 13, 5, 100),
+      minBackoffMs: integer(env, 'PUBSUB_MIN_BACKOFF_MS', LOCAL_DELIVERY.minBackoffMs, 0, 600_000),
+      maxBackoffMs: integer(env, 'PUBSUB_MAX_BACKOFF_MS', LOCAL_DELIVERY.maxBackoffMs, 0, 600_000),
+      maxDeliveryAttempts: integer(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', LOCAL_DELIVERY.maxDeliveryAttempts, 5, 100),
     },
-    readToken: bearerSecret(env, 'READ_TOKEN'),
-    readingsPort: boundedInt(env, 'READINGS_PORT', 8084, 0, 65535),
-    readingsStatementTimeoutMs: boundedInt(env, 'READINGS_STATEMENT_TIMEOUT_MS', 5_000, 1, 600_000),
+    pushAuth: pushAuth(env),
+    readToken: secret(env, 'READ_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable ASCII characters without spaces'),
+    readingsStatementTimeoutMs: integer(env, 'READINGS_STATEMENT_TIMEOUT_MS', 5_000, 1, 600_000),
     retention: {
       readingsDays: days(env, 'READINGS_RETENTION_DAYS', 30),
       rejectedDays: days(env, 'REJECTED_RETENTION_DAYS', 30),

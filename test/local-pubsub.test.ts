@@ -123,6 +123,20 @@ describe('local Pub/Sub', () => {
     }
   });
 
+  it('keeps what a subscription without a push endpoint receives until modifyPushConfig names one', async () => {
+    const endpoint = await startEndpoint(() => 200);
+    const { options } = await setup(endpoint);
+    const pubsub = await openLocalPubsub({ ...options, subscriptions: [{ name: 'later', topic: 'telemetry' }] });
+    cleanups.push(() => pubsub.close());
+    const id = await pubsub.publish('telemetry', Buffer.from('x'), {});
+    expect(pubsub.stats()).toMatchObject({ published: 1, inFlight: 0, backlog: 1 });
+    expect(() => pubsub.modifyPushConfig('nosuch', endpoint.url)).toThrow(/nosuch/);
+    pubsub.modifyPushConfig('later', endpoint.url);
+    await waitFor(() => pubsub.stats().acked === 1);
+    expect(endpoint.received.map((r) => r.body.message.messageId)).toEqual([id]);
+    expect(pubsub.stats().backlog).toBe(0);
+  });
+
   it('retries when the endpoint is unreachable', async () => {
     const endpoint = await startEndpoint(() => 200);
     const { options } = await setup(endpoint);

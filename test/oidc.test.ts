@@ -3,7 +3,8 @@
  * serves its certificates (PEM keyed by `kid`, with Cache-Control).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPushVerifier, verifierFromEnv, type PushVerifier } from '../shared/auth/oidc.ts';
+import { createPushVerifier, verifierFromConfig, type PushVerifier } from '../shared/auth/oidc.ts';
+import { loadConfig } from '../shared/config.ts';
 import { HttpError } from '../shared/errors.ts';
 import { makeKey, serveCerts, signToken as signWithKey, type LocalKey } from './support/oidc-keys.ts';
 
@@ -78,23 +79,22 @@ describe('createPushVerifier', () => {
   });
 });
 
-describe('verifierFromEnv', () => {
+describe('verifierFromConfig', () => {
   it('is off outside production mode', () => {
-    expect(verifierFromEnv({ production: false }, { PUSH_AUTH_AUDIENCE: AUDIENCE, PUSH_AUTH_ALLOWED_EMAILS: PUSHER })).toBeUndefined();
+    expect(verifierFromConfig(loadConfig({ PUSH_AUTH_AUDIENCE: AUDIENCE, PUSH_AUTH_ALLOWED_EMAILS: PUSHER }))).toBeUndefined();
   });
 
   it('is off in production only when explicitly disabled', () => {
-    expect(verifierFromEnv({ production: true }, { PUSH_AUTH_DISABLED: 'true' })).toBeUndefined();
+    expect(verifierFromConfig(loadConfig({ NODE_ENV: 'production', PUSH_AUTH_DISABLED: 'true' }))).toBeUndefined();
   });
 
   it('refuses to start in production without audience and allow-list, naming both', () => {
-    expect(() => verifierFromEnv({ production: true }, {})).toThrow(/PUSH_AUTH_AUDIENCE and PUSH_AUTH_ALLOWED_EMAILS/);
+    expect(() => verifierFromConfig(loadConfig({ NODE_ENV: 'production' }))).toThrow(/PUSH_AUTH_AUDIENCE and PUSH_AUTH_ALLOWED_EMAILS/);
   });
 
   it('verifies with the configured audience, comma-separated emails and certs URL', async () => {
-    const fromEnv = verifierFromEnv(
-      { production: true },
-      { PUSH_AUTH_AUDIENCE: AUDIENCE, PUSH_AUTH_ALLOWED_EMAILS: ` other@x.iam.gserviceaccount.com , ${PUSHER}`, PUSH_AUTH_CERTS_URL: certsUrl },
+    const fromEnv = verifierFromConfig(
+      loadConfig({ NODE_ENV: 'production', PUSH_AUTH_AUDIENCE: AUDIENCE, PUSH_AUTH_ALLOWED_EMAILS: ` other@x.iam.gserviceaccount.com , ${PUSHER}`, PUSH_AUTH_CERTS_URL: certsUrl }),
     );
     expect(fromEnv).toBeDefined();
     await expect(fromEnv!.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });

@@ -4,11 +4,9 @@
  * subscription `npm run wiring` creates). Both must outlast outages of several minutes.
  */
 import { describe, expect, it } from 'vitest';
-import { DELIVERY } from '../scripts/pubsub-wiring.ts';
 import { loadConfig } from '../shared/config.ts';
 import { minRetryWindowMs } from '../local/pubsub/deliver.ts';
-
-const seconds = (text: string) => Number(/^(\d+)s$/.exec(text)?.[1]);
+import { PRODUCTION_DELIVERY } from '../shared/pubsub/topology.ts';
 
 describe('retry windows', () => {
   it('locally, the default policy keeps retrying for at least 10 minutes', () => {
@@ -18,7 +16,7 @@ describe('retry windows', () => {
 
   it('in production, the push subscription keeps retrying for at least 10 minutes', () => {
     // Pub/Sub's exponential backoff has no jitter below the configured minimum.
-    const window = minRetryWindowMs(seconds(DELIVERY.minRetryDelay) * 1000, seconds(DELIVERY.maxRetryDelay) * 1000, DELIVERY.maxDeliveryAttempts) / 0.75;
+    const window = minRetryWindowMs(PRODUCTION_DELIVERY.minBackoffMs, PRODUCTION_DELIVERY.maxBackoffMs, PRODUCTION_DELIVERY.maxDeliveryAttempts) / 0.75;
     expect(window).toBeGreaterThanOrEqual(10 * 60_000);
   });
 

@@ -265,7 +265,6 @@ describe('production mode: pushes need a valid OIDC token', () => {
   let certs: Server;
   let prodIngest: ServedFunction;
   let prodDeadletter: ServedFunction;
-  const saved = { ...process.env };
 
   const idToken = (key: { privateKey: KeyObject }, claims: Record<string, unknown> = {}): string => {
     const iat = now();
@@ -282,13 +281,18 @@ describe('production mode: pushes need a valid OIDC token', () => {
       res.end(JSON.stringify({ k1: trusted.publicKey.export({ type: 'spki', format: 'pem' }).toString() }));
     });
     await new Promise<void>((resolve) => certs.listen(0, '127.0.0.1', resolve));
-    Object.assign(process.env, { PUSH_AUTH_AUDIENCE: AUDIENCE, PUSH_AUTH_ALLOWED_EMAILS: PUSHER, PUSH_AUTH_CERTS_URL: `http://127.0.0.1:${(certs.address() as AddressInfo).port}/certs` });
-    const env = { DATABASE_URL: tdb.url, NODE_ENV: 'production', GOOGLE_CLOUD_PROJECT: TEST_PROJECT };
+    const env = {
+      DATABASE_URL: tdb.url,
+      NODE_ENV: 'production',
+      GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
+      PUSH_AUTH_AUDIENCE: AUDIENCE,
+      PUSH_AUTH_ALLOWED_EMAILS: PUSHER,
+      PUSH_AUTH_CERTS_URL: `http://127.0.0.1:${(certs.address() as AddressInfo).port}/certs`,
+    };
     prodIngest = await startFunction(ingest, { env, logger: logs.logger });
     prodDeadletter = await startFunction(deadletter, { env, logger: logs.logger });
   });
   afterAll(async () => {
-    for (const k of ['PUSH_AUTH_AUDIENCE', 'PUSH_AUTH_ALLOWED_EMAILS', 'PUSH_AUTH_CERTS_URL']) if (saved[k] === undefined) delete process.env[k];
     await prodIngest?.close();
     await prodDeadletter?.close();
     await new Promise<void>((resolve) => certs.close(() => resolve()));

@@ -13,13 +13,15 @@
  */
 import type { Logger } from '../../shared/log.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
+import { LOCAL_DELIVERY } from '../../shared/pubsub/topology.ts';
 import { Journal, type StoredMessage } from './journal.ts';
 import { backoffMs, buildPushBody, pushMessage } from './deliver.ts';
 
 export interface PushSubscription {
   name: string;
   topic: string;
-  pushEndpoint: string;
+  /** Unset: messages wait, as on a subscription without a push endpoint, until modifyPushConfig. */
+  pushEndpoint?: string;
   deadLetter?: { topic: string; maxDeliveryAttempts: number };
 }
 
@@ -32,6 +34,7 @@ export interface LocalPubsubOptions {
   logger: Logger;
   /** Pushes in flight at once across subscriptions; enough for ingest's group commit to batch. */
   maxInFlight?: number;
+  /** Retry backoff and ack deadline; the local policy of shared/pubsub/topology.ts unless given. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
   /** The ack deadline: a push unanswered this long counts as a nack. */
@@ -54,6 +57,8 @@ export interface LocalPubsubStats {
 
 export interface LocalPubsub extends Publisher {
   stats(): LocalPubsubStats;
+  /** Points a subscription at its endpoint (as Pub/Sub's modifyPushConfig); waiting messages go there. */
+  modifyPushConfig(subscription: string, pushEndpoint: string): void;
   /** Stops delivering, lets in-flight pushes finish, writes the log and closes it. */
   close(): Promise<void>;
 }
@@ -68,16 +73,18 @@ interface Delivery {
 export async function openLocalPubsub(options: LocalPubsubOptions): Promise<LocalPubsub> {
   const journal = new Journal({ dir: options.dir, compactAfterLines: options.compactAfterLines });
   const topics = new Set(options.topics);
+  // Copies: modifyPushConfig changes the broker's subscriptions, not the caller's objects.
+  const subscriptions = options.subscriptions.map((s) => ({ ...s }));
   const subscriptionsOf = new Map<string, PushSubscription[]>();
-  for (const s of options.subscriptions) {
+  for (const s of subscriptions) {
     if (!topics.has(s.topic)) throw new Error(`subscription ${s.name}: topic ${s.topic} does not exist`);
     subscriptionsOf.set(s.topic, [...(subscriptionsOf.get(s.topic) ?? []), s]);
   }
-  const byName = new Map(options.subscriptions.map((s) => [s.name, s]));
+  const byName = new Map(subscriptions.map((s) => [s.name, s]));
   const maxInFlight = options.maxInFlight ?? 200;
-  const minBackoff = options.minBackoffMs ?? 100;
-  const maxBackoff = options.maxBackoffMs ?? 10_000;
-  const pushTimeout = options.pushTimeoutMs ?? 60_000;
+  const minBackoff = options.minBackoffMs ?? LOCAL_DELIVERY.minBackoffMs;
+  const maxBackoff = options.maxBackoffMs ?? LOCAL_DELIVERY.maxBackoffMs;
+  const pushTimeout = options.pushTimeoutMs ?? LOCAL_DELIVERY.ackDeadlineSeconds * 1000;
   const log = options.logger.child({ component: 'local-pubsub' });
   const counters = { published: 0, acked: 0, nacked: 0, deadLettered: 0 };
 
@@ -87,9 +94,16 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
   let waitingRetry = 0;
   let closed = false;
   const timers = new Set<NodeJS.Timeout>();
+  /** Deliveries to subscriptions that have no push endpoint yet. */
+  const unpushed = new Map<string, Delivery[]>();
   const inFlightDone = new Set<Promise<void>>();
 
   const enqueue = (delivery: Delivery) => {
+    const { name, pushEndpoint } = delivery.subscription;
+    if (pushEndpoint === undefined) {
+      unpushed.set(name, [...(unpushed.get(name) ?? []), delivery]);
+      return;
+    }
     ready.push(delivery);
     pump();
   };
@@ -115,7 +129,7 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
   async function deliver(delivery: Delivery): Promise<void> {
     const { message, subscription, attempt } = delivery;
     const body = buildPushBody(message, `projects/${options.projectId}/subscriptions/${subscription.name}`, attempt);
-    const outcome = await pushMessage(subscription.pushEndpoint, body, pushTimeout);
+    const outcome = await pushMessage(subscription.pushEndpoint as string, body, pushTimeout);
     if (outcome.acked) {
       counters.acked += 1;
       journal.ack(message.id, subscription.name);
@@ -192,7 +206,15 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
 
   return {
     publish,
-    stats: () => ({ ...counters, inFlight, backlog: ready.length - head + waitingRetry, fsyncs: journal.stats.fsyncs, compactions: journal.stats.compactions }),
+    modifyPushConfig(name, pushEndpoint) {
+      const subscription = byName.get(name);
+      if (!subscription) throw new Error(`NOT_FOUND: subscription ${name} does not exist`);
+      subscription.pushEndpoint = pushEndpoint;
+      const waiting = unpushed.get(name) ?? [];
+      unpushed.delete(name);
+      for (const delivery of waiting) enqueue(delivery);
+    },
+    stats: () => ({ ...counters, inFlight, backlog: ready.length - head + waitingRetry + [...unpushed.values()].reduce((n, w) => n + w.length, 0), fsyncs: journal.stats.fsyncs, compactions: journal.stats.compactions }),
     async close() {
       if (closed) return;
       closed = true;

@@ -7,26 +7,18 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadFunction, type FunctionName } from '../../functions/index.ts';
-import type { Config } from '../../shared/config.ts';
+import type { Config, StackPorts } from '../../shared/config.ts';
 import { openLocalPubsub, type LocalPubsub } from '../pubsub/broker.ts';
 import type { Logger } from '../../shared/log.ts';
-import type { Publisher } from '../../shared/pubsub/publisher.ts';
+import { pubsubTopology, type PubsubTopology } from '../../shared/pubsub/topology.ts';
 import { createPlatform, type Platform } from '../../shared/runtime/platform.ts';
 import { keepOrGenerateSecret } from '../../shared/secrets.ts';
 import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
-import { subscriptionNames, wireEmulator, type EmulatorWiring } from './emulator.ts';
+import { wireEmulator, type EmulatorWiring, type PushEndpoints } from './emulator.ts';
 import { startInternalApi } from './internal-api.ts';
 import { readStackState, removeStackState, writeStackState, type StackState } from './state-file.ts';
 
-export interface StackPorts {
-  bridge: number;
-  ingest: number;
-  registry: number;
-  deadletter: number;
-  readings: number;
-  /** The loopback-only internal API; 0 picks a free port. */
-  internal: number;
-}
+export type { StackPorts };
 
 export interface StackOptions {
   config: Config;
@@ -34,6 +26,29 @@ export interface StackOptions {
   ports: StackPorts;
   /** Overrides HOST (config.host); the stack keeps to loopback unless one of them says otherwise. */
   host?: string;
+}
+
+/**
+ * The in-process Pub/Sub of the local topology. Its attempts must outlast a store that is down
+ * for minutes, else accepted readings are dead-lettered instead of stored (docs/reliability.md
+ * "Retry windows").
+ */
+function openLocalBroker(config: Config, topology: PubsubTopology, logger: Logger): Promise<LocalPubsub> {
+  const { delivery } = topology;
+  return openLocalPubsub({
+    dir: join(config.dataDir, 'pubsub'),
+    projectId: config.projectId,
+    topics: Object.values(topology.topics).map((t) => t.name),
+    subscriptions: topology.subscriptions.map((s) => ({
+      name: s.name,
+      topic: s.topic,
+      ...(s.deadLetterTopic ? { deadLetter: { topic: s.deadLetterTopic, maxDeliveryAttempts: delivery.maxDeliveryAttempts } } : {}),
+    })),
+    logger,
+    minBackoffMs: delivery.minBackoffMs,
+    maxBackoffMs: delivery.maxBackoffMs,
+    pushTimeoutMs: delivery.ackDeadlineSeconds * 1000,
+  });
 }
 
 /** The local stack's push endpoints have no authentication: loopback unless HOST says otherwise. */
@@ -63,25 +78,6 @@ export interface Stack {
 
 const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'readings', 'bridge'];
 
-/** The default ports (docs/architecture.md), each overridable by its environment variable. */
-export function portsFromEnv(env: Record<string, string | undefined> = process.env): StackPorts {
-  const port = (name: string, fallback: number) => {
-    const value = env[name];
-    if (value === undefined || value === '') return fallback;
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name}=${value} is not a port number`);
-    return n;
-  };
-  return {
-    bridge: port('BRIDGE_PORT', 8080),
-    ingest: port('INGEST_PORT', 8081),
-    registry: port('REGISTRY_PORT', 8082),
-    deadletter: port('DEADLETTER_PORT', 8083),
-    readings: port('READINGS_PORT', 8084),
-    internal: port('STACK_INTERNAL_PORT', 0),
-  };
-}
-
 export async function startStack(options: StackOptions): Promise<Stack> {
   const { logger } = options;
   await mkdir(options.config.dataDir, { recursive: true });
@@ -95,19 +91,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const adminToken = config.adminToken as string;
   const host = options.host ?? config.host ?? DEFAULT_STACK_HOST;
 
-  // Bridge may take requests before the Pub/Sub is wired: its first publish waits for it.
-  let resolvePublisher!: (p: Publisher) => void;
-  let rejectPublisher!: (e: unknown) => void;
-  const publisherReady = new Promise<Publisher>((resolve, reject) => {
-    resolvePublisher = resolve;
-    rejectPublisher = reject;
-  });
-  publisherReady.catch(() => undefined);
+  const topology = pubsubTopology(config, 'local');
   const useEmulator = config.pubsubEmulatorHost !== undefined;
-  const platform = createPlatform({ config, logger, providers: useEmulator ? {} : { publisher: () => publisherReady } });
+  // The broker takes publishes at once; it pushes once the functions' URLs are known (below).
+  const localPubsub = useEmulator ? undefined : await openLocalBroker(config, topology, logger);
+  const platform = createPlatform({ config, logger, ...(localPubsub ? { localBroker: localPubsub } : {}) });
 
   const running = new Map<FunctionName, RunningFunction>();
-  let localPubsub: LocalPubsub | undefined;
   let emulator: EmulatorWiring | undefined;
   try {
     // Open the stores first so that a bad DATABASE_URL fails start-up, not the first request.
@@ -121,28 +111,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       running.set(name, served);
     }
     const urlOf = (name: FunctionName) => (running.get(name) as RunningFunction).url;
-    if (useEmulator) {
-      emulator = await wireEmulator(config, { ingest: `${urlOf('ingest')}/`, deadletter: `${urlOf('deadletter')}/` });
+    const endpoints: PushEndpoints = { ingest: `${urlOf('ingest')}/`, deadletter: `${urlOf('deadletter')}/` };
+    if (localPubsub) {
+      for (const subscription of topology.subscriptions) localPubsub.modifyPushConfig(subscription.name, endpoints[subscription.pushTo]);
     } else {
-      const names = subscriptionNames(config);
-      localPubsub = await openLocalPubsub({
-        dir: join(config.dataDir, 'pubsub'),
-        projectId: config.projectId,
-        topics: [config.telemetryTopic, config.deadLetterTopic, config.stateTopic],
-        subscriptions: [
-          { name: names.ingest, topic: config.telemetryTopic, pushEndpoint: `${urlOf('ingest')}/`, deadLetter: { topic: config.deadLetterTopic, maxDeliveryAttempts: config.pubsubDelivery.maxDeliveryAttempts } },
-          { name: names.deadletter, topic: config.deadLetterTopic, pushEndpoint: `${urlOf('deadletter')}/` },
-        ],
-        logger,
-        // The attempts must outlast a store that is down for minutes, else accepted readings
-        // are dead-lettered instead of stored (docs/reliability.md "Retry windows").
-        minBackoffMs: config.pubsubDelivery.minBackoffMs,
-        maxBackoffMs: config.pubsubDelivery.maxBackoffMs,
-      });
-      resolvePublisher(localPubsub);
+      emulator = await wireEmulator(config, topology, endpoints);
     }
-    const pubsub = localPubsub;
-    const internal = await startInternalApi({ platform, adminToken, port: options.ports.internal, stats: () => pubsub?.stats() ?? {} });
+    const internal = await startInternalApi({ platform, adminToken, port: options.ports.internal, stats: () => localPubsub?.stats() ?? {} });
     const state: StackState = {
       pid: process.pid,
       startedAt: new Date().toISOString(),
@@ -169,7 +144,6 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
     return { state, platform, generatedAdminToken: kept?.generated ?? false, ...(kept ? { adminTokenPath: kept.path } : {}), generatedReadToken: keptRead?.generated ?? false, ...(keptRead ? { readTokenPath: keptRead.path } : {}), host, stop: () => (stopping ??= stop()) };
   } catch (error) {
-    rejectPublisher(error);
     await Promise.allSettled([...running.values()].map((r) => r.stop()));
     await localPubsub?.close();
     await emulator?.close();

@@ -79,28 +79,19 @@ export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
   };
 }
 
-type Env = Record<string, string | undefined>;
-
-const splitList = (value: string | undefined): string[] =>
-  (value ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-
 /**
- * The verifier the environment asks for: `undefined` outside production mode (local runs,
+ * The verifier the configuration asks for: `undefined` outside production mode (local runs,
  * the emulator) or when `PUSH_AUTH_DISABLED=true` (e.g. Eventarc to GKE, which delivers
  * in-cluster without a token). In production, `PUSH_AUTH_AUDIENCE` and
- * `PUSH_AUTH_ALLOWED_EMAILS` (comma list) are required: a missing value fails start-up
- * rather than leaving the endpoint open.
+ * `PUSH_AUTH_ALLOWED_EMAILS` are required: a missing value fails start-up rather than leaving
+ * the endpoint open. Only the push receivers ask, so the other functions start without them.
  */
-export function verifierFromEnv(config: Pick<Config, 'production'>, env: Env = process.env): PushVerifier | undefined {
-  if (!config.production || env.PUSH_AUTH_DISABLED === 'true') return undefined;
-  const audience = env.PUSH_AUTH_AUDIENCE?.trim() ?? '';
-  const allowedEmails = splitList(env.PUSH_AUTH_ALLOWED_EMAILS);
-  const missing = [audience === '' ? 'PUSH_AUTH_AUDIENCE' : undefined, allowedEmails.length === 0 ? 'PUSH_AUTH_ALLOWED_EMAILS' : undefined].filter(Boolean);
-  if (missing.length > 0) {
+export function verifierFromConfig(config: Pick<Config, 'production' | 'pushAuth'>): PushVerifier | undefined {
+  const { disabled, audience, allowedEmails, certsUrl, issuers } = config.pushAuth;
+  if (!config.production || disabled) return undefined;
+  if (audience === undefined || allowedEmails.length === 0) {
+    const missing = [audience === undefined ? 'PUSH_AUTH_AUDIENCE' : undefined, allowedEmails.length === 0 ? 'PUSH_AUTH_ALLOWED_EMAILS' : undefined].filter(Boolean);
     throw new Error(`production mode verifies Pub/Sub push tokens: set ${missing.join(' and ')} (or PUSH_AUTH_DISABLED=true)`);
   }
-  return createPushVerifier({ audience, allowedEmails, certsUrl: env.PUSH_AUTH_CERTS_URL?.trim() || undefined, issuers: splitList(env.PUSH_AUTH_ISSUERS).length > 0 ? splitList(env.PUSH_AUTH_ISSUERS) : undefined });
+  return createPushVerifier({ audience, allowedEmails, certsUrl, issuers });
 }

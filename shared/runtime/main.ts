@@ -1,6 +1,6 @@
 /**
  * Entry point for one function alone: `npm run serve -- <name>` and each production bundle.
- * Configuration comes from the environment; the port from PORT (Knative and Cloud Run set it).
+ * Configuration comes from the environment (loadConfig); the port from PORT (Knative and Cloud Run set it).
  */
 import type { Config } from '../config.ts';
 import type { FunctionModule } from './function.ts';
@@ -16,6 +16,8 @@ export const functionHost = (config: Config): string => config.host ?? '0.0.0.0'
 export interface RunOptions {
   /** A production bundle: no embedded PGlite or DuckDB to fall back on. */
   bundled?: boolean;
+  /** Already loaded (npm run serve reports a bad value itself); else read from the environment. */
+  config?: Config;
 }
 
 /**
@@ -35,7 +37,7 @@ export function missingStores(module: FunctionModule, config: Config): string[] 
 }
 
 export async function runFunction(module: FunctionModule, options: RunOptions = {}): Promise<void> {
-  const platform = createPlatform();
+  const platform = createPlatform(options.config ? { config: options.config } : {});
   if (options.bundled) {
     const missing = missingStores(module, platform.config);
     if (missing.length > 0) {
@@ -44,8 +46,7 @@ export async function runFunction(module: FunctionModule, options: RunOptions = 
       process.exit(1);
     }
   }
-  const port = Number(process.env.PORT ?? 8080);
-  const running = await serveFunction(module, platform, { port, host: functionHost(platform.config) });
+  const running = await serveFunction(module, platform, { port: platform.config.port, host: functionHost(platform.config) });
   exitOnSignals([running], platform);
   platform.logger.info(`${module.name} listening`, { port: running.port, function: module.name });
 }

@@ -9,6 +9,7 @@ import type { Database, Sql } from '../db/database.ts';
 import { DependencyHealth } from '../deadline.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
+import { openPublisher } from '../pubsub/open-publisher.ts';
 import type { Publisher } from '../pubsub/publisher.ts';
 import type { WarehouseSink } from '../warehouse/sink.ts';
 
@@ -64,11 +65,6 @@ async function defaultWarehouse(config: Config, logger: Logger): Promise<Warehou
   return openDuckDbSink(`${config.dataDir}/warehouse.duckdb`);
 }
 
-async function defaultPublisher(config: Config): Promise<Publisher> {
-  const { createPubsubPublisher } = await import('../pubsub/google-publisher.ts');
-  return createPubsubPublisher({ projectId: config.projectId });
-}
-
 /** The database with every call's outcome reported to `health` (a timeout makes /healthz fail). */
 function observeDatabase(db: Database, health: DependencyHealth): Database {
   return {
@@ -87,15 +83,25 @@ function observePublisher(publisher: Publisher, health: DependencyHealth): Publi
   };
 }
 
-export function createPlatform(options: { config?: Config; logger?: Logger; providers?: Partial<Providers> } = {}): Platform {
+export interface PlatformOptions {
+  config?: Config;
+  logger?: Logger;
+  /** The local stack's in-process Pub/Sub, which it opens and closes (see openPublisher). */
+  localBroker?: Publisher;
+  /** Stand-ins for tests and benchmarks. */
+  providers?: Partial<Providers>;
+}
+
+export function createPlatform(options: PlatformOptions = {}): Platform {
   const config = options.config ?? loadConfig();
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const health = new DependencyHealth();
   const openDb = options.providers?.database ?? (() => defaultDatabase(config));
   const database = lazy(async () => observeDatabase(await openDb(), health));
   const warehouse = lazy(options.providers?.warehouse ?? (() => defaultWarehouse(config, logger)));
-  const openPublisher = options.providers?.publisher ?? (() => defaultPublisher(config));
-  const publisher = lazy(async () => observePublisher(await openPublisher(), health));
+  const localBroker = options.localBroker;
+  const connect = options.providers?.publisher ?? (() => openPublisher(config, localBroker ? { localBroker } : {}));
+  const publisher = lazy(async () => observePublisher(await connect(), health));
   return {
     config,
     logger,

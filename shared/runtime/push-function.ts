@@ -9,7 +9,7 @@
  * subscription's dead-letter policy moves it to the dead-letter topic, so it never loops.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { verifierFromEnv } from '../auth/oidc.ts';
+import { verifierFromConfig } from '../auth/oidc.ts';
 import { HttpError, isPermanentError, type PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { classifyDbError } from '../db/database.ts';
@@ -38,8 +38,8 @@ export interface PushHandlerOptions {
 
 export function createPushHandler(options: PushHandlerOptions): WireHandler {
   // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
-  const fromEnv = options.verify ? undefined : verifierFromEnv(options.platform.config);
-  const verify = options.verify ?? (fromEnv && ((headers: IncomingHttpHeaders) => fromEnv.verify(headers)));
+  const configured = options.verify ? undefined : verifierFromConfig(options.platform.config);
+  const verify = options.verify ?? (configured && ((headers: IncomingHttpHeaders) => configured.verify(headers)));
   return async (req): Promise<WireResponse> => {
     if (req.path !== '/') throw new HttpError(404, 'not_found', `no route for ${req.path}`);
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { allow: 'POST' } });
