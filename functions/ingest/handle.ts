@@ -4,7 +4,7 @@
  * (redeliver).
  */
 import { ORIGINAL_PUBLISH_TIME } from '../../shared/lifecycle/replay.ts';
-import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS } from '../../schemas/reading.ts';
+import { DeviceId, isPlausibleEventTime } from '../../schemas/reading.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { PermanentError, toIssues } from '../../shared/errors.ts';
@@ -87,7 +87,7 @@ async function findSender(directory: DeviceDirectory, deviceId: string, numId: s
 /** A time from the envelope if a reading could carry it (EventTime's range), else undefined. */
 function plausibleTime(text: string | undefined, nowMs: number): number | undefined {
   const ms = text === undefined ? NaN : Date.parse(text);
-  return ms >= EARLIEST_EVENT_MS && ms <= nowMs + MAX_FUTURE_SKEW_MS ? ms : undefined;
+  return isPlausibleEventTime(ms, nowMs) ? ms : undefined;
 }
 
 function parseData(data: Buffer, reason: string): unknown {
