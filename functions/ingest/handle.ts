@@ -8,6 +8,7 @@ import { DeviceId, isPlausibleEventTime } from '../../schemas/reading.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { PermanentError, toIssues } from '../../shared/errors.ts';
+import { InvalidJsonError, parseJson } from '../../shared/json.ts';
 import type { ReceivedMessage } from '../../shared/pubsub/push-envelope.ts';
 import { parseTelemetry } from '../../shared/telemetry.ts';
 import { toRows } from './to-rows.ts';
@@ -93,8 +94,10 @@ function plausibleTime(text: string | undefined, nowMs: number): number | undefi
 function parseData(data: Buffer, reason: string): unknown {
   if (data.length === 0) throw new PermanentError(reason, 'message has no data', { issues: [{ path: 'message.data', message: 'empty' }] });
   try {
-    return JSON.parse(data.toString('utf8'));
+    return parseJson(data, 'message data', 'message.data');
   } catch (error) {
-    throw new PermanentError(reason, 'message data is not JSON', { issues: [{ path: 'message.data', message: (error as Error).message }] });
+    // Retrying cannot make it JSON: recorded and acknowledged, not answered 400.
+    if (error instanceof InvalidJsonError) throw new PermanentError(reason, error.message, { issues: error.issues, cause: error });
+    throw error;
   }
 }
