@@ -32,6 +32,26 @@ describe('GroupCommit', () => {
     expect(batches).toEqual([[0], [1, 2, 3, 4], [5, 6, 7, 8], [9]]);
   });
 
+  it('with no wait, writes the first item at once and gathers what arrives during the write', async () => {
+    const batches: number[][] = [];
+    let release: () => void = () => {};
+    const gc = new GroupCommit<number>({
+      maxItems: Number.POSITIVE_INFINITY, maxWaitMs: 0, maxConcurrentFlushes: 1,
+      flush: async (items) => {
+        batches.push(items);
+        if (batches.length === 1) await new Promise<void>((r) => (release = r));
+      },
+    });
+    const first = gc.submit(0);
+    // Written before any timer could fire: the flush has started synchronously.
+    expect(batches).toEqual([[0]]);
+    const rest = Array.from({ length: 5 }, (_, i) => gc.submit(i + 1));
+    expect(batches).toEqual([[0]]);
+    release();
+    await Promise.all([first, ...rest]);
+    expect(batches).toEqual([[0], [1, 2, 3, 4, 5]]);
+  });
+
   it('fails only the items the flush marks, or all when it throws', async () => {
     const gc = new GroupCommit<number>({
       maxItems: 10, maxWaitMs: 1, maxConcurrentFlushes: 1,
