@@ -1,14 +1,15 @@
 /**
- * The devices' credentials, held in memory for a short time so that the hot path touches no
- * database at steady state, yet a blocked or deleted device (or a revoked key) is refused
- * within one TTL. Concurrent lookups of one device share one query, and public keys are
- * imported once per PEM, not once per refresh.
+ * The devices' credentials, held in memory for a short time (shared/loading-cache.ts) so that
+ * the hot path touches no database at steady state, yet a blocked or deleted device (or a
+ * revoked key) is refused within one TTL. Concurrent lookups of one device share one query,
+ * and public keys are imported once per PEM, not once per refresh.
  * @see ../../schemas/migrations/001_initial.sql (devices, device_credentials)
  */
 import type { KeyObject } from 'node:crypto';
 import { importDevicePublicKey, type PublicKeyType } from '../../schemas/device.ts';
 import type { Database } from '../../shared/db/database.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
+import { LoadingCache } from '../../shared/loading-cache.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { JwtAlgorithm, VerificationKey } from './jwt.ts';
 
@@ -66,7 +67,6 @@ const isPublicKeyType = (type: string): type is PublicKeyType => Object.hasOwn(A
 export function createCredentialsCache(options: CredentialsCacheOptions): CredentialsCache {
   const maxEntries = options.maxEntries ?? 100_000;
   const negativeTtlMs = Math.min(options.negativeTtlMs ?? 1_000, options.ttlMs);
-  const entries = new Map<string, { until: number; value: Promise<DeviceAuth | undefined> }>();
   const importedKeys = new Map<string, KeyObject | null>();
 
   const importKey = (type: PublicKeyType, pem: string): KeyObject | null => {
@@ -105,25 +105,10 @@ export function createCredentialsCache(options: CredentialsCacheOptions): Creden
     return device;
   };
 
-  return {
-    get(deviceId) {
-      const now = Date.now();
-      const cached = entries.get(deviceId);
-      if (cached && cached.until > now) return cached.value;
-      if (cached) entries.delete(deviceId);
-      const entry = { until: now + options.ttlMs, value: load(deviceId) };
-      entry.value.then(
-        (device) => {
-          if (device === undefined) entry.until = Math.min(entry.until, now + negativeTtlMs);
-        },
-        // A failed load is not cached: the next request tries again.
-        () => {
-          if (entries.get(deviceId) === entry) entries.delete(deviceId);
-        },
-      );
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-      entries.set(deviceId, entry);
-      return entry.value;
-    },
-  };
+  const cache = new LoadingCache<string, DeviceAuth | undefined>({
+    load,
+    ttlMs: (device) => (device === undefined ? negativeTtlMs : options.ttlMs),
+    maxEntries,
+  });
+  return { get: (deviceId) => cache.get(deviceId) };
 }
