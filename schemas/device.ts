@@ -6,7 +6,7 @@
  * @see ../docs/architecture.md
  * @see https://cloud.google.com/iot/docs/how-tos/credentials/keys (IoT Core device keys, retired 2023)
  */
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { RegistryId } from './ids.ts';
 import { InitialConfig } from './device-config.ts';
@@ -27,25 +27,30 @@ export type CredentialType = z.infer<typeof CredentialType>;
 /** Registry names (schemas/ids.ts). */
 export { RegistryId } from './ids.ts';
 
-/** Why a PEM cannot serve as a key of this type, or undefined when it can. */
-export function describePublicKeyProblem(type: 'es256' | 'rs256', pem: string): string | undefined {
+export type PublicKeyType = 'es256' | 'rs256';
+
+/**
+ * A PEM as a device key of this type, or why it cannot be one: the one rule for device keys,
+ * applied by the registry when a key is uploaded and by the bridge when it imports one.
+ */
+export function importDevicePublicKey(type: PublicKeyType, pem: string): { key: KeyObject } | { problem: string } {
   // createPublicKey would derive the public half of a private key; a private key must never
   // be stored (nor echoed back), so it is refused outright.
-  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) return 'is a private key; upload only the public key';
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(pem)) return { problem: 'is a private key; upload only the public key' };
   let key;
   try {
     key = createPublicKey({ key: pem, format: 'pem' });
   } catch {
-    return 'is not a PEM public key';
+    return { problem: 'is not a PEM public key' };
   }
   const details = key.asymmetricKeyDetails;
   if (type === 'es256') {
-    if (key.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') return 'es256 needs an EC P-256 public key';
-    return undefined;
+    if (key.asymmetricKeyType !== 'ec' || details?.namedCurve !== 'prime256v1') return { problem: 'es256 needs an EC P-256 public key' };
+    return { key };
   }
-  if (key.asymmetricKeyType !== 'rsa') return 'rs256 needs an RSA public key';
-  if ((details?.modulusLength ?? 0) < MIN_RSA_BITS) return `rs256 needs an RSA key of at least ${MIN_RSA_BITS} bits`;
-  return undefined;
+  if (key.asymmetricKeyType !== 'rsa') return { problem: 'rs256 needs an RSA public key' };
+  if ((details?.modulusLength ?? 0) < MIN_RSA_BITS) return { problem: `rs256 needs an RSA key of at least ${MIN_RSA_BITS} bits` };
+  return { key };
 }
 
 /** A token credential: the registry generates the secret and shows it once. */
@@ -59,8 +64,8 @@ export const PublicKeyCredentialSpec = z
     expiresAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
   })
   .superRefine((spec, ctx) => {
-    const problem = describePublicKeyProblem(spec.type, spec.publicKeyPem);
-    if (problem) ctx.addIssue({ code: 'custom', path: ['publicKeyPem'], message: problem });
+    const imported = importDevicePublicKey(spec.type, spec.publicKeyPem);
+    if ('problem' in imported) ctx.addIssue({ code: 'custom', path: ['publicKeyPem'], message: imported.problem });
   });
 
 export const CredentialSpec = z.discriminatedUnion('type', [TokenCredentialSpec, PublicKeyCredentialSpec]);

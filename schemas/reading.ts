@@ -35,8 +35,9 @@ export const MetricValue = z.union([z.number(), z.boolean(), Text.max(MAX_TEXT_V
   error: 'must be a finite number, a boolean or a string',
 });
 
-function isPlausibleEventTime(ms: number): boolean {
-  return ms >= EARLIEST_EVENT_MS && ms <= Date.now() + MAX_FUTURE_SKEW_MS;
+/** Whether a reading could have been taken at `ms`: not before 2000, not far past `nowMs`. */
+export function isPlausibleEventTime(ms: number, nowMs: number = Date.now()): boolean {
+  return ms >= EARLIEST_EVENT_MS && ms <= nowMs + MAX_FUTURE_SKEW_MS;
 }
 const EVENT_TIME_RANGE = { error: 'must be between 2000-01-01 and 24 h after now' };
 
@@ -46,7 +47,7 @@ export const EventTime = z
     z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
     z.number().transform((ms) => Math.round(ms)),
   ], { error: 'must be an RFC 3339 timestamp with offset or epoch milliseconds' })
-  .refine(isPlausibleEventTime, EVENT_TIME_RANGE);
+  .refine((ms) => isPlausibleEventTime(ms), EVENT_TIME_RANGE);
 
 export const Location = z.strictObject({
   lat: z.number().min(-90).max(90),

@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FUNCTION_NAMES, isFunctionName, type FunctionName } from '../functions/index.ts';
+import { FUNCTION_NAMES, isFunctionName, isPushFunction, type FunctionName } from '../functions/index.ts';
 import { parseCommandLine, runCli, UsageError, usageFailure } from './cli.ts';
 import { defaultPushAudience, fillManifests, isKnativeService, renderOverlay, selectFunction, TARGETS, toYaml, type Manifest, type Target } from './deploy/manifests.ts';
 import { gcloudValue } from './gcloud.ts';
@@ -138,7 +138,7 @@ async function main(): Promise<void> {
       region,
       projectNumber: args.projectNumber ?? (args.target === 'cloud-run' ? gcloudValue(['projects', 'describe', project, '--format=value(projectNumber)']) : undefined),
     });
-  const pushes = args.name === 'ingest' || args.name === 'deadletter';
+  const pushes = isPushFunction(args.name);
   if (pushes && !pushAudience) usageFailure(DEPLOY_COMMAND, `the project number of ${project} could not be read: pass --project-number (or --push-audience)`);
   const manifests = fillManifests(selectFunction(renderOverlay(args.target), args.name, args.image), { project, region, pushAudience: pushAudience ?? '' });
   // Refuse what Knative's webhook or Cloud Run would reject, and anything left unfilled, before touching the cluster.

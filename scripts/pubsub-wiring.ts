@@ -18,10 +18,9 @@ import { fileURLToPath } from 'node:url';
 import { describeWarehouseSetup, setUpWarehouse, type WarehouseTarget } from './bigquery-setup.ts';
 import { parseCommandLine, runCli, UsageError, usageFailure } from './cli.ts';
 import { gcloudValue } from './gcloud.ts';
+import { FUNCTION_NAMES, PUSH_FUNCTIONS } from '../functions/index.ts';
 import { loadConfig, type Config } from '../shared/config.ts';
 import { pubsubTopology, type PubsubTopology, type PushSubscriptionSpec, type TopicSpec } from '../shared/pubsub/topology.ts';
-
-export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter', 'readings'] as const;
 
 /** gcloud's duration flags: whole seconds. */
 const gcloudSeconds = (ms: number) => `${Math.round(ms / 1000)}s`;
@@ -74,7 +73,7 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
     },
     {
       section: 'Service accounts: one per function (least privilege) and one that signs push requests',
-      commands: [...FUNCTIONS, 'push'].map((fn) => ['gcloud', 'iam', 'service-accounts', 'create', `telemetry-${fn}`, `--display-name=telemetry ${fn}`, p]),
+      commands: [...FUNCTION_NAMES, 'push'].map((fn) => ['gcloud', 'iam', 'service-accounts', 'create', `telemetry-${fn}`, `--display-name=telemetry ${fn}`, p]),
     },
     {
       section: 'Topics',
@@ -86,7 +85,7 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
         ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', telemetry.name, member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
         ['gcloud', 'pubsub', 'topics', 'add-iam-policy-binding', states.name, member(fnSa('bridge')), '--role=roles/pubsub.publisher', p],
         ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa('ingest')), '--role=roles/bigquery.dataEditor', '--condition=None'],
-        ...FUNCTIONS.flatMap((fn) => [
+        ...FUNCTION_NAMES.flatMap((fn) => [
           ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa(fn)), '--role=roles/cloudsql.client', '--condition=None'],
           ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa(fn)), '--role=roles/cloudsql.instanceUser', '--condition=None'],
           ['gcloud', 'sql', 'users', 'create', fnSa(fn).replace(/\.gserviceaccount\.com$/, ''), `--instance=${o.sqlInstance}`, '--type=cloud_iam_service_account', p],
@@ -105,12 +104,12 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
   if (o.target === 'cloud-run') {
     steps.push({
       section: 'IAM: only the push account may invoke ingest and deadletter',
-      commands: ['ingest', 'deadletter'].map((fn) => ['gcloud', 'run', 'services', 'add-iam-policy-binding', fn, `--region=${o.region}`, member(pushSa), '--role=roles/run.invoker', p]),
+      commands: PUSH_FUNCTIONS.map((fn) => ['gcloud', 'run', 'services', 'add-iam-policy-binding', fn, `--region=${o.region}`, member(pushSa), '--role=roles/run.invoker', p]),
     });
   } else {
     steps.push({
       section: 'Workload Identity: each Kubernetes service account acts as its Google service account',
-      commands: FUNCTIONS.map((fn) => [
+      commands: FUNCTION_NAMES.map((fn) => [
         'gcloud', 'iam', 'service-accounts', 'add-iam-policy-binding', fnSa(fn),
         '--role=roles/iam.workloadIdentityUser', `--member=serviceAccount:${o.project}.svc.id.goog[${o.namespace}/telemetry-${fn}]`, p,
       ]),
@@ -320,7 +319,7 @@ async function main(): Promise<void> {
   const { options, apply, warehouse } = run;
   // Push subscriptions need the functions' real URLs: given, or read from what is deployed.
   if (options.trigger === 'push' && !run.bigQueryOnly) {
-    for (const name of ['ingest', 'deadletter'] as const) {
+    for (const name of PUSH_FUNCTIONS) {
       if (run.urlsGiven[name]) continue;
       const url = deployedUrl(name, run);
       if (url) options[name === 'ingest' ? 'ingestUrl' : 'deadletterUrl'] = url;

@@ -13,7 +13,10 @@ import { DeadlineError, type HealthStatus } from './deadline.ts';
 export interface GroupCommitOptions<T> {
   /** Rows per batch (by `weight`). */
   maxItems: number;
-  /** How long the first item of a batch may wait for company. */
+  /**
+   * How long the first item of a batch may wait for company. 0: none; a batch is written as
+   * soon as a slot is free, and what arrives meanwhile forms the next one.
+   */
   maxWaitMs: number;
   maxConcurrentFlushes: number;
   /** Rows an item counts for; 1 by default. */
@@ -56,7 +59,7 @@ export class GroupCommit<T> {
       const weight = this.options.weight?.(item) ?? 1;
       this.queue.push({ item, weight, resolve, reject });
       this.queuedWeight += weight;
-      if (this.queuedWeight >= this.options.maxItems) this.flushNow();
+      if (this.queuedWeight >= this.options.maxItems || this.options.maxWaitMs <= 0) this.flushNow();
       else this.timer ??= setTimeout(() => this.flushNow(), this.options.maxWaitMs);
     });
   }

@@ -4,7 +4,7 @@
  * Shared by the bridge (device bodies) and ingest (message data).
  */
 import { z } from 'zod';
-import { EventTime, MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
+import { isPlausibleEventTime, MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
 import { resolveSenmlPack, SenmlPack, senmlToReadings, type ResolvedRecord } from '../schemas/senml.ts';
 import type { Issue } from './errors.ts';
 import { toIssues } from './errors.ts';
@@ -61,7 +61,7 @@ function parseSenml(payload: unknown, nowMs: number): TelemetryResult {
   // Resolved times must be plausible like any reading's. Names follow SenML's own rule
   // (section 4.5.1), which the resolver checked, not the native metric-name pattern.
   resolved.records.forEach((record, index) => {
-    if (!EventTime.safeParse(record.timeMs).success) issues.push({ path: [index, 't'], message: 'resolved time must be between 2000-01-01 and 24 h after now' });
+    if (!isPlausibleEventTime(record.timeMs)) issues.push({ path: [index, 't'], message: 'resolved time must be between 2000-01-01 and 24 h after now' });
   });
   if (grouped.readings.length === 0 && issues.length === 0) issues.push({ path: [], message: 'the pack has no record with a value' });
   if (issues.length) return { ok: false, issues: toIssues(issues) };

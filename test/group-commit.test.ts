@@ -4,6 +4,21 @@ import { GroupCommit } from '../shared/group-commit.ts';
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
 
+/** A GroupCommit whose first flush waits until `release()`; every batch is kept in `batches`. */
+function holdingFirstFlush(options: { maxItems: number; maxWaitMs: number }) {
+  const batches: number[][] = [];
+  let release: () => void = () => {};
+  const gc = new GroupCommit<number>({
+    ...options,
+    maxConcurrentFlushes: 1,
+    flush: async (items) => {
+      batches.push(items);
+      if (batches.length === 1) await new Promise<void>((r) => (release = r));
+    },
+  });
+  return { gc, batches, release: () => release() };
+}
+
 describe('GroupCommit', () => {
   it('batches items submitted together and resolves each when its batch is written', async () => {
     const batches: number[][] = [];
@@ -13,15 +28,7 @@ describe('GroupCommit', () => {
   });
 
   it('caps a batch by weight and accumulates while a flush is in flight', async () => {
-    const batches: number[][] = [];
-    let release: () => void = () => {};
-    const gc = new GroupCommit<number>({
-      maxItems: 4, maxWaitMs: 1, maxConcurrentFlushes: 1,
-      flush: async (items) => {
-        batches.push(items);
-        if (batches.length === 1) await new Promise<void>((r) => (release = r));
-      },
-    });
+    const { gc, batches, release } = holdingFirstFlush({ maxItems: 4, maxWaitMs: 1 });
     const first = gc.submit(0);
     await settle();
     const rest = Array.from({ length: 9 }, (_, i) => gc.submit(i + 1));
@@ -30,6 +37,18 @@ describe('GroupCommit', () => {
     release();
     await Promise.all([first, ...rest]);
     expect(batches).toEqual([[0], [1, 2, 3, 4], [5, 6, 7, 8], [9]]);
+  });
+
+  it('with no wait, writes the first item at once and gathers what arrives during the write', async () => {
+    const { gc, batches, release } = holdingFirstFlush({ maxItems: Number.POSITIVE_INFINITY, maxWaitMs: 0 });
+    const first = gc.submit(0);
+    // Written before any timer could fire: the flush has started synchronously.
+    expect(batches).toEqual([[0]]);
+    const rest = Array.from({ length: 5 }, (_, i) => gc.submit(i + 1));
+    expect(batches).toEqual([[0]]);
+    release();
+    await Promise.all([first, ...rest]);
+    expect(batches).toEqual([[0], [1, 2, 3, 4, 5]]);
   });
 
   it('fails only the items the flush marks, or all when it throws', async () => {

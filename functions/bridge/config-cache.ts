@@ -5,12 +5,13 @@
  * which configs changed since the last look (the change feed, on the database's own clock),
  * and drops those devices' entries. A new config is therefore seen within about `refreshMs`
  * by every bridge instance, at a cost independent of the fleet's size. Concurrent misses of
- * one device share one query.
+ * one device share one query (shared/loading-cache.ts, with no TTL: the feed invalidates).
  * @see ../../docs/devices.md "Configuration and state"
  */
 import type { DeviceConfigRow } from '../../schemas/tables.ts';
 import type { Database } from '../../shared/db/database.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
+import { LoadingCache } from '../../shared/loading-cache.ts';
 import { acknowledgeConfig, databaseNow, findConfigChangesSince, findLatestConfigs } from '../../shared/stores/device-config.ts';
 
 export interface DeviceConfigCache {
@@ -35,21 +36,29 @@ export interface DeviceConfigCacheOptions {
 const FEED_OVERLAP_MS = 5_000;
 
 export function createDeviceConfigCache(options: DeviceConfigCacheOptions): DeviceConfigCache {
-  const maxEntries = options.maxEntries ?? 100_000;
-  const entries = new Map<string, Promise<DeviceConfigRow>>();
-  const stats = { queries: 0, hits: 0 };
+  let queries = 0;
   let feedSince: Date | undefined;
   let feedCheckedAt = 0;
   let feed: Promise<void> | undefined;
 
   const query = async <T>(what: string, run: (db: Database) => Promise<T>): Promise<T> => {
-    stats.queries += 1;
+    queries += 1;
     try {
       return await run(await options.database());
     } catch (error) {
       throw classifyDbError(error, what);
     }
   };
+
+  const entries = new LoadingCache<string, DeviceConfigRow>({
+    load: async (deviceId) => {
+      const found = await query('loading the device config', (db) => findLatestConfigs(db, [deviceId]));
+      return found.get(deviceId) ?? { device_id: deviceId, version: 1, binary_data: '', cloud_update_time: new Date(0), device_ack_time: null };
+    },
+    // Held until the change feed says the device's config changed.
+    ttlMs: () => Number.POSITIVE_INFINITY,
+    maxEntries: options.maxEntries ?? 100_000,
+  });
 
   /** Drops entries whose device got a newer config than the one held. */
   const readFeed = async () => {
@@ -61,10 +70,10 @@ export function createDeviceConfigCache(options: DeviceConfigCacheOptions): Devi
     const since = new Date(feedSince.getTime() - FEED_OVERLAP_MS);
     const [changes, now] = await query('reading config changes', async (db) => [await findConfigChangesSince(db, since), await databaseNow(db)] as const);
     for (const change of changes) {
-      const held = entries.get(change.deviceId);
+      const held = entries.peek(change.deviceId);
       if (!held) continue;
       const row = await held.catch(() => undefined);
-      if (!row || row.version !== change.version || row.cloud_update_time.getTime() < change.at.getTime()) entries.delete(change.deviceId);
+      if (!row || row.version !== change.version || row.cloud_update_time.getTime() < change.at.getTime()) entries.forget(change.deviceId);
     }
     feedSince = now;
   };
@@ -79,35 +88,21 @@ export function createDeviceConfigCache(options: DeviceConfigCacheOptions): Devi
     await feed;
   };
 
-  const load = async (deviceId: string): Promise<DeviceConfigRow> => {
-    const found = await query('loading the device config', (db) => findLatestConfigs(db, [deviceId]));
-    return found.get(deviceId) ?? { device_id: deviceId, version: 1, binary_data: '', cloud_update_time: new Date(0), device_ack_time: null };
-  };
-
   return {
-    stats,
+    get stats() {
+      return { queries, hits: entries.stats.hits };
+    },
     async latest(deviceId) {
       await refreshIfDue();
-      const held = entries.get(deviceId);
-      if (held) {
-        stats.hits += 1;
-        return held;
-      }
-      const loading = load(deviceId);
-      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
-      entries.set(deviceId, loading);
-      loading.catch(() => {
-        if (entries.get(deviceId) === loading) entries.delete(deviceId);
-      });
-      return loading;
+      return entries.get(deviceId);
     },
     async acknowledge(deviceId, version) {
-      const held = await entries.get(deviceId)?.catch(() => undefined);
+      const held = await entries.peek(deviceId)?.catch(() => undefined);
       // Acknowledged already (as far as this instance knows), or the implicit version 1 of a
       // device without config rows: nothing to write.
       if (held?.version === version && (held.device_ack_time !== null || held.cloud_update_time.getTime() === 0)) return;
       const at = await query('acknowledging the device config', (db) => acknowledgeConfig(db, deviceId, version));
-      if (at && held?.version === version) entries.set(deviceId, Promise.resolve({ ...held, device_ack_time: at }));
+      if (at && held?.version === version) entries.set(deviceId, { ...held, device_ack_time: at });
     },
   };
 }

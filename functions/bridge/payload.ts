@@ -5,6 +5,7 @@
  * @see ../../docs/devices.md and https://www.rfc-editor.org/rfc/rfc8428 (SenML)
  */
 import { HttpError, ValidationError, type Issue } from '../../shared/errors.ts';
+import { parseJson } from '../../shared/json.ts';
 import { parseTelemetry, type NormalisedTelemetry } from '../../shared/telemetry.ts';
 
 /** Deeper JSON is refused before JSON.parse sees it; a reading needs depth 4. */
@@ -33,11 +34,7 @@ export function parseBoundedJson(body: Buffer, what = 'body'): unknown {
   if (exceedsDepth(body, MAX_JSON_DEPTH)) {
     throw new HttpError(400, 'too_deep', `${what} nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
   }
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new HttpError(400, 'invalid_json', `${what} is not valid JSON: ${(error as Error).message}`);
-  }
+  return parseJson(body, what);
 }
 
 /** One pass over the bytes, counting brackets outside strings. */

@@ -7,14 +7,11 @@
  * @see https://cloud.google.com/pubsub/docs/handling-failures#dead_letter_topic
  */
 import { classifyDbError } from '../../shared/db/database.ts';
-import { createPushHandler } from '../../shared/runtime/push-function.ts';
+import { createPushListener } from '../../shared/runtime/push-function.ts';
 import type { ReceivedMessage } from '../../shared/pubsub/push-envelope.ts';
 import { payloadText, recordRejections, type Rejection } from '../../shared/rejected.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
-import { createListener } from '../../shared/runtime/http.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
-
-const MAX_PUSH_BYTES = 16 * 1024 * 1024;
 
 /**
  * The row for one dead-lettered message: Pub/Sub's `CloudPubSubDeadLetterSource*` attributes
@@ -56,7 +53,6 @@ async function storeDeadLetter(platform: Platform, message: ReceivedMessage) {
 export default defineFunction({
   name: 'deadletter',
   create(platform) {
-    const handler = createPushHandler({ stage: 'deadletter', platform, handle: (message) => storeDeadLetter(platform, message) });
-    return { listener: createListener(handler, { logger: platform.logger, projectId: platform.config.projectId, body: { limitBytes: MAX_PUSH_BYTES } }) };
+    return { listener: createPushListener({ stage: 'deadletter', platform, handle: (message) => storeDeadLetter(platform, message) }) };
   },
 });

@@ -4,10 +4,11 @@
  * (redeliver).
  */
 import { ORIGINAL_PUBLISH_TIME } from '../../shared/lifecycle/replay.ts';
-import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS } from '../../schemas/reading.ts';
+import { DeviceId, isPlausibleEventTime } from '../../schemas/reading.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { PermanentError, toIssues } from '../../shared/errors.ts';
+import { InvalidJsonError, parseJson } from '../../shared/json.ts';
 import type { ReceivedMessage } from '../../shared/pubsub/push-envelope.ts';
 import { parseTelemetry } from '../../shared/telemetry.ts';
 import { toRows } from './to-rows.ts';
@@ -87,14 +88,16 @@ async function findSender(directory: DeviceDirectory, deviceId: string, numId: s
 /** A time from the envelope if a reading could carry it (EventTime's range), else undefined. */
 function plausibleTime(text: string | undefined, nowMs: number): number | undefined {
   const ms = text === undefined ? NaN : Date.parse(text);
-  return ms >= EARLIEST_EVENT_MS && ms <= nowMs + MAX_FUTURE_SKEW_MS ? ms : undefined;
+  return isPlausibleEventTime(ms, nowMs) ? ms : undefined;
 }
 
 function parseData(data: Buffer, reason: string): unknown {
   if (data.length === 0) throw new PermanentError(reason, 'message has no data', { issues: [{ path: 'message.data', message: 'empty' }] });
   try {
-    return JSON.parse(data.toString('utf8'));
+    return parseJson(data, 'message data', 'message.data');
   } catch (error) {
-    throw new PermanentError(reason, 'message data is not JSON', { issues: [{ path: 'message.data', message: (error as Error).message }] });
+    // Retrying cannot make it JSON: recorded and acknowledged, not answered 400.
+    if (error instanceof InvalidJsonError) throw new PermanentError(reason, error.message, { issues: error.issues, cause: error });
+    throw error;
   }
 }

@@ -10,6 +10,7 @@ import { GroupCommit } from '../../shared/group-commit.ts';
 import { recordRejections, type Rejection } from '../../shared/rejected.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { writeReadings } from './readings-store.ts';
+import { measurementKeyOf } from '../../shared/warehouse/measurement-encoding.ts';
 import type { RefusedRow } from '../../shared/warehouse/sink.ts';
 import type { MeasurementRow } from '../../schemas/tables.ts';
 import type { MessageRows } from './to-rows.ts';
@@ -135,7 +136,7 @@ function firstReadingRows(items: MessageRows[]): MeasurementRow[] {
   for (const item of items) for (const reading of item.readings) if (!owner.has(reading.reading_id)) owner.set(reading.reading_id, item);
   const rows: MeasurementRow[] = [];
   for (const item of items) for (const row of item.measurements) if (owner.get(row.reading_id) === item) rows.push(row);
-  return dedupe(rows, (m) => `${m.reading_id}\u0000${m.metric}`);
+  return dedupe(rows, measurementKeyOf);
 }
 
 function dedupe<T>(rows: T[], key: (row: T) => string): T[] {

@@ -6,8 +6,9 @@
  * instance of the function accepts the tokens of every other; rotating a secret ends the
  * tokens issued under it (a client starts over from the first page).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { constantTimeEqual } from '../../shared/auth/bearer.ts';
 import { ValidationError } from '../../shared/errors.ts';
 
 export interface PageTokenCodec {
@@ -33,9 +34,7 @@ export function createPageTokenCodec(secrets: readonly string[]): PageTokenCodec
       const match = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{43})$/.exec(token);
       if (!match) throw invalid('is not a page token this API issued');
       const [, payload, signature] = match as unknown as [string, string, string];
-      const presented = Buffer.from(signature, 'base64url');
-      const expected = sign(payload);
-      if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) throw invalid('is not a page token this API issued');
+      if (!constantTimeEqual(Buffer.from(signature, 'base64url'), sign(payload))) throw invalid('is not a page token this API issued');
       let envelope: z.infer<typeof Envelope>;
       try {
         envelope = Envelope.parse(JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')));

@@ -4,6 +4,7 @@
  * @see https://cloud.google.com/pubsub/docs/push#receive_push
  */
 import { Agent, request } from 'node:http';
+import { exponentialDelayMs, jittered } from '../../shared/backoff.ts';
 import type { StoredMessage } from './journal.ts';
 
 const ACK_STATUSES = new Set([102, 200, 201, 202, 204]);
@@ -65,8 +66,7 @@ export function pushMessage(endpoint: string, body: string, timeoutMs: number): 
  * @see https://cloud.google.com/pubsub/docs/handling-failures#exponential_backoff
  */
 export function backoffMs(attempt: number, minMs: number, maxMs: number): number {
-  const base = Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(base * (0.75 + Math.random() * 0.5));
+  return Math.round(jittered(exponentialDelayMs(attempt - 1, minMs, maxMs), 0.75, 1.25));
 }
 
 /**
@@ -75,6 +75,6 @@ export function backoffMs(attempt: number, minMs: number, maxMs: number): number
  */
 export function minRetryWindowMs(minMs: number, maxMs: number, maxDeliveryAttempts: number): number {
   let total = 0;
-  for (let attempt = 1; attempt < maxDeliveryAttempts; attempt++) total += 0.75 * Math.min(maxMs, minMs * 2 ** Math.max(0, attempt - 1));
+  for (let attempt = 1; attempt < maxDeliveryAttempts; attempt++) total += 0.75 * exponentialDelayMs(attempt - 1, minMs, maxMs);
   return total;
 }

@@ -5,8 +5,8 @@
  * A publish resolves only after its whole record is on disk: every write is checked for the
  * bytes it wrote (a short write is continued, a write of nothing is an error) and the file is
  * fsynced. Records that arrive while a write+fsync runs are written together by the next one
- * (group commit), so concurrent publishers share each fsync instead of queueing behind one
- * each. Acks ride along unawaited: losing one in a crash only means one more delivery, which
+ * (shared/group-commit.ts, one write at a time, none waiting for company), so concurrent
+ * publishers share each fsync instead of queueing behind one each. Acks ride along unawaited: losing one in a crash only means one more delivery, which
  * ingest dedupes.
  *
  * Each record is one line, `<crc32 of the JSON, 8 hex digits> <JSON>\n`, written at the
@@ -28,6 +28,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { TransientError } from '../../shared/errors.ts';
+import { GroupCommit } from '../../shared/group-commit.ts';
 
 /** A message as stored: `data` base64, and the subscriptions it still has to reach. */
 export interface StoredMessage {
@@ -106,17 +107,20 @@ interface Pending {
   record: string;
   /** The message a publish waits for; acks have none. */
   messageId?: string;
-  waiter?: { resolve: () => void; reject: (e: unknown) => void };
 }
 
 export class Journal {
   private readonly path: string;
   private readonly compactAfterLines: number;
   private file: FileHandle | undefined;
-  private buffered: Pending[] = [];
+  private readonly batches = new GroupCommit<Pending>({
+    maxItems: Number.POSITIVE_INFINITY,
+    maxWaitMs: 0,
+    maxConcurrentFlushes: 1,
+    flush: (batch) => this.write(batch),
+  });
   /** Acks whose write failed: written with the next batch (a lost ack costs a redelivery only). */
   private unwrittenAcks: Pending[] = [];
-  private writing: Promise<void> | undefined;
   private linesInFile = 0;
   /** Where the last whole record ends: the next write goes here. */
   private size = 0;
@@ -203,17 +207,14 @@ export class Journal {
   /** Appends a message; resolves once its whole record is on disk, else rejects with JournalWriteError. */
   append(message: StoredMessage): Promise<void> {
     this.live.set(message.id, message);
-    return new Promise((resolve, reject) => {
-      this.buffered.push({ record: encodeRecord({ p: message }), messageId: message.id, waiter: { resolve, reject } });
-      this.schedule();
-    });
+    return this.batches.submit({ record: encodeRecord({ p: message }), messageId: message.id });
   }
 
   /** Records that `subscription` acked message `id`; durable with the next write. */
   ack(id: string, subscription: string): void {
     if (!this.forget(id, subscription)) return;
-    this.buffered.push({ record: encodeRecord({ a: id, s: subscription }) });
-    this.schedule();
+    // Never refused (a failed write keeps it for the next batch): nothing to await.
+    void this.batches.submit({ record: encodeRecord({ a: id, s: subscription }) });
   }
 
   private forget(id: string, subscription: string): boolean {
@@ -224,43 +225,42 @@ export class Journal {
     return true;
   }
 
-  private schedule(): void {
-    this.writing ??= this.writeLoop().finally(() => {
-      this.writing = undefined;
-      if (this.buffered.length > 0) this.schedule();
-    });
-  }
-
-  private async writeLoop(): Promise<void> {
-    while (this.buffered.length > 0) {
-      const batch = [...this.unwrittenAcks, ...this.buffered];
-      this.unwrittenAcks = [];
-      this.buffered = [];
-      try {
-        const file = this.file;
-        if (!file) throw new Error('the Pub/Sub journal is closed');
-        if (this.tornTail) await this.cutTornTail(file);
-        const data = Buffer.from(batch.map((p) => p.record).join(''), 'utf8');
-        this.tornTail = true;
-        await writeFully(file, data, this.size);
-        await file.datasync();
-        this.tornTail = false;
-        this.size += data.length;
-        this.stats.fsyncs += 1;
-        this.stats.lines += batch.length;
-        this.linesInFile += batch.length;
-        for (const p of batch) p.waiter?.resolve();
-      } catch (error) {
-        this.stats.writeFailures += 1;
-        // Refused publishes are forgotten: they were never accepted, so never delivered.
-        for (const p of batch) if (p.messageId !== undefined) this.live.delete(p.messageId);
-        this.unwrittenAcks = batch.filter((p) => p.waiter === undefined);
-        const refusal = new JournalWriteError(error);
-        for (const p of batch) p.waiter?.reject(refusal);
-        await this.cutTornTail(this.file).catch(() => undefined);
-      }
-      if (this.linesInFile > this.compactAfterLines && this.live.size * 4 < this.linesInFile) await this.compact();
+  /**
+   * Writes one batch and fsyncs it; a failure refuses its publishes (JournalWriteError) and
+   * keeps its acks for the next batch. Compacts afterwards when dead lines dominate.
+   */
+  private async write(batch: Pending[]): Promise<(Error | undefined)[]> {
+    const records = [...this.unwrittenAcks, ...batch];
+    this.unwrittenAcks = [];
+    let refusal: JournalWriteError | undefined;
+    try {
+      const file = this.file;
+      if (!file) throw new Error('the Pub/Sub journal is closed');
+      if (this.tornTail) await this.cutTornTail(file);
+      const data = Buffer.from(records.map((p) => p.record).join(''), 'utf8');
+      this.tornTail = true;
+      await writeFully(file, data, this.size);
+      await file.datasync();
+      this.tornTail = false;
+      this.size += data.length;
+      this.stats.fsyncs += 1;
+      this.stats.lines += records.length;
+      this.linesInFile += records.length;
+    } catch (error) {
+      this.stats.writeFailures += 1;
+      // Refused publishes are forgotten: they were never accepted, so never delivered.
+      for (const p of batch) if (p.messageId !== undefined) this.live.delete(p.messageId);
+      this.unwrittenAcks = records.filter((p) => p.messageId === undefined);
+      refusal = new JournalWriteError(error);
+      await this.cutTornTail(this.file).catch(() => undefined);
     }
+    if (this.linesInFile > this.compactAfterLines && this.live.size * 4 < this.linesInFile) {
+      // The batch is durable whatever happens to the compaction: it must not fail with it.
+      await this.compact().catch(() => {
+        this.stats.compactionFailures += 1;
+      });
+    }
+    return batch.map((p) => (p.messageId === undefined ? undefined : refusal));
   }
 
   /** Cuts off whatever a failed write left past the last whole record. */
@@ -325,7 +325,7 @@ export class Journal {
 
   /** Writes what is buffered, then closes the file. */
   async close(): Promise<void> {
-    while (this.writing) await this.writing;
+    await this.batches.drain();
     await this.file?.close();
     this.file = undefined;
   }

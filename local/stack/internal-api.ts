@@ -16,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { toIssues } from '../../shared/errors.ts';
+import { parseJson } from '../../shared/json.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/duckdb-analyst.ts';
@@ -91,7 +92,7 @@ async function route(options: InternalApiOptions, req: IncomingMessage, res: Ser
 async function readJson(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  return parseJson(Buffer.concat(chunks), 'the request body');
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

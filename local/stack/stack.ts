@@ -6,7 +6,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadFunction, type FunctionName } from '../../functions/index.ts';
+import { FUNCTION_NAMES, loadFunction, type FunctionName } from '../../functions/index.ts';
 import type { Config, StackPorts } from '../../shared/config.ts';
 import { openLocalPubsub, type LocalPubsub } from '../pubsub/broker.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -76,7 +76,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-const ORDER: FunctionName[] = ['ingest', 'deadletter', 'registry', 'readings', 'bridge'];
+/** Every function but the bridge, which starts last (once what it feeds listens) and stops first. */
+const RECEIVERS = FUNCTION_NAMES.filter((name) => name !== 'bridge');
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   const { logger } = options;
@@ -102,7 +103,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     // Open the stores first so that a bad DATABASE_URL fails start-up, not the first request.
     const [, warehouse] = await Promise.all([platform.database(), platform.warehouse()]);
-    for (const name of ORDER) {
+    for (const name of [...RECEIVERS, 'bridge'] as const) {
       const port = options.ports[name];
       const served = await serveFunction(await loadFunction(name), platform, { port, host }).catch((error: unknown) => {
         if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
@@ -125,7 +126,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       adminToken,
       readToken: config.readToken,
       internalUrl: internal.url,
-      urls: { bridge: urlOf('bridge'), ingest: urlOf('ingest'), registry: urlOf('registry'), deadletter: urlOf('deadletter'), readings: urlOf('readings') },
+      urls: Object.fromEntries(FUNCTION_NAMES.map((name) => [name, urlOf(name)])) as Record<FunctionName, string>,
       pubsub: useEmulator ? 'emulator' : 'local',
       warehouse: warehouse.kind,
     };
@@ -139,7 +140,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await running.get('bridge')?.stop();
       await localPubsub?.close();
       await emulator?.close();
-      await Promise.allSettled(['ingest', 'deadletter', 'registry', 'readings'].map((n) => running.get(n as FunctionName)?.stop()));
+      await Promise.allSettled(RECEIVERS.map((name) => running.get(name)?.stop()));
       await platform.close();
     };
     return { state, platform, generatedAdminToken: kept?.generated ?? false, ...(kept ? { adminTokenPath: kept.path } : {}), generatedReadToken: keptRead?.generated ?? false, ...(keptRead ? { readTokenPath: keptRead.path } : {}), host, stop: () => (stopping ??= stop()) };

@@ -1,8 +1,8 @@
 /**
  * `Authorization: Bearer <credential>`, parsed once for every caller (devices, operators,
  * applications, Pub/Sub's OIDC tokens, the stack's internal API), and secrets compared in one
- * place. The scheme is case-insensitive (RFC 7235 §2.1); the credential is one token68
- * (RFC 6750 §2.1).
+ * place (`constantTimeEqual`, which device tokens and page tokens use too). The scheme is
+ * case-insensitive (RFC 7235 §2.1); the credential is one token68 (RFC 6750 §2.1).
  * @see https://www.rfc-editor.org/rfc/rfc7235#section-2.1
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  */
@@ -19,11 +19,20 @@ export function parseBearer(authorization: string | undefined): string | undefin
 const digest = (value: string): Buffer => createHash('sha256').update(value, 'utf8').digest();
 
 /**
+ * Whether two byte strings are equal, in time that does not depend on where they differ.
+ * Their lengths are not secret (digests and signatures have a fixed one): unequal lengths
+ * answer false at once.
+ */
+export function constantTimeEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
  * Compares a presented secret with the expected one in constant time: both are hashed first,
  * so that neither the content nor the length of the secret leaks through timing.
  */
 export function secretMatches(presented: string | undefined, expectedDigest: Buffer): boolean {
-  return presented !== undefined && timingSafeEqual(digest(presented), expectedDigest);
+  return presented !== undefined && constantTimeEqual(digest(presented), expectedDigest);
 }
 
 /**

@@ -3,7 +3,8 @@
  * stored only as its SHA-256. A slow password hash is not needed: the secret is random and
  * long, so the hash cannot be brute-forced, and the bridge checks it on every request.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { constantTimeEqual } from './bearer.ts';
 
 const PREFIX = 'sha256:';
 
@@ -19,7 +20,5 @@ export function hashDeviceToken(token: string): string {
 
 /** Constant-time comparison of a presented token against a stored hash. */
 export function deviceTokenMatches(token: string, storedHash: string): boolean {
-  const presented = Buffer.from(hashDeviceToken(token));
-  const stored = Buffer.from(storedHash);
-  return presented.length === stored.length && timingSafeEqual(presented, stored);
+  return constantTimeEqual(Buffer.from(hashDeviceToken(token)), Buffer.from(storedHash));
 }

@@ -16,6 +16,7 @@
  * take their rows with SKIP LOCKED. Each step is its own short transaction with a lock
  * timeout, so ingest is never held behind maintain for long.
  */
+import { exponentialDelayMs } from '../backoff.ts';
 import type { Database, Sql } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import type { Platform } from '../runtime/platform.ts';
@@ -187,7 +188,7 @@ async function withLockRetry<T>(db: Database, options: MaintenanceOptions, fn: (
     } catch (error) {
       if ((error as { code?: unknown }).code !== '55P03' || attempt >= attempts) throw error;
       options.logger.warn('partition change waited too long for a lock; retrying', { attempt });
-      await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 100 * 2 ** attempt)));
+      await new Promise((resolve) => setTimeout(resolve, exponentialDelayMs(attempt, 100, 5_000)));
     }
   }
 }

@@ -12,7 +12,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HTTP, type CloudEventV1 } from 'cloudevents';
 import { MESSAGE_PUBLISHED_TYPE, MessagePublishedData, PushEnvelope, type PubsubMessage } from '../../schemas/pubsub.ts';
-import { HttpError, toIssues, ValidationError } from '../errors.ts';
+import { toIssues, ValidationError } from '../errors.ts';
+import { parseJson } from '../json.ts';
 
 export type DeliveryForm = 'cloudevent-binary' | 'cloudevent-structured' | 'push-wrapped' | 'push-unwrapped';
 
@@ -63,16 +64,8 @@ export function parsePushRequest(headers: IncomingHttpHeaders, body: Buffer): Re
   return parseWrapped(body);
 }
 
-function parseJsonBody(body: Buffer): unknown {
-  try {
-    return JSON.parse(body.toString('utf8'));
-  } catch (error) {
-    throw new ValidationError('not a Pub/Sub push: body is not JSON', [{ path: '', message: (error as Error).message }]);
-  }
-}
-
 function parseWrapped(body: Buffer): ReceivedMessage {
-  const json = parseJsonBody(body);
+  const json = parseJson(body, 'the Pub/Sub push body');
   if (typeof json !== 'object' || json === null || !('message' in json)) {
     throw new ValidationError('not a Pub/Sub push: expected {"message": {...}, "subscription": ...}, a CloudEvent, or x-goog-pubsub-* headers', [
       { path: 'message', message: 'required' },
@@ -124,19 +117,12 @@ function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, form: Deliv
   if (event.type !== MESSAGE_PUBLISHED_TYPE) {
     throw new ValidationError('unsupported CloudEvent type', [{ path: 'type', message: `expected ${MESSAGE_PUBLISHED_TYPE}, got ${event.type}` }]);
   }
-  const data = typeof event.data === 'string' ? safeJson(event.data) : event.data;
+  const data = typeof event.data === 'string' ? parseJson(event.data, 'the CloudEvent data', 'data') : event.data;
   const parsed = MessagePublishedData.safeParse(data);
   if (!parsed.success) throw new ValidationError('invalid messagePublished data', toIssues(parsed.error.issues, ['data']));
   return fromMessage(form, parsed.data.message, parsed.data.subscription);
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new HttpError(400, 'invalid_argument', 'CloudEvent data is not JSON');
-  }
-}
 
 function fromMessage(form: DeliveryForm, m: PubsubMessage, subscription?: string, deliveryAttempt?: number): ReceivedMessage {
   return {

@@ -8,14 +8,14 @@
  * A message that keeps failing for an unexpected reason is redelivered until the
  * subscription's dead-letter policy moves it to the dead-letter topic, so it never loops.
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, RequestListener } from 'node:http';
 import { verifierFromConfig } from '../auth/oidc.ts';
 import { HttpError, isPermanentError, type PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { classifyDbError } from '../db/database.ts';
 import { payloadText, recordRejections, type Rejection } from '../rejected.ts';
 import type { Platform } from './platform.ts';
-import type { WireHandler, WireResponse } from './http.ts';
+import { createListener, type WireHandler, type WireResponse } from './http.ts';
 import { parsePushRequest, type ReceivedMessage } from '../pubsub/push-envelope.ts';
 
 export interface MessageContext {
@@ -29,14 +29,30 @@ export type MessageHandler = (message: ReceivedMessage, context: MessageContext)
 /** Checks a push request's credentials; throws HttpError 401/403. */
 export type PushVerifier = (headers: IncomingHttpHeaders) => Promise<unknown>;
 
+/** A push body carries at most a 10 MB message, base64-encoded inside JSON. */
+const MAX_PUSH_BYTES = 16 * 1024 * 1024;
+
 export interface PushHandlerOptions {
   stage: Rejection['stage'];
   platform: Platform;
   handle: MessageHandler;
   verify?: PushVerifier;
+  /** Log accepted messages at DEBUG only (ingest: one line per reading would drown the rest). */
+  quietSuccess?: boolean;
 }
 
-export function createPushHandler(options: PushHandlerOptions): WireHandler {
+/** The whole request listener of a Pub/Sub-facing function: body limit, logging, the handler. */
+export function createPushListener(options: PushHandlerOptions): RequestListener {
+  const { logger, config } = options.platform;
+  return createListener(createPushHandler(options), {
+    logger,
+    projectId: config.projectId,
+    body: { limitBytes: MAX_PUSH_BYTES },
+    quietSuccess: options.quietSuccess,
+  });
+}
+
+function createPushHandler(options: PushHandlerOptions): WireHandler {
   // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
   const configured = options.verify ? undefined : verifierFromConfig(options.platform.config);
   const verify = options.verify ?? (configured && ((headers: IncomingHttpHeaders) => configured.verify(headers)));

@@ -14,6 +14,7 @@
 import type { BigQuery, BigQueryOptions, Table } from '@google-cloud/bigquery';
 import { bigQueryMeasurementsTable } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/tables.ts';
+import { exponentialDelayMs, jittered } from '../backoff.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { toBigQueryRawRow, type BigQueryRawRow } from './measurement-encoding.ts';
@@ -103,7 +104,7 @@ export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink 
         if (!isRetryable(error)) throw toTransient(`BigQuery insertAll failed (${describe(error)})`, error);
         logger.warn('BigQuery insertAll failed, retrying', { error: describe(error), rows: pending.length, attempt });
       }
-      if (wait && attempt < settings.maxRetries) await sleep(backoff(attempt, settings.initialDelayMs, settings.maxDelayMs));
+      if (wait && attempt < settings.maxRetries) await sleep(jittered(exponentialDelayMs(attempt, settings.initialDelayMs, settings.maxDelayMs), 0, 1));
     }
     throw toTransient(`BigQuery insertAll: ${pending.length} rows not written after ${settings.maxRetries + 1} attempts`, failure);
   };
@@ -270,11 +271,6 @@ function describe(error: unknown): string {
 
 function toTransient(message: string, cause: unknown): TransientError {
   return cause instanceof TransientError ? cause : new TransientError(message, { cause });
-}
-
-/** Exponential backoff with full jitter, so retrying instances do not move in step. */
-function backoff(attempt: number, initialMs: number, maxMs: number): number {
-  return Math.random() * Math.min(maxMs, initialMs * 2 ** attempt);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,24 @@
+/**
+ * JSON from the outside (a device's body, a Pub/Sub push, a CloudEvent's data, a message's
+ * data), parsed in one place with one error: 400 `invalid_json`, naming what was being read
+ * and where the parser stopped. Callers that must answer otherwise (ingest records a
+ * rejection) keep the message and issues and change only the kind of error.
+ */
+import { HttpError } from './errors.ts';
+
+export class InvalidJsonError extends HttpError {
+  override readonly name: string = 'InvalidJsonError';
+  constructor(what: string, path: string, cause: unknown) {
+    const detail = cause instanceof Error ? cause.message : String(cause);
+    super(400, 'invalid_json', `${what} is not valid JSON: ${detail}`, { issues: [{ path, message: detail }] });
+  }
+}
+
+/** The document in `text`; `what` names it in the error, `path` is where it sits in the request. */
+export function parseJson(text: string | Buffer, what: string, path = ''): unknown {
+  try {
+    return JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
+  } catch (error) {
+    throw new InvalidJsonError(what, path, error);
+  }
+}
