@@ -69,6 +69,6 @@ describe('npm start with simulate and query', () => {
     expect(existsSync(join(dataDir, 'stack.json'))).toBe(false);
     const run = await runScript('scripts/query.ts', ["SELECT count(*) AS n FROM measurements WHERE device_id LIKE 'sim-%'"]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(/^n\n─+\n\s*\d+\n\(1 row\)/);
+    expect(run.stdout).toMatch(/^\s*n\n─+\n\s*\d+\n\(1 row\)/);
   });
 });
