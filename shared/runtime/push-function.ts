@@ -8,7 +8,6 @@
  * A message that keeps failing for an unexpected reason is redelivered until the
  * subscription's dead-letter policy moves it to the dead-letter topic, so it never loops.
  */
-import type { IncomingHttpHeaders } from 'node:http';
 import { verifierFromEnv } from '../auth/oidc.ts';
 import { HttpError, isPermanentError, type PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -26,24 +25,19 @@ export interface MessageContext {
 
 export type MessageHandler = (message: ReceivedMessage, context: MessageContext) => Promise<Record<string, unknown>>;
 
-/** Checks a push request's credentials; throws HttpError 401/403. */
-export type PushVerifier = (headers: IncomingHttpHeaders) => Promise<unknown>;
-
 export interface PushHandlerOptions {
   stage: Rejection['stage'];
   platform: Platform;
   handle: MessageHandler;
-  verify?: PushVerifier;
 }
 
 export function createPushHandler(options: PushHandlerOptions): WireHandler {
   // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
-  const fromEnv = options.verify ? undefined : verifierFromEnv(options.platform.config);
-  const verify = options.verify ?? (fromEnv && ((headers: IncomingHttpHeaders) => fromEnv.verify(headers)));
+  const verifier = verifierFromEnv(options.platform.config);
   return async (req): Promise<WireResponse> => {
     if (req.path !== '/') throw new HttpError(404, 'not_found', `no route for ${req.path}`);
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { allow: 'POST' } });
-    if (verify) await verify(req.headers);
+    if (verifier) await verifier.verify(req.headers);
     const message = parsePushRequest(req.headers, req.body);
     const log = message.messageId ? req.log.child({ messageId: message.messageId }) : req.log;
     try {
