@@ -15,6 +15,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { bearerChecker } from '../../shared/auth/bearer.ts';
+import { classifyDbError } from '../../shared/db/database.ts';
 import { HttpError } from '../../shared/errors.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
@@ -84,7 +85,7 @@ async function route(options: InternalApiOptions, req: WireRequest): Promise<Wir
     } catch (error) {
       // SQL that may not or cannot run is the caller's to fix; any other failure is not.
       if (error instanceof AnalystSqlError) throw new HttpError(400, 'invalid_sql', error.message);
-      throw error;
+      throw error instanceof HttpError ? error : classifyDbError(error, db);
     }
   }
   if (call === 'POST /internal/warehouse') {
