@@ -15,7 +15,7 @@ export const ReplayRequest = z
   .strictObject({
     /** `rejected.reason`, e.g. `unknown_device`, `dead_lettered`. */
     reason: Text.min(1).max(200).optional(),
-    stage: z.enum(['ingest', 'warehouse', 'deadletter', 'bridge']).optional(),
+    stage: z.enum(['ingest', 'warehouse', 'deadletter']).optional(),
     /** The device the message was published for (its `deviceId` attribute). */
     deviceId: DeviceId.optional(),
     /** Rows recorded at or after `since`, before `until`. */

@@ -143,7 +143,7 @@ async function main(): Promise<void> {
   const manifests = fillManifests(selectFunction(renderOverlay(args.target), args.name, args.image), { project, region, pushAudience: pushAudience ?? '' });
   // Refuse what Knative's webhook or Cloud Run would reject, and anything left unfilled, before touching the cluster.
   const { validateService, findPlaceholders } = await import('./deploy/manifest-rules.ts');
-  const issues = [...validateService(manifests.at(-1)!, args.target === 'gke' ? 'knative' : 'cloud-run'), ...findPlaceholders(manifests)];
+  const issues = [...validateService(manifests.at(-1)!, args.target), ...findPlaceholders(manifests)];
   if (issues.length > 0) throw new Error(`the ${args.name} manifest is not ready to apply:\n${issues.map((i) => `  ${i.path}: ${i.message}`).join('\n')}`);
   if (args.dryRun) {
     process.stdout.write(toYaml(manifests));

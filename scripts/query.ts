@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../shared/config.ts';
 import { openDatabase } from '../shared/db/database.ts';
-import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS, queryDuckDb, type QueryResult } from '../shared/warehouse/duckdb-analyst.ts';
+import { DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS, queryDuckDb, type AnalystResult } from '../shared/warehouse/duckdb-analyst.ts';
 import { readStackState } from '../local/stack/state-file.ts';
 import { formatTable } from './query/table.ts';
 import { queryPostgresReadOnly } from './query/postgres.ts';
@@ -88,7 +88,7 @@ export function parseQueryArgs(argv: readonly string[]): QueryArgs {
 }
 
 /** Runs read-only SQL on the running stack's stores, or on the files when no stack runs. */
-export async function runQuery(sql: string, dataDir: string, options: { db?: QueryTarget; timeoutMs?: number; config?: Config } = {}): Promise<QueryResult> {
+export async function runQuery(sql: string, dataDir: string, options: { db?: QueryTarget; timeoutMs?: number; config?: Config } = {}): Promise<AnalystResult> {
   const db = options.db ?? 'warehouse';
   const stack = await readStackState(dataDir);
   if (stack) {
@@ -98,7 +98,7 @@ export async function runQuery(sql: string, dataDir: string, options: { db?: Que
       body: JSON.stringify({ sql, db, timeoutMs: options.timeoutMs }),
       signal: AbortSignal.timeout((options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS) + 10_000),
     });
-    const body = (await response.json()) as QueryResult & { message?: string; issues?: unknown };
+    const body = (await response.json()) as AnalystResult & { message?: string; issues?: unknown };
     if (!response.ok) throw new Error(body.message ?? JSON.stringify(body.issues ?? body));
     return body;
   }
@@ -109,7 +109,7 @@ export async function runQuery(sql: string, dataDir: string, options: { db?: Que
 }
 
 /** No stack runs: DATABASE_URL as configured, or a throwaway copy of the PGlite directory. */
-async function queryPostgresDirectly(sql: string, dataDir: string, options: { timeoutMs?: number; config?: Config }): Promise<QueryResult> {
+async function queryPostgresDirectly(sql: string, dataDir: string, options: { timeoutMs?: number; config?: Config }): Promise<AnalystResult> {
   const config = options.config ?? loadConfig();
   if (config.databaseUrl || config.instanceConnectionName) {
     const database = await openDatabase({ ...config, dataDir });

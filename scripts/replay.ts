@@ -16,7 +16,7 @@ const USAGE = `usage: npm run replay -- [filters] [--dry-run]
 Republishes rejected messages (payload and original attributes) to the telemetry topic once
 their cause is fixed, and records when. Rows already replayed are skipped.
   --reason R           e.g. unknown_device, dead_lettered, invalid_data
-  --stage S            ingest | warehouse | deadletter | bridge
+  --stage S            ingest | warehouse | deadletter
   --device ID          messages published for this device
   --since T, --until T RFC 3339 times: rows recorded in [since, until)
   --include-replayed   replay rows replayed before too

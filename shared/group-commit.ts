@@ -48,7 +48,6 @@ export class GroupCommit<T> {
   private abandoned = 0;
   private lastTimeoutAt: number | undefined;
   /** Batches written so far and their row counts, for logs and benchmarks. */
-  readonly stats = { batches: 0, items: 0, rows: 0, timedOut: 0 };
 
   constructor(options: GroupCommitOptions<T>) {
     this.options = options;
@@ -111,7 +110,6 @@ export class GroupCommit<T> {
       timer = setTimeout(() => {
         this.abandoned += 1;
         this.lastTimeoutAt = Date.now();
-        this.stats.timedOut += 1;
         const settled = () => {
           this.abandoned -= 1;
         };
@@ -131,9 +129,6 @@ export class GroupCommit<T> {
         if (error) p.reject(error);
         else p.resolve();
       });
-      this.stats.batches += 1;
-      this.stats.items += batch.length;
-      this.stats.rows += batch.reduce((n, p) => n + p.weight, 0);
     } catch (error) {
       for (const p of batch) p.reject(error);
     } finally {

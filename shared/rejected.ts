@@ -8,7 +8,7 @@ import type { Sql } from './db/database.ts';
 import { jsonForPostgres, textForPostgres } from './db/postgres-text.ts';
 
 export interface Rejection {
-  stage: 'ingest' | 'warehouse' | 'deadletter' | 'bridge';
+  stage: 'ingest' | 'warehouse' | 'deadletter';
   reason: string;
   detail: { message?: string; issues?: Issue[]; [key: string]: unknown };
   payload?: string;

@@ -79,7 +79,7 @@ describe('a message at the schema maximum', () => {
 describe('an unexpected warehouse failure', () => {
   it('rejects the message for good with its payload kept, instead of answering 503 on every delivery', async () => {
     // A warehouse with a bug in it: the same rows fail the same way every time.
-    const buggy: WarehouseSink = { kind: 'memory', write: () => Promise.reject(new RangeError('Maximum call stack size exceeded')), close: async () => undefined };
+    const buggy: WarehouseSink = { kind: 'bigquery', write: () => Promise.reject(new RangeError('Maximum call stack size exceeded')), close: async () => undefined };
     const fn = await serveIngest(buggy);
     const data = { ts: new Date(Date.UTC(2026, 3, 2)).toISOString(), seq: 1, metrics: { temp: 1 } };
     const response = await post(fn.url, makePushBody({ data, attributes: { deviceId: 'max-bug' }, messageId: 'bug-1' }));

@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isKnativeService, renderOverlay, selectFunction, type Manifest } from '../scripts/deploy/manifests.ts';
-import { connectionBudget, parseGoDuration, validateMaintenanceCronJob, validateService, type Platform } from '../scripts/deploy/manifest-rules.ts';
+import { isKnativeService, renderOverlay, selectFunction, TARGETS, type Manifest, type Target } from '../scripts/deploy/manifests.ts';
+import { connectionBudget, parseGoDuration, validateMaintenanceCronJob, validateService } from '../scripts/deploy/manifest-rules.ts';
 import { MAINTENANCE_SCHEDULE } from '../scripts/pubsub-wiring.ts';
 import { PRODUCTION_DELIVERY } from '../shared/pubsub/topology.ts';
 import { FUNCTION_NAMES } from '../functions/index.ts';
@@ -44,11 +44,11 @@ describe('rendered overlays', () => {
     expect(cloudRun.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual(FUNCTION_NAMES.map((n) => `Service/${n}`).sort());
   });
 
-  for (const [overlay, platform] of [['gke', 'knative'], ['cloud-run', 'cloud-run']] as const) {
+  for (const target of TARGETS) {
     for (const name of FUNCTION_NAMES) {
-      it(`${overlay}/${name} passes the schema and ${platform} rules`, () => {
-        const manifests = overlay === 'gke' ? gke : cloudRun;
-        expect(validateService(serviceNamed(manifests, name), platform)).toEqual([]);
+      it(`${target}/${name} passes the schema and ${target === 'gke' ? 'Knative' : 'Cloud Run'} rules`, () => {
+        const manifests = target === 'gke' ? gke : cloudRun;
+        expect(validateService(serviceNamed(manifests, name), target)).toEqual([]);
       });
     }
   }
@@ -111,36 +111,36 @@ function mutate(m: Manifest, change: (m: Manifest) => void): Manifest {
 }
 
 describe('the validators catch what the platforms reject', () => {
-  const cases: { name: string; platform: Platform; manifest: () => Manifest; path: string }[] = [
-    { name: 'containerConcurrency over 1000', platform: 'knative', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => (m.spec!.template!.spec!.containerConcurrency = 1001)), path: 'spec.template.spec.containerConcurrency' },
-    { name: 'containerConcurrency not an integer (schema)', platform: 'knative', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => ((m.spec!.template!.spec! as Record<string, unknown>).containerConcurrency = 'lots')), path: 'schema' },
-    { name: 'timeoutSeconds over Knative’s 600', platform: 'knative', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => (m.spec!.template!.spec!.timeoutSeconds = 601)), path: 'spec.template.spec.timeoutSeconds' },
-    { name: 'timeoutSeconds over Cloud Run’s 3600', platform: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.spec!.template!.spec!.timeoutSeconds = 3601)), path: 'spec.template.spec.timeoutSeconds' },
-    { name: 'min-scale above max-scale', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/min-scale', '20'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/min-scale' },
-    { name: 'negative max-scale', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/max-scale', '-1'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/max-scale' },
-    { name: 'KPA with a CPU metric', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/metric', 'cpu'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/metric' },
-    { name: 'target 0', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target', '0'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
-    { name: 'target above containerConcurrency', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target', '5000'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
-    { name: 'target-utilization-percentage 150', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target-utilization-percentage', '150'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target-utilization-percentage' },
-    { name: 'scale-down-delay not a duration', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/scale-down-delay', '5 minutes'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/scale-down-delay' },
-    { name: 'scale-down-delay over an hour', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/scale-down-delay', '2h'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/scale-down-delay' },
-    { name: 'misspelt autoscaling annotation', platform: 'knative', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/maxscale', '3'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/maxscale' },
-    { name: 'reserved PORT variable', platform: 'knative', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => containerOf(m).env!.unshift({ name: 'PORT', value: '9090' })), path: 'spec.template.spec.containers.0.env.0' },
-    { name: 'probe on another port', platform: 'knative', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).startupProbe = { httpGet: { path: '/healthz', port: 9999 } })), path: 'spec.template.spec.containers.0.startupProbe.httpGet.port' },
-    { name: 'no probe at all', platform: 'knative', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => { delete containerOf(m).startupProbe; delete containerOf(m).readinessProbe; }), path: 'spec.template.spec.containers.0' },
-    { name: 'memory request above its limit', platform: 'knative', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).resources!.requests!.memory = '1Gi')), path: 'spec.template.spec.containers.0.resources.requests.memory' },
-    { name: 'a Knative-only annotation on Cloud Run', platform: 'cloud-run', manifest: () => withAnnotation(serviceNamed(cloudRun, 'ingest'), 'autoscaling.knative.dev/target', '100'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
-    { name: 'minScale above maxScale on Cloud Run', platform: 'cloud-run', manifest: () => withAnnotation(serviceNamed(cloudRun, 'ingest'), 'autoscaling.knative.dev/minScale', '50'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/minScale' },
-    { name: 'envFrom on Cloud Run', platform: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).envFrom = [{ configMapRef: { name: 'telemetry-config' } }])), path: 'spec.template.spec.containers.0.envFrom' },
-    { name: 'readiness probe on Cloud Run', platform: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).readinessProbe = { httpGet: { path: '/healthz' } })), path: 'spec.template.spec.containers.0.readinessProbe' },
-    { name: 'less than one CPU with concurrency on Cloud Run', platform: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).resources!.limits!.cpu = '500m')), path: 'spec.template.spec.containers.0.resources.limits.cpu' },
-    { name: 'Kubernetes label key on Cloud Run', platform: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => ((m.metadata as Record<string, unknown>).labels = { 'app.kubernetes.io/name': 'ingest' })), path: 'metadata.labels.app.kubernetes.io/name' },
-    { name: 'unknown ingress on Cloud Run', platform: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.metadata.annotations!['run.googleapis.com/ingress'] = 'public')), path: 'metadata.annotations.run.googleapis.com/ingress' },
-    { name: 'Kubernetes service account on Cloud Run', platform: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.spec!.template!.spec!.serviceAccountName = 'telemetry-ingest')), path: 'spec.template.spec.serviceAccountName' },
+  const cases: { name: string; target: Target; manifest: () => Manifest; path: string }[] = [
+    { name: 'containerConcurrency over 1000', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => (m.spec!.template!.spec!.containerConcurrency = 1001)), path: 'spec.template.spec.containerConcurrency' },
+    { name: 'containerConcurrency not an integer (schema)', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => ((m.spec!.template!.spec! as Record<string, unknown>).containerConcurrency = 'lots')), path: 'schema' },
+    { name: 'timeoutSeconds over Knative’s 600', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => (m.spec!.template!.spec!.timeoutSeconds = 601)), path: 'spec.template.spec.timeoutSeconds' },
+    { name: 'timeoutSeconds over Cloud Run’s 3600', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.spec!.template!.spec!.timeoutSeconds = 3601)), path: 'spec.template.spec.timeoutSeconds' },
+    { name: 'min-scale above max-scale', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/min-scale', '20'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/min-scale' },
+    { name: 'negative max-scale', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/max-scale', '-1'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/max-scale' },
+    { name: 'KPA with a CPU metric', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/metric', 'cpu'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/metric' },
+    { name: 'target 0', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target', '0'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
+    { name: 'target above containerConcurrency', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target', '5000'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
+    { name: 'target-utilization-percentage 150', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target-utilization-percentage', '150'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target-utilization-percentage' },
+    { name: 'scale-down-delay not a duration', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/scale-down-delay', '5 minutes'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/scale-down-delay' },
+    { name: 'scale-down-delay over an hour', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/scale-down-delay', '2h'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/scale-down-delay' },
+    { name: 'misspelt autoscaling annotation', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/maxscale', '3'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/maxscale' },
+    { name: 'reserved PORT variable', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => containerOf(m).env!.unshift({ name: 'PORT', value: '9090' })), path: 'spec.template.spec.containers.0.env.0' },
+    { name: 'probe on another port', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).startupProbe = { httpGet: { path: '/healthz', port: 9999 } })), path: 'spec.template.spec.containers.0.startupProbe.httpGet.port' },
+    { name: 'no probe at all', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => { delete containerOf(m).startupProbe; delete containerOf(m).readinessProbe; }), path: 'spec.template.spec.containers.0' },
+    { name: 'memory request above its limit', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).resources!.requests!.memory = '1Gi')), path: 'spec.template.spec.containers.0.resources.requests.memory' },
+    { name: 'a Knative-only annotation on Cloud Run', target: 'cloud-run', manifest: () => withAnnotation(serviceNamed(cloudRun, 'ingest'), 'autoscaling.knative.dev/target', '100'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
+    { name: 'minScale above maxScale on Cloud Run', target: 'cloud-run', manifest: () => withAnnotation(serviceNamed(cloudRun, 'ingest'), 'autoscaling.knative.dev/minScale', '50'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/minScale' },
+    { name: 'envFrom on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).envFrom = [{ configMapRef: { name: 'telemetry-config' } }])), path: 'spec.template.spec.containers.0.envFrom' },
+    { name: 'readiness probe on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).readinessProbe = { httpGet: { path: '/healthz' } })), path: 'spec.template.spec.containers.0.readinessProbe' },
+    { name: 'less than one CPU with concurrency on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).resources!.limits!.cpu = '500m')), path: 'spec.template.spec.containers.0.resources.limits.cpu' },
+    { name: 'Kubernetes label key on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => ((m.metadata as Record<string, unknown>).labels = { 'app.kubernetes.io/name': 'ingest' })), path: 'metadata.labels.app.kubernetes.io/name' },
+    { name: 'unknown ingress on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.metadata.annotations!['run.googleapis.com/ingress'] = 'public')), path: 'metadata.annotations.run.googleapis.com/ingress' },
+    { name: 'Kubernetes service account on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.spec!.template!.spec!.serviceAccountName = 'telemetry-ingest')), path: 'spec.template.spec.serviceAccountName' },
   ];
   for (const c of cases) {
-    it(`${c.platform}: ${c.name}`, () => {
-      expect(validateService(c.manifest(), c.platform).map((i) => i.path)).toContain(c.path);
+    it(`${c.target}: ${c.name}`, () => {
+      expect(validateService(c.manifest(), c.target).map((i) => i.path)).toContain(c.path);
     });
   }
 

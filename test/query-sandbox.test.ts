@@ -173,4 +173,30 @@ describe('the stack internal API', () => {
       await platform.close();
     }
   });
+
+  it("answers the caller's mistakes with 4xx naming them, and a database it cannot reach with 503", async () => {
+    const query = (api: { url: string }, body: string, contentType = 'application/json') =>
+      fetch(`${api.url}/internal/query`, { method: 'POST', headers: { authorization: 'Bearer s', 'content-type': contentType }, body });
+    const database = await createTestDatabase();
+    const platform = createPlatform({ config: testConfig(), providers: { database: () => Promise.resolve(database.db) } });
+    const api = await startInternalApi({ platform, adminToken: 's' });
+    const unreachable = createPlatform({ config: testConfig(), providers: { database: () => Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:1')) } });
+    const down = await startInternalApi({ platform: unreachable, adminToken: 's' });
+    try {
+      const badSql = await query(api, JSON.stringify({ sql: 'SELECT no_such_column FROM devices', db: 'postgres' }));
+      expect(badSql.status).toBe(400);
+      expect(await badSql.json()).toMatchObject({ error: 'invalid_sql', message: expect.stringContaining('no_such_column') as unknown });
+      expect((await query(api, '{"sql": ')).status).toBe(400);
+      expect((await query(api, '{"sql":"SELECT 1"}', 'text/plain')).status).toBe(415);
+      expect((await fetch(`${api.url}/internal/nothing`, { headers: { authorization: 'Bearer s' } })).status).toBe(404);
+      const unavailable = await query(down, JSON.stringify({ sql: 'SELECT 1', db: 'postgres' }));
+      expect(unavailable.status).toBe(503);
+      expect(await unavailable.json()).toMatchObject({ error: 'unavailable', message: 'postgres: database unavailable' });
+    } finally {
+      await Promise.all([api.stop(), down.stop()]);
+      // `platform` holds nothing but the test database, which drop() closes.
+      await unreachable.close();
+      await database.drop();
+    }
+  });
 });

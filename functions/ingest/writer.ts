@@ -20,7 +20,6 @@ export interface TelemetryWriter {
   drain(): Promise<void>;
   /** Unhealthy while a batch write is stuck past its deadline. */
   health(): HealthStatus;
-  readonly stats: GroupCommit<MessageRows>['stats'];
 }
 
 export function createTelemetryWriter(platform: Platform): TelemetryWriter {
@@ -34,7 +33,7 @@ export function createTelemetryWriter(platform: Platform): TelemetryWriter {
     // Each store call has its own deadline; this one guarantees the slot comes back whatever hangs.
     flushTimeoutMs: platform.config.deadlines.batchFlushMs,
   });
-  return { write: (rows) => batcher.submit(rows), drain: () => batcher.drain(), health: () => batcher.health(), stats: batcher.stats };
+  return { write: (rows) => batcher.submit(rows), drain: () => batcher.drain(), health: () => batcher.health() };
 }
 
 async function flushBatch(platform: Platform, items: MessageRows[]): Promise<(Error | undefined)[]> {

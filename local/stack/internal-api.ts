@@ -11,15 +11,17 @@
  * Rejected messages are replayed through the registry's `POST /v1/rejected:replay`
  * (`npm run replay`), which publishes through this same platform's publisher.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { bearerChecker } from '../../shared/auth/bearer.ts';
-import { toIssues } from '../../shared/errors.ts';
-import { parseJson } from '../../shared/json.ts';
+import { classifyDbError } from '../../shared/db/database.ts';
+import { HttpError } from '../../shared/errors.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
+import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
+import { parseJsonBody } from '../../shared/runtime/json-body.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
-import { MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/duckdb-analyst.ts';
+import { AnalystSqlError, MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/duckdb-analyst.ts';
 import type { DuckDbSink } from '../../shared/warehouse/duckdb-sink.ts';
 import { queryPostgresReadOnly } from '../../scripts/query/postgres.ts';
 
@@ -32,6 +34,9 @@ export interface InternalApiOptions {
   timeouts?: Partial<ConnectionLimits>;
 }
 
+/** A query or a pause switch; SQL longer than this is not an analyst's. */
+const BODY_LIMIT_BYTES = 1024 * 1024;
+
 const QueryBody = z.object({
   sql: z.string().min(1),
   db: z.enum(['warehouse', 'postgres']).default('warehouse'),
@@ -40,15 +45,19 @@ const QueryBody = z.object({
 const WarehouseBody = z.object({ paused: z.boolean() });
 
 export async function startInternalApi(options: InternalApiOptions): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
+  const { platform } = options;
   const isAdmin = bearerChecker(options.adminToken);
-  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.timeouts };
-  const server = createServer(serverOptions(limits), (req, res) => {
-    if (!isAdmin(req.headers.authorization)) {
-      send(res, 401, { error: 'unauthenticated', message: 'send Authorization: Bearer $ADMIN_TOKEN' });
-      return;
-    }
-    void route(options, req, res).catch((error: unknown) => send(res, 400, { error: 'failed', message: error instanceof Error ? error.message : String(error) }));
+  const admit = ({ headers }: RequestHead) => {
+    if (!isAdmin(headers.authorization)) throw new HttpError(401, 'unauthenticated', 'send Authorization: Bearer $ADMIN_TOKEN', { headers: { 'WWW-Authenticate': 'Bearer' } });
+  };
+  const listener = createListener((req) => route(options, req), {
+    logger: platform.logger,
+    projectId: platform.config.projectId,
+    body: { limitBytes: BODY_LIMIT_BYTES },
+    admit,
   });
+  const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.timeouts };
+  const server = createServer(serverOptions(limits), listener);
   applyConnectionLimits(server, limits);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -64,38 +73,31 @@ export async function startInternalApi(options: InternalApiOptions): Promise<{ u
   };
 }
 
-async function route(options: InternalApiOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(options: InternalApiOptions, req: WireRequest): Promise<WireResponse> {
   const { platform } = options;
-  if (req.method === 'GET' && req.url === '/internal/stats') return send(res, 200, options.stats?.() ?? {});
-  if (req.method !== 'POST') return send(res, 404, { error: 'not_found', message: `no route for ${req.method ?? ''} ${req.url ?? ''}` });
-  const json = await readJson(req);
-  if (req.url === '/internal/query') {
-    const body = QueryBody.safeParse(json);
-    if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
-    const { sql, db, timeoutMs } = body.data;
-    if (db === 'postgres') return send(res, 200, await queryPostgresReadOnly(await platform.database(), sql, { timeoutMs }));
-    const warehouse = await platform.warehouse();
-    if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}; query it with its own tools` });
-    return send(res, 200, await (warehouse as DuckDbSink).query(sql, { timeoutMs }));
+  const call = `${req.method} ${req.path}`;
+  if (call === 'GET /internal/stats') return { status: 200, body: options.stats?.() ?? {} };
+  if (call === 'POST /internal/query') {
+    const { sql, db, timeoutMs } = parseJsonBody(QueryBody, req);
+    try {
+      if (db === 'postgres') return { status: 200, body: await queryPostgresReadOnly(await platform.database(), sql, { timeoutMs }) };
+      return { status: 200, body: await duckDb(await platform.warehouse()).query(sql, { timeoutMs }) };
+    } catch (error) {
+      // SQL that may not or cannot run is the caller's to fix; any other failure is not.
+      if (error instanceof AnalystSqlError) throw new HttpError(400, 'invalid_sql', error.message);
+      throw error instanceof HttpError ? error : classifyDbError(error, db);
+    }
   }
-  if (req.url === '/internal/warehouse') {
-    const body = WarehouseBody.safeParse(json);
-    if (!body.success) return send(res, 400, { error: 'invalid_argument', issues: toIssues(body.error.issues) });
-    const warehouse = await platform.warehouse();
-    if (warehouse.kind !== 'duckdb') return send(res, 400, { error: 'failed_precondition', message: `the warehouse is ${warehouse.kind}` });
-    (warehouse as DuckDbSink).setPaused(body.data.paused);
-    return send(res, 200, { paused: body.data.paused });
+  if (call === 'POST /internal/warehouse') {
+    const { paused } = parseJsonBody(WarehouseBody, req);
+    duckDb(await platform.warehouse()).setPaused(paused);
+    return { status: 200, body: { paused } };
   }
-  return send(res, 404, { error: 'not_found', message: `no route for POST ${req.url ?? ''}` });
+  throw new HttpError(404, 'not_found', `no route for ${call}`);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return parseJson(Buffer.concat(chunks), 'the request body');
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) }).end(text);
+/** The stack's DuckDB warehouse; another warehouse is queried and paused with its own tools. */
+function duckDb(warehouse: { kind: string }): DuckDbSink {
+  if (warehouse.kind !== 'duckdb') throw new HttpError(400, 'failed_precondition', `the warehouse is ${warehouse.kind}; query it with its own tools`);
+  return warehouse as DuckDbSink;
 }

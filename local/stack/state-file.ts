@@ -18,7 +18,7 @@ export const StackState = z.object({
   internalUrl: z.string(),
   urls: z.object({ bridge: z.string(), ingest: z.string(), registry: z.string(), deadletter: z.string(), readings: z.string().optional() }),
   pubsub: z.enum(['local', 'emulator']),
-  warehouse: z.enum(['duckdb', 'bigquery', 'memory']),
+  warehouse: z.enum(['duckdb', 'bigquery']),
 });
 export type StackState = z.infer<typeof StackState>;
 

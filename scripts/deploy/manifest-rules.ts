@@ -9,9 +9,7 @@
  */
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
 import type { Issue } from '../../shared/errors.ts';
-import type { Manifest } from './manifests.ts';
-
-export type Platform = 'knative' | 'cloud-run';
+import type { Manifest, Target } from './manifests.ts';
 
 const AUTOSCALING = 'autoscaling.knative.dev/';
 /** Knative Serving's default max-revision-timeout-seconds and container-concurrency-max-limit. */
@@ -219,9 +217,9 @@ export function checkCloudRun(m: Manifest): Issue[] {
   return issues;
 }
 
-/** Schema plus the platform's rules for one rendered Service. */
-export function validateService(m: Manifest, platform: Platform): Issue[] {
-  return [...checkSchema(m), ...(platform === 'knative' ? checkKnative(m) : checkCloudRun(m))];
+/** Schema plus the target's rules for one rendered Service: Knative's on GKE, Cloud Run's on Cloud Run. */
+export function validateService(m: Manifest, target: Target): Issue[] {
+  return [...checkSchema(m), ...(target === 'gke' ? checkKnative(m) : checkCloudRun(m))];
 }
 
 /** Σ PG_POOL_MAX × max-scale over the Services: the Cloud SQL connections at full scale. */

@@ -14,12 +14,12 @@
  * @see https://www.postgresql.org/docs/current/predefined-roles.html
  */
 import type { Database } from '../../shared/db/database.ts';
-import { AnalystSqlError, DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS, MAX_RESULT_ROWS, type QueryResult } from '../../shared/warehouse/duckdb-analyst.ts';
+import { AnalystSqlError, DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS, MAX_RESULT_ROWS, type AnalystResult } from '../../shared/warehouse/duckdb-analyst.ts';
 
 const OUTSIDE_THE_TABLES = /\b(pg_read_file|pg_read_binary_file|pg_ls_\w+|pg_stat_file|lo_\w+|dblink\w*|pg_terminate_backend|pg_cancel_backend|pg_signal_backend|set_config|pg_reload_conf|pg_rotate_logfile|pg_promote|pg_switch_wal|pg_create_\w+|pg_drop_\w+|pg_sleep\w*|pg_advisory\w*|pg_notify|txid_\w+|pg_logical_\w+|query_to_xml\w*|table_to_xml\w*|cursor_to_xml\w*|database_to_xml\w*|schema_to_xml\w*)\s*\(/i;
 
 /** Runs one read-only query; throws AnalystSqlError for SQL that may not run here. */
-export async function queryPostgresReadOnly(db: Database, sql: string, options: { timeoutMs?: number; maxRows?: number } = {}): Promise<QueryResult> {
+export async function queryPostgresReadOnly(db: Database, sql: string, options: { timeoutMs?: number; maxRows?: number } = {}): Promise<AnalystResult> {
   const timeoutMs = Math.trunc(Math.min(options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS));
   const maxRows = options.maxRows ?? MAX_RESULT_ROWS;
   const body = sql.replace(/[\s;]+$/, '');

@@ -1,7 +1,7 @@
 /**
  * Query results as a terminal table: a header, a rule, right-aligned numbers, long cells cut.
  */
-import type { QueryResult } from '../../shared/warehouse/duckdb-sink.ts';
+import type { AnalystResult } from '../../shared/warehouse/duckdb-analyst.ts';
 
 const MAX_CELL = 60;
 
@@ -11,7 +11,7 @@ const cellText = (value: unknown): string => {
   return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL - 1)}…` : text;
 };
 
-export function formatTable(result: QueryResult): string {
+export function formatTable(result: AnalystResult): string {
   const cells = result.rows.map((row) => result.columns.map((_, i) => cellText(row[i])));
   const numeric = result.columns.map((_, i) => result.rows.length > 0 && result.rows.every((r) => r[i] === null || typeof r[i] === 'number'));
   const widths = result.columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] as string).length)));

@@ -5,7 +5,7 @@
  * reading reached both stores.
  */
 import { randomBytes } from 'node:crypto';
-import type { QueryResult } from '../../shared/warehouse/duckdb-sink.ts';
+import type { AnalystResult } from '../../shared/warehouse/duckdb-analyst.ts';
 import { createDevice, GAP_PROBABILITY, nextRequest, registration, STYLES, type SimulatedDevice, type Style } from './devices.ts';
 
 export interface SimulationOptions {
@@ -188,7 +188,7 @@ export interface VerifyOptions {
   registryUrl: string;
   adminToken: string;
   /** Runs warehouse SQL (npm run query's path). */
-  query: (sql: string) => Promise<QueryResult>;
+  query: (sql: string) => Promise<AnalystResult>;
   timeoutMs: number;
   onWaiting?: (missing: { registry: number; warehouse: number }) => void;
 }

@@ -1,6 +1,6 @@
 /**
- * A small, fast request layer over node:http for the hot-path functions (bridge, ingest,
- * deadletter): read the body under a limit, call the handler, map errors in one place,
+ * The one request layer over node:http, for every function and the stack's internal API:
+ * admit the caller, read the body under a limit, call the handler, map errors in one place,
  * write JSON, log one line per request with its latency and trace.
  */
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
@@ -33,13 +33,21 @@ export interface WireResponse {
 
 export type WireHandler = (req: WireRequest) => Promise<WireResponse>;
 
+/** What is known of a request before its body is read. */
+export type RequestHead = Pick<WireRequest, 'method' | 'path' | 'headers'>;
+
 export interface ListenerOptions {
   logger: Logger;
   projectId: string;
   body: BodyOptions;
   /** Log successful requests at DEBUG instead of INFO (high-rate Pub/Sub pushes). */
   quietSuccess?: boolean;
-  /** Answers errors raised before the handler (body limits, encodings) in another shape for some paths. */
+  /**
+   * Checks the caller before the body is read (throw to refuse), so that only an admitted
+   * caller can make the function read a body up to its limit.
+   */
+  admit?: (head: RequestHead) => void | Promise<void>;
+  /** Answers some errors (body limits, encodings, …) in another shape than `errorResponse`'s. */
   mapError?: (error: unknown, path: string) => WireResponse | undefined;
 }
 
@@ -59,6 +67,7 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
   const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
   let response: WireResponse;
   try {
+    await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers });
     const body = await readBody(req, options.body);
     let query: URLSearchParams | undefined;
     response = await handler({

@@ -8,7 +8,7 @@
  * A message that keeps failing for an unexpected reason is redelivered until the
  * subscription's dead-letter policy moves it to the dead-letter topic, so it never loops.
  */
-import type { IncomingHttpHeaders, RequestListener } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { verifierFromConfig } from '../auth/oidc.ts';
 import { HttpError, isPermanentError, type PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -26,9 +26,6 @@ export interface MessageContext {
 
 export type MessageHandler = (message: ReceivedMessage, context: MessageContext) => Promise<Record<string, unknown>>;
 
-/** Checks a push request's credentials; throws HttpError 401/403. */
-export type PushVerifier = (headers: IncomingHttpHeaders) => Promise<unknown>;
-
 /** A push body carries at most a 10 MB message, base64-encoded inside JSON. */
 const MAX_PUSH_BYTES = 16 * 1024 * 1024;
 
@@ -36,7 +33,6 @@ export interface PushHandlerOptions {
   stage: Rejection['stage'];
   platform: Platform;
   handle: MessageHandler;
-  verify?: PushVerifier;
   /** Log accepted messages at DEBUG only (ingest: one line per reading would drown the rest). */
   quietSuccess?: boolean;
 }
@@ -54,12 +50,11 @@ export function createPushListener(options: PushHandlerOptions): RequestListener
 
 function createPushHandler(options: PushHandlerOptions): WireHandler {
   // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
-  const configured = options.verify ? undefined : verifierFromConfig(options.platform.config);
-  const verify = options.verify ?? (configured && ((headers: IncomingHttpHeaders) => configured.verify(headers)));
+  const verifier = verifierFromConfig(options.platform.config);
   return async (req): Promise<WireResponse> => {
     if (req.path !== '/') throw new HttpError(404, 'not_found', `no route for ${req.path}`);
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { allow: 'POST' } });
-    if (verify) await verify(req.headers);
+    if (verifier) await verifier.verify(req.headers);
     const message = parsePushRequest(req.headers, req.body);
     const log = message.messageId ? req.log.child({ messageId: message.messageId }) : req.log;
     try {

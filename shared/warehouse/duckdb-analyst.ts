@@ -32,7 +32,7 @@ export const MAX_QUERY_TIMEOUT_MS = 300_000;
 export const MAX_RESULT_ROWS = 100_000;
 
 /** The answer to analyst SQL: column names and rows of JSON-friendly values. */
-export interface QueryResult {
+export interface AnalystResult {
   columns: string[];
   rows: unknown[][];
   /** True when the result had more than MAX_RESULT_ROWS rows and was cut there. */
@@ -50,7 +50,7 @@ export interface AnalystQueryOptions {
 }
 
 /** Runs one read-only statement on `connection` (which must not be the writer's), within the deadline. */
-export async function runAnalystSql(connection: DuckDBConnection, sql: string, options: AnalystQueryOptions = {}): Promise<QueryResult> {
+export async function runAnalystSql(connection: DuckDBConnection, sql: string, options: AnalystQueryOptions = {}): Promise<AnalystResult> {
   const timeoutMs = Math.min(options.timeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS);
   const maxRows = options.maxRows ?? MAX_RESULT_ROWS;
   let timedOut = false;
@@ -120,7 +120,7 @@ export class WarehouseBusyError extends Error {
  * changes the file or reaches any other.
  * @see https://duckdb.org/docs/connect/concurrency
  */
-export async function queryDuckDb(path: string, sql: string, options?: AnalystQueryOptions): Promise<QueryResult> {
+export async function queryDuckDb(path: string, sql: string, options?: AnalystQueryOptions): Promise<AnalystResult> {
   const instance = await DuckDBInstance.create(path, { ...SANDBOXED_INSTANCE_OPTIONS, access_mode: 'READ_ONLY' }).catch((error: unknown) => {
     if (!/Could not set lock/.test(String(error))) throw error;
     throw new WarehouseBusyError(path, error);

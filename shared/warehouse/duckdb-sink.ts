@@ -20,12 +20,10 @@ import {
 import { duckDbMeasurementsDdl, type Column } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/tables.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
-import { runAnalystSql, SANDBOXED_INSTANCE_OPTIONS, type AnalystQueryOptions, type QueryResult } from './duckdb-analyst.ts';
+import { runAnalystSql, SANDBOXED_INSTANCE_OPTIONS, type AnalystQueryOptions, type AnalystResult } from './duckdb-analyst.ts';
 import type { WarehouseSink } from './sink.ts';
 import { MEASUREMENT_COLUMNS } from './measurement-encoding.ts';
 import { renderDedupeView } from './views.ts';
-
-export type { QueryResult } from './duckdb-analyst.ts';
 
 /** The DuckDB sink, which also answers analyst SQL (`npm run query`) on connections of its own. */
 export interface DuckDbSink extends WarehouseSink {
@@ -35,7 +33,7 @@ export interface DuckDbSink extends WarehouseSink {
    * Runs one read-only statement, sandboxed (see analyst-sql.ts), on a connection of its own
    * (never the writer's) after every write queued so far, so it sees what was written before it.
    */
-  query(sql: string, options?: AnalystQueryOptions): Promise<QueryResult>;
+  query(sql: string, options?: AnalystQueryOptions): Promise<AnalystResult>;
   /**
    * Holds writes back (each answers TransientError, so Pub/Sub keeps the messages) while an
    * operator works on the file; analyst SQL cannot change the warehouse, this can only delay.

@@ -11,7 +11,7 @@ export interface RefusedRow {
 }
 
 export interface WarehouseSink {
-  readonly kind: 'bigquery' | 'duckdb' | 'memory';
+  readonly kind: 'bigquery' | 'duckdb';
   /**
    * Writes rows idempotently (same `reading_id` + `metric` → one row). Resolves once every
    * row is durably written or refused for good; throws TransientError when the warehouse
