@@ -1,7 +1,7 @@
 /**
  * registry: the operators' device admin API (create, read, list, change, delete devices and
- * their credentials; read a device's state), a small route table on the same request layer
- * as every other function (shared/runtime/http.ts).
+ * their credentials; read a device's state). Low traffic, so it is an Express 5 app rather
+ * than the bare node:http layer the device- and Pub/Sub-facing functions use.
  *
  * Authentication: `Authorization: Bearer $ADMIN_TOKEN`. In production the function also runs
  * behind Cloud Run/Knative IAM (`--no-allow-unauthenticated`, `roles/run.invoker` granted only
@@ -9,38 +9,31 @@
  * ADMIN_TOKEN mounted from a Secret; see README.md beside this file.
  * @see ../../docs/architecture.md
  */
-import { errorResponse } from '../../shared/errors.ts';
+import express from 'express';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';
-import { createListener, type WireResponse } from '../../shared/runtime/http.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
-import { admitOperators, resolveAdminToken } from './admin-auth.ts';
-import { BatchCreateError } from './batch.ts';
-import { lifecycleRoutes } from './lifecycle-routes.ts';
-import { routeRequests } from './router.ts';
-import { deviceRoutes } from './routes.ts';
+import { answerNotFound, handleErrors, logRequests, requireAdminToken, resolveAdminToken } from './middleware.ts';
+import { requireAdminTokenOrScheduler } from './scheduler-auth.ts';
+import { createLifecycleRouter } from './lifecycle-routes.ts';
+import { createDeviceRouter } from './routes.ts';
 
 /** batchCreate of 10,000 devices with RSA keys stays well under this. */
-const BODY_LIMIT_BYTES = 16 * 1024 * 1024;
-
-/** A refused batch names each device's problems besides the flat issue list. */
-function answerBatchError(error: unknown): WireResponse | undefined {
-  if (!(error instanceof BatchCreateError)) return undefined;
-  const mapped = errorResponse(error);
-  return { ...mapped, body: { ...mapped.body, errors: error.errors }, log: { error: mapped.body.error } };
-}
+const BODY_LIMIT = '16mb';
 
 function create(platform: Platform): FunctionInstance {
   const { logger, config } = platform;
   const adminToken = resolveAdminToken(config.adminToken, logger);
-  const routes = [...deviceRoutes(() => platform.database()), ...lifecycleRoutes(platform)];
-  const listener = createListener(routeRequests(routes), {
-    logger,
-    projectId: config.projectId,
-    body: { limitBytes: BODY_LIMIT_BYTES, gzip: true },
-    admit: admitOperators(adminToken, config.maintenanceAuth),
-    mapError: answerBatchError,
-  });
-  return { listener };
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(logRequests(logger, config.projectId));
+  // Authenticate before reading a body of up to 16 MiB.
+  app.use(requireAdminTokenOrScheduler(requireAdminToken(adminToken), config.maintenanceAuth));
+  app.use(express.json({ limit: BODY_LIMIT }));
+  app.use(createDeviceRouter(() => platform.database()));
+  app.use(createLifecycleRouter(platform));
+  app.use(answerNotFound);
+  app.use(handleErrors(logger));
+  return { listener: app };
 }
 
 export default defineFunction({ name: 'registry', create });

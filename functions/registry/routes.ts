@@ -1,90 +1,94 @@
 /**
- * The registry's device routes: parse the request at the boundary, call the operation, answer.
+ * The registry's routes: parse the request at the boundary, call the operation, answer.
+ * Express 5 forwards a rejected handler promise to the error middleware.
  * @see ../../docs/architecture.md
  */
+import express, { type Request, type Router } from 'express';
+import type { z } from 'zod';
 import type { Database } from '../../shared/db/database.ts';
+import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
+import { parseIds } from '../../shared/ids.ts';
+import { DevicePathIds } from '../../schemas/ids.ts';
 import { BatchCreate, CreateDevice, ListDevicesQuery, PatchDevice } from '../../schemas/device.ts';
 import { ListConfigVersionsQuery, ListStatesQuery, ModifyConfigRequest } from '../../schemas/device-config.ts';
 import * as configs from './configs.ts';
 import { batchCreateDevices } from './batch.ts';
 import * as devices from './devices.ts';
-import { parseJsonBody } from '../../shared/runtime/json-body.ts';
-import { deviceIdOf, parseQuery, type Route } from './router.ts';
 
-export function deviceRoutes(database: () => Promise<Database>): Route[] {
-  return [
-    {
-      method: 'POST',
-      path: /^\/v1\/devices:batchCreate$/,
-      handle: async (req) => {
-        const body = parseJsonBody(BatchCreate, req);
-        return { status: 201, body: { devices: await batchCreateDevices(await database(), body.devices) } };
-      },
-    },
-    {
-      method: 'POST',
-      path: /^\/v1\/devices\/?$/i,
-      handle: async (req) => {
-        const request = parseJsonBody(CreateDevice, req);
-        const [device] = await devices.createDevices(await database(), [request]);
-        return { status: 201, body: device };
-      },
-    },
-    {
-      method: 'GET',
-      path: /^\/v1\/devices\/?$/i,
-      handle: async (req) => ({ status: 200, body: await devices.listDevices(await database(), parseQuery(ListDevicesQuery, req)) }),
-    },
-    {
-      method: 'GET',
-      path: /^\/v1\/devices\/([^/]+)\/?$/i,
-      handle: async (_req, [id]) => ({ status: 200, body: await devices.getDevice(await database(), deviceIdOf(id)) }),
-    },
-    {
-      method: 'PATCH',
-      path: /^\/v1\/devices\/([^/]+)\/?$/i,
-      handle: async (req, [id]) => {
-        const patch = parseJsonBody(PatchDevice, req);
-        return { status: 200, body: await devices.patchDevice(await database(), deviceIdOf(id), patch) };
-      },
-    },
-    {
-      method: 'DELETE',
-      path: /^\/v1\/devices\/([^/]+)\/?$/i,
-      handle: async (_req, [id]) => {
-        await devices.deleteDevice(await database(), deviceIdOf(id));
-        return { status: 204 };
-      },
-    },
-    // IoT Core's admin API for configuration and state.
-    {
-      method: 'POST',
-      path: /^\/v1\/devices\/([^/]+):modifyCloudToDeviceConfig$/,
-      handle: async (req, [id]) => {
-        const request = parseJsonBody(ModifyConfigRequest, req);
-        return { status: 200, body: await configs.modifyDeviceConfig(await database(), deviceIdOf(id), request) };
-      },
-    },
-    {
-      method: 'GET',
-      path: /^\/v1\/devices\/([^/]+)\/configVersions\/?$/i,
-      handle: async (req, [id]) => {
-        const { numVersions } = parseQuery(ListConfigVersionsQuery, req);
-        return { status: 200, body: await configs.listDeviceConfigVersions(await database(), deviceIdOf(id), numVersions) };
-      },
-    },
-    {
-      method: 'GET',
-      path: /^\/v1\/devices\/([^/]+)\/states\/?$/i,
-      handle: async (req, [id]) => {
-        const { numStates } = parseQuery(ListStatesQuery, req);
-        return { status: 200, body: await configs.listDeviceStates(await database(), deviceIdOf(id), numStates) };
-      },
-    },
-    {
-      method: 'GET',
-      path: /^\/v1\/devices\/([^/]+)\/state\/?$/i,
-      handle: async (_req, [id]) => ({ status: 200, body: await devices.getDeviceState(await database(), deviceIdOf(id)) }),
-    },
-  ];
+/** Parses a JSON body with `schema`, or throws with every issue. */
+function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  // express.json leaves the body undefined when the request did not say it is JSON.
+  if (req.body === undefined) throw new HttpError(415, 'unsupported_media_type', 'send a JSON body with Content-Type: application/json');
+  const parsed = schema.safeParse(req.body);
+  if (!parsed.success) throw new ValidationError('invalid request body', toIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  const parsed = schema.safeParse(req.query);
+  if (!parsed.success) throw new ValidationError('invalid query parameters', toIssues(parsed.error.issues));
+  return parsed.data;
+}
+
+/**
+ * The device-id path parameter, already percent-decoded by the router (`%25`, `+`, `~`
+ * survive); an id no device can have (a NUL byte, which PostgreSQL cannot even compare, a
+ * 5,000-character id) is 400 before any store is asked.
+ */
+const deviceIdOf = (req: Request): string => parseIds(DevicePathIds, { deviceId: String(req.params.deviceId ?? req.params[0]) }).deviceId;
+
+export function createDeviceRouter(database: () => Promise<Database>): Router {
+  const router = express.Router();
+
+  // A regular expression, because in a path string `:batchCreate` would be a parameter.
+  router.post(/^\/v1\/devices:batchCreate$/, async (req, res) => {
+    const body = parseBody(BatchCreate, req);
+    res.status(201).json({ devices: await batchCreateDevices(await database(), body.devices) });
+  });
+
+  router.post('/v1/devices', async (req, res) => {
+    const request = parseBody(CreateDevice, req);
+    const [device] = await devices.createDevices(await database(), [request]);
+    res.status(201).json(device);
+  });
+
+  router.get('/v1/devices', async (req, res) => {
+    res.json(await devices.listDevices(await database(), parseQuery(ListDevicesQuery, req)));
+  });
+
+  router.get('/v1/devices/:deviceId', async (req, res) => {
+    res.json(await devices.getDevice(await database(), deviceIdOf(req)));
+  });
+
+  router.patch('/v1/devices/:deviceId', async (req, res) => {
+    const patch = parseBody(PatchDevice, req);
+    res.json(await devices.patchDevice(await database(), deviceIdOf(req), patch));
+  });
+
+  router.delete('/v1/devices/:deviceId', async (req, res) => {
+    await devices.deleteDevice(await database(), deviceIdOf(req));
+    res.status(204).end();
+  });
+
+  // IoT Core's admin API for configuration and state (a regular expression for the `:verb`).
+  router.post(/^\/v1\/devices\/([^/]+):modifyCloudToDeviceConfig$/, async (req, res) => {
+    const request = parseBody(ModifyConfigRequest, req);
+    res.json(await configs.modifyDeviceConfig(await database(), deviceIdOf(req), request));
+  });
+
+  router.get('/v1/devices/:deviceId/configVersions', async (req, res) => {
+    const { numVersions } = parseQuery(ListConfigVersionsQuery, req);
+    res.json(await configs.listDeviceConfigVersions(await database(), deviceIdOf(req), numVersions));
+  });
+
+  router.get('/v1/devices/:deviceId/states', async (req, res) => {
+    const { numStates } = parseQuery(ListStatesQuery, req);
+    res.json(await configs.listDeviceStates(await database(), deviceIdOf(req), numStates));
+  });
+
+  router.get('/v1/devices/:deviceId/state', async (req, res) => {
+    res.json(await devices.getDeviceState(await database(), deviceIdOf(req)));
+  });
+
+  return router;
 }

@@ -9,6 +9,7 @@ import type { LogFields, Logger } from '../log.ts';
 import { traceFields } from '../log.ts';
 import type { BodyOptions } from './body.ts';
 import { readBody } from './body.ts';
+import { logFailure, logRequest } from './access-log.ts';
 
 export interface WireRequest {
   method: string;
@@ -85,18 +86,11 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
     });
   } catch (error) {
     const mapped = errorResponse(error);
-    if (mapped.status === 500) requestLog().error('request failed', { error, path });
-    else if (mapped.status >= 500) requestLog().warn('request failed', { error, path });
+    logFailure(requestLog(), mapped.status, error, { path });
     response = options.mapError?.(error, path) ?? { ...mapped, log: { error: mapped.body.error } };
   }
   send(res, response);
-  const severity = response.status >= 500 ? 'WARNING' : options.quietSuccess && response.status < 300 ? 'DEBUG' : 'INFO';
-  if (!options.logger.enabled(severity)) return;
-  const latencyMs = Math.round((performance.now() - started) * 100) / 100;
-  const fields = { method: req.method, path, status: response.status, latencyMs, ...response.log };
-  if (severity === 'WARNING') requestLog().warn('request', fields);
-  else if (severity === 'DEBUG') requestLog().debug('request', fields);
-  else requestLog().info('request', fields);
+  logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
 }
 
 export function send(res: ServerResponse, response: WireResponse): void {
