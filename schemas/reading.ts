@@ -35,15 +35,18 @@ export const MetricValue = z.union([z.number(), z.boolean(), Text.max(MAX_TEXT_V
   error: 'must be a finite number, a boolean or a string',
 });
 
-function isPlausibleEventTime(ms: number): boolean {
+export function isPlausibleEventTime(ms: number): boolean {
   return ms >= EARLIEST_EVENT_MS && ms <= Date.now() + MAX_FUTURE_SKEW_MS;
 }
 const EVENT_TIME_RANGE = { error: 'must be between 2000-01-01 and 24 h after now' };
 
+/** RFC 3339 with an explicit offset (seconds required). */
+export const IsoDateTime = z.iso.datetime({ offset: true });
+
 /** RFC 3339 with an explicit offset, or epoch milliseconds. Output: epoch milliseconds. */
 export const EventTime = z
   .union([
-    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+    IsoDateTime.transform((s) => Date.parse(s)),
     z.number().transform((ms) => Math.round(ms)),
   ], { error: 'must be an RFC 3339 timestamp with offset or epoch milliseconds' })
   .refine(isPlausibleEventTime, EVENT_TIME_RANGE);
