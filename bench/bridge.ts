@@ -20,6 +20,7 @@ import { createDevice, generateTestKeyPair } from '../test/support/devices.ts';
 import { deviceClaims, signJwt } from '../test/support/jwt.ts';
 import { startPubsubEmulator } from '../test/support/pubsub-emulator.ts';
 import { createBenchDatabase, type BenchDatabase } from './lib/database.ts';
+import { readCpuMs } from './lib/cpu.ts';
 import { readRssMb, runLoad, sampleRss, type LoadResult } from './lib/load.ts';
 import { startServer, type ServerProcess } from './lib/processes.ts';
 import { describeMachine, median, roundFigure, writeResult, type ResultRow, type Role, type TargetCheck } from './lib/report.ts';
@@ -119,6 +120,7 @@ export async function runBridgeEmulatorBench(options: BridgeBenchOptions): Promi
         rows,
         targets: throughputTargets(rows, 0.4, 10),
         notes: [
+          'Server CPU per request (user + system, /proc) is the bridge\'s own cost, the figure that holds on a busy machine; req/s also depends on the emulator.',
           'The emulator shares core 1 with the load generator, so its CPU counts against the bridge rows, not the baseline.',
           'Rounds interleave the subjects so machine noise hits them alike.',
         ],
@@ -158,13 +160,15 @@ async function measure(options: BridgeBenchOptions, subjects: Subject[]): Promis
   const loadOf = (s: Subject, seconds: number) =>
     runLoad({ url: s.url, connections: options.connections, seconds, body: BODY, headers: { 'content-type': 'application/json', ...(s.authorization ? { authorization: s.authorization } : {}) } });
   for (const s of subjects) await loadOf(s, options.warmupSeconds);
-  const samples = new Map<Subject, { load: LoadResult; rssMb: number }[]>(subjects.map((s) => [s, []]));
+  const samples = new Map<Subject, { load: LoadResult; rssMb: number; cpuUsPerReq: number }[]>(subjects.map((s) => [s, []]));
   for (let round = 0; round < options.rounds; round++) {
     for (const s of subjects) {
       const rss = sampleRss(s.server.pid);
+      const cpuBefore = await readCpuMs(s.server.pid);
       const load = await loadOf(s, options.seconds);
-      samples.get(s)?.push({ load, rssMb: rss.stop() });
-      console.log(`round ${round + 1} ${s.name}: ${Math.round(load.reqPerSec)} req/s p50 ${load.p50Ms} ms p99 ${load.p99Ms} ms non-2xx ${load.non2xx}`);
+      const cpuUsPerReq = ((await readCpuMs(s.server.pid)) - cpuBefore) * 1000 / (load.reqPerSec * options.seconds);
+      samples.get(s)?.push({ load, rssMb: rss.stop(), cpuUsPerReq });
+      console.log(`round ${round + 1} ${s.name}: ${Math.round(load.reqPerSec)} req/s p50 ${load.p50Ms} ms p99 ${load.p99Ms} ms non-2xx ${load.non2xx} server CPU ${Math.round(cpuUsPerReq)} µs/req`);
     }
   }
   const rows: ResultRow[] = subjects.map((s) => {
@@ -177,13 +181,18 @@ async function measure(options: BridgeBenchOptions, subjects: Subject[]): Promis
         p50Ms: median(of.map((x) => x.load.p50Ms)),
         p99Ms: median(of.map((x) => x.load.p99Ms)),
         non2xx: of.reduce((n, x) => n + x.load.non2xx + x.load.errors, 0),
+        cpuUsPerReq: Math.round(median(of.map((x) => x.cpuUsPerReq))),
         idleRssMb: idleRss.get(s.server) ?? NaN,
         loadRssMb: median(of.map((x) => x.rssMb)),
       },
     };
   });
   const baseline = rows[0]?.figures.reqPerSec ?? NaN;
-  for (const r of rows) r.figures.ratioToBaseline = (r.figures.reqPerSec ?? NaN) / baseline;
+  const baselineCpu = rows[0]?.figures.cpuUsPerReq ?? NaN;
+  for (const r of rows) {
+    r.figures.ratioToBaseline = (r.figures.reqPerSec ?? NaN) / baseline;
+    r.figures.cpuRatioToBaseline = roundFigure((r.figures.cpuUsPerReq ?? NaN) / baselineCpu);
+  }
   return rows;
 }
 
