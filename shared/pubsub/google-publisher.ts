@@ -24,6 +24,12 @@ export interface PubsubPublisherOptions {
    * pure latency for it; under load batches fill from concurrent requests anyway.
    */
   batchMaxMs?: number;
+  /**
+   * Publish requests outstanding at once (default 2). A batch whose window has passed waits
+   * for one to come back, filling meanwhile: under load the batches grow instead of the
+   * requests, and each request costs CPU on both sides whatever it carries.
+   */
+  maxInFlight?: number;
   /** `host:port` of an emulator; else PUBSUB_EMULATOR_HOST, as the client reads it. */
   emulatorHost?: string;
 }
@@ -45,6 +51,10 @@ interface Batch {
   waiters: Waiter[];
   bytes: number;
   timer: NodeJS.Timeout | undefined;
+  /** performance.now() when the first message came: the deadline counts from there. */
+  openedAt: number;
+  /** Its window has passed: it goes as soon as a request is free. */
+  due: boolean;
 }
 
 interface Connection {
@@ -55,9 +65,10 @@ interface Connection {
 export function createPubsubPublisher(options: PubsubPublisherOptions): Publisher {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const batchMaxMs = options.batchMaxMs ?? 1;
+  const maxInFlight = options.maxInFlight ?? 2;
   const rpcTimeoutMs = Math.min(2_000, timeoutMs);
-  const callOptions = {
-    timeout: timeoutMs,
+  const callOptions = (remainingMs: number) => ({
+    timeout: remainingMs,
     // The generated client would otherwise bundle again, with its own 10 ms window.
     isBundling: false,
     retry: {
@@ -66,13 +77,13 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
         initialRetryDelayMillis: 50,
         retryDelayMultiplier: 2,
         maxRetryDelayMillis: 1_000,
-        initialRpcTimeoutMillis: rpcTimeoutMs,
+        initialRpcTimeoutMillis: Math.min(rpcTimeoutMs, remainingMs),
         rpcTimeoutMultiplier: 1,
-        maxRpcTimeoutMillis: rpcTimeoutMs,
-        totalTimeoutMillis: timeoutMs,
+        maxRpcTimeoutMillis: Math.min(rpcTimeoutMs, remainingMs),
+        totalTimeoutMillis: remainingMs,
       },
     },
-  };
+  });
   let connection: Promise<Connection> | undefined;
   const open = new Map<string, Batch>();
   const inFlight = new Set<Promise<void>>();
@@ -85,20 +96,34 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
     }));
   const topicPath = (name: string) => (name.includes('/') ? name : `projects/${options.projectId}/topics/${name}`);
 
+  /** Sends the batch now if a request is free or it is full; else it goes when one comes back. */
+  function release(batch: Batch): void {
+    batch.due = true;
+    if (inFlight.size < maxInFlight || isFull(batch)) send(batch);
+  }
+
   function send(batch: Batch): void {
     if (open.get(batch.topic) === batch) open.delete(batch.topic);
     clearTimeout(batch.timer);
-    const sent = publishBatch(batch).finally(() => inFlight.delete(sent));
+    const sent = publishBatch(batch).finally(() => {
+      inFlight.delete(sent);
+      for (const waiting of open.values()) {
+        if (inFlight.size >= maxInFlight) break;
+        if (waiting.due) send(waiting);
+      }
+    });
     inFlight.add(sent);
   }
 
   async function publishBatch(batch: Batch): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
+    const remainingMs = Math.floor(timeoutMs - (performance.now() - batch.openedAt));
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TransientError(`Pub/Sub did not acknowledge within ${timeoutMs} ms`)), timeoutMs + 250);
+      timer = setTimeout(() => reject(new TransientError(`Pub/Sub did not acknowledge within ${timeoutMs} ms`)), Math.max(0, remainingMs) + 250);
     });
     try {
-      const rpc = connect().then(({ publisher }) => publisher.publish({ topic: batch.topic, messages: batch.messages }, callOptions));
+      if (remainingMs <= 0) throw new TransientError(`Pub/Sub did not take the message within ${timeoutMs} ms`);
+      const rpc = connect().then(({ publisher }) => publisher.publish({ topic: batch.topic, messages: batch.messages }, callOptions(remainingMs)));
       const [response] = await Promise.race([rpc, deadline]);
       const ids = response.messageIds ?? [];
       if (ids.length !== batch.waiters.length) throw new TransientError(`Pub/Sub acknowledged ${ids.length} of ${batch.waiters.length} messages`);
@@ -117,15 +142,15 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
         const topic = topicPath(topicName);
         let batch = open.get(topic);
         if (!batch) {
-          batch = { topic, messages: [], waiters: [], bytes: 0, timer: undefined };
+          batch = { topic, messages: [], waiters: [], bytes: 0, timer: undefined, openedAt: performance.now(), due: false };
           const opened = batch;
-          batch.timer = setTimeout(() => send(opened), batchMaxMs);
+          batch.timer = setTimeout(() => release(opened), batchMaxMs);
           open.set(topic, batch);
         }
         batch.messages.push({ data, attributes });
         batch.waiters.push({ resolve, reject });
         batch.bytes += data.length + attributesSize(attributes);
-        if (batch.messages.length >= MAX_BATCH_MESSAGES || batch.bytes >= MAX_BATCH_BYTES) send(batch);
+        if (isFull(batch)) send(batch);
       });
     },
     async close() {
@@ -135,6 +160,8 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
     },
   };
 }
+
+const isFull = (batch: Batch) => batch.messages.length >= MAX_BATCH_MESSAGES || batch.bytes >= MAX_BATCH_BYTES;
 
 /** The client computes the project's settings (endpoint, emulator, credentials) once. */
 async function openConnection(options: PubsubPublisherOptions): Promise<Connection> {
