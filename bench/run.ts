@@ -8,12 +8,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, usageFailure } from '../scripts/cli.ts';
-import { runBridgeBench } from './bridge.ts';
+import { runBridgeBench, runBridgeEmulatorBench } from './bridge.ts';
 import { runEndToEndBench } from './end-to-end.ts';
 import { runIngestBench } from './ingest.ts';
 import { renderChart, type Panel } from './lib/chart.ts';
-import { RESULTS_DIR, describeMachine, readResult, renderMarkdown, writeResult, type BenchResult, type Role } from './lib/report.ts';
-import { runScript } from './lib/scripts.ts';
+import { RESULTS_DIR, describeMachine, readResult, renderMarkdown, type BenchResult, type Role } from './lib/report.ts';
 import { runMemoryBench } from './memory.ts';
 import { runReadingsBench } from './readings.ts';
 import { readColdStartResult, runColdStartBench, runWarehouseDuckDbBench } from './reused-scripts.ts';
@@ -28,7 +27,8 @@ interface Benchmark {
 }
 
 const BENCHMARKS: Benchmark[] = [
-  { name: 'bridge', byDefault: true, run: (quick) => runBridgeBench({ seconds: quick ? 3 : 10, rounds: quick ? 1 : 3, connections: 50 }) },
+  { name: 'bridge', byDefault: true, run: (quick) => runBridgeBench({ seconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 2, rounds: quick ? 1 : 3, connections: 50 }) },
+  { name: 'bridge-emulator', byDefault: true, run: (quick) => runBridgeEmulatorBench({ seconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 2, rounds: quick ? 1 : 3, connections: 50 }) },
   { name: 'ingest', byDefault: true, run: (quick) => runIngestBench({ seconds: quick ? 4 : 8, rounds: quick ? 1 : 2, connections: 400, curve: quick ? [100] : [50, 100, 200] }) },
   { name: 'end-to-end', byDefault: true, run: (quick) => runEndToEndBench({ rate: 1000, seconds: quick ? 8 : 30, devices: 20 }) },
   { name: 'cold-start', byDefault: true, run: (quick) => runColdStartBench({ runs: quick ? 3 : 9 }) },
@@ -37,7 +37,6 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'maintain', byDefault: false, run: (quick) => runMaintainBench({ rows: quick ? 1_000_000 : 10_000_000, rounds: quick ? 1 : 3, baselineMs: 3_000 }) },
   { name: 'warehouse-duckdb', byDefault: true, run: (quick) => runWarehouseDuckDbBench({ rows: quick ? 10_000 : 50_000 }) },
   { name: 'readings', byDefault: true, run: (quick) => runReadingsBench({ devices: quick ? 20 : 100, readingsPerDevice: quick ? 5_000 : 10_000, seconds: quick ? 3 : 8, rounds: quick ? 1 : 3, connections: 10 }) },
-  { name: 'bridge-emulator', byDefault: false, run: (quick) => runBridgeEmulator(quick) },
 ];
 
 /** The order of the summary; benchmarks not run this time keep their last results. */
@@ -122,26 +121,6 @@ function chartPanels(results: BenchResult[]): Panel[] {
     { title: 'BigQuery insertAll requests per 1,000 rows', unit: 'requests', bars: bars('warehouse-writes', 'requestsPer1000Rows') },
   ];
   return panels.filter((p) => p.bars.length > 0);
-}
-
-/** The bridge engineer's bench/bridge-throughput.ts (publishing to the official emulator), its table parsed. */
-async function runBridgeEmulator(quick: boolean): Promise<void> {
-  const out = await runScript('bench/bridge-throughput.ts', [quick ? '3' : '10', '50']);
-  const rows = [...out.matchAll(/^\| (.+?) \| (\d+) \| [\d.]+× \| ([\d.]+) \| ([\d.]+) \| (\d+) \| (\d+) \|$/gm)].map((m) => ({
-    subject: m[1] ?? '',
-    role: (m[1]?.startsWith('bare') ? 'baseline' : m[1]?.includes('diagnostic') ? 'diagnostic' : 'project') as Role,
-    figures: { reqPerSec: Number(m[2]), p50Ms: Number(m[3]), p99Ms: Number(m[4]), non2xx: Number(m[5]) + Number(m[6]) },
-  }));
-  writeResult({
-    name: 'bridge-emulator',
-    title: 'Bridge throughput publishing to the official Pub/Sub emulator (bench/bridge-throughput.ts)',
-    measuredAt: new Date().toISOString(),
-    machine: describeMachine(),
-    setup: { seconds: quick ? 3 : 10, connections: 50, script: 'bench/bridge-throughput.ts' },
-    rows,
-    targets: [],
-    notes: ['The emulator shares core 1 with the load generator; see docs/performance.md for its own ceiling.'],
-  });
 }
 
 await main();

@@ -41,10 +41,13 @@ export function isPlausibleEventTime(ms: number, nowMs: number = Date.now()): bo
 }
 const EVENT_TIME_RANGE = { error: 'must be between 2000-01-01 and 24 h after now' };
 
+/** RFC 3339 with an explicit offset (seconds required). */
+export const IsoDateTime = z.iso.datetime({ offset: true });
+
 /** RFC 3339 with an explicit offset, or epoch milliseconds. Output: epoch milliseconds. */
 export const EventTime = z
   .union([
-    z.iso.datetime({ offset: true }).transform((s) => Date.parse(s)),
+    IsoDateTime.transform((s) => Date.parse(s)),
     z.number().transform((ms) => Math.round(ms)),
   ], { error: 'must be an RFC 3339 timestamp with offset or epoch milliseconds' })
   .refine((ms) => isPlausibleEventTime(ms), EVENT_TIME_RANGE);
