@@ -16,6 +16,7 @@ import { RESULTS_DIR, describeMachine, readResult, renderMarkdown, writeResult, 
 import { runScript } from './lib/scripts.ts';
 import { runMemoryBench } from './memory.ts';
 import { runReadingsBench } from './readings.ts';
+import { runStackBench } from './stack.ts';
 import { readColdStartResult, runColdStartBench, runWarehouseDuckDbBench } from './reused-scripts.ts';
 import { runWarehouseWritesBench } from './warehouse-writes.ts';
 import { runMaintainBench } from './maintain.ts';
@@ -31,6 +32,7 @@ const BENCHMARKS: Benchmark[] = [
   { name: 'bridge', byDefault: true, run: (quick) => runBridgeBench({ seconds: quick ? 3 : 10, rounds: quick ? 1 : 3, connections: 50 }) },
   { name: 'ingest', byDefault: true, run: (quick) => runIngestBench({ seconds: quick ? 4 : 8, rounds: quick ? 1 : 2, connections: 400, curve: quick ? [100] : [50, 100, 200] }) },
   { name: 'end-to-end', byDefault: true, run: (quick) => runEndToEndBench({ rate: 1000, seconds: quick ? 8 : 30, devices: 20 }) },
+  { name: 'stack', byDefault: true, run: (quick) => runStackBench({ rate: 6_000, seconds: quick ? 15 : 60, devices: 1_000, concurrency: 256 }) },
   { name: 'cold-start', byDefault: true, run: (quick) => runColdStartBench({ runs: quick ? 3 : 9 }) },
   { name: 'memory', byDefault: true, run: (quick) => runMemoryBench({ rounds: quick ? 1 : 3 }) },
   { name: 'warehouse-writes', byDefault: true, run: (quick) => runWarehouseWritesBench({ readings: quick ? 2_000 : 10_000, rounds: quick ? 1 : 3, concurrency: 200 }) },

@@ -101,6 +101,11 @@ const LABELS: Record<string, string> = {
   ratioToBaseline: '× baseline',
   non2xx: 'non-2xx',
   lost: 'lost',
+  storedP50Ms: 'POST → row p50 ms',
+  storedP99Ms: 'POST → row p99 ms',
+  drainSeconds: 'drain s',
+  stackCpuUsPerReading: 'stack CPU µs / reading',
+  simulatorCpuUsPerReading: 'simulator CPU µs / reading',
   connections: 'connections',
 };
 
