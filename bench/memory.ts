@@ -1,9 +1,11 @@
 /**
  * Memory: idle RSS of each bundle (dist/<name>/index.mjs, started with the NODE_OPTIONS its
  * Knative manifest sets) two seconds after its first /healthz 200, against a bare node:http
- * server started the same way, in interleaved rounds; then the peak RSS of the bridge under
- * sustained load (50 connections, publishing to the local Pub/Sub whose subscription pushes
- * to an acking receiver) with its manifest's NODE_OPTIONS, against its memory limit.
+ * server started the same way, in interleaved rounds; then the peak RSS under sustained load,
+ * with the manifest's NODE_OPTIONS, against the manifest's memory limit, of the bridge (50
+ * connections, publishing to the local Pub/Sub whose subscription pushes to an acking
+ * receiver) and of ingest (400 concurrent pushes, its containerConcurrency, one reading each,
+ * into PostgreSQL and the BigQuery sink writing to the stand-in).
  *
  *   npm run bench -- memory [--quick]
  */
@@ -12,6 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import autocannon from 'autocannon';
 import { parse } from 'yaml';
 import { FUNCTION_NAMES } from '../functions/index.ts';
 import { createDevice } from '../test/support/devices.ts';
@@ -77,22 +80,24 @@ export async function runMemoryBench(options: MemoryOptions): Promise<void> {
       return { what: `${r.subject} idle RSS`, target: `≤ bare + ${IDLE_OVER_BARE_MB} MB`, measured: `+${(idle - bareIdle).toFixed(1)} MB (${idle.toFixed(1)}, bare ${bareIdle.toFixed(1)})`, met: idle - bareIdle <= IDLE_OVER_BARE_MB };
     });
 
-  const bridge = manifestMemory('bridge');
-  const peak = await bridgePeakRss(bridge.nodeOptions, options.loadSeconds);
-  rows.push({ subject: `bridge under load (NODE_OPTIONS ${bridge.nodeOptions})`, role: 'project', figures: { loadRssMb: peak.rssMb, reqPerSec: peak.reqPerSec } });
-  targets.push({ what: 'bridge peak RSS under load', target: `≤ ${bridge.limitMb} MB (Knative limit)`, measured: `${peak.rssMb.toFixed(1)} MB`, met: peak.rssMb <= bridge.limitMb });
+  for (const [name, measure] of [['bridge', bridgePeakRss], ['ingest', ingestPeakRss]] as const) {
+    const manifest = manifestMemory(name);
+    const peak = await measure(manifest.nodeOptions, options.loadSeconds);
+    rows.push({ subject: `${name} under load (NODE_OPTIONS ${manifest.nodeOptions})`, role: 'project', figures: { loadRssMb: peak.rssMb, reqPerSec: peak.reqPerSec } });
+    targets.push({ what: `${name} peak RSS under load`, target: `≤ ${manifest.limitMb} MB (Knative limit)`, measured: `${peak.rssMb.toFixed(1)} MB`, met: peak.rssMb <= manifest.limitMb });
+  }
 
   writeResult({
     name: 'memory',
     title: 'Memory: idle RSS per bundle, the bridge\'s peak RSS under load, with the manifests\' NODE_OPTIONS',
     measuredAt: new Date().toISOString(),
     machine: describeMachine(),
-    setup: { rounds: options.rounds, settleMs: SETTLE_MS, bundles: 'dist/<name>/index.mjs (npm run build)', loadSeconds: options.loadSeconds, load: 'autocannon, 50 connections, one reading per request, token auth' },
+    setup: { rounds: options.rounds, settleMs: SETTLE_MS, bundles: 'dist/<name>/index.mjs (npm run build)', loadSeconds: options.loadSeconds, load: 'bridge: autocannon, 50 connections, token auth; ingest: 400 concurrent pushes, one reading each' },
     rows,
     targets,
     notes: [
       'RSS is read from /proc/<pid>/status (VmRSS) on Node ' + process.version + '; the bare server is the floor any Node.js function starts from.',
-      'Each bundle runs with the NODE_OPTIONS of its knative/base manifest. The bridge under load runs from source (bench/servers/bridge-local.ts, the in-process Pub/Sub instead of the Google client) with its manifest\'s NODE_OPTIONS; the peak of 4 samples a second is compared with its memory limit.',
+      'Each bundle runs with the NODE_OPTIONS of its knative/base manifest. Under load the functions run from source with their manifest\'s NODE_OPTIONS: the bridge publishing to the in-process Pub/Sub (bench/servers/bridge-local.ts) instead of the Google client, ingest with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.',
     ],
   });
 }
@@ -135,6 +140,46 @@ async function bridgePeakRss(nodeOptions: string, seconds: number): Promise<{ rs
       headers: { 'content-type': 'application/json', authorization: `Bearer ${device.token as string}` },
     });
     return { rssMb: rss.stop(), reqPerSec: load.reqPerSec };
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await database.drop().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Ingest on core 0 with `nodeOptions` and the deployed stores, under 400 concurrent pushes for `seconds`: its peak RSS. */
+async function ingestPeakRss(nodeOptions: string, seconds: number): Promise<{ rssMb: number; reqPerSec: number }> {
+  const database = await createBenchDatabase('memory');
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-memory-'));
+  const servers: ServerProcess[] = [];
+  try {
+    const devices = 20;
+    for (let i = 1; i <= devices; i++) await createDevice(database.db, { deviceId: `memory-${i}` });
+    const standIn = await startServer('bench/servers/bigquery-standin.ts', [], {}, 1);
+    servers.push(standIn);
+    const endpoint = ((await (await fetch(`${standIn.url}/healthz`)).json()) as { url: string }).url;
+    const ingest = await startServer('bench/servers/ingest-bigquery.ts', [], { NODE_OPTIONS: nodeOptions, BIGQUERY_API_ENDPOINT: endpoint, DATABASE_URL: database.url, DATA_DIR: dataDir, MIGRATE_ON_START: 'false', GOOGLE_CLOUD_PROJECT: 'bench-project' });
+    servers.push(ingest);
+    const rss = sampleRss(ingest.pid);
+    let n = 0;
+    const started = Date.now();
+    // Every push a new reading, as Pub/Sub delivers them: no redelivery to dedupe.
+    const result = await autocannon({
+      url: `${ingest.url}/`,
+      connections: 400,
+      duration: seconds,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      requests: [{
+        setupRequest: (req) => {
+          n += 1;
+          const reading = { ts: new Date(started + n).toISOString(), seq: n, metrics: { temperature: 20 + (n % 50) / 10, humidity: 40 + (n % 30) } };
+          const message = { data: Buffer.from(JSON.stringify(reading)).toString('base64'), attributes: { deviceId: `memory-${(n % devices) + 1}` }, messageId: `memory-${n}`, publishTime: new Date().toISOString() };
+          return { ...req, body: JSON.stringify({ message, subscription: 'projects/bench-project/subscriptions/ingest' }) };
+        },
+      }],
+    });
+    return { rssMb: rss.stop(), reqPerSec: result['2xx'] / seconds };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await database.drop().catch(() => undefined);
