@@ -5,7 +5,9 @@
  * would be for a user running both. Then every accepted reading must be a row in PostgreSQL
  * and in the warehouse (as bench/end-to-end.ts checks).
  *
- * Latency is the simulator's POST → 202 (the bridge's answer means the record is fsynced in
+ * The rate counts a reading once it is stored: accepted readings ÷ (load time + the time the
+ * stores took to catch up afterwards), so a backlog growing in the journal does not pass for
+ * throughput. Latency is the simulator's POST → 202 (the bridge's answer means the record is fsynced in
  * the journal); POST → PostgreSQL row is reported beside it for the readings sent on time.
  *
  *   npm run bench -- stack [--quick]
@@ -87,7 +89,8 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
     const inWarehouse = Number((await runQueryScript(dataDir, 'SELECT count(DISTINCT reading_id) AS n FROM measurements'))[0]?.n ?? 0);
     const lostPg = sim.acceptedReadings - stored;
     const lostWarehouse = sim.acceptedReadings - inWarehouse;
-    const readingsPerSec = sim.acceptedReadings / sim.seconds;
+    // Sustained means stored, not only accepted: a backlog still draining after the load counts against the rate.
+    const readingsPerSec = sim.acceptedReadings / (sim.seconds + drainSeconds);
     writeResult({
       name: 'stack',
       title: `Whole local stack (npm start) under npm run simulate --style reading, ${options.rate} readings/s offered for ${options.seconds} s`,
@@ -99,6 +102,7 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
         role: 'project',
         figures: {
           readingsPerSec,
+          acceptedPerSec: sim.acceptedReadings / sim.seconds,
           p50Ms: sim.p50Ms,
           p99Ms: sim.p99Ms,
           maxMs: sim.maxMs,
@@ -112,7 +116,7 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
         },
       }],
       targets: [
-        { what: 'readings/s sustained', target: `≥ ${TARGET_RATE.toLocaleString('en')}`, measured: `${Math.round(readingsPerSec)}`, met: readingsPerSec >= TARGET_RATE },
+        { what: 'readings/s sustained (accepted ÷ (load + drain time))', target: `≥ ${TARGET_RATE.toLocaleString('en')}`, measured: `${Math.round(readingsPerSec)}`, met: readingsPerSec >= TARGET_RATE },
         { what: 'POST → 202, p99', target: `≤ ${TARGET_P99_MS} ms`, measured: `${sim.p99Ms.toFixed(1)} ms`, met: sim.p99Ms <= TARGET_P99_MS },
         { what: 'accepted readings missing (PostgreSQL / warehouse)', target: '0 / 0', measured: `${lostPg} / ${lostWarehouse}`, met: lostPg === 0 && lostWarehouse === 0 && sim.refused === 0 },
       ],

@@ -106,6 +106,7 @@ const LABELS: Record<string, string> = {
   storedP50Ms: 'POST → row p50 ms',
   storedP99Ms: 'POST → row p99 ms',
   drainSeconds: 'drain s',
+  acceptedPerSec: 'accepted/s',
   stackCpuUsPerReading: 'stack CPU µs / reading',
   simulatorCpuUsPerReading: 'simulator CPU µs / reading',
   connections: 'connections',
