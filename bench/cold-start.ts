@@ -1,26 +1,26 @@
 /**
- * `npm run bench:cold-start [-- --runs 15]`: process start → first `/healthz` 200, and idle
- * RSS right after, for each bundle in dist/ (run `npm run build` first), against a bare
- * node:http server and a functions-framework hello world measured in the same run, in
- * interleaved rounds so that machine noise hits every subject alike. Medians and ratios to
- * the bare server; writes bench/results/cold-start.json and prints a Markdown table. Each
- * bundle is measured twice: as is, and with V8's compile cache warmed the way the
- * Dockerfile warms it into the image.
- * Targets (issue 5): median ≤ 150 ms, ≤ 2× bare, idle RSS < 60 MB.
+ * Cold start: process start → first `/healthz` 200, and RSS right after, for each bundle
+ * (`npm run build` first), against a bare node:http server and a functions-framework hello
+ * world measured in the same run, in interleaved rounds so that machine noise hits every
+ * subject alike. Medians and ratios to the bare server. Each bundle is measured twice: as
+ * is, and with V8's compile cache warmed the way the Dockerfile warms it into the image.
+ * Targets (issue 5): median ≤ 150 ms and ≤ 2× bare.
+ *
+ *   npm run bench -- cold-start [--quick]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { request } from 'node:http';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { FUNCTION_NAMES } from '../functions/index.ts';
 import { freePort } from '../test/support/net.ts';
+import { describeMachine, median, writeResult, type ResultRow } from './lib/report.ts';
+import { runScript } from './lib/scripts.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROOT = path.join(import.meta.dirname, '..');
 const TARGET_MS = 150;
-const TARGET_RSS_MB = 60;
+const TARGET_RATIO = 2;
 
 interface Subject {
   name: string;
@@ -76,12 +76,6 @@ async function measureOnce(subject: Subject, env: Record<string, string>): Promi
   }
 }
 
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
-
 function bundleBytes(dir: string): { entry: number; total: number } {
   const files = readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mjs'));
   return { entry: statSync(path.join(dir, 'index.mjs')).size, total: files.reduce((sum, f) => sum + statSync(path.join(dir, f)).size, 0) };
@@ -108,20 +102,55 @@ function subjects(cacheRoot: string): Subject[] {
   for (const name of FUNCTION_NAMES) {
     const dir = path.join(ROOT, 'dist', name);
     if (!existsSync(path.join(dir, 'index.mjs'))) continue;
-    list.push({ name, cwd: dir, args: ['index.mjs'], bytes: bundleBytes(dir) });
+    list.push({ name: `${name} bundle`, cwd: dir, args: ['index.mjs'], bytes: bundleBytes(dir) });
     const cacheDir = path.join(cacheRoot, name);
     warmCompileCache(dir, cacheDir);
-    list.push({ name: `${name} + compile cache`, cwd: dir, args: ['index.mjs'], bytes: bundleBytes(dir), env: { NODE_COMPILE_CACHE: cacheDir } });
+    list.push({ name: `${name} bundle + compile cache`, cwd: dir, args: ['index.mjs'], bytes: bundleBytes(dir), env: { NODE_COMPILE_CACHE: cacheDir } });
   }
   return list;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
-  const runs = Number(values.runs);
+export interface ColdStartOptions {
+  runs: number;
+}
+
+/** Builds the bundles, runs the benchmark and writes bench/results/cold-start.json and .md. */
+export async function runColdStartBench(options: ColdStartOptions): Promise<void> {
+  await runScript('scripts/build.ts', []);
   const cacheRoot = mkdtempSync(path.join(tmpdir(), 'cold-start-cache-'));
-  const list = subjects(cacheRoot);
-  if (list.length === 2) throw new Error('no bundles in dist/: run `npm run build` first');
+  try {
+    const list = subjects(cacheRoot);
+    if (list.length === 2) throw new Error('no bundles in dist/ after `npm run build`');
+    const samples = await measureAll(list, options.runs);
+    const bareMs = median(samples.get('bare node:http')?.map((x) => x.ms) ?? []);
+    const rows: ResultRow[] = list.map((s) => {
+      const taken = samples.get(s.name) ?? [];
+      const ms = median(taken.map((x) => x.ms));
+      return {
+        subject: s.name,
+        role: s.bytes ? 'project' : 'baseline',
+        figures: { startMs: ms, ratioToBaseline: ms / bareMs, rssMb: median(taken.map((x) => x.rssMb)), ...(s.bytes ? { entryKiB: s.bytes.entry / 1024, totalKiB: s.bytes.total / 1024 } : {}) },
+      };
+    });
+    writeResult({
+      name: 'cold-start',
+      title: 'Cold start: process start → first /healthz 200',
+      measuredAt: new Date().toISOString(),
+      machine: describeMachine(),
+      setup: { runs: options.runs, bundles: 'dist/<name>/index.mjs (npm run build)', rss: 'right after the first 200 (see memory for settled idle RSS)' },
+      rows,
+      targets: rows.filter((r) => r.role === 'project').map((r) => {
+        const { startMs = NaN, ratioToBaseline = NaN } = r.figures;
+        return { what: `${r.subject} start`, target: `≤ ${TARGET_MS} ms and ≤ ${TARGET_RATIO}× bare`, measured: `${startMs.toFixed(1)} ms, ${ratioToBaseline.toFixed(2)}×`, met: startMs <= TARGET_MS && ratioToBaseline <= TARGET_RATIO };
+      }),
+      notes: ['Subjects start one after the other in interleaved rounds, after one uncounted start each to warm the page cache; medians of the rounds.'],
+    });
+  } finally {
+    rmSync(cacheRoot, { recursive: true, force: true });
+  }
+}
+
+async function measureAll(list: Subject[], runs: number): Promise<Map<string, Sample[]>> {
   // What a deployed function starts with; no connection is opened before the first request.
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -136,40 +165,7 @@ async function main(): Promise<void> {
   const samples = new Map<string, Sample[]>(list.map((s) => [s.name, []]));
   for (const s of list) await measureOnce(s, env); // warm the page cache; not counted
   for (let round = 0; round < runs; round++) {
-    for (const s of list) samples.get(s.name)!.push(await measureOnce(s, env));
+    for (const s of list) samples.get(s.name)?.push(await measureOnce(s, env));
   }
-
-  const bareMs = median(samples.get('bare node:http')!.map((x) => x.ms));
-  const rows = list.map((s) => {
-    const ms = median(samples.get(s.name)!.map((x) => x.ms));
-    const rssMb = median(samples.get(s.name)!.map((x) => x.rssMb));
-    return {
-      name: s.name,
-      medianMs: Number(ms.toFixed(1)),
-      ratioToBare: Number((ms / bareMs).toFixed(2)),
-      idleRssMb: Number(rssMb.toFixed(1)),
-      entryKiB: s.bytes ? Number((s.bytes.entry / 1024).toFixed(1)) : undefined,
-      totalKiB: s.bytes ? Number((s.bytes.total / 1024).toFixed(1)) : undefined,
-      missedTargets: s.bytes ? [ms > TARGET_MS ? `>${TARGET_MS} ms` : '', ms > 2 * bareMs ? '>2× bare' : '', rssMb >= TARGET_RSS_MB ? `RSS ≥${TARGET_RSS_MB} MB` : ''].filter(Boolean) : undefined,
-    };
-  });
-
-  const outDir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(outDir, { recursive: true });
-  const result = { node: process.version, runs, targets: { medianMs: TARGET_MS, ratioToBare: 2, idleRssMb: TARGET_RSS_MB }, measuredAt: new Date().toISOString(), rows };
-  writeFileSync(path.join(outDir, 'cold-start.json'), `${JSON.stringify(result, null, 2)}\n`);
-  rmSync(cacheRoot, { recursive: true, force: true });
-
-  console.log(`Cold start to first /healthz 200 (median of ${runs}, ${process.version})\n`);
-  console.log('| subject | median ms | × bare | idle RSS MB | entry KiB | total KiB | targets |');
-  console.log('|---|---:|---:|---:|---:|---:|---|');
-  for (const r of rows) {
-    const verdict = r.missedTargets === undefined ? '' : r.missedTargets.length === 0 ? 'all met' : `missed: ${r.missedTargets.join(', ')}`;
-    console.log(`| ${r.name} | ${r.medianMs} | ${r.ratioToBare} | ${r.idleRssMb} | ${r.entryKiB ?? ''} | ${r.totalKiB ?? ''} | ${verdict} |`);
-  }
+  return samples;
 }
-
-await main().catch((error: unknown) => {
-  console.error(`bench:cold-start: ${error instanceof Error ? error.message : String(error)}`);
-  process.exit(1);
-});

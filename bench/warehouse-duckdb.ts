@@ -1,41 +1,65 @@
 /**
- * Rows/s of the DuckDB sink's write path: 50,000 rows in 500-row batches into a fresh file,
- * then the same rows again (all conflicts, the redelivery case), then new rows with ten
- * batches in flight (they share commits).
- * Run: `npx node bench/warehouse-duckdb.ts [rows] [batch]`.
+ * Rows/s of the DuckDB sink's write path (a diagnostic with no target of its own: it explains
+ * the ingest figures, whose batches wait for both stores): rows in fixed-size batches into a
+ * fresh file, then the same rows again (all conflicts, the redelivery case), then new rows
+ * with ten batches in flight (they share commits).
+ *
+ *   npm run bench -- warehouse-duckdb [--quick]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { makeMeasurementRows } from '../test/support/measurement-rows.ts';
+import { describeMachine, writeResult, type ResultRow } from './lib/report.ts';
 
-const total = Number(process.argv[2] ?? 50_000);
-const batchSize = Number(process.argv[3] ?? 500);
-const rows = makeMeasurementRows(total);
-const batches = Array.from({ length: Math.ceil(total / batchSize) }, (_, i) => rows.slice(i * batchSize, (i + 1) * batchSize));
+export interface WarehouseDuckDbOptions {
+  rows: number;
+  batch: number;
+}
 
-const dir = await mkdtemp(join(tmpdir(), 'bench-duckdb-'));
-const sink = await openDuckDbSink(join(dir, 'warehouse.duckdb'));
-try {
-  for (const pass of ['new rows', 'duplicates']) {
-    const started = performance.now();
-    for (const batch of batches) await sink.write(batch);
-    const seconds = (performance.now() - started) / 1000;
-    console.log(`${pass}: ${total} rows in ${batchSize}-row batches, ${seconds.toFixed(2)} s, ${Math.round(total / seconds)} rows/s`);
+type Rows = ReturnType<typeof makeMeasurementRows>;
+
+/** Runs the benchmark and writes bench/results/warehouse-duckdb.json and .md. */
+export async function runWarehouseDuckDbBench(options: WarehouseDuckDbOptions): Promise<void> {
+  const { rows: total, batch } = options;
+  const rows = makeMeasurementRows(total);
+  const dir = await mkdtemp(join(tmpdir(), 'bench-duckdb-'));
+  const sink = await openDuckDbSink(join(dir, 'warehouse.duckdb'));
+  const results: ResultRow[] = [];
+  const record = (subject: string, seconds: number) => results.push({ subject: `DuckDB sink, ${subject}`, role: 'diagnostic', figures: { rowsPerSec: total / seconds } });
+  try {
+    record(`new rows, ${batch}-row batches`, await timed(() => writeInBatches(sink, rows, batch, 1)));
+    record(`duplicates, ${batch}-row batches`, await timed(() => writeInBatches(sink, rows, batch, 1)));
+    record(`new rows, 10 batches in flight`, await timed(() => writeInBatches(sink, makeMeasurementRows(total, total), batch, 10)));
+    const { rows: counted } = await sink.query('SELECT count(*)::INTEGER FROM measurements');
+    if (Number(counted[0]?.[0]) !== 2 * total) throw new Error(`expected ${2 * total} rows in the warehouse, found ${String(counted[0]?.[0])}`);
+  } finally {
+    await sink.close();
+    await rm(dir, { recursive: true, force: true });
   }
-  // Ten batches in flight at once, as the ingest's concurrent requests deliver them.
-  const fresh = makeMeasurementRows(total, total);
+  writeResult({
+    name: 'warehouse-duckdb',
+    title: 'Embedded warehouse (DuckDB sink) write path',
+    measuredAt: new Date().toISOString(),
+    machine: describeMachine(),
+    setup: { ...options },
+    rows: results,
+    targets: [],
+    notes: ['No target of its own: it explains the ingest figures, whose batches wait for both stores.'],
+  });
+}
+
+async function timed(work: () => Promise<void>): Promise<number> {
   const started = performance.now();
-  for (let i = 0; i < fresh.length; i += batchSize * 10) {
-    const wave = Array.from({ length: 10 }, (_, k) => fresh.slice(i + k * batchSize, i + (k + 1) * batchSize));
-    await Promise.all(wave.map((batch) => sink.write(batch)));
+  await work();
+  return (performance.now() - started) / 1000;
+}
+
+/** Writes `rows` in `batch`-row batches, `inFlight` batches at once. */
+async function writeInBatches(sink: DuckDbSink, rows: Rows, batch: number, inFlight: number): Promise<void> {
+  for (let i = 0; i < rows.length; i += batch * inFlight) {
+    const wave = Array.from({ length: inFlight }, (_, k) => rows.slice(i + k * batch, i + (k + 1) * batch)).filter((b) => b.length > 0);
+    await Promise.all(wave.map((b) => sink.write(b)));
   }
-  const seconds = (performance.now() - started) / 1000;
-  console.log(`10 batches in flight: ${total} rows, ${seconds.toFixed(2)} s, ${Math.round(total / seconds)} rows/s`);
-  const { rows: counted } = await sink.query('SELECT count(*)::INTEGER FROM measurements');
-  console.log(`stored: ${String(counted[0]?.[0])}`);
-} finally {
-  await sink.close();
-  await rm(dir, { recursive: true, force: true });
 }

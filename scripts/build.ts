@@ -8,6 +8,7 @@
  * - The embedded stores (PGlite, DuckDB) are replaced by stubs that fail with a clear message:
  *   a deployed function always talks to Cloud SQL and BigQuery.
  * - The PostgreSQL migrations are embedded: a bundle alone applies them on first use.
+ * - zod's message locales other than English are left out (idle RSS).
  * - Not minified: on these machines a minified bundle started slower.
  * @see https://esbuild.github.io/api/#splitting
  */
@@ -99,6 +100,28 @@ function stubEmbeddedPlugin(root: string): esbuild.Plugin {
           loader: 'js',
         }));
       }
+    },
+  };
+}
+
+/**
+ * zod exports every message locale (`z.locales`, ~360 KB, half of zod) although only its
+ * default English one is ever used; parsing them cost every bundle's idle RSS several MB.
+ * The bundles get a `locales` holding English alone.
+ */
+function englishOnlyZodPlugin(): esbuild.Plugin {
+  return {
+    name: 'zod-english-only',
+    setup(build) {
+      build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+        if (!/[\\/]node_modules[\\/]zod[\\/]/.test(args.importer)) return undefined;
+        return { path: path.resolve(args.resolveDir, '../locales/index.js'), namespace: 'zod-english-only' };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'zod-english-only' }, (args) => ({
+        contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), 'en.js'))};\n`,
+        resolveDir: path.dirname(args.path),
+        loader: 'js',
+      }));
     },
   };
 }
@@ -223,7 +246,7 @@ export async function bundleFunction(options: BundleOptions, root = ROOT): Promi
     metafile: true,
     logLevel: 'warning',
     legalComments: 'none',
-    plugins: [entryPlugin(options.modulePath, root), buildTimeModulesPlugin(root), stubEmbeddedPlugin(root), embedMigrationsPlugin(root), namedDynamicImportsPlugin()],
+    plugins: [entryPlugin(options.modulePath, root), buildTimeModulesPlugin(root), stubEmbeddedPlugin(root), embedMigrationsPlugin(root), englishOnlyZodPlugin(), namedDynamicImportsPlugin()],
   });
   const outputs = Object.entries(result.metafile.outputs);
   const entryPath = path.relative(root, path.join(outDir, 'index.mjs'));

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { renderChart } from '../bench/lib/chart.ts';
-import { median, renderMarkdown, roundFigure, type BenchResult } from '../bench/lib/report.ts';
+import { median, renderMarkdown, renderSummary, roundFigure, type BenchResult } from '../bench/lib/report.ts';
 
 const result: BenchResult = {
   name: 'sample',
@@ -44,6 +44,41 @@ describe('bench report', () => {
     expect(lines).toContain('| p99 | ≤ 10 ms | 12 ms | **no** |');
     expect(lines.some((l) => l.includes('Test CPU') && l.includes('load average 1 2 3'))).toBe(true);
     expect(lines).toContain('- a note');
+  });
+});
+
+describe('bench summary', () => {
+  const runStartedAt = new Date('2026-11-22T00:00:00.000Z');
+  const here = result.machine;
+  const other = { ...result, name: 'other', title: 'Other benchmark', machine: { ...here, cpuModel: 'Intel Xeon', cpus: 4 } };
+  const earlier = { ...result, name: 'earlier', title: 'Earlier benchmark', measuredAt: '2026-11-20T00:00:00.000Z' };
+
+  it('says nothing about machines when every result comes from this one, in this run', () => {
+    const summary = renderSummary([result], { runStartedAt, machine: here });
+    expect(summary).not.toMatch(/machines|earlier run|Not re-measured/);
+    expect(summary).toContain('| sample | ratio | ≥ 0.5× | 0.62× | yes |');
+  });
+
+  it('flags and groups results from another machine, naming each machine and its benchmarks', () => {
+    const lines = renderSummary([result, other], { runStartedAt, machine: here }).split('\n');
+    expect(lines).toContain('**These results come from 2 machines: compare figures only within one.**');
+    expect(lines).toContain('- machine A: 2 × Test CPU, Node v24.0.0 (this run): sample');
+    expect(lines).toContain('- machine B: 4 × Intel Xeon, Node v24.0.0: other');
+    expect(lines).toContain('| other | ratio | ≥ 0.5× | 0.62× | yes | machine B |');
+    const headingA = lines.indexOf('## machine A: 2 × Test CPU, Node v24.0.0');
+    const headingB = lines.indexOf('## machine B: 4 × Intel Xeon, Node v24.0.0');
+    expect(headingA).toBeGreaterThan(0);
+    expect(lines.indexOf('### Other benchmark')).toBeGreaterThan(headingB);
+    expect(lines.indexOf('### Sample benchmark')).toBeGreaterThan(headingA);
+    expect(lines.indexOf('### Sample benchmark')).toBeLessThan(headingB);
+  });
+
+  it('marks results measured before this run as not re-measured', () => {
+    const lines = renderSummary([result, earlier], { runStartedAt, machine: here }).split('\n');
+    expect(lines).toContain('**Not re-measured in this run:** earlier (2026-11-20T00:00:00.000Z).');
+    expect(lines).toContain('| earlier | ratio | ≥ 0.5× | 0.62× | yes | earlier run, 2026-11-20 |');
+    expect(lines).toContain('| sample | ratio | ≥ 0.5× | 0.62× | yes | this run |');
+    expect(lines).toContain('- _Measured in an earlier run (2026-11-20T00:00:00.000Z)._');
   });
 });
 

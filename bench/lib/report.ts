@@ -81,7 +81,7 @@ export function readResult(name: string): BenchResult | undefined {
   const path = join(RESULTS_DIR, `${name}.json`);
   if (!existsSync(path)) return undefined;
   const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<BenchResult>;
-  // Files written by a benchmark on its own (cold-start, ingest) have another shape.
+  // Files of another shape (written by an older version of a benchmark) are left out.
   return Array.isArray(parsed.rows) && Array.isArray(parsed.targets) && parsed.machine ? (parsed as BenchResult) : undefined;
 }
 
@@ -97,10 +97,18 @@ const LABELS: Record<string, string> = {
   idleRssMb: 'idle RSS MB',
   loadRssMb: 'RSS under load MB',
   startMs: 'start ms',
+  entryKiB: 'entry KiB',
+  totalKiB: 'total KiB',
   requestsPer1000Rows: 'requests / 1,000 rows',
   ratioToBaseline: '× baseline',
   non2xx: 'non-2xx',
   lost: 'lost',
+  storedP50Ms: 'POST → row p50 ms',
+  storedP99Ms: 'POST → row p99 ms',
+  drainSeconds: 'drain s',
+  acceptedPerSec: 'accepted/s',
+  stackCpuUsPerReading: 'stack CPU µs / reading',
+  simulatorCpuUsPerReading: 'simulator CPU µs / reading',
   connections: 'connections',
 };
 
@@ -123,6 +131,58 @@ export function renderMarkdown(result: BenchResult): string {
   const m = result.machine;
   lines.push('', `_${result.measuredAt}, ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverage.join(' ')}; setup: ${JSON.stringify(result.setup)}_`);
   for (const note of result.notes) lines.push('', `- ${note}`);
+  return lines.join('\n');
+}
+
+/** The machine a result is comparable on: same CPU model, core count and Node. */
+export const machineLabel = (m: MachineNote): string => `${m.cpus} × ${m.cpuModel}, Node ${m.node}`;
+
+export interface SummaryOptions {
+  /** When this `npm run bench` started: results measured before come from an earlier run. */
+  runStartedAt: Date;
+  /** The machine writing the summary. */
+  machine: MachineNote;
+  /** Markdown placed after the header (the chart). */
+  chart?: string;
+}
+
+/**
+ * summary.md: the targets table, then every result grouped by the machine it was measured on.
+ * Results from another machine or an earlier run are marked as such next to their figures, so
+ * a re-run on a new machine never reads as one set of comparable numbers.
+ */
+export function renderSummary(results: BenchResult[], options: SummaryOptions): string {
+  const here = machineLabel(options.machine);
+  // This run's machine first, when it measured anything.
+  const machines = [...new Set(results.map((r) => machineLabel(r.machine)))].sort((a, b) => Number(b === here) - Number(a === here));
+  const tagOf = (m: string) => (machines.length > 1 ? `machine ${String.fromCharCode(65 + machines.indexOf(m))}` : '');
+  const isStale = (r: BenchResult) => Date.parse(r.measuredAt) < options.runStartedAt.getTime();
+  const provenance = (r: BenchResult) => [tagOf(machineLabel(r.machine)), isStale(r) ? `earlier run, ${r.measuredAt.slice(0, 10)}` : ''].filter(Boolean).join('; ');
+  const stale = results.filter(isStale);
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` at ${new Date().toISOString()} on ${here}; load average now ${options.machine.loadAverage.join(' ')} (each table notes its own).`,
+    '',
+  ];
+  if (machines.length > 1) {
+    lines.push(`**These results come from ${machines.length} machines: compare figures only within one.**`, '');
+    for (const m of machines) lines.push(`- ${tagOf(m)}: ${m}${m === here ? ' (this run)' : ''}: ${results.filter((r) => machineLabel(r.machine) === m).map((r) => r.name).join(', ')}`);
+    lines.push('');
+  }
+  if (stale.length) lines.push(`**Not re-measured in this run:** ${stale.map((r) => `${r.name} (${r.measuredAt})`).join(', ')}.`, '');
+  if (options.chart) lines.push(options.chart, '');
+  const where = (r: BenchResult) => (machines.length > 1 || isStale(r) ? ` | ${provenance(r) || 'this run'}` : '');
+  const mixed = machines.length > 1 || stale.length > 0;
+  lines.push('## Targets', '', `| benchmark | target | wanted | measured | met |${mixed ? ' measured on |' : ''}`, `|---|---|---|---|---|${mixed ? '---|' : ''}`);
+  for (const r of results) for (const t of r.targets) lines.push(`| ${r.name} | ${t.what} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'}${mixed ? where(r) || ' | this run' : ''} |`);
+  lines.push('');
+  for (const m of machines) {
+    const group = results.filter((r) => machineLabel(r.machine) === m);
+    if (group.length === 0) continue;
+    if (machines.length > 1) lines.push(`## ${tagOf(m)}: ${m}`, '');
+    for (const r of group) lines.push(renderMarkdown(r), ...(isStale(r) ? ['', `- _Measured in an earlier run (${r.measuredAt})._`] : []), '');
+  }
   return lines.join('\n');
 }
 

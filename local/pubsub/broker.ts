@@ -32,7 +32,11 @@ export interface LocalPubsubOptions {
   topics: string[];
   subscriptions: PushSubscription[];
   logger: Logger;
-  /** Pushes in flight at once across subscriptions; enough for ingest's group commit to batch. */
+  /**
+   * Pushes in flight at once across subscriptions; enough for ingest's group commit to batch.
+   * 400 is ingest's containerConcurrency: against 200, the stack benchmark stored 10-20 % more
+   * readings/s for the same CPU per reading, with less backlog left at the end.
+   */
   maxInFlight?: number;
   /** Retry backoff and ack deadline; the local policy of shared/pubsub/topology.ts unless given. */
   minBackoffMs?: number;
@@ -81,7 +85,7 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
     subscriptionsOf.set(s.topic, [...(subscriptionsOf.get(s.topic) ?? []), s]);
   }
   const byName = new Map(subscriptions.map((s) => [s.name, s]));
-  const maxInFlight = options.maxInFlight ?? 200;
+  const maxInFlight = options.maxInFlight ?? 400;
   const minBackoff = options.minBackoffMs ?? LOCAL_DELIVERY.minBackoffMs;
   const maxBackoff = options.maxBackoffMs ?? LOCAL_DELIVERY.maxBackoffMs;
   const pushTimeout = options.pushTimeoutMs ?? LOCAL_DELIVERY.ackDeadlineSeconds * 1000;

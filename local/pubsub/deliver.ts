@@ -40,14 +40,31 @@ export interface PushOutcome {
  */
 const agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512 });
 
+/** Endpoints parsed once: a URL parse per push costs as much as writing its headers. */
+const targets = new Map<string, { host: string; port: number; path: string }>();
+
+function targetOf(endpoint: string): { host: string; port: number; path: string } {
+  let target = targets.get(endpoint);
+  if (!target) {
+    const url = new URL(endpoint);
+    if (url.protocol !== 'http:') throw new Error(`push endpoint ${endpoint}: the local Pub/Sub pushes over http only`);
+    target = { host: url.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(url.port || 80), path: `${url.pathname}${url.search}` };
+    targets.set(endpoint, target);
+  }
+  return target;
+}
+
 /** POSTs one delivery; any answer other than an ack status, or none in time, is a nack. */
 export function pushMessage(endpoint: string, body: string, timeoutMs: number): Promise<PushOutcome> {
   return new Promise((resolve) => {
-    const payload = Buffer.from(body);
-    const req = request(endpoint, {
+    const { host, port, path } = targetOf(endpoint);
+    const req = request({
+      host,
+      port,
+      path,
       method: 'POST',
       agent,
-      headers: { 'content-type': 'application/json', 'content-length': payload.length, 'user-agent': 'local-pubsub' },
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'local-pubsub' },
       timeout: timeoutMs,
     }, (res) => {
       res.resume();
@@ -56,7 +73,7 @@ export function pushMessage(endpoint: string, body: string, timeoutMs: number): 
     });
     req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.once('error', (error) => resolve({ acked: false, result: `${error.name}: ${error.message}` }));
-    req.end(payload);
+    req.end(body);
   });
 }
 

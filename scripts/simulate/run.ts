@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AnalystResult } from '../../shared/warehouse/duckdb-analyst.ts';
 import { createDevice, GAP_PROBABILITY, nextRequest, registration, STYLES, type SimulatedDevice, type Style } from './devices.ts';
+import { createPoster, PostError } from './post.ts';
 
 export interface SimulationOptions {
   devices: number;
@@ -71,32 +72,32 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const pending = new Set<Promise<void>>();
   const progress = (): SimulationProgress => {
     const elapsed = (performance.now() - started) / 1000;
-    const sorted = [...latencies].sort((a, b) => a - b);
+    const sorted = Float64Array.from(latencies).sort();
     return { elapsedSeconds: elapsed, ...pick(counters), requestsPerSecond: latencies.length / Math.max(elapsed, 0.001), p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
   };
 
+  const poster = createPoster(concurrency, 30_000);
   const send = async (device: SimulatedDevice) => {
     const request = nextRequest(device, Date.now(), options.projectId);
     const t0 = performance.now();
     counters.sent += 1;
     try {
-      const response = await fetch(`${options.bridgeUrl}${request.path}`, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(30_000) });
-      const text = await response.text();
+      const response = await poster.post(`${options.bridgeUrl}${request.path}`, request.headers, request.body);
       latencies.push(performance.now() - t0);
       // IoT Core's publishEvent answers 200 `{}` as IoT Core did: one reading per request here.
       if (response.status === 202 || (response.status === 200 && request.readings !== undefined)) {
         counters.accepted += 1;
-        const accepted = request.readings ?? (JSON.parse(text) as { accepted: number }).accepted;
+        const accepted = request.readings ?? (JSON.parse(response.body) as { accepted: number }).accepted;
         acceptedReadings.set(device.deviceId, (acceptedReadings.get(device.deviceId) ?? 0) + accepted);
       } else {
         counters.refused += 1;
-        const key = refusalKey(response.status, text);
+        const key = refusalKey(response.status, response.body);
         refusals[key] = (refusals[key] ?? 0) + 1;
       }
     } catch (error) {
       latencies.push(performance.now() - t0);
       counters.refused += 1;
-      const key = `network ${networkErrorCode(error)}`;
+      const key = `network ${error instanceof PostError ? error.code : String(error)}`;
       refusals[key] = (refusals[key] ?? 0) + 1;
     }
   };
@@ -127,8 +128,9 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await Promise.all([...pending]);
   } finally {
     clearInterval(timer);
+    poster.close();
   }
-  const sorted = [...latencies].sort((a, b) => a - b);
+  const sorted = Float64Array.from(latencies).sort();
   return { ...progress(), acceptedReadings, refusals, p90Ms: percentile(sorted, 0.9), maxMs: sorted.at(-1) ?? 0, skippedForGaps: counters.skippedForGaps };
 }
 
@@ -145,18 +147,9 @@ export function refusalKey(status: number, body: string): string {
   return typeof reason === 'string' && reason ? `${status} ${reason}` : String(status);
 }
 
-/** What a failed fetch hides in its cause: ECONNREFUSED, ENOTFOUND, "bad port", a timeout. */
-function networkErrorCode(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return 'timeout';
-  const cause = error instanceof Error ? (error.cause as { code?: unknown; message?: unknown } | undefined) : undefined;
-  if (typeof cause?.code === 'string') return cause.code;
-  if (typeof cause?.message === 'string' && cause.message) return cause.message;
-  return error instanceof Error ? error.message : String(error);
-}
-
 const pick = ({ sent, accepted, refused }: { sent: number; accepted: number; refused: number }) => ({ sent, accepted, refused });
 
-function percentile(sorted: number[], q: number): number {
+function percentile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }

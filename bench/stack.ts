@@ -1,0 +1,160 @@
+/**
+ * The whole local stack under sustained load: `npm start` (bridge → in-process Pub/Sub with
+ * its disk journal → ingest → PostgreSQL + DuckDB) and `npm run simulate --style reading`
+ * on the same 2-core machine, nothing pinned, so the simulator's own CPU is counted in as it
+ * would be for a user running both. Then every accepted reading must be a row in PostgreSQL
+ * and in the warehouse (as bench/end-to-end.ts checks).
+ *
+ * The rate counts a reading once it is stored: accepted readings ÷ (load time + the time the
+ * stores took to catch up afterwards), so a backlog growing in the journal does not pass for
+ * throughput. Latency is the simulator's POST → 202 (the bridge's answer means the record is fsynced in
+ * the journal); POST → PostgreSQL row is reported beside it for the readings sent on time.
+ *
+ *   npm run bench -- stack [--quick]
+ * @see ../docs/performance.md
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runQueryScript, stackEnv, startStackProcess } from '../test/support/stack-process.ts';
+import { waitFor } from '../test/support/net.ts';
+import { createBenchDatabase } from './lib/database.ts';
+import { describeMachine, writeResult } from './lib/report.ts';
+
+export interface StackBenchOptions {
+  /** Readings offered per second (one reading per request). */
+  rate: number;
+  seconds: number;
+  devices: number;
+  /** Requests the simulator keeps in flight at most. */
+  concurrency: number;
+}
+
+const TARGET_RATE = 6_000;
+const TARGET_P99_MS = 250;
+const ROOT = join(import.meta.dirname, '..');
+const NODE_ARGS = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+
+/** Linux's USER_HZ: /proc times are in these ticks. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds (user + system) from /proc/<pid>/stat: the process's own, or those of its
+ * children it has waited for. On a shared machine these say more than wall-clock rates.
+ */
+function cpuSeconds(pid: number | 'self', of: 'own' | 'children'): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const [user, system] = of === 'own' ? [fields[11], fields[12]] : [fields[13], fields[14]];
+  return ((user ?? NaN) + (system ?? NaN)) / TICKS_PER_SECOND;
+}
+
+interface SimulatorFigures {
+  requests: number;
+  acceptedRequests: number;
+  acceptedReadings: number;
+  refused: number;
+  seconds: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** Runs the benchmark and writes bench/results/stack.json and .md. */
+export async function runStackBench(options: StackBenchOptions): Promise<void> {
+  const database = await createBenchDatabase('stack');
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
+  // BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the stack and the simulator.
+  const profile: Record<string, string> = NODE_ARGS.length ? { NODE_OPTIONS: NODE_ARGS.join(' ') } : {};
+  const stack = await startStackProcess(await stackEnv(dataDir, { DATABASE_URL: database.url, LOG_LEVEL: 'error', ...profile }), { readyTimeoutMs: 60_000 });
+  try {
+    const stackPid = stack.child.pid as number;
+    const [stackCpuBefore, childCpuBefore] = [cpuSeconds(stackPid, 'own'), cpuSeconds('self', 'children')];
+    const sim = await runSimulator(dataDir, options);
+    const simulatorCpu = cpuSeconds('self', 'children') - childCpuBefore;
+    const loadEnded = performance.now();
+    const counted = async () => Number((await database.db.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n ?? 0);
+    await waitFor(async () => (await counted()) >= sim.acceptedReadings, { timeoutMs: 120_000, intervalMs: 250, what: 'every accepted reading in PostgreSQL' }).catch(() => undefined);
+    const drainSeconds = (performance.now() - loadEnded) / 1000;
+    const stackCpu = cpuSeconds(stackPid, 'own') - stackCpuBefore;
+    const stored = await counted();
+    // Late readings are sent with a timestamp minutes old on purpose: not a delay of ours.
+    const { rows } = await database.db.query<{ p50: number; p99: number }>(
+      `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
+         FROM (SELECT extract(epoch FROM ingested_at - event_ts) * 1000 AS ms FROM readings) t WHERE ms < 60000`,
+    );
+    const storedLatency = rows[0] ?? { p50: NaN, p99: NaN };
+    const inWarehouse = Number((await runQueryScript(dataDir, 'SELECT count(DISTINCT reading_id) AS n FROM measurements'))[0]?.n ?? 0);
+    const lostPg = sim.acceptedReadings - stored;
+    const lostWarehouse = sim.acceptedReadings - inWarehouse;
+    // Sustained means stored, not only accepted: a backlog still draining after the load counts against the rate.
+    const readingsPerSec = sim.acceptedReadings / (sim.seconds + drainSeconds);
+    writeResult({
+      name: 'stack',
+      title: `Whole local stack (npm start) under npm run simulate --style reading, ${options.rate} readings/s offered for ${options.seconds} s`,
+      measuredAt: new Date().toISOString(),
+      machine: describeMachine(),
+      setup: { ...options, stack: 'npm start: in-process Pub/Sub, PostgreSQL 15, DuckDB; not pinned', load: 'npm run simulate --style reading on the same machine, not pinned' },
+      rows: [{
+        subject: 'npm start stack + simulator',
+        role: 'project',
+        figures: {
+          readingsPerSec,
+          acceptedPerSec: sim.acceptedReadings / sim.seconds,
+          p50Ms: sim.p50Ms,
+          p99Ms: sim.p99Ms,
+          maxMs: sim.maxMs,
+          storedP50Ms: Number(storedLatency.p50),
+          storedP99Ms: Number(storedLatency.p99),
+          drainSeconds,
+          stackCpuUsPerReading: (stackCpu * 1e6) / sim.acceptedReadings,
+          simulatorCpuUsPerReading: (simulatorCpu * 1e6) / sim.acceptedReadings,
+          lost: Math.max(lostPg, lostWarehouse),
+          non2xx: sim.refused,
+        },
+      }],
+      targets: [
+        { what: 'readings/s sustained (accepted ÷ (load + drain time))', target: `≥ ${TARGET_RATE.toLocaleString('en')}`, measured: `${Math.round(readingsPerSec)}`, met: readingsPerSec >= TARGET_RATE },
+        { what: 'POST → 202, p99', target: `≤ ${TARGET_P99_MS} ms`, measured: `${sim.p99Ms.toFixed(1)} ms`, met: sim.p99Ms <= TARGET_P99_MS },
+        { what: 'accepted readings missing (PostgreSQL / warehouse)', target: '0 / 0', measured: `${lostPg} / ${lostWarehouse}`, met: lostPg === 0 && lostWarehouse === 0 && sim.refused === 0 },
+      ],
+      notes: [
+        `${sim.requests} requests sent in ${sim.seconds.toFixed(1)} s, ${sim.acceptedRequests} accepted (${sim.acceptedReadings} readings), ${sim.refused} refused; all stored ${drainSeconds.toFixed(1)} s after the load ended.`,
+        'The simulator skips a few ticks as device gaps, so fewer requests than rate × seconds are sent even when nothing saturates.',
+        'CPU µs per reading: user + system time of the stack process (load and drain) and of the simulator (registration included), from /proc; steadier than rates while the machine is shared.',
+        'storedP50Ms/storedP99Ms: POST → PostgreSQL row (`ingested_at − ts`) for the readings sent with the current time.',
+      ],
+    });
+  } finally {
+    stack.child.kill('SIGTERM');
+    await stack.exited;
+    await database.drop().catch(() => undefined);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** `npm run simulate` as a user runs it (URLs and admin token from the stack's `dataDir`); its summary parsed. */
+async function runSimulator(dataDir: string, options: StackBenchOptions): Promise<SimulatorFigures> {
+  const args = [...NODE_ARGS, 'scripts/simulate.ts', '--style', 'reading', '--devices', String(options.devices), '--rate', String(options.rate), '--duration', String(options.seconds), '--concurrency', String(options.concurrency)];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let stdout = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`npm run simulate exited with ${String(code)}:\n${stdout}`);
+  const sent = /sent (\d+) requests in ([\d.]+) s/.exec(stdout);
+  const accepted = /accepted (\d+) requests \((\d+) readings\), refused (\d+)/.exec(stdout);
+  const latency = /p50 ([\d.]+) ms\s+p90 [\d.]+ ms\s+p99 ([\d.]+) ms\s+max ([\d.]+) ms/.exec(stdout);
+  if (!sent || !accepted || !latency) throw new Error(`cannot read the simulator's summary:\n${stdout}`);
+  return {
+    requests: Number(sent[1]),
+    seconds: Number(sent[2]),
+    acceptedRequests: Number(accepted[1]),
+    acceptedReadings: Number(accepted[2]),
+    refused: Number(accepted[3]),
+    p50Ms: Number(latency[1]),
+    p99Ms: Number(latency[2]),
+    maxMs: Number(latency[3]),
+  };
+}
