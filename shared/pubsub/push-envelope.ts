@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { HTTP, type CloudEventV1 } from 'cloudevents';
 import { MESSAGE_PUBLISHED_TYPE, MessagePublishedData, PushEnvelope, type PubsubMessage } from '../../schemas/pubsub.ts';
 import { HttpError, toIssues, ValidationError } from '../errors.ts';
+import { readWrappedPush } from './wrapped-push.ts';
 
 export type DeliveryForm = 'cloudevent-binary' | 'cloudevent-structured' | 'push-wrapped' | 'push-unwrapped';
 
@@ -73,6 +74,8 @@ function parseJsonBody(body: Buffer): unknown {
 
 function parseWrapped(body: Buffer): ReceivedMessage {
   const json = parseJsonBody(body);
+  const common = readWrappedPush(json);
+  if (common) return fromMessage('push-wrapped', common.message, common.subscription, common.deliveryAttempt);
   if (typeof json !== 'object' || json === null || !('message' in json)) {
     throw new ValidationError('not a Pub/Sub push: expected {"message": {...}, "subscription": ...}, a CloudEvent, or x-goog-pubsub-* headers', [
       { path: 'message', message: 'required' },
