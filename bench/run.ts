@@ -29,7 +29,7 @@ interface Benchmark {
 
 const BENCHMARKS: Benchmark[] = [
   { name: 'bridge', byDefault: true, run: (quick) => runBridgeBench({ seconds: quick ? 3 : 10, rounds: quick ? 1 : 3, connections: 50 }) },
-  { name: 'ingest', byDefault: true, run: (quick) => runIngestBench({ seconds: quick ? 4 : 8, rounds: quick ? 1 : 2, connections: 400, curve: quick ? [100] : [50, 100, 200] }) },
+  { name: 'ingest', byDefault: true, run: (quick) => runIngestBench({ seconds: quick ? 4 : 8, rounds: quick ? 1 : 3, connections: 400, curve: quick ? [] : [100, 200] }) },
   { name: 'end-to-end', byDefault: true, run: (quick) => runEndToEndBench({ rate: 1000, seconds: quick ? 8 : 30, devices: 20 }) },
   { name: 'cold-start', byDefault: true, run: (quick) => runColdStartBench({ runs: quick ? 3 : 9 }) },
   { name: 'memory', byDefault: true, run: (quick) => runMemoryBench({ rounds: quick ? 1 : 3 }) },
