@@ -34,34 +34,38 @@ const COLUMN_PREFIXES = MEASUREMENT_COLUMNS.map((column, i) => `${i === 0 ? '' :
 /**
  * An encoder of rows into insertAll's raw form, keyed by their stable insertId: RFC 3339
  * timestamps, JSON columns as strings (BigQuery's JSON type takes the document as a string in
- * insertAll). The rows of one reading share their tags object, which is serialised once.
+ * insertAll). The rows of one reading share most cells (ids, times, tags, site) and come one
+ * after the other, so each column remembers its last value and text: a shared cell is encoded once.
  */
 export function createBigQueryRowEncoder(): (row: MeasurementRow) => BigQueryRawRow {
-  let lastJson: unknown;
-  let lastJsonText = '';
-  const cell = (column: Column, value: unknown): string => {
-    if (value === null || value === undefined) return 'null';
-    switch (column.kind) {
-      case 'timestamp':
-        return `"${(value as Date).toISOString()}"`;
-      case 'json':
-        if (value !== lastJson) {
-          lastJson = value;
-          lastJsonText = JSON.stringify(JSON.stringify(value));
-        }
-        return lastJsonText;
-      default:
-        return JSON.stringify(value);
-    }
-  };
+  const unset = Symbol('unset');
+  const lastValue: unknown[] = MEASUREMENT_COLUMNS.map(() => unset);
+  const lastText: string[] = MEASUREMENT_COLUMNS.map(() => '');
   return (row) => {
     const record = row as unknown as Record<string, unknown>;
     const insertId = measurementKeyOf(row);
     let json = '';
     for (let i = 0; i < MEASUREMENT_COLUMNS.length; i++) {
       const column = MEASUREMENT_COLUMNS[i] as Column;
-      json += COLUMN_PREFIXES[i] + cell(column, record[column.name]);
+      const value = record[column.name];
+      if (value !== lastValue[i]) {
+        lastValue[i] = value;
+        lastText[i] = encodeCell(column, value);
+      }
+      json += (COLUMN_PREFIXES[i] as string) + (lastText[i] as string);
     }
     return { insertId, text: `{"insertId":${JSON.stringify(insertId)},"json":{${json}}}` };
   };
+}
+
+function encodeCell(column: Column, value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  switch (column.kind) {
+    case 'timestamp':
+      return `"${(value as Date).toISOString()}"`;
+    case 'json':
+      return JSON.stringify(JSON.stringify(value));
+    default:
+      return JSON.stringify(value);
+  }
 }
