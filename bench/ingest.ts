@@ -1,76 +1,155 @@
 /**
- * Ingest throughput through bench/ingest-throughput.ts: group commit against one write per
- * request at 100 concurrent pushes (interleaved rounds), then group commit alone at other
- * concurrencies, since Pub/Sub's push concurrency per instance is containerConcurrency (400 for
- * ingest in knative/base/ingest.yaml); and once with the BigQuery sink (a diagnostic).
+ * Ingest throughput: readings/s stored through concurrent Pub/Sub pushes (one reading per
+ * push), with each warehouse: the embedded DuckDB sink and the BigQuery sink (production)
+ * writing to the stand-in on core 1, both beside PostgreSQL. Group commit is compared with
+ * one write per request in the same run, in interleaved rounds; then, with the BigQuery sink,
+ * group commit alone at other concurrencies (Pub/Sub's push concurrency per instance is
+ * containerConcurrency, 400 for ingest in knative/base/ingest.yaml).
+ * Server on core 0; load generator (bench/lib/push-load.ts) and stand-in on core 1.
  *
  *   npm run bench -- ingest [--quick]
+ * Profile the server with BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (bench/lib/processes.ts).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeMachine, roundFigure, writeResult, type ResultRow } from './lib/report.ts';
-import { runScript } from './lib/scripts.ts';
+import { createBenchDatabase } from './lib/database.ts';
+import { startServer } from './lib/processes.ts';
+import { describeMachine, median, roundFigure, writeResult, type ResultRow, type TargetCheck } from './lib/report.ts';
 
 export interface IngestOptions {
   seconds: number;
   rounds: number;
   /** Concurrent pushes for the comparison with the baseline. */
   connections: number;
-  /** Further concurrencies for group commit alone. */
+  /** Further concurrencies for group commit alone, BigQuery sink. */
   curve: number[];
 }
 
-interface ModeFigures {
+type Sink = 'duckdb' | 'bigquery';
+type Mode = 'group-commit' | 'per-request';
+
+interface Round {
   readingsPerSec: number;
-  p50: number;
-  p99: number;
+  /** The server's CPU time (user + system) per stored reading: steadier than readings/s on a busy machine. */
+  cpuUsPerReading: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
 }
 
-interface IngestReport {
-  project: ModeFigures;
-  baseline: ModeFigures;
-}
+const DEVICES = 100;
+const SINKS: { sink: Sink; label: string; readings: number; ratio: number }[] = [
+  { sink: 'bigquery', label: 'PostgreSQL + BigQuery sink (stand-in on core 1)', readings: 12_000, ratio: 12 },
+  { sink: 'duckdb', label: 'PostgreSQL + DuckDB', readings: 10_000, ratio: 10 },
+];
 
 /** Runs the benchmark and writes bench/results/ingest.json and .md. */
 export async function runIngestBench(options: IngestOptions): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-ingest-results-'));
-  try {
-    const run = async (connections: number, modes: string, rounds: number, warehouse = 'duckdb'): Promise<IngestReport> => {
-      const out = join(dir, `${connections}-${modes}-${warehouse}.json`);
-      await runScript('bench/ingest-throughput.ts', ['--connections', String(connections), '--seconds', String(options.seconds), '--rounds', String(rounds), '--modes', modes, '--warehouse', warehouse, '--out', out]);
-      return JSON.parse(readFileSync(out, 'utf8')) as IngestReport;
-    };
-    const compared = await run(options.connections, 'per-request,group-commit', options.rounds);
-    const figures = (f: ModeFigures, connections: number) => ({ connections, readingsPerSec: f.readingsPerSec, p50Ms: f.p50, p99Ms: f.p99 });
-    const rows: ResultRow[] = [
-      { subject: `group commit, ${options.connections} concurrent pushes`, role: 'project', figures: figures(compared.project, options.connections) },
-      { subject: `one write per request, ${options.connections} concurrent pushes`, role: 'baseline', figures: figures(compared.baseline, options.connections) },
-    ];
-    for (const connections of options.curve) {
-      const curve = await run(connections, 'group-commit', 1);
-      rows.push({ subject: `group commit, ${connections} concurrent pushes`, role: 'project', figures: figures(curve.project, connections) });
+  const rounds = new Map<string, Round[]>();
+  const record = (key: string, round: Round) => rounds.set(key, [...(rounds.get(key) ?? []), round]);
+  for (let i = 0; i < options.rounds; i++) {
+    for (const { sink } of SINKS) {
+      for (const mode of ['per-request', 'group-commit'] as const) {
+        const round = await runRound(sink, mode, options.connections, options.seconds);
+        record(`${sink} ${mode} ${options.connections}`, round);
+        console.log(`round ${i + 1} ${sink.padEnd(8)} ${mode.padEnd(12)} ${round.readingsPerSec} readings/s  ${round.cpuUsPerReading} µs CPU/reading  p50 ${round.p50Ms} ms  p99 ${round.p99Ms} ms  non-2xx ${round.non2xx}`);
+      }
     }
-    // The deployed warehouse instead of the embedded one: tells how much of the cost is DuckDB's.
-    const bigQuery = await run(options.connections, 'group-commit', 1, 'bigquery');
-    rows.push({ subject: `group commit, BigQuery sink → stand-in on core 1, ${options.connections} pushes`, role: 'diagnostic', figures: figures(bigQuery.project, options.connections) });
-    const ratio = compared.project.readingsPerSec / compared.baseline.readingsPerSec;
-    const best = rows.filter((r) => r.role !== 'baseline').reduce((a, b) => ((b.figures.readingsPerSec ?? 0) > (a.figures.readingsPerSec ?? 0) ? b : a));
-    for (const r of rows) r.figures.ratioToBaseline = (r.figures.readingsPerSec ?? NaN) / compared.baseline.readingsPerSec;
-    writeResult({
-      name: 'ingest',
-      title: 'Ingest throughput: readings/s into PostgreSQL + DuckDB, one reading per push, server on one core',
-      measuredAt: new Date().toISOString(),
-      machine: describeMachine(),
-      setup: { seconds: options.seconds, rounds: options.rounds, connections: options.connections, curve: options.curve, readingsPerPush: 1, batch: 'ingest defaults: ≤ 1000 rows, ≤ 5 ms wait, 4 batches in flight; PG pool 10' },
-      rows,
-      targets: [
-        { what: `group commit vs one write per request (${options.connections} pushes)`, target: '≥ 10×', measured: `${roundFigure(ratio)}×`, met: ratio >= 10 },
-        { what: 'readings/s on one core, best concurrency', target: '≥ 10,000', measured: `${Math.round(best.figures.readingsPerSec ?? 0)} (${best.figures.connections} pushes)`, met: (best.figures.readingsPerSec ?? 0) >= 10_000 },
-      ],
-      notes: ['The load generator (autocannon) runs on core 1; PostgreSQL is not pinned and shares both cores with everything else on the machine.'],
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
   }
+  for (const connections of options.curve) record(`bigquery group-commit ${connections}`, await runRound('bigquery', 'group-commit', connections, options.seconds));
+
+  const figures = (key: string, connections: number) => {
+    const of = rounds.get(key) ?? [];
+    return { connections, readingsPerSec: median(of.map((r) => r.readingsPerSec)), cpuUsPerReading: median(of.map((r) => r.cpuUsPerReading)), p50Ms: median(of.map((r) => r.p50Ms)), p99Ms: median(of.map((r) => r.p99Ms)), non2xx: median(of.map((r) => r.non2xx)) };
+  };
+  const rows: ResultRow[] = [];
+  const targets: TargetCheck[] = [];
+  for (const { sink, label, readings, ratio } of SINKS) {
+    const project = figures(`${sink} group-commit ${options.connections}`, options.connections);
+    const baseline = figures(`${sink} per-request ${options.connections}`, options.connections);
+    const measuredRatio = project.readingsPerSec / baseline.readingsPerSec;
+    rows.push(
+      { subject: `${label}: group commit, ${options.connections} pushes`, role: 'project', figures: { ...project, ratioToBaseline: measuredRatio } },
+      { subject: `${label}: one write per request, ${options.connections} pushes`, role: 'baseline', figures: { ...baseline, ratioToBaseline: 1 } },
+    );
+    targets.push(
+      { what: `${label}: readings/s on one core, ${options.connections} pushes`, target: `≥ ${readings.toLocaleString('en')}`, measured: String(Math.round(project.readingsPerSec)), met: project.readingsPerSec >= readings },
+      { what: `${label}: group commit vs one write per request`, target: `≥ ${ratio}×`, measured: `${roundFigure(measuredRatio)}×`, met: measuredRatio >= ratio },
+    );
+  }
+  const bigQueryBaseline = figures(`bigquery per-request ${options.connections}`, options.connections).readingsPerSec;
+  for (const connections of options.curve) {
+    const curve = figures(`bigquery group-commit ${connections}`, connections);
+    rows.push({ subject: `${SINKS[0]?.label}: group commit, ${connections} pushes`, role: 'diagnostic', figures: { ...curve, ratioToBaseline: curve.readingsPerSec / bigQueryBaseline } });
+  }
+  writeResult({
+    name: 'ingest',
+    title: 'Ingest throughput: readings/s into PostgreSQL + a warehouse, one reading per push, server on one core',
+    measuredAt: new Date().toISOString(),
+    machine: describeMachine(),
+    setup: { seconds: options.seconds, rounds: options.rounds, connections: options.connections, curve: options.curve, devices: DEVICES, readingsPerPush: 1, batch: 'ingest defaults: ≤ 1000 rows, ≤ 5 ms wait, 4 batches in flight; PG pool 10' },
+    rows,
+    targets,
+    notes: [
+      'Readings/s counts the rows in PostgreSQL after the run, over the run time; medians over the rounds, the baseline measured in the same rounds.',
+      'PostgreSQL is not pinned and shares both cores with everything else on the machine; the load generator and the BigQuery stand-in run on core 1.',
+    ],
+  });
+}
+
+/** One server, fresh stores, one load run; the readings stored per second of load. */
+async function runRound(sink: Sink, mode: Mode, connections: number, seconds: number): Promise<Round> {
+  const database = await createBenchDatabase('ingest');
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-ingest-'));
+  const standIn = sink === 'bigquery' ? await startServer('bench/servers/bigquery-standin.ts', [], {}, 1) : undefined;
+  try {
+    await database.db.query(`INSERT INTO devices (device_id, site) SELECT 'bench-' || g, 'site-' || (g % 10) FROM generate_series(1, ${DEVICES}) g`);
+    const endpoint = standIn ? ((await (await fetch(`${standIn.url}/healthz`)).json()) as { url: string }).url : '';
+    const [script, args] = standIn ? ['bench/servers/ingest-bigquery.ts', []] : ['scripts/serve.ts', ['ingest']];
+    const server = await startServer(script, args, {
+      BIGQUERY_API_ENDPOINT: endpoint,
+      DATABASE_URL: database.url,
+      DATA_DIR: dataDir,
+      MIGRATE_ON_START: 'false',
+      PG_POOL_MAX: '10',
+      INGEST_GROUP_COMMIT: mode === 'group-commit' ? 'on' : 'off',
+    });
+    let load: { ok: number; non2xx: number; p50Ms: number; p99Ms: number };
+    let cpuUs: number;
+    try {
+      const cpuBefore = await cpuTimeUs(server.pid);
+      load = await pushLoad(server.url, connections, seconds, `${sink}-${mode}`);
+      cpuUs = (await cpuTimeUs(server.pid)) - cpuBefore;
+    } finally {
+      await server.stop();
+    }
+    const { rows } = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM readings');
+    const stored = rows[0]?.n ?? 0;
+    return { readingsPerSec: Math.round(stored / seconds), cpuUsPerReading: Math.round(cpuUs / Math.max(1, stored)), p50Ms: load.p50Ms, p99Ms: load.p99Ms, non2xx: load.non2xx };
+  } finally {
+    await standIn?.stop();
+    await database.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** User + system CPU time of a process so far, from /proc (clock ticks of 10 ms on Linux). */
+async function cpuTimeUs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+function pushLoad(url: string, connections: number, seconds: number, runId: string): Promise<{ ok: number; non2xx: number; p50Ms: number; p99Ms: number }> {
+  const script = join(import.meta.dirname, 'lib', 'push-load.ts');
+  const args = ['-c', '1', process.execPath, script, url, String(connections), String(seconds), String(DEVICES), runId];
+  return new Promise((resolve, reject) => {
+    execFile('taskset', args, { encoding: 'utf8', timeout: (seconds + 60) * 1000 }, (error, stdout) => {
+      if (error) return reject(new Error(`push load against ${url} failed: ${error.message}`));
+      resolve(JSON.parse(stdout) as { ok: number; non2xx: number; p50Ms: number; p99Ms: number });
+    });
+  });
 }

@@ -31,7 +31,7 @@ interface Benchmark {
 const BENCHMARKS: Benchmark[] = [
   { name: 'bridge', byDefault: true, run: (quick) => runBridgeBench({ seconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 2, rounds: quick ? 1 : 3, connections: 50 }) },
   { name: 'bridge-emulator', byDefault: true, run: (quick) => runBridgeEmulatorBench({ seconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 2, rounds: quick ? 1 : 3, connections: 50 }) },
-  { name: 'ingest', byDefault: true, run: (quick) => runIngestBench({ seconds: quick ? 4 : 8, rounds: quick ? 1 : 2, connections: 400, curve: quick ? [100] : [50, 100, 200] }) },
+  { name: 'ingest', byDefault: true, run: (quick) => runIngestBench({ seconds: quick ? 4 : 8, rounds: quick ? 1 : 3, connections: 400, curve: quick ? [] : [100, 200] }) },
   { name: 'end-to-end', byDefault: true, run: (quick) => runEndToEndBench({ rate: 1000, seconds: quick ? 8 : 30, devices: 20 }) },
   { name: 'stack', byDefault: true, run: (quick) => runStackBench({ rate: 6_000, seconds: quick ? 15 : 60, devices: 1_000, concurrency: 256 }) },
   { name: 'cold-start', byDefault: true, run: (quick) => runColdStartBench({ runs: quick ? 3 : 9 }) },

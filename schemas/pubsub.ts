@@ -6,7 +6,11 @@
  */
 import { z } from 'zod';
 
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+/** Standard or URL-safe base64, padding optional. */
+export const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+/** A publish time as Pub/Sub writes it: RFC 3339 with an offset or `Z`. */
+export const PublishTime = z.iso.datetime({ offset: true });
 
 /** A Pub/Sub message in either naming; normalised to camelCase with `data` still base64. */
 export const PubsubMessage = z
@@ -15,8 +19,8 @@ export const PubsubMessage = z
     attributes: z.record(z.string(), z.string()).nullish(),
     messageId: z.string().min(1).optional(),
     message_id: z.string().min(1).optional(),
-    publishTime: z.iso.datetime({ offset: true }).optional(),
-    publish_time: z.iso.datetime({ offset: true }).optional(),
+    publishTime: PublishTime.optional(),
+    publish_time: PublishTime.optional(),
     orderingKey: z.string().optional(),
     ordering_key: z.string().optional(),
   })

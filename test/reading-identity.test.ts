@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
+import { readingIdOf } from '../functions/ingest/reading-id.ts';
 import { toRows } from '../functions/ingest/to-rows.ts';
 import { createTelemetryWriter } from '../functions/ingest/writer.ts';
 import { duckDbMeasurementsDdl } from '../schemas/columns.ts';
@@ -93,5 +94,13 @@ describe('measurements_dedup over a table holding both versions (as BigQuery can
     const sql = await renderDedupeView('bigquery', { project: 'p', dataset: 'd' });
     expect(sql).toMatch(/FIRST_VALUE\(message_id\)[\s\S]*PARTITION BY reading_id, event_ts/);
     expect(sql).toMatch(/first_message_id IS NOT DISTINCT FROM message_id/);
+  });
+});
+
+describe('readingIdOf', () => {
+  it('derives the ids already stored: a change here would let every redelivery land twice', () => {
+    expect(readingIdOf('dev-1', 1764266400000, { seq: 7, metrics: {} })).toBe('f7f89c21b922646028eb2ee61fc1c2c6');
+    expect(readingIdOf('dév-🔥', 0, { metrics: { b: 1, a: 'x', c: true } })).toBe('abb4d864cb4876e3bfde17ffee3ce2ec');
+    expect(readingIdOf('d', -5, { seq: 0, metrics: {} })).toBe('3a2c490a327b1be6b7d11a85fd397400');
   });
 });

@@ -2,7 +2,7 @@
  * The ingest as deployed (BigQuery as its warehouse) for the throughput benchmark: the
  * BigQuery sink points at the stand-in given by BIGQUERY_API_ENDPOINT, with a fixed token so
  * no credentials are looked up. Everything else comes from the environment as usual.
- * Run by bench/ingest-throughput.ts with `--warehouse bigquery`.
+ * Run by bench/ingest.ts for its BigQuery-sink rounds.
  */
 import { OAuth2Client } from 'google-auth-library';
 import ingest from '../../functions/ingest/index.ts';

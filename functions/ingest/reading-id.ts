@@ -2,7 +2,7 @@
  * A reading's identity, derived from the reading itself so that a Pub/Sub redelivery and a
  * device re-sending the same reading both land once (docs/data-model.md).
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Reading } from '../../schemas/reading.ts';
 
 /**
@@ -11,10 +11,9 @@ import type { Reading } from '../../schemas/reading.ts';
  * millisecond stay apart while an exact re-send still collides.
  */
 export function readingIdOf(deviceId: string, eventMs: number, reading: Pick<Reading, 'seq' | 'metrics'>): string {
-  const hash = createHash('sha256').update(deviceId).update('\u0000').update(String(eventMs)).update('\u0000');
-  if (reading.seq !== undefined) hash.update(`seq:${reading.seq}`);
-  else hash.update(canonicalMetrics(reading.metrics));
-  return hash.digest('hex').slice(0, 32);
+  // One string hashed in one call: a Hash object fed piece by piece costs several times more.
+  const tail = reading.seq !== undefined ? `seq:${reading.seq}` : canonicalMetrics(reading.metrics);
+  return hash('sha256', `${deviceId}\u0000${eventMs}\u0000${tail}`, 'hex').slice(0, 32);
 }
 
 function canonicalMetrics(metrics: Reading['metrics']): string {

@@ -25,6 +25,7 @@ export interface MessageRows {
 export function toRows(readings: Reading[], ctx: RowContext): MessageRows {
   const out: MessageRows = { readings: [], measurements: [] };
   const seen = new Set<string>();
+  const deviceTags = nonEmpty(ctx.device.tags);
   for (const reading of readings) {
     const eventMs = reading.ts ?? ctx.defaultEventMs;
     const readingId = readingIdOf(ctx.device.deviceId, eventMs, reading);
@@ -42,7 +43,8 @@ export function toRows(readings: Reading[], ctx: RowContext): MessageRows {
       location: reading.location ?? null,
       message_id: ctx.messageId,
     });
-    const tags = { ...ctx.device.tags, ...reading.tags };
+    // One tags object per reading (the device's own when the reading adds none), shared by its rows.
+    const tags = reading.tags ? nonEmpty({ ...ctx.device.tags, ...reading.tags }) : deviceTags;
     for (const [metric, value] of Object.entries(reading.metrics)) {
       out.measurements.push({
         reading_id: readingId,
@@ -55,7 +57,7 @@ export function toRows(readings: Reading[], ctx: RowContext): MessageRows {
         unit: reading.units?.[metric] ?? null,
         registry: ctx.device.registry,
         site: ctx.device.site,
-        tags: Object.keys(tags).length ? tags : null,
+        tags,
         lat: reading.location?.lat ?? null,
         lon: reading.location?.lon ?? null,
         seq: reading.seq ?? null,
@@ -66,4 +68,8 @@ export function toRows(readings: Reading[], ctx: RowContext): MessageRows {
     }
   }
   return out;
+}
+
+function nonEmpty(tags: Record<string, string> | null | undefined): Record<string, string> | null {
+  return tags && Object.keys(tags).length ? tags : null;
 }

@@ -10,7 +10,6 @@ import { GroupCommit } from '../../shared/group-commit.ts';
 import { recordRejections, type Rejection } from '../../shared/rejected.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { writeReadings } from './readings-store.ts';
-import { measurementKeyOf } from '../../shared/warehouse/measurement-encoding.ts';
 import type { RefusedRow } from '../../shared/warehouse/sink.ts';
 import type { MeasurementRow } from '../../schemas/tables.ts';
 import type { MessageRows } from './to-rows.ts';
@@ -129,13 +128,15 @@ async function recordRefusedRows(platform: Platform, refused: RefusedRow[]): Pro
  * The warehouse rows of the batch, keeping for each reading identity only the rows of the
  * first message that carries it, as PostgreSQL keeps that message's reading: a second reading
  * with the same identity but other metrics must not add its metrics beside the first's.
+ * A message's rows are already one per (reading, metric) (to-rows.ts), so nothing else repeats.
  */
 function firstReadingRows(items: MessageRows[]): MeasurementRow[] {
+  if (items.length === 1) return (items[0] as MessageRows).measurements;
   const owner = new Map<string, MessageRows>();
   for (const item of items) for (const reading of item.readings) if (!owner.has(reading.reading_id)) owner.set(reading.reading_id, item);
   const rows: MeasurementRow[] = [];
   for (const item of items) for (const row of item.measurements) if (owner.get(row.reading_id) === item) rows.push(row);
-  return dedupe(rows, measurementKeyOf);
+  return rows;
 }
 
 function dedupe<T>(rows: T[], key: (row: T) => string): T[] {

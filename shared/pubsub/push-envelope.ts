@@ -14,6 +14,7 @@ import { HTTP, type CloudEventV1 } from 'cloudevents';
 import { MESSAGE_PUBLISHED_TYPE, MessagePublishedData, PushEnvelope, type PubsubMessage } from '../../schemas/pubsub.ts';
 import { toIssues, ValidationError } from '../errors.ts';
 import { parseJson } from '../json.ts';
+import { readWrappedPush } from './wrapped-push.ts';
 
 export type DeliveryForm = 'cloudevent-binary' | 'cloudevent-structured' | 'push-wrapped' | 'push-unwrapped';
 
@@ -66,6 +67,8 @@ export function parsePushRequest(headers: IncomingHttpHeaders, body: Buffer): Re
 
 function parseWrapped(body: Buffer): ReceivedMessage {
   const json = parseJson(body, 'the Pub/Sub push body');
+  const common = readWrappedPush(json);
+  if (common) return fromMessage('push-wrapped', common.message, common.subscription, common.deliveryAttempt);
   if (typeof json !== 'object' || json === null || !('message' in json)) {
     throw new ValidationError('not a Pub/Sub push: expected {"message": {...}, "subscription": ...}, a CloudEvent, or x-goog-pubsub-* headers', [
       { path: 'message', message: 'required' },

@@ -17,7 +17,7 @@ import type { MeasurementRow } from '../../schemas/tables.ts';
 import { exponentialDelayMs, jittered } from '../backoff.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { toBigQueryRawRow, type BigQueryRawRow } from './measurement-encoding.ts';
+import { createBigQueryRowEncoder, type BigQueryRawRow } from './measurement-encoding.ts';
 import type { RefusedRow, WarehouseSink } from './sink.ts';
 
 export interface BigQuerySinkOptions {
@@ -115,14 +115,15 @@ export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink 
       if (rows.length === 0) return { refused: [] };
       const byInsertId = new Map<string, MeasurementRow>();
       const raw: BigQueryRawRow[] = [];
+      const encode = createBigQueryRowEncoder();
       for (const row of rows) {
-        const encoded = toBigQueryRawRow(row);
+        const encoded = encode(row);
         // The same row twice in one call is one row; sending it once saves BigQuery the dedupe.
         if (byInsertId.has(encoded.insertId)) continue;
         byInsertId.set(encoded.insertId, row);
         raw.push(encoded);
       }
-      const chunks = splitRequests(raw, settings.maxRows, settings.maxBytes, (r) => Buffer.byteLength(jsonOf(r)) + 1);
+      const chunks = splitRequests(raw, settings.maxRows, settings.maxBytes, (r) => Buffer.byteLength(r.text) + 1);
       const settled = await Promise.allSettled(chunks.map((chunk) => insertChunk(chunk, byInsertId)));
       const refused: RefusedRow[] = [];
       for (const outcome of settled) {
@@ -215,17 +216,6 @@ interface PartialFailure {
   errors: { reason?: string; message?: string }[];
 }
 
-/** Each row is serialised once: for sizing the requests, then for their bodies (and retries). */
-const serialised = new WeakMap<BigQueryRawRow, string>();
-function jsonOf(row: BigQueryRawRow): string {
-  let text = serialised.get(row);
-  if (text === undefined) {
-    text = JSON.stringify(row);
-    serialised.set(row, text);
-  }
-  return text;
-}
-
 interface InsertAllResponse {
   insertErrors?: { index: number; errors?: { reason?: string; message?: string }[] }[];
 }
@@ -239,7 +229,7 @@ interface InsertAllResponse {
  * @returns the rows that failed, with BigQuery's reasons (empty when all were inserted).
  */
 async function insertAll(target: Table, rows: BigQueryRawRow[]): Promise<PartialFailure[]> {
-  const body = `{"kind":"bigquery#tableDataInsertAllRequest","skipInvalidRows":false,"ignoreUnknownValues":false,"rows":[${rows.map(jsonOf).join(',')}]}`;
+  const body = `{"kind":"bigquery#tableDataInsertAllRequest","skipInvalidRows":false,"ignoreUnknownValues":false,"rows":[${rows.map((r) => r.text).join(',')}]}`;
   const [response] = (await target.request({ method: 'POST', uri: '/insertAll', body, headers: { 'Content-Type': 'application/json' } })) as [InsertAllResponse, ...unknown[]];
   return (response.insertErrors ?? []).flatMap(({ index, errors }) => {
     const row = rows[index];

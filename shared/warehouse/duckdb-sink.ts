@@ -20,6 +20,7 @@ import {
 import { duckDbMeasurementsDdl, type Column } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/tables.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
+import { GroupCommit } from '../group-commit.ts';
 import { runAnalystSql, SANDBOXED_INSTANCE_OPTIONS, type AnalystQueryOptions, type AnalystResult } from './duckdb-analyst.ts';
 import type { WarehouseSink } from './sink.ts';
 import { MEASUREMENT_COLUMNS } from './measurement-encoding.ts';
@@ -72,20 +73,15 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
   // Batches that arrive while a write runs are merged into the next one: every statement on
   // the file table costs a commit (~7 ms here) whatever its size, so concurrent callers
   // share it. All rows of a group commit or fail together, as one INSERT.
-  let forming: { rows: MeasurementRow[]; written: Promise<void> } | undefined;
-  const joinGroup = (rows: readonly MeasurementRow[]): Promise<void> => {
-    if (!forming || forming.rows.length + rows.length > MAX_GROUP_ROWS) {
-      const group: { rows: MeasurementRow[]; written: Promise<void> } = { rows: [], written: Promise.resolve() };
-      group.written = serialise(() => {
-        if (forming === group) forming = undefined;
-        return writeRows(connection, group.rows);
-      });
-      forming = group;
-    }
-    // One push per row: spreading a message's rows (up to 500 x 256) as arguments overflows the stack.
-    for (const row of rows) forming.rows.push(row);
-    return forming.written;
-  };
+  const groups = new GroupCommit<readonly MeasurementRow[]>({
+    maxItems: MAX_GROUP_ROWS,
+    maxWaitMs: 0,
+    maxConcurrentFlushes: 1,
+    weight: (rows) => rows.length,
+    flush: (batches) => serialise(() => writeRows(connection, batches)),
+  });
+  // Analyst SQL waits for the writes queued before it; groups are written in order.
+  let lastWrite: Promise<unknown> = Promise.resolve();
   let closed = false;
   let paused = false;
   const ensureOpen = () => {
@@ -100,12 +96,15 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
       if (closed) return Promise.reject(new TransientError(`DuckDB warehouse ${path} is closed`));
       if (paused) return Promise.reject(new TransientError(`DuckDB warehouse ${path} is paused by the operator`));
       if (rows.length === 0) return Promise.resolve({ refused: [] });
-      return joinGroup(rows).then(() => ({ refused: [] }), (error: unknown) => {
+      const written = groups.submit(rows);
+      lastWrite = written.catch(() => undefined);
+      return written.then(() => ({ refused: [] }), (error: unknown) => {
         throw classifyDuckDbError(error);
       });
     },
     async query(sql, options) {
       ensureOpen();
+      await lastWrite;
       await queue;
       const analyst = await instance.connect();
       try {
@@ -129,6 +128,7 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
     async close() {
       if (closed) return;
       closed = true;
+      await groups.drain();
       await queue;
       connection.closeSync();
       instance.closeSync();
@@ -136,17 +136,19 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
   };
 }
 
-/** Appends rows to the staging table, moves the new ones into `measurements`, empties staging. */
-async function writeRows(connection: DuckDBConnection, rows: readonly MeasurementRow[]): Promise<void> {
+/** Appends a group's rows to the staging table, moves the new ones into `measurements`, empties staging. */
+async function writeRows(connection: DuckDBConnection, batches: readonly (readonly MeasurementRow[])[]): Promise<void> {
   const appender = await connection.createAppender(STAGING, 'main', 'temp');
   let first = Infinity;
   let last = -Infinity;
   try {
-    for (const row of rows) {
-      appendRow(appender, row);
-      const ms = row.event_ts.getTime();
-      if (ms < first) first = ms;
-      if (ms > last) last = ms;
+    for (const rows of batches) {
+      for (const row of rows) {
+        appendRow(appender, row);
+        const ms = row.event_ts.getTime();
+        if (ms < first) first = ms;
+        if (ms > last) last = ms;
+      }
     }
     appender.flushSync();
   } finally {

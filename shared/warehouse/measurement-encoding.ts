@@ -17,33 +17,55 @@ export function measurementKeyOf(row: Pick<MeasurementRow, 'reading_id' | 'metri
   return `${row.reading_id}:${row.metric}`;
 }
 
-/** A JSON-ready cell for BigQuery's insertAll: RFC 3339 timestamps, JSON columns as strings. */
-function encodeBigQueryCell(column: Column, value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  switch (column.kind) {
-    case 'timestamp':
-      return (value as Date).toISOString();
-    case 'json':
-      // BigQuery's JSON type takes the document as a string in insertAll.
-      return JSON.stringify(value);
-    default:
-      return value;
-  }
-}
-
 /**
- * One `rows[]` entry of a tabledata.insertAll request.
+ * One `rows[]` entry of a tabledata.insertAll request, serialised once: for sizing the
+ * requests, then for their bodies and retries.
  * @see https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll#request-body
  */
 export interface BigQueryRawRow {
   insertId: string;
-  json: Record<string, unknown>;
+  /** `{"insertId":…,"json":{…}}` as sent. */
+  text: string;
 }
 
-/** Encodes a row as insertAll's raw form, keyed by its stable insertId. */
-export function toBigQueryRawRow(row: MeasurementRow): BigQueryRawRow {
-  const json: Record<string, unknown> = {};
-  const record = row as unknown as Record<string, unknown>;
-  for (const column of MEASUREMENT_COLUMNS) json[column.name] = encodeBigQueryCell(column, record[column.name]);
-  return { insertId: measurementKeyOf(row), json };
+/** `"name":` of each column, in table order, written once. */
+const COLUMN_PREFIXES = MEASUREMENT_COLUMNS.map((column, i) => `${i === 0 ? '' : ','}${JSON.stringify(column.name)}:`);
+
+/**
+ * An encoder of rows into insertAll's raw form, keyed by their stable insertId: RFC 3339
+ * timestamps, JSON columns as strings (BigQuery's JSON type takes the document as a string in
+ * insertAll). The rows of one reading share most cells (ids, times, tags, site) and come one
+ * after the other, so each column remembers its last value and text: a shared cell is encoded once.
+ */
+export function createBigQueryRowEncoder(): (row: MeasurementRow) => BigQueryRawRow {
+  const unset = Symbol('unset');
+  const lastValue: unknown[] = MEASUREMENT_COLUMNS.map(() => unset);
+  const lastText: string[] = MEASUREMENT_COLUMNS.map(() => '');
+  return (row) => {
+    const record = row as unknown as Record<string, unknown>;
+    const insertId = measurementKeyOf(row);
+    let json = '';
+    for (let i = 0; i < MEASUREMENT_COLUMNS.length; i++) {
+      const column = MEASUREMENT_COLUMNS[i] as Column;
+      const value = record[column.name];
+      if (value !== lastValue[i]) {
+        lastValue[i] = value;
+        lastText[i] = encodeCell(column, value);
+      }
+      json += (COLUMN_PREFIXES[i] as string) + (lastText[i] as string);
+    }
+    return { insertId, text: `{"insertId":${JSON.stringify(insertId)},"json":{${json}}}` };
+  };
+}
+
+function encodeCell(column: Column, value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  switch (column.kind) {
+    case 'timestamp':
+      return `"${(value as Date).toISOString()}"`;
+    case 'json':
+      return JSON.stringify(JSON.stringify(value));
+    default:
+      return JSON.stringify(value);
+  }
 }

@@ -1,0 +1,62 @@
+/**
+ * The wrapped push body as Pub/Sub sends it, read without zod's generic walk: ingest sees
+ * one per reading, and the walk cost more CPU than the HTTP exchange. It takes only the
+ * common shape (camelCase fields of the right types) and answers undefined for anything
+ * else, which then goes through `PushEnvelope` (schemas/pubsub.ts): zod stays the one
+ * definition of a valid envelope and the one that names what is wrong. For every input it
+ * accepts, it returns what `PushEnvelope` returns (test/wrapped-push.test.ts checks both on
+ * generated envelopes).
+ */
+import { BASE64, PublishTime, type PubsubMessage } from '../../schemas/pubsub.ts';
+
+export interface WrappedPush {
+  message: PubsubMessage;
+  subscription?: string;
+  deliveryAttempt?: number;
+}
+
+type Fields = Record<string, unknown>;
+
+const isRecord = (value: unknown): value is Fields => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The envelope, or undefined when the body is not in the common shape (let zod judge it). */
+export function readWrappedPush(json: unknown): WrappedPush | undefined {
+  if (!isRecord(json)) return undefined;
+  const { subscription, deliveryAttempt } = json;
+  if (subscription !== undefined && typeof subscription !== 'string') return undefined;
+  if (deliveryAttempt !== undefined && !(Number.isSafeInteger(deliveryAttempt) && (deliveryAttempt as number) >= 1)) return undefined;
+  const message = readMessage(json.message);
+  if (message === undefined) return undefined;
+  return { message, subscription, deliveryAttempt: deliveryAttempt as number | undefined };
+}
+
+function readMessage(m: unknown): PubsubMessage | undefined {
+  if (!isRecord(m)) return undefined;
+  // The snake_case spellings (older clients) and their precedence rules are zod's to apply.
+  if (m.message_id !== undefined || m.publish_time !== undefined || m.ordering_key !== undefined) return undefined;
+  const { data, messageId, publishTime, orderingKey } = m;
+  if (data !== undefined && !(typeof data === 'string' && BASE64.test(data))) return undefined;
+  if (typeof messageId !== 'string' || messageId.length === 0) return undefined;
+  if (publishTime !== undefined && !(typeof publishTime === 'string' && PublishTime.safeParse(publishTime).success)) return undefined;
+  if (orderingKey !== undefined && typeof orderingKey !== 'string') return undefined;
+  const attributes = readAttributes(m.attributes);
+  if (attributes === undefined) return undefined;
+  return {
+    data: (data as string | undefined) ?? '',
+    attributes,
+    messageId: messageId.includes('\u0000') ? messageId.replaceAll('\u0000', '\uFFFD') : messageId,
+    publishTime: publishTime as string | undefined,
+    orderingKey: orderingKey as string | undefined,
+  };
+}
+
+/**
+ * String-valued attributes, passed on as they are: only a plain object, which zod's copy
+ * would equal (a `__proto__` key is left to zod, whose copy treats it its own way).
+ */
+function readAttributes(value: unknown): Record<string, string> | undefined {
+  if (value === undefined || value === null) return {};
+  if (!isRecord(value) || Object.getPrototypeOf(value) !== Object.prototype || Object.hasOwn(value, '__proto__')) return undefined;
+  for (const key in value) if (typeof value[key] !== 'string') return undefined;
+  return value as Record<string, string>;
+}
