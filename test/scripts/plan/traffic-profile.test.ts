@@ -1,6 +1,6 @@
 /** Daily traffic shapes: each keeps the day's volume (mean 1) and only moves it between hours. */
 import { describe, expect, it } from 'vitest';
-import { DAY_SECONDS, STORM, diurnalProfile, flatProfile, parseProfileCsv, type TrafficProfile } from '../scripts/plan/traffic-profile.ts';
+import { DAY_SECONDS, STORM, diurnalProfile, flatProfile, parseProfileCsv, type TrafficProfile } from '../../../scripts/plan/traffic-profile.ts';
 
 const meanOf = (p: TrafficProfile) => {
   let sum = 0;

@@ -3,7 +3,7 @@
  * and bounded memory.
  */
 import { describe, expect, it } from 'vitest';
-import { createRateLimiter, parseRateLimit } from '../functions/bridge/rate-limit.ts';
+import { createRateLimiter, parseRateLimit } from '../../../functions/bridge/rate-limit.ts';
 
 describe('DEVICE_RATE_LIMIT', () => {
   it.each([

@@ -4,9 +4,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { Reading } from '../schemas/reading.ts';
-import { resolveSenmlPack, SenmlPack, senmlNameOfMetric, toResolvedPack } from '../schemas/senml.ts';
-import { parseTelemetry } from '../shared/telemetry.ts';
+import type { Reading } from '../../schemas/reading.ts';
+import { resolveSenmlPack, SenmlPack, senmlNameOfMetric, toResolvedPack } from '../../schemas/senml.ts';
+import { parseTelemetry } from '../../shared/telemetry.ts';
 
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
 const resolve = (pack: unknown) => resolveSenmlPack(SenmlPack.parse(pack), NOW);
@@ -110,7 +110,7 @@ interface Rfc8428Example {
   title: string;
   pack: Record<string, unknown>[];
 }
-const { examples } = JSON.parse(readFileSync(new URL('./fixtures/rfc8428-section-5.json', import.meta.url), 'utf8')) as { examples: Rfc8428Example[] };
+const { examples } = JSON.parse(readFileSync(new URL('../fixtures/rfc8428-section-5.json', import.meta.url), 'utf8')) as { examples: Rfc8428Example[] };
 
 /** Every stored value as (SenML name, unit, time, value), from the readings alone. */
 const storedValues = (readings: Reading[]) =>

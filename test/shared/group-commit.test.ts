@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DeadlineError } from '../shared/deadline.ts';
-import { GroupCommit } from '../shared/group-commit.ts';
+import { DeadlineError } from '../../shared/deadline.ts';
+import { GroupCommit } from '../../shared/group-commit.ts';
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
 

@@ -6,12 +6,12 @@
  */
 import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defineFunction } from '../shared/runtime/function.ts';
-import { createPlatform } from '../shared/runtime/platform.ts';
-import { serveFunction, type RunningFunction } from '../shared/runtime/serve.ts';
-import { startInternalApi } from '../local/stack/internal-api.ts';
-import { testConfig } from './support/kit.ts';
-import { waitFor } from './support/net.ts';
+import { defineFunction } from '../../../shared/runtime/function.ts';
+import { createPlatform } from '../../../shared/runtime/platform.ts';
+import { serveFunction, type RunningFunction } from '../../../shared/runtime/serve.ts';
+import { startInternalApi } from '../../../local/stack/internal-api.ts';
+import { testConfig } from '../../support/kit.ts';
+import { waitFor } from '../../support/net.ts';
 
 const SILENT_MS = 300;
 const LIMITS = { silentMs: SILENT_MS, headersMs: 1_000, requestMs: 2_000, keepAliveMs: SILENT_MS, checkIntervalMs: 100 };

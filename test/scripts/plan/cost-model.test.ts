@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   PriceTableSchema, bigqueryStreamingBilledBytes, estimateMonthlyCost, pickSqlTier, pubsubBilledBytes, type DataUsage, type ServiceUsage,
-} from '../scripts/plan/cost-model.ts';
+} from '../../../scripts/plan/cost-model.ts';
 
-const prices = PriceTableSchema.parse(JSON.parse(readFileSync(new URL('../scripts/plan/prices.json', import.meta.url), 'utf8')));
+const prices = PriceTableSchema.parse(JSON.parse(readFileSync(new URL('../../../scripts/plan/prices.json', import.meta.url), 'utf8')));
 const DAYS = 730 / 24;
 
 const service = (over: Partial<ServiceUsage>): ServiceUsage => ({

@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { DERIVED_COMPONENTS, OPENAPI_DIR, syncOpenApi } from '../scripts/openapi.ts';
-import { expectResponseMatches, loadOpenApi, type ApiName } from './support/openapi.ts';
+import { DERIVED_COMPONENTS, OPENAPI_DIR, syncOpenApi } from '../../scripts/openapi.ts';
+import { expectResponseMatches, loadOpenApi, type ApiName } from '../support/openapi.ts';
 
 const APIS: ApiName[] = ['bridge', 'registry', 'readings'];
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];

@@ -7,9 +7,9 @@
 import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { errorResponse, TransientError } from '../shared/errors.ts';
-import { encodeRecord, Journal, type StoredMessage } from '../local/pubsub/journal.ts';
-import { mountTmpfs, type Tmpfs } from './support/tmpfs.ts';
+import { errorResponse, TransientError } from '../../../shared/errors.ts';
+import { encodeRecord, Journal, type StoredMessage } from '../../../local/pubsub/journal.ts';
+import { mountTmpfs, type Tmpfs } from '../../support/tmpfs.ts';
 
 const mounts: Tmpfs[] = [];
 const journals: Journal[] = [];

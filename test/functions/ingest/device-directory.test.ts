@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createDeviceDirectory } from '../functions/ingest/device-directory.ts';
-import { createDevice } from './support/devices.ts';
-import { createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { createDeviceDirectory } from '../../../functions/ingest/device-directory.ts';
+import { createDevice } from '../../support/devices.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/kit.ts';
 
 let tdb: TestDatabase;
 beforeAll(async () => {

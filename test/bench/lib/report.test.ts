@@ -4,8 +4,8 @@
  * No benchmark runs here, and nothing is timed.
  */
 import { describe, expect, it } from 'vitest';
-import { renderChart } from '../bench/lib/chart.ts';
-import { median, renderMarkdown, roundFigure, type BenchResult } from '../bench/lib/report.ts';
+import { renderChart } from '../../../bench/lib/chart.ts';
+import { median, renderMarkdown, roundFigure, type BenchResult } from '../../../bench/lib/report.ts';
 
 const result: BenchResult = {
   name: 'sample',

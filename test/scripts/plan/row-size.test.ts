@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   estimateBigQueryRowBytes, estimateMessageBytes, estimatePostgresReadingBytes, parseCreateTable, type BigQueryField,
-} from '../scripts/plan/row-size.ts';
+} from '../../../scripts/plan/row-size.ts';
 
-const migration = readFileSync(new URL('../schemas/migrations/001_initial.sql', import.meta.url), 'utf8');
-const bigquery = JSON.parse(readFileSync(new URL('../schemas/bigquery/measurements.json', import.meta.url), 'utf8')) as { schema: { fields: BigQueryField[] } };
+const migration = readFileSync(new URL('../../../schemas/migrations/001_initial.sql', import.meta.url), 'utf8');
+const bigquery = JSON.parse(readFileSync(new URL('../../../schemas/bigquery/measurements.json', import.meta.url), 'utf8')) as { schema: { fields: BigQueryField[] } };
 
 describe('parseCreateTable', () => {
   it('reads the readings columns from the migration', () => {

@@ -3,9 +3,9 @@
  * serves its certificates (PEM keyed by `kid`, with Cache-Control).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPushVerifier, verifierFromEnv, type PushVerifier } from '../shared/auth/oidc.ts';
-import { HttpError } from '../shared/errors.ts';
-import { makeKey, serveCerts, signToken as signWithKey, type LocalKey } from './support/oidc-keys.ts';
+import { createPushVerifier, verifierFromEnv, type PushVerifier } from '../../../shared/auth/oidc.ts';
+import { HttpError } from '../../../shared/errors.ts';
+import { makeKey, serveCerts, signToken as signWithKey, type LocalKey } from '../../support/oidc-keys.ts';
 
 const AUDIENCE = 'https://ingest-abc-uc.a.run.app/';
 const PUSHER = 'pubsub-push@demo-project.iam.gserviceaccount.com';

@@ -1,10 +1,10 @@
 import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
-import { duckDbMeasurementsDdl } from '../schemas/columns.ts';
-import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
-import { renderDedupeView } from '../shared/warehouse/views.ts';
-import type { MeasurementRow } from '../schemas/tables.ts';
-import { makeMeasurementRows } from './support/measurement-rows.ts';
+import { duckDbMeasurementsDdl } from '../../../schemas/columns.ts';
+import { openDuckDbSink } from '../../../shared/warehouse/duckdb-sink.ts';
+import { renderDedupeView } from '../../../shared/warehouse/views.ts';
+import type { MeasurementRow } from '../../../schemas/tables.ts';
+import { makeMeasurementRows } from '../../support/measurement-rows.ts';
 
 /** The literal SQL of a row, for a table without the appender's help. */
 function valuesOf(row: MeasurementRow): string {

@@ -8,7 +8,7 @@
  * @see https://github.com/knative/serving/blob/main/pkg/autoscaler/scaling/autoscaler.go
  */
 import { describe, expect, it } from 'vitest';
-import { KNATIVE_DEFAULTS, simulateKpa, targetValue, type KpaSettings, type Workload } from '../scripts/plan/kpa-simulation.ts';
+import { KNATIVE_DEFAULTS, simulateKpa, targetValue, type KpaSettings, type Workload } from '../../../scripts/plan/kpa-simulation.ts';
 
 const settings = (over: Partial<KpaSettings> = {}): KpaSettings => ({ ...KNATIVE_DEFAULTS, ...over });
 /** A workload whose concurrency is `concurrency(t)`: rate × 1 s latency. */

@@ -4,15 +4,15 @@
  */
 import { OAuth2Client } from 'google-auth-library';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
-import type { MeasurementRow } from '../schemas/tables.ts';
-import { TransientError } from '../shared/errors.ts';
-import { createLogger } from '../shared/log.ts';
-import { createBigQuerySink, splitRequests, type BigQuerySinkOptions } from '../shared/warehouse/bigquery.ts';
-import { measurementKeyOf } from '../shared/warehouse/measurement-encoding.ts';
-import type { WarehouseSink } from '../shared/warehouse/sink.ts';
-import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
-import { makeMeasurementRow, makeMeasurementRows } from './support/measurement-rows.ts';
+import { bigQueryMeasurementsTable } from '../../../schemas/columns.ts';
+import type { MeasurementRow } from '../../../schemas/tables.ts';
+import { TransientError } from '../../../shared/errors.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { createBigQuerySink, splitRequests, type BigQuerySinkOptions } from '../../../shared/warehouse/bigquery.ts';
+import { measurementKeyOf } from '../../../shared/warehouse/measurement-encoding.ts';
+import type { WarehouseSink } from '../../../shared/warehouse/sink.ts';
+import { startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
+import { makeMeasurementRow, makeMeasurementRows } from '../../support/measurement-rows.ts';
 
 const DATASET = 'telemetry';
 const TABLE = 'measurements';

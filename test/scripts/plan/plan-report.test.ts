@@ -1,15 +1,15 @@
 /** The terminal table and the SVG chart of a plan built from small, hand-made inputs. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildPlan } from '../scripts/plan/capacity.ts';
-import { PriceTableSchema } from '../scripts/plan/cost-model.ts';
-import type { PlanInputs, ServiceSpec } from '../scripts/plan/inputs.ts';
-import { KNATIVE_DEFAULTS } from '../scripts/plan/kpa-simulation.ts';
-import { formatPlan, formatTable, renderPlanSvg } from '../scripts/plan/plan-report.ts';
-import { parseCreateTable } from '../scripts/plan/row-size.ts';
-import { diurnalProfile } from '../scripts/plan/traffic-profile.ts';
+import { buildPlan } from '../../../scripts/plan/capacity.ts';
+import { PriceTableSchema } from '../../../scripts/plan/cost-model.ts';
+import type { PlanInputs, ServiceSpec } from '../../../scripts/plan/inputs.ts';
+import { KNATIVE_DEFAULTS } from '../../../scripts/plan/kpa-simulation.ts';
+import { formatPlan, formatTable, renderPlanSvg } from '../../../scripts/plan/plan-report.ts';
+import { parseCreateTable } from '../../../scripts/plan/row-size.ts';
+import { diurnalProfile } from '../../../scripts/plan/traffic-profile.ts';
 
-const prices = PriceTableSchema.parse(JSON.parse(readFileSync(new URL('../scripts/plan/prices.json', import.meta.url), 'utf8')));
+const prices = PriceTableSchema.parse(JSON.parse(readFileSync(new URL('../../../scripts/plan/prices.json', import.meta.url), 'utf8')));
 const spec = (name: string, maxScale: number): ServiceSpec => ({
   name, kpa: { ...KNATIVE_DEFAULTS, maxScale, containerConcurrency: 200 }, cpuLimit: 1, memoryLimitGib: 0.25, cpuRequest: 0.5, memoryRequestGib: 0.25,
   poolMax: 2, timeoutSeconds: 30, billing: 'request-based', notes: [],

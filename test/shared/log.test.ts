@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, traceFields } from '../shared/log.ts';
+import { createLogger, traceFields } from '../../shared/log.ts';
 
 describe('Cloud Logging JSON', () => {
   it('writes severity, message and fields, filtered by level', () => {

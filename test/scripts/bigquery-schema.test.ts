@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { bigQueryMeasurementsTable, columnsOf } from '../schemas/columns.ts';
-import { MeasurementRow } from '../schemas/tables.ts';
-import { MEASUREMENTS_TABLE_FILE, renderMeasurementsTable } from '../scripts/bigquery-schema.ts';
+import { bigQueryMeasurementsTable, columnsOf } from '../../schemas/columns.ts';
+import { MeasurementRow } from '../../schemas/tables.ts';
+import { MEASUREMENTS_TABLE_FILE, renderMeasurementsTable } from '../../scripts/bigquery-schema.ts';
 
 describe('schemas/bigquery/measurements.json', () => {
   it('is what `npm run schemas:bigquery` generates from the zod schema (run it on drift)', async () => {

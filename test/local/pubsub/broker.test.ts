@@ -9,10 +9,10 @@ import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../shared/log.ts';
-import { openLocalPubsub, type LocalPubsub, type LocalPubsubOptions, type PushSubscription } from '../local/pubsub/broker.ts';
-import { backoffMs, isAckStatus } from '../local/pubsub/deliver.ts';
-import { waitFor } from './support/net.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { openLocalPubsub, type LocalPubsub, type LocalPubsubOptions, type PushSubscription } from '../../../local/pubsub/broker.ts';
+import { backoffMs, isAckStatus } from '../../../local/pubsub/deliver.ts';
+import { waitFor } from '../../support/net.ts';
 
 interface Received {
   body: { message: { data: string; attributes: Record<string, string>; messageId: string; message_id: string; publishTime: string; publish_time: string }; subscription: string; deliveryAttempt: number };

@@ -6,12 +6,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../shared/db/database.ts';
-import { migrate } from '../shared/db/migrate.ts';
-import { openPglite } from '../shared/db/pglite.ts';
-import { HttpError } from '../shared/errors.ts';
-import { insertReportedState, listConfigVersions, listReportedStates, modifyConfig } from '../shared/stores/device-config.ts';
-import { createTestDatabase, type TestDatabase } from './support/kit.ts';
+import type { Database } from '../../../shared/db/database.ts';
+import { migrate } from '../../../shared/db/migrate.ts';
+import { openPglite } from '../../../shared/db/pglite.ts';
+import { HttpError } from '../../../shared/errors.ts';
+import { insertReportedState, listConfigVersions, listReportedStates, modifyConfig } from '../../../shared/stores/device-config.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/kit.ts';
 
 let postgres: TestDatabase;
 let pglite: Database;

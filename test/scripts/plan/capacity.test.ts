@@ -7,9 +7,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildPlan, type PlanOptions } from '../scripts/plan/capacity.ts';
-import { loadPlanInputs, ROOT } from '../scripts/plan/inputs.ts';
-import { flatProfile } from '../scripts/plan/traffic-profile.ts';
+import { buildPlan, type PlanOptions } from '../../../scripts/plan/capacity.ts';
+import { loadPlanInputs, ROOT } from '../../../scripts/plan/inputs.ts';
+import { flatProfile } from '../../../scripts/plan/traffic-profile.ts';
 
 const options = (devices: number, over: Partial<PlanOptions> = {}): PlanOptions => ({
   devices, interval: 10, readingsPerMessage: 1, metrics: 4, profile: flatProfile, retentionDays: 30, ...over,
