@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import bridge from '../functions/bridge/index.ts';
 import registry from '../functions/registry/index.ts';
 import type { Database } from '../shared/db/database.ts';
-import { sendRaw } from './chaos/support/wire.ts';
+import { sendRaw } from './support/wire.ts';
 import { captureLogs, startFunction, type ServedFunction } from './support/kit.ts';
 
 const ADMIN = { authorization: 'Bearer ids-admin' };

@@ -2,8 +2,12 @@
  * Sustained device load for the fault scenarios, and the accounting after it: every reading
  * has a unique (device, seq) and a time derived from it, a device retries the same body until
  * the bridge answers 202 (as a device that heard 503 does), and only 202s count as accepted.
+ * The devices are registered through the running stack's registry.
  */
-import type { Sql } from '../../../shared/db/database.ts';
+import { expect } from 'vitest';
+import type { Sql } from '../../shared/db/database.ts';
+import { waitFor } from './net.ts';
+import type { StackProcess } from './stack-process.ts';
 
 export interface LoadDevice {
   deviceId: string;
@@ -136,3 +140,32 @@ export const isClean = (r: DeliveryReport) =>
 export function printFigures(scenario: string, figures: Record<string, unknown>): void {
   process.stdout.write(`CHAOS ${JSON.stringify({ scenario, ...figures })}\n`);
 }
+
+/** Registers `n` token devices `<prefix>-<i>` through the stack's registry. */
+export async function registerDevices(stack: StackProcess, adminToken: string, prefix: string, n: number): Promise<LoadDevice[]> {
+  const devices: LoadDevice[] = [];
+  for (let i = 0; i < n; i++) {
+    const deviceId = `${prefix}-${i}`;
+    const response = await fetch(`${stack.state.urls.registry}/v1/devices`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceId, credentials: [{ type: 'token' }] }),
+    });
+    expect(response.status).toBe(201);
+    devices.push({ deviceId, token: ((await response.json()) as { credentials: { token: string }[] }).credentials[0]?.token as string });
+  }
+  return devices;
+}
+
+/** Waits until both stores hold every accepted reading; returns the report and how long that took. */
+export async function settle(db: Sql, warehouseRows: WarehouseRows, accepted: Map<string, number[]>): Promise<{ report: DeliveryReport; settleMs: number }> {
+  const started = Date.now();
+  await waitFor(async () => {
+    const report = await checkDelivery(db, warehouseRows, accepted);
+    return report.lostPostgres === 0 && report.lostWarehouse === 0;
+  }, { timeoutMs: 90_000, intervalMs: 500, what: 'every accepted reading in both stores' }).catch(() => undefined);
+  const report = await checkDelivery(db, warehouseRows, accepted);
+  return { report, settleMs: Date.now() - started };
+}
+
+export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,12 +2,12 @@
  * What the stores hold after a run, checked against the row schemas and the reading rules,
  * and counted per device: the ground truth for "nothing lost, nothing duplicated, nothing
  * invalid".
- * @see ../../../schemas/tables.ts and ../../../schemas/reading.ts
+ * @see ../../schemas/tables.ts and ../../schemas/reading.ts
  */
 import type { z } from 'zod';
-import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS, MetricName, MetricValue } from '../../../schemas/reading.ts';
-import { DeviceRow, DeviceStateRow, MeasurementRow, ReadingRow, RejectedRow } from '../../../schemas/tables.ts';
-import type { Sql } from '../../../shared/db/database.ts';
+import { DeviceId, EARLIEST_EVENT_MS, MAX_FUTURE_SKEW_MS, MetricName, MetricValue } from '../../schemas/reading.ts';
+import { DeviceRow, DeviceStateRow, MeasurementRow, ReadingRow, RejectedRow } from '../../schemas/tables.ts';
+import type { Sql } from '../../shared/db/database.ts';
 
 export interface QueryableWarehouse {
   query(sql: string): Promise<{ columns: string[]; rows: unknown[][] }>;
