@@ -23,7 +23,7 @@ export const FUNCTIONS = ['bridge', 'ingest', 'registry', 'deadletter', 'reading
 
 /**
  * Delivery policy of both push subscriptions. The ack deadline must not exceed the
- * receiving Service's timeoutSeconds (test/scripts/deploy/manifests.test.ts checks it against the
+ * receiving Service's timeoutSeconds (test/deployment-surface.test.ts checks it against the
  * rendered manifests). Ten attempts with 10 s..600 s exponential backoff wait about
  * 10+20+40+80+160+320+600+600+600 s = ~40 min before a message is dead-lettered, so a store
  * down for minutes (a failover, a maintenance window) dead-letters nothing; what outlives even

@@ -9,12 +9,12 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isKnativeService, renderOverlay, selectFunction, type Manifest } from '../../../scripts/deploy/manifests.ts';
-import { connectionBudget, parseGoDuration, validateMaintenanceCronJob, validateService, type Platform } from '../../../scripts/deploy/manifest-rules.ts';
-import { DELIVERY, MAINTENANCE_SCHEDULE } from '../../../scripts/pubsub-wiring.ts';
-import { FUNCTION_NAMES } from '../../../functions/index.ts';
+import { isKnativeService, renderOverlay, selectFunction, type Manifest } from '../scripts/deploy/manifests.ts';
+import { connectionBudget, parseGoDuration, validateMaintenanceCronJob, validateService, type Platform } from '../scripts/deploy/manifest-rules.ts';
+import { DELIVERY, MAINTENANCE_SCHEDULE } from '../scripts/pubsub-wiring.ts';
+import { FUNCTION_NAMES } from '../functions/index.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../../..');
+const ROOT = path.resolve(import.meta.dirname, '..');
 const NODE = process.execPath;
 // Cloud SQL's 100 connections, minus 3 reserved for superusers and 10 for operators/migrations.
 const CONNECTION_LIMIT = 100 - 3 - 10;
