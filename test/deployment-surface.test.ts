@@ -142,13 +142,6 @@ describe('the validators catch what the platforms reject', () => {
       expect(validateService(c.manifest(), c.platform).map((i) => i.path)).toContain(c.path);
     });
   }
-
-  it('reads Go durations as Knative does', () => {
-    expect(parseGoDuration('2m')).toBe(120);
-    expect(parseGoDuration('1h30m')).toBe(5400);
-    expect(parseGoDuration('1.5s')).toBe(1.5);
-    expect(parseGoDuration('PT5M')).toBeUndefined();
-  });
 });
 
 describe('Pub/Sub delivery policy', () => {
