@@ -1,26 +1,28 @@
 /** Devices and their credentials as operators send them (schemas/device.ts); the registry's answers are test/registry.test.ts. */
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CreateDevice, describePublicKeyProblem, MAX_CREDENTIALS, MIN_RSA_BITS, PatchDevice } from '../../schemas/device.ts';
+import { CreateDevice, CredentialSpec, MAX_CREDENTIALS, MIN_RSA_BITS, PatchDevice } from '../../schemas/device.ts';
 import { generateTestKeyPair } from '../support/devices.ts';
 
 const es = generateTestKeyPair('es256');
 const rs = generateTestKeyPair('rs256');
 const pem = (key: { export(o: { type: 'spki'; format: 'pem' }): string | Buffer }) => key.export({ type: 'spki', format: 'pem' }).toString();
+/** What the key rule says about a PEM uploaded as a key of this type, through the credential schema. */
+const keyProblem = (type: 'es256' | 'rs256', publicKeyPem: string) => CredentialSpec.safeParse({ type, publicKeyPem }).error?.issues.find((i) => i.path[0] === 'publicKeyPem')?.message;
 
-describe('describePublicKeyProblem', () => {
+describe('the device key rule', () => {
   it('accepts an EC P-256 key for es256 and an RSA key of 2048 bits or more for rs256', () => {
-    expect(describePublicKeyProblem('es256', es.publicKeyPem)).toBeUndefined();
-    expect(describePublicKeyProblem('rs256', rs.publicKeyPem)).toBeUndefined();
+    expect(keyProblem('es256', es.publicKeyPem)).toBeUndefined();
+    expect(keyProblem('rs256', rs.publicKeyPem)).toBeUndefined();
   });
 
   it('says what is wrong with any other key', () => {
-    expect(describePublicKeyProblem('es256', es.privateKeyPem)).toBe('is a private key; upload only the public key');
-    expect(describePublicKeyProblem('es256', 'not a key')).toBe('is not a PEM public key');
-    expect(describePublicKeyProblem('es256', rs.publicKeyPem)).toBe('es256 needs an EC P-256 public key');
-    expect(describePublicKeyProblem('es256', pem(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey))).toBe('es256 needs an EC P-256 public key');
-    expect(describePublicKeyProblem('rs256', es.publicKeyPem)).toBe('rs256 needs an RSA public key');
-    expect(describePublicKeyProblem('rs256', pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey))).toBe(`rs256 needs an RSA key of at least ${MIN_RSA_BITS} bits`);
+    expect(keyProblem('es256', es.privateKeyPem)).toBe('is a private key; upload only the public key');
+    expect(keyProblem('es256', 'not a key')).toBe('is not a PEM public key');
+    expect(keyProblem('es256', rs.publicKeyPem)).toBe('es256 needs an EC P-256 public key');
+    expect(keyProblem('es256', pem(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey))).toBe('es256 needs an EC P-256 public key');
+    expect(keyProblem('rs256', es.publicKeyPem)).toBe('rs256 needs an RSA public key');
+    expect(keyProblem('rs256', pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey))).toBe(`rs256 needs an RSA key of at least ${MIN_RSA_BITS} bits`);
   });
 });
 
