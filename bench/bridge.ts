@@ -19,7 +19,8 @@ import { join } from 'node:path';
 import { createDevice, generateTestKeyPair } from '../test/support/devices.ts';
 import { deviceClaims, signJwt } from '../test/support/jwt.ts';
 import { startPubsubEmulator } from '../test/support/pubsub-emulator.ts';
-import { createBenchDatabase, type BenchDatabase } from './lib/database.ts';
+import type { FreshDatabase } from '../test/support/database.ts';
+import { createBenchDatabase } from './lib/database.ts';
 import { readCpuMs } from './lib/cpu.ts';
 import { readRssMb, runLoad, sampleRss, type LoadResult } from './lib/load.ts';
 import { startServer, type ServerProcess } from './lib/processes.ts';
@@ -52,7 +53,7 @@ interface Subject {
 
 /** What every bridge subject needs: a database with one device, its token and a JWT. */
 interface BenchDevice {
-  database: BenchDatabase;
+  database: FreshDatabase;
   telemetryPath: string;
   token: string;
   jwt: string;

@@ -3,7 +3,7 @@
  * `Reading` in reading.ts, from the same constants and patterns. It answers only when it is
  * sure: the reading exactly as `Reading.parse` returns it (same values, same key order), or
  * `undefined` for anything else, valid or not, which then goes to zod, the single source of
- * truth and of the error messages. test/reading-fast-path.test.ts proves both agree.
+ * truth and of the error messages. test/schemas/reading-fast-path.test.ts proves both agree.
  */
 import {
   IsoDateTime,

@@ -6,7 +6,7 @@
  * JSON Schema from that zod schema, so that the documents cannot drift from what the
  * functions accept and answer. This command rewrites those component schemas in place
  * (comments and everything else in the files are kept); `--check` only reports which ones
- * differ and exits 1. `test/openapi.test.ts` runs the same comparison.
+ * differ and exits 1. `test/scripts/openapi.test.ts` runs the same comparison.
  * @see https://spec.openapis.org/oas/v3.1.0#schema-object (JSON Schema 2020-12)
  */
 import { readFile, writeFile } from 'node:fs/promises';

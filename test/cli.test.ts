@@ -74,7 +74,7 @@ describe('npm run migrate', () => {
 
 describe('npm test without PostgreSQL', () => {
   it('says PostgreSQL is missing and how to start it, not "No test files found"', () => {
-    const result = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/log.test.ts'], {
+    const result = spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', 'test/shared/log.test.ts'], {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 120_000,

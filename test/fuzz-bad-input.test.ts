@@ -15,11 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import deadletter from '../functions/deadletter/index.ts';
 import ingest from '../functions/ingest/index.ts';
 import registry from '../functions/registry/index.ts';
-import { jsonForPostgres } from '../shared/db/postgres-text.ts';
 import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
-import { bodyBytes, EDGE_STRINGS, headerValue, payloadLike } from './chaos/support/bad-input.ts';
-import { findInvalidRows } from './chaos/support/stores.ts';
-import { expectNamedProblem, guardAgainstCrashes, sendRaw, type RawResponse } from './chaos/support/wire.ts';
+import { bodyBytes, EDGE_STRINGS, headerValue, payloadLike } from './support/bad-input.ts';
+import { findInvalidRows } from './support/invalid-rows.ts';
+import { expectNamedProblem, guardAgainstCrashes, sendRaw, type RawResponse } from './support/wire.ts';
 import { startBridge, type BridgeUnderTest } from './support/bridge.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makeMessage, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
@@ -351,11 +350,5 @@ describe('regressions: the NUL character', () => {
     const patch = { credentials: [{ credentialId: 'c\u0000' }] };
     const patched = await sendRaw(registryFn.url, { method: 'PATCH', path: `/v1/devices/${REGRESSION_DEVICE}`, headers: auth, body: JSON.stringify(patch) });
     expect(patched.status, patched.text).toBe(400);
-  });
-});
-
-describe('jsonForPostgres', () => {
-  it('replaces the NUL escape but leaves the text "\\u0000" (an escaped backslash) as it is', () => {
-    expect(JSON.parse(jsonForPostgres({ a: 'x\u0000y', b: '\\u0000', c: '\\\u0000' }))).toEqual({ a: 'x\ufffdy', b: '\\u0000', c: '\\\ufffd' });
   });
 });

@@ -3,13 +3,13 @@
  * CI, tries to start it) and launches the official Pub/Sub emulator on a free port. In CI a
  * missing service fails the run; it never skips tests silently.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
-import { freePort, waitFor } from './support/net.ts';
+import { startPubsubEmulator, type RunningEmulator } from './support/pubsub-emulator.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -35,19 +35,7 @@ async function postgresReachable(): Promise<boolean> {
   }
 }
 
-function emulatorLauncher(): string {
-  const fromEnv = process.env.PUBSUB_EMULATOR_LAUNCHER;
-  if (fromEnv) return fromEnv;
-  let sdkRoot = '/usr/lib/google-cloud-sdk';
-  try {
-    sdkRoot = execFileSync('gcloud', ['info', '--format=value(installation.sdk_root)'], { encoding: 'utf8', timeout: 20_000 }).trim() || sdkRoot;
-  } catch {
-    // gcloud missing or slow: fall back to the Debian package's location.
-  }
-  return `${sdkRoot}/platform/pubsub-emulator/bin/cloud-pubsub-emulator`;
-}
-
-let emulator: ChildProcess | undefined;
+let emulator: RunningEmulator | undefined;
 
 export default async function setup(project: TestProject) {
   if (!(await postgresReachable())) {
@@ -67,15 +55,9 @@ export default async function setup(project: TestProject) {
     }
   }
 
-  const launcher = emulatorLauncher();
-  if (!existsSync(launcher)) throw new Error(`Pub/Sub emulator launcher not found at ${launcher}`);
-  const port = await freePort();
-  emulator = spawn(launcher, ['--host=127.0.0.1', `--port=${port}`], { stdio: 'ignore', detached: true });
-  const host = `127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`http://${host}/`)).ok, { timeoutMs: 60_000, what: 'Pub/Sub emulator' });
-
+  emulator = await startPubsubEmulator();
   project.provide('pgAdminUrl', PG_ADMIN_URL);
-  project.provide('pubsubEmulatorHost', host);
+  project.provide('pubsubEmulatorHost', emulator.host);
   // Removed here rather than by each test process: vitest ends its workers with a signal, and a
   // process killed so never runs its 'exit' handlers.
   const testDataRoot = mkdtempSync(join(tmpdir(), 'telemetry-test-'));
@@ -83,12 +65,6 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     rmSync(testDataRoot, { recursive: true, force: true });
-    if (emulator?.pid) {
-      try {
-        process.kill(-emulator.pid, 'SIGTERM');
-      } catch {
-        // Already gone.
-      }
-    }
+    emulator?.stop();
   };
 }

@@ -8,13 +8,14 @@
  * @see ../docs/devices.md
  */
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deviceClaims, signJwt } from './support/jwt.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
 import { waitFor } from './support/net.ts';
 import { createRegistryClient, type RegistryCall } from './support/registry-client.ts';
@@ -59,13 +60,9 @@ afterAll(async () => {
 
 const devicePath = (deviceId: string) => `${stack.state.urls.bridge}/v1/projects/${PROJECT}/locations/${REGION}/registries/${REGISTRY}/devices/${deviceId}`;
 
-/** The JWT PyJWT makes for the Python sample: header {typ, alg}, claims iat/exp/aud (60 min). */
+/** The JWT PyJWT makes for the Python sample: claims iat/exp/aud (60 min). */
 function sampleJwt(alg: 'RS256' | 'ES256', privateKey: string, lifetimeSeconds = 3600): string {
-  const now = Math.floor(Date.now() / 1000);
-  const part = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  const input = `${part({ typ: 'JWT', alg })}.${part({ iat: now, exp: now + lifetimeSeconds, aud: PROJECT })}`;
-  const key = alg === 'ES256' ? { key: privateKey, dsaEncoding: 'ieee-p1363' as const } : privateKey;
-  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`;
+  return signJwt({ alg, key: privateKey, claims: deviceClaims(PROJECT, { lifetimeSeconds }) });
 }
 
 interface SampleCounters {

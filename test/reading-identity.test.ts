@@ -59,7 +59,7 @@ describe('the same reading identity with other content', () => {
   });
 
   it('keeps the first in both stores when both share one group-commit batch', async () => {
-    // Group commit on, with a wait: submissions of one tick share a batch (test/group-commit.test.ts).
+    // Group commit on, with a wait: submissions of one tick share a batch (test/shared/group-commit.test.ts).
     expect(fn.platform.config.ingestBatch).toMatchObject({ enabled: true, maxRows: 1000 });
     expect(fn.platform.config.ingestBatch.maxWaitMs).toBeGreaterThan(0);
     const writer = createTelemetryWriter(fn.platform);

@@ -5,21 +5,20 @@
  * reaches a log line or a response it should not; production mode wants an OIDC push token.
  * @see ../docs/devices.md
  */
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import deadletter from '../functions/deadletter/index.ts';
 import ingest from '../functions/ingest/index.ts';
 import registry from '../functions/registry/index.ts';
 import { createPlatform } from '../shared/runtime/platform.ts';
 import { serveFunction, type RunningFunction } from '../shared/runtime/serve.ts';
-import { guardAgainstCrashes, sendRaw, type RawResponse } from './chaos/support/wire.ts';
+import { guardAgainstCrashes, sendRaw, type RawResponse } from './support/wire.ts';
 import { startBridge, TEST_PROJECT, type BridgeUnderTest } from './support/bridge.ts';
 import { createDevice, generateTestKeyPair, type TestKeyPair } from './support/devices.ts';
 import { deviceClaims, signJwt, type SignJwtOptions } from './support/jwt.ts';
 import { captureLogs, createTestDatabase, makeMessage, startFunction, testConfig, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { waitFor } from './support/net.ts';
+import { makeKey, serveCerts, signToken, type LocalKey } from './support/oidc-keys.ts';
 
 const ADMIN_TOKEN = 'security-admin-token-Zx81kq';
 const SQL_INJECTIONS = ["'; DROP TABLE readings; --", "1' OR '1'='1", "x\"); DELETE FROM devices; --", "$1::text; TRUNCATE rejected", "\\'; SELECT pg_sleep(10); --"];
@@ -260,34 +259,29 @@ describe('slow clients and oversize headers', () => {
 describe('production mode: pushes need a valid OIDC token', () => {
   const AUDIENCE = 'https://ingest.example.run.app/';
   const PUSHER = 'push@security-test.iam.gserviceaccount.com';
-  const trusted = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const stranger = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  let certs: Server;
+  const trusted = makeKey('k1');
+  // The same kid as the trusted key: only the signature tells them apart.
+  const stranger = makeKey('k1');
+  let certs: Awaited<ReturnType<typeof serveCerts>>;
   let prodIngest: ServedFunction;
   let prodDeadletter: ServedFunction;
 
-  const idToken = (key: { privateKey: KeyObject }, claims: Record<string, unknown> = {}): string => {
+  const idToken = (key: LocalKey, claims: Record<string, unknown> = {}): string => {
     const iat = now();
-    const part = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const input = `${part({ alg: 'RS256', typ: 'JWT', kid: 'k1' })}.${part({ iss: 'https://accounts.google.com', aud: AUDIENCE, email: PUSHER, email_verified: true, sub: '1', iat, exp: iat + 600, ...claims })}`;
-    const signed = `${input}.${sign('RSA-SHA256', Buffer.from(input), key.privateKey).toString('base64url')}`;
+    const signed = signToken(key, { aud: AUDIENCE, email: PUSHER, iat, exp: iat + 600, ...claims });
     secrets.add(signed);
     return signed;
   };
 
   beforeAll(async () => {
-    certs = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' });
-      res.end(JSON.stringify({ k1: trusted.publicKey.export({ type: 'spki', format: 'pem' }).toString() }));
-    });
-    await new Promise<void>((resolve) => certs.listen(0, '127.0.0.1', resolve));
+    certs = await serveCerts([trusted]);
     const env = {
       DATABASE_URL: tdb.url,
       NODE_ENV: 'production',
       GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
       PUSH_AUTH_AUDIENCE: AUDIENCE,
       PUSH_AUTH_ALLOWED_EMAILS: PUSHER,
-      PUSH_AUTH_CERTS_URL: `http://127.0.0.1:${(certs.address() as AddressInfo).port}/certs`,
+      PUSH_AUTH_CERTS_URL: certs.url,
     };
     prodIngest = await startFunction(ingest, { env, logger: logs.logger });
     prodDeadletter = await startFunction(deadletter, { env, logger: logs.logger });
@@ -295,7 +289,7 @@ describe('production mode: pushes need a valid OIDC token', () => {
   afterAll(async () => {
     await prodIngest?.close();
     await prodDeadletter?.close();
-    await new Promise<void>((resolve) => certs.close(() => resolve()));
+    await certs?.close();
   });
 
   const push = () => JSON.stringify({ message: makeMessage({ data: reading, attributes: { deviceId: 'dev-a' } }), subscription: 'projects/p/subscriptions/s' });

@@ -1,39 +1,12 @@
 /**
- * A fresh, migrated PostgreSQL database per benchmark run on the machine's server, dropped
- * afterwards, so runs never see each other's rows.
+ * A benchmark run's own database: the test kit's fresh database (test/support/database.ts)
+ * under a `bench_<name>` prefix, so runs never see each other's rows.
  */
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { loadConfig } from '../../shared/config.ts';
-import type { Database } from '../../shared/db/database.ts';
-import { migrate } from '../../shared/db/migrate.ts';
-import { openPostgres } from '../../shared/db/postgres.ts';
+import { createFreshDatabase, type FreshDatabase } from '../../test/support/database.ts';
 
 const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-export interface BenchDatabase {
-  url: string;
-  db: Database;
-  drop(): Promise<void>;
-}
-
-export async function createBenchDatabase(prefix: string): Promise<BenchDatabase> {
-  const name = `bench_${prefix}_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
+export function createBenchDatabase(prefix: string): Promise<FreshDatabase> {
   // Set-up fills millions of rows in one statement: longer than a request's statement deadline.
-  const db = await openPostgres(loadConfig({ DATABASE_URL: url.toString(), PG_STATEMENT_TIMEOUT_MS: String(30 * 60_000) }));
-  await migrate(db);
-  return {
-    url: url.toString(),
-    db,
-    async drop() {
-      await db.close();
-      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin.end();
-    },
-  };
+  return createFreshDatabase({ adminUrl: ADMIN_URL, prefix: `bench_${prefix}`, env: { PG_STATEMENT_TIMEOUT_MS: String(30 * 60_000) } });
 }

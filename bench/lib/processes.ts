@@ -36,11 +36,8 @@ export async function startServer(script: string, args: string[], env: Record<st
   };
 }
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
+/** The one median of the benchmarks (report.ts), for the scripts that import it from here. */
+export { median } from './report.ts';
 
 /** Pins this process (the load generator) to another core than the server's. */
 export function pinSelf(cpu = 1): void {

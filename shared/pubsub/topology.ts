@@ -2,7 +2,7 @@
  * The Pub/Sub topology, defined once: the topics, the push subscriptions, and how each
  * environment delivers (ack deadline, retry backoff, dead-letter policy). Read by the local
  * stack's in-process broker, the emulator wiring (local/stack), `npm run wiring` (production)
- * and, through test/topology.test.ts, the tables in docs/architecture.md and docs/reliability.md.
+ * and, through test/shared/pubsub/topology.test.ts, the tables in docs/architecture.md and docs/reliability.md.
  * @see https://cloud.google.com/pubsub/docs/handling-failures
  */
 import type { Config } from '../config.ts';

@@ -4,7 +4,7 @@
  * common shape (camelCase fields of the right types) and answers undefined for anything
  * else, which then goes through `PushEnvelope` (schemas/pubsub.ts): zod stays the one
  * definition of a valid envelope and the one that names what is wrong. For every input it
- * accepts, it returns what `PushEnvelope` returns (test/wrapped-push.test.ts checks both on
+ * accepts, it returns what `PushEnvelope` returns (test/shared/pubsub/wrapped-push.test.ts checks both on
  * generated envelopes).
  */
 import { BASE64, PublishTime, type PubsubMessage } from '../../schemas/pubsub.ts';

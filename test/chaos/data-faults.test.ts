@@ -12,10 +12,9 @@ import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
-import { runQueryScript, stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
+import { runQueryScript, stackEnv, type StackProcess, startStackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
 import { mountTmpfs, type Tmpfs } from '../support/tmpfs.ts';
-import { isClean, printFigures, startDeviceLoad } from './support/load.ts';
-import { pause, registerDevices, settle, stopStack, warehouseRowsVia } from './support/stack-harness.ts';
+import { isClean, pause, printFigures, registerDevices, settle, startDeviceLoad } from '../support/device-load.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 let tdb: TestDatabase;

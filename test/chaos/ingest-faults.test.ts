@@ -16,7 +16,7 @@ import type { WarehouseSink } from '../../shared/warehouse/sink.ts';
 import { startBigQueryStandIn, type BigQueryStandIn } from '../support/bigquery-standin.ts';
 import { createDevice } from '../support/devices.ts';
 import { createTestDatabase, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from '../support/kit.ts';
-import { checkDelivery, eventMsOf, isClean, printFigures, type WarehouseRows } from './support/load.ts';
+import { checkDelivery, eventMsOf, isClean, printFigures, type WarehouseRows } from '../support/device-load.ts';
 
 const DATASET = 'telemetry';
 let tdb: TestDatabase;

@@ -6,10 +6,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPostgres } from '../../shared/db/postgres.ts';
 import type { Database } from '../../shared/db/database.ts';
 import { makeScratchDir, testConfig } from '../support/kit.ts';
-import { stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
+import { stackEnv, type StackProcess, startStackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../support/throwaway-postgres.ts';
-import { isClean, printFigures, startDeviceLoad } from './support/load.ts';
-import { pause, registerDevices, settle, stopStack, warehouseRowsVia } from './support/stack-harness.ts';
+import { isClean, pause, printFigures, registerDevices, settle, startDeviceLoad } from '../support/device-load.ts';
 
 let server: ThrowawayPostgres;
 let db: Database;

@@ -8,10 +8,9 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
 import { waitFor } from '../support/net.ts';
-import { stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
+import { stackEnv, type StackProcess, startStackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
-import { eventMsOf, isClean, printFigures, startDeviceLoad } from './support/load.ts';
-import { pause, registerDevices, settle, stopStack, warehouseRowsVia } from './support/stack-harness.ts';
+import { eventMsOf, isClean, pause, printFigures, registerDevices, settle, startDeviceLoad } from '../support/device-load.ts';
 
 const SILENT_MS = 5_000;
 

@@ -7,10 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
-import { stackEnv, startStackProcess, type StackProcess } from '../support/stack-process.ts';
+import { stackEnv, type StackProcess, startStackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
-import { isClean, printFigures, startDeviceLoad } from './support/load.ts';
-import { pause, registerDevices, settle, stopStack, warehouseRowsVia } from './support/stack-harness.ts';
+import { isClean, pause, printFigures, registerDevices, settle, startDeviceLoad } from '../support/device-load.ts';
 
 let tdb: TestDatabase;
 let proxy: TcpProxy;

@@ -2,52 +2,22 @@
  * The test kit: a fresh PostgreSQL database per test file, fixture builders for every way a
  * Pub/Sub message reaches a function, and a helper that serves a function on a free port.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
-import pg from 'pg';
 import { loadConfig, type Config } from '../../shared/config.ts';
-import type { Database } from '../../shared/db/database.ts';
-import { openPostgres } from '../../shared/db/postgres.ts';
-import { migrate } from '../../shared/db/migrate.ts';
 import { createLogger, type Logger } from '../../shared/log.ts';
 import type { FunctionModule } from '../../shared/runtime/function.ts';
 import { createPlatform, type Platform, type Providers } from '../../shared/runtime/platform.ts';
 import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
+import { createFreshDatabase, type FreshDatabase } from './database.ts';
 
-export interface TestDatabase {
-  url: string;
-  name: string;
-  db: Database;
-  /** Closes the pool and drops the database. */
-  drop(): Promise<void>;
-}
+export type TestDatabase = FreshDatabase;
 
 /** Creates `t_<random>` on the machine's PostgreSQL and applies the migrations. */
-export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
-  const adminUrl = inject('pgAdminUrl');
-  const name = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const db = await openPostgres(testConfig({ DATABASE_URL: url.toString() }));
-  if (options.migrate !== false) await migrate(db);
-  return {
-    url: url.toString(),
-    name,
-    db,
-    async drop() {
-      await db.close();
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
+export function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
+  return createFreshDatabase({ adminUrl: inject('pgAdminUrl'), prefix: 't', migrate: options.migrate, env: { DATA_DIR: testDataDir(), LOG_LEVEL: 'error' } });
 }
 
 /** The DATA_DIR of testConfig: one per test process, under the run's root that the global setup removes. */

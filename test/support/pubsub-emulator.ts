@@ -14,7 +14,7 @@ export interface RunningEmulator {
 }
 
 /** PUBSUB_EMULATOR_LAUNCHER, else the launcher of the installed Cloud SDK. */
-export function emulatorLauncher(): string {
+export function pubsubEmulatorLauncher(): string {
   const fromEnv = process.env.PUBSUB_EMULATOR_LAUNCHER;
   if (fromEnv) return fromEnv;
   let sdkRoot = '/usr/lib/google-cloud-sdk';
@@ -31,7 +31,7 @@ export function emulatorLauncher(): string {
 /** Starts the emulator on a free port, on core `cpu` when given (taskset), and waits for it. */
 export async function startPubsubEmulator(options: { cpu?: number } = {}): Promise<RunningEmulator> {
   const port = await freePort();
-  const command = [emulatorLauncher(), '--host=127.0.0.1', `--port=${port}`];
+  const command = [pubsubEmulatorLauncher(), '--host=127.0.0.1', `--port=${port}`];
   const child = options.cpu === undefined
     ? spawn(command[0] as string, command.slice(1), { stdio: 'ignore', detached: true })
     : spawn('taskset', ['-c', String(options.cpu), ...command], { stdio: 'ignore', detached: true });

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StackState } from '../../local/stack/state-file.ts';
+import type { WarehouseRows } from './device-load.ts';
 import { freePort, waitFor } from './net.ts';
 
 const NODE = process.execPath;
@@ -72,4 +73,19 @@ export async function runQueryScript(dataDir: string, sql: string): Promise<Reco
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`query exited ${String(code)}: ${stderr}`);
   return JSON.parse(stdout) as Record<string, unknown>[];
+}
+
+/** The warehouse rows of some devices, through `npm run query --json` (read-only: no COPY). */
+export function warehouseRowsVia(dataDir: string): WarehouseRows {
+  return async (ids) => {
+    const rows = await runQueryScript(dataDir, `SELECT device_id, seq, metric FROM measurements WHERE device_id IN (${ids.map((d) => `'${d}'`).join(',')})`);
+    return rows.map((r) => ({ device_id: String(r.device_id), seq: Number(r.seq), metric: String(r.metric) }));
+  };
+}
+
+/** Stops a stack that is still running (a scenario may already have killed it). */
+export async function stopStack(stack: StackProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!stack || stack.child.exitCode !== null || stack.child.signalCode !== null) return;
+  stack.child.kill(signal);
+  await stack.exited;
 }

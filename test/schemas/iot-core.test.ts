@@ -1,0 +1,18 @@
+/** IoT Core's publishEvent body (schemas/iot-core.ts); its decoding is test/functions/bridge/iot-core.test.ts. */
+import { describe, expect, it } from 'vitest';
+import { PublishEventRequest } from '../../schemas/iot-core.ts';
+
+describe('PublishEventRequest', () => {
+  it('reads camelCase and snake_case alike', () => {
+    expect(PublishEventRequest.parse({ binaryData: 'eA==', subFolder: 'alerts' })).toEqual({ binaryData: 'eA==', subFolder: 'alerts' });
+    expect(PublishEventRequest.parse({ binary_data: 'eA==', sub_folder: 'a/b' })).toEqual({ binaryData: 'eA==', subFolder: 'a/b' });
+  });
+
+  it('needs binaryData and refuses MQTT wildcards or whitespace in the subFolder, and unknown fields', () => {
+    const paths = (value: unknown) => PublishEventRequest.safeParse(value).error?.issues.map((i) => i.path.join('.'));
+    expect(paths({ subFolder: 'x' })).toEqual(['binaryData']);
+    expect(paths({ binaryData: 'eA==', subFolder: 'a/#' })).toEqual(['subFolder']);
+    expect(paths({ binaryData: 'eA==', subFolder: 'a b' })).toEqual(['subFolder']);
+    expect(paths({ binaryData: 'eA==', extra: 1 })).toEqual(['']);
+  });
+});

@@ -1,0 +1,89 @@
+/**
+ * One Pub/Sub message from each way it arrives over HTTP (shared/pubsub/push-envelope.ts),
+ * built with the kit's fixtures. Ingest and deadletter answering them on the wire:
+ * test/ingest-wire.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { parsePushRequest } from '../../../shared/pubsub/push-envelope.ts';
+import { HttpError } from '../../../shared/errors.ts';
+import {
+  makeBinaryCloudEvent,
+  makePushBody,
+  makeStructuredCloudEvent,
+  makeUnwrappedPush,
+  type HttpFixture,
+  type MessageFixture,
+} from '../../support/kit.ts';
+
+const fixture: MessageFixture = {
+  data: { metrics: { temp: 1 } },
+  attributes: { deviceId: 'dev-1', schemaVersion: '1' },
+  messageId: 'm-1',
+  publishTime: '2026-04-02T10:00:00.000Z',
+};
+const parse = (request: HttpFixture) => parsePushRequest(request.headers, Buffer.from(request.body));
+const refusal = (request: HttpFixture): HttpError => {
+  try {
+    parse(request);
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 400) return error;
+    throw error;
+  }
+  throw new Error('expected a 400');
+};
+
+describe('parsePushRequest reads the same message from every form', () => {
+  it.each([
+    ['push-wrapped', makePushBody(fixture)],
+    ['push-wrapped', makePushBody(fixture, { snake: true })],
+    ['push-unwrapped', makeUnwrappedPush(fixture)],
+    ['cloudevent-binary', makeBinaryCloudEvent(fixture)],
+    ['cloudevent-structured', makeStructuredCloudEvent(fixture)],
+  ])('%s', (form, request) => {
+    const message = parse(request);
+    expect(message).toMatchObject({ form, messageId: 'm-1', publishTime: fixture.publishTime, attributes: fixture.attributes });
+    expect(JSON.parse(message.data.toString('utf8'))).toEqual(fixture.data);
+  });
+
+  it('keeps the subscription and delivery attempt of a wrapped push', () => {
+    expect(parse(makePushBody(fixture, { deliveryAttempt: 3 }))).toMatchObject({ subscription: 'projects/local-project/subscriptions/telemetry-ingest', deliveryAttempt: 3 });
+  });
+
+  it('restores the published spelling of attributes an unwrapped push lower-cased, and leaves transport headers out', () => {
+    const request = makeUnwrappedPush(fixture);
+    request.headers = { ...request.headers, 'x-goog-pubsub-delivery-attempt': '2', 'user-agent': 'APIs-Google', 'x-forwarded-for': '10.0.0.1', custom: 'kept' };
+    const message = parse(request);
+    expect(message.attributes).toEqual({ deviceId: 'dev-1', schemaVersion: '1', custom: 'kept' });
+    expect(message.deliveryAttempt).toBe(2);
+  });
+});
+
+describe('parsePushRequest refuses, naming every problem', () => {
+  it('a body that is not JSON', () => {
+    expect(refusal({ headers: { 'content-type': 'application/json' }, body: '{' }).message).toMatch(/body is not (valid )?JSON/);
+  });
+
+  it('JSON without a message', () => {
+    expect(refusal({ headers: {}, body: '{"data":"x"}' }).issues).toEqual([{ path: 'message', message: 'required' }]);
+  });
+
+  it('a binary CloudEvent missing its required attributes, each by name', () => {
+    const request = makeBinaryCloudEvent(fixture);
+    delete request.headers['ce-id'];
+    delete request.headers['ce-source'];
+    expect(refusal(request).issues?.map((i) => i.path)).toEqual(['ce-id', 'ce-source']);
+  });
+
+  it('a CloudEvent of another type', () => {
+    const request = makeBinaryCloudEvent(fixture);
+    request.headers['ce-type'] = 'google.cloud.storage.object.v1.finalized';
+    expect(refusal(request).issues).toEqual([{ path: 'type', message: expect.stringContaining('google.cloud.pubsub.topic.v1.messagePublished') as unknown }]);
+  });
+
+  it('a CloudEvent whose data is not a messagePublished body, under the path data', () => {
+    const request = makeStructuredCloudEvent(fixture);
+    const event = JSON.parse(request.body) as Record<string, unknown>;
+    request.body = JSON.stringify({ ...event, data: { subscription: 's' } });
+    expect(refusal(request).issues?.every((i) => i.path.startsWith('data'))).toBe(true);
+  });
+});

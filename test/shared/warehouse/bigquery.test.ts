@@ -1,0 +1,187 @@
+/**
+ * The BigQuery sink, with the real @google-cloud/bigquery client talking to the local REST
+ * stand-in (no BigQuery emulator exists; the client's `apiEndpoint` points it here).
+ */
+import { OAuth2Client } from 'google-auth-library';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { bigQueryMeasurementsTable } from '../../../schemas/columns.ts';
+import type { MeasurementRow } from '../../../schemas/tables.ts';
+import { TransientError } from '../../../shared/errors.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { createBigQuerySink, splitRequests, type BigQuerySinkOptions } from '../../../shared/warehouse/bigquery.ts';
+import { measurementKeyOf } from '../../../shared/warehouse/measurement-encoding.ts';
+import type { WarehouseSink } from '../../../shared/warehouse/sink.ts';
+import { startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
+import { makeMeasurementRow, makeMeasurementRows } from '../../support/measurement-rows.ts';
+
+const DATASET = 'telemetry';
+const TABLE = 'measurements';
+let standIn: BigQueryStandIn;
+let sinks: WarehouseSink[] = [];
+
+beforeAll(async () => {
+  standIn = await startBigQueryStandIn();
+});
+afterAll(async () => {
+  await standIn.close();
+});
+beforeEach(() => {
+  // A fresh table, request log and fault script per test.
+  standIn.reset();
+  standIn.createTable(DATASET, TABLE, bigQueryMeasurementsTable());
+});
+afterEach(async () => {
+  await Promise.all(sinks.map((s) => s.close()));
+  sinks = [];
+});
+
+/** A token the client sends as is: no metadata server, no OAuth exchange. */
+function localAuth(): OAuth2Client {
+  const auth = new OAuth2Client();
+  auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
+  return auth;
+}
+
+function makeSink(options: Partial<BigQuerySinkOptions> = {}): WarehouseSink {
+  const sink = createBigQuerySink({
+    projectId: 'local-project',
+    dataset: DATASET,
+    logger: createLogger({ level: 'error' }),
+    apiEndpoint: standIn.url,
+    authClient: localAuth(),
+    initialDelayMs: 1,
+    maxDelayMs: 5,
+    ...options,
+  });
+  sinks.push(sink);
+  return sink;
+}
+
+const insertIdsOf = (request: { rows: { insertId?: string }[] } | undefined) => request?.rows.map((r) => r.insertId) ?? [];
+const stored = () => standIn.storedRows(DATASET, TABLE);
+/** A row BigQuery refuses: a number where the schema has a STRING. */
+const badRow = (i: number): MeasurementRow => makeMeasurementRow(i, { device_id: 42 as unknown as string });
+
+describe('BigQuery sink against the insertAll stand-in', () => {
+  it('sends raw rows with one stable insertId per metric row and every column encoded', async () => {
+    const rows = makeMeasurementRows(4);
+    expect(await makeSink().write(rows)).toEqual({ refused: [] });
+
+    const requests = standIn.requests.filter((r) => r.path.includes('/insertAll'));
+    expect(requests).toHaveLength(1);
+    expect(requests[0]?.path.split('?')[0]).toBe(`/bigquery/v2/projects/local-project/datasets/${DATASET}/tables/${TABLE}/insertAll`);
+    expect(requests[0]?.headers.authorization).toBe('Bearer stand-in');
+    const body = standIn.insertAllRequests()[0];
+    expect(body?.skipInvalidRows).toBe(false);
+    expect(body?.ignoreUnknownValues).toBe(false);
+    expect(insertIdsOf(body)).toEqual(['r-00000000:temp', 'r-00000000:humidity', 'r-00000000:door.open', 'r-00000000:status']);
+    const columns = bigQueryMeasurementsTable().schema.fields.map((f) => f.name);
+    expect(Object.keys(body?.rows[0]?.json ?? {})).toEqual(columns);
+    expect(body?.rows[0]?.json).toMatchObject({
+      reading_id: 'r-00000000',
+      event_ts: '2026-11-01T00:00:00.000Z',
+      ingested_at: '2026-11-01T00:00:00.120Z',
+      tags: '{"line":"0"}',
+      value: 20,
+      value_bool: null,
+      seq: 0,
+    });
+    expect(stored()).toHaveLength(4);
+  });
+
+  it('lands the same rows once: duplicates in a call are sent once, a second call is deduped by insertId', async () => {
+    const sink = makeSink();
+    const rows = makeMeasurementRows(6);
+    await sink.write([...rows, ...rows.slice(0, 2)]);
+    await sink.write(rows);
+    const [first, second] = standIn.insertAllRequests();
+    expect(first?.rows).toHaveLength(6);
+    expect(insertIdsOf(second)).toEqual(insertIdsOf(first));
+    expect(stored()).toHaveLength(6);
+  });
+
+  it('refuses invalid rows without retrying them, and resends only the stopped ones', async () => {
+    const rows = [makeMeasurementRow(0), badRow(1), makeMeasurementRow(2), badRow(3)];
+    const { refused } = await makeSink().write(rows);
+
+    expect(refused.map((r) => [measurementKeyOf(r.row), r.reason])).toEqual([
+      [measurementKeyOf(rows[1]!), 'invalid'],
+      [measurementKeyOf(rows[3]!), 'invalid'],
+    ]);
+    expect(refused[0]?.message).toMatch(/device_id/);
+    const requests = standIn.insertAllRequests();
+    expect(requests.map(insertIdsOf)).toEqual([rows.map(measurementKeyOf), [rows[0], rows[2]].map((r) => measurementKeyOf(r!))]);
+    expect(stored().map((r) => `${String(r.reading_id)}:${String(r.metric)}`)).toEqual([rows[0], rows[2]].map((r) => measurementKeyOf(r!)));
+  });
+
+  it('retries only the rows that failed for a transient reason', async () => {
+    const rows = makeMeasurementRows(8);
+    const flaky = new Set([measurementKeyOf(rows[2]!), measurementKeyOf(rows[5]!)]);
+    standIn.failNext(
+      { kind: 'rowErrors', reason: 'backendError', match: (id) => flaky.has(id) },
+      { kind: 'rowErrors', reason: 'timeout', match: (id) => id === measurementKeyOf(rows[5]!) },
+    );
+    expect(await makeSink().write(rows)).toEqual({ refused: [] });
+    expect(standIn.insertAllRequests().map(insertIdsOf)).toEqual([rows.map(measurementKeyOf), [...flaky], [measurementKeyOf(rows[5]!)]]);
+    expect(stored()).toHaveLength(8);
+  });
+
+  it('retries the whole request after 5xx, 429 and a dropped connection, then succeeds', async () => {
+    standIn.failNext({ kind: 'status', status: 503 }, { kind: 'status', status: 429 }, { kind: 'hangUp' }, { kind: 'status', status: 500 });
+    const rows = makeMeasurementRows(3);
+    expect(await makeSink().write(rows)).toEqual({ refused: [] });
+    const requests = standIn.insertAllRequests();
+    expect(requests).toHaveLength(5);
+    for (const request of requests) expect(insertIdsOf(request)).toEqual(rows.map(measurementKeyOf));
+    expect(stored()).toHaveLength(3);
+  });
+
+  it('throws TransientError after bounded attempts when BigQuery stays down', async () => {
+    standIn.failNext(...Array.from({ length: 10 }, () => ({ kind: 'status' as const, status: 503 })));
+    const failing = makeSink({ maxRetries: 2 }).write(makeMeasurementRows(2));
+    await expect(failing).rejects.toBeInstanceOf(TransientError);
+    await expect(failing).rejects.toThrow(/2 rows not written after 3 attempts/);
+    expect(standIn.insertAllRequests()).toHaveLength(3);
+  });
+
+  it('throws TransientError when rows keep failing for a transient reason', async () => {
+    const rows = makeMeasurementRows(3);
+    const stuck = measurementKeyOf(rows[1]!);
+    standIn.failNext(...Array.from({ length: 3 }, () => ({ kind: 'rowErrors' as const, reason: 'backendError', match: (id: string) => id === stuck })));
+    await expect(makeSink({ maxRetries: 2 }).write(rows)).rejects.toThrow(/1 rows not written/);
+    expect(standIn.insertAllRequests().map((r) => r.rows.length)).toEqual([3, 1, 1]);
+  });
+
+  it('answers TransientError (not a crash) when the table does not exist', async () => {
+    await expect(makeSink({ table: 'missing' }).write(makeMeasurementRows(1))).rejects.toThrow(TransientError);
+  });
+
+  it('splits 1,200 rows into requests of at most 500', async () => {
+    const rows = makeMeasurementRows(1200);
+    await makeSink().write(rows);
+    const sizes = standIn.insertAllRequests().map((r) => r.rows.length).sort((a, b) => b - a);
+    expect(sizes).toEqual([500, 500, 200]);
+    expect(new Set(standIn.insertAllRequests().flatMap(insertIdsOf))).toEqual(new Set(rows.map(measurementKeyOf)));
+    expect(stored()).toHaveLength(1200);
+  });
+
+  it('splits by bytes as well as by rows', () => {
+    const rows = Array.from({ length: 10 }, (_, i) => ({ id: i, pad: 'x'.repeat(90) }));
+    const chunks = splitRequests(rows, 500, 350);
+    expect(chunks.map((c) => c.length)).toEqual([3, 3, 3, 1]);
+    expect(splitRequests([{ pad: 'x'.repeat(1000) }], 500, 10)).toHaveLength(1);
+  });
+
+  it('creates the dataset and the partitioned, clustered table when asked', async () => {
+    const sink = makeSink({ dataset: 'fresh_dataset', createTable: true });
+    await sink.write(makeMeasurementRows(2));
+    const table = standIn.table('fresh_dataset', TABLE);
+    expect(table).toMatchObject({
+      timePartitioning: { type: 'DAY', field: 'event_ts' },
+      clustering: { fields: ['device_id', 'metric'] },
+      requirePartitionFilter: true,
+      schema: bigQueryMeasurementsTable().schema,
+    });
+    expect(standIn.storedRows('fresh_dataset', TABLE)).toHaveLength(2);
+  });
+});
