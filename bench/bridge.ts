@@ -68,23 +68,53 @@ export async function runBridgeBench(options: BridgeBenchOptions): Promise<void>
       const bridgeEnv = (pushEndpoint?: string) => {
         const dir = mkdtempSync(join(tmpdir(), 'bench-bridge-'));
         dataDirs.push(dir);
-        return { DATABASE_URL: device.database.url, DATA_DIR: dir, MIGRATE_ON_START: 'false', GOOGLE_CLOUD_PROJECT: PROJECT, ...(pushEndpoint ? { PUSH_ENDPOINT: pushEndpoint } : {}) };
+        return {
+          DATABASE_URL: device.database.url,
+          DATA_DIR: dir,
+          MIGRATE_ON_START: 'false',
+          GOOGLE_CLOUD_PROJECT: PROJECT,
+          ...(pushEndpoint ? { PUSH_ENDPOINT: pushEndpoint } : {}),
+        };
       };
       const bare = await start('bench/servers/bare-http.ts', ['bare'], {});
       const bridge = await start('bench/servers/bridge-local.ts', [], bridgeEnv(`${receiver.url}/`));
       const noSubscriber = await start('bench/servers/bridge-local.ts', [], bridgeEnv());
       const rows = await measure(options, [
         { name: 'bare node:http + JSON.parse', role: 'baseline', server: bare, url: `${bare.url}/` },
-        { name: 'bridge, token auth → in-process topic', role: 'project', server: bridge, url: bridge.url + device.telemetryPath, authorization: `Bearer ${device.token}` },
-        { name: 'bridge, ES256 JWT auth (cached) → in-process topic', role: 'project', server: bridge, url: bridge.url + device.telemetryPath, authorization: `Bearer ${device.jwt}` },
-        { name: 'bridge, token auth → topic without subscription (diagnostic)', role: 'diagnostic', server: noSubscriber, url: noSubscriber.url + device.telemetryPath, authorization: `Bearer ${device.token}` },
+        {
+          name: 'bridge, token auth → in-process topic',
+          role: 'project',
+          server: bridge,
+          url: bridge.url + device.telemetryPath,
+          authorization: `Bearer ${device.token}`,
+        },
+        {
+          name: 'bridge, ES256 JWT auth (cached) → in-process topic',
+          role: 'project',
+          server: bridge,
+          url: bridge.url + device.telemetryPath,
+          authorization: `Bearer ${device.jwt}`,
+        },
+        {
+          name: 'bridge, token auth → topic without subscription (diagnostic)',
+          role: 'diagnostic',
+          server: noSubscriber,
+          url: noSubscriber.url + device.telemetryPath,
+          authorization: `Bearer ${device.token}`,
+        },
       ]);
       writeResult({
         name: 'bridge',
         title: 'Bridge throughput (50 connections, server on one core)',
         measuredAt: new Date().toISOString(),
         machine: describeMachine(),
-        setup: { connections: options.connections, seconds: options.seconds, rounds: options.rounds, bodyBytes: BODY.length, topic: 'local in-process Pub/Sub, durable log, pushed to an acking receiver on core 1' },
+        setup: {
+          connections: options.connections,
+          seconds: options.seconds,
+          rounds: options.rounds,
+          bodyBytes: BODY.length,
+          topic: 'local in-process Pub/Sub, durable log, pushed to an acking receiver on core 1',
+        },
         rows,
         targets: throughputTargets(rows, 0.5, 10),
         notes: ['Each server is measured while the others idle; rounds interleave the subjects so machine noise hits them alike.'],
@@ -101,27 +131,63 @@ export async function runBridgeEmulatorBench(options: BridgeBenchOptions): Promi
   try {
     await emulator.createTopic(PROJECT, 'telemetry');
     await withServers(async (device, start) => {
-      const env = { DATABASE_URL: device.database.url, MIGRATE_ON_START: 'false', GOOGLE_CLOUD_PROJECT: PROJECT, TELEMETRY_TOPIC: 'telemetry', HOST: '127.0.0.1' };
+      const env = {
+        DATABASE_URL: device.database.url,
+        MIGRATE_ON_START: 'false',
+        GOOGLE_CLOUD_PROJECT: PROJECT,
+        TELEMETRY_TOPIC: 'telemetry',
+        HOST: '127.0.0.1',
+      };
       const bare = await start('bench/servers/bare-http.ts', ['bare'], {});
       const bridge = await start('scripts/serve.ts', ['bridge'], { ...env, PUBSUB_EMULATOR_HOST: emulator.host });
       const instant = await start('bench/servers/bridge-instant-ack.ts', [], env);
       const rows = await measure(options, [
         { name: 'bare node:http + JSON.parse', role: 'baseline', server: bare, url: `${bare.url}/` },
-        { name: 'bridge, token auth → Pub/Sub emulator', role: 'project', server: bridge, url: bridge.url + device.telemetryPath, authorization: `Bearer ${device.token}` },
-        { name: 'bridge, ES256 JWT auth → Pub/Sub emulator', role: 'project', server: bridge, url: bridge.url + device.telemetryPath, authorization: `Bearer ${device.jwt}` },
-        { name: 'bridge, token auth, publish acked in process (diagnostic)', role: 'diagnostic', server: instant, url: instant.url + device.telemetryPath, authorization: `Bearer ${device.token}` },
-        { name: 'bridge, JWT auth, publish acked in process (diagnostic)', role: 'diagnostic', server: instant, url: instant.url + device.telemetryPath, authorization: `Bearer ${device.jwt}` },
+        {
+          name: 'bridge, token auth → Pub/Sub emulator',
+          role: 'project',
+          server: bridge,
+          url: bridge.url + device.telemetryPath,
+          authorization: `Bearer ${device.token}`,
+        },
+        {
+          name: 'bridge, ES256 JWT auth → Pub/Sub emulator',
+          role: 'project',
+          server: bridge,
+          url: bridge.url + device.telemetryPath,
+          authorization: `Bearer ${device.jwt}`,
+        },
+        {
+          name: 'bridge, token auth, publish acked in process (diagnostic)',
+          role: 'diagnostic',
+          server: instant,
+          url: instant.url + device.telemetryPath,
+          authorization: `Bearer ${device.token}`,
+        },
+        {
+          name: 'bridge, JWT auth, publish acked in process (diagnostic)',
+          role: 'diagnostic',
+          server: instant,
+          url: instant.url + device.telemetryPath,
+          authorization: `Bearer ${device.jwt}`,
+        },
       ]);
       writeResult({
         name: 'bridge-emulator',
         title: 'Bridge through the production publisher (@google-cloud/pubsub → official emulator), 50 connections, server on one core',
         measuredAt: new Date().toISOString(),
         machine: describeMachine(),
-        setup: { connections: options.connections, seconds: options.seconds, rounds: options.rounds, bodyBytes: BODY.length, publisher: 'shared/pubsub/google-publisher.ts → emulator on core 1, beside the load generator' },
+        setup: {
+          connections: options.connections,
+          seconds: options.seconds,
+          rounds: options.rounds,
+          bodyBytes: BODY.length,
+          publisher: 'shared/pubsub/google-publisher.ts → emulator on core 1, beside the load generator',
+        },
         rows,
         targets: throughputTargets(rows, 0.4, 10),
         notes: [
-          'Server CPU per request (user + system, /proc) is the bridge\'s own cost, the figure that holds on a busy machine; req/s also depends on the emulator.',
+          "Server CPU per request (user + system, /proc) is the bridge's own cost, the figure that holds on a busy machine; req/s also depends on the emulator.",
           'The emulator shares core 1 with the load generator, so its CPU counts against the bridge rows, not the baseline.',
           'Rounds interleave the subjects so machine noise hits them alike.',
         ],
@@ -159,7 +225,13 @@ async function measure(options: BridgeBenchOptions, subjects: Subject[]): Promis
   const idleRss = new Map<ServerProcess, number>();
   for (const s of subjects) if (!idleRss.has(s.server)) idleRss.set(s.server, await readRssMb(s.server.pid));
   const loadOf = (s: Subject, seconds: number) =>
-    runLoad({ url: s.url, connections: options.connections, seconds, body: BODY, headers: { 'content-type': 'application/json', ...(s.authorization ? { authorization: s.authorization } : {}) } });
+    runLoad({
+      url: s.url,
+      connections: options.connections,
+      seconds,
+      body: BODY,
+      headers: { 'content-type': 'application/json', ...(s.authorization ? { authorization: s.authorization } : {}) },
+    });
   for (const s of subjects) await loadOf(s, options.warmupSeconds);
   const samples = new Map<Subject, { load: LoadResult; rssMb: number; cpuUsPerReq: number }[]>(subjects.map((s) => [s, []]));
   for (let round = 0; round < options.rounds; round++) {
@@ -167,9 +239,11 @@ async function measure(options: BridgeBenchOptions, subjects: Subject[]): Promis
       const rss = sampleRss(s.server.pid);
       const cpuBefore = await readCpuMs(s.server.pid);
       const load = await loadOf(s, options.seconds);
-      const cpuUsPerReq = ((await readCpuMs(s.server.pid)) - cpuBefore) * 1000 / (load.reqPerSec * options.seconds);
+      const cpuUsPerReq = (((await readCpuMs(s.server.pid)) - cpuBefore) * 1000) / (load.reqPerSec * options.seconds);
       samples.get(s)?.push({ load, rssMb: rss.stop(), cpuUsPerReq });
-      console.log(`round ${round + 1} ${s.name}: ${Math.round(load.reqPerSec)} req/s p50 ${load.p50Ms} ms p99 ${load.p99Ms} ms non-2xx ${load.non2xx} server CPU ${Math.round(cpuUsPerReq)} µs/req`);
+      console.log(
+        `round ${round + 1} ${s.name}: ${Math.round(load.reqPerSec)} req/s p50 ${load.p50Ms} ms p99 ${load.p99Ms} ms non-2xx ${load.non2xx} server CPU ${Math.round(cpuUsPerReq)} µs/req`,
+      );
     }
   }
   const rows: ResultRow[] = subjects.map((s) => {
@@ -202,7 +276,12 @@ function throughputTargets(rows: ResultRow[], minRatio: number, maxP99Ms: number
   return rows
     .filter((r) => r.role === 'project')
     .flatMap((r) => [
-      { what: `${r.subject}: req/s vs bare`, target: `≥ ${minRatio}×`, measured: `${roundFigure(r.figures.ratioToBaseline ?? NaN)}×`, met: (r.figures.ratioToBaseline ?? 0) >= minRatio },
+      {
+        what: `${r.subject}: req/s vs bare`,
+        target: `≥ ${minRatio}×`,
+        measured: `${roundFigure(r.figures.ratioToBaseline ?? NaN)}×`,
+        met: (r.figures.ratioToBaseline ?? 0) >= minRatio,
+      },
       { what: `${r.subject}: p99`, target: `≤ ${maxP99Ms} ms`, measured: `${r.figures.p99Ms} ms`, met: (r.figures.p99Ms ?? Infinity) <= maxP99Ms },
       { what: `${r.subject}: non-2xx and errors`, target: '0', measured: String(r.figures.non2xx), met: r.figures.non2xx === 0 },
     ]);

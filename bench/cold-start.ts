@@ -87,7 +87,11 @@ function warmCompileCache(dir: string, cacheDir: string): void {
   // As the Dockerfile warms it: a bundle refuses to start without its stores configured.
   const warm =
     "Object.assign(process.env, { PORT: '0', DATABASE_URL: 'postgres://warm-up.invalid/none', GOOGLE_CLOUD_PROJECT: 'warm-up', BIGQUERY_DATASET: 'warm-up' }); await import('./index.mjs'); (await import('node:module')).flushCompileCache(); process.exit(0);";
-  execFileSync(process.execPath, ['--input-type=module', '--eval', warm], { cwd: dir, env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: cacheDir, LOG_LEVEL: 'error' }, stdio: 'ignore' });
+  execFileSync(process.execPath, ['--input-type=module', '--eval', warm], {
+    cwd: dir,
+    env: { PATH: process.env.PATH ?? '', NODE_COMPILE_CACHE: cacheDir, LOG_LEVEL: 'error' },
+    stdio: 'ignore',
+  });
 }
 
 function subjects(cacheRoot: string): Subject[] {
@@ -96,7 +100,11 @@ function subjects(cacheRoot: string): Subject[] {
     {
       name: 'functions-framework hello',
       cwd: ROOT,
-      args: [path.join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'), '--target=hello', `--source=${path.join(ROOT, 'bench/fixtures/ff-hello.mjs')}`],
+      args: [
+        path.join(ROOT, 'node_modules/@google-cloud/functions-framework/build/src/main.js'),
+        '--target=hello',
+        `--source=${path.join(ROOT, 'bench/fixtures/ff-hello.mjs')}`,
+      ],
     },
   ];
   for (const name of FUNCTION_NAMES) {
@@ -129,7 +137,12 @@ export async function runColdStartBench(options: ColdStartOptions): Promise<void
       return {
         subject: s.name,
         role: s.bytes ? 'project' : 'baseline',
-        figures: { startMs: ms, ratioToBaseline: ms / bareMs, rssMb: median(taken.map((x) => x.rssMb)), ...(s.bytes ? { entryKiB: s.bytes.entry / 1024, totalKiB: s.bytes.total / 1024 } : {}) },
+        figures: {
+          startMs: ms,
+          ratioToBaseline: ms / bareMs,
+          rssMb: median(taken.map((x) => x.rssMb)),
+          ...(s.bytes ? { entryKiB: s.bytes.entry / 1024, totalKiB: s.bytes.total / 1024 } : {}),
+        },
       };
     });
     writeResult({
@@ -139,10 +152,17 @@ export async function runColdStartBench(options: ColdStartOptions): Promise<void
       machine: describeMachine(),
       setup: { runs: options.runs, bundles: 'dist/<name>/index.mjs (npm run build)', rss: 'right after the first 200 (see memory for settled idle RSS)' },
       rows,
-      targets: rows.filter((r) => r.role === 'project').map((r) => {
-        const { startMs = NaN, ratioToBaseline = NaN } = r.figures;
-        return { what: `${r.subject} start`, target: `≤ ${TARGET_MS} ms and ≤ ${TARGET_RATIO}× bare`, measured: `${startMs.toFixed(1)} ms, ${ratioToBaseline.toFixed(2)}×`, met: startMs <= TARGET_MS && ratioToBaseline <= TARGET_RATIO };
-      }),
+      targets: rows
+        .filter((r) => r.role === 'project')
+        .map((r) => {
+          const { startMs = NaN, ratioToBaseline = NaN } = r.figures;
+          return {
+            what: `${r.subject} start`,
+            target: `≤ ${TARGET_MS} ms and ≤ ${TARGET_RATIO}× bare`,
+            measured: `${startMs.toFixed(1)} ms, ${ratioToBaseline.toFixed(2)}×`,
+            met: startMs <= TARGET_MS && ratioToBaseline <= TARGET_RATIO,
+          };
+        }),
       notes: ['Subjects start one after the other in interleaved rounds, after one uncounted start each to warm the page cache; medians of the rounds.'],
     });
   } finally {

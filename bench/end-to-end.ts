@@ -42,7 +42,9 @@ export async function runEndToEndBench(options: EndToEndOptions): Promise<void> 
     const paced = await runPacedClient(stack.state.urls.bridge, options, tokens);
     // Everything accepted must arrive; give the pipeline a bounded time to drain.
     const counted = async () => Number((await database.db.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n ?? 0);
-    await waitFor(async () => (await counted()) >= paced.accepted, { timeoutMs: 60_000, intervalMs: 250, what: 'every accepted reading in PostgreSQL' }).catch(() => undefined);
+    await waitFor(async () => (await counted()) >= paced.accepted, { timeoutMs: 60_000, intervalMs: 250, what: 'every accepted reading in PostgreSQL' }).catch(
+      () => undefined,
+    );
     const stored = await counted();
     const { rows } = await database.db.query<{ p50: number; p90: number; p99: number; max: number }>(
       `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50, percentile_cont(0.9) WITHIN GROUP (ORDER BY ms) AS p90,
@@ -58,24 +60,35 @@ export async function runEndToEndBench(options: EndToEndOptions): Promise<void> 
       title: `End to end: device POST → row in PostgreSQL and the warehouse, ${options.rate} readings/s for ${options.seconds} s`,
       measuredAt: new Date().toISOString(),
       machine: describeMachine(),
-      setup: { ...options, stack: 'npm start (scripts/start.ts): in-process Pub/Sub, PostgreSQL 15, DuckDB; pinned to core 0', client: 'bench/lib/paced-client.ts on core 1' },
-      rows: [{
-        subject: 'npm start stack',
-        role: 'project',
-        figures: {
-          readingsPerSec: paced.accepted / options.seconds,
-          p50Ms: Number(latency.p50),
-          p90Ms: Number(latency.p90),
-          p99Ms: Number(latency.p99),
-          maxMs: Number(latency.max),
-          lost: Math.max(lostPg, lostWarehouse),
-          non2xx: paced.failed,
+      setup: {
+        ...options,
+        stack: 'npm start (scripts/start.ts): in-process Pub/Sub, PostgreSQL 15, DuckDB; pinned to core 0',
+        client: 'bench/lib/paced-client.ts on core 1',
+      },
+      rows: [
+        {
+          subject: 'npm start stack',
+          role: 'project',
+          figures: {
+            readingsPerSec: paced.accepted / options.seconds,
+            p50Ms: Number(latency.p50),
+            p90Ms: Number(latency.p90),
+            p99Ms: Number(latency.p99),
+            maxMs: Number(latency.max),
+            lost: Math.max(lostPg, lostWarehouse),
+            non2xx: paced.failed,
+          },
         },
-      }],
+      ],
       targets: [
         { what: 'POST → PostgreSQL row, p50', target: '≤ 50 ms', measured: `${Number(latency.p50).toFixed(1)} ms`, met: Number(latency.p50) <= 50 },
         { what: 'POST → PostgreSQL row, p99', target: '≤ 250 ms', measured: `${Number(latency.p99).toFixed(1)} ms`, met: Number(latency.p99) <= 250 },
-        { what: 'accepted readings missing (PostgreSQL / warehouse)', target: '0 / 0', measured: `${lostPg} / ${lostWarehouse}`, met: lostPg === 0 && lostWarehouse === 0 && paced.failed === 0 },
+        {
+          what: 'accepted readings missing (PostgreSQL / warehouse)',
+          target: '0 / 0',
+          measured: `${lostPg} / ${lostWarehouse}`,
+          met: lostPg === 0 && lostWarehouse === 0 && paced.failed === 0,
+        },
       ],
       notes: [
         `${paced.sent} POSTs sent, ${paced.accepted} accepted (202), ${paced.failed} refused or failed; bridge answer p50 ${paced.httpP50Ms.toFixed(1)} ms, p99 ${paced.httpP99Ms.toFixed(1)} ms.`,
@@ -108,7 +121,16 @@ async function registerDevices(registryUrl: string, adminToken: string, count: n
 }
 
 function runPacedClient(bridgeUrl: string, options: EndToEndOptions, devices: string[]): Promise<PacedSummary> {
-  const args = ['-c', '1', process.execPath, join(import.meta.dirname, 'lib', 'paced-client.ts'), bridgeUrl, String(options.rate), String(options.seconds), ...devices];
+  const args = [
+    '-c',
+    '1',
+    process.execPath,
+    join(import.meta.dirname, 'lib', 'paced-client.ts'),
+    bridgeUrl,
+    String(options.rate),
+    String(options.seconds),
+    ...devices,
+  ];
   return new Promise((resolve, reject) => {
     execFile('taskset', args, { encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout) as PacedSummary)));
   });

@@ -55,15 +55,25 @@ export async function runIngestBench(options: IngestOptions): Promise<void> {
       for (const mode of ['per-request', 'group-commit'] as const) {
         const round = await runRound(sink, mode, options.connections, options.seconds);
         record(`${sink} ${mode} ${options.connections}`, round);
-        console.log(`round ${i + 1} ${sink.padEnd(8)} ${mode.padEnd(12)} ${round.readingsPerSec} readings/s  ${round.cpuUsPerReading} µs CPU/reading  p50 ${round.p50Ms} ms  p99 ${round.p99Ms} ms  non-2xx ${round.non2xx}`);
+        console.log(
+          `round ${i + 1} ${sink.padEnd(8)} ${mode.padEnd(12)} ${round.readingsPerSec} readings/s  ${round.cpuUsPerReading} µs CPU/reading  p50 ${round.p50Ms} ms  p99 ${round.p99Ms} ms  non-2xx ${round.non2xx}`,
+        );
       }
     }
   }
-  for (const connections of options.curve) record(`bigquery group-commit ${connections}`, await runRound('bigquery', 'group-commit', connections, options.seconds));
+  for (const connections of options.curve)
+    record(`bigquery group-commit ${connections}`, await runRound('bigquery', 'group-commit', connections, options.seconds));
 
   const figures = (key: string, connections: number) => {
     const of = rounds.get(key) ?? [];
-    return { connections, readingsPerSec: median(of.map((r) => r.readingsPerSec)), cpuUsPerReading: median(of.map((r) => r.cpuUsPerReading)), p50Ms: median(of.map((r) => r.p50Ms)), p99Ms: median(of.map((r) => r.p99Ms)), non2xx: median(of.map((r) => r.non2xx)) };
+    return {
+      connections,
+      readingsPerSec: median(of.map((r) => r.readingsPerSec)),
+      cpuUsPerReading: median(of.map((r) => r.cpuUsPerReading)),
+      p50Ms: median(of.map((r) => r.p50Ms)),
+      p99Ms: median(of.map((r) => r.p99Ms)),
+      non2xx: median(of.map((r) => r.non2xx)),
+    };
   };
   const rows: ResultRow[] = [];
   const targets: TargetCheck[] = [];
@@ -76,21 +86,43 @@ export async function runIngestBench(options: IngestOptions): Promise<void> {
       { subject: `${label}: one write per request, ${options.connections} pushes`, role: 'baseline', figures: { ...baseline, ratioToBaseline: 1 } },
     );
     targets.push(
-      { what: `${label}: readings/s on one core, ${options.connections} pushes`, target: `≥ ${readings.toLocaleString('en')}`, measured: String(Math.round(project.readingsPerSec)), met: project.readingsPerSec >= readings },
-      { what: `${label}: group commit vs one write per request`, target: `≥ ${ratio}×`, measured: `${roundFigure(measuredRatio)}×`, met: measuredRatio >= ratio },
+      {
+        what: `${label}: readings/s on one core, ${options.connections} pushes`,
+        target: `≥ ${readings.toLocaleString('en')}`,
+        measured: String(Math.round(project.readingsPerSec)),
+        met: project.readingsPerSec >= readings,
+      },
+      {
+        what: `${label}: group commit vs one write per request`,
+        target: `≥ ${ratio}×`,
+        measured: `${roundFigure(measuredRatio)}×`,
+        met: measuredRatio >= ratio,
+      },
     );
   }
   const bigQueryBaseline = figures(`bigquery per-request ${options.connections}`, options.connections).readingsPerSec;
   for (const connections of options.curve) {
     const curve = figures(`bigquery group-commit ${connections}`, connections);
-    rows.push({ subject: `${SINKS[0]?.label}: group commit, ${connections} pushes`, role: 'diagnostic', figures: { ...curve, ratioToBaseline: curve.readingsPerSec / bigQueryBaseline } });
+    rows.push({
+      subject: `${SINKS[0]?.label}: group commit, ${connections} pushes`,
+      role: 'diagnostic',
+      figures: { ...curve, ratioToBaseline: curve.readingsPerSec / bigQueryBaseline },
+    });
   }
   writeResult({
     name: 'ingest',
     title: 'Ingest throughput: readings/s into PostgreSQL + a warehouse, one reading per push, server on one core',
     measuredAt: new Date().toISOString(),
     machine: describeMachine(),
-    setup: { seconds: options.seconds, rounds: options.rounds, connections: options.connections, curve: options.curve, devices: DEVICES, readingsPerPush: 1, batch: 'ingest defaults: ≤ 1000 rows, ≤ 5 ms wait, 4 batches in flight; PG pool 10' },
+    setup: {
+      seconds: options.seconds,
+      rounds: options.rounds,
+      connections: options.connections,
+      curve: options.curve,
+      devices: DEVICES,
+      readingsPerPush: 1,
+      batch: 'ingest defaults: ≤ 1000 rows, ≤ 5 ms wait, 4 batches in flight; PG pool 10',
+    },
     rows,
     targets,
     notes: [
@@ -128,7 +160,13 @@ async function runRound(sink: Sink, mode: Mode, connections: number, seconds: nu
     }
     const { rows } = await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM readings');
     const stored = rows[0]?.n ?? 0;
-    return { readingsPerSec: Math.round(stored / seconds), cpuUsPerReading: Math.round(cpuUs / Math.max(1, stored)), p50Ms: load.p50Ms, p99Ms: load.p99Ms, non2xx: load.non2xx };
+    return {
+      readingsPerSec: Math.round(stored / seconds),
+      cpuUsPerReading: Math.round(cpuUs / Math.max(1, stored)),
+      p50Ms: load.p50Ms,
+      p99Ms: load.p99Ms,
+      non2xx: load.non2xx,
+    };
   } finally {
     await standIn?.stop();
     await database.drop();

@@ -55,19 +55,31 @@ export async function runMaintainBench(options: MaintainBenchOptions): Promise<v
     const maintainMs: number[] = [];
     let seq = 0;
     for (let round = 0; round < options.rounds; round++) {
-      baseline.push(await writeFor(db, () => new Promise((resolve) => setTimeout(resolve, options.baselineMs)), () => seq++));
+      baseline.push(
+        await writeFor(
+          db,
+          () => new Promise((resolve) => setTimeout(resolve, options.baselineMs)),
+          () => seq++,
+        ),
+      );
       // Each round drops the two oldest days that are left.
       const retention = DAYS - 2 * (round + 1);
       let elapsed = 0;
       during.push(
-        await writeFor(db, async () => {
-          const started = performance.now();
-          await runMaintenance(db, { readingsRetentionDays: retention, rejectedRetentionDays: 30, logger: createLogger({ level: 'error' }) });
-          elapsed = performance.now() - started;
-        }, () => seq++),
+        await writeFor(
+          db,
+          async () => {
+            const started = performance.now();
+            await runMaintenance(db, { readingsRetentionDays: retention, rejectedRetentionDays: 30, logger: createLogger({ level: 'error' }) });
+            elapsed = performance.now() - started;
+          },
+          () => seq++,
+        ),
       );
       maintainMs.push(elapsed);
-      console.log(`round ${round + 1}: maintain ${elapsed.toFixed(0)} ms; writes alone ${JSON.stringify(baseline.at(-1))}, during maintain ${JSON.stringify(during.at(-1))}`);
+      console.log(
+        `round ${round + 1}: maintain ${elapsed.toFixed(0)} ms; writes alone ${JSON.stringify(baseline.at(-1))}, during maintain ${JSON.stringify(during.at(-1))}`,
+      );
     }
 
     // The real command, as the schedule runs it.
@@ -81,32 +93,69 @@ export async function runMaintainBench(options: MaintainBenchOptions): Promise<v
     const cliSeconds = (performance.now() - cliStarted) / 1000;
     if (cli.status !== 0) throw new Error(`npm run maintain failed: ${cli.stderr}`);
     const report = JSON.parse(cli.stdout) as { partitionsDropped: string[] };
-    const names = (await db.query<{ name: string }>("SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass")).rows.map((r) => r.name);
+    const names = (
+      await db.query<{ name: string }>(
+        "SELECT c.relname AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'readings'::regclass",
+      )
+    ).rows.map((r) => r.name);
     const pastDays = names.filter((n) => /^readings_p\d{8}$/.test(n) && n <= partitionName(dayOf(today))).length;
     const oldest = names.filter((n) => /^readings_p\d{8}$/.test(n)).sort()[0];
-    console.log(`npm run maintain (30 days): dropped ${report.partitionsDropped.length} partitions in ${cliSeconds.toFixed(1)} s; ${pastDays} days left up to today, oldest ${oldest}`);
+    console.log(
+      `npm run maintain (30 days): dropped ${report.partitionsDropped.length} partitions in ${cliSeconds.toFixed(1)} s; ${pastDays} days left up to today, oldest ${oldest}`,
+    );
 
     const failedDuring = during.reduce((sum, s) => sum + s.failedBatches, 0);
     const rows: ResultRow[] = [
-      { subject: 'ingest writes, no maintenance', role: 'baseline', figures: { readingsPerSec: roundFigure(median(baseline.map((s) => s.readingsPerSec))), slowestBatchMs: roundFigure(median(baseline.map((s) => s.slowestBatchMs))) } },
-      { subject: 'ingest writes while maintain drops 2 days', role: 'project', figures: { readingsPerSec: roundFigure(median(during.map((s) => s.readingsPerSec))), slowestBatchMs: roundFigure(median(during.map((s) => s.slowestBatchMs))) } },
-      { subject: 'maintain (drops 2 daily partitions)', role: 'diagnostic', figures: { maintainMs: roundFigure(median(maintainMs)), rowsPerDay: Math.round(options.rows / (DAYS + 1)) } },
+      {
+        subject: 'ingest writes, no maintenance',
+        role: 'baseline',
+        figures: {
+          readingsPerSec: roundFigure(median(baseline.map((s) => s.readingsPerSec))),
+          slowestBatchMs: roundFigure(median(baseline.map((s) => s.slowestBatchMs))),
+        },
+      },
+      {
+        subject: 'ingest writes while maintain drops 2 days',
+        role: 'project',
+        figures: {
+          readingsPerSec: roundFigure(median(during.map((s) => s.readingsPerSec))),
+          slowestBatchMs: roundFigure(median(during.map((s) => s.slowestBatchMs))),
+        },
+      },
+      {
+        subject: 'maintain (drops 2 daily partitions)',
+        role: 'diagnostic',
+        figures: { maintainMs: roundFigure(median(maintainMs)), rowsPerDay: Math.round(options.rows / (DAYS + 1)) },
+      },
     ];
     writeResult({
       name: 'maintain',
       title: `Maintenance on ${options.rows.toLocaleString('en')} readings: time, and ingest writes while it runs`,
       measuredAt: new Date().toISOString(),
       machine: describeMachine(),
-      setup: { rows: options.rows, days: DAYS + 1, fillSeconds: roundFigure(fillSeconds), rounds: options.rounds, writers: WRITERS, batch: BATCH, baselineMs: options.baselineMs },
+      setup: {
+        rows: options.rows,
+        days: DAYS + 1,
+        fillSeconds: roundFigure(fillSeconds),
+        rounds: options.rounds,
+        writers: WRITERS,
+        batch: BATCH,
+        baselineMs: options.baselineMs,
+      },
       rows,
       targets: [
-        { what: 'npm run maintain with 30 days leaves today and the 30 days before it', target: '31 daily partitions up to today', measured: `${pastDays} (oldest ${oldest})`, met: pastDays === 31 },
+        {
+          what: 'npm run maintain with 30 days leaves today and the 30 days before it',
+          target: '31 daily partitions up to today',
+          measured: `${pastDays} (oldest ${oldest})`,
+          met: pastDays === 31,
+        },
         { what: 'ingest batches failed while partitions were dropped', target: '0', measured: String(failedDuring), met: failedDuring === 0 },
       ],
       notes: [
         `npm run maintain (process start included) dropped ${report.partitionsDropped.length} partitions in ${roundFigure(cliSeconds)} s.`,
         'Rounds run on a shrinking table: each drops the two oldest days left (about 2/41 of the rows).',
-        'PostgreSQL, the writers and maintain share the 2-core machine with other engineers\' work: figures are indicative.',
+        "PostgreSQL, the writers and maintain share the 2-core machine with other engineers' work: figures are indicative.",
       ],
     });
   } finally {
@@ -146,7 +195,16 @@ async function writeFor(db: Database, during: () => Promise<void>, nextSeq: () =
       const now = Date.now();
       const batch: NewReading[] = Array.from({ length: BATCH }, (_, i) => {
         const seq = nextSeq();
-        return { reading_id: readingIdOf(`bench-${w}`, now - i, { seq, metrics: {} }), device_id: `bench-${w}-${i % 50}`, event_ts: new Date(now - i), received_at: new Date(now), metrics: { temperature: i % 40 }, seq, location: null, message_id: null };
+        return {
+          reading_id: readingIdOf(`bench-${w}`, now - i, { seq, metrics: {} }),
+          device_id: `bench-${w}-${i % 50}`,
+          event_ts: new Date(now - i),
+          received_at: new Date(now),
+          metrics: { temperature: i % 40 },
+          seq,
+          location: null,
+          message_id: null,
+        };
       });
       const t = performance.now();
       try {

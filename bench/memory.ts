@@ -64,7 +64,8 @@ export async function runMemoryBench(options: MemoryOptions): Promise<void> {
   const subjects: Subject[] = [{ name: 'bare node:http', role: 'baseline', cwd: ROOT, script: join(ROOT, 'bench/fixtures/bare-http.mjs'), nodeOptions: '' }];
   for (const name of FUNCTION_NAMES) {
     const dir = join(ROOT, 'dist', name);
-    if (existsSync(join(dir, 'index.mjs'))) subjects.push({ name: `${name} bundle`, role: 'project', cwd: dir, script: 'index.mjs', nodeOptions: manifestMemory(name).nodeOptions });
+    if (existsSync(join(dir, 'index.mjs')))
+      subjects.push({ name: `${name} bundle`, role: 'project', cwd: dir, script: 'index.mjs', nodeOptions: manifestMemory(name).nodeOptions });
   }
   if (subjects.length === 1) throw new Error('no bundles in dist/ after `npm run build`');
   const samples = new Map<Subject, number[]>(subjects.map((s) => [s, []]));
@@ -77,27 +78,50 @@ export async function runMemoryBench(options: MemoryOptions): Promise<void> {
     .filter((r) => r.role === 'project')
     .map((r) => {
       const idle = r.figures.idleRssMb ?? NaN;
-      return { what: `${r.subject} idle RSS`, target: `≤ bare + ${IDLE_OVER_BARE_MB} MB`, measured: `+${(idle - bareIdle).toFixed(1)} MB (${idle.toFixed(1)}, bare ${bareIdle.toFixed(1)})`, met: idle - bareIdle <= IDLE_OVER_BARE_MB };
+      return {
+        what: `${r.subject} idle RSS`,
+        target: `≤ bare + ${IDLE_OVER_BARE_MB} MB`,
+        measured: `+${(idle - bareIdle).toFixed(1)} MB (${idle.toFixed(1)}, bare ${bareIdle.toFixed(1)})`,
+        met: idle - bareIdle <= IDLE_OVER_BARE_MB,
+      };
     });
 
-  for (const [name, measure] of [['bridge', bridgePeakRss], ['ingest', ingestPeakRss]] as const) {
+  for (const [name, measure] of [
+    ['bridge', bridgePeakRss],
+    ['ingest', ingestPeakRss],
+  ] as const) {
     const manifest = manifestMemory(name);
     const peak = await measure(manifest.nodeOptions, options.loadSeconds);
-    rows.push({ subject: `${name} under load (NODE_OPTIONS ${manifest.nodeOptions})`, role: 'project', figures: { loadRssMb: peak.rssMb, reqPerSec: peak.reqPerSec } });
-    targets.push({ what: `${name} peak RSS under load`, target: `≤ ${manifest.limitMb} MB (Knative limit)`, measured: `${peak.rssMb.toFixed(1)} MB`, met: peak.rssMb <= manifest.limitMb });
+    rows.push({
+      subject: `${name} under load (NODE_OPTIONS ${manifest.nodeOptions})`,
+      role: 'project',
+      figures: { loadRssMb: peak.rssMb, reqPerSec: peak.reqPerSec },
+    });
+    targets.push({
+      what: `${name} peak RSS under load`,
+      target: `≤ ${manifest.limitMb} MB (Knative limit)`,
+      measured: `${peak.rssMb.toFixed(1)} MB`,
+      met: peak.rssMb <= manifest.limitMb,
+    });
   }
 
   writeResult({
     name: 'memory',
-    title: 'Memory: idle RSS per bundle, the bridge\'s peak RSS under load, with the manifests\' NODE_OPTIONS',
+    title: "Memory: idle RSS per bundle, the bridge's peak RSS under load, with the manifests' NODE_OPTIONS",
     measuredAt: new Date().toISOString(),
     machine: describeMachine(),
-    setup: { rounds: options.rounds, settleMs: SETTLE_MS, bundles: 'dist/<name>/index.mjs (npm run build)', loadSeconds: options.loadSeconds, load: 'bridge: autocannon, 50 connections, token auth; ingest: 400 concurrent pushes, one reading each' },
+    setup: {
+      rounds: options.rounds,
+      settleMs: SETTLE_MS,
+      bundles: 'dist/<name>/index.mjs (npm run build)',
+      loadSeconds: options.loadSeconds,
+      load: 'bridge: autocannon, 50 connections, token auth; ingest: 400 concurrent pushes, one reading each',
+    },
     rows,
     targets,
     notes: [
       'RSS is read from /proc/<pid>/status (VmRSS) on Node ' + process.version + '; the bare server is the floor any Node.js function starts from.',
-      'Each bundle runs with the NODE_OPTIONS of its knative/base manifest. Under load the functions run from source with their manifest\'s NODE_OPTIONS: the bridge publishing to the in-process Pub/Sub (bench/servers/bridge-local.ts) instead of the Google client, ingest with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.',
+      "Each bundle runs with the NODE_OPTIONS of its knative/base manifest. Under load the functions run from source with their manifest's NODE_OPTIONS: the bridge publishing to the in-process Pub/Sub (bench/servers/bridge-local.ts) instead of the Google client, ingest with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.",
     ],
   });
 }
@@ -106,7 +130,17 @@ async function idleRss(subject: Subject): Promise<number> {
   const port = await freePort();
   const child = spawn('taskset', ['-c', '0', process.execPath, subject.script], {
     cwd: subject.cwd,
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), NODE_OPTIONS: subject.nodeOptions, DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres', GOOGLE_CLOUD_PROJECT: 'local-project', BIGQUERY_DATASET: 'telemetry', MIGRATE_ON_START: 'false', LOG_LEVEL: 'error', ADMIN_TOKEN: 'bench' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: String(port),
+      NODE_OPTIONS: subject.nodeOptions,
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
+      GOOGLE_CLOUD_PROJECT: 'local-project',
+      BIGQUERY_DATASET: 'telemetry',
+      MIGRATE_ON_START: 'false',
+      LOG_LEVEL: 'error',
+      ADMIN_TOKEN: 'bench',
+    },
     stdio: 'ignore',
   });
   const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -129,7 +163,14 @@ async function bridgePeakRss(nodeOptions: string, seconds: number): Promise<{ rs
     const device = await createDevice(database.db, { deviceId: 'memory-device-1', token: true });
     const receiver = await startServer('bench/servers/bare-http.ts', ['ack'], {}, 1);
     servers.push(receiver);
-    const bridge = await startServer('bench/servers/bridge-local.ts', [], { NODE_OPTIONS: nodeOptions, DATABASE_URL: database.url, DATA_DIR: dataDir, MIGRATE_ON_START: 'false', GOOGLE_CLOUD_PROJECT: 'bench-project', PUSH_ENDPOINT: `${receiver.url}/` });
+    const bridge = await startServer('bench/servers/bridge-local.ts', [], {
+      NODE_OPTIONS: nodeOptions,
+      DATABASE_URL: database.url,
+      DATA_DIR: dataDir,
+      MIGRATE_ON_START: 'false',
+      GOOGLE_CLOUD_PROJECT: 'bench-project',
+      PUSH_ENDPOINT: `${receiver.url}/`,
+    });
     servers.push(bridge);
     const rss = sampleRss(bridge.pid);
     const load = await runLoad({
@@ -158,7 +199,14 @@ async function ingestPeakRss(nodeOptions: string, seconds: number): Promise<{ rs
     const standIn = await startServer('bench/servers/bigquery-standin.ts', [], {}, 1);
     servers.push(standIn);
     const endpoint = ((await (await fetch(`${standIn.url}/healthz`)).json()) as { url: string }).url;
-    const ingest = await startServer('bench/servers/ingest-bigquery.ts', [], { NODE_OPTIONS: nodeOptions, BIGQUERY_API_ENDPOINT: endpoint, DATABASE_URL: database.url, DATA_DIR: dataDir, MIGRATE_ON_START: 'false', GOOGLE_CLOUD_PROJECT: 'bench-project' });
+    const ingest = await startServer('bench/servers/ingest-bigquery.ts', [], {
+      NODE_OPTIONS: nodeOptions,
+      BIGQUERY_API_ENDPOINT: endpoint,
+      DATABASE_URL: database.url,
+      DATA_DIR: dataDir,
+      MIGRATE_ON_START: 'false',
+      GOOGLE_CLOUD_PROJECT: 'bench-project',
+    });
     servers.push(ingest);
     const rss = sampleRss(ingest.pid);
     let n = 0;
@@ -170,14 +218,21 @@ async function ingestPeakRss(nodeOptions: string, seconds: number): Promise<{ rs
       duration: seconds,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      requests: [{
-        setupRequest: (req) => {
-          n += 1;
-          const reading = { ts: new Date(started + n).toISOString(), seq: n, metrics: { temperature: 20 + (n % 50) / 10, humidity: 40 + (n % 30) } };
-          const message = { data: Buffer.from(JSON.stringify(reading)).toString('base64'), attributes: { deviceId: `memory-${(n % devices) + 1}` }, messageId: `memory-${n}`, publishTime: new Date().toISOString() };
-          return { ...req, body: JSON.stringify({ message, subscription: 'projects/bench-project/subscriptions/ingest' }) };
+      requests: [
+        {
+          setupRequest: (req) => {
+            n += 1;
+            const reading = { ts: new Date(started + n).toISOString(), seq: n, metrics: { temperature: 20 + (n % 50) / 10, humidity: 40 + (n % 30) } };
+            const message = {
+              data: Buffer.from(JSON.stringify(reading)).toString('base64'),
+              attributes: { deviceId: `memory-${(n % devices) + 1}` },
+              messageId: `memory-${n}`,
+              publishTime: new Date().toISOString(),
+            };
+            return { ...req, body: JSON.stringify({ message, subscription: 'projects/bench-project/subscriptions/ingest' }) };
+          },
         },
-      }],
+      ],
     });
     return { rssMb: rss.stop(), reqPerSec: result['2xx'] / seconds };
   } finally {

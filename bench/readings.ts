@@ -31,7 +31,10 @@ export async function runReadingsBench(options: ReadingsBenchOptions): Promise<v
   const rows = options.devices * options.readingsPerDevice;
   try {
     const loadStarted = performance.now();
-    await database.db.query(`INSERT INTO devices (device_id, site) SELECT 'bench-' || lpad(d::text, 4, '0'), 'site-' || (d % 10) FROM generate_series(1, $1::int) d`, [options.devices]);
+    await database.db.query(
+      `INSERT INTO devices (device_id, site) SELECT 'bench-' || lpad(d::text, 4, '0'), 'site-' || (d % 10) FROM generate_series(1, $1::int) d`,
+      [options.devices],
+    );
     // One reading a minute per device, newest now: a million rows span about a week.
     await database.db.query(
       `INSERT INTO readings (reading_id, device_id, event_ts, received_at, metrics, seq)
@@ -56,27 +59,52 @@ export async function runReadingsBench(options: ReadingsBenchOptions): Promise<v
     const endpoints = [
       { subject: 'GET /healthz (HTTP only)', role: 'baseline' as const, path: '/healthz' },
       { subject: 'readings: last hour (~60 rows)', role: 'project' as const, path: `/v1/devices/${device}/readings?from=${hourAgo}&to=${to}` },
-      { subject: 'readings: 24 h, page of 1,000', role: 'project' as const, path: `/v1/devices/${device}/readings?from=${dayAgo}&to=${to}&pageSize=1000&order=desc` },
-      { subject: 'series: 24 h by 5m, 5 aggregates', role: 'project' as const, path: `/v1/devices/${device}/series?metric=temperature&interval=5m&agg=avg,min,max,count,last&from=${dayAgo}&to=${to}` },
-      { subject: 'series: 7 d by 1h, avg', role: 'project' as const, path: `/v1/devices/${device}/series?metric=temperature&interval=1h&from=${new Date(Date.now() - 7 * 86_400_000).toISOString()}&to=${to}` },
+      {
+        subject: 'readings: 24 h, page of 1,000',
+        role: 'project' as const,
+        path: `/v1/devices/${device}/readings?from=${dayAgo}&to=${to}&pageSize=1000&order=desc`,
+      },
+      {
+        subject: 'series: 24 h by 5m, 5 aggregates',
+        role: 'project' as const,
+        path: `/v1/devices/${device}/series?metric=temperature&interval=5m&agg=avg,min,max,count,last&from=${dayAgo}&to=${to}`,
+      },
+      {
+        subject: 'series: 7 d by 1h, avg',
+        role: 'project' as const,
+        path: `/v1/devices/${device}/series?metric=temperature&interval=1h&from=${new Date(Date.now() - 7 * 86_400_000).toISOString()}&to=${to}`,
+      },
       { subject: 'fleet: page of 100', role: 'project' as const, path: '/v1/fleet?pageSize=100' },
       { subject: 'fleet: silentFor=30m', role: 'project' as const, path: '/v1/fleet?silentFor=30m&pageSize=1000' },
     ];
 
-    const server = await startServer('scripts/serve.ts', ['readings'], { DATABASE_URL: database.url, READ_TOKEN: TOKEN, MIGRATE_ON_START: 'false', PG_POOL_MAX: '5' });
+    const server = await startServer('scripts/serve.ts', ['readings'], {
+      DATABASE_URL: database.url,
+      READ_TOKEN: TOKEN,
+      MIGRATE_ON_START: 'false',
+      PG_POOL_MAX: '5',
+    });
     const samples = new Map<string, { reqPerSec: number[]; p50Ms: number[]; p99Ms: number[]; non2xx: number[] }>();
     try {
       for (let round = 0; round < options.rounds; round++) {
         // Interleaved, so that the machine's noise hits every endpoint alike.
         for (const endpoint of endpoints) {
-          const result = await runLoad({ url: server.url + endpoint.path, method: 'GET', connections: options.connections, seconds: options.seconds, headers: { authorization: `Bearer ${TOKEN}` } });
+          const result = await runLoad({
+            url: server.url + endpoint.path,
+            method: 'GET',
+            connections: options.connections,
+            seconds: options.seconds,
+            headers: { authorization: `Bearer ${TOKEN}` },
+          });
           const s = samples.get(endpoint.subject) ?? { reqPerSec: [], p50Ms: [], p99Ms: [], non2xx: [] };
           s.reqPerSec.push(result.reqPerSec);
           s.p50Ms.push(result.p50Ms);
           s.p99Ms.push(result.p99Ms);
           s.non2xx.push(result.non2xx + result.errors);
           samples.set(endpoint.subject, s);
-          console.log(`round ${round + 1} ${endpoint.subject}: ${result.reqPerSec.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}`);
+          console.log(
+            `round ${round + 1} ${endpoint.subject}: ${result.reqPerSec.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, non-2xx ${result.non2xx}`,
+          );
         }
       }
     } finally {
@@ -87,7 +115,12 @@ export async function runReadingsBench(options: ReadingsBenchOptions): Promise<v
       return {
         subject: e.subject,
         role: e.role,
-        figures: { reqPerSec: roundFigure(median(s.reqPerSec)), p50Ms: roundFigure(median(s.p50Ms)), p99Ms: roundFigure(median(s.p99Ms)), non2xx: Math.max(...s.non2xx) },
+        figures: {
+          reqPerSec: roundFigure(median(s.reqPerSec)),
+          p50Ms: roundFigure(median(s.p50Ms)),
+          p99Ms: roundFigure(median(s.p99Ms)),
+          non2xx: Math.max(...s.non2xx),
+        },
       };
     });
 
@@ -111,7 +144,12 @@ export async function runReadingsBench(options: ReadingsBenchOptions): Promise<v
 }
 
 /** EXPLAIN (ANALYZE, BUFFERS) of the function's three query shapes on the loaded table. */
-async function writeExplain(db: { query<R>(text: string, params?: unknown[]): Promise<{ rows: R[] }> }, device: string, w: { hourAgo: string; dayAgo: string; to: string }, rows: number): Promise<void> {
+async function writeExplain(
+  db: { query<R>(text: string, params?: unknown[]): Promise<{ rows: R[] }> },
+  device: string,
+  w: { hourAgo: string; dayAgo: string; to: string },
+  rows: number,
+): Promise<void> {
   const { selectBuckets, selectFleet, selectReadings } = await import('../functions/readings/store.ts');
   const sections: string[] = [];
   const explaining = (title: string) => ({
@@ -124,9 +162,22 @@ async function writeExplain(db: { query<R>(text: string, params?: unknown[]): Pr
   });
   const window = { deviceId: device, fromMs: Date.parse(w.dayAgo), toMs: Date.parse(w.to) };
   await selectReadings(explaining('readings: one device, 24 h, page of 1,000, newest first'), { ...window, order: 'desc', limit: 1001 });
-  await selectReadings(explaining('readings: the next page (keyset cursor), metrics=humidity'), { ...window, order: 'asc', limit: 101, metrics: ['humidity'], after: { ts: new Date(Date.parse(w.hourAgo)).toISOString(), id: 'ffff' } });
+  await selectReadings(explaining('readings: the next page (keyset cursor), metrics=humidity'), {
+    ...window,
+    order: 'asc',
+    limit: 101,
+    metrics: ['humidity'],
+    after: { ts: new Date(Date.parse(w.hourAgo)).toISOString(), id: 'ffff' },
+  });
   await selectBuckets(explaining('series: one device, 24 h by 5 min'), { ...window, metric: 'temperature', widthMs: 300_000 });
   await selectFleet(explaining('fleet: page of 100, silent for 30 min'), { limit: 101, silentForMs: 1_800_000 });
-  const text = [`### Query plans on ${rows.toLocaleString('en')} readings`, '', `_${new Date().toISOString()}; written by \`npm run bench -- readings\`._`, '', ...sections, ''].join('\n');
+  const text = [
+    `### Query plans on ${rows.toLocaleString('en')} readings`,
+    '',
+    `_${new Date().toISOString()}; written by \`npm run bench -- readings\`._`,
+    '',
+    ...sections,
+    '',
+  ].join('\n');
   writeFileSync(join(RESULTS_DIR, 'readings-explain.md'), text);
 }

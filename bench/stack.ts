@@ -46,7 +46,10 @@ const TICKS_PER_SECOND = 100;
 function cpuSeconds(pid: number | 'self', of: 'own' | 'children'): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start at field 3.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const fields = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   const [user, system] = of === 'own' ? [fields[11], fields[12]] : [fields[13], fields[14]];
   return ((user ?? NaN) + (system ?? NaN)) / TICKS_PER_SECOND;
 }
@@ -76,7 +79,11 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
     const simulatorCpu = cpuSeconds('self', 'children') - childCpuBefore;
     const loadEnded = performance.now();
     const counted = async () => Number((await database.db.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n ?? 0);
-    await waitFor(async () => (await counted()) >= sim.acceptedReadings, { timeoutMs: 120_000, intervalMs: 250, what: 'every accepted reading in PostgreSQL' }).catch(() => undefined);
+    await waitFor(async () => (await counted()) >= sim.acceptedReadings, {
+      timeoutMs: 120_000,
+      intervalMs: 250,
+      what: 'every accepted reading in PostgreSQL',
+    }).catch(() => undefined);
     const drainSeconds = (performance.now() - loadEnded) / 1000;
     const stackCpu = cpuSeconds(stackPid, 'own') - stackCpuBefore;
     const stored = await counted();
@@ -96,29 +103,45 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
       title: `Whole local stack (npm start) under npm run simulate --style reading, ${options.rate} readings/s offered for ${options.seconds} s`,
       measuredAt: new Date().toISOString(),
       machine: describeMachine(),
-      setup: { ...options, stack: 'npm start: in-process Pub/Sub, PostgreSQL 15, DuckDB; not pinned', load: 'npm run simulate --style reading on the same machine, not pinned' },
-      rows: [{
-        subject: 'npm start stack + simulator',
-        role: 'project',
-        figures: {
-          readingsPerSec,
-          acceptedPerSec: sim.acceptedReadings / sim.seconds,
-          p50Ms: sim.p50Ms,
-          p99Ms: sim.p99Ms,
-          maxMs: sim.maxMs,
-          storedP50Ms: Number(storedLatency.p50),
-          storedP99Ms: Number(storedLatency.p99),
-          drainSeconds,
-          stackCpuUsPerReading: (stackCpu * 1e6) / sim.acceptedReadings,
-          simulatorCpuUsPerReading: (simulatorCpu * 1e6) / sim.acceptedReadings,
-          lost: Math.max(lostPg, lostWarehouse),
-          non2xx: sim.refused,
+      setup: {
+        ...options,
+        stack: 'npm start: in-process Pub/Sub, PostgreSQL 15, DuckDB; not pinned',
+        load: 'npm run simulate --style reading on the same machine, not pinned',
+      },
+      rows: [
+        {
+          subject: 'npm start stack + simulator',
+          role: 'project',
+          figures: {
+            readingsPerSec,
+            acceptedPerSec: sim.acceptedReadings / sim.seconds,
+            p50Ms: sim.p50Ms,
+            p99Ms: sim.p99Ms,
+            maxMs: sim.maxMs,
+            storedP50Ms: Number(storedLatency.p50),
+            storedP99Ms: Number(storedLatency.p99),
+            drainSeconds,
+            stackCpuUsPerReading: (stackCpu * 1e6) / sim.acceptedReadings,
+            simulatorCpuUsPerReading: (simulatorCpu * 1e6) / sim.acceptedReadings,
+            lost: Math.max(lostPg, lostWarehouse),
+            non2xx: sim.refused,
+          },
         },
-      }],
+      ],
       targets: [
-        { what: 'readings/s sustained (accepted ÷ (load + drain time))', target: `≥ ${TARGET_RATE.toLocaleString('en')}`, measured: `${Math.round(readingsPerSec)}`, met: readingsPerSec >= TARGET_RATE },
+        {
+          what: 'readings/s sustained (accepted ÷ (load + drain time))',
+          target: `≥ ${TARGET_RATE.toLocaleString('en')}`,
+          measured: `${Math.round(readingsPerSec)}`,
+          met: readingsPerSec >= TARGET_RATE,
+        },
         { what: 'POST → 202, p99', target: `≤ ${TARGET_P99_MS} ms`, measured: `${sim.p99Ms.toFixed(1)} ms`, met: sim.p99Ms <= TARGET_P99_MS },
-        { what: 'accepted readings missing (PostgreSQL / warehouse)', target: '0 / 0', measured: `${lostPg} / ${lostWarehouse}`, met: lostPg === 0 && lostWarehouse === 0 && sim.refused === 0 },
+        {
+          what: 'accepted readings missing (PostgreSQL / warehouse)',
+          target: '0 / 0',
+          measured: `${lostPg} / ${lostWarehouse}`,
+          met: lostPg === 0 && lostWarehouse === 0 && sim.refused === 0,
+        },
       ],
       notes: [
         `${sim.requests} requests sent in ${sim.seconds.toFixed(1)} s, ${sim.acceptedRequests} accepted (${sim.acceptedReadings} readings), ${sim.refused} refused; all stored ${drainSeconds.toFixed(1)} s after the load ended.`,
@@ -137,7 +160,20 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
 
 /** `npm run simulate` as a user runs it (URLs and admin token from the stack's `dataDir`); its summary parsed. */
 async function runSimulator(dataDir: string, options: StackBenchOptions): Promise<SimulatorFigures> {
-  const args = [...NODE_ARGS, 'scripts/simulate.ts', '--style', 'reading', '--devices', String(options.devices), '--rate', String(options.rate), '--duration', String(options.seconds), '--concurrency', String(options.concurrency)];
+  const args = [
+    ...NODE_ARGS,
+    'scripts/simulate.ts',
+    '--style',
+    'reading',
+    '--devices',
+    String(options.devices),
+    '--rate',
+    String(options.rate),
+    '--duration',
+    String(options.seconds),
+    '--concurrency',
+    String(options.concurrency),
+  ];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -27,7 +27,8 @@ export async function runWarehouseDuckDbBench(options: WarehouseDuckDbOptions): 
   const dir = await mkdtemp(join(tmpdir(), 'bench-duckdb-'));
   const sink = await openDuckDbSink(join(dir, 'warehouse.duckdb'));
   const results: ResultRow[] = [];
-  const record = (subject: string, seconds: number) => results.push({ subject: `DuckDB sink, ${subject}`, role: 'diagnostic', figures: { rowsPerSec: total / seconds } });
+  const record = (subject: string, seconds: number) =>
+    results.push({ subject: `DuckDB sink, ${subject}`, role: 'diagnostic', figures: { rowsPerSec: total / seconds } });
   try {
     record(`new rows, ${batch}-row batches`, await timed(() => writeInBatches(sink, rows, batch, 1)));
     record(`duplicates, ${batch}-row batches`, await timed(() => writeInBatches(sink, rows, batch, 1)));

@@ -66,20 +66,38 @@ export async function runWarehouseWritesBench(options: WarehouseWritesOptions): 
     title: 'Warehouse writes: BigQuery sink against the local insertAll stand-in',
     measuredAt: new Date().toISOString(),
     machine: describeMachine(),
-    setup: { readings: options.readings, rowsPerReading: ROWS_PER_READING, rounds: options.rounds, concurrentPushes: options.concurrency, batch: 'ingest defaults: ≤ 1000 readings, ≤ 5 ms wait, 4 batches in flight; ≤ 500 rows per insertAll' },
+    setup: {
+      readings: options.readings,
+      rowsPerReading: ROWS_PER_READING,
+      rounds: options.rounds,
+      concurrentPushes: options.concurrency,
+      batch: 'ingest defaults: ≤ 1000 readings, ≤ 5 ms wait, 4 batches in flight; ≤ 500 rows per insertAll',
+    },
     rows,
     targets: [
-      { what: 'requests per 1,000 rows, fewer than one request per reading', target: '≥ 20× fewer', measured: `${roundFigure(fewer)}× fewer`, met: fewer >= 20 },
+      {
+        what: 'requests per 1,000 rows, fewer than one request per reading',
+        target: '≥ 20× fewer',
+        measured: `${roundFigure(fewer)}× fewer`,
+        met: fewer >= 20,
+      },
       { what: 'rows lost', target: '0', measured: String(project.lost), met: project.lost === 0 },
     ],
-    notes: ['The sink and the stand-in share one process (the stand-in is test support code), so rows/s counts the stand-in\'s work too.'],
+    notes: ["The sink and the stand-in share one process (the stand-in is test support code), so rows/s counts the stand-in's work too."],
   });
 }
 
 async function measure(standIn: BigQueryStandIn, options: WarehouseWritesOptions, mode: 'grouped' | 'per-reading'): Promise<Sample> {
   standIn.reset();
   standIn.createTable(DATASET, TABLE, bigQueryMeasurementsTable());
-  const sink = createBigQuerySink({ projectId: 'local-project', dataset: DATASET, table: TABLE, logger: createLogger({ level: 'error' }), apiEndpoint: standIn.url, authClient: localAuth() });
+  const sink = createBigQuerySink({
+    projectId: 'local-project',
+    dataset: DATASET,
+    table: TABLE,
+    logger: createLogger({ level: 'error' }),
+    apiEndpoint: standIn.url,
+    authClient: localAuth(),
+  });
   const write = mode === 'grouped' ? groupCommitted(sink) : (rows: MeasurementRow[]) => sink.write(rows).then(() => undefined);
   const rows = makeMeasurementRows(options.readings * ROWS_PER_READING);
   const started = performance.now();

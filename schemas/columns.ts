@@ -95,8 +95,6 @@ const DUCKDB_TYPES: Record<ColumnKind, string> = {
 
 /** DuckDB DDL for `measurements`; the primary key makes re-inserts of a reading no-ops. */
 export function duckDbMeasurementsDdl(): string {
-  const columns = columnsOf(MeasurementRow).map(
-    (c) => `  ${c.name} ${DUCKDB_TYPES[c.kind]}${c.nullable ? '' : ' NOT NULL'}`,
-  );
+  const columns = columnsOf(MeasurementRow).map((c) => `  ${c.name} ${DUCKDB_TYPES[c.kind]}${c.nullable ? '' : ' NOT NULL'}`);
   return `CREATE TABLE IF NOT EXISTS measurements (\n${columns.join(',\n')},\n  PRIMARY KEY (reading_id, metric)\n)`;
 }

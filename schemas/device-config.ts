@@ -32,7 +32,13 @@ export const Base64Payload = (maxBytes: number) =>
     });
 
 /** An int64 as proto3 JSON writes it (a decimal string) or as a number. */
-const Version = z.union([z.int().min(0), z.string().regex(/^\d{1,15}$/, { error: 'must be a decimal version number' }).transform(Number)]);
+const Version = z.union([
+  z.int().min(0),
+  z
+    .string()
+    .regex(/^\d{1,15}$/, { error: 'must be a decimal version number' })
+    .transform(Number),
+]);
 
 /** `POST /v1/devices/{id}:modifyCloudToDeviceConfig` (camelCase or snake_case). */
 export const ModifyConfigRequest = z
@@ -74,7 +80,12 @@ export const ListStatesResponse = z.object({ deviceStates: z.array(DeviceStateEn
 export type ListStatesResponse = z.infer<typeof ListStatesResponse>;
 
 const Count = (name: string) =>
-  z.coerce.number().int().min(0).max(KEPT_PER_DEVICE, { error: `${name} is at most ${KEPT_PER_DEVICE}` }).optional();
+  z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(KEPT_PER_DEVICE, { error: `${name} is at most ${KEPT_PER_DEVICE}` })
+    .optional();
 
 /** `GET .../configVersions?numVersions=` (0 or absent: all kept versions). */
 export const ListConfigVersionsQuery = z.object({ numVersions: Count('numVersions') });
@@ -94,6 +105,14 @@ export type SetStateRequest = z.infer<typeof SetStateRequest>;
 
 /** `GET .../config?local_version=N` (also `localVersion`): 0 or absent asks for the latest. */
 export const GetConfigQuery = z.object({
-  local_version: z.string().regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' }).transform(Number).optional(),
-  localVersion: z.string().regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' }).transform(Number).optional(),
+  local_version: z
+    .string()
+    .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
+    .transform(Number)
+    .optional(),
+  localVersion: z
+    .string()
+    .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
+    .transform(Number)
+    .optional(),
 });

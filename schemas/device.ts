@@ -61,7 +61,10 @@ export const PublicKeyCredentialSpec = z
   .strictObject({
     type: z.enum(['es256', 'rs256']),
     publicKeyPem: Text.min(1).max(16_384),
-    expiresAt: z.iso.datetime({ offset: true }).transform((s) => new Date(s)).optional(),
+    expiresAt: z.iso
+      .datetime({ offset: true })
+      .transform((s) => new Date(s))
+      .optional(),
   })
   .superRefine((spec, ctx) => {
     const imported = importDevicePublicKey(spec.type, spec.publicKeyPem);
@@ -118,7 +121,10 @@ export type PatchDevice = z.infer<typeof PatchDevice>;
 
 /** `POST /v1/devices:batchCreate`: items are parsed one by one, to report each by index. */
 export const BatchCreate = z.strictObject({
-  devices: z.array(z.unknown()).min(1).max(MAX_BATCH_DEVICES, { error: `at most ${MAX_BATCH_DEVICES} devices per call` }),
+  devices: z
+    .array(z.unknown())
+    .min(1)
+    .max(MAX_BATCH_DEVICES, { error: `at most ${MAX_BATCH_DEVICES} devices per call` }),
 });
 export type BatchCreate = z.infer<typeof BatchCreate>;
 

@@ -32,7 +32,7 @@ export const PubsubMessage = z
     data: m.data ?? '',
     attributes: m.attributes ?? {},
     // An opaque id, kept as given except for NUL, which no PostgreSQL text column can hold.
-    messageId: (m.messageId ?? m.message_id as string).replaceAll('\u0000', '\uFFFD'),
+    messageId: (m.messageId ?? (m.message_id as string)).replaceAll('\u0000', '\uFFFD'),
     publishTime: m.publishTime ?? m.publish_time,
     orderingKey: m.orderingKey ?? m.ordering_key,
   }));

@@ -5,15 +5,7 @@
  * `undefined` for anything else, valid or not, which then goes to zod, the single source of
  * truth and of the error messages. test/schemas/reading-fast-path.test.ts proves both agree.
  */
-import {
-  IsoDateTime,
-  isPlausibleEventTime,
-  MAX_METRICS_PER_READING,
-  MAX_TEXT_VALUE_LENGTH,
-  METRIC_NAME_PATTERN,
-  DeviceId,
-  type Reading,
-} from './reading.ts';
+import { IsoDateTime, isPlausibleEventTime, MAX_METRICS_PER_READING, MAX_TEXT_VALUE_LENGTH, METRIC_NAME_PATTERN, DeviceId, type Reading } from './reading.ts';
 
 const ISO_PATTERN = IsoDateTime.def.pattern;
 
@@ -21,7 +13,14 @@ const ISO_PATTERN = IsoDateTime.def.pattern;
 export function readingFastPath(value: unknown): Reading | undefined {
   if (!isPlainObject(value)) return undefined;
   const { deviceId, ts, metrics, units, seq, location, tags } = value;
-  const present = +(deviceId !== undefined) + +(ts !== undefined) + +(metrics !== undefined) + +(units !== undefined) + +(seq !== undefined) + +(location !== undefined) + +(tags !== undefined);
+  const present =
+    +(deviceId !== undefined) +
+    +(ts !== undefined) +
+    +(metrics !== undefined) +
+    +(units !== undefined) +
+    +(seq !== undefined) +
+    +(location !== undefined) +
+    +(tags !== undefined);
   // A key outside the shape (strictObject refuses it), or one holding undefined (not JSON).
   if (ownKeyCount(value) !== present) return undefined;
   if (deviceId !== undefined && !(typeof deviceId === 'string' && DeviceId.safeParse(deviceId).success)) return undefined;
@@ -32,7 +31,17 @@ export function readingFastPath(value: unknown): Reading | undefined {
   if (seq !== undefined && !(Number.isSafeInteger(seq) && (seq as number) >= 0)) return undefined;
   const place = location === undefined ? undefined : toLocation(location);
   if (place === null) return undefined;
-  if (tags !== undefined && !isRecord(tags, (k) => isText(k, 1, 128), (v) => isText(v, 0, 256), 0, Infinity)) return undefined;
+  if (
+    tags !== undefined &&
+    !isRecord(
+      tags,
+      (k) => isText(k, 1, 128),
+      (v) => isText(v, 0, 256),
+      0,
+      Infinity,
+    )
+  )
+    return undefined;
   // Zod returns new objects in the shape's key order; records keep the order they came in.
   const reading: Reading = {} as Reading;
   if (deviceId !== undefined) reading.deviceId = deviceId as string;

@@ -26,9 +26,7 @@ export const Text = z.string().refine((s) => !s.includes('\u0000') && s.isWellFo
   error: 'must not contain the NUL character or unpaired UTF-16 surrogates',
 });
 
-export const MetricName = z
-  .string()
-  .regex(METRIC_NAME_PATTERN, { error: 'metric names must match ^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$' });
+export const MetricName = z.string().regex(METRIC_NAME_PATTERN, { error: 'metric names must match ^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$' });
 
 /** A metric value: a finite number, a boolean or a short string. */
 export const MetricValue = z.union([z.number(), z.boolean(), Text.max(MAX_TEXT_VALUE_LENGTH)], {
@@ -46,10 +44,9 @@ export const IsoDateTime = z.iso.datetime({ offset: true });
 
 /** RFC 3339 with an explicit offset, or epoch milliseconds. Output: epoch milliseconds. */
 export const EventTime = z
-  .union([
-    IsoDateTime.transform((s) => Date.parse(s)),
-    z.number().transform((ms) => Math.round(ms)),
-  ], { error: 'must be an RFC 3339 timestamp with offset or epoch milliseconds' })
+  .union([IsoDateTime.transform((s) => Date.parse(s)), z.number().transform((ms) => Math.round(ms))], {
+    error: 'must be an RFC 3339 timestamp with offset or epoch milliseconds',
+  })
   .refine((ms) => isPlausibleEventTime(ms), EVENT_TIME_RANGE);
 
 export const Location = z.strictObject({

@@ -36,8 +36,20 @@ export const QueryTime = z.string().transform((s, ctx) => {
 /** `a,b,c` → a de-duplicated list of metric names, each checked. */
 const MetricList = z
   .string()
-  .transform((s) => [...new Set(s.split(',').map((m) => m.trim()).filter((m) => m !== ''))])
-  .pipe(z.array(MetricName).min(1, { error: 'name at least one metric' }).max(MAX_SELECTED_METRICS, { error: `at most ${MAX_SELECTED_METRICS} metrics` }));
+  .transform((s) => [
+    ...new Set(
+      s
+        .split(',')
+        .map((m) => m.trim())
+        .filter((m) => m !== ''),
+    ),
+  ])
+  .pipe(
+    z
+      .array(MetricName)
+      .min(1, { error: 'name at least one metric' })
+      .max(MAX_SELECTED_METRICS, { error: `at most ${MAX_SELECTED_METRICS} metrics` }),
+  );
 
 /** A duration such as `90s`, `15m`, `2h`, `7d`. Output: milliseconds. */
 export const Duration = z.string().transform((s, ctx) => {
@@ -55,7 +67,11 @@ const pageSize = (max: number, fallback: number) => z.coerce.number().int().min(
  * The window a query means: `to` defaults to now and `from` to a span before `to`. `from` and
  * `to` stay as given, so that a page token can tell the same query asked again later.
  */
-function resolveWindow<T extends { from?: number; to?: number }>(query: T, defaultSpanMs: number, now = Date.now()): T & { window: { from: number; to: number } } {
+function resolveWindow<T extends { from?: number; to?: number }>(
+  query: T,
+  defaultSpanMs: number,
+  now = Date.now(),
+): T & { window: { from: number; to: number } } {
   const to = query.to ?? now;
   return { ...query, window: { from: query.from ?? to - defaultSpanMs, to } };
 }

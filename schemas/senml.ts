@@ -23,7 +23,11 @@ export const SenmlRecord = z
     bu: Text.max(32).optional(),
     bv: z.number().optional(),
     bs: z.number().optional(),
-    bver: z.int().min(1).max(SENML_VERSION, { error: `SenML version above ${SENML_VERSION} is not supported` }).optional(),
+    bver: z
+      .int()
+      .min(1)
+      .max(SENML_VERSION, { error: `SenML version above ${SENML_VERSION} is not supported` })
+      .optional(),
     n: z.string().optional(),
     u: Text.max(32).optional(),
     v: z.number().optional(),

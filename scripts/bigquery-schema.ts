@@ -20,7 +20,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   runCli({
     command: 'npm run schemas:bigquery',
     synopsis: '',
-    description: 'Writes schemas/bigquery/measurements.json, the BigQuery table resource derived from the zod row\nschema (schemas/columns.ts). Commit the result; a test fails when it drifts.',
+    description:
+      'Writes schemas/bigquery/measurements.json, the BigQuery table resource derived from the zod row\nschema (schemas/columns.ts). Commit the result; a test fails when it drifts.',
     options: {},
   });
   await writeFile(MEASUREMENTS_TABLE_FILE, renderMeasurementsTable());

@@ -36,7 +36,9 @@ export function warehouseViews(target: WarehouseTarget, dir = QUERIES_DIR): Ware
     .filter((f) => f.endsWith('view.bigquery.sql'))
     .sort()
     .map((file) => {
-      const sql = readFileSync(path.join(dir, file), 'utf8').replace(/\{\{project\}\}/g, target.project).replace(/\{\{dataset\}\}/g, target.dataset);
+      const sql = readFileSync(path.join(dir, file), 'utf8')
+        .replace(/\{\{project\}\}/g, target.project)
+        .replace(/\{\{dataset\}\}/g, target.dataset);
       const match = /CREATE\s+OR\s+REPLACE\s+VIEW\s+`[^`]*\.([A-Za-z_][\w]*)`\s+AS\s+([\s\S]*)$/i.exec(sql);
       if (!match) throw new Error(`${file} is not a CREATE OR REPLACE VIEW statement`);
       return { name: match[1]!, query: match[2]!.trim() };
@@ -94,7 +96,8 @@ export async function setUpWarehouse(target: WarehouseTarget, connection: BigQue
   const table = dataset.table(MEASUREMENTS_TABLE);
   const [tableExists] = await table.exists();
   if (tableExists) done.push(`table ${MEASUREMENTS_TABLE} exists`);
-  else await create(`table ${MEASUREMENTS_TABLE}, partitioned by DATE(event_ts), clustered by device_id, metric`, () => table.create(bigQueryMeasurementsTable()));
+  else
+    await create(`table ${MEASUREMENTS_TABLE}, partitioned by DATE(event_ts), clustered by device_id, metric`, () => table.create(bigQueryMeasurementsTable()));
 
   for (const view of warehouseViews(target)) {
     const resource = { view: { query: view.query, useLegacySql: false } };

@@ -66,7 +66,11 @@ function listExports(source: string): string[] {
   for (const m of source.matchAll(/^export\s+(?:async\s+)?(?:function\*?|const|let|var|class)\s+([A-Za-z_$][\w$]*)/gm)) names.add(m[1]!);
   for (const m of source.matchAll(/^export\s*\{([^}]*)\}/gm)) {
     for (const part of m[1]!.split(',')) {
-      const exported = part.trim().split(/\s+as\s+/).pop()?.trim();
+      const exported = part
+        .trim()
+        .split(/\s+as\s+/)
+        .pop()
+        ?.trim();
       if (exported && !exported.startsWith('type ')) names.add(exported);
     }
   }
@@ -137,7 +141,9 @@ function embedMigrationsPlugin(root: string): esbuild.Plugin {
     name: 'embed-migrations',
     setup(build) {
       build.onLoad({ filter: new RegExp(`^${escapeRegExp(module)}$`) }, () => {
-        const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
+        const files = readdirSync(dir)
+          .filter((f) => f.endsWith('.sql'))
+          .sort();
         const migrations = files.map((f) => ({ version: f.replace(/\.sql$/, ''), sql: readFileSync(path.join(dir, f), 'utf8') }));
         return {
           contents: `export const MIGRATIONS_DIR = '(embedded)';\nexport const readMigrationFiles = async () => ${JSON.stringify(migrations)};\n`,
@@ -246,7 +252,14 @@ export async function bundleFunction(options: BundleOptions, root = ROOT): Promi
     metafile: true,
     logLevel: 'warning',
     legalComments: 'none',
-    plugins: [entryPlugin(options.modulePath, root), buildTimeModulesPlugin(root), stubEmbeddedPlugin(root), embedMigrationsPlugin(root), englishOnlyZodPlugin(), namedDynamicImportsPlugin()],
+    plugins: [
+      entryPlugin(options.modulePath, root),
+      buildTimeModulesPlugin(root),
+      stubEmbeddedPlugin(root),
+      embedMigrationsPlugin(root),
+      englishOnlyZodPlugin(),
+      namedDynamicImportsPlugin(),
+    ],
   });
   const outputs = Object.entries(result.metafile.outputs);
   const entryPath = path.relative(root, path.join(outDir, 'index.mjs'));
@@ -286,7 +299,8 @@ async function main(): Promise<void> {
   const spec = {
     command: 'npm run build',
     synopsis: '[<function>...]',
-    description: 'Bundles each function into dist/<function>/index.mjs (self-contained: run it with\n`node dist/<function>/index.mjs`, no node_modules beside it), the artefact of its container.\nA bundle leaves the embedded PGlite and DuckDB out: it needs DATABASE_URL (or INSTANCE_CONNECTION_NAME),\nand ingest also GOOGLE_CLOUD_PROJECT and BIGQUERY_DATASET.',
+    description:
+      'Bundles each function into dist/<function>/index.mjs (self-contained: run it with\n`node dist/<function>/index.mjs`, no node_modules beside it), the artefact of its container.\nA bundle leaves the embedded PGlite and DuckDB out: it needs DATABASE_URL (or INSTANCE_CONNECTION_NAME),\nand ingest also GOOGLE_CLOUD_PROJECT and BIGQUERY_DATASET.',
     positionals: [{ name: '<function>...', variadic: true, help: `any of ${available.join(', ')} (default: all)` }],
     options: {},
   } as const;
@@ -295,7 +309,9 @@ async function main(): Promise<void> {
   if (unknown.length > 0) usageFailure(spec, `unknown or missing function(s): ${unknown.join(', ')} (available: ${available.join(', ') || 'none'})`);
   for (const name of requested.length > 0 ? requested : available) {
     const report = await bundleFunction({ name, modulePath: path.join(ROOT, 'functions', name, 'index.ts') });
-    console.log(`${name.padEnd(11)} ${path.relative(ROOT, report.entry).padEnd(28)} entry ${kib(report.entryBytes).padStart(10)}  total ${kib(report.totalBytes).padStart(10)}`);
+    console.log(
+      `${name.padEnd(11)} ${path.relative(ROOT, report.entry).padEnd(28)} entry ${kib(report.entryBytes).padStart(10)}  total ${kib(report.totalBytes).padStart(10)}`,
+    );
   }
 }
 

@@ -16,11 +16,26 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FUNCTION_NAMES, isFunctionName, isPushFunction, type FunctionName } from '../functions/index.ts';
 import { parseCommandLine, runCli, UsageError, usageFailure } from './cli.ts';
-import { defaultPushAudience, fillManifests, isKnativeService, renderOverlay, selectFunction, TARGETS, toYaml, type Manifest, type Target } from './deploy/manifests.ts';
+import {
+  defaultPushAudience,
+  fillManifests,
+  isKnativeService,
+  renderOverlay,
+  selectFunction,
+  TARGETS,
+  toYaml,
+  type Manifest,
+  type Target,
+} from './deploy/manifests.ts';
 import { gcloudValue } from './gcloud.ts';
 
 function run(command: string, args: string[], input?: string): void {
-  const result = spawnSync(command, args, { input, stdio: [input === undefined ? 'ignore' : 'pipe', 'inherit', 'inherit'], encoding: 'utf8', timeout: 600_000 });
+  const result = spawnSync(command, args, {
+    input,
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'inherit', 'inherit'],
+    encoding: 'utf8',
+    timeout: 600_000,
+  });
   if (result.error) throw new Error(`${command} could not be started: ${result.error.message}`);
   if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed with exit code ${result.status}`);
 }
@@ -65,11 +80,26 @@ export const DEPLOY_COMMAND = {
   options: {
     target: { type: 'string', value: 'T', help: `${TARGETS.join(' or ')}`, defaultText: 'gke' },
     project: { type: 'string', value: 'P', help: 'Google Cloud project', defaultText: '`gcloud config get-value project`' },
-    region: { type: 'string', value: 'R', help: 'region of the Artifact Registry, Cloud SQL and Cloud Run', defaultText: '`gcloud config get-value run/region`, else compute/region' },
+    region: {
+      type: 'string',
+      value: 'R',
+      help: 'region of the Artifact Registry, Cloud SQL and Cloud Run',
+      defaultText: '`gcloud config get-value run/region`, else compute/region',
+    },
     context: { type: 'string', value: 'CTX', help: 'kubectl context of the GKE cluster (required on gke unless --dry-run; `kubectl config get-contexts`)' },
     image: { type: 'string', value: 'IMAGE', help: 'the image to run', defaultText: 'REGION-docker.pkg.dev/PROJECT/telemetry/<function>:latest' },
-    'project-number': { type: 'string', value: 'N', help: 'on cloud-run, for the push audience of ingest/deadletter', defaultText: '`gcloud projects describe`' },
-    'push-audience': { type: 'string', value: 'URL', help: 'PUSH_AUTH_AUDIENCE of ingest/deadletter', defaultText: 'gke: https://<function>.telemetry.svc.cluster.local/, cloud-run: the service\'s run.app URL' },
+    'project-number': {
+      type: 'string',
+      value: 'N',
+      help: 'on cloud-run, for the push audience of ingest/deadletter',
+      defaultText: '`gcloud projects describe`',
+    },
+    'push-audience': {
+      type: 'string',
+      value: 'URL',
+      help: 'PUSH_AUTH_AUDIENCE of ingest/deadletter',
+      defaultText: "gke: https://<function>.telemetry.svc.cluster.local/, cloud-run: the service's run.app URL",
+    },
     'dry-run': { type: 'boolean', help: 'print the filled manifest; talk to no cluster' },
   },
   notes: [
@@ -102,7 +132,9 @@ export function parseDeployArgs(argv: string[]): DeployArgs {
   if (!isFunctionName(name)) problems.push(`the function must be one of ${FUNCTION_NAMES.join(', ')}${name ? `, not ${name}` : ''}`);
   if (!(TARGETS as readonly string[]).includes(target)) problems.push(`--target must be one of ${TARGETS.join(', ')}, not ${target}`);
   if (target === 'gke' && !values['dry-run'] && !values.context) {
-    problems.push('--context is required on gke: the kubectl context of your cluster (kubectl config get-contexts), so that nothing is applied to whatever kubectl falls back on');
+    problems.push(
+      '--context is required on gke: the kubectl context of your cluster (kubectl config get-contexts), so that nothing is applied to whatever kubectl falls back on',
+    );
   }
   if (problems.length > 0) throw new UsageError(problems.join('; '));
   return {
@@ -130,13 +162,17 @@ async function main(): Promise<void> {
   const project = args.project ?? gcloudValue(['config', 'get-value', 'project']);
   const region = args.region ?? gcloudValue(['config', 'get-value', 'run/region']) ?? gcloudValue(['config', 'get-value', 'compute/region']);
   if (!project || !region) {
-    usageFailure(DEPLOY_COMMAND, `${[!project && '--project', !region && '--region'].filter(Boolean).join(' and ')} needed: pass it, or set it with gcloud config set ${!project ? 'project' : 'run/region'}`);
+    usageFailure(
+      DEPLOY_COMMAND,
+      `${[!project && '--project', !region && '--region'].filter(Boolean).join(' and ')} needed: pass it, or set it with gcloud config set ${!project ? 'project' : 'run/region'}`,
+    );
   }
   const pushAudience =
     args.pushAudience ??
     defaultPushAudience(args.name, args.target, {
       region,
-      projectNumber: args.projectNumber ?? (args.target === 'cloud-run' ? gcloudValue(['projects', 'describe', project, '--format=value(projectNumber)']) : undefined),
+      projectNumber:
+        args.projectNumber ?? (args.target === 'cloud-run' ? gcloudValue(['projects', 'describe', project, '--format=value(projectNumber)']) : undefined),
     });
   const pushes = isPushFunction(args.name);
   if (pushes && !pushAudience) usageFailure(DEPLOY_COMMAND, `the project number of ${project} could not be read: pass --project-number (or --push-audience)`);

@@ -20,7 +20,7 @@ const spec = {
   options: {},
   notes: [
     'environment:',
-    '  DATABASE_URL               postgres://USER[:PASSWORD]@HOST:PORT/DB (e.g. the Cloud SQL Auth Proxy\'s port)',
+    "  DATABASE_URL               postgres://USER[:PASSWORD]@HOST:PORT/DB (e.g. the Cloud SQL Auth Proxy's port)",
     '  INSTANCE_CONNECTION_NAME   PROJECT:REGION:INSTANCE, through the Cloud SQL Node connector with IAM auth',
     '    DB_USER                  the IAM database user (a service account without .gserviceaccount.com)',
     '    DB_NAME                  the database (default: telemetry)',

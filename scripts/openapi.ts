@@ -16,7 +16,14 @@ import { parseArgs, isDeepStrictEqual } from 'node:util';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { BatchCreateResponse, BatchItemError, CreateDevice, DeviceListResponse, DeviceResponse, DeviceStateResponse, PatchDevice } from '../schemas/device.ts';
-import { DeviceConfigResponse, DeviceStateEntry, ListConfigVersionsResponse, ListStatesResponse, ModifyConfigRequest, SetStateRequest } from '../schemas/device-config.ts';
+import {
+  DeviceConfigResponse,
+  DeviceStateEntry,
+  ListConfigVersionsResponse,
+  ListStatesResponse,
+  ModifyConfigRequest,
+  SetStateRequest,
+} from '../schemas/device-config.ts';
 import { PublishEventRequest } from '../schemas/iot-core.ts';
 import { ReplayRequest, ReplayResult } from '../schemas/lifecycle.ts';
 import { FleetDevice, FleetResponse, ReadingItem, ReadingsResponse, SeriesBucket, SeriesResponse } from '../schemas/readings-api.ts';
@@ -120,9 +127,14 @@ export async function syncOpenApi(options: { write: boolean; dir?: string }): Pr
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { check: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { check: { type: 'boolean', default: false }, help: { type: 'boolean', default: false } },
+  });
   if (values.help) {
-    console.log('usage: npm run docs:openapi [-- --check]\n  rewrites the zod-derived component schemas of docs/openapi/*.yaml; --check only reports drift (exit 1)');
+    console.log(
+      'usage: npm run docs:openapi [-- --check]\n  rewrites the zod-derived component schemas of docs/openapi/*.yaml; --check only reports drift (exit 1)',
+    );
     return;
   }
   const drift = await syncOpenApi({ write: !values.check });

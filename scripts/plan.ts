@@ -108,7 +108,18 @@ export function parsePlanArgs(argv: string[]): PlanArgs {
   if (!(TARGETS as readonly string[]).includes(target)) problems.push(`--target must be one of ${TARGETS.join(', ')}, not "${target}"`);
   const profile = text('profile') ?? 'diurnal';
   if (problems.length > 0) throw new UsageError(problems);
-  return { devices, interval, readingsPerMessage, metrics, profile, target: target as Target, retentionDays, json: values.json === true, out: text('out'), help };
+  return {
+    devices,
+    interval,
+    readingsPerMessage,
+    metrics,
+    profile,
+    target: target as Target,
+    retentionDays,
+    json: values.json === true,
+    out: text('out'),
+    help,
+  };
 }
 
 /** flat, diurnal, or a CSV file (read here; parsed by the pure module). */
@@ -136,7 +147,12 @@ function main(): void {
   }
   const profile = resolveProfile(args.profile);
   const plan = buildPlan(loadPlanInputs(args.target), {
-    devices: args.devices, interval: args.interval, readingsPerMessage: args.readingsPerMessage, metrics: args.metrics, profile, retentionDays: args.retentionDays,
+    devices: args.devices,
+    interval: args.interval,
+    readingsPerMessage: args.readingsPerMessage,
+    metrics: args.metrics,
+    profile,
+    retentionDays: args.retentionDays,
   });
   const out = path.resolve(args.out ?? path.join(loadConfig().dataDir, 'plan.svg'));
   mkdirSync(path.dirname(out), { recursive: true });

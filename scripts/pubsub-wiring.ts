@@ -69,11 +69,32 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
   const steps: WiringStep[] = [
     {
       section: 'APIs',
-      commands: [['gcloud', 'services', 'enable', 'pubsub.googleapis.com', 'run.googleapis.com', 'eventarc.googleapis.com', 'sqladmin.googleapis.com', 'bigquery.googleapis.com', 'iamcredentials.googleapis.com', p]],
+      commands: [
+        [
+          'gcloud',
+          'services',
+          'enable',
+          'pubsub.googleapis.com',
+          'run.googleapis.com',
+          'eventarc.googleapis.com',
+          'sqladmin.googleapis.com',
+          'bigquery.googleapis.com',
+          'iamcredentials.googleapis.com',
+          p,
+        ],
+      ],
     },
     {
       section: 'Service accounts: one per function (least privilege) and one that signs push requests',
-      commands: [...FUNCTION_NAMES, 'push'].map((fn) => ['gcloud', 'iam', 'service-accounts', 'create', `telemetry-${fn}`, `--display-name=telemetry ${fn}`, p]),
+      commands: [...FUNCTION_NAMES, 'push'].map((fn) => [
+        'gcloud',
+        'iam',
+        'service-accounts',
+        'create',
+        `telemetry-${fn}`,
+        `--display-name=telemetry ${fn}`,
+        p,
+      ]),
     },
     {
       section: 'Topics',
@@ -88,7 +109,16 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
         ...FUNCTION_NAMES.flatMap((fn) => [
           ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa(fn)), '--role=roles/cloudsql.client', '--condition=None'],
           ['gcloud', 'projects', 'add-iam-policy-binding', o.project, member(fnSa(fn)), '--role=roles/cloudsql.instanceUser', '--condition=None'],
-          ['gcloud', 'sql', 'users', 'create', fnSa(fn).replace(/\.gserviceaccount\.com$/, ''), `--instance=${o.sqlInstance}`, '--type=cloud_iam_service_account', p],
+          [
+            'gcloud',
+            'sql',
+            'users',
+            'create',
+            fnSa(fn).replace(/\.gserviceaccount\.com$/, ''),
+            `--instance=${o.sqlInstance}`,
+            '--type=cloud_iam_service_account',
+            p,
+          ],
         ]),
       ],
     },
@@ -104,14 +134,30 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
   if (o.target === 'cloud-run') {
     steps.push({
       section: 'IAM: only the push account may invoke ingest and deadletter',
-      commands: PUSH_FUNCTIONS.map((fn) => ['gcloud', 'run', 'services', 'add-iam-policy-binding', fn, `--region=${o.region}`, member(pushSa), '--role=roles/run.invoker', p]),
+      commands: PUSH_FUNCTIONS.map((fn) => [
+        'gcloud',
+        'run',
+        'services',
+        'add-iam-policy-binding',
+        fn,
+        `--region=${o.region}`,
+        member(pushSa),
+        '--role=roles/run.invoker',
+        p,
+      ]),
     });
   } else {
     steps.push({
       section: 'Workload Identity: each Kubernetes service account acts as its Google service account',
       commands: FUNCTION_NAMES.map((fn) => [
-        'gcloud', 'iam', 'service-accounts', 'add-iam-policy-binding', fnSa(fn),
-        '--role=roles/iam.workloadIdentityUser', `--member=serviceAccount:${o.project}.svc.id.goog[${o.namespace}/telemetry-${fn}]`, p,
+        'gcloud',
+        'iam',
+        'service-accounts',
+        'add-iam-policy-binding',
+        fnSa(fn),
+        '--role=roles/iam.workloadIdentityUser',
+        `--member=serviceAccount:${o.project}.svc.id.goog[${o.namespace}/telemetry-${fn}]`,
+        p,
       ]),
     });
   }
@@ -127,7 +173,9 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
       `--ack-deadline=${delivery.ackDeadlineSeconds}`,
       `--min-retry-delay=${gcloudSeconds(delivery.minBackoffMs)}`,
       `--max-retry-delay=${gcloudSeconds(delivery.maxBackoffMs)}`,
-      ...(subscription.deadLetterTopic ? [`--dead-letter-topic=${subscription.deadLetterTopic}`, `--max-delivery-attempts=${delivery.maxDeliveryAttempts}`] : []),
+      ...(subscription.deadLetterTopic
+        ? [`--dead-letter-topic=${subscription.deadLetterTopic}`, `--max-delivery-attempts=${delivery.maxDeliveryAttempts}`]
+        : []),
     ];
     steps.push(
       {
@@ -147,14 +195,29 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
     const destination =
       o.target === 'cloud-run'
         ? [`--destination-run-service=ingest`, `--destination-run-region=${o.region}`, '--destination-run-path=/']
-        : [`--destination-gke-cluster=${o.gkeCluster}`, `--destination-gke-location=${o.region}`, `--destination-gke-namespace=${o.namespace}`, '--destination-gke-service=ingest', '--destination-gke-path=/'];
+        : [
+            `--destination-gke-cluster=${o.gkeCluster}`,
+            `--destination-gke-location=${o.region}`,
+            `--destination-gke-namespace=${o.namespace}`,
+            '--destination-gke-service=ingest',
+            '--destination-gke-path=/',
+          ];
     steps.push({
-      section: 'Eventarc alternative: a trigger delivers binary-mode CloudEvents (it creates and owns the push subscription; set its dead-letter policy with `gcloud pubsub subscriptions update`)',
+      section:
+        'Eventarc alternative: a trigger delivers binary-mode CloudEvents (it creates and owns the push subscription; set its dead-letter policy with `gcloud pubsub subscriptions update`)',
       commands: [
         [
-          'gcloud', 'eventarc', 'triggers', 'create', 'telemetry-ingest', `--location=${o.region}`, ...destination,
-          '--event-filters=type=google.cloud.pubsub.topic.v1.messagePublished', `--transport-topic=projects/${o.project}/topics/${telemetry.name}`,
-          `--service-account=${pushSa}`, p,
+          'gcloud',
+          'eventarc',
+          'triggers',
+          'create',
+          'telemetry-ingest',
+          `--location=${o.region}`,
+          ...destination,
+          '--event-filters=type=google.cloud.pubsub.topic.v1.messagePublished',
+          `--transport-topic=projects/${o.project}/topics/${telemetry.name}`,
+          `--service-account=${pushSa}`,
+          p,
         ],
       ],
     });
@@ -170,9 +233,24 @@ export function wiringSteps(o: WiringOptions): WiringStep[] {
         ['gcloud', 'iam', 'service-accounts', 'create', 'telemetry-scheduler', '--display-name=telemetry maintenance schedule', p],
         ['gcloud', 'run', 'services', 'add-iam-policy-binding', 'registry', `--region=${o.region}`, member(schedulerSa), '--role=roles/run.invoker', p],
         [
-          'gcloud', 'scheduler', 'jobs', 'create', 'http', 'telemetry-maintain', `--location=${o.region}`, `--schedule=${MAINTENANCE_SCHEDULE}`, '--time-zone=Etc/UTC',
-          `--uri=${registryUrl}/v1/maintenance:run`, '--http-method=POST', '--headers=Content-Type=application/json', '--message-body={}',
-          `--oidc-service-account-email=${schedulerSa}`, `--oidc-token-audience=${registryUrl}`, '--attempt-deadline=60s', '--max-retry-attempts=3', p,
+          'gcloud',
+          'scheduler',
+          'jobs',
+          'create',
+          'http',
+          'telemetry-maintain',
+          `--location=${o.region}`,
+          `--schedule=${MAINTENANCE_SCHEDULE}`,
+          '--time-zone=Etc/UTC',
+          `--uri=${registryUrl}/v1/maintenance:run`,
+          '--http-method=POST',
+          '--headers=Content-Type=application/json',
+          '--message-body={}',
+          `--oidc-service-account-email=${schedulerSa}`,
+          `--oidc-token-audience=${registryUrl}`,
+          '--attempt-deadline=60s',
+          '--max-retry-attempts=3',
+          p,
         ],
       ],
     });
@@ -196,7 +274,7 @@ export const WIRING_COMMAND = {
     'The cloud resources around the functions, as code: the BigQuery dataset, measurements table and',
     'views (through the BigQuery API), then service accounts, IAM, topics and the authenticated push',
     'subscriptions (gcloud). Prints the plan (the default, a dry run); --apply carries it out, and a',
-    'second --apply changes nothing. Push subscriptions need the deployed functions\' URLs: given, or',
+    "second --apply changes nothing. Push subscriptions need the deployed functions' URLs: given, or",
     'read from the deployed services.',
   ].join('\n'),
   options: {
@@ -207,15 +285,19 @@ export const WIRING_COMMAND = {
     region: { type: 'string', value: 'R', help: 'region of Cloud Run, Eventarc and the dataset', defaultText: 'us-central1' },
     target: { type: 'string', value: 'T', help: 'cloud-run or gke', defaultText: 'cloud-run' },
     trigger: { type: 'string', value: 'T', help: 'push (subscriptions) or eventarc (a trigger)', defaultText: 'push' },
-    'ingest-url': { type: 'string', value: 'URL', help: 'where Pub/Sub pushes telemetry', defaultText: 'the deployed ingest\'s URL' },
-    'deadletter-url': { type: 'string', value: 'URL', help: 'where Pub/Sub pushes dead letters', defaultText: 'the deployed deadletter\'s URL' },
-    'registry-url': { type: 'string', value: 'URL', help: 'the registry, for the Cloud Scheduler maintenance job', defaultText: 'the deployed registry\'s URL' },
+    'ingest-url': { type: 'string', value: 'URL', help: 'where Pub/Sub pushes telemetry', defaultText: "the deployed ingest's URL" },
+    'deadletter-url': { type: 'string', value: 'URL', help: 'where Pub/Sub pushes dead letters', defaultText: "the deployed deadletter's URL" },
+    'registry-url': { type: 'string', value: 'URL', help: 'the registry, for the Cloud Scheduler maintenance job', defaultText: "the deployed registry's URL" },
     context: { type: 'string', value: 'CTX', help: 'on gke: the kubectl context to read the deployed URLs from' },
     'sql-instance': { type: 'string', value: 'NAME', help: 'Cloud SQL instance for the IAM database users', defaultText: 'telemetry' },
     'gke-cluster': { type: 'string', value: 'NAME', help: 'GKE cluster (eventarc on gke)', defaultText: 'telemetry' },
     dataset: { type: 'string', value: 'NAME', help: 'BigQuery dataset', defaultText: 'BIGQUERY_DATASET, else telemetry' },
     'bigquery-location': { type: 'string', value: 'LOC', help: 'location of the dataset', defaultText: 'the region' },
-    'bigquery-endpoint': { type: 'string', value: 'URL', help: 'a BigQuery-compatible endpoint instead of Google\'s (emulators, tests); no credentials are sent' },
+    'bigquery-endpoint': {
+      type: 'string',
+      value: 'URL',
+      help: "a BigQuery-compatible endpoint instead of Google's (emulators, tests); no credentials are sent",
+    },
     'skip-bigquery': { type: 'boolean', help: 'leave the BigQuery objects out' },
     'bigquery-only': { type: 'boolean', help: 'only the BigQuery objects (no gcloud commands, no URLs needed)' },
   },
@@ -249,7 +331,9 @@ export function optionsFromArgs(argv: string[], config: Config = loadConfig()): 
   const region = values.region ?? 'us-central1';
   return {
     apply,
-    warehouse: values['skip-bigquery'] ? undefined : { project, dataset: values.dataset ?? config.bigQueryDataset, location: values['bigquery-location'] ?? region },
+    warehouse: values['skip-bigquery']
+      ? undefined
+      : { project, dataset: values.dataset ?? config.bigQueryDataset, location: values['bigquery-location'] ?? region },
     bigQueryEndpoint: values['bigquery-endpoint'],
     bigQueryOnly: values['bigquery-only'] ?? false,
     context: values.context,
@@ -324,7 +408,10 @@ async function main(): Promise<void> {
       const url = deployedUrl(name, run);
       if (url) options[name === 'ingest' ? 'ingestUrl' : 'deadletterUrl'] = url;
       else if (apply) {
-        usageFailure(WIRING_COMMAND, `no URL for ${name}: pass --${name}-url, or deploy it first (npm run deploy -- ${name})${options.target === 'gke' ? ' and pass --context' : ''}`);
+        usageFailure(
+          WIRING_COMMAND,
+          `no URL for ${name}: pass --${name}-url, or deploy it first (npm run deploy -- ${name})${options.target === 'gke' ? ' and pass --context' : ''}`,
+        );
       }
     }
   }

@@ -79,7 +79,8 @@ export function parseQueryArgs(argv: readonly string[]): QueryArgs {
       let value: string;
       [value, i] = valueOf('--timeout', i);
       const seconds = Number(value);
-      if (!(seconds > 0) || seconds * 1000 > MAX_QUERY_TIMEOUT_MS) throw new Error(`--timeout ${value}: give seconds, more than 0 and at most ${MAX_QUERY_TIMEOUT_MS / 1000}`);
+      if (!(seconds > 0) || seconds * 1000 > MAX_QUERY_TIMEOUT_MS)
+        throw new Error(`--timeout ${value}: give seconds, more than 0 and at most ${MAX_QUERY_TIMEOUT_MS / 1000}`);
       args.timeoutMs = Math.round(seconds * 1000);
     } else sql.push(arg);
   }

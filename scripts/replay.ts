@@ -72,7 +72,12 @@ async function main(): Promise<number> {
     return 2;
   }
   return printFromLocalPlatform(config, async (platform) =>
-    replayRejected(parsed.data, { db: await platform.database(), publisher: () => platform.publisher(), topic: config.telemetryTopic, logger: platform.logger }),
+    replayRejected(parsed.data, {
+      db: await platform.database(),
+      publisher: () => platform.publisher(),
+      topic: config.telemetryTopic,
+      logger: platform.logger,
+    }),
   );
 }
 

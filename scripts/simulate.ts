@@ -27,11 +27,14 @@ const SPEC = {
     duration: { type: 'string', value: 'S', help: 'seconds to run', defaultText: '10' },
     style: { type: 'string', value: 'STYLE', help: `what devices send: ${[...STYLES, 'mixed'].join(', ')}`, defaultText: 'mixed' },
     concurrency: { type: 'string', value: 'C', help: 'requests in flight at most', defaultText: '64' },
-    verify: { type: 'boolean', help: 'then wait until every accepted reading is in PostgreSQL and the warehouse; exit 1 unless every request was accepted and every accepted reading is stored' },
+    verify: {
+      type: 'boolean',
+      help: 'then wait until every accepted reading is in PostgreSQL and the warehouse; exit 1 unless every request was accepted and every accepted reading is stored',
+    },
     'verify-timeout': { type: 'string', value: 'S', help: 'how long --verify waits', defaultText: '60' },
-    bridge: { type: 'string', value: 'URL', help: 'the bridge', defaultText: 'the running stack\'s' },
-    registry: { type: 'string', value: 'URL', help: 'the registry', defaultText: 'the running stack\'s' },
-    'admin-token': { type: 'string', value: 'T', help: 'the registry\'s admin token', defaultText: 'the running stack\'s, else ADMIN_TOKEN' },
+    bridge: { type: 'string', value: 'URL', help: 'the bridge', defaultText: "the running stack's" },
+    registry: { type: 'string', value: 'URL', help: 'the registry', defaultText: "the running stack's" },
+    'admin-token': { type: 'string', value: 'T', help: "the registry's admin token", defaultText: "the running stack's, else ADMIN_TOKEN" },
   },
 } as const;
 
@@ -46,12 +49,16 @@ const formatProgress = (p: SimulationProgress) =>
 
 /** `9 × network ECONNREFUSED, 1 × 401 unauthenticated`, most frequent first. */
 const formatRefusals = (refusals: Record<string, number>) =>
-  Object.entries(refusals).sort((a, b) => b[1] - a[1]).map(([key, n]) => `${n} × ${key}`).join(', ');
+  Object.entries(refusals)
+    .sort((a, b) => b[1] - a[1])
+    .map(([key, n]) => `${n} × ${key}`)
+    .join(', ');
 
 async function main(): Promise<number> {
   const { values } = runCli(SPEC);
   const style = values.style ?? 'mixed';
-  if (style !== 'mixed' && !(STYLES as readonly string[]).includes(style)) usageFailure(SPEC, `--style must be one of ${[...STYLES, 'mixed'].join(', ')}, not ${style}`);
+  if (style !== 'mixed' && !(STYLES as readonly string[]).includes(style))
+    usageFailure(SPEC, `--style must be one of ${[...STYLES, 'mixed'].join(', ')}, not ${style}`);
   const devices = Math.floor(positive('devices', values.devices, 10));
   const rate = positive('rate', values.rate, 50);
   const durationSeconds = positive('duration', values.duration, 10);
@@ -62,7 +69,8 @@ async function main(): Promise<number> {
   const bridgeUrl = values.bridge ?? stack?.urls.bridge;
   const registryUrl = values.registry ?? stack?.urls.registry;
   const adminToken = values['admin-token'] ?? stack?.adminToken ?? config.adminToken;
-  if (!bridgeUrl || !registryUrl || !adminToken) usageFailure(SPEC, `no running stack found in ${config.dataDir}: start one with npm start, or pass --bridge, --registry and --admin-token`);
+  if (!bridgeUrl || !registryUrl || !adminToken)
+    usageFailure(SPEC, `no running stack found in ${config.dataDir}: start one with npm start, or pass --bridge, --registry and --admin-token`);
 
   const tty = process.stderr.isTTY;
   const result = await runSimulation({
@@ -82,16 +90,20 @@ async function main(): Promise<number> {
   });
   if (tty) process.stderr.write('\n');
   const readings = [...result.acceptedReadings.values()].reduce((a, b) => a + b, 0);
-  process.stdout.write([
-    `sent ${result.sent} requests in ${result.elapsedSeconds.toFixed(1)} s (${result.requestsPerSecond.toFixed(0)} req/s), ${result.skippedForGaps} skipped as device gaps`,
-    `accepted ${result.accepted} requests (${readings} readings), refused ${result.refused}${result.refused ? `: ${formatRefusals(result.refusals)}` : ''}`,
-    `latency p50 ${result.p50Ms.toFixed(1)} ms  p90 ${result.p90Ms.toFixed(1)} ms  p99 ${result.p99Ms.toFixed(1)} ms  max ${result.maxMs.toFixed(1)} ms`,
-  ].join('\n') + '\n');
+  process.stdout.write(
+    [
+      `sent ${result.sent} requests in ${result.elapsedSeconds.toFixed(1)} s (${result.requestsPerSecond.toFixed(0)} req/s), ${result.skippedForGaps} skipped as device gaps`,
+      `accepted ${result.accepted} requests (${readings} readings), refused ${result.refused}${result.refused ? `: ${formatRefusals(result.refusals)}` : ''}`,
+      `latency p50 ${result.p50Ms.toFixed(1)} ms  p90 ${result.p90Ms.toFixed(1)} ms  p99 ${result.p99Ms.toFixed(1)} ms  max ${result.maxMs.toFixed(1)} ms`,
+    ].join('\n') + '\n',
+  );
   if (!values.verify) return 0;
 
   // Nothing accepted proves nothing; a refused request is a reading the pipeline did not take.
   if (result.accepted === 0 || result.refused > 0) {
-    process.stdout.write(`NOT verified: ${result.refused} of ${result.sent} requests refused${result.refused ? ` (${formatRefusals(result.refusals)})` : ''}${result.accepted === 0 ? '; nothing was accepted' : ''}\n`);
+    process.stdout.write(
+      `NOT verified: ${result.refused} of ${result.sent} requests refused${result.refused ? ` (${formatRefusals(result.refusals)})` : ''}${result.accepted === 0 ? '; nothing was accepted' : ''}\n`,
+    );
     return 1;
   }
   const verified = await verifyDelivery(result.acceptedReadings, {
@@ -101,9 +113,11 @@ async function main(): Promise<number> {
     timeoutMs: verifyTimeoutMs,
     onWaiting: (m) => process.stderr.write(`waiting: ${m.registry} readings not yet in PostgreSQL, ${m.warehouse} not yet in the warehouse\n`),
   });
-  process.stdout.write(verified.ok
-    ? `verified: all ${readings} accepted readings are in PostgreSQL and the warehouse\n`
-    : `NOT verified: ${verified.missing.registry} readings missing in PostgreSQL, ${verified.missing.warehouse} in the warehouse\n`);
+  process.stdout.write(
+    verified.ok
+      ? `verified: all ${readings} accepted readings are in PostgreSQL and the warehouse\n`
+      : `NOT verified: ${verified.missing.registry} readings missing in PostgreSQL, ${verified.missing.warehouse} in the warehouse\n`,
+  );
   return verified.ok ? 0 : 1;
 }
 

@@ -23,7 +23,10 @@ function describeAdminToken(stack: Stack): string[] {
   const { adminToken } = stack.state;
   if (stack.adminTokenPath === undefined) return ['  admin token  from ADMIN_TOKEN (not shown)'];
   if (stack.generatedAdminToken) {
-    return [`  admin token  ${adminToken}`, `               generated on this first start and kept in ${stack.adminTokenPath} (mode 0600); set ADMIN_TOKEN to choose one`];
+    return [
+      `  admin token  ${adminToken}`,
+      `               generated on this first start and kept in ${stack.adminTokenPath} (mode 0600); set ADMIN_TOKEN to choose one`,
+    ];
   }
   return [`  admin token  kept in ${stack.adminTokenPath} (mode 0600): export ADMIN_TOKEN=$(cat ${stack.adminTokenPath})`];
 }
@@ -107,8 +110,8 @@ export const START_COMMAND = {
     '  BRIDGE_PORT 8080, INGEST_PORT 8081, REGISTRY_PORT 8082, DEADLETTER_PORT 8083, READINGS_PORT 8084',
     '  HOST            interface to listen on (default: 127.0.0.1)',
     '  DATA_DIR        embedded stores, Pub/Sub log, stack.json (default: .data/)',
-    '  ADMIN_TOKEN     the registry\'s bearer token (default: generated once, kept under DATA_DIR)',
-    '  READ_TOKEN      the readings API\'s bearer token (default: generated once, kept under DATA_DIR)',
+    "  ADMIN_TOKEN     the registry's bearer token (default: generated once, kept under DATA_DIR)",
+    "  READ_TOKEN      the readings API's bearer token (default: generated once, kept under DATA_DIR)",
     '  DATABASE_URL    PostgreSQL instead of PGlite',
     '  GOOGLE_CLOUD_PROJECT + BIGQUERY_DATASET   BigQuery instead of DuckDB',
     '  PUBSUB_EMULATOR_HOST   the official Pub/Sub emulator instead of the in-process one',

@@ -97,14 +97,21 @@ export function postgresUrl(env: Env, name: string): string | undefined {
 
 /** A comma list of email addresses (service accounts). */
 export function emails(env: Env, name: string): string[] {
-  const list = (env[name] ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  const list = (env[name] ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   const bad = list.find((e) => !/^[^@\s]+@[^@\s]+$/.test(e));
   if (bad !== undefined) throw invalid(name, env[name] as string, `${bad} is not an email address (a comma list of service accounts)`);
   return list;
 }
 
 /** A comma list of words without spaces. */
-export const list = (env: Env, name: string): string[] => (env[name] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+export const list = (env: Env, name: string): string[] =>
+  (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 

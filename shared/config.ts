@@ -2,7 +2,24 @@
  * Configuration, from environment variables only (docs/architecture.md).
  */
 import path from 'node:path';
-import { days, durationMs, emails, flag, host, hostAndPort, httpUrl, integer, list, matching, oneOf, optional, port, postgresUrl, secret, type Env } from './config-values.ts';
+import {
+  days,
+  durationMs,
+  emails,
+  flag,
+  host,
+  hostAndPort,
+  httpUrl,
+  integer,
+  list,
+  matching,
+  oneOf,
+  optional,
+  port,
+  postgresUrl,
+  secret,
+  type Env,
+} from './config-values.ts';
 import { LOCAL_DELIVERY } from './pubsub/topology.ts';
 
 export interface Config {

@@ -63,8 +63,13 @@ export class ValidationError extends HttpError {
  * cause; that one is the network's, not the program's.
  */
 export function isProgrammingError(error: unknown): boolean {
-  const builtIn = error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError
-    || error instanceof SyntaxError || error instanceof EvalError || error instanceof URIError;
+  const builtIn =
+    error instanceof TypeError ||
+    error instanceof RangeError ||
+    error instanceof ReferenceError ||
+    error instanceof SyntaxError ||
+    error instanceof EvalError ||
+    error instanceof URIError;
   if (!builtIn) return false;
   const cause = (error as { cause?: unknown }).cause;
   return !(typeof cause === 'object' && cause !== null && 'code' in cause);

@@ -97,7 +97,10 @@ export class GroupCommit<T> {
   health(): HealthStatus {
     if (this.abandoned === 0) return { ok: true, problems: [] };
     const ago = this.lastTimeoutAt === undefined ? 0 : Math.round((Date.now() - this.lastTimeoutAt) / 1000);
-    return { ok: false, problems: [`${this.abandoned} batch write(s) outlived their ${this.options.flushTimeoutMs ?? 0} ms deadline (last ${ago} s ago) and have not settled`] };
+    return {
+      ok: false,
+      problems: [`${this.abandoned} batch write(s) outlived their ${this.options.flushTimeoutMs ?? 0} ms deadline (last ${ago} s ago) and have not settled`],
+    };
   }
 
   /** The flush, bounded by flushTimeoutMs when one is set. */

@@ -78,7 +78,11 @@ export function truncateForLog(text: string, max: number): string {
 
 function errorReplacer(key: string, value: unknown): unknown {
   if (value instanceof Error) {
-    return { name: value.name, message: truncateForLog(value.message, MAX_LOGGED_TEXT), ...(value.cause ? { cause: truncateForLog(String(value.cause), MAX_LOGGED_TEXT) } : {}) };
+    return {
+      name: value.name,
+      message: truncateForLog(value.message, MAX_LOGGED_TEXT),
+      ...(value.cause ? { cause: truncateForLog(String(value.cause), MAX_LOGGED_TEXT) } : {}),
+    };
   }
   if (typeof value === 'string') return truncateForLog(value, TRUNCATED_KEYS.has(key) ? MAX_LOGGED_ID : MAX_LOGGED_TEXT);
   return value;

@@ -21,8 +21,7 @@ export type TelemetryResult = { ok: true; value: NormalisedTelemetry } | { ok: f
 
 const ReadingArray = z.array(Reading).min(1).max(MAX_READINGS_PER_REQUEST);
 
-const isSenmlRecordLike = (v: unknown): boolean =>
-  typeof v === 'object' && v !== null && !('metrics' in v);
+const isSenmlRecordLike = (v: unknown): boolean => typeof v === 'object' && v !== null && !('metrics' in v);
 
 export interface ParseOptions {
   /** Anchors SenML relative times (the receive or publish time), epoch ms. */
@@ -75,7 +74,8 @@ function withDeviceId(readings: Reading[], batchDeviceId?: string): TelemetryRes
   readings.forEach((r, i) => {
     if (r.deviceId === undefined) return;
     if (deviceId === undefined) deviceId = r.deviceId;
-    else if (r.deviceId !== deviceId) issues.push({ path: `${batchDeviceId ? 'readings.' : ''}${i}.deviceId`, message: `"${r.deviceId}" differs from "${deviceId}"` });
+    else if (r.deviceId !== deviceId)
+      issues.push({ path: `${batchDeviceId ? 'readings.' : ''}${i}.deviceId`, message: `"${r.deviceId}" differs from "${deviceId}"` });
   });
   if (issues.length) return { ok: false, issues };
   return { ok: true, value: { ...(deviceId !== undefined ? { deviceId } : {}), readings } };

@@ -27,9 +27,19 @@ const tokens: Record<string, string> = {};
 beforeAll(async () => {
   database = await createTestDatabase();
   [es, rs, otherEs, expiredEs] = [generateTestKeyPair('es256'), generateTestKeyPair('rs256'), generateTestKeyPair('es256'), generateTestKeyPair('es256')];
-  const main = await createDevice(database.db, { deviceId: 'dev-main', token: true, publicKeys: [{ type: 'es256', pem: es.publicKeyPem }, { type: 'rs256', pem: rs.publicKeyPem }] });
+  const main = await createDevice(database.db, {
+    deviceId: 'dev-main',
+    token: true,
+    publicKeys: [
+      { type: 'es256', pem: es.publicKeyPem },
+      { type: 'rs256', pem: rs.publicKeyPem },
+    ],
+  });
   const other = await createDevice(database.db, { deviceId: 'dev-other', token: true, publicKeys: [{ type: 'es256', pem: otherEs.publicKeyPem }] });
-  await createDevice(database.db, { deviceId: 'dev-old-key', publicKeys: [{ type: 'es256', pem: expiredEs.publicKeyPem, expiresAt: new Date(Date.now() - 60_000) }] });
+  await createDevice(database.db, {
+    deviceId: 'dev-old-key',
+    publicKeys: [{ type: 'es256', pem: expiredEs.publicKeyPem, expiresAt: new Date(Date.now() - 60_000) }],
+  });
   const blocked = await createDevice(database.db, { deviceId: 'dev-blocked', token: true, blocked: true });
   tokens.main = main.token as string;
   tokens.other = other.token as string;
@@ -58,15 +68,23 @@ const cases: AuthCase[] = [
   { name: 'wrong token', authorization: () => 'Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', expected: 401 },
   { name: "another device's token", authorization: () => `Bearer ${tokens.other}`, expected: 401 },
   { name: 'unknown device', deviceId: 'dev-nobody', authorization: () => `Bearer ${tokens.main}`, expected: 401 },
-  { name: 'expired JWT', authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() - 2 * HOUR, lifetimeSeconds: HOUR }) }), expected: 401 },
-  { name: 'JWT issued beyond the clock skew', authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() + 15 * 60 }) }), expected: 401 },
+  {
+    name: 'expired JWT',
+    authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() - 2 * HOUR, lifetimeSeconds: HOUR }) }),
+    expected: 401,
+  },
+  {
+    name: 'JWT issued beyond the clock skew',
+    authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() + 15 * 60 }) }),
+    expected: 401,
+  },
   { name: 'JWT for another audience', authorization: () => jwt({ claims: deviceClaims('other-project') }), expected: 401 },
   { name: 'JWT living longer than 24 h', authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { lifetimeSeconds: 24 * HOUR + 60 }) }), expected: 401 },
   { name: 'JWT without exp', authorization: () => jwt({ claims: { aud: TEST_PROJECT, iat: now() } }), expected: 401 },
   { name: 'JWT with alg none', authorization: () => jwt({ alg: 'none' }), expected: 401 },
   { name: 'HS256 with the public key as secret', authorization: () => jwt({ alg: 'HS256', key: es.publicKeyPem }), expected: 401 },
   { name: 'ES256 header over an RS256 signature', authorization: () => jwt({ alg: 'RS256', key: rs.privateKeyPem, header: { alg: 'ES256' } }), expected: 401 },
-  { name: "a key of another device", authorization: () => jwt({ key: otherEs.privateKeyPem }), expected: 401 },
+  { name: 'a key of another device', authorization: () => jwt({ key: otherEs.privateKeyPem }), expected: 401 },
   { name: 'an expired key', deviceId: 'dev-old-key', authorization: () => jwt({ key: expiredEs.privateKeyPem }), expected: 401 },
   { name: 'a blocked device', deviceId: 'dev-blocked', authorization: () => `Bearer ${tokens.blocked}`, expected: 403 },
   { name: 'valid token', authorization: () => `Bearer ${tokens.main}`, expected: 202 },
@@ -113,7 +131,10 @@ describe('bridge authentication', () => {
       const response = await sendAsDevice(`${bridge.served.url}/v1/devices/${deviceId}/telemetry`, { authorization, body: READING });
       expect(response.status).toBe(401);
       expect(JSON.stringify(response.body)).not.toContain(reason);
-      await waitFor(() => logs.records().some((r) => r.message === 'device credential refused' && r.deviceId === deviceId && String(r.reason).includes(reason)), { what: `the log line "${reason}"` });
+      await waitFor(
+        () => logs.records().some((r) => r.message === 'device credential refused' && r.deviceId === deviceId && String(r.reason).includes(reason)),
+        { what: `the log line "${reason}"` },
+      );
     }
   });
 
@@ -178,7 +199,9 @@ describe('bridge operations', () => {
     try {
       const url = `${steady.served.url}/v1/devices/dev-main/telemetry`;
       const signed = jwt({});
-      const results = await Promise.all(Array.from({ length: 30 }, (_, i) => sendAsDevice(url, { authorization: i % 2 ? signed : `Bearer ${tokens.main}`, body: READING })));
+      const results = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => sendAsDevice(url, { authorization: i % 2 ? signed : `Bearer ${tokens.main}`, body: READING })),
+      );
       expect(results.map((r) => r.status)).toEqual(Array(30).fill(202));
       // Thirty concurrent requests of one device share one lookup.
       expect(queries).toBe(1);

@@ -45,7 +45,9 @@ function countingDatabase(db: Database): { database: Database; count: () => numb
 async function pollFleet(bridge: BridgeUnderTest, localVersion: number): Promise<{ version: string; binaryData?: string }[]> {
   return Promise.all(
     tokens.map(async (token, i) => {
-      const response = await fetch(`${bridge.served.url}/v1/devices/poller-${i}/config?local_version=${localVersion}`, { headers: { authorization: `Bearer ${token}` } });
+      const response = await fetch(`${bridge.served.url}/v1/devices/poller-${i}/config?local_version=${localVersion}`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(response.status).toBe(200);
       return (await response.json()) as { version: string; binaryData?: string };
     }),
@@ -56,7 +58,11 @@ describe('a polling fleet', () => {
   it('costs no database query per poll at steady state', async () => {
     const counted = countingDatabase(database.db);
     // No change-feed look within the test: only the polls themselves could query.
-    const bridge = await startBridge({ databaseUrl: database.url, env: { CONFIG_REFRESH_MS: '600000', CREDENTIAL_CACHE_TTL_MS: '600000' }, providers: { database: () => Promise.resolve(counted.database) } });
+    const bridge = await startBridge({
+      databaseUrl: database.url,
+      env: { CONFIG_REFRESH_MS: '600000', CREDENTIAL_CACHE_TTL_MS: '600000' },
+      providers: { database: () => Promise.resolve(counted.database) },
+    });
     try {
       await pollFleet(bridge, 0);
       await pollFleet(bridge, 1); // acknowledges version 1: one write per device, once
@@ -76,7 +82,11 @@ describe('a polling fleet', () => {
 
   it('sees a new config within seconds, through one change-feed query per refresh for the whole fleet', async () => {
     const counted = countingDatabase(database.db);
-    const bridge = await startBridge({ databaseUrl: database.url, env: { CONFIG_REFRESH_MS: '200', CREDENTIAL_CACHE_TTL_MS: '600000' }, providers: { database: () => Promise.resolve(counted.database) } });
+    const bridge = await startBridge({
+      databaseUrl: database.url,
+      env: { CONFIG_REFRESH_MS: '200', CREDENTIAL_CACHE_TTL_MS: '600000' },
+      providers: { database: () => Promise.resolve(counted.database) },
+    });
     try {
       await pollFleet(bridge, 1);
       const before = counted.count();

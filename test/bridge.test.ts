@@ -25,7 +25,12 @@ const TS = '2026-03-01T10:00:00.000Z';
 beforeAll(async () => {
   database = await createTestDatabase();
   key = generateTestKeyPair('es256');
-  const device = await createDevice(database.db, { deviceId: DEVICE, registry: 'plant-a', token: true, publicKeys: [{ type: 'es256', pem: key.publicKeyPem }] });
+  const device = await createDevice(database.db, {
+    deviceId: DEVICE,
+    registry: 'plant-a',
+    token: true,
+    publicKeys: [{ type: 'es256', pem: key.publicKeyPem }],
+  });
   token = device.token as string;
   numId = device.numId;
   bridge = await startBridge({ databaseUrl: database.url });
@@ -70,19 +75,60 @@ interface AcceptCase {
 }
 
 const accepted: AcceptCase[] = [
-  { name: 'one reading', request: { body: { ts: TS, metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 7 } }, readings: [{ ts: TS, metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 7 }] },
-  { name: 'one reading naming its device, ts in epoch ms', request: { body: { deviceId: DEVICE, ts: Date.parse(TS), metrics: { temp: 1 } } }, readings: [{ ts: TS, metrics: { temp: 1 } }] },
-  { name: 'an array', request: { body: [{ ts: TS, metrics: { a: 1 } }, { ts: '2026-03-01T11:00:00+01:00', metrics: { a: 2 }, location: { lat: 1, lon: 2 } }] }, readings: [{ ts: TS, metrics: { a: 1 } }, { ts: TS, metrics: { a: 2 }, location: { lat: 1, lon: 2 } }] },
+  {
+    name: 'one reading',
+    request: { body: { ts: TS, metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 7 } },
+    readings: [{ ts: TS, metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 7 }],
+  },
+  {
+    name: 'one reading naming its device, ts in epoch ms',
+    request: { body: { deviceId: DEVICE, ts: Date.parse(TS), metrics: { temp: 1 } } },
+    readings: [{ ts: TS, metrics: { temp: 1 } }],
+  },
+  {
+    name: 'an array',
+    request: {
+      body: [
+        { ts: TS, metrics: { a: 1 } },
+        { ts: '2026-03-01T11:00:00+01:00', metrics: { a: 2 }, location: { lat: 1, lon: 2 } },
+      ],
+    },
+    readings: [
+      { ts: TS, metrics: { a: 1 } },
+      { ts: TS, metrics: { a: 2 }, location: { lat: 1, lon: 2 } },
+    ],
+  },
   {
     name: 'SenML, published in its resolved form',
-    request: { contentType: 'application/senml+json', body: [{ bn: `urn:dev:${DEVICE}:`, bt: Date.parse(TS) / 1000, n: 'temp', u: 'Cel', v: 22 }, { n: 'hum', v: 40 }] },
+    request: {
+      contentType: 'application/senml+json',
+      body: [
+        { bn: `urn:dev:${DEVICE}:`, bt: Date.parse(TS) / 1000, n: 'temp', u: 'Cel', v: 22 },
+        { n: 'hum', v: 40 },
+      ],
+    },
     readings: [{}],
-    data: [{ n: `urn:dev:${DEVICE}:temp`, t: Date.parse(TS) / 1000, u: 'Cel', v: 22 }, { n: `urn:dev:${DEVICE}:hum`, t: Date.parse(TS) / 1000, v: 40 }],
+    data: [
+      { n: `urn:dev:${DEVICE}:temp`, t: Date.parse(TS) / 1000, u: 'Cel', v: 22 },
+      { n: `urn:dev:${DEVICE}:hum`, t: Date.parse(TS) / 1000, v: 40 },
+    ],
     attributes: { contentType: 'application/senml+json' },
   },
-  { name: 'JSON with a charset other than UTF-8 (JSON is UTF-8 whatever it says)', request: { contentType: 'application/json; charset=iso-8859-1', body: { ts: TS, metrics: { a: 1 } } }, readings: [{ ts: TS, metrics: { a: 1 } }] },
-  { name: 'gzip', request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ ts: TS, metrics: { z: 3 } })) }, readings: [{ ts: TS, metrics: { z: 3 } }] },
-  { name: 'no Content-Type', request: { contentType: null, body: Buffer.from(JSON.stringify({ ts: TS, metrics: { n: 1 } })) }, readings: [{ ts: TS, metrics: { n: 1 } }] },
+  {
+    name: 'JSON with a charset other than UTF-8 (JSON is UTF-8 whatever it says)',
+    request: { contentType: 'application/json; charset=iso-8859-1', body: { ts: TS, metrics: { a: 1 } } },
+    readings: [{ ts: TS, metrics: { a: 1 } }],
+  },
+  {
+    name: 'gzip',
+    request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ ts: TS, metrics: { z: 3 } })) },
+    readings: [{ ts: TS, metrics: { z: 3 } }],
+  },
+  {
+    name: 'no Content-Type',
+    request: { contentType: null, body: Buffer.from(JSON.stringify({ ts: TS, metrics: { n: 1 } })) },
+    readings: [{ ts: TS, metrics: { n: 1 } }],
+  },
   {
     name: 'IoT Core binaryData with subFolder',
     path: IOT_PATH,
@@ -117,7 +163,13 @@ describe('bridge accepts every body form and publishes it', () => {
       // IoT Core's answer, and its message: the device's bytes as they were sent.
       expect(response.status, JSON.stringify(response.body)).toBe(200);
       expect(response.body).toEqual({});
-      const message = await waitForMessage((m) => m.attributes.receivedAt !== undefined && Date.parse(m.attributes.receivedAt) >= before - 1000 && m.attributes.projectId !== undefined && m.data.toString() === (typeof data === 'string' ? data : JSON.stringify(data)));
+      const message = await waitForMessage(
+        (m) =>
+          m.attributes.receivedAt !== undefined &&
+          Date.parse(m.attributes.receivedAt) >= before - 1000 &&
+          m.attributes.projectId !== undefined &&
+          m.data.toString() === (typeof data === 'string' ? data : JSON.stringify(data)),
+      );
       expect(message.attributes).toMatchObject({ deviceId: DEVICE, deviceNumId: String(numId), ...attributes });
       return;
     }
@@ -162,30 +214,113 @@ interface RefusalCase {
 }
 
 const refusals: RefusalCase[] = [
-  { name: 'invalid reading, every issue named', request: { body: { ts: 'yesterday', metrics: { '1bad': 1, ok: [1] }, seq: -1 } }, status: 400, error: 'invalid_argument', issuePaths: ['ts', 'metrics.1bad', 'metrics.ok', 'seq'] },
-  { name: 'invalid readings in an array', request: { body: [{ metrics: { a: 1 } }, { metrics: {} }, { metrics: { b: 'x' }, extra: 1 }] }, status: 400, error: 'invalid_argument', issuePaths: ['1.metrics', '2'] },
-  { name: 'a reading for another device', request: { body: { deviceId: 'sensor-02', metrics: { a: 1 } } }, status: 400, error: 'invalid_argument', issuePaths: ['deviceId'] },
-  { name: 'readings for another device in an array', request: { body: [{ metrics: { a: 1 } }, { deviceId: 'sensor-02', metrics: { a: 1 } }] }, status: 400, error: 'invalid_argument', issuePaths: ['1.deviceId'] },
-  { name: 'more than 500 readings', request: { body: Array.from({ length: 501 }, () => ({ metrics: { a: 1 } })) }, status: 400, error: 'invalid_argument', issuePaths: [''] },
+  {
+    name: 'invalid reading, every issue named',
+    request: { body: { ts: 'yesterday', metrics: { '1bad': 1, ok: [1] }, seq: -1 } },
+    status: 400,
+    error: 'invalid_argument',
+    issuePaths: ['ts', 'metrics.1bad', 'metrics.ok', 'seq'],
+  },
+  {
+    name: 'invalid readings in an array',
+    request: { body: [{ metrics: { a: 1 } }, { metrics: {} }, { metrics: { b: 'x' }, extra: 1 }] },
+    status: 400,
+    error: 'invalid_argument',
+    issuePaths: ['1.metrics', '2'],
+  },
+  {
+    name: 'a reading for another device',
+    request: { body: { deviceId: 'sensor-02', metrics: { a: 1 } } },
+    status: 400,
+    error: 'invalid_argument',
+    issuePaths: ['deviceId'],
+  },
+  {
+    name: 'readings for another device in an array',
+    request: { body: [{ metrics: { a: 1 } }, { deviceId: 'sensor-02', metrics: { a: 1 } }] },
+    status: 400,
+    error: 'invalid_argument',
+    issuePaths: ['1.deviceId'],
+  },
+  {
+    name: 'more than 500 readings',
+    request: { body: Array.from({ length: 501 }, () => ({ metrics: { a: 1 } })) },
+    status: 400,
+    error: 'invalid_argument',
+    issuePaths: [''],
+  },
   { name: 'invalid SenML', request: { contentType: 'application/senml+json', body: [{ n: 'temp' }] }, status: 400, error: 'invalid_argument' },
   { name: 'not JSON', request: { body: '{"metrics": ' }, status: 400, error: 'invalid_json' },
   { name: 'empty body', request: { body: '' }, status: 400, error: 'invalid_argument' },
   { name: 'JSON nested too deep', request: { body: tooDeep }, status: 400, error: 'too_deep' },
   { name: 'not gzip though it says so', request: { contentEncoding: 'gzip', body: 'plain' }, status: 400, error: 'bad_gzip' },
-  { name: 'IoT Core body without binaryData', path: IOT_PATH, request: { authorization: deviceJwt, body: { subFolder: 'x' } }, status: 400, error: 'INVALID_ARGUMENT', issuePaths: ['binaryData'] },
-  { name: 'IoT Core body that is not JSON', path: IOT_PATH, request: { authorization: deviceJwt, body: 'binary_data=x' }, status: 400, error: 'INVALID_ARGUMENT' },
-  { name: 'IoT Core body as text/plain', path: IOT_PATH, request: { authorization: deviceJwt, contentType: 'text/plain', body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 415, error: 'INVALID_ARGUMENT' },
-  { name: 'IoT Core body in brotli', path: IOT_PATH, request: { authorization: deviceJwt, contentEncoding: 'br', body: 'x' }, status: 415, error: 'INVALID_ARGUMENT' },
-  { name: 'IoT Core body over 256 KiB', path: IOT_PATH, request: { authorization: deviceJwt, body: { binaryData: 'A'.repeat(300 * 1024) } }, status: 413, error: 'INVALID_ARGUMENT' },
+  {
+    name: 'IoT Core body without binaryData',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { subFolder: 'x' } },
+    status: 400,
+    error: 'INVALID_ARGUMENT',
+    issuePaths: ['binaryData'],
+  },
+  {
+    name: 'IoT Core body that is not JSON',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: 'binary_data=x' },
+    status: 400,
+    error: 'INVALID_ARGUMENT',
+  },
+  {
+    name: 'IoT Core body as text/plain',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, contentType: 'text/plain', body: { binaryData: base64({ metrics: { a: 1 } }) } },
+    status: 415,
+    error: 'INVALID_ARGUMENT',
+  },
+  {
+    name: 'IoT Core body in brotli',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, contentEncoding: 'br', body: 'x' },
+    status: 415,
+    error: 'INVALID_ARGUMENT',
+  },
+  {
+    name: 'IoT Core body over 256 KiB',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binaryData: 'A'.repeat(300 * 1024) } },
+    status: 413,
+    error: 'INVALID_ARGUMENT',
+  },
   { name: 'a text/plain body', request: { contentType: 'text/plain', body: { metrics: { a: 1 } } }, status: 415, error: 'unsupported_media_type' },
   { name: 'over 256 KiB', request: { body: JSON.stringify({ metrics: { s: 'x'.repeat(300 * 1024) } }) }, status: 413, error: 'payload_too_large' },
-  { name: 'over 256 KiB after gunzip', request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ metrics: { a: 1 }, tags: { t: ' '.repeat(300 * 1024) } })) }, status: 413, error: 'payload_too_large' },
-  { name: 'a gzip bomb (64 MiB of zeros in 64 KiB)', request: { contentEncoding: 'gzip', body: gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }) }, status: 413, error: 'payload_too_large' },
+  {
+    name: 'over 256 KiB after gunzip',
+    request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ metrics: { a: 1 }, tags: { t: ' '.repeat(300 * 1024) } })) },
+    status: 413,
+    error: 'payload_too_large',
+  },
+  {
+    name: 'a gzip bomb (64 MiB of zeros in 64 KiB)',
+    request: { contentEncoding: 'gzip', body: gzipSync(Buffer.alloc(64 * 1024 * 1024), { level: 9 }) },
+    status: 413,
+    error: 'payload_too_large',
+  },
   { name: 'an XML body', request: { contentType: 'application/xml', body: '<r/>' }, status: 415, error: 'unsupported_media_type' },
   { name: 'a form body', request: { contentType: 'application/x-www-form-urlencoded', body: 'a=1' }, status: 415, error: 'unsupported_media_type' },
   { name: 'brotli', request: { contentEncoding: 'br', body: 'x' }, status: 415, error: 'unsupported_encoding' },
-  { name: 'IoT Core path of another project', path: IOT_PATH.replace(TEST_PROJECT, 'another-project'), request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 404, error: 'NOT_FOUND' },
-  { name: 'IoT Core path of another registry', path: IOT_PATH.replace('plant-a', 'plant-b'), request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } }, status: 401, error: 'UNAUTHENTICATED' },
+  {
+    name: 'IoT Core path of another project',
+    path: IOT_PATH.replace(TEST_PROJECT, 'another-project'),
+    request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } },
+    status: 404,
+    error: 'NOT_FOUND',
+  },
+  {
+    name: 'IoT Core path of another registry',
+    path: IOT_PATH.replace('plant-a', 'plant-b'),
+    request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }) } },
+    status: 401,
+    error: 'UNAUTHENTICATED',
+  },
   { name: 'an unknown path', path: '/v1/devices', request: { body: {} }, status: 404, error: 'not_found' },
 ];
 
@@ -266,7 +401,13 @@ describe('configuration and state on the device paths', () => {
     expect(response.body).toEqual({});
     await waitFor(() => [...bridge.states.values()].some((m) => m.data.equals(state)), { what: 'the state notification' });
     const message = [...bridge.states.values()].find((m) => m.data.equals(state));
-    expect(message?.attributes).toEqual({ deviceId: DEVICE, deviceNumId: String(numId), deviceRegistryId: 'plant-a', deviceRegistryLocation: 'europe-west1', projectId: TEST_PROJECT });
+    expect(message?.attributes).toEqual({
+      deviceId: DEVICE,
+      deviceNumId: String(numId),
+      deviceRegistryId: 'plant-a',
+      deviceRegistryLocation: 'europe-west1',
+      projectId: TEST_PROJECT,
+    });
   });
 
   it('takes a JSON state on the native path (202) and serves the config to a token device', async () => {

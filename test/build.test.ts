@@ -49,7 +49,9 @@ function startupChunks(dir: string): string[] {
 }
 
 function allChunks(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.mjs')).map((f) => path.join(dir, f));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.mjs'))
+    .map((f) => path.join(dir, f));
 }
 
 interface Started {
@@ -72,10 +74,13 @@ async function startBundle(dir: string, env: Record<string, string>): Promise<St
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${output}`);
-    return (await fetch(`${url}/healthz`)).status === 200;
-  }, { timeoutMs: 20_000, what: `${path.basename(dir)} /healthz` });
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}: ${output}`);
+      return (await fetch(`${url}/healthz`)).status === 200;
+    },
+    { timeoutMs: 20_000, what: `${path.basename(dir)} /healthz` },
+  );
   return { child, url, output: () => output, exited };
 }
 
@@ -102,7 +107,9 @@ describe('npm run build', () => {
       for (const file of allChunks(dir)) {
         expect(readFileSync(file, 'utf8'), `${name}/${path.basename(file)}`).not.toMatch(/node_modules\/(@electric-sql\/pglite|@duckdb)\//);
       }
-      const startup = startupChunks(dir).map((f) => readFileSync(f, 'utf8')).join('\n');
+      const startup = startupChunks(dir)
+        .map((f) => readFileSync(f, 'utf8'))
+        .join('\n');
       expect(startup, name).not.toMatch(/node_modules\/(@google-cloud\/(pubsub|bigquery|cloud-sql-connector)|google-gax|google-auth-library)\//);
     }
   });
@@ -152,7 +159,12 @@ describe('a production bundle without its stores configured', () => {
       cpSync(path.join(DIST, name), dir, { recursive: true });
       const env = Object.fromEntries(Object.entries(productionEnv(`${name}-unconfigured`)).filter(([key]) => !(omit as readonly string[]).includes(key)));
       const port = await freePort();
-      const result = spawnSync(process.execPath, ['index.mjs'], { cwd: dir, env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env }, encoding: 'utf8', timeout: 10_000 });
+      const result = spawnSync(process.execPath, ['index.mjs'], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? '', PORT: String(port), ...env },
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(message);
     });
@@ -174,7 +186,12 @@ describe('a production bundle alone with DATABASE_URL', () => {
       });
       expect(response.status, await response.clone().text()).toBe(201);
       const applied = await empty.db.query<{ version: string }>('SELECT version FROM schema_migrations ORDER BY version');
-      expect(applied.rows.map((r) => r.version)).toEqual(readdirSync(path.join(ROOT, 'schemas', 'migrations')).filter((f) => f.endsWith('.sql')).sort().map((f) => f.replace(/\.sql$/, '')));
+      expect(applied.rows.map((r) => r.version)).toEqual(
+        readdirSync(path.join(ROOT, 'schemas', 'migrations'))
+          .filter((f) => f.endsWith('.sql'))
+          .sort()
+          .map((f) => f.replace(/\.sql$/, '')),
+      );
       started.child.kill('SIGTERM');
       expect(await started.exited, started.output()).toBe(0);
     } finally {
@@ -206,7 +223,10 @@ describe('push authentication in a production bundle', () => {
         PUSH_AUTH_ALLOWED_EMAILS: pusher,
         PUSH_AUTH_CERTS_URL: certs.url,
       });
-      const body = JSON.stringify({ message: { data: Buffer.from('not json').toString('base64'), messageId: `m-${name}`, attributes: {} }, subscription: 'projects/local-project/subscriptions/s' });
+      const body = JSON.stringify({
+        message: { data: Buffer.from('not json').toString('base64'), messageId: `m-${name}`, attributes: {} },
+        subscription: 'projects/local-project/subscriptions/s',
+      });
       const push = (authorization?: string) =>
         fetch(`${started.url}/`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body });
       expect((await push()).status).toBe(401);

@@ -4,7 +4,18 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import deadletter from '../functions/deadletter/index.ts';
-import { createTestDatabase, makeBinaryCloudEvent, makePushBody, makeUnwrappedPush, post, startFunction, type HttpFixture, type MessageFixture, type ServedFunction, type TestDatabase } from './support/kit.ts';
+import {
+  createTestDatabase,
+  makeBinaryCloudEvent,
+  makePushBody,
+  makeUnwrappedPush,
+  post,
+  startFunction,
+  type HttpFixture,
+  type MessageFixture,
+  type ServedFunction,
+  type TestDatabase,
+} from './support/kit.ts';
 
 let database: TestDatabase;
 let fn: ServedFunction;
@@ -37,7 +48,12 @@ interface RejectedRow {
 }
 
 const rowsFor = async (messageId: string) =>
-  (await database.db.query<RejectedRow>('SELECT stage, reason, payload, attributes, delivery_attempt::text, subscription, detail FROM rejected WHERE message_id = $1', [messageId])).rows;
+  (
+    await database.db.query<RejectedRow>(
+      'SELECT stage, reason, payload, attributes, delivery_attempt::text, subscription, detail FROM rejected WHERE message_id = $1',
+      [messageId],
+    )
+  ).rows;
 
 describe('deadletter', () => {
   const forms: { name: string; build: (f: MessageFixture) => HttpFixture }[] = [

@@ -47,7 +47,9 @@ describe('npm run deploy -- <function> --dry-run --project p --region r', () => 
   it('fills the push audience: the run.app URL on Cloud Run, the cluster address on GKE', () => {
     const audience = (target: string) => {
       const run = deploy(['ingest', '--dry-run', '--target', target, '--project', 'p-demo-1', '--region', 'europe-west1', '--project-number', '123456']);
-      const service = parseAllDocuments(run.stdout).map((d) => d.toJS() as Manifest).find(isKnativeService);
+      const service = parseAllDocuments(run.stdout)
+        .map((d) => d.toJS() as Manifest)
+        .find(isKnativeService);
       return service?.spec?.template?.spec?.containers?.[0]?.env?.find((e) => e.name === 'PUSH_AUTH_AUDIENCE')?.value;
     };
     expect(audience('cloud-run')).toBe('https://ingest-123456.europe-west1.run.app/');
@@ -85,10 +87,16 @@ describe('npm run deploy refuses', () => {
 describe('the placeholder rule', () => {
   it('knows the words the committed manifests use, and not the real values', () => {
     for (const text of ['PROJECT', 'REGION-docker.pkg.dev/PROJECT/x', 'https://ingest.telemetry.example.com/', 'PROJECT:REGION:telemetry', '<your-project>']) {
-      expect(PLACEHOLDER_PATTERNS.some((p) => p.test(text)), text).toBe(true);
+      expect(
+        PLACEHOLDER_PATTERNS.some((p) => p.test(text)),
+        text,
+      ).toBe(true);
     }
     for (const text of ['GOOGLE_CLOUD_PROJECT', 'p-demo-1:europe-west1:telemetry', 'https://ingest-1.europe-west1.run.app/']) {
-      expect(PLACEHOLDER_PATTERNS.some((p) => p.test(text)), text).toBe(false);
+      expect(
+        PLACEHOLDER_PATTERNS.some((p) => p.test(text)),
+        text,
+      ).toBe(false);
     }
   });
 });

@@ -34,7 +34,11 @@ const containerOf = (m: Manifest) => m.spec!.template!.spec!.containers![0]!;
 
 describe('rendered overlays', () => {
   it('gke: one Service per function, in the telemetry namespace, with its config and service accounts', () => {
-    expect(services(gke).map((m) => m.metadata.name).sort()).toEqual([...FUNCTION_NAMES].sort());
+    expect(
+      services(gke)
+        .map((m) => m.metadata.name)
+        .sort(),
+    ).toEqual([...FUNCTION_NAMES].sort());
     expect(gke.every((m) => m.kind === 'Namespace' || m.metadata.namespace === 'telemetry')).toBe(true);
     expect(gke.filter((m) => m.kind === 'ConfigMap').map((m) => m.metadata.name)).toEqual(['telemetry-config']);
     expect(gke.filter((m) => m.kind === 'ServiceAccount')).toHaveLength(FUNCTION_NAMES.length);
@@ -112,31 +116,161 @@ function mutate(m: Manifest, change: (m: Manifest) => void): Manifest {
 
 describe('the validators catch what the platforms reject', () => {
   const cases: { name: string; target: Target; manifest: () => Manifest; path: string }[] = [
-    { name: 'containerConcurrency over 1000', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => (m.spec!.template!.spec!.containerConcurrency = 1001)), path: 'spec.template.spec.containerConcurrency' },
-    { name: 'containerConcurrency not an integer (schema)', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => ((m.spec!.template!.spec! as Record<string, unknown>).containerConcurrency = 'lots')), path: 'schema' },
-    { name: 'timeoutSeconds over Knative’s 600', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => (m.spec!.template!.spec!.timeoutSeconds = 601)), path: 'spec.template.spec.timeoutSeconds' },
-    { name: 'timeoutSeconds over Cloud Run’s 3600', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.spec!.template!.spec!.timeoutSeconds = 3601)), path: 'spec.template.spec.timeoutSeconds' },
-    { name: 'min-scale above max-scale', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/min-scale', '20'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/min-scale' },
-    { name: 'negative max-scale', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/max-scale', '-1'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/max-scale' },
-    { name: 'KPA with a CPU metric', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/metric', 'cpu'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/metric' },
-    { name: 'target 0', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target', '0'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
-    { name: 'target above containerConcurrency', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target', '5000'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
-    { name: 'target-utilization-percentage 150', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target-utilization-percentage', '150'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target-utilization-percentage' },
-    { name: 'scale-down-delay not a duration', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/scale-down-delay', '5 minutes'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/scale-down-delay' },
-    { name: 'scale-down-delay over an hour', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/scale-down-delay', '2h'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/scale-down-delay' },
-    { name: 'misspelt autoscaling annotation', target: 'gke', manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/maxscale', '3'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/maxscale' },
-    { name: 'reserved PORT variable', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => containerOf(m).env!.unshift({ name: 'PORT', value: '9090' })), path: 'spec.template.spec.containers.0.env.0' },
-    { name: 'probe on another port', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).startupProbe = { httpGet: { path: '/healthz', port: 9999 } })), path: 'spec.template.spec.containers.0.startupProbe.httpGet.port' },
-    { name: 'no probe at all', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => { delete containerOf(m).startupProbe; delete containerOf(m).readinessProbe; }), path: 'spec.template.spec.containers.0' },
-    { name: 'memory request above its limit', target: 'gke', manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).resources!.requests!.memory = '1Gi')), path: 'spec.template.spec.containers.0.resources.requests.memory' },
-    { name: 'a Knative-only annotation on Cloud Run', target: 'cloud-run', manifest: () => withAnnotation(serviceNamed(cloudRun, 'ingest'), 'autoscaling.knative.dev/target', '100'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target' },
-    { name: 'minScale above maxScale on Cloud Run', target: 'cloud-run', manifest: () => withAnnotation(serviceNamed(cloudRun, 'ingest'), 'autoscaling.knative.dev/minScale', '50'), path: 'spec.template.metadata.annotations.autoscaling.knative.dev/minScale' },
-    { name: 'envFrom on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).envFrom = [{ configMapRef: { name: 'telemetry-config' } }])), path: 'spec.template.spec.containers.0.envFrom' },
-    { name: 'readiness probe on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).readinessProbe = { httpGet: { path: '/healthz' } })), path: 'spec.template.spec.containers.0.readinessProbe' },
-    { name: 'less than one CPU with concurrency on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).resources!.limits!.cpu = '500m')), path: 'spec.template.spec.containers.0.resources.limits.cpu' },
-    { name: 'Kubernetes label key on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => ((m.metadata as Record<string, unknown>).labels = { 'app.kubernetes.io/name': 'ingest' })), path: 'metadata.labels.app.kubernetes.io/name' },
-    { name: 'unknown ingress on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.metadata.annotations!['run.googleapis.com/ingress'] = 'public')), path: 'metadata.annotations.run.googleapis.com/ingress' },
-    { name: 'Kubernetes service account on Cloud Run', target: 'cloud-run', manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.spec!.template!.spec!.serviceAccountName = 'telemetry-ingest')), path: 'spec.template.spec.serviceAccountName' },
+    {
+      name: 'containerConcurrency over 1000',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => (m.spec!.template!.spec!.containerConcurrency = 1001)),
+      path: 'spec.template.spec.containerConcurrency',
+    },
+    {
+      name: 'containerConcurrency not an integer (schema)',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => ((m.spec!.template!.spec! as Record<string, unknown>).containerConcurrency = 'lots')),
+      path: 'schema',
+    },
+    {
+      name: 'timeoutSeconds over Knative’s 600',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'ingest'), (m) => (m.spec!.template!.spec!.timeoutSeconds = 601)),
+      path: 'spec.template.spec.timeoutSeconds',
+    },
+    {
+      name: 'timeoutSeconds over Cloud Run’s 3600',
+      target: 'cloud-run',
+      manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.spec!.template!.spec!.timeoutSeconds = 3601)),
+      path: 'spec.template.spec.timeoutSeconds',
+    },
+    {
+      name: 'min-scale above max-scale',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/min-scale', '20'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/min-scale',
+    },
+    {
+      name: 'negative max-scale',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/max-scale', '-1'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/max-scale',
+    },
+    {
+      name: 'KPA with a CPU metric',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/metric', 'cpu'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/metric',
+    },
+    {
+      name: 'target 0',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target', '0'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target',
+    },
+    {
+      name: 'target above containerConcurrency',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target', '5000'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target',
+    },
+    {
+      name: 'target-utilization-percentage 150',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/target-utilization-percentage', '150'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target-utilization-percentage',
+    },
+    {
+      name: 'scale-down-delay not a duration',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/scale-down-delay', '5 minutes'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/scale-down-delay',
+    },
+    {
+      name: 'scale-down-delay over an hour',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/scale-down-delay', '2h'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/scale-down-delay',
+    },
+    {
+      name: 'misspelt autoscaling annotation',
+      target: 'gke',
+      manifest: () => withAnnotation(serviceNamed(gke, 'bridge'), 'autoscaling.knative.dev/maxscale', '3'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/maxscale',
+    },
+    {
+      name: 'reserved PORT variable',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => containerOf(m).env!.unshift({ name: 'PORT', value: '9090' })),
+      path: 'spec.template.spec.containers.0.env.0',
+    },
+    {
+      name: 'probe on another port',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).startupProbe = { httpGet: { path: '/healthz', port: 9999 } })),
+      path: 'spec.template.spec.containers.0.startupProbe.httpGet.port',
+    },
+    {
+      name: 'no probe at all',
+      target: 'gke',
+      manifest: () =>
+        mutate(serviceNamed(gke, 'bridge'), (m) => {
+          delete containerOf(m).startupProbe;
+          delete containerOf(m).readinessProbe;
+        }),
+      path: 'spec.template.spec.containers.0',
+    },
+    {
+      name: 'memory request above its limit',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).resources!.requests!.memory = '1Gi')),
+      path: 'spec.template.spec.containers.0.resources.requests.memory',
+    },
+    {
+      name: 'a Knative-only annotation on Cloud Run',
+      target: 'cloud-run',
+      manifest: () => withAnnotation(serviceNamed(cloudRun, 'ingest'), 'autoscaling.knative.dev/target', '100'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/target',
+    },
+    {
+      name: 'minScale above maxScale on Cloud Run',
+      target: 'cloud-run',
+      manifest: () => withAnnotation(serviceNamed(cloudRun, 'ingest'), 'autoscaling.knative.dev/minScale', '50'),
+      path: 'spec.template.metadata.annotations.autoscaling.knative.dev/minScale',
+    },
+    {
+      name: 'envFrom on Cloud Run',
+      target: 'cloud-run',
+      manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).envFrom = [{ configMapRef: { name: 'telemetry-config' } }])),
+      path: 'spec.template.spec.containers.0.envFrom',
+    },
+    {
+      name: 'readiness probe on Cloud Run',
+      target: 'cloud-run',
+      manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).readinessProbe = { httpGet: { path: '/healthz' } })),
+      path: 'spec.template.spec.containers.0.readinessProbe',
+    },
+    {
+      name: 'less than one CPU with concurrency on Cloud Run',
+      target: 'cloud-run',
+      manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (containerOf(m).resources!.limits!.cpu = '500m')),
+      path: 'spec.template.spec.containers.0.resources.limits.cpu',
+    },
+    {
+      name: 'Kubernetes label key on Cloud Run',
+      target: 'cloud-run',
+      manifest: () =>
+        mutate(serviceNamed(cloudRun, 'ingest'), (m) => ((m.metadata as Record<string, unknown>).labels = { 'app.kubernetes.io/name': 'ingest' })),
+      path: 'metadata.labels.app.kubernetes.io/name',
+    },
+    {
+      name: 'unknown ingress on Cloud Run',
+      target: 'cloud-run',
+      manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.metadata.annotations!['run.googleapis.com/ingress'] = 'public')),
+      path: 'metadata.annotations.run.googleapis.com/ingress',
+    },
+    {
+      name: 'Kubernetes service account on Cloud Run',
+      target: 'cloud-run',
+      manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.spec!.template!.spec!.serviceAccountName = 'telemetry-ingest')),
+      path: 'spec.template.spec.serviceAccountName',
+    },
   ];
   for (const c of cases) {
     it(`${c.target}: ${c.name}`, () => {
@@ -150,7 +284,20 @@ const runScript = (script: string, args: string[]) => execFileSync(NODE, [path.j
 describe('npm run deploy -- <function> --dry-run', () => {
   for (const target of ['gke', 'cloud-run'] as const) {
     it(`prints only ingest for ${target}, with the image asked for`, () => {
-      const out = runScript('deploy.ts', ['ingest', '--target', target, '--image', 'europe-docker.pkg.dev/demo/telemetry/ingest@sha256:1234', '--dry-run', '--project', 'demo', '--region', 'europe-west1', '--project-number', '123']);
+      const out = runScript('deploy.ts', [
+        'ingest',
+        '--target',
+        target,
+        '--image',
+        'europe-docker.pkg.dev/demo/telemetry/ingest@sha256:1234',
+        '--dry-run',
+        '--project',
+        'demo',
+        '--region',
+        'europe-west1',
+        '--project-number',
+        '123',
+      ]);
       const docs = parseAllDocuments(out).map((d) => d.toJS() as Manifest);
       const knative = docs.filter(isKnativeService);
       expect(knative.map((m) => m.metadata.name)).toEqual(['ingest']);
@@ -180,14 +327,29 @@ describe('npm run deploy -- <function> --dry-run', () => {
 
 describe('npm run wiring (dry run)', () => {
   it('prints the service accounts, IAM bindings, topics and push subscriptions with their policies', () => {
-    const out = runScript('pubsub-wiring.ts', ['--project', 'demo-proj', '--project-number', '123456', '--ingest-url', 'https://ingest.example/', '--deadletter-url', 'https://dl.example/']);
+    const out = runScript('pubsub-wiring.ts', [
+      '--project',
+      'demo-proj',
+      '--project-number',
+      '123456',
+      '--ingest-url',
+      'https://ingest.example/',
+      '--deadletter-url',
+      'https://dl.example/',
+    ]);
     const lines = out.split('\n').filter((l) => l.startsWith('gcloud '));
     const find = (...parts: string[]) => lines.filter((l) => parts.every((p) => l.includes(p)));
     for (const fn of [...FUNCTION_NAMES, 'push']) expect(find('iam service-accounts create', `telemetry-${fn} `)).toHaveLength(1);
     expect(find('pubsub topics create telemetry ')).toHaveLength(1);
     expect(find('pubsub topics create telemetry-dead-letter ')).toHaveLength(1);
     expect(find('topics add-iam-policy-binding telemetry ', 'telemetry-bridge@demo-proj.iam.gserviceaccount.com', 'roles/pubsub.publisher')).toHaveLength(1);
-    expect(find('service-accounts add-iam-policy-binding telemetry-push@', 'service-123456@gcp-sa-pubsub.iam.gserviceaccount.com', 'roles/iam.serviceAccountTokenCreator')).toHaveLength(1);
+    expect(
+      find(
+        'service-accounts add-iam-policy-binding telemetry-push@',
+        'service-123456@gcp-sa-pubsub.iam.gserviceaccount.com',
+        'roles/iam.serviceAccountTokenCreator',
+      ),
+    ).toHaveLength(1);
     expect(find('topics add-iam-policy-binding telemetry-dead-letter', 'service-123456@gcp-sa-pubsub', 'roles/pubsub.publisher')).toHaveLength(1);
     expect(find('subscriptions add-iam-policy-binding telemetry-ingest', 'service-123456@gcp-sa-pubsub', 'roles/pubsub.subscriber')).toHaveLength(1);
     expect(find('run services add-iam-policy-binding ingest', 'telemetry-push@', 'roles/run.invoker')).toHaveLength(1);
@@ -198,9 +360,15 @@ describe('npm run wiring (dry run)', () => {
 
     const [ingestSub] = find('pubsub subscriptions create telemetry-ingest ');
     for (const flag of [
-      '--topic=telemetry ', '--push-endpoint=https://ingest.example/', '--push-auth-service-account=telemetry-push@demo-proj.iam.gserviceaccount.com',
-      '--push-auth-token-audience=https://ingest.example/', `--ack-deadline=${PRODUCTION_DELIVERY.ackDeadlineSeconds}`, '--min-retry-delay=10s', '--max-retry-delay=600s',
-      '--dead-letter-topic=telemetry-dead-letter', '--max-delivery-attempts=10',
+      '--topic=telemetry ',
+      '--push-endpoint=https://ingest.example/',
+      '--push-auth-service-account=telemetry-push@demo-proj.iam.gserviceaccount.com',
+      '--push-auth-token-audience=https://ingest.example/',
+      `--ack-deadline=${PRODUCTION_DELIVERY.ackDeadlineSeconds}`,
+      '--min-retry-delay=10s',
+      '--max-retry-delay=600s',
+      '--dead-letter-topic=telemetry-dead-letter',
+      '--max-delivery-attempts=10',
     ]) {
       expect(ingestSub, flag).toContain(flag);
     }
@@ -225,8 +393,10 @@ describe('npm run wiring (dry run)', () => {
 });
 
 describe('the maintenance schedule', () => {
-  const cronJob = () => structuredClone(gke.find((m) => m.kind === 'CronJob' && m.metadata.name === 'telemetry-maintain')) as unknown as Record<string, unknown>;
-  const jobSpec = (m: Record<string, unknown>) => (m.spec as { jobTemplate: { spec: Record<string, unknown> & { template: { spec: { containers: Record<string, unknown>[] } } } } }).jobTemplate.spec;
+  const cronJob = () =>
+    structuredClone(gke.find((m) => m.kind === 'CronJob' && m.metadata.name === 'telemetry-maintain')) as unknown as Record<string, unknown>;
+  const jobSpec = (m: Record<string, unknown>) =>
+    (m.spec as { jobTemplate: { spec: Record<string, unknown> & { template: { spec: { containers: Record<string, unknown>[] } } } } }).jobTemplate.spec;
 
   it('gke: a CronJob in the telemetry namespace calls the registry, and passes the rules', () => {
     const job = cronJob();
@@ -241,9 +411,21 @@ describe('the maintenance schedule', () => {
     { name: 'hour 24', change: (m) => ((m.spec as Record<string, unknown>).schedule = '0 24 * * *'), path: 'spec.schedule' },
     { name: 'overlapping runs allowed', change: (m) => ((m.spec as Record<string, unknown>).concurrencyPolicy = 'Allow'), path: 'spec.concurrencyPolicy' },
     { name: 'no deadline', change: (m) => delete jobSpec(m).activeDeadlineSeconds, path: 'spec.jobTemplate.spec.activeDeadlineSeconds' },
-    { name: 'an image on latest', change: (m) => (jobSpec(m).template.spec.containers[0]!.image = 'curlimages/curl:latest'), path: 'spec.jobTemplate.spec.template.spec.containers.0.image' },
-    { name: 'no limits', change: (m) => delete jobSpec(m).template.spec.containers[0]!.resources, path: 'spec.jobTemplate.spec.template.spec.containers.0.resources.limits' },
-    { name: 'calling something else', change: (m) => (jobSpec(m).template.spec.containers[0]!.args = ['curl http://registry/v1/devices']), path: 'spec.jobTemplate.spec.template.spec.containers.0.args' },
+    {
+      name: 'an image on latest',
+      change: (m) => (jobSpec(m).template.spec.containers[0]!.image = 'curlimages/curl:latest'),
+      path: 'spec.jobTemplate.spec.template.spec.containers.0.image',
+    },
+    {
+      name: 'no limits',
+      change: (m) => delete jobSpec(m).template.spec.containers[0]!.resources,
+      path: 'spec.jobTemplate.spec.template.spec.containers.0.resources.limits',
+    },
+    {
+      name: 'calling something else',
+      change: (m) => (jobSpec(m).template.spec.containers[0]!.args = ['curl http://registry/v1/devices']),
+      path: 'spec.jobTemplate.spec.template.spec.containers.0.args',
+    },
   ];
   for (const c of broken) {
     it(`catches ${c.name}`, () => {
@@ -258,12 +440,17 @@ describe('the maintenance schedule', () => {
     const lines = out.split('\n').filter((l) => l.startsWith('gcloud '));
     const job = lines.find((l) => l.startsWith('gcloud scheduler jobs create http telemetry-maintain'));
     for (const flag of [
-      `'--schedule=${MAINTENANCE_SCHEDULE}'`, '--uri=https://registry.example/v1/maintenance:run', '--http-method=POST',
-      '--oidc-service-account-email=telemetry-scheduler@demo-proj.iam.gserviceaccount.com', '--oidc-token-audience=https://registry.example',
+      `'--schedule=${MAINTENANCE_SCHEDULE}'`,
+      '--uri=https://registry.example/v1/maintenance:run',
+      '--http-method=POST',
+      '--oidc-service-account-email=telemetry-scheduler@demo-proj.iam.gserviceaccount.com',
+      '--oidc-token-audience=https://registry.example',
     ]) {
       expect(job, flag).toContain(flag);
     }
-    expect(lines.filter((l) => l.includes('run services add-iam-policy-binding registry') && l.includes('telemetry-scheduler@') && l.includes('roles/run.invoker'))).toHaveLength(1);
+    expect(
+      lines.filter((l) => l.includes('run services add-iam-policy-binding registry') && l.includes('telemetry-scheduler@') && l.includes('roles/run.invoker')),
+    ).toHaveLength(1);
     const gkeOut = runScript('pubsub-wiring.ts', ['--project', 'demo-proj', '--target', 'gke']);
     expect(gkeOut).not.toContain('gcloud scheduler');
   });

@@ -31,16 +31,24 @@ afterAll(async () => {
 });
 
 async function createDevice(deviceId: string): Promise<string> {
-  const response = await fetch(`${registryFn.url}/v1/devices`, { method: 'POST', headers: ADMIN, body: JSON.stringify({ deviceId, site: 'old-site', credentials: [{ type: 'token' }] }) });
+  const response = await fetch(`${registryFn.url}/v1/devices`, {
+    method: 'POST',
+    headers: ADMIN,
+    body: JSON.stringify({ deviceId, site: 'old-site', credentials: [{ type: 'token' }] }),
+  });
   expect(response.status).toBe(201);
   return String(((await response.json()) as { numId: number }).numId);
 }
 
-const stateOf = async (deviceId: string) => (await fetch(`${registryFn.url}/v1/devices/${deviceId}/state`, { headers: ADMIN })).json() as Promise<Record<string, unknown>>;
+const stateOf = async (deviceId: string) =>
+  (await fetch(`${registryFn.url}/v1/devices/${deviceId}/state`, { headers: ADMIN })).json() as Promise<Record<string, unknown>>;
 
 /** A push as the bridge publishes it: the device's id and number in the attributes. */
 const push = (deviceId: string, numId: string, seq: number, metrics: Record<string, number>) =>
-  post(ingestFn.url, makePushBody({ data: { ts: Date.UTC(2026, 4, 1, 0, seq), seq, metrics }, attributes: { deviceId, deviceNumId: numId }, messageId: `life-${numId}-${seq}` }));
+  post(
+    ingestFn.url,
+    makePushBody({ data: { ts: Date.UTC(2026, 4, 1, 0, seq), seq, metrics }, attributes: { deviceId, deviceNumId: numId }, messageId: `life-${numId}-${seq}` }),
+  );
 
 it('a device re-created under a deleted id sees none of the old state, readings or in-flight messages', async () => {
   const oldNum = await createDevice('life-1');
@@ -61,7 +69,14 @@ it('a device re-created under a deleted id sees none of the old state, readings 
   // not cached the old device (the one above may, for its directory TTL): acknowledged, kept
   // in `rejected`, and not counted for the new device.
   const other = await startFunction(ingest, { env: { DATABASE_URL: tdb.url }, providers: { warehouse: async () => warehouse } });
-  const stale = await post(other.url, makePushBody({ data: { ts: Date.UTC(2026, 4, 1, 0, 2), seq: 2, metrics: { temperature: 98 } }, attributes: { deviceId: 'life-1', deviceNumId: oldNum }, messageId: 'life-stale' })).finally(() => other.close());
+  const stale = await post(
+    other.url,
+    makePushBody({
+      data: { ts: Date.UTC(2026, 4, 1, 0, 2), seq: 2, metrics: { temperature: 98 } },
+      attributes: { deviceId: 'life-1', deviceNumId: oldNum },
+      messageId: 'life-stale',
+    }),
+  ).finally(() => other.close());
   expect(stale.status).toBe(200);
   expect(stale.body).toMatchObject({ status: 'rejected', reason: 'device_replaced' });
   expect(await stateOf('life-1')).toMatchObject({ readingsTotal: 0, lastMetrics: null });
@@ -75,7 +90,9 @@ it('state written for a deleted device by a late message is gone when the id is 
   const num = await createDevice('life-2');
   expect((await fetch(`${registryFn.url}/v1/devices/life-2`, { method: 'DELETE', headers: ADMIN })).status).toBe(204);
   // As if ingest had written the old device's last batch just after the delete committed.
-  await tdb.db.query("INSERT INTO device_state (device_id, last_event_ts, last_metrics, last_seen_at, readings_total) VALUES ('life-2', now(), '{\"t\":1}', now(), 7)");
+  await tdb.db.query(
+    "INSERT INTO device_state (device_id, last_event_ts, last_metrics, last_seen_at, readings_total) VALUES ('life-2', now(), '{\"t\":1}', now(), 7)",
+  );
   expect(await createDevice('life-2')).not.toBe(num);
   expect(await stateOf('life-2')).toMatchObject({ readingsTotal: 0, lastMetrics: null });
 });

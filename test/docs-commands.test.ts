@@ -40,8 +40,9 @@ async function documents(): Promise<string[]> {
 
 describe('npm scripts named in the documentation', () => {
   it('finds script names in the forms the docs use', () => {
-    expect(scriptsNamedIn('run `npm run deploy -- ingest` then\nnpm run query -- --json "x"; npm run docs:openapi -- --check and `npm run test:chaos`.'))
-      .toEqual(['deploy', 'query', 'docs:openapi', 'test:chaos']);
+    expect(
+      scriptsNamedIn('run `npm run deploy -- ingest` then\nnpm run query -- --json "x"; npm run docs:openapi -- --check and `npm run test:chaos`.'),
+    ).toEqual(['deploy', 'query', 'docs:openapi', 'test:chaos']);
     expect(scriptsNamedIn('npm run --silent maintain')).toEqual(['maintain']);
     expect(scriptsNamedIn('`npm install && npm start`, then `npm test`')).toEqual(['start', 'test']);
   });
@@ -55,7 +56,10 @@ describe('npm scripts named in the documentation', () => {
       for (const name of scriptsNamedIn(text)) if (!known.has(name)) missing.push(`${file}: npm run ${name}`);
     }
     expect(missing.filter((m) => !ARRIVING_SCRIPTS.some((name) => m.endsWith(`npm run ${name}`)))).toEqual([]);
-    expect(ARRIVING_SCRIPTS.filter((name) => known.has(name)), 'scripts now in package.json: remove them from ARRIVING_SCRIPTS').toEqual([]);
+    expect(
+      ARRIVING_SCRIPTS.filter((name) => known.has(name)),
+      'scripts now in package.json: remove them from ARRIVING_SCRIPTS',
+    ).toEqual([]);
   });
 });
 
@@ -74,7 +78,11 @@ describe('docs/deploy.md', () => {
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 function anchorOf(heading: string): string {
-  return heading.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
 }
 
 describe('relative links in README.md and docs/', () => {
@@ -105,7 +113,10 @@ describe('relative links in README.md and docs/', () => {
       }
     }
     expect(broken).toEqual([]);
-    expect(ARRIVING_DOCUMENTS.filter((d) => existsSync(path.join(rootDir, d))), 'documents now present: remove them from ARRIVING_DOCUMENTS').toEqual([]);
+    expect(
+      ARRIVING_DOCUMENTS.filter((d) => existsSync(path.join(rootDir, d))),
+      'documents now present: remove them from ARRIVING_DOCUMENTS',
+    ).toEqual([]);
   });
 });
 
@@ -143,7 +154,7 @@ function unsetVariablesIn(blocks: string[]): string[] {
 describe('shell blocks a reader pastes (README.md, docs/devices.md)', () => {
   it('finds the variables a block leaves unset', () => {
     expect(unsetVariablesIn(['curl "$REGISTRY/v1" -H "Authorization: Bearer ${ADMIN_TOKEN}"'])).toEqual(['block 1: $REGISTRY', 'block 1: $ADMIN_TOKEN']);
-    expect(unsetVariablesIn(['T=${T:-$(cat f)}  # $NOT_A_USE', "D=x; echo '$QUOTED' \"$D\" $T", 'for i in 1 2; do echo $i $HOME; done'])).toEqual([]);
+    expect(unsetVariablesIn(['T=${T:-$(cat f)}  # $NOT_A_USE', 'D=x; echo \'$QUOTED\' "$D" $T', 'for i in 1 2; do echo $i $HOME; done'])).toEqual([]);
   });
 
   it.each(['README.md', 'docs/devices.md'])('%s sets every variable it uses before using it', async (file) => {

@@ -99,10 +99,18 @@ const deviceHeaders = (contentType: string | undefined, gzip: boolean, authoriza
 describe('bridge under bad input', () => {
   it('never answers 5xx and names every problem (device bodies)', async () => {
     await fc.assert(
-      fc.asyncProperty(bodyBytes, fc.option(fc.constantFrom('application/json', 'application/senml+json', 'text/plain', 'application/xml', 'application/json; charset=utf-16')), async (b, contentType) => {
-        const response = await sendRaw(bridge.served.url, { path: `/v1/devices/${DEVICE}/telemetry`, headers: deviceHeaders(contentType ?? undefined, b.gzip), body: b.body });
-        record('bridge', response, b.label);
-      }),
+      fc.asyncProperty(
+        bodyBytes,
+        fc.option(fc.constantFrom('application/json', 'application/senml+json', 'text/plain', 'application/xml', 'application/json; charset=utf-16')),
+        async (b, contentType) => {
+          const response = await sendRaw(bridge.served.url, {
+            path: `/v1/devices/${DEVICE}/telemetry`,
+            headers: deviceHeaders(contentType ?? undefined, b.gzip),
+            body: b.body,
+          });
+          record('bridge', response, b.label);
+        },
+      ),
       { numRuns: runs(700) },
     );
   });
@@ -110,9 +118,19 @@ describe('bridge under bad input', () => {
   it('never answers 5xx on the IoT Core path, odd paths and odd headers', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(payloadLike.map((p) => ({ binaryData: Buffer.from(JSON.stringify(p) ?? '').toString('base64') })), payloadLike),
+        fc.oneof(
+          payloadLike.map((p) => ({ binaryData: Buffer.from(JSON.stringify(p) ?? '').toString('base64') })),
+          payloadLike,
+        ),
         fc.constantFrom(...EDGE_STRINGS, DEVICE).map(percentEncode),
-        fc.constantFrom('/v1/devices/%s/telemetry', '/v1/projects/test-project/locations/x/registries/default/devices/%s:publishEvent', '/v1/devices/%s', '/%s', '/v1/devices/%s/telemetry/%2e%2e', '/v1/devices/%E0%A4%A/telemetry'),
+        fc.constantFrom(
+          '/v1/devices/%s/telemetry',
+          '/v1/projects/test-project/locations/x/registries/default/devices/%s:publishEvent',
+          '/v1/devices/%s',
+          '/%s',
+          '/v1/devices/%s/telemetry/%2e%2e',
+          '/v1/devices/%E0%A4%A/telemetry',
+        ),
         headerValue,
         headerValue,
         async (body, id, pattern, contentType, authorization) => {
@@ -131,7 +149,10 @@ describe('bridge under bad input', () => {
     expect(accepted).toBeGreaterThan(0);
     await waitFor(() => bridge.received.size >= accepted, { timeoutMs: 20_000, what: `${accepted} published messages` });
     for (const message of bridge.received.values()) {
-      const envelope = { message: makeMessage({ data: message.data, attributes: message.attributes, messageId: message.id }), subscription: 'projects/p/subscriptions/fuzz' };
+      const envelope = {
+        message: makeMessage({ data: message.data, attributes: message.attributes, messageId: message.id }),
+        subscription: 'projects/p/subscriptions/fuzz',
+      };
       const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
       expect(response.status).toBe(200);
       expect(response.body, response.text).toMatchObject({ status: 'ok' });
@@ -143,14 +164,29 @@ describe('bridge under bad input', () => {
 const envelopeLike = fc.record(
   {
     message: fc.oneof(
-      fc.record({
-        data: fc.oneof(bodyBytes.map((b) => b.body.toString('base64')), fc.string(), fc.constantFrom('!!notbase64', '', 'AAAA')),
-        attributes: fc.oneof(fc.dictionary(fc.constantFrom('deviceId', 'receivedAt', 'registry', 'x'), fc.oneof(fc.constant(DEVICE), fc.constantFrom(...EDGE_STRINGS)), { maxKeys: 3 }), fc.jsonValue({ maxDepth: 1 })),
-        messageId: fc.oneof(fc.string(), fc.constantFrom(...EDGE_STRINGS), fc.integer()),
-        message_id: fc.string(),
-        publishTime: fc.oneof(fc.constantFrom('0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', 'soon', ''), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())),
-        orderingKey: fc.string(),
-      }, { requiredKeys: [] }),
+      fc.record(
+        {
+          data: fc.oneof(
+            bodyBytes.map((b) => b.body.toString('base64')),
+            fc.string(),
+            fc.constantFrom('!!notbase64', '', 'AAAA'),
+          ),
+          attributes: fc.oneof(
+            fc.dictionary(fc.constantFrom('deviceId', 'receivedAt', 'registry', 'x'), fc.oneof(fc.constant(DEVICE), fc.constantFrom(...EDGE_STRINGS)), {
+              maxKeys: 3,
+            }),
+            fc.jsonValue({ maxDepth: 1 }),
+          ),
+          messageId: fc.oneof(fc.string(), fc.constantFrom(...EDGE_STRINGS), fc.integer()),
+          message_id: fc.string(),
+          publishTime: fc.oneof(
+            fc.constantFrom('0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z', 'soon', ''),
+            fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+          ),
+          orderingKey: fc.string(),
+        },
+        { requiredKeys: [] },
+      ),
       fc.jsonValue({ maxDepth: 2 }),
     ),
     subscription: fc.oneof(fc.string(), fc.integer()),
@@ -163,13 +199,27 @@ const envelopeLike = fc.record(
 const pushRequest = fc.oneof(
   envelopeLike.map((e) => ({ form: 'wrapped', headers: { 'content-type': 'application/json' }, body: Buffer.from(JSON.stringify(e)) })),
   fc.tuple(bodyBytes, fc.subarray(['ce-id', 'ce-source', 'ce-type', 'ce-specversion', 'ce-time']), envelopeLike, headerValue).map(([_b, present, e, v]) => {
-    const all: Record<string, string> = { 'ce-id': 'id-1', 'ce-source': '//pubsub.googleapis.com/projects/p/topics/t', 'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished', 'ce-specversion': v === '0.3' ? '0.3' : '1.0', 'ce-time': 'nope' };
+    const all: Record<string, string> = {
+      'ce-id': 'id-1',
+      'ce-source': '//pubsub.googleapis.com/projects/p/topics/t',
+      'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished',
+      'ce-specversion': v === '0.3' ? '0.3' : '1.0',
+      'ce-time': 'nope',
+    };
     const headers: Record<string, string> = { 'content-type': 'application/json', 'ce-specversion': all['ce-specversion'] as string };
     for (const h of present) headers[h] = all[h] as string;
     return { form: 'ce-binary', headers, body: Buffer.from(JSON.stringify(e)) };
   }),
-  fc.tuple(envelopeLike, fc.record({ specversion: headerValue, type: headerValue, source: headerValue, id: headerValue, datacontenttype: headerValue }, { requiredKeys: [] }))
-    .map(([e, attrs]) => ({ form: 'ce-structured', headers: { 'content-type': 'application/cloudevents+json' }, body: Buffer.from(JSON.stringify({ ...attrs, data: e })) })),
+  fc
+    .tuple(
+      envelopeLike,
+      fc.record({ specversion: headerValue, type: headerValue, source: headerValue, id: headerValue, datacontenttype: headerValue }, { requiredKeys: [] }),
+    )
+    .map(([e, attrs]) => ({
+      form: 'ce-structured',
+      headers: { 'content-type': 'application/cloudevents+json' },
+      body: Buffer.from(JSON.stringify({ ...attrs, data: e })),
+    })),
   fc.tuple(bodyBytes, headerValue, fc.constantFrom(DEVICE, 'nobody-here', "x'; DROP TABLE rejected; --")).map(([b, messageId, deviceId]) => ({
     form: 'unwrapped',
     headers: { 'content-type': 'application/json', 'x-goog-pubsub-message-id': messageId, 'x-goog-pubsub-publish-time': 'later', deviceid: deviceId },
@@ -204,7 +254,20 @@ describe('registry under bad input', () => {
       tags: fc.oneof(fc.dictionary(fc.constantFrom(...EDGE_STRINGS), fc.constantFrom(...EDGE_STRINGS), { maxKeys: 3 }), fc.jsonValue({ maxDepth: 1 })),
       blocked: fc.oneof(fc.boolean(), fc.constantFrom('yes', 0)),
       credentials: fc.oneof(
-        fc.array(fc.oneof(fc.constant({ type: 'token' }), fc.record({ type: fc.constantFrom('es256', 'rs256', 'hs256', ''), publicKeyPem: fc.constantFrom(...EDGE_STRINGS, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----'), expiresAt: fc.constantFrom('', 'never', '9999-12-31T00:00:00Z') }, { requiredKeys: [] })), { maxLength: 5 }),
+        fc.array(
+          fc.oneof(
+            fc.constant({ type: 'token' }),
+            fc.record(
+              {
+                type: fc.constantFrom('es256', 'rs256', 'hs256', ''),
+                publicKeyPem: fc.constantFrom(...EDGE_STRINGS, '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----'),
+                expiresAt: fc.constantFrom('', 'never', '9999-12-31T00:00:00Z'),
+              },
+              { requiredKeys: [] },
+            ),
+          ),
+          { maxLength: 5 },
+        ),
         fc.jsonValue({ maxDepth: 1 }),
       ),
     },
@@ -214,13 +277,26 @@ describe('registry under bad input', () => {
   it('never answers 5xx on create, patch, batchCreate, get, list and delete', async () => {
     const id = fc.oneof(fc.constantFrom(...EDGE_STRINGS, DEVICE), fc.string()).map(percentEncode);
     const call = fc.oneof(
-      fc.tuple(fc.oneof(deviceSpec.map((s) => JSON.stringify(s)), bodyBytes.map((b) => b.body.toString('latin1')))).map(([body]) => ({ method: 'POST', path: '/v1/devices', body })),
+      fc
+        .tuple(
+          fc.oneof(
+            deviceSpec.map((s) => JSON.stringify(s)),
+            bodyBytes.map((b) => b.body.toString('latin1')),
+          ),
+        )
+        .map(([body]) => ({ method: 'POST', path: '/v1/devices', body })),
       fc.tuple(id, deviceSpec).map(([i, s]) => ({ method: 'PATCH', path: `/v1/devices/${i}`, body: JSON.stringify(s) })),
       fc.array(deviceSpec, { maxLength: 4 }).map((devices) => ({ method: 'POST', path: '/v1/devices:batchCreate', body: JSON.stringify({ devices }) })),
-      fc.tuple(fc.constantFrom('GET', 'DELETE'), id, fc.constantFrom('', '/state', '/x')).map(([method, i, rest]) => ({ method, path: `/v1/devices/${i}${rest}`, body: '' })),
-      fc.tuple(fc.oneof(fc.string(), fc.constantFrom(...EDGE_STRINGS)), fc.oneof(fc.string(), fc.constantFrom('0', '-1', '1e308', 'NaN', '1001', '5'))).map(([token, size]) => ({
-        method: 'GET', path: `/v1/devices?pageToken=${percentEncode(token)}&pageSize=${percentEncode(size)}`, body: '',
-      })),
+      fc
+        .tuple(fc.constantFrom('GET', 'DELETE'), id, fc.constantFrom('', '/state', '/x'))
+        .map(([method, i, rest]) => ({ method, path: `/v1/devices/${i}${rest}`, body: '' })),
+      fc
+        .tuple(fc.oneof(fc.string(), fc.constantFrom(...EDGE_STRINGS)), fc.oneof(fc.string(), fc.constantFrom('0', '-1', '1e308', 'NaN', '1001', '5')))
+        .map(([token, size]) => ({
+          method: 'GET',
+          path: `/v1/devices?pageToken=${percentEncode(token)}&pageSize=${percentEncode(size)}`,
+          body: '',
+        })),
     );
     await fc.assert(
       fc.asyncProperty(call, async (c) => {
@@ -255,7 +331,9 @@ describe('regressions the properties found', () => {
     for (const path of ['/v1/devices/%00', '/v1/devices/a%00bc/state']) {
       const response = await sendRaw(registryFn.url, { method: 'GET', path, headers: auth });
       expect(response.status).toBe(400);
-      expect(response.body?.issues).toEqual([{ path: 'deviceId', message: 'must not contain control characters (NUL included) or unpaired UTF-16 surrogates' }]);
+      expect(response.body?.issues).toEqual([
+        { path: 'deviceId', message: 'must not contain control characters (NUL included) or unpaired UTF-16 surrogates' },
+      ]);
     }
     const forged = Buffer.from(JSON.stringify({ after: 'a\u0000b' })).toString('base64url');
     const page = await sendRaw(registryFn.url, { method: 'GET', path: `/v1/devices?pageToken=${forged}`, headers: auth });
@@ -265,7 +343,12 @@ describe('regressions the properties found', () => {
 
   it('ingest: an unparseable publish time is stored with the receive time, not redelivered forever', async () => {
     const response = await sendRaw(ingestFn.url, {
-      headers: { 'content-type': 'application/json', 'x-goog-pubsub-message-id': 'bad-publish-time', 'x-goog-pubsub-publish-time': 'later', deviceid: REGRESSION_DEVICE },
+      headers: {
+        'content-type': 'application/json',
+        'x-goog-pubsub-message-id': 'bad-publish-time',
+        'x-goog-pubsub-publish-time': 'later',
+        deviceid: REGRESSION_DEVICE,
+      },
       body: JSON.stringify({ metrics: { t: -0 } }),
     });
     expect(response.status).toBe(200);
@@ -274,18 +357,24 @@ describe('regressions the properties found', () => {
 });
 
 describe('regressions: envelope times', () => {
-  it.each(['0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z'])('ingest stamps a reading without ts at its receive time when the publish time is %s', async (publishTime) => {
-    const id = `far-publish-time-${randomUUID()}`;
-    const message = { ...makeMessage({ data: { metrics: { t: 1 } }, attributes: { deviceId: REGRESSION_DEVICE, receivedAt: publishTime }, messageId: id }), publishTime };
-    const before = Date.now();
-    const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) });
-    expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ status: 'ok', readings: 1 });
-    const { rows } = await tdb.db.query<{ event_ts: Date; received_at: Date }>('SELECT event_ts, received_at FROM readings WHERE message_id = $1', [id]);
-    expect(rows).toHaveLength(1);
-    for (const time of [rows[0]?.event_ts, rows[0]?.received_at]) expect(time?.getTime()).toBeGreaterThanOrEqual(before - 1000);
-    expect(rows[0]?.event_ts.getTime()).toBeLessThanOrEqual(Date.now());
-  });
+  it.each(['0001-01-01T00:00:00Z', '9999-12-31T23:59:59Z'])(
+    'ingest stamps a reading without ts at its receive time when the publish time is %s',
+    async (publishTime) => {
+      const id = `far-publish-time-${randomUUID()}`;
+      const message = {
+        ...makeMessage({ data: { metrics: { t: 1 } }, attributes: { deviceId: REGRESSION_DEVICE, receivedAt: publishTime }, messageId: id }),
+        publishTime,
+      };
+      const before = Date.now();
+      const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message }) });
+      expect(response.status).toBe(200);
+      expect(response.body).toMatchObject({ status: 'ok', readings: 1 });
+      const { rows } = await tdb.db.query<{ event_ts: Date; received_at: Date }>('SELECT event_ts, received_at FROM readings WHERE message_id = $1', [id]);
+      expect(rows).toHaveLength(1);
+      for (const time of [rows[0]?.event_ts, rows[0]?.received_at]) expect(time?.getTime()).toBeGreaterThanOrEqual(before - 1000);
+      expect(rows[0]?.event_ts.getTime()).toBeLessThanOrEqual(Date.now());
+    },
+  );
 });
 
 describe('regressions: lone surrogates', () => {
@@ -314,7 +403,9 @@ describe('regressions: the NUL character', () => {
 
   it('ingest stores a good reading whose message id holds NUL, with U+FFFD in its place', async () => {
     const id = nulId('good');
-    const envelope = { message: makeMessage({ data: { deviceId: REGRESSION_DEVICE, metrics: { t: 21.5 } }, attributes: { deviceId: REGRESSION_DEVICE }, messageId: id }) };
+    const envelope = {
+      message: makeMessage({ data: { deviceId: REGRESSION_DEVICE, metrics: { t: 21.5 } }, attributes: { deviceId: REGRESSION_DEVICE }, messageId: id }),
+    };
     const response = await sendRaw(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ status: 'ok', readings: 1 });
@@ -327,13 +418,19 @@ describe('regressions: the NUL character', () => {
     const envelope = { message: makeMessage({ data: 'poison\u0000', messageId: id }), subscription: 'projects/p/subscriptions/s\u0000', deliveryAttempt: 5 };
     const response = await sendRaw(deadletterFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) });
     expect(response.status).toBe(200);
-    const { rows } = await tdb.db.query<{ payload: string; subscription: string }>('SELECT payload, subscription FROM rejected WHERE message_id = $1', [storedId(id)]);
+    const { rows } = await tdb.db.query<{ payload: string; subscription: string }>('SELECT payload, subscription FROM rejected WHERE message_id = $1', [
+      storedId(id),
+    ]);
     expect(rows).toEqual([{ payload: 'poison\ufffd', subscription: 'projects/p/subscriptions/s\ufffd' }]);
   });
 
   it('the bridge refuses NUL and unpaired surrogates in text a device sends, naming each place', async () => {
     const body = JSON.stringify({ metrics: { state: 'on\u0000' }, tags: { room: '\ud800' }, units: { state: 'x\u0000' } });
-    const response = await sendRaw(bridge.served.url, { path: `/v1/devices/${REGRESSION_DEVICE}/telemetry`, headers: deviceHeaders('application/json', false, `Bearer ${regressionToken}`), body });
+    const response = await sendRaw(bridge.served.url, {
+      path: `/v1/devices/${REGRESSION_DEVICE}/telemetry`,
+      headers: deviceHeaders('application/json', false, `Bearer ${regressionToken}`),
+      body,
+    });
     expect(response.status).toBe(400);
     const paths = (response.body?.issues as { path: string }[]).map((i) => i.path).sort();
     expect(paths).toEqual(['metrics.state', 'tags.room', 'units.state']);

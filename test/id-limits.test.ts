@@ -46,15 +46,35 @@ describe('the bridge', () => {
     { name: 'malformed escape', path: '/v1/devices/dev%ZZice/telemetry', issue: { path: 'deviceId', message: /percent-encoded UTF-8/ } },
     { name: 'escape that is not UTF-8', path: '/v1/devices/dev%C3ice/telemetry', issue: { path: 'deviceId', message: /percent-encoded UTF-8/ } },
     { name: '5,000 characters', path: `/v1/devices/${LONG_ID}/telemetry`, issue: { path: 'deviceId', message: /at most 255 characters/ } },
-    { name: 'IoT Core: NUL in the device id', path: iot('ids-project', 'europe-west1', 'reg-1', 'dev%00'), issue: { path: 'deviceId', message: /control characters/ } },
-    { name: 'IoT Core: NUL in the registry', path: iot('ids-project', 'europe-west1', 'reg%00', 'device-1'), issue: { path: 'registry', message: /control characters/ } },
-    { name: 'IoT Core: NUL in the project', path: iot('ids%00', 'europe-west1', 'reg-1', 'device-1'), issue: { path: 'project', message: /control characters/ } },
-    { name: 'IoT Core: NUL in the location', path: iot('ids-project', 'eu%00', 'reg-1', 'device-1'), issue: { path: 'location', message: /control characters/ } },
+    {
+      name: 'IoT Core: NUL in the device id',
+      path: iot('ids-project', 'europe-west1', 'reg-1', 'dev%00'),
+      issue: { path: 'deviceId', message: /control characters/ },
+    },
+    {
+      name: 'IoT Core: NUL in the registry',
+      path: iot('ids-project', 'europe-west1', 'reg%00', 'device-1'),
+      issue: { path: 'registry', message: /control characters/ },
+    },
+    {
+      name: 'IoT Core: NUL in the project',
+      path: iot('ids%00', 'europe-west1', 'reg-1', 'device-1'),
+      issue: { path: 'project', message: /control characters/ },
+    },
+    {
+      name: 'IoT Core: NUL in the location',
+      path: iot('ids-project', 'eu%00', 'reg-1', 'device-1'),
+      issue: { path: 'location', message: /control characters/ },
+    },
   ];
 
   it.each(cases)('$name → 400 naming $issue.path, no store asked, whatever the credential', async ({ path, issue }) => {
     for (const authorization of ['Bearer any-token', 'Bearer eyJhbGciOiJFUzI1NiJ9.e30.c2ln', '']) {
-      const response = await sendRaw(fn.url, { path, headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) }, body: '{"metrics":{"t":1}}' });
+      const response = await sendRaw(fn.url, {
+        path,
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+        body: '{"metrics":{"t":1}}',
+      });
       expect(response.status).toBe(400);
       if (path.startsWith('/v1/projects/')) {
         // IoT Core's paths answer in Google's error shape, the issues as a BadRequest's field violations.
@@ -103,10 +123,18 @@ describe('the registry', () => {
     const inPath = await sendRaw(fn.url, { method: 'GET', path: `/v1/devices/${LONG_ID}`, headers: ADMIN });
     expect(inPath.status).toBe(400);
     expect(inPath.body?.issues).toEqual([{ path: 'deviceId', message: 'must be at most 255 characters' }]);
-    const inBody = await sendRaw(fn.url, { path: '/v1/devices', headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: LONG_ID, credentials: [] }) });
+    const inBody = await sendRaw(fn.url, {
+      path: '/v1/devices',
+      headers: { ...ADMIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceId: LONG_ID, credentials: [] }),
+    });
     expect(inBody.status).toBe(400);
     expect(inBody.body?.issues).toEqual([{ path: 'deviceId', message: 'must be at most 255 characters' }]);
-    const withNul = await sendRaw(fn.url, { path: '/v1/devices', headers: { ...ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ deviceId: 'dev\u0000ice', credentials: [] }) });
+    const withNul = await sendRaw(fn.url, {
+      path: '/v1/devices',
+      headers: { ...ADMIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ deviceId: 'dev\u0000ice', credentials: [] }),
+    });
     expect(withNul.status).toBe(400);
     expect(store.counter.asked).toBe(0);
     for (const line of logs.lines) expect(line).not.toContain(LONG_ID.slice(0, 1_000));

@@ -25,8 +25,13 @@ beforeAll(async () => {
   const auth = new OAuth2Client();
   auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
   const sink = createBigQuerySink({
-    projectId: 'local-project', dataset: 'telemetry', logger: createLogger({ level: 'error' }),
-    apiEndpoint: standIn.url, authClient: auth, initialDelayMs: 1, maxDelayMs: 5,
+    projectId: 'local-project',
+    dataset: 'telemetry',
+    logger: createLogger({ level: 'error' }),
+    apiEndpoint: standIn.url,
+    authClient: auth,
+    initialDelayMs: 1,
+    maxDelayMs: 5,
   });
   fn = await startFunction(ingest, { env: { DATABASE_URL: tdb.url }, providers: { warehouse: async () => sink } });
 });
@@ -55,7 +60,8 @@ it('a row BigQuery calls invalid goes to rejected; the message is still acknowle
   const res = await post(fn.url, makePushBody({ data: reading(2), attributes: { deviceId: 'bq-1' }, messageId: 'bq-m2' }));
   expect(res.status).toBe(200);
   const { rows } = await tdb.db.query<{ reason: string; detail: { rows: { metric: string; reason: string }[] } }>(
-    "SELECT reason, detail FROM rejected WHERE stage = 'warehouse' AND message_id = 'bq-m2'");
+    "SELECT reason, detail FROM rejected WHERE stage = 'warehouse' AND message_id = 'bq-m2'",
+  );
   expect(rows).toHaveLength(1);
   expect(rows[0]?.reason).toBe('warehouse_invalid_row');
   expect(rows[0]?.detail.rows).toEqual([expect.objectContaining({ metric: 'temp', reason: 'invalid' })]);

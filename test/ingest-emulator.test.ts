@@ -62,5 +62,8 @@ it('messages published to the topic are pushed to ingest and stored once in both
   expect(measured.rows[0]?.map(Number).slice(0, 2)).toEqual([total * 2, total]);
   expect(measured.rows[0]?.slice(2)).toEqual(['s1', 's2']);
   const state = await tdb.db.query<{ device_id: string; readings_total: number }>('SELECT device_id, readings_total FROM device_state ORDER BY device_id');
-  expect(state.rows).toEqual([{ device_id: 'emu-1', readings_total: 100 }, { device_id: 'emu-2', readings_total: 100 }]);
+  expect(state.rows).toEqual([
+    { device_id: 'emu-1', readings_total: 100 },
+    { device_id: 'emu-2', readings_total: 100 },
+  ]);
 });

@@ -66,7 +66,13 @@ describe('a message at the schema maximum', () => {
   it('is stored whole in PostgreSQL and BigQuery', async () => {
     const auth = new OAuth2Client();
     auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
-    const sink = createBigQuerySink({ projectId: 'local-project', dataset: 'telemetry', logger: createLogger({ level: 'error' }), apiEndpoint: standIn.url, authClient: auth });
+    const sink = createBigQuerySink({
+      projectId: 'local-project',
+      dataset: 'telemetry',
+      logger: createLogger({ level: 'error' }),
+      apiEndpoint: standIn.url,
+      authClient: auth,
+    });
     const fn = await serveIngest(sink);
     const response = await post(fn.url, makePushBody({ data: maxMessage('max-bq'), attributes: { deviceId: 'max-bq' } }));
     expect(response.status, JSON.stringify(response.body)).toBe(200);
@@ -78,7 +84,11 @@ describe('a message at the schema maximum', () => {
 describe('an unexpected warehouse failure', () => {
   it('rejects the message for good with its payload kept, instead of answering 503 on every delivery', async () => {
     // A warehouse with a bug in it: the same rows fail the same way every time.
-    const buggy: WarehouseSink = { kind: 'bigquery', write: () => Promise.reject(new RangeError('Maximum call stack size exceeded')), close: async () => undefined };
+    const buggy: WarehouseSink = {
+      kind: 'bigquery',
+      write: () => Promise.reject(new RangeError('Maximum call stack size exceeded')),
+      close: async () => undefined,
+    };
     const fn = await serveIngest(buggy);
     const data = { ts: new Date(Date.UTC(2026, 3, 2)).toISOString(), seq: 1, metrics: { temp: 1 } };
     const response = await post(fn.url, makePushBody({ data, attributes: { deviceId: 'max-bug' }, messageId: 'bug-1' }));

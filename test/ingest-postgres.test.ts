@@ -34,8 +34,7 @@ afterAll(async () => {
 });
 
 const at = (minute: number) => new Date(Date.UTC(2026, 2, 1, 12, minute)).toISOString();
-const push = (deviceId: string, data: unknown, messageId = `m-${Math.random()}`) =>
-  post(fn.url, makePushBody({ data, attributes: { deviceId }, messageId }));
+const push = (deviceId: string, data: unknown, messageId = `m-${Math.random()}`) => post(fn.url, makePushBody({ data, attributes: { deviceId }, messageId }));
 
 async function count(sql: string, params: unknown[]): Promise<number> {
   const { rows } = await tdb.db.query<{ n: number }>(sql, params);
@@ -77,7 +76,9 @@ describe('device_state', () => {
     await push('dev-late', { ts: at(30), seq: 30, metrics: { temp: 30 } });
     await push('dev-late', { ts: at(10), seq: 10, metrics: { temp: 10 } });
     const { rows } = await tdb.db.query<{ last_event_ts: Date; last_metrics: Record<string, number>; readings_total: number }>(
-      'SELECT last_event_ts, last_metrics, readings_total FROM device_state WHERE device_id = $1', ['dev-late']);
+      'SELECT last_event_ts, last_metrics, readings_total FROM device_state WHERE device_id = $1',
+      ['dev-late'],
+    );
     expect(rows[0]?.last_event_ts.toISOString()).toBe(at(30));
     expect(rows[0]?.last_metrics).toEqual({ temp: 30 });
     expect(rows[0]?.readings_total).toBe(2);
@@ -87,7 +88,9 @@ describe('device_state', () => {
     const minutes = Array.from({ length: 60 }, (_, i) => i).sort(() => Math.random() - 0.5);
     await Promise.all(minutes.map((m) => push('dev-out', { ts: at(m), seq: m, metrics: { temp: m } })));
     const { rows } = await tdb.db.query<{ last_event_ts: Date; last_metrics: Record<string, number>; readings_total: number }>(
-      'SELECT last_event_ts, last_metrics, readings_total FROM device_state WHERE device_id = $1', ['dev-out']);
+      'SELECT last_event_ts, last_metrics, readings_total FROM device_state WHERE device_id = $1',
+      ['dev-out'],
+    );
     expect(rows[0]).toMatchObject({ last_metrics: { temp: 59 }, readings_total: 60 });
     expect(rows[0]?.last_event_ts.toISOString()).toBe(at(59));
   });
@@ -99,7 +102,8 @@ describe('group commit', () => {
     const results = await Promise.all(pushes);
     expect(results.every((r) => r.status === 200)).toBe(true);
     const { rows } = await tdb.db.query<{ batches: number }>(
-      `SELECT count(DISTINCT ingested_at) AS batches FROM readings WHERE device_id = 'dev-a' AND seq >= 1000`);
+      `SELECT count(DISTINCT ingested_at) AS batches FROM readings WHERE device_id = 'dev-a' AND seq >= 1000`,
+    );
     // One ingested_at per batch: 200 concurrent pushes must not take 200 round trips.
     expect(Number(rows[0]?.batches)).toBeLessThan(100);
   });

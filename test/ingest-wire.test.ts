@@ -10,8 +10,17 @@ import ingest from '../functions/ingest/index.ts';
 import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { createDevice } from './support/devices.ts';
 import {
-  createTestDatabase, makeBinaryCloudEvent, makePushBody, makeStructuredCloudEvent, makeUnwrappedPush, post,
-  startFunction, type HttpFixture, type MessageFixture, type ServedFunction, type TestDatabase,
+  createTestDatabase,
+  makeBinaryCloudEvent,
+  makePushBody,
+  makeStructuredCloudEvent,
+  makeUnwrappedPush,
+  post,
+  startFunction,
+  type HttpFixture,
+  type MessageFixture,
+  type ServedFunction,
+  type TestDatabase,
 } from './support/kit.ts';
 
 let tdb: TestDatabase;
@@ -34,7 +43,11 @@ afterAll(async () => {
 });
 
 let seq = 0;
-const reading = () => ({ ts: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(), seq: ++seq, metrics: { temp: 20 + seq, door: seq % 2 === 0, mode: 'auto' } });
+const reading = () => ({
+  ts: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)).toISOString(),
+  seq: ++seq,
+  metrics: { temp: 20 + seq, door: seq % 2 === 0, mode: 'auto' },
+});
 const message = (data: unknown = reading(), attributes: Record<string, string> = { deviceId: 'sensor-1' }): MessageFixture => ({ data, attributes });
 
 const forms: { name: string; build: (m: MessageFixture) => HttpFixture }[] = [
@@ -47,7 +60,9 @@ const forms: { name: string; build: (m: MessageFixture) => HttpFixture }[] = [
 
 async function storedReading(messageId: string) {
   const { rows } = await tdb.db.query<{ device_id: string; metrics: Record<string, unknown>; message_id: string }>(
-    'SELECT device_id, metrics, message_id FROM readings WHERE message_id = $1', [messageId]);
+    'SELECT device_id, metrics, message_id FROM readings WHERE message_id = $1',
+    [messageId],
+  );
   return rows;
 }
 
@@ -55,27 +70,38 @@ describe('ingest accepts every delivery form', () => {
   it.each(forms)('$name → 200 and rows in both stores', async ({ build }) => {
     const m = message();
     const fixture = build({ ...m, messageId: `msg-${seq}-${Math.random()}` });
-    const id = JSON.parse(fixture.body).message?.messageId ?? JSON.parse(fixture.body).message?.message_id
-      ?? JSON.parse(fixture.body).id ?? fixture.headers['x-goog-pubsub-message-id'] ?? fixture.headers['ce-id'];
+    const id =
+      JSON.parse(fixture.body).message?.messageId ??
+      JSON.parse(fixture.body).message?.message_id ??
+      JSON.parse(fixture.body).id ??
+      fixture.headers['x-goog-pubsub-message-id'] ??
+      fixture.headers['ce-id'];
     const res = await post(fn.url, fixture);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'ok', deviceId: 'sensor-1', readings: 1 });
     const rows = await storedReading(id);
     expect(rows).toHaveLength(1);
     expect(rows[0]?.metrics).toEqual((m.data as { metrics: unknown }).metrics);
-    const measured = await warehouse.query(`SELECT metric, value, value_text, value_bool, registry, site FROM measurements WHERE message_id = '${id}' ORDER BY metric`);
-    expect(measured.rows).toEqual([
-      ['door', null, null, expect.any(Boolean)],
-      ['mode', null, 'auto', null],
-      ['temp', expect.any(Number), null, null],
-    ].map((r) => [...r, 'plant-a', 'hall-3']));
+    const measured = await warehouse.query(
+      `SELECT metric, value, value_text, value_bool, registry, site FROM measurements WHERE message_id = '${id}' ORDER BY metric`,
+    );
+    expect(measured.rows).toEqual(
+      [
+        ['door', null, null, expect.any(Boolean)],
+        ['mode', null, 'auto', null],
+        ['temp', expect.any(Number), null, null],
+      ].map((r) => [...r, 'plant-a', 'hall-3']),
+    );
   });
 
   it('accepts a batch and a SenML pack as message data', async () => {
     const batch = { deviceId: 'sensor-1', readings: [reading(), reading(), reading()] };
     const res = await post(fn.url, makePushBody(message(batch, {})));
     expect(res.body).toMatchObject({ status: 'ok', readings: 3 });
-    const senml = [{ bn: 'urn:dev:ow:10e2073a01080063:', bt: 1.767225600e9, n: 'voltage', u: 'V', v: 120.1 }, { n: 'current', t: -5, u: 'A', v: 1.2 }];
+    const senml = [
+      { bn: 'urn:dev:ow:10e2073a01080063:', bt: 1.7672256e9, n: 'voltage', u: 'V', v: 120.1 },
+      { n: 'current', t: -5, u: 'A', v: 1.2 },
+    ];
     const res2 = await post(fn.url, makePushBody(message(senml)));
     expect(res2.body).toMatchObject({ status: 'ok', readings: 2 });
   });
@@ -87,11 +113,37 @@ describe('ingest refuses what is not a Pub/Sub message with 400 and keeps servin
     { name: 'not JSON', fixture: { headers: { 'content-type': 'application/json' }, body: '{"message":' }, issue: '' },
     { name: 'JSON without message', fixture: { headers: { 'content-type': 'application/json' }, body: '{"hello":1}' }, issue: 'message' },
     { name: 'message not an object', fixture: { headers: { 'content-type': 'application/json' }, body: '{"message":5}' }, issue: 'message' },
-    { name: 'message without id', fixture: { headers: { 'content-type': 'application/json' }, body: '{"message":{"data":"e30="}}' }, issue: 'message.messageId' },
-    { name: 'data not base64', fixture: { headers: { 'content-type': 'application/json' }, body: '{"message":{"data":"%%%","messageId":"1"}}' }, issue: 'message.data' },
-    { name: 'binary CloudEvent without ce-id and ce-source', fixture: { headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished' }, body: '{}' }, issue: 'ce-id' },
-    { name: 'CloudEvent of another type', fixture: { ...makeBinaryCloudEvent(message()), headers: { ...makeBinaryCloudEvent(message()).headers, 'ce-type': 'com.example.other' } }, issue: 'type' },
-    { name: 'structured CloudEvent without data.message', fixture: { headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify({ specversion: '1.0', type: 'google.cloud.pubsub.topic.v1.messagePublished', source: '//x', id: '1', data: {} }) }, issue: 'data.message' },
+    {
+      name: 'message without id',
+      fixture: { headers: { 'content-type': 'application/json' }, body: '{"message":{"data":"e30="}}' },
+      issue: 'message.messageId',
+    },
+    {
+      name: 'data not base64',
+      fixture: { headers: { 'content-type': 'application/json' }, body: '{"message":{"data":"%%%","messageId":"1"}}' },
+      issue: 'message.data',
+    },
+    {
+      name: 'binary CloudEvent without ce-id and ce-source',
+      fixture: {
+        headers: { 'content-type': 'application/json', 'ce-specversion': '1.0', 'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished' },
+        body: '{}',
+      },
+      issue: 'ce-id',
+    },
+    {
+      name: 'CloudEvent of another type',
+      fixture: { ...makeBinaryCloudEvent(message()), headers: { ...makeBinaryCloudEvent(message()).headers, 'ce-type': 'com.example.other' } },
+      issue: 'type',
+    },
+    {
+      name: 'structured CloudEvent without data.message',
+      fixture: {
+        headers: { 'content-type': 'application/cloudevents+json' },
+        body: JSON.stringify({ specversion: '1.0', type: 'google.cloud.pubsub.topic.v1.messagePublished', source: '//x', id: '1', data: {} }),
+      },
+      issue: 'data.message',
+    },
   ];
   it.each(cases)('$name', async ({ fixture, issue }) => {
     const res = await post(fn.url, fixture);
@@ -117,9 +169,41 @@ describe('ingest records permanent failures in rejected and acknowledges them', 
     { name: 'timestamp far in the future', m: message({ ts: '2999-01-01T00:00:00Z', metrics: { t: 1 } }), reason: 'invalid_data', path: 'ts' },
     { name: 'SenML must-understand label', m: message([{ n: 'temp', v: 1, foo_: 2 }]), reason: 'invalid_data', path: '0.foo_' },
     // IoT Core's publishEvent carries the device's bytes unjudged: kept, payload and all, to replay once decodable.
-    { name: 'IoT Core bytes that are CBOR', m: message(Buffer.from([0xa1, 0x61, 0x74, 0x18, 0x2a]), { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' }), reason: 'not_telemetry', path: 'message.data' },
-    { name: "IoT Core bytes that are the samples' text", m: message('my-registry/my-device-payload-1', { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' }), reason: 'not_telemetry', path: 'message.data' },
-    { name: 'IoT Core JSON that is not telemetry', m: message({ hello: 'world' }, { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' }), reason: 'not_telemetry', path: 'metrics' },
+    {
+      name: 'IoT Core bytes that are CBOR',
+      m: message(Buffer.from([0xa1, 0x61, 0x74, 0x18, 0x2a]), {
+        deviceId: 'sensor-1',
+        deviceNumId: '7',
+        projectId: 'p',
+        deviceRegistryId: 'r',
+        deviceRegistryLocation: 'l',
+        subFolder: '',
+      }),
+      reason: 'not_telemetry',
+      path: 'message.data',
+    },
+    {
+      name: "IoT Core bytes that are the samples' text",
+      m: message('my-registry/my-device-payload-1', {
+        deviceId: 'sensor-1',
+        deviceNumId: '7',
+        projectId: 'p',
+        deviceRegistryId: 'r',
+        deviceRegistryLocation: 'l',
+        subFolder: '',
+      }),
+      reason: 'not_telemetry',
+      path: 'message.data',
+    },
+    {
+      name: 'IoT Core JSON that is not telemetry',
+      m: message(
+        { hello: 'world' },
+        { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' },
+      ),
+      reason: 'not_telemetry',
+      path: 'metrics',
+    },
   ];
   it.each(cases)('$name', async ({ m, reason, path }) => {
     const messageId = `poison-${Math.random()}`;
@@ -127,14 +211,19 @@ describe('ingest records permanent failures in rejected and acknowledges them', 
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ status: 'rejected', reason });
     const { rows } = await tdb.db.query<{ reason: string; detail: { issues: { path: string }[] }; payload: string }>(
-      "SELECT reason, detail, payload FROM rejected WHERE stage = 'ingest' AND message_id = $1", [messageId]);
+      "SELECT reason, detail, payload FROM rejected WHERE stage = 'ingest' AND message_id = $1",
+      [messageId],
+    );
     expect(rows).toHaveLength(1);
     expect(rows[0]?.reason).toBe(reason);
     expect(rows[0]?.detail.issues.some((i) => i.path.startsWith(path))).toBe(true);
-    if (reason === 'not_telemetry') expect(rows[0]?.payload).toBe(Buffer.isBuffer(m.data) ? `base64:${m.data.toString('base64')}` : typeof m.data === 'string' ? m.data : JSON.stringify(m.data));
+    if (reason === 'not_telemetry')
+      expect(rows[0]?.payload).toBe(
+        Buffer.isBuffer(m.data) ? `base64:${m.data.toString('base64')}` : typeof m.data === 'string' ? m.data : JSON.stringify(m.data),
+      );
     // Redelivery of the same poison message is recorded once.
     await post(fn.url, makePushBody({ ...m, messageId }));
-    const again = await tdb.db.query("SELECT 1 FROM rejected WHERE message_id = $1", [messageId]);
+    const again = await tdb.db.query('SELECT 1 FROM rejected WHERE message_id = $1', [messageId]);
     expect(again.rowCount).toBe(1);
   });
 });

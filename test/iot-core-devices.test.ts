@@ -45,7 +45,9 @@ const pem = {
 beforeAll(async () => {
   database = await createTestDatabase();
   dataDir = await mkdtemp(join(tmpdir(), 'iot-core-devices-'));
-  stack = await startStackProcess(await stackEnv(dataDir, { DATABASE_URL: database.url, GOOGLE_CLOUD_PROJECT: PROJECT, ADMIN_TOKEN: 'admin-secret', CONFIG_REFRESH_MS: '250' }));
+  stack = await startStackProcess(
+    await stackEnv(dataDir, { DATABASE_URL: database.url, GOOGLE_CLOUD_PROJECT: PROJECT, ADMIN_TOKEN: 'admin-secret', CONFIG_REFRESH_MS: '250' }),
+  );
   registry = createRegistryClient(stack.state.urls.registry, 'admin-secret');
 }, 60_000);
 
@@ -100,7 +102,12 @@ async function registerSampleDevice(deviceId: string, type: 'rs256' | 'es256', p
 }
 
 const storedReadings = async (deviceId: string) =>
-  (await database.db.query<{ metrics: Record<string, unknown>; event_ts: Date }>('SELECT metrics, event_ts FROM readings WHERE device_id = $1 ORDER BY event_ts', [deviceId])).rows;
+  (
+    await database.db.query<{ metrics: Record<string, unknown>; event_ts: Date }>(
+      'SELECT metrics, event_ts FROM readings WHERE device_id = $1 ORDER BY event_ts',
+      [deviceId],
+    )
+  ).rows;
 
 describe("Google's Python HTTP sample, on the wire (RS256, urlsafe base64, binary_data)", () => {
   const deviceId = 'my-python-device';
@@ -115,20 +122,38 @@ describe("Google's Python HTTP sample, on the wire (RS256, urlsafe base64, binar
     // publish_message(): payload "{registry_id}/{device_id}-payload-{i}", urlsafe_b64encode, {"binary_data": ...}.
     for (let i = 1; i <= 3; i++) {
       const payload = `${REGISTRY}/${deviceId}-payload-${i}`;
-      const answer = await sampleRequest(counters, 'POST', `${devicePath(deviceId)}:publishEvent`, jwt, { binary_data: Buffer.from(payload).toString('base64url') });
+      const answer = await sampleRequest(counters, 'POST', `${devicePath(deviceId)}:publishEvent`, jwt, {
+        binary_data: Buffer.from(payload).toString('base64url'),
+      });
       expect(answer).toEqual({});
     }
     // --message_type state: {"state": {"binary_data": ...}}, once per 5 s in the sample.
-    const state = await sampleRequest(counters, 'POST', `${devicePath(deviceId)}:setState`, jwt, { state: { binary_data: Buffer.from(`${REGISTRY}/${deviceId}-payload-1`).toString('base64url') } });
+    const state = await sampleRequest(counters, 'POST', `${devicePath(deviceId)}:setState`, jwt, {
+      state: { binary_data: Buffer.from(`${REGISTRY}/${deviceId}-payload-1`).toString('base64url') },
+    });
     expect(state).toEqual({});
     expect(counters).toEqual({ requests: 5, retries: 0 });
   });
 
   it("keeps the sample's non-JSON payloads, each once, in rejected as not_telemetry (replayable)", async () => {
-    await waitFor(async () => (await database.db.query("SELECT 1 FROM rejected WHERE reason = 'not_telemetry' AND attributes->>'deviceId' = $1", [deviceId])).rowCount === 3, { what: 'three not_telemetry rows' });
-    const { rows } = await database.db.query<{ payload: string; attributes: Record<string, string> }>("SELECT payload, attributes FROM rejected WHERE reason = 'not_telemetry' AND attributes->>'deviceId' = $1 ORDER BY payload", [deviceId]);
+    await waitFor(
+      async () =>
+        (await database.db.query("SELECT 1 FROM rejected WHERE reason = 'not_telemetry' AND attributes->>'deviceId' = $1", [deviceId])).rowCount === 3,
+      { what: 'three not_telemetry rows' },
+    );
+    const { rows } = await database.db.query<{ payload: string; attributes: Record<string, string> }>(
+      "SELECT payload, attributes FROM rejected WHERE reason = 'not_telemetry' AND attributes->>'deviceId' = $1 ORDER BY payload",
+      [deviceId],
+    );
     expect(rows.map((r) => r.payload)).toEqual([1, 2, 3].map((i) => `${REGISTRY}/${deviceId}-payload-${i}`));
-    expect(rows[0]?.attributes).toMatchObject({ deviceId, deviceRegistryId: REGISTRY, deviceRegistryLocation: REGION, projectId: PROJECT, subFolder: '', deviceNumId: expect.stringMatching(/^\d+$/) });
+    expect(rows[0]?.attributes).toMatchObject({
+      deviceId,
+      deviceRegistryId: REGISTRY,
+      deviceRegistryLocation: REGION,
+      projectId: PROJECT,
+      subFolder: '',
+      deviceNumId: expect.stringMatching(/^\d+$/),
+    });
   });
 
   it('lists the reported state through the registry, newest first', async () => {
@@ -151,7 +176,9 @@ describe("Google's Node HTTP sample, on the wire (ES256, standard base64, events
     expect(await sampleRequest(counters, 'POST', `${devicePath(deviceId)}:publishEvent`, jwt, { binary_data: binaryData })).toEqual({});
     expect(counters.retries).toBe(0);
     await waitFor(async () => (await storedReadings(deviceId)).length === 1, { what: 'the reading in PostgreSQL' });
-    await waitFor(async () => (await runQueryScript(dataDir, `SELECT metric, value FROM measurements WHERE device_id = '${deviceId}'`)).length === 1, { what: 'the reading in DuckDB' });
+    await waitFor(async () => (await runQueryScript(dataDir, `SELECT metric, value FROM measurements WHERE device_id = '${deviceId}'`)).length === 1, {
+      what: 'the reading in DuckDB',
+    });
     expect(await storedReadings(deviceId)).toHaveLength(1);
   });
 });
@@ -159,7 +186,8 @@ describe("Google's Node HTTP sample, on the wire (ES256, standard base64, events
 describe('configuration, as an operator changes it', () => {
   const deviceId = 'config-device';
   const counters: SampleCounters = { requests: 0, retries: 0 };
-  const config = (version: number) => sampleRequest(counters, 'GET', `${devicePath(deviceId)}/config?local_version=${version}`, sampleJwt('ES256', pem.ecPrivate));
+  const config = (version: number) =>
+    sampleRequest(counters, 'GET', `${devicePath(deviceId)}/config?local_version=${version}`, sampleJwt('ES256', pem.ecPrivate));
 
   it('serves a new version within seconds, with IoT Core local_version semantics and acknowledgements', async () => {
     await registerSampleDevice(deviceId, 'es256', pem.ecPublic, 'mode=eco');
@@ -169,18 +197,30 @@ describe('configuration, as an operator changes it', () => {
     expect(current).toMatchObject({ version: '1', deviceAckTime: expect.any(String) });
     expect(current).not.toHaveProperty('binaryData');
 
-    const stale = await registry('POST', `/v1/devices/${deviceId}:modifyCloudToDeviceConfig`, { binaryData: Buffer.from('x').toString('base64'), versionToUpdate: '7' });
+    const stale = await registry('POST', `/v1/devices/${deviceId}:modifyCloudToDeviceConfig`, {
+      binaryData: Buffer.from('x').toString('base64'),
+      versionToUpdate: '7',
+    });
     expect(stale.status).toBe(409);
     expect(JSON.stringify(stale.body)).toContain('the current version is 1');
-    const modified = await registry('POST', `/v1/devices/${deviceId}:modifyCloudToDeviceConfig`, { binaryData: Buffer.from('mode=boost').toString('base64'), versionToUpdate: '1' });
+    const modified = await registry('POST', `/v1/devices/${deviceId}:modifyCloudToDeviceConfig`, {
+      binaryData: Buffer.from('mode=boost').toString('base64'),
+      versionToUpdate: '1',
+    });
     expect(modified.status, JSON.stringify(modified.body)).toBe(200);
     expect(modified.body).toMatchObject({ version: '2', cloudUpdateTime: expect.any(String), binaryData: Buffer.from('mode=boost').toString('base64') });
 
     await waitFor(async () => (await config(1)).version === '2', { timeoutMs: 5_000, what: 'version 2 at the bridge' });
     expect(await config(1)).toMatchObject({ version: '2', binaryData: Buffer.from('mode=boost').toString('base64') });
     await config(2);
-    const versions = await registry<{ deviceConfigs: { version: string; deviceAckTime?: string }[] }>('GET', `/v1/devices/${deviceId}/configVersions?numVersions=10`);
-    expect(versions.body.deviceConfigs.map((c) => [c.version, typeof c.deviceAckTime])).toEqual([['2', 'string'], ['1', 'string']]);
+    const versions = await registry<{ deviceConfigs: { version: string; deviceAckTime?: string }[] }>(
+      'GET',
+      `/v1/devices/${deviceId}/configVersions?numVersions=10`,
+    );
+    expect(versions.body.deviceConfigs.map((c) => [c.version, typeof c.deviceAckTime])).toEqual([
+      ['2', 'string'],
+      ['1', 'string'],
+    ]);
     expect(counters.retries).toBe(0);
 
     // Ahead of the latest version: OUT_OF_RANGE in Google's error shape.
@@ -191,12 +231,19 @@ describe('configuration, as an operator changes it', () => {
 
   it('keeps the last 10 versions and refuses a second state update within a second', async () => {
     for (let i = 0; i < 11; i++) {
-      expect((await registry('POST', `/v1/devices/${deviceId}:modifyCloudToDeviceConfig`, { binaryData: Buffer.from(`v${i}`).toString('base64') })).status).toBe(200);
+      expect(
+        (await registry('POST', `/v1/devices/${deviceId}:modifyCloudToDeviceConfig`, { binaryData: Buffer.from(`v${i}`).toString('base64') })).status,
+      ).toBe(200);
     }
     const versions = await registry<{ deviceConfigs: { version: string }[] }>('GET', `/v1/devices/${deviceId}/configVersions`);
     expect(versions.body.deviceConfigs.map((c) => c.version)).toEqual(Array.from({ length: 10 }, (_, i) => String(13 - i)));
     const jwt = sampleJwt('ES256', pem.ecPrivate);
-    const setState = () => fetch(`${devicePath(deviceId)}:setState`, { method: 'POST', headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' }, body: JSON.stringify({ state: { binaryData: 'e30=' } }) });
+    const setState = () =>
+      fetch(`${devicePath(deviceId)}:setState`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${jwt}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ state: { binaryData: 'e30=' } }),
+      });
     expect((await setState()).status).toBe(200);
     const limited = await setState();
     expect(limited.status).toBe(429);
@@ -206,7 +253,10 @@ describe('configuration, as an operator changes it', () => {
 
   it('deleting the device deletes its configs and states', async () => {
     expect((await registry('DELETE', `/v1/devices/${deviceId}`)).status).toBe(204);
-    const left = await database.db.query("SELECT (SELECT count(*) FROM device_configs WHERE device_id = $1) + (SELECT count(*) FROM device_states WHERE device_id = $1) AS n", [deviceId]);
+    const left = await database.db.query(
+      'SELECT (SELECT count(*) FROM device_configs WHERE device_id = $1) + (SELECT count(*) FROM device_states WHERE device_id = $1) AS n',
+      [deviceId],
+    );
     expect(Number((left.rows[0] as { n: string }).n)).toBe(0);
   });
 });
@@ -224,7 +274,11 @@ describe('every RFC 8428 section 5 example through the bridge into both stores',
     const token = created.body.credentials[0]?.token as string;
     let expectedValues = 0;
     for (const { section, pack } of examples) {
-      const response = await fetch(`${stack.state.urls.bridge}/v1/devices/senml-device/telemetry`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/senml+json' }, body: JSON.stringify(pack) });
+      const response = await fetch(`${stack.state.urls.bridge}/v1/devices/senml-device/telemetry`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/senml+json' },
+        body: JSON.stringify(pack),
+      });
       expect(response.status, await response.clone().text()).toBe(202);
       // 5.1.4 is 5.1.3 in resolved form: the same readings, which land once (reading identity).
       if (section !== '5.1.4') expectedValues += pack.filter((r) => ['v', 'vs', 'vb', 'vd', 's'].some((k) => k in r)).length;
@@ -232,32 +286,61 @@ describe('every RFC 8428 section 5 example through the bridge into both stores',
     const pgValues = async () => (await storedReadings('senml-device')).reduce((n, r) => n + Object.keys(r.metrics).length, 0);
     await waitFor(async () => (await pgValues()) === expectedValues, { timeoutMs: 15_000, what: `${expectedValues} values in PostgreSQL` });
     let warehouse: Record<string, unknown>[] = [];
-    await waitFor(async () => (warehouse = await runQueryScript(dataDir, "SELECT metric, unit, value, value_text, value_bool FROM measurements WHERE device_id = 'senml-device'")).length === expectedValues, { timeoutMs: 15_000, what: `${expectedValues} measurements` });
+    await waitFor(
+      async () =>
+        (warehouse = await runQueryScript(dataDir, "SELECT metric, unit, value, value_text, value_bool FROM measurements WHERE device_id = 'senml-device'"))
+          .length === expectedValues,
+      { timeoutMs: 15_000, what: `${expectedValues} measurements` },
+    );
     // Same name, three units at one time (5.1.3): three rows, the unit in `unit`.
-    expect(warehouse.filter((r) => String(r.metric).startsWith('urn:dev:ow:10e2073a01080063[')).map((r) => r.unit)).toEqual(expect.arrayContaining(['%RH', 'lon', 'lat']));
+    expect(warehouse.filter((r) => String(r.metric).startsWith('urn:dev:ow:10e2073a01080063[')).map((r) => r.unit)).toEqual(
+      expect.arrayContaining(['%RH', 'lon', 'lat']),
+    );
     // Two base names (5.1.6), names starting with a digit.
-    expect(warehouse.map((r) => r.metric)).toEqual(expect.arrayContaining(['2001:db8::2/temperature', '2001:db8::1/temperature', '2001:db8::2/humidity', '2001:db8::1/humidity']));
+    expect(warehouse.map((r) => r.metric)).toEqual(
+      expect.arrayContaining(['2001:db8::2/temperature', '2001:db8::1/temperature', '2001:db8::2/humidity', '2001:db8::1/humidity']),
+    );
     expect(await pgValues()).toBe(expectedValues);
   });
 });
 
 describe("the device guide's clients, run as written", () => {
   it('curl (token device): config, telemetry, SenML, state', async () => {
-    const created = await registry<{ credentials: { token: string }[] }>('POST', '/v1/devices', { deviceId: 'curl-device', credentials: [{ type: 'token' }], config: { binaryData: Buffer.from('{"interval_s": 60}').toString('base64') } });
+    const created = await registry<{ credentials: { token: string }[] }>('POST', '/v1/devices', {
+      deviceId: 'curl-device',
+      credentials: [{ type: 'token' }],
+      config: { binaryData: Buffer.from('{"interval_s": 60}').toString('base64') },
+    });
     const { stdout } = await run('bash', [join(ROOT, 'docs/examples/token-device.sh')], {
       env: { ...process.env, BRIDGE_URL: stack.state.urls.bridge, DEVICE_ID: 'curl-device', DEVICE_TOKEN: created.body.credentials[0]?.token as string },
       timeout: 30_000,
     });
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines[0]).toMatchObject({ version: '1', binaryData: Buffer.from('{"interval_s": 60}').toString('base64') });
-    expect(lines.slice(1)).toEqual([{ accepted: 1, messageIds: [expect.any(String)] }, { accepted: 1, messageIds: [expect.any(String)] }, { accepted: 1, messageIds: [expect.any(String)] }]);
+    expect(lines.slice(1)).toEqual([
+      { accepted: 1, messageIds: [expect.any(String)] },
+      { accepted: 1, messageIds: [expect.any(String)] },
+      { accepted: 1, messageIds: [expect.any(String)] },
+    ]);
   });
 
   const clientEnv = async (deviceId: string, algorithm: 'RS256' | 'ES256') => {
     const keyFile = join(dataDir, `${deviceId}.pem`);
     await writeFile(keyFile, algorithm === 'RS256' ? pem.rsaPrivate : pem.ecPrivate);
     await registerSampleDevice(deviceId, algorithm === 'RS256' ? 'rs256' : 'es256', algorithm === 'RS256' ? pem.rsaPublic : pem.ecPublic, 'hello');
-    return { ...process.env, BRIDGE_URL: stack.state.urls.bridge, PROJECT_ID: PROJECT, REGION, REGISTRY_ID: REGISTRY, DEVICE_ID: deviceId, PRIVATE_KEY_FILE: keyFile, ALGORITHM: algorithm };
+    return {
+      ...process.env,
+      BRIDGE_URL: stack.state.urls.bridge,
+      PROJECT_ID: PROJECT,
+      REGION,
+      REGISTRY_ID: REGISTRY,
+      DEVICE_ID: deviceId,
+      PRIVATE_KEY_FILE: keyFile,
+      ALGORITHM: algorithm,
+    };
   };
 
   it('Python (standard library + PyJWT)', async () => {
@@ -270,7 +353,10 @@ describe("the device guide's clients, run as written", () => {
   });
 
   it('Node (node:crypto only)', async () => {
-    const { stdout } = await run(process.execPath, [join(ROOT, 'docs/examples/iot-core-device.mjs')], { env: await clientEnv('node-client', 'ES256'), timeout: 30_000 });
+    const { stdout } = await run(process.execPath, [join(ROOT, 'docs/examples/iot-core-device.mjs')], {
+      env: await clientEnv('node-client', 'ES256'),
+      timeout: 30_000,
+    });
     expect(stdout).toContain('config data hello');
     expect(stdout).toContain('publishEvent 200 {}');
     expect(stdout).toContain('setState 200 {}');

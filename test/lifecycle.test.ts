@@ -67,20 +67,34 @@ describe.each(backends)('lifecycle on $name', ({ open }) => {
   /** Content of every reading, as one text, before the conversion. */
   let before: string;
   const fingerprint = (d: Database) =>
-    d.query<{ f: string }>("SELECT md5(string_agg(reading_id || device_id || event_ts::text || metrics::text || coalesce(seq::text, ''), ',' ORDER BY reading_id)) AS f FROM readings");
+    d.query<{ f: string }>(
+      "SELECT md5(string_agg(reading_id || device_id || event_ts::text || metrics::text || coalesce(seq::text, ''), ',' ORDER BY reading_id)) AS f FROM readings",
+    );
 
   beforeAll(async () => {
     ({ db, close } = await open());
     const all = await loadMigrations();
-    await migrate(db, all.filter((m) => m.version < '003'));
+    await migrate(
+      db,
+      all.filter((m) => m.version < '003'),
+    );
     // An install that ran before partitioning: 45 days of readings, some ahead, one from 2001.
     const rows: NewReading[] = [];
-    for (let day = -44; day <= 1; day++) for (let i = 0; i < 20; i++) rows.push(reading('dev-a', TODAY_MS + day * DAY_MS + i * 3_600_000, (day + 50) * 100 + i));
+    for (let day = -44; day <= 1; day++)
+      for (let i = 0; i < 20; i++) rows.push(reading('dev-a', TODAY_MS + day * DAY_MS + i * 3_600_000, (day + 50) * 100 + i));
     rows.push(reading('dev-b', Date.UTC(2001, 5, 1), 1));
     await db.query(
       `INSERT INTO readings (reading_id, device_id, event_ts, received_at, metrics, seq, message_id)
        SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::jsonb[], $6::bigint[], $7::text[])`,
-      [rows.map((r) => r.reading_id), rows.map((r) => r.device_id), rows.map((r) => r.event_ts.toISOString()), rows.map(() => NOW.toISOString()), rows.map((r) => JSON.stringify(r.metrics)), rows.map((r) => r.seq), rows.map((r) => r.message_id)],
+      [
+        rows.map((r) => r.reading_id),
+        rows.map((r) => r.device_id),
+        rows.map((r) => r.event_ts.toISOString()),
+        rows.map(() => NOW.toISOString()),
+        rows.map((r) => JSON.stringify(r.metrics)),
+        rows.map((r) => r.seq),
+        rows.map((r) => r.message_id),
+      ],
     );
     before = (await fingerprint(db)).rows[0]?.f ?? '';
     expect(await migrate(db, all)).toContain('003_partition_readings');
@@ -150,7 +164,10 @@ describe.each(backends)('lifecycle on $name', ({ open }) => {
     expect(report.rejectedDeleted).toBe(23);
     expect(await count(db, "SELECT count(*)::int AS n FROM rejected WHERE reason = 'recent'")).toBe(4);
     expect(report.deviceConfigsDeleted).toBe(0);
-    const droppedLogs = logs.records().filter((r) => r.message === 'dropped partition').map((r) => r.partition);
+    const droppedLogs = logs
+      .records()
+      .filter((r) => r.message === 'dropped partition')
+      .map((r) => r.partition);
     expect(droppedLogs.sort()).toEqual(expected.sort());
 
     const second = await runMaintenance(db, options());
@@ -200,7 +217,8 @@ describe('retention while ingest writes (PostgreSQL)', () => {
     // 40 days back (dates the migration did not create: they arrive in the default partition,
     // and maintain splits them out), then maintain at "now" drops the ten oldest.
     const old: NewReading[] = [];
-    for (let day = -40; day <= 0; day++) for (let i = 0; i < 50; i++) old.push(reading('fleet-0', TODAY_MS + day * DAY_MS + i * 60_000, 10_000 + (day + 40) * 100 + i));
+    for (let day = -40; day <= 0; day++)
+      for (let i = 0; i < 50; i++) old.push(reading('fleet-0', TODAY_MS + day * DAY_MS + i * 60_000, 10_000 + (day + 40) * 100 + i));
     for (let i = 0; i < old.length; i += 500) await writeReadings(db, old.slice(i, i + 500));
     await runMaintenance(db, options({ readingsRetentionDays: 365 }));
     expect(await count(db, 'SELECT count(*)::int AS n FROM readings_default')).toBe(0);

@@ -31,7 +31,9 @@ beforeAll(async () => {
   database = await createTestDatabase();
   bridge = await startBridge({ databaseUrl: database.url, env: { CONFIG_REFRESH_MS: '50' } });
   // The registry replays into the bridge's topic on the emulator (startBridge pointed the environment at it).
-  registryServed = await startFunction(registry, { env: { DATABASE_URL: database.url, ADMIN_TOKEN: ADMIN, GOOGLE_CLOUD_PROJECT: TEST_PROJECT, TELEMETRY_TOPIC: bridge.topic } });
+  registryServed = await startFunction(registry, {
+    env: { DATABASE_URL: database.url, ADMIN_TOKEN: ADMIN, GOOGLE_CLOUD_PROJECT: TEST_PROJECT, TELEMETRY_TOPIC: bridge.topic },
+  });
   readingsServed = await startFunction(readingsFunction, { env: { DATABASE_URL: database.url, READ_TOKEN: READ, ADMIN_TOKEN: ADMIN } });
   call = createRegistryClient(registryServed.url, ADMIN);
   token = (await createDevice(database.db, { deviceId: 'wn-token', token: true })).token as string;
@@ -86,7 +88,12 @@ describe('readings answers match readings.yaml', () => {
   it.each([
     { name: 'no token', path: '/v1/fleet', bearer: null, status: 401 },
     { name: 'a wrong token', path: '/v1/devices/wn-read/readings', bearer: 'wrong', status: 401 },
-    { name: 'a window over 31 days and a bad order', path: '/v1/devices/wn-read/readings?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z&order=up', bearer: READ, status: 400 },
+    {
+      name: 'a window over 31 days and a bad order',
+      path: '/v1/devices/wn-read/readings?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z&order=up',
+      bearer: READ,
+      status: 400,
+    },
     { name: 'an unknown device', path: '/v1/devices/wn-none/readings', bearer: READ, status: 404 },
     { name: 'a series without a metric', path: '/v1/devices/wn-read/series?interval=7m', bearer: READ, status: 400 },
     { name: 'the series of an unknown device', path: '/v1/devices/wn-none/series?metric=temp', bearer: READ, status: 404 },
@@ -105,7 +112,9 @@ describe('readings answers match readings.yaml', () => {
 
 describe('registry configuration, states and lifecycle answers match registry.yaml', () => {
   it('modifies the configuration, lists versions and states', async () => {
-    expect((await registryCall('POST', '/v1/devices', { deviceId: 'wn-cfg', credentials: [{ type: 'token' }], config: { binaryData: b64('a=1') } })).status).toBe(201);
+    expect(
+      (await registryCall('POST', '/v1/devices', { deviceId: 'wn-cfg', credentials: [{ type: 'token' }], config: { binaryData: b64('a=1') } })).status,
+    ).toBe(201);
     expect((await registryCall('POST', '/v1/devices/wn-cfg:modifyCloudToDeviceConfig', { binaryData: b64('a=2'), versionToUpdate: '1' })).status).toBe(200);
     expect((await registryCall('POST', '/v1/devices/wn-cfg:modifyCloudToDeviceConfig', { binary_data: b64('a=3') })).status).toBe(200);
     const versions = await registryCall('GET', '/v1/devices/wn-cfg/configVersions?numVersions=2');
@@ -115,16 +124,58 @@ describe('registry configuration, states and lifecycle answers match registry.ya
   });
 
   it.each([
-    { name: 'a stale versionToUpdate', method: 'POST', path: '/v1/devices/wn-cfg:modifyCloudToDeviceConfig', body: { binaryData: b64('x'), versionToUpdate: 1 }, options: {}, status: 409 },
-    { name: 'a config without data', method: 'POST', path: '/v1/devices/wn-cfg:modifyCloudToDeviceConfig', body: { versionToUpdate: 1 }, options: {}, status: 400 },
-    { name: 'the config of an unknown device', method: 'POST', path: '/v1/devices/wn-none:modifyCloudToDeviceConfig', body: { binaryData: b64('x') }, options: {}, status: 404 },
-    { name: 'a config without the admin token', method: 'POST', path: '/v1/devices/wn-cfg:modifyCloudToDeviceConfig', body: { binaryData: b64('x') }, options: { token: null }, status: 401 },
+    {
+      name: 'a stale versionToUpdate',
+      method: 'POST',
+      path: '/v1/devices/wn-cfg:modifyCloudToDeviceConfig',
+      body: { binaryData: b64('x'), versionToUpdate: 1 },
+      options: {},
+      status: 409,
+    },
+    {
+      name: 'a config without data',
+      method: 'POST',
+      path: '/v1/devices/wn-cfg:modifyCloudToDeviceConfig',
+      body: { versionToUpdate: 1 },
+      options: {},
+      status: 400,
+    },
+    {
+      name: 'the config of an unknown device',
+      method: 'POST',
+      path: '/v1/devices/wn-none:modifyCloudToDeviceConfig',
+      body: { binaryData: b64('x') },
+      options: {},
+      status: 404,
+    },
+    {
+      name: 'a config without the admin token',
+      method: 'POST',
+      path: '/v1/devices/wn-cfg:modifyCloudToDeviceConfig',
+      body: { binaryData: b64('x') },
+      options: { token: null },
+      status: 401,
+    },
     { name: 'too many versions', method: 'GET', path: '/v1/devices/wn-cfg/configVersions?numVersions=11', body: undefined, options: {}, status: 400 },
     { name: 'the versions of an unknown device', method: 'GET', path: '/v1/devices/wn-none/configVersions', body: undefined, options: {}, status: 404 },
     { name: 'a bad numStates', method: 'GET', path: '/v1/devices/wn-cfg/states?numStates=abc', body: undefined, options: {}, status: 400 },
     { name: 'the states of an unknown device', method: 'GET', path: '/v1/devices/wn-none/states', body: undefined, options: {}, status: 404 },
-    { name: 'a replay with bad filters', method: 'POST', path: '/v1/rejected:replay', body: { stage: 'nowhere', since: 'yesterday', extra: 1 }, options: {}, status: 400 },
-    { name: 'a replay not declared as JSON', method: 'POST', path: '/v1/rejected:replay', body: undefined, options: { rawBody: '{}', headers: { 'content-type': 'text/plain' } }, status: 415 },
+    {
+      name: 'a replay with bad filters',
+      method: 'POST',
+      path: '/v1/rejected:replay',
+      body: { stage: 'nowhere', since: 'yesterday', extra: 1 },
+      options: {},
+      status: 400,
+    },
+    {
+      name: 'a replay not declared as JSON',
+      method: 'POST',
+      path: '/v1/rejected:replay',
+      body: undefined,
+      options: { rawBody: '{}', headers: { 'content-type': 'text/plain' } },
+      status: 415,
+    },
     { name: 'a replay without the admin token', method: 'POST', path: '/v1/rejected:replay', body: {}, options: { token: null }, status: 401 },
     { name: 'maintenance without a token', method: 'POST', path: '/v1/maintenance:run', body: undefined, options: { token: null }, status: 401 },
   ])('refuses $name with a documented error body', async ({ method, path, body, options, status }) => {
@@ -132,8 +183,11 @@ describe('registry configuration, states and lifecycle answers match registry.ya
   });
 
   it('replays a rejected message (dry run, then for real) and runs maintenance', async () => {
-    await database.db.query(`INSERT INTO rejected (stage, reason, detail, payload, attributes, message_id)
-      VALUES ('ingest', 'unknown_device', '{}', $1, '{"deviceId": "wn-token"}', 'wn-original')`, [JSON.stringify({ metrics: { temp: 1 } })]);
+    await database.db.query(
+      `INSERT INTO rejected (stage, reason, detail, payload, attributes, message_id)
+      VALUES ('ingest', 'unknown_device', '{}', $1, '{"deviceId": "wn-token"}', 'wn-original')`,
+      [JSON.stringify({ metrics: { temp: 1 } })],
+    );
     const dry = await registryCall('POST', '/v1/rejected:replay', { reason: 'unknown_device', dryRun: true });
     expect(dry.body).toMatchObject({ dryRun: true, matched: 1, replayed: 0 });
     const replayed = await registryCall('POST', '/v1/rejected:replay', { reason: 'unknown_device', deviceId: 'wn-token' });

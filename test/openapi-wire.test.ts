@@ -58,7 +58,11 @@ describe('registry answers match registry.yaml', () => {
       registry: 'plant-registry',
       site: 'plant-a',
       tags: { line: '3' },
-      credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00Z' }, { type: 'rs256', publicKeyPem: rs.publicKeyPem }],
+      credentials: [
+        { type: 'token' },
+        { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00Z' },
+        { type: 'rs256', publicKeyPem: rs.publicKeyPem },
+      ],
     });
     expect(created.status).toBe(201);
     expect((await registryCall('GET', '/v1/devices/wire-1')).status).toBe(200);
@@ -72,24 +76,69 @@ describe('registry answers match registry.yaml', () => {
   });
 
   it('creates devices in bulk', async () => {
-    const answer = await registryCall('POST', '/v1/devices:batchCreate', { devices: [{ deviceId: 'wire-b1', credentials: [{ type: 'token' }] }, { deviceId: 'wire-b2', credentials: [] }] });
+    const answer = await registryCall('POST', '/v1/devices:batchCreate', {
+      devices: [
+        { deviceId: 'wire-b1', credentials: [{ type: 'token' }] },
+        { deviceId: 'wire-b2', credentials: [] },
+      ],
+    });
     expect(answer.status).toBe(201);
   });
 
   it.each([
     { name: 'no admin token', method: 'GET', path: '/v1/devices', body: undefined, options: { token: null }, status: 401 },
-    { name: 'an invalid device', method: 'POST', path: '/v1/devices', body: { deviceId: '1x', credentials: [{ type: 'es256', publicKeyPem: 'nope' }] }, options: {}, status: 400 },
+    {
+      name: 'an invalid device',
+      method: 'POST',
+      path: '/v1/devices',
+      body: { deviceId: '1x', credentials: [{ type: 'es256', publicKeyPem: 'nope' }] },
+      options: {},
+      status: 400,
+    },
     { name: 'malformed JSON', method: 'POST', path: '/v1/devices', body: undefined, options: { rawBody: '{"deviceId":' }, status: 400 },
-    { name: 'a body not declared as JSON', method: 'POST', path: '/v1/devices', body: undefined, options: { rawBody: 'x', headers: { 'content-type': 'text/plain' } }, status: 415 },
+    {
+      name: 'a body not declared as JSON',
+      method: 'POST',
+      path: '/v1/devices',
+      body: undefined,
+      options: { rawBody: 'x', headers: { 'content-type': 'text/plain' } },
+      status: 415,
+    },
     { name: 'an existing id', method: 'POST', path: '/v1/devices', body: { deviceId: 'wire-sensor', credentials: [] }, options: {}, status: 409 },
     { name: 'an invalid page size', method: 'GET', path: '/v1/devices?pageSize=0', body: undefined, options: {}, status: 400 },
     { name: 'an unknown device', method: 'GET', path: '/v1/devices/wire-none', body: undefined, options: {}, status: 404 },
     { name: 'the state of an unknown device', method: 'GET', path: '/v1/devices/wire-none/state', body: undefined, options: {}, status: 404 },
     { name: 'a patch of an unknown device', method: 'PATCH', path: '/v1/devices/wire-none', body: { blocked: true }, options: {}, status: 404 },
-    { name: 'a patch keeping a foreign credential', method: 'PATCH', path: '/v1/devices/wire-sensor', body: { credentials: [{ credentialId: 'not-mine' }] }, options: {}, status: 400 },
+    {
+      name: 'a patch keeping a foreign credential',
+      method: 'PATCH',
+      path: '/v1/devices/wire-sensor',
+      body: { credentials: [{ credentialId: 'not-mine' }] },
+      options: {},
+      status: 400,
+    },
     { name: 'deleting an unknown device', method: 'DELETE', path: '/v1/devices/wire-none', body: undefined, options: {}, status: 404 },
-    { name: 'a batch with invalid items', method: 'POST', path: '/v1/devices:batchCreate', body: { devices: [{ deviceId: 'wire-ok', credentials: [] }, { deviceId: '', credentials: [] }] }, options: {}, status: 400 },
-    { name: 'a batch with an existing id', method: 'POST', path: '/v1/devices:batchCreate', body: { devices: [{ deviceId: 'wire-sensor', credentials: [] }] }, options: {}, status: 409 },
+    {
+      name: 'a batch with invalid items',
+      method: 'POST',
+      path: '/v1/devices:batchCreate',
+      body: {
+        devices: [
+          { deviceId: 'wire-ok', credentials: [] },
+          { deviceId: '', credentials: [] },
+        ],
+      },
+      options: {},
+      status: 400,
+    },
+    {
+      name: 'a batch with an existing id',
+      method: 'POST',
+      path: '/v1/devices:batchCreate',
+      body: { devices: [{ deviceId: 'wire-sensor', credentials: [] }] },
+      options: {},
+      status: 409,
+    },
   ])('refuses $name with a documented error body', async ({ method, path, body, options, status }) => {
     expect((await registryCall(method, path, body, options)).status).toBe(status);
   });
@@ -119,7 +168,9 @@ describe('bridge answers match bridge.yaml', () => {
   it('accepts a reading, a batch and a SenML pack with 202', async () => {
     // DEVICE_RATE_LIMIT is 3/h: these three are this device's whole budget.
     expect((await post(telemetry(), { body: { ts: '2026-03-01T10:00:00Z', metrics: { temp: 21.5, ok: true, mode: 'eco' }, seq: 1 } })).status).toBe(202);
-    expect((await post(telemetry(), { body: gzipSync(JSON.stringify([{ metrics: { temp: 1 } }, { metrics: { temp: 2 } }])), contentEncoding: 'gzip' })).status).toBe(202);
+    expect(
+      (await post(telemetry(), { body: gzipSync(JSON.stringify([{ metrics: { temp: 1 } }, { metrics: { temp: 2 } }])), contentEncoding: 'gzip' })).status,
+    ).toBe(202);
     expect((await post(telemetry(), { body: [{ bn: 'wire-sensor:', n: 'temp', u: 'Cel', v: 20 }], contentType: 'application/senml+json' })).status).toBe(202);
   });
 
@@ -134,7 +185,10 @@ describe('bridge answers match bridge.yaml', () => {
   ])('refuses $name with a documented error body', async ({ request, status }) => {
     const { authorization, ...rest } = request;
     const path = authorization === 'invalid' ? telemetry('wire-invalid') : telemetry();
-    const answer = await post(path, { ...rest, ...(authorization === 'invalid' ? { authorization: `Bearer ${invalidToken}` } : authorization !== undefined ? { authorization } : {}) });
+    const answer = await post(path, {
+      ...rest,
+      ...(authorization === 'invalid' ? { authorization: `Bearer ${invalidToken}` } : authorization !== undefined ? { authorization } : {}),
+    });
     expect(answer.status).toBe(status);
   });
 

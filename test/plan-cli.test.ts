@@ -9,12 +9,24 @@ import { ROOT } from '../scripts/plan/inputs.ts';
 const dir = mkdtempSync(path.join(tmpdir(), 'plan-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function plan(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(ROOT, 'scripts', 'plan.ts'), ...args], {
-      cwd: ROOT, env: { ...process.env, DATA_DIR: path.join(dir, 'data') }, timeout: 120_000, maxBuffer: 64 * 1024 * 1024,
-    }, (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }));
+    execFile(
+      process.execPath,
+      [path.join(ROOT, 'scripts', 'plan.ts'), ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, DATA_DIR: path.join(dir, 'data') },
+        timeout: 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -22,7 +34,23 @@ describe('npm run plan', () => {
   it('--help lists every option with its default and exits 0', async () => {
     const r = await plan(['--help']);
     expect(r.code).toBe(0);
-    for (const text of ['--devices N', '--interval DURATION', '--readings-per-message K', 'default 1', '--metrics M', 'default 4', '--profile flat|diurnal|FILE', '(default)', '--target gke|cloud-run', 'default gke', '--retention-days D', 'default 30', '--json', '--out FILE', 'plan.svg']) {
+    for (const text of [
+      '--devices N',
+      '--interval DURATION',
+      '--readings-per-message K',
+      'default 1',
+      '--metrics M',
+      'default 4',
+      '--profile flat|diurnal|FILE',
+      '(default)',
+      '--target gke|cloud-run',
+      'default gke',
+      '--retention-days D',
+      'default 30',
+      '--json',
+      '--out FILE',
+      'plan.svg',
+    ]) {
       expect(r.stdout).toContain(text);
     }
   });
@@ -31,7 +59,15 @@ describe('npm run plan', () => {
     const r = await plan(['--devices', '-5', '--interval', 'soon', '--target', 'aws', '--metrics', '0', '--bogus', 'extra']);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    for (const text of ['unknown option --bogus', '--devices must be a whole number', '--interval must be a duration', 'not "soon"', '--target must be one of gke, cloud-run, not "aws"', '--metrics must be a whole number from 1', 'unexpected argument extra']) {
+    for (const text of [
+      'unknown option --bogus',
+      '--devices must be a whole number',
+      '--interval must be a duration',
+      'not "soon"',
+      '--target must be one of gke, cloud-run, not "aws"',
+      '--metrics must be a whole number from 1',
+      'unexpected argument extra',
+    ]) {
       expect(r.stderr).toContain(text);
     }
     expect(r.stderr).toContain('usage: npm run plan');
@@ -69,14 +105,44 @@ describe('npm run plan', () => {
     const csv = path.join(dir, 'day.csv');
     writeFileSync(csv, 'time,load\n00:00,1\n12:00,2\n');
     const out = path.join(dir, 'charts', 'fleet.svg');
-    const r = await plan(['--devices', '5000', '--interval', '30s', '--readings-per-message', '5', '--metrics', '2', '--profile', csv, '--target', 'cloud-run', '--json', '--out', out]);
+    const r = await plan([
+      '--devices',
+      '5000',
+      '--interval',
+      '30s',
+      '--readings-per-message',
+      '5',
+      '--metrics',
+      '2',
+      '--profile',
+      csv,
+      '--target',
+      'cloud-run',
+      '--json',
+      '--out',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const json = JSON.parse(r.stdout) as Record<string, unknown> & {
-      inputs: Record<string, unknown>; functions: { name: string; instances: { peak: number; mean: number } }[]; cost: { totalUsd: number; pricesTakenOn: string };
-      database: { tier: { maxConnections: number } }; series: { functions: Record<string, { instances: number[] }> }; chart: string;
+      inputs: Record<string, unknown>;
+      functions: { name: string; instances: { peak: number; mean: number } }[];
+      cost: { totalUsd: number; pricesTakenOn: string };
+      database: { tier: { maxConnections: number } };
+      series: { functions: Record<string, { instances: number[] }> };
+      chart: string;
     };
-    expect(json.inputs).toMatchObject({ devices: 5000, interval: 30, readingsPerMessage: 5, metrics: 2, profile: 'day.csv', target: 'cloud-run', retentionDays: 30 });
-    expect(Object.keys(json)).toEqual(expect.arrayContaining(['traffic', 'functions', 'database', 'pubsub', 'bigquery', 'cost', 'series', 'warnings', 'assumptions', 'sources', 'chart']));
+    expect(json.inputs).toMatchObject({
+      devices: 5000,
+      interval: 30,
+      readingsPerMessage: 5,
+      metrics: 2,
+      profile: 'day.csv',
+      target: 'cloud-run',
+      retentionDays: 30,
+    });
+    expect(Object.keys(json)).toEqual(
+      expect.arrayContaining(['traffic', 'functions', 'database', 'pubsub', 'bigquery', 'cost', 'series', 'warnings', 'assumptions', 'sources', 'chart']),
+    );
     expect(json.functions.map((f) => f.name)).toEqual(expect.arrayContaining(['bridge', 'ingest', 'registry', 'deadletter']));
     expect(json.functions.find((f) => f.name === 'bridge')!.instances.peak).toBeGreaterThanOrEqual(1);
     expect(json.series.functions.bridge!.instances).toHaveLength(1440);

@@ -35,7 +35,11 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: unknown) => ({ error }));
+const settled = <T>(p: Promise<T>) =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 
 describe('the pg pool against a silent server', () => {
   let db: Database;
@@ -81,7 +85,14 @@ describe('ingest against a silent PostgreSQL', () => {
   });
 
   const push = (seq: number) =>
-    post(fn.url, makePushBody({ data: { ts: Date.UTC(2026, 3, 1, 0, seq), seq, metrics: { t: seq } }, attributes: { deviceId: 'silent-pg-1' }, messageId: `silent-${seq}` }));
+    post(
+      fn.url,
+      makePushBody({
+        data: { ts: Date.UTC(2026, 3, 1, 0, seq), seq, metrics: { t: seq } },
+        attributes: { deviceId: 'silent-pg-1' },
+        messageId: `silent-${seq}`,
+      }),
+    );
   const healthz = async () => (await fetch(`${fn.url}/healthz`)).status;
 
   it('answers 503 instead of hanging, fails /healthz meanwhile, and stores new pushes once the database is back', async () => {
@@ -98,7 +109,11 @@ describe('ingest against a silent PostgreSQL', () => {
     await proxy.restore();
     // Pub/Sub redelivers: the first redelivery after the database returns may still meet a
     // connection being discarded; within a few attempts every message is stored.
-    await waitFor(async () => (await Promise.all([2, 3, 4, 5, 6].map(push))).every((r) => r.status === 200), { timeoutMs: 20_000, intervalMs: 200, what: 'pushes to be stored again' });
+    await waitFor(async () => (await Promise.all([2, 3, 4, 5, 6].map(push))).every((r) => r.status === 200), {
+      timeoutMs: 20_000,
+      intervalMs: 200,
+      what: 'pushes to be stored again',
+    });
     expect(await healthz()).toBe(200);
     const { rows } = await tdb.db.query<{ n: number }>("SELECT count(*)::int AS n FROM readings WHERE device_id = 'silent-pg-1'");
     expect(rows[0]?.n).toBe(6);

@@ -71,7 +71,11 @@ const objects = (result: { columns: string[]; rows: unknown[][] }) => result.row
 describe('schemas/queries', () => {
   it('has a DuckDB equivalent for every BigQuery query', () => {
     const files = readdirSync(DIR);
-    const names = (suffix: string) => files.filter((f) => f.endsWith(suffix)).map((f) => f.slice(0, -suffix.length)).sort();
+    const names = (suffix: string) =>
+      files
+        .filter((f) => f.endsWith(suffix))
+        .map((f) => f.slice(0, -suffix.length))
+        .sort();
     expect(names('.duckdb.sql')).toEqual(names('.bigquery.sql'));
     expect(names('.duckdb.sql')).toEqual(expect.arrayContaining(['latest-value-per-device', 'hourly-rollups', 'silent-devices', 'p95-per-metric-per-day']));
   });
@@ -111,7 +115,11 @@ describe('schemas/queries', () => {
     const temperature = result.filter((r) => r.metric === 'temperature');
     expect(temperature.reduce((sum, r) => sum + Number(r.samples), 0)).toBe(102);
     // Each day's p95, recomputed here by linear interpolation over that day's values.
-    const days = objects(await sink.query("SELECT CAST(event_ts AS DATE) AS day, list(value ORDER BY value) AS vs FROM measurements WHERE metric = 'temperature' GROUP BY ALL ORDER BY day"));
+    const days = objects(
+      await sink.query(
+        "SELECT CAST(event_ts AS DATE) AS day, list(value ORDER BY value) AS vs FROM measurements WHERE metric = 'temperature' GROUP BY ALL ORDER BY day",
+      ),
+    );
     expect(temperature.map((r) => r.day)).toEqual(days.map((d) => d.day));
     for (const [i, d] of days.entries()) expect(temperature[i]?.p95).toBeCloseTo(quantile(d.vs as number[], 0.95), 9);
     expect(result.some((r) => r.metric === 'status')).toBe(false);

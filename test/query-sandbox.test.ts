@@ -34,7 +34,7 @@ const REFUSED: [string, string][] = [
   ['another database', "ATTACH '/tmp/query-sandbox-other.duckdb' AS other"],
   ['an extension install', 'INSTALL httpfs'],
   ['an extension load', 'LOAD httpfs'],
-  ['a setting', "SET enable_external_access = true"],
+  ['a setting', 'SET enable_external_access = true'],
   ['a setting before a query', 'SET threads = 1; SELECT 1'],
   ['access switched back on before a query', "SET enable_external_access = true; SELECT * FROM read_csv('/etc/passwd')"],
   ['a procedure', 'CALL pragma_version()'],
@@ -99,7 +99,11 @@ describe('analyst SQL on the file, with no stack running', () => {
   });
 
   it('runs the README query through npm run query, comment first line and all', async () => {
-    const child = spawn(process.execPath, ['scripts/query.ts', '--json', HOURLY], { cwd: ROOT, env: { ...process.env, DATA_DIR: join(dir, 'alone') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['scripts/query.ts', '--json', HOURLY], {
+      cwd: ROOT,
+      env: { ...process.env, DATA_DIR: join(dir, 'alone') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -141,8 +145,8 @@ describe('analyst SQL on PostgreSQL (--db postgres)', () => {
   it.each([
     ['a delete', "DELETE FROM devices WHERE device_id = 'q-dev'"],
     ['a second statement', "SELECT 1; DELETE FROM devices WHERE device_id = 'q-dev'"],
-    ['a commit then a write', "SELECT 1) AS x; COMMIT; DELETE FROM devices; SELECT (1"],
-    ['a writing WITH', "WITH gone AS (DELETE FROM devices RETURNING 1) SELECT * FROM gone"],
+    ['a commit then a write', 'SELECT 1) AS x; COMMIT; DELETE FROM devices; SELECT (1'],
+    ['a writing WITH', 'WITH gone AS (DELETE FROM devices RETURNING 1) SELECT * FROM gone'],
     ['a server file', "SELECT pg_read_file('/etc/passwd')"],
     ['a setting', "SELECT set_config('transaction_read_only', 'off', true)"],
     ['a transaction', 'BEGIN'],

@@ -42,20 +42,34 @@ const second: SentReading = { ts, seq: 7, metrics: { temp: 99, hum: 40 } };
 
 async function stored(deviceId: string) {
   const pg = await tdb.db.query<{ metrics: Record<string, unknown> }>('SELECT metrics FROM readings WHERE device_id = $1', [deviceId]);
-  const wh = await warehouse.query(`SELECT metric, coalesce(CAST(value AS VARCHAR), CAST(value_bool AS VARCHAR)) FROM measurements WHERE device_id = '${deviceId}' ORDER BY metric`);
+  const wh = await warehouse.query(
+    `SELECT metric, coalesce(CAST(value AS VARCHAR), CAST(value_bool AS VARCHAR)) FROM measurements WHERE device_id = '${deviceId}' ORDER BY metric`,
+  );
   return { postgres: pg.rows.map((r) => r.metrics), warehouse: wh.rows };
 }
 
 describe('the same reading identity with other content', () => {
   it('keeps the first in both stores when it comes in a later message', async () => {
     for (const data of [first, second]) expect((await post(fn.url, makePushBody({ data, attributes: { deviceId: 'id-messages' } }))).status).toBe(200);
-    expect(await stored('id-messages')).toEqual({ postgres: [{ temp: 21, door: true }], warehouse: [['door', 'true'], ['temp', '21.0']] });
+    expect(await stored('id-messages')).toEqual({
+      postgres: [{ temp: 21, door: true }],
+      warehouse: [
+        ['door', 'true'],
+        ['temp', '21.0'],
+      ],
+    });
   });
 
   it('keeps the first in both stores when both are in one message', async () => {
     const data = { deviceId: 'id-one-message', readings: [first, second] };
     expect((await post(fn.url, makePushBody({ data, attributes: { deviceId: 'id-one-message' } }))).status).toBe(200);
-    expect(await stored('id-one-message')).toEqual({ postgres: [{ temp: 21, door: true }], warehouse: [['door', 'true'], ['temp', '21.0']] });
+    expect(await stored('id-one-message')).toEqual({
+      postgres: [{ temp: 21, door: true }],
+      warehouse: [
+        ['door', 'true'],
+        ['temp', '21.0'],
+      ],
+    });
   });
 
   it('keeps the first in both stores when both share one group-commit batch', async () => {
@@ -65,10 +79,22 @@ describe('the same reading identity with other content', () => {
     const writer = createTelemetryWriter(fn.platform);
     const device = { deviceId: 'id-batch', registry: 'default', site: null, tags: {}, blocked: false } as unknown as Parameters<typeof toRows>[1]['device'];
     const rowsOf = (reading: SentReading, messageId: string) =>
-      toRows([{ ...reading, ts: Date.parse(reading.ts) }], { device, defaultEventMs: Date.parse(ts), receivedAt: new Date(), ingestedAt: new Date(), messageId });
+      toRows([{ ...reading, ts: Date.parse(reading.ts) }], {
+        device,
+        defaultEventMs: Date.parse(ts),
+        receivedAt: new Date(),
+        ingestedAt: new Date(),
+        messageId,
+      });
     // Submitted in the same tick, so the group commit writes them as one batch.
     await Promise.all([writer.write(rowsOf(first, 'batch-1')), writer.write(rowsOf(second, 'batch-2'))]);
-    expect(await stored('id-batch')).toEqual({ postgres: [{ temp: 21, door: true }], warehouse: [['door', 'true'], ['temp', '21.0']] });
+    expect(await stored('id-batch')).toEqual({
+      postgres: [{ temp: 21, door: true }],
+      warehouse: [
+        ['door', 'true'],
+        ['temp', '21.0'],
+      ],
+    });
   });
 });
 
@@ -78,12 +104,17 @@ describe('measurements_dedup over a table holding both versions (as BigQuery can
     const connection = await instance.connect();
     try {
       await connection.run(duckDbMeasurementsDdl().replace(/,\s*PRIMARY KEY \([^)]*\)/, ''));
-      const later = (metric: string) => `('r-x', 'd', TIMESTAMPTZ '2026-05-01 12:00:00Z', '${metric}', 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 7, NULL, TIMESTAMPTZ '2026-05-01 12:05:00Z', 'm-second')`;
-      const earlier = (metric: string) => `('r-x', 'd', TIMESTAMPTZ '2026-05-01 12:00:00Z', '${metric}', 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 7, NULL, TIMESTAMPTZ '2026-05-01 12:01:00Z', 'm-first')`;
+      const later = (metric: string) =>
+        `('r-x', 'd', TIMESTAMPTZ '2026-05-01 12:00:00Z', '${metric}', 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 7, NULL, TIMESTAMPTZ '2026-05-01 12:05:00Z', 'm-second')`;
+      const earlier = (metric: string) =>
+        `('r-x', 'd', TIMESTAMPTZ '2026-05-01 12:00:00Z', '${metric}', 1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 7, NULL, TIMESTAMPTZ '2026-05-01 12:01:00Z', 'm-first')`;
       await connection.run(`INSERT INTO measurements VALUES ${[later('temp'), later('hum'), earlier('temp'), earlier('door')].join(', ')}`);
       await connection.run(await renderDedupeView('duckdb'));
       const view = await connection.runAndReadAll("SELECT metric, value, message_id FROM measurements_dedup WHERE reading_id = 'r-x' ORDER BY metric");
-      expect(view.getRowsJson()).toEqual([['door', 1, 'm-first'], ['temp', 1, 'm-first']]);
+      expect(view.getRowsJson()).toEqual([
+        ['door', 1, 'm-first'],
+        ['temp', 1, 'm-first'],
+      ]);
     } finally {
       connection.closeSync();
       instance.closeSync();

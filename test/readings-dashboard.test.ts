@@ -58,7 +58,11 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
 
   // One device of the test's own, so that its values are known.
   const registry = createRegistryClient(urls.registry, adminToken);
-  const created = await registry<{ credentials: { token: string }[] }>('POST', '/v1/devices', { deviceId: 'dash-probe', site: 'lab', credentials: [{ type: 'token' }] });
+  const created = await registry<{ credentials: { token: string }[] }>('POST', '/v1/devices', {
+    deviceId: 'dash-probe',
+    site: 'lab',
+    credentials: [{ type: 'token' }],
+  });
   expect(created.status).toBe(201);
   const deviceToken = created.body.credentials[0]!.token;
   // Registered, never heard from: the fleet marks it silent.
@@ -78,7 +82,16 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1280, height: 860 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   const page = browser.pages()[0] ?? (await browser.newPage());
   const problems: string[] = [];
@@ -108,12 +121,12 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
   // A new reading reaches the fleet table and the chart while the page stays open.
   const pointsBefore = await points();
   // A mark on this document: a reload would start a new one without it.
-  await page.evaluate("window.__sameDocument = true");
+  await page.evaluate('window.__sameDocument = true');
   await post({ temperature: 77.7, humidity: 12.5 });
   await page.locator('tr[data-device="dash-probe"] .values', { hasText: 'temperature=77.7' }).waitFor({ timeout: 30_000 });
   await page.locator('#chart[data-last-value="77.7"]').waitFor({ state: 'attached', timeout: 30_000 });
   expect(await points()).toBeGreaterThanOrEqual(pointsBefore);
-  expect(await page.evaluate("window.__sameDocument === true")).toBe(true);
+  expect(await page.evaluate('window.__sameDocument === true')).toBe(true);
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'readings-dashboard.png'), fullPage: true });

@@ -136,7 +136,12 @@ describe('GET /v1/devices/{id}/readings', () => {
 
   it('order=desc pages newest first through the same rows', async () => {
     const { items } = await pageThrough(`${window}&pageSize=250&order=desc`);
-    expect(items.map((r) => r.seq)).toEqual([...readings].sort(byTime).reverse().map((r) => r.seq));
+    expect(items.map((r) => r.seq)).toEqual(
+      [...readings]
+        .sort(byTime)
+        .reverse()
+        .map((r) => r.seq),
+    );
   });
 
   it('metrics=a,b returns only readings holding one of them, with only those metrics', async () => {
@@ -151,7 +156,10 @@ describe('GET /v1/devices/{id}/readings', () => {
     const asked = Date.now();
     const { items, pages } = await pageThrough('pageSize=150&order=desc');
     expect(pages).toBeGreaterThan(1);
-    const expected = readings.filter((r) => r.ts >= asked - 24 * HOUR).sort(byTime).reverse();
+    const expected = readings
+      .filter((r) => r.ts >= asked - 24 * HOUR)
+      .sort(byTime)
+      .reverse();
     expect(items.map((r) => r.seq)).toEqual(expected.map((r) => r.seq));
   });
 
@@ -159,7 +167,12 @@ describe('GET /v1/devices/{id}/readings', () => {
     const from = now - 10 * HOUR;
     const to = now - 5 * HOUR;
     const { items } = await pageThrough(`from=${from}&to=${to}&pageSize=1000`);
-    expect(items.map((r) => r.seq)).toEqual(readings.filter((r) => r.ts >= from && r.ts < to).sort(byTime).map((r) => r.seq));
+    expect(items.map((r) => r.seq)).toEqual(
+      readings
+        .filter((r) => r.ts >= from && r.ts < to)
+        .sort(byTime)
+        .map((r) => r.seq),
+    );
     const recent = ReadingsResponse.parse((await get('/v1/devices/dev-a/readings?pageSize=1000&order=desc')).json);
     const expected = readings.filter((r) => r.ts >= Date.now() - 24 * HOUR - 60_000).length;
     expect(Math.abs(recent.readings.length - expected)).toBeLessThanOrEqual(2);
@@ -251,7 +264,9 @@ function expectedBuckets(metric: string, from: number, to: number, widthMs: numb
       }
     }
   }
-  return [...buckets.entries()].sort(([a], [b]) => a - b).map(([start, b]) => ({ ts: start, avg: b.sum / b.count, min: b.min, max: b.max, count: b.count, last: b.lastValue }));
+  return [...buckets.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([start, b]) => ({ ts: start, avg: b.sum / b.count, min: b.min, max: b.max, count: b.count, last: b.lastValue }));
 }
 
 describe('GET /v1/devices/{id}/series', () => {
@@ -267,7 +282,9 @@ describe('GET /v1/devices/{id}/series', () => {
       // The seeded readings span roughly the 50 h to 9 h before now.
       const to = now - 11 * HOUR - 7 * 60_000 - 1234;
       const from = to - spanHours * HOUR;
-      const answer = await get(`/v1/devices/dev-a/series?metric=${metric}&interval=${interval}&agg=avg,min,max,count,last&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`);
+      const answer = await get(
+        `/v1/devices/dev-a/series?metric=${metric}&interval=${interval}&agg=avg,min,max,count,last&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`,
+      );
       expect(answer.status, answer.text).toBe(200);
       const series = SeriesResponse.parse(answer.json);
       const alignedFrom = Math.floor(from / width) * width;
@@ -362,7 +379,9 @@ describe('GET /v1/fleet', () => {
     const token = FleetResponse.parse((await get('/v1/fleet?pageSize=1&site=roof')).json).nextPageToken as string;
     expect((await get(`/v1/fleet?pageSize=1&site=lab&pageToken=${encodeURIComponent(token)}`)).status).toBe(400);
     expect((await get(`/v1/fleet?pageSize=1&site=roof&pageToken=${encodeURIComponent(token.slice(0, -2) + 'xx')}`)).status).toBe(400);
-    expect(FleetResponse.parse((await get(`/v1/fleet?pageSize=1&site=roof&pageToken=${encodeURIComponent(token)}`)).json).devices.map((d) => d.deviceId)).toEqual(['dev-silent']);
+    expect(
+      FleetResponse.parse((await get(`/v1/fleet?pageSize=1&site=roof&pageToken=${encodeURIComponent(token)}`)).json).devices.map((d) => d.deviceId),
+    ).toEqual(['dev-silent']);
   });
 });
 

@@ -48,7 +48,9 @@ describe('POST /v1/devices:batchCreate', () => {
     const sample = answer.body.devices[1234];
     const token = sample?.credentials[0];
     expect(sample).toMatchObject({ deviceId: 'bulk-01234', site: 'site-2', tags: { batch: 'b1' } });
-    const stored = await registryUnderTest.db.query<{ secret_hash: string }>('SELECT secret_hash FROM device_credentials WHERE credential_id = $1', [token?.credentialId]);
+    const stored = await registryUnderTest.db.query<{ secret_hash: string }>('SELECT secret_hash FROM device_credentials WHERE credential_id = $1', [
+      token?.credentialId,
+    ]);
     expect(deviceTokenMatches(token?.token ?? '', stored.rows[0]?.secret_hash ?? '')).toBe(true);
     const read = await call<DeviceResponse>('GET', '/v1/devices/bulk-01234');
     expect(read.body.credentials.some((c) => 'token' in c)).toBe(false);
@@ -130,7 +132,9 @@ describe('GET /v1/devices paging', () => {
     // Created in shuffled order: the listing must still come back in device-id order.
     ids = Array.from({ length: 250 }, (_, i) => `page-${String(i).padStart(3, '0')}`);
     const shuffled = [...ids].sort(() => Math.random() - 0.5);
-    const created = await pagingCall('POST', '/v1/devices:batchCreate', { devices: shuffled.map((deviceId) => ({ deviceId, credentials: [{ type: 'token' }] })) });
+    const created = await pagingCall('POST', '/v1/devices:batchCreate', {
+      devices: shuffled.map((deviceId) => ({ deviceId, credentials: [{ type: 'token' }] })),
+    });
     expect(created.status).toBe(201);
   });
 

@@ -21,7 +21,9 @@ describe('device configuration in the registry', () => {
     expect(modified.status, JSON.stringify(modified.body)).toBe(200);
     expect(modified.body).toMatchObject({ version: '2', binaryData: b64('a=2') });
     // versionToUpdate 0 means "the current version", as in IoT Core.
-    expect((await registry.call('POST', '/v1/devices/cfg-a:modifyCloudToDeviceConfig', { binaryData: b64('a=3'), versionToUpdate: '0' })).body).toMatchObject({ version: '3' });
+    expect((await registry.call('POST', '/v1/devices/cfg-a:modifyCloudToDeviceConfig', { binaryData: b64('a=3'), versionToUpdate: '0' })).body).toMatchObject({
+      version: '3',
+    });
   });
 
   it.each([
@@ -46,9 +48,19 @@ describe('device configuration in the registry', () => {
   });
 
   it('batchCreate gives every device its version 1', async () => {
-    const created = await registry.call('POST', '/v1/devices:batchCreate', { devices: [{ deviceId: 'cfg-c', credentials: [] }, { deviceId: 'cfg-d', credentials: [], config: { binaryData: b64('d') } }] });
+    const created = await registry.call('POST', '/v1/devices:batchCreate', {
+      devices: [
+        { deviceId: 'cfg-c', credentials: [] },
+        { deviceId: 'cfg-d', credentials: [], config: { binaryData: b64('d') } },
+      ],
+    });
     expect(created.status).toBe(201);
-    const { rows } = await registry.db.query<{ device_id: string; version: string }>("SELECT device_id, version FROM device_configs WHERE device_id IN ('cfg-c', 'cfg-d') ORDER BY device_id");
-    expect(rows.map((r) => [r.device_id, Number(r.version)])).toEqual([['cfg-c', 1], ['cfg-d', 1]]);
+    const { rows } = await registry.db.query<{ device_id: string; version: string }>(
+      "SELECT device_id, version FROM device_configs WHERE device_id IN ('cfg-c', 'cfg-d') ORDER BY device_id",
+    );
+    expect(rows.map((r) => [r.device_id, Number(r.version)])).toEqual([
+      ['cfg-c', 1],
+      ['cfg-d', 1],
+    ]);
   });
 });

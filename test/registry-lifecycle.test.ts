@@ -21,7 +21,13 @@ beforeAll(async () => {
   certs = await serveCerts([key]);
   database = await createTestDatabase();
   fn = await startFunction(registry, {
-    env: { DATABASE_URL: database.url, ADMIN_TOKEN: ADMIN, MAINTENANCE_AUTH_AUDIENCE: AUDIENCE, MAINTENANCE_AUTH_EMAILS: SCHEDULER, MAINTENANCE_AUTH_CERTS_URL: certs.url },
+    env: {
+      DATABASE_URL: database.url,
+      ADMIN_TOKEN: ADMIN,
+      MAINTENANCE_AUTH_AUDIENCE: AUDIENCE,
+      MAINTENANCE_AUTH_EMAILS: SCHEDULER,
+      MAINTENANCE_AUTH_CERTS_URL: certs.url,
+    },
   });
 });
 afterAll(async () => {
@@ -38,7 +44,11 @@ describe('POST /v1/maintenance:run', () => {
     { name: 'the admin token', auth: `Bearer ${ADMIN}`, expected: 200 },
     { name: "Cloud Scheduler's OIDC token", auth: `Bearer ${signToken(key, { aud: AUDIENCE, email: SCHEDULER })}`, expected: 200 },
     { name: 'an OIDC token for another audience', auth: `Bearer ${signToken(key, { aud: 'https://elsewhere', email: SCHEDULER })}`, expected: 401 },
-    { name: 'an OIDC token of another service account', auth: `Bearer ${signToken(key, { aud: AUDIENCE, email: 'intruder@p.iam.gserviceaccount.com' })}`, expected: 403 },
+    {
+      name: 'an OIDC token of another service account',
+      auth: `Bearer ${signToken(key, { aud: AUDIENCE, email: 'intruder@p.iam.gserviceaccount.com' })}`,
+      expected: 403,
+    },
     { name: 'nothing', auth: undefined, expected: 401 },
   ];
   for (const c of cases) {
@@ -83,7 +93,11 @@ describe('POST /v1/rejected:replay input', () => {
 describe('lifecycle configuration', () => {
   it('reads the retention settings, with their defaults', () => {
     expect(loadConfig({}).retention).toEqual({ readingsDays: 30, rejectedDays: 30, bigQueryPartitionExpirationDays: undefined });
-    expect(loadConfig({ READINGS_RETENTION_DAYS: '7', REJECTED_RETENTION_DAYS: ' 14 ', BIGQUERY_PARTITION_EXPIRATION_DAYS: '400' }).retention).toEqual({ readingsDays: 7, rejectedDays: 14, bigQueryPartitionExpirationDays: 400 });
+    expect(loadConfig({ READINGS_RETENTION_DAYS: '7', REJECTED_RETENTION_DAYS: ' 14 ', BIGQUERY_PARTITION_EXPIRATION_DAYS: '400' }).retention).toEqual({
+      readingsDays: 7,
+      rejectedDays: 14,
+      bigQueryPartitionExpirationDays: 400,
+    });
   });
 
   const bad = [

@@ -20,7 +20,10 @@ describe('test/support/devices createDevice', () => {
       site: 'plant-a',
       tags: { line: '3' },
       token: true,
-      publicKeys: [{ type: 'es256', pem: es.publicKeyPem }, { type: 'rs256', pem: rs.publicKeyPem, expiresAt: '2030-01-01T00:00:00Z' }],
+      publicKeys: [
+        { type: 'es256', pem: es.publicKeyPem },
+        { type: 'rs256', pem: rs.publicKeyPem, expiresAt: '2030-01-01T00:00:00Z' },
+      ],
     });
     expect(device.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(device.numId).toBeGreaterThan(0);

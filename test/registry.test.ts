@@ -57,7 +57,11 @@ describe('POST /v1/devices', () => {
       registry: 'plant-registry',
       site: 'plant-a',
       tags: { line: '3' },
-      credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00Z' }, { type: 'rs256', publicKeyPem: rs.publicKeyPem }],
+      credentials: [
+        { type: 'token' },
+        { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00Z' },
+        { type: 'rs256', publicKeyPem: rs.publicKeyPem },
+      ],
     });
     expect(created.status).toBe(201);
     const device = created.body;
@@ -155,7 +159,10 @@ describe('POST /v1/devices', () => {
   });
 
   it('answers 415 for a body that is not JSON', async () => {
-    const answer = await call<ErrorBody>('POST', '/v1/devices', undefined, { rawBody: 'deviceId=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const answer = await call<ErrorBody>('POST', '/v1/devices', undefined, {
+      rawBody: 'deviceId=x',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(answer.status).toBe(415);
   });
 });
@@ -178,7 +185,12 @@ describe('device ids with %, + and ~ in the path', () => {
 
 describe('GET, PATCH and DELETE /v1/devices/{id}', () => {
   it('answers 404 for an unknown device on every route', async () => {
-    for (const [method, suffix, body] of [['GET', ''], ['PATCH', '', { site: 'x' }], ['DELETE', ''], ['GET', '/state']] as const) {
+    for (const [method, suffix, body] of [
+      ['GET', ''],
+      ['PATCH', '', { site: 'x' }],
+      ['DELETE', ''],
+      ['GET', '/state'],
+    ] as const) {
       const answer = await call<ErrorBody>(method, path('nobody-here') + suffix, body);
       expect(answer.status, `${method} ${suffix}`).toBe(404);
       expect(answer.body.error).toBe('not_found');
@@ -198,14 +210,20 @@ describe('GET, PATCH and DELETE /v1/devices/{id}', () => {
   });
 
   it('rotates credentials: keeps listed ones, adds new ones, removes the rest', async () => {
-    const created = (await call<DeviceResponse>('POST', '/v1/devices', {
-      deviceId: 'rotate-me',
-      credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem }],
-    })).body;
+    const created = (
+      await call<DeviceResponse>('POST', '/v1/devices', {
+        deviceId: 'rotate-me',
+        credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem }],
+      })
+    ).body;
     const [oldToken, ecKey] = created.credentials;
     const next = generateTestKeyPair('rs256');
     const rotated = await call<DeviceResponse>('PATCH', path('rotate-me'), {
-      credentials: [{ credentialId: ecKey?.credentialId }, { type: 'token' }, { type: 'rs256', publicKeyPem: next.publicKeyPem, expiresAt: '2032-02-02T00:00:00+01:00' }],
+      credentials: [
+        { credentialId: ecKey?.credentialId },
+        { type: 'token' },
+        { type: 'rs256', publicKeyPem: next.publicKeyPem, expiresAt: '2032-02-02T00:00:00+01:00' },
+      ],
     });
     expect(rotated.status).toBe(200);
     const [kept, newToken, newKey] = rotated.body.credentials;
@@ -231,7 +249,11 @@ describe('GET, PATCH and DELETE /v1/devices/{id}', () => {
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.issues?.[0]?.path).toBe('credentials');
     const foreign = await call<ErrorBody>('PATCH', path('rotate-bad'), {
-      credentials: [{ credentialId: other.credentials[0]?.credentialId }, { credentialId: mine.credentials[0]?.credentialId }, { credentialId: mine.credentials[0]?.credentialId }],
+      credentials: [
+        { credentialId: other.credentials[0]?.credentialId },
+        { credentialId: mine.credentials[0]?.credentialId },
+        { credentialId: mine.credentials[0]?.credentialId },
+      ],
     });
     expect(foreign.status).toBe(400);
     expect(foreign.body.issues).toEqual([

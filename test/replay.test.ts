@@ -56,7 +56,12 @@ describe.each(cases)('replay through $name', ({ env }) => {
     // The Pub/Sub client finds the emulator through the environment, as in a spawned stack.
     if (extra.PUBSUB_EMULATOR_HOST) process.env.PUBSUB_EMULATOR_HOST = extra.PUBSUB_EMULATOR_HOST;
     const config = testConfig({ DATABASE_URL: database.url, DATA_DIR: dataDir, ADMIN_TOKEN: ADMIN, ...extra });
-    stack = await startStack({ config, logger: logs.logger, ports: { bridge: 0, ingest: 0, registry: 0, deadletter: 0, readings: 0, internal: 0 }, host: '127.0.0.1' });
+    stack = await startStack({
+      config,
+      logger: logs.logger,
+      ports: { bridge: 0, ingest: 0, registry: 0, deadletter: 0, readings: 0, internal: 0 },
+      host: '127.0.0.1',
+    });
   }, 60_000);
   afterAll(async () => {
     delete process.env.PUBSUB_EMULATOR_HOST;
@@ -66,20 +71,37 @@ describe.each(cases)('replay through $name', ({ env }) => {
   });
 
   const registry = (path: string, body: unknown) =>
-    fetch(`${stack.state.urls.registry}${path}`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const storedReadings = async () => Number((await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM readings WHERE device_id = $1', [DEVICE])).rows[0]?.n);
+    fetch(`${stack.state.urls.registry}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  const storedReadings = async () =>
+    Number((await database.db.query<{ n: number }>('SELECT count(*)::int AS n FROM readings WHERE device_id = $1', [DEVICE])).rows[0]?.n);
   const warehouseReadings = async () => {
     const sink = (await stack.platform.warehouse()) as DuckDbSink;
     const result = await sink.query(`SELECT count(*) AS rows, count(DISTINCT reading_id) AS readings FROM measurements WHERE device_id = '${DEVICE}'`);
     const [rows, readings] = result.rows[0] ?? [];
     return { rows: Number(rows), readings: Number(readings) };
   };
-  const readingsTotal = async () => Number((await database.db.query<{ n: number }>('SELECT readings_total::int AS n FROM device_state WHERE device_id = $1', [DEVICE])).rows[0]?.n ?? 0);
+  const readingsTotal = async () =>
+    Number((await database.db.query<{ n: number }>('SELECT readings_total::int AS n FROM device_state WHERE device_id = $1', [DEVICE])).rows[0]?.n ?? 0);
 
   it('lands each reading rejected during a late registration once in both stores, however often it is replayed', async () => {
     const publisher = await stack.platform.publisher();
-    for (const message of MESSAGES) await publisher.publish(stack.platform.config.telemetryTopic, Buffer.from(JSON.stringify(message)), { deviceId: DEVICE, receivedAt: new Date().toISOString() });
-    const countRejected = async () => Number((await database.db.query<{ n: number }>("SELECT count(*)::int AS n FROM rejected WHERE reason = 'unknown_device' AND attributes->>'deviceId' = $1", [DEVICE])).rows[0]?.n);
+    for (const message of MESSAGES)
+      await publisher.publish(stack.platform.config.telemetryTopic, Buffer.from(JSON.stringify(message)), {
+        deviceId: DEVICE,
+        receivedAt: new Date().toISOString(),
+      });
+    const countRejected = async () =>
+      Number(
+        (
+          await database.db.query<{ n: number }>("SELECT count(*)::int AS n FROM rejected WHERE reason = 'unknown_device' AND attributes->>'deviceId' = $1", [
+            DEVICE,
+          ])
+        ).rows[0]?.n,
+      );
     await waitFor(async () => (await countRejected()) === MESSAGES.length, { timeoutMs: 30_000, what: 'three unknown_device rejections' });
     expect(await storedReadings()).toBe(0);
 
@@ -103,9 +125,15 @@ describe.each(cases)('replay through $name', ({ env }) => {
     const replay = await registry('/v1/rejected:replay', { reason: 'unknown_device', deviceId: DEVICE });
     expect(replay.status).toBe(200);
     expect(await replay.json()).toMatchObject({ dryRun: false, matched: 3, replayed: 3, more: false });
-    await waitFor(async () => (await storedReadings()) === READINGS && (await warehouseReadings()).readings === READINGS, { timeoutMs: 30_000, what: 'six readings in both stores' });
+    await waitFor(async () => (await storedReadings()) === READINGS && (await warehouseReadings()).readings === READINGS, {
+      timeoutMs: 30_000,
+      what: 'six readings in both stores',
+    });
     await waitFor(() => ingestAcks() >= acksBefore + 3, { timeoutMs: 30_000, what: 'three replayed pushes acked' });
-    const replayedAt = await database.db.query<{ n: number }>("SELECT count(*)::int AS n FROM rejected WHERE attributes->>'deviceId' = $1 AND replayed_at IS NOT NULL", [DEVICE]);
+    const replayedAt = await database.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM rejected WHERE attributes->>'deviceId' = $1 AND replayed_at IS NOT NULL",
+      [DEVICE],
+    );
     expect(replayedAt.rows[0]?.n).toBe(3);
 
     // Already replayed: skipped unless asked.
@@ -121,7 +149,12 @@ describe.each(cases)('replay through $name', ({ env }) => {
       [DEVICE],
     );
     for (const original of originals.rows) {
-      const push = makePushBody({ data: JSON.parse(original.payload) as unknown, attributes: original.attributes, messageId: original.message_id, publishTime: original.publish_time });
+      const push = makePushBody({
+        data: JSON.parse(original.payload) as unknown,
+        attributes: original.attributes,
+        messageId: original.message_id,
+        publishTime: original.publish_time,
+      });
       const response = await fetch(`${stack.state.urls.ingest}/`, { method: 'POST', headers: push.headers, body: push.body });
       expect(response.status).toBe(200);
     }

@@ -20,8 +20,12 @@ describe('retry windows', () => {
     expect(window).toBeGreaterThanOrEqual(10 * 60_000);
   });
 
-  it('is configurable, within Pub/Sub\'s bounds, and a bad value names its variable', () => {
-    expect(loadConfig({ PUBSUB_MIN_BACKOFF_MS: '20', PUBSUB_MAX_BACKOFF_MS: '200', PUBSUB_MAX_DELIVERY_ATTEMPTS: '5' }).pubsubDelivery).toEqual({ minBackoffMs: 20, maxBackoffMs: 200, maxDeliveryAttempts: 5 });
+  it("is configurable, within Pub/Sub's bounds, and a bad value names its variable", () => {
+    expect(loadConfig({ PUBSUB_MIN_BACKOFF_MS: '20', PUBSUB_MAX_BACKOFF_MS: '200', PUBSUB_MAX_DELIVERY_ATTEMPTS: '5' }).pubsubDelivery).toEqual({
+      minBackoffMs: 20,
+      maxBackoffMs: 200,
+      maxDeliveryAttempts: 5,
+    });
     expect(() => loadConfig({ PUBSUB_MAX_DELIVERY_ATTEMPTS: '4' })).toThrow(/PUBSUB_MAX_DELIVERY_ATTEMPTS=4/);
     expect(() => loadConfig({ PUBSUB_MAX_BACKOFF_MS: '601000' })).toThrow(/PUBSUB_MAX_BACKOFF_MS/);
   });

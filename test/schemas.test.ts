@@ -8,7 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { columnsOf, postgresTypeOf } from '../schemas/columns.ts';
-import { DeviceConfigRow, DeviceCredentialRow, DeviceRow, DeviceStateRow, MeasurementRow, ReadingRow, RejectedRow, ReportedStateRow } from '../schemas/tables.ts';
+import {
+  DeviceConfigRow,
+  DeviceCredentialRow,
+  DeviceRow,
+  DeviceStateRow,
+  MeasurementRow,
+  ReadingRow,
+  RejectedRow,
+  ReportedStateRow,
+} from '../schemas/tables.ts';
 import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
 import { migrate } from '../shared/db/migrate.ts';
@@ -50,7 +59,9 @@ describe('PostgreSQL migrations match schemas/tables.ts', () => {
     await tdb.db.query('INSERT INTO rejected DEFAULT VALUES');
     await tdb.db.query("INSERT INTO device_configs (device_id) VALUES ('d1')");
     await tdb.db.query("INSERT INTO device_states (device_id) VALUES ('d1')");
-    const { rows } = await tdb.db.query<{ registry: string; blocked: boolean; tags: unknown }>("SELECT registry, blocked, tags FROM devices WHERE device_id = 'd1'");
+    const { rows } = await tdb.db.query<{ registry: string; blocked: boolean; tags: unknown }>(
+      "SELECT registry, blocked, tags FROM devices WHERE device_id = 'd1'",
+    );
     expect(rows[0]).toEqual({ registry: 'default', blocked: false, tags: {} });
   });
 
@@ -65,7 +76,8 @@ describe('DuckDB measurements matches MeasurementRow', () => {
     const sink = await openDuckDbSink(join(dir, 'w.duckdb'));
     try {
       const { rows } = await sink.query(
-        "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'measurements' ORDER BY ordinal_position");
+        "SELECT column_name, is_nullable FROM information_schema.columns WHERE table_name = 'measurements' ORDER BY ordinal_position",
+      );
       expect(rows.map(([name, nullable]) => ({ name, nullable: nullable === 'YES' }))).toEqual(
         columnsOf(MeasurementRow).map((c) => ({ name: c.name, nullable: c.nullable })),
       );

@@ -21,7 +21,13 @@ import { waitFor } from './support/net.ts';
 import { makeKey, serveCerts, signToken, type LocalKey } from './support/oidc-keys.ts';
 
 const ADMIN_TOKEN = 'security-admin-token-Zx81kq';
-const SQL_INJECTIONS = ["'; DROP TABLE readings; --", "1' OR '1'='1", "x\"); DELETE FROM devices; --", "$1::text; TRUNCATE rejected", "\\'; SELECT pg_sleep(10); --"];
+const SQL_INJECTIONS = [
+  "'; DROP TABLE readings; --",
+  "1' OR '1'='1",
+  'x"); DELETE FROM devices; --',
+  '$1::text; TRUNCATE rejected',
+  "\\'; SELECT pg_sleep(10); --",
+];
 const logs = captureLogs('debug');
 const guard = guardAgainstCrashes();
 /** Every secret issued or sent in this suite; none may appear in a log line. */
@@ -78,16 +84,45 @@ describe('device A cannot post as device B', () => {
     { name: "B's telemetry path with A's token", path: () => '/v1/devices/dev-b/telemetry', auth: () => `Bearer ${token.a}`, expected: [401] },
     { name: "B's IoT Core path with A's JWT", path: () => iotPath('dev-b'), auth: () => jwtFor(keyA), body: iotBody(), expected: [401] },
     { name: "B's telemetry path with A's JWT", path: () => '/v1/devices/dev-b/telemetry', auth: () => jwtFor(keyA), expected: [401] },
-    { name: 'deviceId B in the body of one reading', path: () => '/v1/devices/dev-a/telemetry', auth: () => `Bearer ${token.a}`, body: { ...reading, deviceId: 'dev-b' }, expected: [400] },
-    { name: 'deviceId B in a batch', path: () => '/v1/devices/dev-a/telemetry', auth: () => `Bearer ${token.a}`, body: { deviceId: 'dev-b', readings: [reading] }, expected: [400] },
-    { name: 'deviceId B in an array', path: () => '/v1/devices/dev-a/telemetry', auth: () => `Bearer ${token.a}`, body: [reading, { ...reading, deviceId: 'dev-b' }], expected: [400] },
+    {
+      name: 'deviceId B in the body of one reading',
+      path: () => '/v1/devices/dev-a/telemetry',
+      auth: () => `Bearer ${token.a}`,
+      body: { ...reading, deviceId: 'dev-b' },
+      expected: [400],
+    },
+    {
+      name: 'deviceId B in a batch',
+      path: () => '/v1/devices/dev-a/telemetry',
+      auth: () => `Bearer ${token.a}`,
+      body: { deviceId: 'dev-b', readings: [reading] },
+      expected: [400],
+    },
+    {
+      name: 'deviceId B in an array',
+      path: () => '/v1/devices/dev-a/telemetry',
+      auth: () => `Bearer ${token.a}`,
+      body: [reading, { ...reading, deviceId: 'dev-b' }],
+      expected: [400],
+    },
     // IoT Core does not judge the device's bytes: they are published as A's (attribute deviceId = A).
-    { name: 'deviceId B inside IoT Core binaryData', path: () => iotPath('dev-a'), auth: () => jwtFor(keyA), body: iotBody({ ...reading, deviceId: 'dev-b' }), expected: [200] },
+    {
+      name: 'deviceId B inside IoT Core binaryData',
+      path: () => iotPath('dev-a'),
+      auth: () => jwtFor(keyA),
+      body: iotBody({ ...reading, deviceId: 'dev-b' }),
+      expected: [200],
+    },
     { name: 'B percent-encoded in the path', path: () => '/v1/devices/%64%65%76%2d%62/telemetry', auth: () => `Bearer ${token.a}`, expected: [401] },
     { name: 'dot segments from A to B', path: () => '/v1/devices/dev-a/../dev-b/telemetry', auth: () => `Bearer ${token.a}`, expected: [401, 404] },
     { name: 'encoded slash from A to B', path: () => '/v1/devices/dev-a%2F..%2Fdev-b/telemetry', auth: () => `Bearer ${token.a}`, expected: [400, 401, 404] },
     { name: 'B with different case', path: () => '/v1/devices/DEV-B/telemetry', auth: () => `Bearer ${token.a}`, expected: [401] },
-    { name: "A's token with B's id in a query string", path: () => '/v1/devices/dev-b/telemetry?deviceId=dev-a', auth: () => `Bearer ${token.a}`, expected: [401] },
+    {
+      name: "A's token with B's id in a query string",
+      path: () => '/v1/devices/dev-b/telemetry?deviceId=dev-a',
+      auth: () => `Bearer ${token.a}`,
+      expected: [401],
+    },
   ];
 
   it.each(attempts)('$name → $expected', async ({ path, auth, body, expected }) => {
@@ -113,16 +148,36 @@ describe('JWTs: forged, expired, not yet valid, replayed', () => {
     { name: 'HS256 keyed with the public key (algorithm confusion)', auth: () => jwtFor(keyA, { alg: 'HS256', key: keyA.publicKeyPem }), expected: 401 },
     { name: 'header says ES256, signed by another key', auth: () => jwtFor(keyB), expected: 401 },
     { name: 'expired', auth: () => jwtFor(keyA, { claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() - 7200, lifetimeSeconds: 3600 }) }), expected: 401 },
-    { name: 'not yet valid (iat beyond the 10 min skew)', auth: () => jwtFor(keyA, { claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() + 3600 }) }), expected: 401 },
-    { name: 'replayed after its window (issued 25 h ago, lifetime 24 h)', auth: () => jwtFor(keyA, { claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() - 25 * 3600, lifetimeSeconds: 24 * 3600 }) }), expected: 401 },
+    {
+      name: 'not yet valid (iat beyond the 10 min skew)',
+      auth: () => jwtFor(keyA, { claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() + 3600 }) }),
+      expected: 401,
+    },
+    {
+      name: 'replayed after its window (issued 25 h ago, lifetime 24 h)',
+      auth: () => jwtFor(keyA, { claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() - 25 * 3600, lifetimeSeconds: 24 * 3600 }) }),
+      expected: 401,
+    },
     { name: 'lifetime over 24 h', auth: () => jwtFor(keyA, { claims: deviceClaims(TEST_PROJECT, { lifetimeSeconds: 48 * 3600 }) }), expected: 401 },
     { name: 'another audience', auth: () => jwtFor(keyA, { claims: deviceClaims('someone-else') }), expected: 401 },
     { name: 'signature stripped', auth: () => jwtFor(keyA).replace(/\.[^.]+$/, '.'), expected: 401 },
-    { name: 'crit naming an extension the bridge does not implement (RFC 7515 §4.1.11)', auth: () => jwtFor(keyA, { header: { crit: ['exp-ext'], 'exp-ext': true } }), expected: 401 },
+    {
+      name: 'crit naming an extension the bridge does not implement (RFC 7515 §4.1.11)',
+      auth: () => jwtFor(keyA, { header: { crit: ['exp-ext'], 'exp-ext': true } }),
+      expected: 401,
+    },
     { name: 'crit empty', auth: () => jwtFor(keyA, { header: { crit: [] } }), expected: 401 },
-    { name: 'nbf an hour ahead, beyond the skew (RFC 7519 §4.1.5)', auth: () => jwtFor(keyA, { claims: { ...deviceClaims(TEST_PROJECT), nbf: now() + 3600 } }), expected: 401 },
+    {
+      name: 'nbf an hour ahead, beyond the skew (RFC 7519 §4.1.5)',
+      auth: () => jwtFor(keyA, { claims: { ...deviceClaims(TEST_PROJECT), nbf: now() + 3600 } }),
+      expected: 401,
+    },
     { name: 'nbf not a number', auth: () => jwtFor(keyA, { claims: { ...deviceClaims(TEST_PROJECT), nbf: 'soon' } }), expected: 401 },
-    { name: 'nbf a minute ahead, within the skew (control)', auth: () => jwtFor(keyA, { claims: { ...deviceClaims(TEST_PROJECT), nbf: now() + 60 } }), expected: 200 },
+    {
+      name: 'nbf a minute ahead, within the skew (control)',
+      auth: () => jwtFor(keyA, { claims: { ...deviceClaims(TEST_PROJECT), nbf: now() + 60 } }),
+      expected: 200,
+    },
     { name: 'valid ES256 (control)', auth: () => jwtFor(keyA), expected: 200 },
   ];
   it.each(cases)('$name → $expected', async ({ auth, expected }) => {
@@ -134,7 +189,10 @@ describe('JWTs: forged, expired, not yet valid, replayed', () => {
     const response = await asDevice(iotPath('dev-a'), jwtFor(keyA, { header: { crit: ['b64'] } }), iotBody());
     expect(response.status).toBe(401);
     expect(JSON.stringify(response.body)).not.toMatch(/crit/);
-    const refusals = logs.records().slice(before).filter((r) => r.message === 'device credential refused');
+    const refusals = logs
+      .records()
+      .slice(before)
+      .filter((r) => r.message === 'device credential refused');
     expect(refusals).toEqual([expect.objectContaining({ deviceId: 'dev-a', reason: expect.stringMatching(/crit/) })]);
   });
 });
@@ -143,21 +201,43 @@ describe('registry without the admin token', () => {
   const routes: [string, string, unknown?][] = [
     ['POST', '/v1/devices', { deviceId: 'intruder-1', credentials: [{ type: 'token' }] }],
     ['POST', '/v1/devices:batchCreate', { devices: [{ deviceId: 'intruder-2' }] }],
-    ['GET', '/v1/devices'], ['GET', '/v1/devices/dev-a'], ['GET', '/v1/devices/dev-a/state'],
-    ['PATCH', '/v1/devices/dev-a', { blocked: true }], ['DELETE', '/v1/devices/dev-a'], ['GET', '/v1/nothing'],
+    ['GET', '/v1/devices'],
+    ['GET', '/v1/devices/dev-a'],
+    ['GET', '/v1/devices/dev-a/state'],
+    ['PATCH', '/v1/devices/dev-a', { blocked: true }],
+    ['DELETE', '/v1/devices/dev-a'],
+    ['GET', '/v1/nothing'],
   ];
-  const credentials = [undefined, '', 'Bearer', 'Bearer wrong', `Bearer ${ADMIN_TOKEN}x`, `Bearer ${ADMIN_TOKEN.slice(0, -1)}`, `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}`, ADMIN_TOKEN, `bearer  ${token.a}`];
+  const credentials = [
+    undefined,
+    '',
+    'Bearer',
+    'Bearer wrong',
+    `Bearer ${ADMIN_TOKEN}x`,
+    `Bearer ${ADMIN_TOKEN.slice(0, -1)}`,
+    `Basic ${Buffer.from(`admin:${ADMIN_TOKEN}`).toString('base64')}`,
+    ADMIN_TOKEN,
+    `bearer  ${token.a}`,
+  ];
 
   it('answers 401 on every route for every wrong credential, and changes nothing', async () => {
     for (const [method, path, body] of routes) {
       for (const authorization of credentials) {
-        const response = await send(registryFn.url, { method, path, headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) }, ...(body ? { body: JSON.stringify(body) } : {}) });
+        const response = await send(registryFn.url, {
+          method,
+          path,
+          headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
+          ...(body ? { body: JSON.stringify(body) } : {}),
+        });
         expect(response.status, `${method} ${path} with ${String(authorization)}`).toBe(401);
         expect(response.body).toMatchObject({ error: 'unauthenticated' });
       }
     }
     const { rows } = await tdb.db.query<{ device_id: string; blocked: boolean }>('SELECT device_id, blocked FROM devices ORDER BY device_id');
-    expect(rows).toEqual([{ device_id: 'dev-a', blocked: false }, { device_id: 'dev-b', blocked: false }]);
+    expect(rows).toEqual([
+      { device_id: 'dev-a', blocked: false },
+      { device_id: 'dev-b', blocked: false },
+    ]);
   });
 });
 
@@ -173,7 +253,11 @@ describe('SQL injection strings are stored verbatim or refused', () => {
       expect((await send(registryFn.url, { method: 'GET', path: `/v1/devices?pageToken=${encodeURIComponent(s)}`, headers: admin })).status).toBe(400);
     }
     const tags = Object.fromEntries(SQL_INJECTIONS.map((s, i) => [`k${i}`, s]));
-    const created = await sendRaw(registryFn.url, { path: '/v1/devices', headers: admin, body: JSON.stringify({ deviceId: 'dev-inject', site: SQL_INJECTIONS[0], tags, credentials: [{ type: 'token' }] }) });
+    const created = await sendRaw(registryFn.url, {
+      path: '/v1/devices',
+      headers: admin,
+      body: JSON.stringify({ deviceId: 'dev-inject', site: SQL_INJECTIONS[0], tags, credentials: [{ type: 'token' }] }),
+    });
     expect(created.status).toBe(201);
     secrets.add(((created.body?.credentials as { token: string }[])[0] as { token: string }).token);
     const read = await send(registryFn.url, { method: 'GET', path: '/v1/devices/dev-inject', headers: admin });
@@ -181,20 +265,38 @@ describe('SQL injection strings are stored verbatim or refused', () => {
   });
 
   it('bridge and ingest: metric text values, tags and message attributes verbatim', async () => {
-    const injected = { ts: new Date(Date.now() - 60_000).toISOString(), seq: 4242, metrics: { note: SQL_INJECTIONS[0], other: SQL_INJECTIONS[1] }, tags: { [SQL_INJECTIONS[2] as string]: SQL_INJECTIONS[3] } };
+    const injected = {
+      ts: new Date(Date.now() - 60_000).toISOString(),
+      seq: 4242,
+      metrics: { note: SQL_INJECTIONS[0], other: SQL_INJECTIONS[1] },
+      tags: { [SQL_INJECTIONS[2] as string]: SQL_INJECTIONS[3] },
+    };
     const before = bridge.received.size;
     expect((await asDevice('/v1/devices/dev-a/telemetry', `Bearer ${token.a}`, injected)).status).toBe(202);
     await waitFor(() => bridge.received.size > before, { what: 'the injected message' });
     for (const message of bridge.received.values()) {
-      const envelope = { message: makeMessage({ data: message.data, attributes: message.attributes, messageId: message.id }), subscription: 'projects/p/subscriptions/s' };
-      expect((await send(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) })).body).toMatchObject({ status: 'ok' });
+      const envelope = {
+        message: makeMessage({ data: message.data, attributes: message.attributes, messageId: message.id }),
+        subscription: 'projects/p/subscriptions/s',
+      };
+      expect((await send(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(envelope) })).body).toMatchObject({
+        status: 'ok',
+      });
     }
     const { rows } = await tdb.db.query<{ metrics: Record<string, string> }>('SELECT metrics FROM readings WHERE seq = 4242');
     expect(rows).toEqual([{ metrics: injected.metrics }]);
 
-    const poison = { message: makeMessage({ data: reading, attributes: { deviceId: 'nobody-here', evil: SQL_INJECTIONS[4] as string }, messageId: SQL_INJECTIONS[0] }) };
-    expect((await send(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(poison) })).body).toMatchObject({ status: 'rejected', reason: 'unknown_device' });
-    const rejected = await tdb.db.query<{ message_id: string; attributes: Record<string, string> }>('SELECT message_id, attributes FROM rejected WHERE message_id = $1', [SQL_INJECTIONS[0]]);
+    const poison = {
+      message: makeMessage({ data: reading, attributes: { deviceId: 'nobody-here', evil: SQL_INJECTIONS[4] as string }, messageId: SQL_INJECTIONS[0] }),
+    };
+    expect((await send(ingestFn.url, { headers: { 'content-type': 'application/json' }, body: JSON.stringify(poison) })).body).toMatchObject({
+      status: 'rejected',
+      reason: 'unknown_device',
+    });
+    const rejected = await tdb.db.query<{ message_id: string; attributes: Record<string, string> }>(
+      'SELECT message_id, attributes FROM rejected WHERE message_id = $1',
+      [SQL_INJECTIONS[0]],
+    );
     expect(rejected.rows[0]?.attributes.evil).toBe(SQL_INJECTIONS[4]);
     // Every table is still there and whole.
     const counts = await tdb.db.query<{ n: number }>('SELECT (SELECT count(*) FROM devices) + (SELECT count(*) FROM device_credentials) AS n');

@@ -41,8 +41,12 @@ describe('npm run serve -- ingest', () => {
     const port = await freePort();
     const child = spawn(process.execPath, ['scripts/serve.ts', 'ingest'], {
       env: {
-        ...process.env, PORT: String(port), DATABASE_URL: tdb.url, DATA_DIR: scratch,
-        LOG_LEVEL: 'info', INGEST_BATCH_WAIT_MS: '3000',
+        ...process.env,
+        PORT: String(port),
+        DATABASE_URL: tdb.url,
+        DATA_DIR: scratch,
+        LOG_LEVEL: 'info',
+        INGEST_BATCH_WAIT_MS: '3000',
       },
       // Kept, not echoed: a failing assertion shows it; a passing run prints nothing.
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -55,14 +59,17 @@ describe('npm run serve -- ingest', () => {
     const url = `http://127.0.0.1:${port}`;
     // Closing its connection after each try, so that no push below rides an idle keep-alive
     // connection (the drain closes those at once: a client racing it retries, as Pub/Sub does).
-    await waitFor(async () => (await fetch(`${url}/healthz`, { headers: { connection: 'close' } })).ok, { timeoutMs: 20_000, what: 'ingest /healthz' }).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${errors}`);
-    });
+    await waitFor(async () => (await fetch(`${url}/healthz`, { headers: { connection: 'close' } })).ok, { timeoutMs: 20_000, what: 'ingest /healthz' }).catch(
+      (error: unknown) => {
+        throw new Error(`${String(error)}\n${errors}`);
+      },
+    );
 
     // A 3 s batch window holds these pushes in memory when SIGTERM arrives, once ingest has
     // accepted all their connections (a connection still in the accept queue would be reset).
     const pushes = Array.from({ length: 20 }, (_, i) =>
-      post(url, { ...makePushBody({ data: { ts: Date.UTC(2026, 0, 1, 0, i), seq: i, metrics: { t: i } }, attributes: { deviceId: 'serve-1' } }) }));
+      post(url, { ...makePushBody({ data: { ts: Date.UTC(2026, 0, 1, 0, i), seq: i, metrics: { t: i } }, attributes: { deviceId: 'serve-1' } }) }),
+    );
     await waitFor(() => acceptedConnections(child.pid ?? 0, port) >= 20, { timeoutMs: 10_000, what: 'ingest to accept the 20 push connections' });
     child.kill('SIGTERM');
     const results = await Promise.all(pushes);
@@ -71,7 +78,10 @@ describe('npm run serve -- ingest', () => {
     const { rows } = await tdb.db.query<{ n: number }>("SELECT count(*)::int AS n FROM readings WHERE device_id = 'serve-1'");
     expect(rows[0]?.n).toBe(20);
 
-    const lines = output.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = output
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.some((l) => l.severity === 'INFO' && l.message === 'ingest listening')).toBe(true);
     expect(lines.some((l) => l.message === 'shutting down' && l.signal === 'SIGTERM')).toBe(true);
   });

@@ -38,7 +38,9 @@ async function stop(): Promise<void> {
 
 /** This machine's first non-loopback IPv4 address: where another host would connect. */
 function externalAddress(): string {
-  const address = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a && a.family === 'IPv4' && !a.internal);
   if (!address) throw new Error('this test needs a non-loopback IPv4 address on the machine');
   return address.address;
 }

@@ -29,7 +29,10 @@ function bannerCommands(output: string): string {
   const from = lines.findIndex((l) => l.startsWith('Create a device'));
   const to = lines.findIndex((l, i) => i > from && l.includes('npm run query'));
   expect(from, output).toBeGreaterThan(-1);
-  return lines.slice(from + 1, to).map((l) => l.replace(/^ {2}/, '')).join('\n');
+  return lines
+    .slice(from + 1, to)
+    .map((l) => l.replace(/^ {2}/, ''))
+    .join('\n');
 }
 
 /** A script run as `node scripts/<name>.ts` against this stack's DATA_DIR. */
@@ -54,10 +57,13 @@ describe('npm start', () => {
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
     exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
-    await waitFor(async () => {
-      const state = StackState.safeParse(JSON.parse(await readFile(join(dataDir, 'stack.json'), 'utf8')));
-      return state.success && output.includes('npm run query');
-    }, { timeoutMs: 60_000, intervalMs: 200, what: `npm start to print its banner:\n${output}` });
+    await waitFor(
+      async () => {
+        const state = StackState.safeParse(JSON.parse(await readFile(join(dataDir, 'stack.json'), 'utf8')));
+        return state.success && output.includes('npm run query');
+      },
+      { timeoutMs: 60_000, intervalMs: 200, what: `npm start to print its banner:\n${output}` },
+    );
   }, 90_000);
 
   afterAll(() => {
@@ -94,8 +100,14 @@ describe('npm start', () => {
   it('logs a summary instead of each request, and exits 0 on Ctrl-C after draining', async () => {
     process.kill(-child.pid!, 'SIGINT');
     expect(await exited, output).toBe(0);
-    const logLines = output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message: string; summary?: RequestCounts });
-    expect(logLines.filter((l) => l.message === 'request'), 'no per-request lines at LOG_LEVEL=info').toEqual([]);
+    const logLines = output
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { message: string; summary?: RequestCounts });
+    expect(
+      logLines.filter((l) => l.message === 'request'),
+      'no per-request lines at LOG_LEVEL=info',
+    ).toEqual([]);
     const summaries = logLines.flatMap((l) => (l.summary ? [l.summary] : []));
     expect(summaries.reduce((sum, s) => sum + s.accepted, 0)).toBe(2);
     expect(summaries.reduce((sum, s) => sum + s.stored, 0)).toBe(2);

@@ -37,9 +37,7 @@ describe('DuckDB warehouse sink', () => {
       const row = makeMeasurementRow(0, { tags: { line: '2', zone: 'a"b' } });
       expect(await sink.write([row])).toEqual({ refused: [] });
       // BIGINTs come back as strings: JSON numbers cannot hold every 64-bit value.
-      const types = await sink.query(
-        `SELECT typeof(event_ts), typeof(tags), typeof(seq), typeof(value), tags->>'zone', epoch_ms(event_ts) FROM measurements`,
-      );
+      const types = await sink.query(`SELECT typeof(event_ts), typeof(tags), typeof(seq), typeof(value), tags->>'zone', epoch_ms(event_ts) FROM measurements`);
       expect(types.rows).toEqual([['TIMESTAMP WITH TIME ZONE', 'JSON', 'BIGINT', 'DOUBLE', 'a"b', String(row.event_ts.getTime())]]);
       const stored = await sink.query(`SELECT reading_id, metric, value, value_text, value_bool, site, lat, message_id FROM measurements`);
       expect(stored.rows).toEqual([[row.reading_id, row.metric, row.value, null, null, null, 52.5, row.message_id]]);
@@ -76,7 +74,12 @@ describe('DuckDB warehouse sink', () => {
     });
     const result = await queryDuckDb(path, 'SELECT metric, count(*)::INTEGER AS n FROM measurements GROUP BY metric ORDER BY metric');
     expect(result.columns).toEqual(['metric', 'n']);
-    expect(result.rows).toEqual([['door.open', 2], ['humidity', 2], ['status', 2], ['temp', 2]]);
+    expect(result.rows).toEqual([
+      ['door.open', 2],
+      ['humidity', 2],
+      ['status', 2],
+      ['temp', 2],
+    ]);
   });
 
   it('names the holder when another process has the file open', async () => {
@@ -84,12 +87,20 @@ describe('DuckDB warehouse sink', () => {
     const sink = await openDuckDbSink(path);
     await sink.close();
     // DuckDB's lock is per process: only a second process meets it.
-    const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `
       import { DuckDBInstance } from '@duckdb/node-api';
       const instance = await DuckDBInstance.create(${JSON.stringify(path)});
       process.stdout.write('open\\n');
       process.stdin.on('end', () => instance.closeSync()).resume();
-    `], { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] });
+    `,
+      ],
+      { cwd: process.cwd(), stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         holder.stdout.once('data', () => resolve());

@@ -33,8 +33,17 @@ function localAuth(): OAuth2Client {
 }
 
 const sinkWith = (options: { createTable?: boolean; partitionExpirationDays?: number } = {}) =>
-  createBigQuerySink({ projectId: 'local-project', dataset: DATASET, table: TABLE, logger: createLogger({ level: 'error' }), apiEndpoint: standIn.url, authClient: localAuth(), maxRetries: 0, ...options });
-const expiration = () => (standIn.table(DATASET, TABLE)?.timePartitioning as { expirationMs?: string; field?: string } | undefined);
+  createBigQuerySink({
+    projectId: 'local-project',
+    dataset: DATASET,
+    table: TABLE,
+    logger: createLogger({ level: 'error' }),
+    apiEndpoint: standIn.url,
+    authClient: localAuth(),
+    maxRetries: 0,
+    ...options,
+  });
+const expiration = () => standIn.table(DATASET, TABLE)?.timePartitioning as { expirationMs?: string; field?: string } | undefined;
 const patches = () => standIn.requests.filter((r) => r.method === 'PATCH');
 
 describe('BigQuery partition expiration', () => {

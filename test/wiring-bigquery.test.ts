@@ -70,10 +70,21 @@ describe('npm run wiring --apply --bigquery-only', () => {
 
 describe('npm run wiring (dry run)', () => {
   it('prints the BigQuery objects it would create after the gcloud commands', async () => {
-    const run = await wiring(['--project', 'demo-wiring', '--region', 'europe-west1', '--ingest-url', 'https://ingest-1.europe-west1.run.app/', '--deadletter-url', 'https://deadletter-1.europe-west1.run.app/']);
+    const run = await wiring([
+      '--project',
+      'demo-wiring',
+      '--region',
+      'europe-west1',
+      '--ingest-url',
+      'https://ingest-1.europe-west1.run.app/',
+      '--deadletter-url',
+      'https://deadletter-1.europe-west1.run.app/',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^bq mk --dataset --location=europe-west1 demo-wiring:telemetry$/m);
-    expect(run.stdout).toMatch(/^bq mk --table .*--time_partitioning_field=event_ts .*--clustering_fields=device_id,metric demo-wiring:telemetry\.measurements$/m);
+    expect(run.stdout).toMatch(
+      /^bq mk --table .*--time_partitioning_field=event_ts .*--clustering_fields=device_id,metric demo-wiring:telemetry\.measurements$/m,
+    );
     expect(run.stdout).toMatch(/measurements_dedup$/m);
     expect(run.stdout).toMatch(/--push-endpoint=https:\/\/ingest-1\.europe-west1\.run\.app\//);
   });

@@ -36,7 +36,19 @@ interface AutocannonJson {
 
 /** Runs autocannon for `seconds` and returns req/s and latency percentiles. */
 export function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const args = ['-c', String(options.cpu ?? 1), process.execPath, AUTOCANNON, '-j', '-c', String(options.connections), '-d', String(options.seconds), '-m', options.method ?? 'POST'];
+  const args = [
+    '-c',
+    String(options.cpu ?? 1),
+    process.execPath,
+    AUTOCANNON,
+    '-j',
+    '-c',
+    String(options.connections),
+    '-d',
+    String(options.seconds),
+    '-m',
+    options.method ?? 'POST',
+  ];
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push('-H', `${name}=${value}`);
   if (options.body !== undefined) args.push('-b', options.body);
   args.push(options.url);
@@ -60,7 +72,10 @@ export async function readRssMb(pid: number): Promise<number> {
 export function sampleRss(pid: number, everyMs = 250): { stop(): number } {
   let peak = 0;
   const timer = setInterval(() => {
-    readRssMb(pid).then((mb) => (peak = Math.max(peak, mb)), () => undefined);
+    readRssMb(pid).then(
+      (mb) => (peak = Math.max(peak, mb)),
+      () => undefined,
+    );
   }, everyMs);
   return {
     stop() {

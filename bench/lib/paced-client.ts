@@ -28,19 +28,23 @@ function postOne(): Promise<void> {
   const started = performance.now();
   sent += 1;
   return new Promise((resolve) => {
-    const req = request(`${bridgeUrl}/v1/devices/${device.deviceId}/telemetry`, {
-      method: 'POST',
-      agent,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${device.token}`, 'content-length': Buffer.byteLength(body) },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        latencies.push(performance.now() - started);
-        if (res.statusCode === 202) accepted += 1;
-        else failed += 1;
-        resolve();
-      });
-    });
+    const req = request(
+      `${bridgeUrl}/v1/devices/${device.deviceId}/telemetry`,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${device.token}`, 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          latencies.push(performance.now() - started);
+          if (res.statusCode === 202) accepted += 1;
+          else failed += 1;
+          resolve();
+        });
+      },
+    );
     req.on('error', () => {
       failed += 1;
       resolve();

@@ -24,7 +24,12 @@ const result = await autocannon({
         n += 1;
         const data = { ts: new Date(started + n).toISOString(), seq: n, metrics: { temp: 20 + (n % 50) / 10, humidity: 40 + (n % 30), ok: true } };
         const body = JSON.stringify({
-          message: { data: Buffer.from(JSON.stringify(data)).toString('base64'), attributes: { deviceId: `bench-${(n % deviceCount) + 1}` }, messageId: `${runId}-${n}`, publishTime: new Date().toISOString() },
+          message: {
+            data: Buffer.from(JSON.stringify(data)).toString('base64'),
+            attributes: { deviceId: `bench-${(n % deviceCount) + 1}` },
+            messageId: `${runId}-${n}`,
+            publishTime: new Date().toISOString(),
+          },
           subscription: 'projects/bench/subscriptions/ingest',
         });
         return { ...req, body };
@@ -32,4 +37,6 @@ const result = await autocannon({
     },
   ],
 });
-process.stdout.write(`${JSON.stringify({ ok: result['2xx'], non2xx: result.non2xx, errors: result.errors, p50Ms: result.latency.p50, p99Ms: result.latency.p99 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ ok: result['2xx'], non2xx: result.non2xx, errors: result.errors, p50Ms: result.latency.p50, p99Ms: result.latency.p99 })}\n`,
+);

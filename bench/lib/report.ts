@@ -129,7 +129,10 @@ export function renderMarkdown(result: BenchResult): string {
     for (const t of result.targets) lines.push(`| ${t.what} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'} |`);
   }
   const m = result.machine;
-  lines.push('', `_${result.measuredAt}, ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverage.join(' ')}; setup: ${JSON.stringify(result.setup)}_`);
+  lines.push(
+    '',
+    `_${result.measuredAt}, ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverage.join(' ')}; setup: ${JSON.stringify(result.setup)}_`,
+  );
   for (const note of result.notes) lines.push('', `- ${note}`);
   return lines.join('\n');
 }
@@ -157,7 +160,8 @@ export function renderSummary(results: BenchResult[], options: SummaryOptions): 
   const machines = [...new Set(results.map((r) => machineLabel(r.machine)))].sort((a, b) => Number(b === here) - Number(a === here));
   const tagOf = (m: string) => (machines.length > 1 ? `machine ${String.fromCharCode(65 + machines.indexOf(m))}` : '');
   const isStale = (r: BenchResult) => Date.parse(r.measuredAt) < options.runStartedAt.getTime();
-  const provenance = (r: BenchResult) => [tagOf(machineLabel(r.machine)), isStale(r) ? `earlier run, ${r.measuredAt.slice(0, 10)}` : ''].filter(Boolean).join('; ');
+  const provenance = (r: BenchResult) =>
+    [tagOf(machineLabel(r.machine)), isStale(r) ? `earlier run, ${r.measuredAt.slice(0, 10)}` : ''].filter(Boolean).join('; ');
   const stale = results.filter(isStale);
   const lines = [
     '# Benchmark results',
@@ -167,15 +171,28 @@ export function renderSummary(results: BenchResult[], options: SummaryOptions): 
   ];
   if (machines.length > 1) {
     lines.push(`**These results come from ${machines.length} machines: compare figures only within one.**`, '');
-    for (const m of machines) lines.push(`- ${tagOf(m)}: ${m}${m === here ? ' (this run)' : ''}: ${results.filter((r) => machineLabel(r.machine) === m).map((r) => r.name).join(', ')}`);
+    for (const m of machines)
+      lines.push(
+        `- ${tagOf(m)}: ${m}${m === here ? ' (this run)' : ''}: ${results
+          .filter((r) => machineLabel(r.machine) === m)
+          .map((r) => r.name)
+          .join(', ')}`,
+      );
     lines.push('');
   }
   if (stale.length) lines.push(`**Not re-measured in this run:** ${stale.map((r) => `${r.name} (${r.measuredAt})`).join(', ')}.`, '');
   if (options.chart) lines.push(options.chart, '');
   const where = (r: BenchResult) => (machines.length > 1 || isStale(r) ? ` | ${provenance(r) || 'this run'}` : '');
   const mixed = machines.length > 1 || stale.length > 0;
-  lines.push('## Targets', '', `| benchmark | target | wanted | measured | met |${mixed ? ' measured on |' : ''}`, `|---|---|---|---|---|${mixed ? '---|' : ''}`);
-  for (const r of results) for (const t of r.targets) lines.push(`| ${r.name} | ${t.what} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'}${mixed ? where(r) || ' | this run' : ''} |`);
+  lines.push(
+    '## Targets',
+    '',
+    `| benchmark | target | wanted | measured | met |${mixed ? ' measured on |' : ''}`,
+    `|---|---|---|---|---|${mixed ? '---|' : ''}`,
+  );
+  for (const r of results)
+    for (const t of r.targets)
+      lines.push(`| ${r.name} | ${t.what} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'}${mixed ? where(r) || ' | this run' : ''} |`);
   lines.push('');
   for (const m of machines) {
     const group = results.filter((r) => machineLabel(r.machine) === m);

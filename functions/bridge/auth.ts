@@ -32,8 +32,7 @@ interface VerifiedEntry {
   expiresAtMs: number;
 }
 
-const unauthenticated = () =>
-  new HttpError(401, 'unauthenticated', 'missing or invalid device credential', { headers: { 'WWW-Authenticate': 'Bearer' } });
+const unauthenticated = () => new HttpError(401, 'unauthenticated', 'missing or invalid device credential', { headers: { 'WWW-Authenticate': 'Bearer' } });
 
 export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; maxCachedJwts?: number; logger?: Logger }): Authenticator {
   const maxCached = options.maxCachedJwts ?? 100_000;
@@ -83,7 +82,7 @@ export function createAuthenticator(options: { credentials: CredentialsCache; au
         ? verifyJwt(credential, device, nowMs)
         : !requireJwt && device.tokens.some((t) => (t.expiresAt === undefined || t.expiresAt > nowMs) && deviceTokenMatches(credential, t.secretHash));
       if (!proven) {
-        if (!jwt && !requireJwt) refused(deviceId, 'the token matches none of the device\'s current tokens');
+        if (!jwt && !requireJwt) refused(deviceId, "the token matches none of the device's current tokens");
         throw unauthenticated();
       }
       if (device.blocked) throw new HttpError(403, 'permission_denied', `device ${deviceId} is blocked`);

@@ -50,14 +50,20 @@ function create(platform: Platform) {
       const state = parseReportedState(req, route.iot);
       refuseOverLimit(stateLimiter, deviceId, req.receivedAt, 'STATE_RATE_LIMIT');
       const messageId = await recordState({ database, publish, topic: config.stateTopic }, device, iotCoreAttributes(device, name), state, req.receivedAt);
-      return route.iot ? ok(deviceId, messageId) : { status: 202, body: { accepted: 1, messageIds: [messageId] }, log: { deviceId, outcome: 'state', messageId } };
+      return route.iot
+        ? ok(deviceId, messageId)
+        : { status: 202, body: { accepted: 1, messageIds: [messageId] }, log: { deviceId, outcome: 'state', messageId } };
     }
 
     if (rateLimiter) refuseOverLimit(rateLimiter, deviceId, req.receivedAt, 'DEVICE_RATE_LIMIT');
     if (route.kind === 'publishEvent') {
       // As IoT Core: the device's bytes unchanged, judged by ingest, not here.
       const event = decodePublishEvent(parseBoundedJson(req.body));
-      const attributes = { ...iotCoreAttributes(device, name, event.subFolder ?? ''), registry: device.registry, receivedAt: new Date(req.receivedAt).toISOString() };
+      const attributes = {
+        ...iotCoreAttributes(device, name, event.subFolder ?? ''),
+        registry: device.registry,
+        receivedAt: new Date(req.receivedAt).toISOString(),
+      };
       return ok(deviceId, await publish(config.telemetryTopic, event.payload, attributes));
     }
     const telemetry = toDeviceReadings(parseBoundedJson(req.body), deviceId, { nowMs: req.receivedAt, senml });

@@ -54,7 +54,17 @@ const STATUS_BY_HTTP: Record<number, string> = {
   500: 'INTERNAL',
   503: 'UNAVAILABLE',
 };
-const CANONICAL = new Set(['INVALID_ARGUMENT', 'OUT_OF_RANGE', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'NOT_FOUND', 'ABORTED', 'RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'INTERNAL']);
+const CANONICAL = new Set([
+  'INVALID_ARGUMENT',
+  'OUT_OF_RANGE',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
+  'NOT_FOUND',
+  'ABORTED',
+  'RESOURCE_EXHAUSTED',
+  'UNAVAILABLE',
+  'INTERNAL',
+]);
 
 export interface GoogleErrorBody {
   error: { code: number; message: string; status: string; details?: unknown[] };

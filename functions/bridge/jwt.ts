@@ -56,7 +56,8 @@ export function looksLikeJwt(credential: string): boolean {
 export function verifyDeviceJwt(token: string, keys: readonly VerificationKey[], audience: string, nowMs: number): VerifiedJwt | RefusedJwt {
   if (token.length > MAX_JWT_LENGTH) return refused(`longer than ${MAX_JWT_LENGTH} characters`);
   const [headerPart, payloadPart, signaturePart, extra] = token.split('.');
-  if (headerPart === undefined || payloadPart === undefined || signaturePart === undefined || extra !== undefined) return refused('not a compact JWS of three parts');
+  if (headerPart === undefined || payloadPart === undefined || signaturePart === undefined || extra !== undefined)
+    return refused('not a compact JWS of three parts');
   const header = decodeJson(headerPart);
   if (!header) return refused('header is not a JSON object');
   const algorithm = header.alg;
@@ -88,7 +89,11 @@ export function verifyDeviceJwt(token: string, keys: readonly VerificationKey[],
     }
   }
   const expiredSigner = keys.some(
-    (k) => k.algorithm === algorithm && k.expiresAt !== undefined && k.expiresAt <= nowMs && verify('sha256', signed, algorithm === 'ES256' ? { key: k.key, dsaEncoding: 'ieee-p1363' } : k.key, signature),
+    (k) =>
+      k.algorithm === algorithm &&
+      k.expiresAt !== undefined &&
+      k.expiresAt <= nowMs &&
+      verify('sha256', signed, algorithm === 'ES256' ? { key: k.key, dsaEncoding: 'ieee-p1363' } : k.key, signature),
   );
   if (expiredSigner) return refused('signed by a key of the device that has expired');
   return refused(`no registered, unexpired ${algorithm} key verifies the signature`);
@@ -97,7 +102,8 @@ export function verifyDeviceJwt(token: string, keys: readonly VerificationKey[],
 /** What is wrong with the claims, or undefined when they are acceptable. */
 function describeClaimProblem(claims: Record<string, unknown>, audience: string, nowMs: number): string | undefined {
   const { aud, iat, exp, nbf } = claims;
-  if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience)))) return `aud is ${JSON.stringify(aud)?.slice(0, 100)}; it must be the project id "${audience}"`;
+  if (!(aud === audience || (Array.isArray(aud) && aud.includes(audience))))
+    return `aud is ${JSON.stringify(aud)?.slice(0, 100)}; it must be the project id "${audience}"`;
   if (typeof iat !== 'number' || typeof exp !== 'number') return 'iat and exp must be numbers';
   const now = nowMs / 1000;
   if (exp <= iat) return 'exp is not after iat';

@@ -66,7 +66,10 @@ export function toDeviceReadings(payload: unknown, deviceId: string, options: { 
   const parsed = parseTelemetry(payload, { nowMs: options.nowMs, senml: options.senml });
   const at = (path: string) => [options.prefix, path].filter(Boolean).join('.');
   if (!parsed.ok) {
-    throw new ValidationError('the telemetry is invalid', parsed.issues.map((i) => ({ ...i, path: at(i.path) })));
+    throw new ValidationError(
+      'the telemetry is invalid',
+      parsed.issues.map((i) => ({ ...i, path: at(i.path) })),
+    );
   }
   const { value } = parsed;
   if (value.deviceId !== undefined && value.deviceId !== deviceId) {

@@ -39,11 +39,20 @@ export function createDeviceDirectory(database: () => Promise<Database>, options
     load: loadedTogether(async (ids) => {
       queries += 1;
       const db = await database();
-      const { rows } = await db.query<{ device_id: string; num_id: number; registry: string; site: string | null; tags: Record<string, string>; blocked: boolean }>(
-        'SELECT device_id, num_id, registry, site, tags, blocked FROM devices WHERE device_id = ANY($1::text[])',
-        [ids],
+      const { rows } = await db.query<{
+        device_id: string;
+        num_id: number;
+        registry: string;
+        site: string | null;
+        tags: Record<string, string>;
+        blocked: boolean;
+      }>('SELECT device_id, num_id, registry, site, tags, blocked FROM devices WHERE device_id = ANY($1::text[])', [ids]);
+      return new Map(
+        rows.map((r) => [
+          r.device_id,
+          { deviceId: r.device_id, numId: Number(r.num_id), registry: r.registry, site: r.site, tags: r.tags, blocked: r.blocked },
+        ]),
       );
-      return new Map(rows.map((r) => [r.device_id, { deviceId: r.device_id, numId: Number(r.num_id), registry: r.registry, site: r.site, tags: r.tags, blocked: r.blocked }]));
     }),
     ttlMs: (device) => (device ? ttlMs : negativeTtlMs),
     maxEntries: options.maxEntries ?? 50_000,

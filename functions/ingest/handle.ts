@@ -41,11 +41,15 @@ export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, 
   // The deviceId attribute, set by the bridge after authenticating the device, is authoritative.
   const deviceId = message.attributes.deviceId ?? parsed.value.deviceId;
   if (deviceId === undefined) {
-    throw new PermanentError('missing_device_id', 'no deviceId attribute and none in the data', { issues: [{ path: 'attributes.deviceId', message: 'required' }] });
+    throw new PermanentError('missing_device_id', 'no deviceId attribute and none in the data', {
+      issues: [{ path: 'attributes.deviceId', message: 'required' }],
+    });
   }
   const validId = DeviceId.safeParse(deviceId);
   if (!validId.success) {
-    throw new PermanentError('invalid_device_id', `"${deviceId.slice(0, 100)}" is not a valid device id`, { issues: toIssues(validId.error.issues, ['attributes', 'deviceId']) });
+    throw new PermanentError('invalid_device_id', `"${deviceId.slice(0, 100)}" is not a valid device id`, {
+      issues: toIssues(validId.error.issues, ['attributes', 'deviceId']),
+    });
   }
   const device = await findSender(deps.directory, deviceId, message.attributes.deviceNumId);
 
@@ -76,7 +80,10 @@ async function findSender(directory: DeviceDirectory, deviceId: string, numId: s
     directory.forget(deviceId);
     device = await lookUp();
   }
-  if (!device) throw new PermanentError('unknown_device', `device "${deviceId}" is not registered`, { issues: [{ path: 'attributes.deviceId', message: 'unknown device' }] });
+  if (!device)
+    throw new PermanentError('unknown_device', `device "${deviceId}" is not registered`, {
+      issues: [{ path: 'attributes.deviceId', message: 'unknown device' }],
+    });
   if (numId !== undefined && String(device.numId) !== numId) {
     throw new PermanentError('device_replaced', `device "${deviceId}" was deleted after sending this message`, {
       issues: [{ path: 'attributes.deviceNumId', message: `the device now registered under this id is ${device.numId}, not ${numId}` }],

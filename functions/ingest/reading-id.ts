@@ -17,5 +17,9 @@ export function readingIdOf(deviceId: string, eventMs: number, reading: Pick<Rea
 }
 
 function canonicalMetrics(metrics: Reading['metrics']): string {
-  return JSON.stringify(Object.keys(metrics).sort().map((k) => [k, metrics[k]]));
+  return JSON.stringify(
+    Object.keys(metrics)
+      .sort()
+      .map((k) => [k, metrics[k]]),
+  );
 }

@@ -36,10 +36,7 @@ export function createTelemetryWriter(platform: Platform): TelemetryWriter {
 }
 
 async function flushBatch(platform: Platform, items: MessageRows[]): Promise<(Error | undefined)[]> {
-  const [postgres, warehouse] = await Promise.allSettled([
-    writePostgres(platform, items),
-    writeWarehouse(platform, items),
-  ]);
+  const [postgres, warehouse] = await Promise.allSettled([writePostgres(platform, items), writeWarehouse(platform, items)]);
   if (postgres.status === 'rejected') throw postgres.reason;
   if (warehouse.status === 'fulfilled') return postgres.value;
   if (warehouse.reason instanceof TransientError) {
@@ -59,7 +56,11 @@ async function flushBatch(platform: Platform, items: MessageRows[]): Promise<(Er
 /** Writes each half again to find the messages the warehouse fails on; those become PermanentError. */
 async function isolateWarehouseFailures(platform: Platform, items: MessageRows[], error: unknown): Promise<(Error | undefined)[]> {
   if (items.length === 1) {
-    return [new PermanentError('warehouse_failed', `the warehouse failed on this message: ${error instanceof Error ? error.message : String(error)}`, { cause: error })];
+    return [
+      new PermanentError('warehouse_failed', `the warehouse failed on this message: ${error instanceof Error ? error.message : String(error)}`, {
+        cause: error,
+      }),
+    ];
   }
   const middle = Math.ceil(items.length / 2);
   const results: (Error | undefined)[] = [];
@@ -81,7 +82,13 @@ async function writePostgres(platform: Platform, items: MessageRows[]): Promise<
     throw classifyDbError(e, 'opening the database');
   });
   try {
-    await writeReadings(db, dedupe(items.flatMap((i) => i.readings), (r) => r.reading_id));
+    await writeReadings(
+      db,
+      dedupe(
+        items.flatMap((i) => i.readings),
+        (r) => r.reading_id,
+      ),
+    );
     return items.map(() => undefined);
   } catch (error) {
     if (isTransientDbError(error)) throw classifyDbError(error, 'writing readings');
@@ -114,7 +121,10 @@ async function recordRefusedRows(platform: Platform, refused: RefusedRow[]): Pro
   const rejections: Rejection[] = [...byMessage].map(([key, rows]) => ({
     stage: 'warehouse',
     reason: 'warehouse_invalid_row',
-    detail: { message: 'the warehouse refused these rows', rows: rows.map((r) => ({ readingId: r.row.reading_id, metric: r.row.metric, reason: r.reason, message: r.message })) },
+    detail: {
+      message: 'the warehouse refused these rows',
+      rows: rows.map((r) => ({ readingId: r.row.reading_id, metric: r.row.metric, reason: r.reason, message: r.message })),
+    },
     payload: JSON.stringify(rows.map((r) => r.row)),
     messageId: key,
   }));
@@ -148,4 +158,3 @@ function dedupe<T>(rows: T[], key: (row: T) => string): T[] {
     return true;
   });
 }
-

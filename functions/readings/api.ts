@@ -27,7 +27,16 @@ export interface ReadDeps {
 }
 
 /** Where the previous page ended, and the window the first page resolved (its `to` may have been "now"). */
-const ReadingCursor = z.strictObject({ from: z.int(), to: z.int(), ts: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}$/), id: z.string().min(1).max(256).refine((id) => !id.includes('\u0000')) });
+const ReadingCursor = z.strictObject({
+  from: z.int(),
+  to: z.int(),
+  ts: z.string().regex(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}$/),
+  id: z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((id) => !id.includes('\u0000')),
+});
 const FleetCursor = z.strictObject({ after: DeviceId });
 
 const deviceNotFound = (deviceId: string) => new HttpError(404, 'not_found', `device ${JSON.stringify(deviceId)} not found`);
@@ -54,7 +63,15 @@ export async function listReadings(deps: ReadDeps, deviceId: string, query: Read
   const rows = await deps.read(async (sql) => {
     if (!(await deviceExists(sql, deviceId))) throw deviceNotFound(deviceId);
     const after = cursor ? { ts: cursor.ts, id: cursor.id } : undefined;
-    return selectReadings(sql, { deviceId, fromMs: window.from, toMs: window.to, order: query.order, metrics: query.metrics, after, limit: query.pageSize + 1 });
+    return selectReadings(sql, {
+      deviceId,
+      fromMs: window.from,
+      toMs: window.to,
+      order: query.order,
+      metrics: query.metrics,
+      after,
+      limit: query.pageSize + 1,
+    });
   });
   const page = rows.slice(0, query.pageSize);
   const last = page.at(-1);

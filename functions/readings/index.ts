@@ -31,7 +31,9 @@ function parseQuery<S extends z.ZodType>(schema: S, query: URLSearchParams): z.i
   const parsed = schema.safeParse(Object.fromEntries(query));
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys' ? issue.keys.map((key) => ({ path: key.slice(0, 100), message: 'is not a parameter of this endpoint' })) : toIssues([issue]),
+    issue.code === 'unrecognized_keys'
+      ? issue.keys.map((key) => ({ path: key.slice(0, 100), message: 'is not a parameter of this endpoint' }))
+      : toIssues([issue]),
   );
   throw new ValidationError('invalid query parameters', issues);
 }
@@ -77,7 +79,10 @@ function create(platform: Platform): FunctionInstance {
     const match = DEVICE_PATH.exec(req.path);
     if (!match) throw new HttpError(404, 'not_found', `no route for GET ${req.path.slice(0, 300)}`);
     const deviceId = deviceIdOf(match[1] as string);
-    const body = match[2] === 'readings' ? await listReadings(deps, deviceId, parseQuery(ReadingsQuery, req.query)) : await getSeries(deps, deviceId, parseQuery(SeriesQuery, req.query));
+    const body =
+      match[2] === 'readings'
+        ? await listReadings(deps, deviceId, parseQuery(ReadingsQuery, req.query))
+        : await getSeries(deps, deviceId, parseQuery(SeriesQuery, req.query));
     return { status: 200, headers: API_HEADERS, body };
   };
 

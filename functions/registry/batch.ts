@@ -39,7 +39,10 @@ export async function batchCreateDevices(db: Database, items: readonly unknown[]
 
   const conflicts: BatchItemError[] = [];
   const firstIndex = new Map<string, number>();
-  const existing = await findExistingDeviceIds(db, valid.map((v) => v.request.deviceId));
+  const existing = await findExistingDeviceIds(
+    db,
+    valid.map((v) => v.request.deviceId),
+  );
   for (const { index, request } of valid) {
     const deviceId = request.deviceId;
     const earlier = firstIndex.get(deviceId);
@@ -53,7 +56,10 @@ export async function batchCreateDevices(db: Database, items: readonly unknown[]
     throw new BatchCreateError(invalid.length > 0 ? 400 : 409, errors);
   }
   try {
-    return await createDevices(db, valid.map((v) => v.request));
+    return await createDevices(
+      db,
+      valid.map((v) => v.request),
+    );
   } catch (error) {
     // Another caller created one of the ids between the check and the insert.
     if (error instanceof HttpError && error.status === 409) throw error;

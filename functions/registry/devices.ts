@@ -23,8 +23,7 @@ import * as store from './store.ts';
 
 const UNIQUE_VIOLATION = '23505';
 
-export const isUniqueViolation = (error: unknown): boolean =>
-  error instanceof Error && (error as { code?: unknown }).code === UNIQUE_VIOLATION;
+export const isUniqueViolation = (error: unknown): boolean => error instanceof Error && (error as { code?: unknown }).code === UNIQUE_VIOLATION;
 
 function deviceNotFound(deviceId: string): HttpError {
   return new HttpError(404, 'not_found', `device ${deviceId} not found`);
@@ -45,7 +44,10 @@ export function toDeviceResponse(device: DeviceRow, credentials: readonly Device
 }
 
 async function withCredentials(sql: Sql, devices: readonly DeviceRow[]): Promise<DeviceResponse[]> {
-  const credentials = await store.findCredentials(sql, devices.map((d) => d.device_id));
+  const credentials = await store.findCredentials(
+    sql,
+    devices.map((d) => d.device_id),
+  );
   return devices.map((d) => toDeviceResponse(d, credentials.get(d.device_id) ?? []));
 }
 
@@ -70,9 +72,15 @@ export async function createDevices(db: Database, requests: readonly CreateDevic
     return await db.transaction(async (tx) => {
       const devices = await store.insertDevices(tx, deviceRows);
       // A new device starts empty, whatever a deleted one of the same id left behind.
-      await store.clearDeviceData(tx, deviceRows.map((d) => d.device_id));
+      await store.clearDeviceData(
+        tx,
+        deviceRows.map((d) => d.device_id),
+      );
       const credentials = await store.insertCredentials(tx, credentialRows);
-      await insertInitialConfigs(tx, requests.map((r) => ({ deviceId: r.deviceId, binaryData: r.config?.binaryData ?? '' })));
+      await insertInitialConfigs(
+        tx,
+        requests.map((r) => ({ deviceId: r.deviceId, binaryData: r.config?.binaryData ?? '' })),
+      );
       const byDevice = store.groupByDevice(credentials);
       const byId = new Map(devices.map((d) => [d.device_id, d]));
       // RETURNING promises no order: answer in the order the devices were asked for.
@@ -147,8 +155,15 @@ export async function patchDevice(db: Database, deviceId: string, patch: PatchDe
       const existing = (await store.findCredentials(tx, [deviceId])).get(deviceId) ?? [];
       const issues = checkKeptCredentials(patch.credentials, existing);
       if (issues.length > 0) throw new ValidationError('invalid credentials', issues);
-      await store.deleteCredentialsExcept(tx, deviceId, patch.credentials.filter(isKeep).map((c) => c.credentialId));
-      const minted = mintCredentials(deviceId, patch.credentials.filter((c): c is CredentialSpec => !isKeep(c)));
+      await store.deleteCredentialsExcept(
+        tx,
+        deviceId,
+        patch.credentials.filter(isKeep).map((c) => c.credentialId),
+      );
+      const minted = mintCredentials(
+        deviceId,
+        patch.credentials.filter((c): c is CredentialSpec => !isKeep(c)),
+      );
       await store.insertCredentials(tx, minted.rows);
       tokens = minted.tokens;
     }

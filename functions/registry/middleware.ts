@@ -75,6 +75,9 @@ export function handleErrors(logger: Logger): ErrorRequestHandler {
       return;
     }
     const body = error instanceof BatchCreateError ? { ...mapped.body, errors: error.errors } : mapped.body;
-    res.status(mapped.status).set(mapped.headers ?? {}).json(body);
+    res
+      .status(mapped.status)
+      .set(mapped.headers ?? {})
+      .json(body);
   };
 }

@@ -62,10 +62,7 @@ export async function findExistingDeviceIds(sql: Sql, deviceIds: readonly string
 
 /** One device; `lock` holds it until the transaction ends (PATCH). */
 export async function findDevice(sql: Sql, deviceId: string, options: { lock?: boolean } = {}): Promise<DeviceRow | undefined> {
-  const result = await sql.query<DeviceRow>(
-    `SELECT ${DEVICE_COLUMNS} FROM devices WHERE device_id = $1${options.lock ? ' FOR UPDATE' : ''}`,
-    [deviceId],
-  );
+  const result = await sql.query<DeviceRow>(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE device_id = $1${options.lock ? ' FOR UPDATE' : ''}`, [deviceId]);
   const row = result.rows[0];
   return row ? normaliseDevice(row) : undefined;
 }

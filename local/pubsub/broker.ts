@@ -172,11 +172,14 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
   function retryLater(delivery: Delivery): void {
     if (closed) return;
     waitingRetry += 1;
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      waitingRetry -= 1;
-      enqueue(delivery);
-    }, backoffMs(delivery.attempt - 1, minBackoff, maxBackoff));
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        waitingRetry -= 1;
+        enqueue(delivery);
+      },
+      backoffMs(delivery.attempt - 1, minBackoff, maxBackoff),
+    );
     timers.add(timer);
   }
 
@@ -218,7 +221,13 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
       unpushed.delete(name);
       for (const delivery of waiting) enqueue(delivery);
     },
-    stats: () => ({ ...counters, inFlight, backlog: ready.length - head + waitingRetry + [...unpushed.values()].reduce((n, w) => n + w.length, 0), fsyncs: journal.stats.fsyncs, compactions: journal.stats.compactions }),
+    stats: () => ({
+      ...counters,
+      inFlight,
+      backlog: ready.length - head + waitingRetry + [...unpushed.values()].reduce((n, w) => n + w.length, 0),
+      fsyncs: journal.stats.fsyncs,
+      compactions: journal.stats.compactions,
+    }),
     async close() {
       if (closed) return;
       closed = true;

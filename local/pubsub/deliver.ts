@@ -58,19 +58,22 @@ function targetOf(endpoint: string): { host: string; port: number; path: string 
 export function pushMessage(endpoint: string, body: string, timeoutMs: number): Promise<PushOutcome> {
   return new Promise((resolve) => {
     const { host, port, path } = targetOf(endpoint);
-    const req = request({
-      host,
-      port,
-      path,
-      method: 'POST',
-      agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'local-pubsub' },
-      timeout: timeoutMs,
-    }, (res) => {
-      res.resume();
-      res.once('end', () => resolve({ acked: isAckStatus(res.statusCode ?? 0), result: res.statusCode ?? 0 }));
-      res.once('error', (error) => resolve({ acked: false, result: `${error.name}: ${error.message}` }));
-    });
+    const req = request(
+      {
+        host,
+        port,
+        path,
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'local-pubsub' },
+        timeout: timeoutMs,
+      },
+      (res) => {
+        res.resume();
+        res.once('end', () => resolve({ acked: isAckStatus(res.statusCode ?? 0), result: res.statusCode ?? 0 }));
+        res.once('error', (error) => resolve({ acked: false, result: `${error.name}: ${error.message}` }));
+      },
+    );
     req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.once('error', (error) => resolve({ acked: false, result: `${error.name}: ${error.message}` }));
     req.end(body);

@@ -19,7 +19,11 @@ export interface EmulatorWiring {
 
 export type PushEndpoints = Record<PushSubscriptionSpec['pushTo'], string>;
 
-export async function wireEmulator(config: Pick<Config, 'projectId' | 'pubsubEmulatorHost'>, topology: PubsubTopology, endpoints: PushEndpoints): Promise<EmulatorWiring> {
+export async function wireEmulator(
+  config: Pick<Config, 'projectId' | 'pubsubEmulatorHost'>,
+  topology: PubsubTopology,
+  endpoints: PushEndpoints,
+): Promise<EmulatorWiring> {
   const { PubSub } = await import('@google-cloud/pubsub');
   const pubsub: PubSub = new PubSub({ projectId: config.projectId, apiEndpoint: `http://${config.pubsubEmulatorHost ?? ''}`, emulatorMode: true });
   for (const topic of Object.values(topology.topics)) {
@@ -41,12 +45,22 @@ function subscriptionPolicies(projectId: string, subscription: PushSubscriptionS
     ackDeadlineSeconds: delivery.ackDeadlineSeconds,
     retryPolicy: { minimumBackoff: duration(delivery.minBackoffMs), maximumBackoff: duration(delivery.maxBackoffMs) },
     ...(subscription.deadLetterTopic
-      ? { deadLetterPolicy: { deadLetterTopic: `projects/${projectId}/topics/${subscription.deadLetterTopic}`, maxDeliveryAttempts: delivery.maxDeliveryAttempts } }
+      ? {
+          deadLetterPolicy: {
+            deadLetterTopic: `projects/${projectId}/topics/${subscription.deadLetterTopic}`,
+            maxDeliveryAttempts: delivery.maxDeliveryAttempts,
+          },
+        }
       : {}),
   };
 }
 
-async function ensurePushSubscription(pubsub: PubSub, subscription: PushSubscriptionSpec, pushEndpoint: string, policies: Record<string, unknown>): Promise<void> {
+async function ensurePushSubscription(
+  pubsub: PubSub,
+  subscription: PushSubscriptionSpec,
+  pushEndpoint: string,
+  policies: Record<string, unknown>,
+): Promise<void> {
   try {
     await pubsub.topic(subscription.topic).createSubscription(subscription.name, { pushConfig: { pushEndpoint }, ...policies });
   } catch (error) {

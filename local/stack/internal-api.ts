@@ -48,7 +48,8 @@ export async function startInternalApi(options: InternalApiOptions): Promise<{ u
   const { platform } = options;
   const isAdmin = bearerChecker(options.adminToken);
   const admit = ({ headers }: RequestHead) => {
-    if (!isAdmin(headers.authorization)) throw new HttpError(401, 'unauthenticated', 'send Authorization: Bearer $ADMIN_TOKEN', { headers: { 'WWW-Authenticate': 'Bearer' } });
+    if (!isAdmin(headers.authorization))
+      throw new HttpError(401, 'unauthenticated', 'send Authorization: Bearer $ADMIN_TOKEN', { headers: { 'WWW-Authenticate': 'Bearer' } });
   };
   const listener = createListener((req) => route(options, req), {
     logger: platform.logger,
@@ -66,10 +67,11 @@ export async function startInternalApi(options: InternalApiOptions): Promise<{ u
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     server,
-    stop: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

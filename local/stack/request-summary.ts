@@ -41,7 +41,13 @@ export function countRequest(counts: RequestCounts, fields: LogFields): void {
 }
 
 export function formatSummary(counts: RequestCounts, seconds: number): string {
-  const parts = [`${counts.requests} requests in ${seconds} s`, `accepted ${counts.accepted} (${counts.readings} readings)`, `refused ${counts.refused}`, `stored ${counts.stored}`, `rejected ${counts.rejected}`];
+  const parts = [
+    `${counts.requests} requests in ${seconds} s`,
+    `accepted ${counts.accepted} (${counts.readings} readings)`,
+    `refused ${counts.refused}`,
+    `stored ${counts.stored}`,
+    `rejected ${counts.rejected}`,
+  ];
   if (counts.failed > 0) parts.push(`5xx ${counts.failed}`);
   return parts.join(', ');
 }

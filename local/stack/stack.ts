@@ -84,7 +84,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   await mkdir(options.config.dataDir, { recursive: true });
   // Checked before any store is opened: two stacks on one DATA_DIR would share PGlite's files.
   const other = await readStackState(options.config.dataDir);
-  if (other) throw new Error(`another stack (PID ${other.pid}) already runs with DATA_DIR=${options.config.dataDir}: stop it, or start this one with its own DATA_DIR`);
+  if (other)
+    throw new Error(`another stack (PID ${other.pid}) already runs with DATA_DIR=${options.config.dataDir}: stop it, or start this one with its own DATA_DIR`);
   // Not configured: the one kept under DATA_DIR, generated on the first start.
   const kept = options.config.adminToken === undefined ? await keepOrGenerateSecret(options.config.dataDir, 'admin-token') : undefined;
   const keptRead = options.config.readToken === undefined ? await keepOrGenerateSecret(options.config.dataDir, 'read-token') : undefined;
@@ -143,7 +144,16 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       await Promise.allSettled(RECEIVERS.map((name) => running.get(name)?.stop()));
       await platform.close();
     };
-    return { state, platform, generatedAdminToken: kept?.generated ?? false, ...(kept ? { adminTokenPath: kept.path } : {}), generatedReadToken: keptRead?.generated ?? false, ...(keptRead ? { readTokenPath: keptRead.path } : {}), host, stop: () => (stopping ??= stop()) };
+    return {
+      state,
+      platform,
+      generatedAdminToken: kept?.generated ?? false,
+      ...(kept ? { adminTokenPath: kept.path } : {}),
+      generatedReadToken: keptRead?.generated ?? false,
+      ...(keptRead ? { readTokenPath: keptRead.path } : {}),
+      host,
+      stop: () => (stopping ??= stop()),
+    };
   } catch (error) {
     await Promise.allSettled([...running.values()].map((r) => r.stop()));
     await localPubsub?.close();

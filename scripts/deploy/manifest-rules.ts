@@ -19,8 +19,19 @@ export const CLOUD_RUN_MAX_TIMEOUT_SECONDS = 3600;
 const RESERVED_ENV = new Set(['PORT', 'K_SERVICE', 'K_CONFIGURATION', 'K_REVISION']);
 
 const KNATIVE_AUTOSCALING_KEYS = new Set([
-  'class', 'metric', 'target', 'target-utilization-percentage', 'min-scale', 'max-scale', 'initial-scale', 'scale-down-delay',
-  'window', 'panic-window-percentage', 'panic-threshold-percentage', 'activation-scale', 'scale-to-zero-pod-retention-period',
+  'class',
+  'metric',
+  'target',
+  'target-utilization-percentage',
+  'min-scale',
+  'max-scale',
+  'initial-scale',
+  'scale-down-delay',
+  'window',
+  'panic-window-percentage',
+  'panic-threshold-percentage',
+  'activation-scale',
+  'scale-to-zero-pod-retention-period',
 ]);
 const METRICS_BY_CLASS: Record<string, string[]> = {
   'kpa.autoscaling.knative.dev': ['concurrency', 'rps'],
@@ -29,15 +40,30 @@ const METRICS_BY_CLASS: Record<string, string[]> = {
 
 /** Revision-template annotations Cloud Run accepts (others are rejected at deploy). */
 const CLOUD_RUN_TEMPLATE_ANNOTATIONS = new Set([
-  'autoscaling.knative.dev/minScale', 'autoscaling.knative.dev/maxScale',
-  'run.googleapis.com/cloudsql-instances', 'run.googleapis.com/cpu-throttling', 'run.googleapis.com/startup-cpu-boost',
-  'run.googleapis.com/execution-environment', 'run.googleapis.com/vpc-access-connector', 'run.googleapis.com/vpc-access-egress',
-  'run.googleapis.com/network-interfaces', 'run.googleapis.com/sessionAffinity', 'run.googleapis.com/container-dependencies',
-  'run.googleapis.com/encryption-key', 'run.googleapis.com/secrets', 'client.knative.dev/user-image', 'run.googleapis.com/client-name',
+  'autoscaling.knative.dev/minScale',
+  'autoscaling.knative.dev/maxScale',
+  'run.googleapis.com/cloudsql-instances',
+  'run.googleapis.com/cpu-throttling',
+  'run.googleapis.com/startup-cpu-boost',
+  'run.googleapis.com/execution-environment',
+  'run.googleapis.com/vpc-access-connector',
+  'run.googleapis.com/vpc-access-egress',
+  'run.googleapis.com/network-interfaces',
+  'run.googleapis.com/sessionAffinity',
+  'run.googleapis.com/container-dependencies',
+  'run.googleapis.com/encryption-key',
+  'run.googleapis.com/secrets',
+  'client.knative.dev/user-image',
+  'run.googleapis.com/client-name',
 ]);
 const CLOUD_RUN_SERVICE_ANNOTATIONS = new Set([
-  'run.googleapis.com/ingress', 'run.googleapis.com/launch-stage', 'run.googleapis.com/description', 'run.googleapis.com/binary-authorization',
-  'run.googleapis.com/invoker-iam-disabled', 'run.googleapis.com/default-url-disabled', 'run.googleapis.com/minScale',
+  'run.googleapis.com/ingress',
+  'run.googleapis.com/launch-stage',
+  'run.googleapis.com/description',
+  'run.googleapis.com/binary-authorization',
+  'run.googleapis.com/invoker-iam-disabled',
+  'run.googleapis.com/default-url-disabled',
+  'run.googleapis.com/minScale',
 ]);
 const CLOUD_RUN_INGRESS = ['all', 'internal', 'internal-and-cloud-load-balancing'];
 
@@ -84,11 +110,14 @@ function checkKnativeAutoscaling(annotations: Record<string, string>, cc: number
   const cls = get('class') ?? 'kpa.autoscaling.knative.dev';
   const metric = get('metric') ?? (cls === 'kpa.autoscaling.knative.dev' ? 'concurrency' : 'cpu');
   if (!METRICS_BY_CLASS[cls]) issues.push({ path: `${at}.${AUTOSCALING}class`, message: `unknown class ${cls}` });
-  else if (!METRICS_BY_CLASS[cls].includes(metric)) issues.push({ path: `${at}.${AUTOSCALING}metric`, message: `${metric} is not a metric of ${cls} (${METRICS_BY_CLASS[cls].join(', ')})` });
+  else if (!METRICS_BY_CLASS[cls].includes(metric))
+    issues.push({ path: `${at}.${AUTOSCALING}metric`, message: `${metric} is not a metric of ${cls} (${METRICS_BY_CLASS[cls].join(', ')})` });
   const target = get('target');
   if (target !== undefined) {
-    if (!isPositiveNumber(target) || Number(target) < 0.01) issues.push({ path: `${at}.${AUTOSCALING}target`, message: `must be a number ≥ 0.01, got ${target}` });
-    else if (cc && metric === 'concurrency' && Number(target) > cc) issues.push({ path: `${at}.${AUTOSCALING}target`, message: `target ${target} exceeds containerConcurrency ${cc}` });
+    if (!isPositiveNumber(target) || Number(target) < 0.01)
+      issues.push({ path: `${at}.${AUTOSCALING}target`, message: `must be a number ≥ 0.01, got ${target}` });
+    else if (cc && metric === 'concurrency' && Number(target) > cc)
+      issues.push({ path: `${at}.${AUTOSCALING}target`, message: `target ${target} exceeds containerConcurrency ${cc}` });
   }
   const tup = get('target-utilization-percentage');
   if (tup !== undefined && !(isPositiveNumber(tup) && Number(tup) >= 1 && Number(tup) <= 100)) {
@@ -102,12 +131,17 @@ function checkKnativeAutoscaling(annotations: Record<string, string>, cc: number
   const max = Number(get('max-scale') ?? 0);
   if (max > 0 && min > max) issues.push({ path: `${at}.${AUTOSCALING}min-scale`, message: `min-scale ${min} exceeds max-scale ${max}` });
   if (cls === 'hpa.autoscaling.knative.dev' && min === 0) issues.push({ path: `${at}.${AUTOSCALING}min-scale`, message: 'the HPA class cannot scale to zero' });
-  const durations: [string, number, number][] = [['scale-down-delay', 0, 3600], ['window', 6, 3600], ['scale-to-zero-pod-retention-period', 0, 3600]];
+  const durations: [string, number, number][] = [
+    ['scale-down-delay', 0, 3600],
+    ['window', 6, 3600],
+    ['scale-to-zero-pod-retention-period', 0, 3600],
+  ];
   for (const [key, lo, hi] of durations) {
     const v = get(key);
     if (v === undefined) continue;
     const seconds = parseGoDuration(v);
-    if (seconds === undefined || seconds < lo || seconds > hi) issues.push({ path: `${at}.${AUTOSCALING}${key}`, message: `must be a duration between ${lo}s and ${hi / 60}m, got ${v}` });
+    if (seconds === undefined || seconds < lo || seconds > hi)
+      issues.push({ path: `${at}.${AUTOSCALING}${key}`, message: `must be a duration between ${lo}s and ${hi / 60}m, got ${v}` });
   }
   return issues;
 }
@@ -120,7 +154,8 @@ function checkProbe(probe: unknown, port: number | undefined, at: string): Issue
   const p = probe as { httpGet?: { path?: string; port?: number | string }; periodSeconds?: number; timeoutSeconds?: number; failureThreshold?: number };
   if (!p.httpGet) return [{ path: at, message: 'expected an httpGet probe' }];
   if (!p.httpGet.path?.startsWith('/')) issues.push({ path: `${at}.httpGet.path`, message: 'must be an absolute path' });
-  if (p.httpGet.port !== undefined && p.httpGet.port !== port) issues.push({ path: `${at}.httpGet.port`, message: `must be the container port ${port} (or omitted)` });
+  if (p.httpGet.port !== undefined && p.httpGet.port !== port)
+    issues.push({ path: `${at}.httpGet.port`, message: `must be the container port ${port} (or omitted)` });
   if (p.timeoutSeconds !== undefined && p.timeoutSeconds < 1) issues.push({ path: `${at}.timeoutSeconds`, message: 'must be ≥ 1' });
   if (p.failureThreshold !== undefined && p.failureThreshold < 1) issues.push({ path: `${at}.failureThreshold`, message: 'must be ≥ 1' });
   if (p.periodSeconds !== undefined && p.periodSeconds < 0) issues.push({ path: `${at}.periodSeconds`, message: 'must be ≥ 0' });
@@ -137,14 +172,20 @@ function checkContainer(c: Container, at: string): Issue[] {
     if (RESERVED_ENV.has(e.name)) issues.push({ path: `${at}.env.${i}`, message: `${e.name} is reserved: the platform sets it` });
   }
   if (!c.startupProbe && !c.readinessProbe) issues.push({ path: at, message: 'needs a startup or readiness probe on /healthz' });
-  issues.push(...checkProbe(c.startupProbe, port, `${at}.startupProbe`), ...checkProbe(c.readinessProbe, port, `${at}.readinessProbe`), ...checkProbe(c.livenessProbe, port, `${at}.livenessProbe`));
+  issues.push(
+    ...checkProbe(c.startupProbe, port, `${at}.startupProbe`),
+    ...checkProbe(c.readinessProbe, port, `${at}.readinessProbe`),
+    ...checkProbe(c.livenessProbe, port, `${at}.livenessProbe`),
+  );
   for (const resource of ['cpu', 'memory']) {
     const request = c.resources?.requests?.[resource];
     const limit = c.resources?.limits?.[resource];
     const r = request === undefined ? undefined : parseQuantity(request);
     const l = limit === undefined ? undefined : parseQuantity(limit);
-    if ((request !== undefined && r === undefined) || (limit !== undefined && l === undefined)) issues.push({ path: `${at}.resources`, message: `${resource} is not a quantity` });
-    else if (r !== undefined && l !== undefined && r > l) issues.push({ path: `${at}.resources.requests.${resource}`, message: `request ${request} exceeds limit ${limit}` });
+    if ((request !== undefined && r === undefined) || (limit !== undefined && l === undefined))
+      issues.push({ path: `${at}.resources`, message: `${resource} is not a quantity` });
+    else if (r !== undefined && l !== undefined && r > l)
+      issues.push({ path: `${at}.resources.requests.${resource}`, message: `request ${request} exceeds limit ${limit}` });
   }
   return issues;
 }
@@ -183,19 +224,26 @@ export function checkCloudRun(m: Manifest): Issue[] {
     const at = `spec.template.metadata.annotations.${key}`;
     if (!CLOUD_RUN_TEMPLATE_ANNOTATIONS.has(key)) issues.push({ path: at, message: 'Cloud Run does not accept this annotation' });
     if (/(minScale|maxScale)$/.test(key) && !isNonNegativeInt(value)) issues.push({ path: at, message: `must be an integer ≥ 0, got ${value}` });
-    if (/(cpu-throttling|startup-cpu-boost)$/.test(key) && value !== 'true' && value !== 'false') issues.push({ path: at, message: `must be "true" or "false", got ${value}` });
+    if (/(cpu-throttling|startup-cpu-boost)$/.test(key) && value !== 'true' && value !== 'false')
+      issues.push({ path: at, message: `must be "true" or "false", got ${value}` });
   }
   const min = Number(templateAnnotations['autoscaling.knative.dev/minScale'] ?? 0);
   const max = Number(templateAnnotations['autoscaling.knative.dev/maxScale'] ?? 0);
-  if (max > 0 && min > max) issues.push({ path: 'spec.template.metadata.annotations.autoscaling.knative.dev/minScale', message: `minScale ${min} exceeds maxScale ${max}` });
+  if (max > 0 && min > max)
+    issues.push({ path: 'spec.template.metadata.annotations.autoscaling.knative.dev/minScale', message: `minScale ${min} exceeds maxScale ${max}` });
   for (const [key, value] of Object.entries(m.metadata.annotations ?? {})) {
     const at = `metadata.annotations.${key}`;
     if (!CLOUD_RUN_SERVICE_ANNOTATIONS.has(key)) issues.push({ path: at, message: 'Cloud Run does not accept this annotation' });
-    if (key === 'run.googleapis.com/ingress' && !CLOUD_RUN_INGRESS.includes(value)) issues.push({ path: at, message: `must be one of ${CLOUD_RUN_INGRESS.join(', ')}` });
+    if (key === 'run.googleapis.com/ingress' && !CLOUD_RUN_INGRESS.includes(value))
+      issues.push({ path: at, message: `must be one of ${CLOUD_RUN_INGRESS.join(', ')}` });
   }
-  for (const [where, labels] of [['metadata.labels', m.metadata as { labels?: Record<string, string> }], ['spec.template.metadata.labels', m.spec?.template?.metadata as { labels?: Record<string, string> } | undefined]] as const) {
+  for (const [where, labels] of [
+    ['metadata.labels', m.metadata as { labels?: Record<string, string> }],
+    ['spec.template.metadata.labels', m.spec?.template?.metadata as { labels?: Record<string, string> } | undefined],
+  ] as const) {
     for (const key of Object.keys(labels?.labels ?? {})) {
-      if (!/^[a-z][a-z0-9_-]{0,62}$/.test(key)) issues.push({ path: `${where}.${key}`, message: 'Cloud Run label keys are lowercase letters, digits, _ and - only' });
+      if (!/^[a-z][a-z0-9_-]{0,62}$/.test(key))
+        issues.push({ path: `${where}.${key}`, message: 'Cloud Run label keys are lowercase letters, digits, _ and - only' });
     }
   }
   const spec = m.spec?.template?.spec;
@@ -206,13 +254,16 @@ export function checkCloudRun(m: Manifest): Issue[] {
     const at = `spec.template.spec.containers.${i}`;
     if (c.envFrom) issues.push({ path: `${at}.envFrom`, message: 'Cloud Run has no ConfigMaps/Secrets to load env from' });
     (c.env ?? []).forEach((e, j) => {
-      if (e.valueFrom && !(e.valueFrom as { secretKeyRef?: unknown }).secretKeyRef) issues.push({ path: `${at}.env.${j}`, message: 'Cloud Run takes valueFrom.secretKeyRef (Secret Manager) only' });
+      if (e.valueFrom && !(e.valueFrom as { secretKeyRef?: unknown }).secretKeyRef)
+        issues.push({ path: `${at}.env.${j}`, message: 'Cloud Run takes valueFrom.secretKeyRef (Secret Manager) only' });
     });
     if (c.readinessProbe) issues.push({ path: `${at}.readinessProbe`, message: 'readiness probes are Preview on Cloud Run; use a startup probe' });
     const probe = c.startupProbe as { periodSeconds?: number; failureThreshold?: number } | undefined;
-    if (probe && (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3) > 240) issues.push({ path: `${at}.startupProbe`, message: 'periodSeconds × failureThreshold must be ≤ 240 s' });
+    if (probe && (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3) > 240)
+      issues.push({ path: `${at}.startupProbe`, message: 'periodSeconds × failureThreshold must be ≤ 240 s' });
     const cpu = c.resources?.limits?.cpu === undefined ? 1 : parseQuantity(c.resources.limits.cpu);
-    if (cpu !== undefined && cpu < 1 && (spec?.containerConcurrency ?? 80) !== 1) issues.push({ path: `${at}.resources.limits.cpu`, message: 'below 1 CPU Cloud Run requires containerConcurrency 1' });
+    if (cpu !== undefined && cpu < 1 && (spec?.containerConcurrency ?? 80) !== 1)
+      issues.push({ path: `${at}.resources.limits.cpu`, message: 'below 1 CPU Cloud Run requires containerConcurrency 1' });
   });
   return issues;
 }
@@ -242,7 +293,12 @@ interface CronJobShape {
     jobTemplate?: {
       spec?: {
         activeDeadlineSeconds?: number;
-        template?: { spec?: { restartPolicy?: string; containers?: { image?: string; args?: string[]; command?: string[]; resources?: { limits?: Record<string, string> } }[] } };
+        template?: {
+          spec?: {
+            restartPolicy?: string;
+            containers?: { image?: string; args?: string[]; command?: string[]; resources?: { limits?: Record<string, string> } }[];
+          };
+        };
       };
     };
   };
@@ -270,20 +326,31 @@ export function validateMaintenanceCronJob(manifest: unknown): Issue[] {
   const issues: Issue[] = [];
   if (m.apiVersion !== 'batch/v1' || m.kind !== 'CronJob') issues.push({ path: 'kind', message: 'must be a batch/v1 CronJob' });
   const fields = (m.spec?.schedule ?? '').trim().split(/\s+/);
-  const bounds: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
-  if (fields.length !== 5 || !fields.every((f, i) => isCronField(f, bounds[i]![0], bounds[i]![1]))) issues.push({ path: 'spec.schedule', message: 'must be a five-field cron expression' });
+  const bounds: [number, number][] = [
+    [0, 59],
+    [0, 23],
+    [1, 31],
+    [1, 12],
+    [0, 7],
+  ];
+  if (fields.length !== 5 || !fields.every((f, i) => isCronField(f, bounds[i]![0], bounds[i]![1])))
+    issues.push({ path: 'spec.schedule', message: 'must be a five-field cron expression' });
   if (m.spec?.concurrencyPolicy !== 'Forbid') issues.push({ path: 'spec.concurrencyPolicy', message: 'must be Forbid: one maintenance run at a time' });
   const job = m.spec?.jobTemplate?.spec;
-  if (!job?.activeDeadlineSeconds || job.activeDeadlineSeconds <= 0) issues.push({ path: 'spec.jobTemplate.spec.activeDeadlineSeconds', message: 'must bound the run' });
+  if (!job?.activeDeadlineSeconds || job.activeDeadlineSeconds <= 0)
+    issues.push({ path: 'spec.jobTemplate.spec.activeDeadlineSeconds', message: 'must bound the run' });
   const pod = job?.template?.spec;
-  if (pod?.restartPolicy !== 'Never' && pod?.restartPolicy !== 'OnFailure') issues.push({ path: 'spec.jobTemplate.spec.template.spec.restartPolicy', message: 'must be Never or OnFailure' });
+  if (pod?.restartPolicy !== 'Never' && pod?.restartPolicy !== 'OnFailure')
+    issues.push({ path: 'spec.jobTemplate.spec.template.spec.restartPolicy', message: 'must be Never or OnFailure' });
   const containers = pod?.containers ?? [];
   if (containers.length === 0) issues.push({ path: 'spec.jobTemplate.spec.template.spec.containers', message: 'needs a container' });
   containers.forEach((c, i) => {
     const at = `spec.jobTemplate.spec.template.spec.containers.${i}`;
-    if (!c.image || !/:[\w.-]+$|@sha256:/.test(c.image) || c.image.endsWith(':latest')) issues.push({ path: `${at}.image`, message: 'must be pinned to a tag or digest (not latest)' });
+    if (!c.image || !/:[\w.-]+$|@sha256:/.test(c.image) || c.image.endsWith(':latest'))
+      issues.push({ path: `${at}.image`, message: 'must be pinned to a tag or digest (not latest)' });
     if (!c.resources?.limits?.cpu || !c.resources.limits.memory) issues.push({ path: `${at}.resources.limits`, message: 'needs cpu and memory limits' });
-    if (![...(c.command ?? []), ...(c.args ?? [])].some((a) => a.includes('/v1/maintenance:run'))) issues.push({ path: `${at}.args`, message: 'must call POST /v1/maintenance:run' });
+    if (![...(c.command ?? []), ...(c.args ?? [])].some((a) => a.includes('/v1/maintenance:run')))
+      issues.push({ path: `${at}.args`, message: 'must call POST /v1/maintenance:run' });
   });
   return issues;
 }

@@ -4,7 +4,13 @@
  * knows comes in as `PlanInputs` (scripts/plan/inputs.ts). docs/capacity.md explains the model.
  */
 import {
-  bigqueryStreamingBilledBytes, estimateMonthlyCost, pickSqlTier, pubsubBilledBytes, type CostEstimate, type ServiceUsage, type SqlTier,
+  bigqueryStreamingBilledBytes,
+  estimateMonthlyCost,
+  pickSqlTier,
+  pubsubBilledBytes,
+  type CostEstimate,
+  type ServiceUsage,
+  type SqlTier,
 } from './cost-model.ts';
 import type { CurvePoint, MeasuredThroughput, PlanInputs, ServiceSpec } from './inputs.ts';
 import { simulateKpa, targetValue, type KpaSettings, type SimulationResult, type Workload } from './kpa-simulation.ts';
@@ -194,7 +200,16 @@ function perMinute(values: Float64Array, offset: number, reduce: 'mean' | 'max')
 }
 
 function summarise(sim: SimulationResult, spec: ServiceSpec, offset: number) {
-  let peak = 0, podSeconds = 0, busy = 0, requests = 0, panic = 0, backlogMax = 0, backlogSeconds = 0, latencySum = 0, latencyMax = 0, unboundedMax = 0;
+  let peak = 0,
+    podSeconds = 0,
+    busy = 0,
+    requests = 0,
+    panic = 0,
+    backlogMax = 0,
+    backlogSeconds = 0,
+    latencySum = 0,
+    latencyMax = 0,
+    unboundedMax = 0;
   const weighted: [number, number][] = [];
   let starts = 0;
   let cappedSeconds = 0;
@@ -230,7 +245,18 @@ function summarise(sim: SimulationResult, spec: ServiceSpec, offset: number) {
     }
   }
   return {
-    peak, mean: podSeconds / DAY_SECONDS, podSeconds, busy, requests, panic, backlogMax, backlogSeconds, starts, cappedSeconds, unboundedMax, dropped,
+    peak,
+    mean: podSeconds / DAY_SECONDS,
+    podSeconds,
+    busy,
+    requests,
+    panic,
+    backlogMax,
+    backlogSeconds,
+    starts,
+    cappedSeconds,
+    unboundedMax,
+    dropped,
     endBacklog: sim.backlog[offset + DAY_SECONDS - 1]!,
     latency: { mean: requests > 0 ? latencySum / requests : sim.latency[offset]!, p99, max: latencyMax },
   };
@@ -253,8 +279,15 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
     const s = summarise(sim, spec, WARM_UP_SECONDS);
     const peakRate = drivenBy ? messagesMean * profilePeak : 0;
     const usage: ServiceUsage = {
-      name: spec.name, billing: spec.billing, vcpu: spec.cpuLimit, memoryGib: spec.memoryLimitGib, vcpuRequest: spec.cpuRequest,
-      memoryRequestGib: spec.memoryRequestGib, instanceSeconds: s.podSeconds, busyInstanceSeconds: s.busy, requests: s.requests,
+      name: spec.name,
+      billing: spec.billing,
+      vcpu: spec.cpuLimit,
+      memoryGib: spec.memoryLimitGib,
+      vcpuRequest: spec.cpuRequest,
+      memoryRequestGib: spec.memoryRequestGib,
+      instanceSeconds: s.podSeconds,
+      busyInstanceSeconds: s.busy,
+      requests: s.requests,
     };
     functions.push({
       name: spec.name,
@@ -274,7 +307,9 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
       cappedSeconds: s.cappedSeconds,
       wantedPeak: s.unboundedMax,
       backlog: {
-        max: Math.round(s.backlogMax), endOfDay: Math.round(s.endBacklog), secondsWithBacklog: s.backlogSeconds,
+        max: Math.round(s.backlogMax),
+        endOfDay: Math.round(s.endBacklog),
+        secondsWithBacklog: s.backlogSeconds,
         where: drivenBy === 'device requests' ? 'devices waiting' : 'Pub/Sub backlog',
       },
       failedRequests: Math.round(s.dropped),
@@ -283,7 +318,10 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
       latencyMs: { mean: round(s.latency.mean * 1000, 1), p99: round(s.latency.p99 * 1000, 1), max: round(s.latency.max * 1000, 1) },
       billing: spec.billing,
       usage,
-      notes: [...spec.notes, ...(inputs.coldStartMs[spec.name] === undefined ? [`no measured cold start: the slowest measured one (${coldStartMs} ms) used`] : [])],
+      notes: [
+        ...spec.notes,
+        ...(inputs.coldStartMs[spec.name] === undefined ? [`no measured cold start: the slowest measured one (${coldStartMs} ms) used`] : []),
+      ],
     });
     series[spec.name] = {
       instances: perMinute(sim.pods, WARM_UP_SECONDS, 'mean').map((v) => round(v)),
@@ -296,10 +334,18 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
   const readingsPerDay = readingsMean * DAY_SECONDS;
   const prices = inputs.prices;
   // Cloud SQL: every instance of every function holds up to its pool.
-  const perFunction = inputs.services.map((spec) => {
-    const f = functions.find((x) => x.name === spec.name)!;
-    return { name: spec.name, poolMax: spec.poolMax, peakInstances: f.instances.peak, connections: spec.poolMax * f.instances.peak, budget: spec.kpa.maxScale > 0 ? spec.poolMax * spec.kpa.maxScale : null };
-  }).sort((a, b) => a.name.localeCompare(b.name));
+  const perFunction = inputs.services
+    .map((spec) => {
+      const f = functions.find((x) => x.name === spec.name)!;
+      return {
+        name: spec.name,
+        poolMax: spec.poolMax,
+        peakInstances: f.instances.peak,
+        connections: spec.poolMax * f.instances.peak,
+        budget: spec.kpa.maxScale > 0 ? spec.poolMax * spec.kpa.maxScale : null,
+      };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
   const peakConnections = perFunction.reduce((sum, f) => sum + f.connections, 0);
   const budgetConnections = perFunction.some((f) => f.budget === null) ? null : perFunction.reduce((sum, f) => sum + (f.budget ?? 0), 0);
   const tier = [...prices.cloudSql.tiers].sort((a, b) => a.maxConnections - b.maxConnections)[0]!;
@@ -323,31 +369,58 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
   // After a year without partition expiry: the last 90 days active, the rest long-term.
   const dailyGib = (rowsPerDay * bytesPerRow) / 1024 ** 3;
   const storageGibAfterYear = { active: dailyGib * 90, longTerm: dailyGib * (365 - 90) };
-  const cost = estimateMonthlyCost(prices, inputs.target, functions.map((f) => f.usage), {
-    pubsubBilledBytes: pubsubBilledPerDay,
-    bigqueryStreamingBilledBytes: streamingPerDay,
-    bigqueryActiveGib: storageGibAfterYear.active,
-    bigqueryLongTermGib: storageGibAfterYear.longTerm,
-    sqlTier: fits ? tier : pickSqlTier(prices, needed),
-    sqlStorageGib: Math.max(10, Math.ceil(storageGib * 1.2)),
-  });
+  const cost = estimateMonthlyCost(
+    prices,
+    inputs.target,
+    functions.map((f) => f.usage),
+    {
+      pubsubBilledBytes: pubsubBilledPerDay,
+      bigqueryStreamingBilledBytes: streamingPerDay,
+      bigqueryActiveGib: storageGibAfterYear.active,
+      bigqueryLongTermGib: storageGibAfterYear.longTerm,
+      sqlTier: fits ? tier : pickSqlTier(prices, needed),
+      sqlStorageGib: Math.max(10, Math.ceil(storageGib * 1.2)),
+    },
+  );
 
   const warnings: string[] = [];
   for (const f of functions) {
     const n = (v: number) => Math.round(v).toLocaleString('en-US');
-    if (f.capped) warnings.push(`${f.name}: max-scale ${f.maxScale} caps throughput for ${n(f.cappedSeconds)} s; a steady peak needs ${f.instances.directAtPeak} instances; up to ${n(f.backlog.max)} requests waited (${f.backlog.where}).`);
-    if (f.failedRequests > 0) warnings.push(`${f.name}: ${n(f.failedRequests)} requests waited longer than timeoutSeconds and failed (devices retry them, adding load this plan does not count).`);
-    if (f.backlog.endOfDay > 0 && f.drivenBy !== 'device requests') warnings.push(`${f.name}: ${n(f.backlog.endOfDay)} messages still undelivered at midnight: capacity is below the day's volume and the backlog grows every day (Pub/Sub keeps them 7 days by default).`);
+    if (f.capped)
+      warnings.push(
+        `${f.name}: max-scale ${f.maxScale} caps throughput for ${n(f.cappedSeconds)} s; a steady peak needs ${f.instances.directAtPeak} instances; up to ${n(f.backlog.max)} requests waited (${f.backlog.where}).`,
+      );
+    if (f.failedRequests > 0)
+      warnings.push(
+        `${f.name}: ${n(f.failedRequests)} requests waited longer than timeoutSeconds and failed (devices retry them, adding load this plan does not count).`,
+      );
+    if (f.backlog.endOfDay > 0 && f.drivenBy !== 'device requests')
+      warnings.push(
+        `${f.name}: ${n(f.backlog.endOfDay)} messages still undelivered at midnight: capacity is below the day's volume and the backlog grows every day (Pub/Sub keeps them 7 days by default).`,
+      );
     for (const note of f.notes) warnings.push(`${f.name}: ${note}`);
   }
-  if (!fits) warnings.push(`Cloud SQL: ${needed} connections needed, ${tier.name} allows ${tier.maxConnections - prices.cloudSql.reservedConnections}; lower PG_POOL_MAX or max-scale, or use a larger tier (costed: ${pickSqlTier(prices, needed).name}).`);
+  if (!fits)
+    warnings.push(
+      `Cloud SQL: ${needed} connections needed, ${tier.name} allows ${tier.maxConnections - prices.cloudSql.reservedConnections}; lower PG_POOL_MAX or max-scale, or use a larger tier (costed: ${pickSqlTier(prices, needed).name}).`,
+    );
   const sqlTier = fits ? tier : pickSqlTier(prices, needed);
   if (readingsMean * profilePeak > SQL_ROWS_PER_VCPU * sqlTier.vcpu) {
-    warnings.push(`Cloud SQL: ${Math.round(readingsMean * profilePeak).toLocaleString('en-US')} readings/s at peak is beyond ${SQL_ROWS_PER_VCPU.toLocaleString('en-US')} rows/s per vCPU of ${sqlTier.name}; the database's CPU is not simulated: load-test a larger tier.`);
+    warnings.push(
+      `Cloud SQL: ${Math.round(readingsMean * profilePeak).toLocaleString('en-US')} readings/s at peak is beyond ${SQL_ROWS_PER_VCPU.toLocaleString('en-US')} rows/s per vCPU of ${sqlTier.name}; the database's CPU is not simulated: load-test a larger tier.`,
+    );
   }
   return {
     warnings,
-    inputs: { devices: options.devices, interval: options.interval, readingsPerMessage: options.readingsPerMessage, metrics: options.metrics, profile: options.profile.name, target: inputs.target, retentionDays: options.retentionDays },
+    inputs: {
+      devices: options.devices,
+      interval: options.interval,
+      readingsPerMessage: options.readingsPerMessage,
+      metrics: options.metrics,
+      profile: options.profile.name,
+      target: inputs.target,
+      retentionDays: options.retentionDays,
+    },
     traffic: {
       messagesPerSecond: { mean: round(messagesMean), peak: round(messagesMean * profilePeak) },
       readingsPerSecond: { mean: round(readingsMean), peak: round(readingsMean * profilePeak) },
@@ -356,21 +429,31 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
     },
     functions,
     database: {
-      tier, reservedConnections: prices.cloudSql.reservedConnections, perFunction, peakConnections, budgetConnections, fits,
+      tier,
+      reservedConnections: prices.cloudSql.reservedConnections,
+      perFunction,
+      peakConnections,
+      budgetConnections,
+      fits,
       suggestedTier: fits ? null : pickSqlTier(prices, needed),
       connectionsToServePeak,
       tierToServePeak: pickSqlTier(prices, connectionsToServePeak),
       writeRowsPerSecond: { mean: round(readingsMean), peak: round(readingsMean * profilePeak) },
-      bytesPerReading, retentionDays: options.retentionDays, storageGib: round(storageGib, 1),
+      bytesPerReading,
+      retentionDays: options.retentionDays,
+      storageGib: round(storageGib, 1),
     },
     pubsub: {
-      messagesPerDay: Math.round(messagesPerDay), bytesPerMessage, gibPerDay: round((messagesPerDay * bytesPerMessage) / 1024 ** 3, 2),
+      messagesPerDay: Math.round(messagesPerDay),
+      bytesPerMessage,
+      gibPerDay: round((messagesPerDay * bytesPerMessage) / 1024 ** 3, 2),
       billedGibPerMonth: round((pubsubBilledPerDay * days) / 1024 ** 3, 1),
       maxBacklogMessages: Math.max(0, ...functions.filter((f) => f.name !== 'bridge').map((f) => f.backlog.max)),
     },
     bigquery: {
       rowsPerSecond: { mean: round(readingsMean * options.metrics), peak: round(readingsMean * options.metrics * profilePeak) },
-      rowsPerDay: Math.round(rowsPerDay), bytesPerRow,
+      rowsPerDay: Math.round(rowsPerDay),
+      bytesPerRow,
       streamingBilledGibPerMonth: round((streamingPerDay * days) / 1024 ** 3, 1),
       storageGibAfterYear: { active: round(storageGibAfterYear.active, 1), longTerm: round(storageGibAfterYear.longTerm, 1) },
     },
@@ -382,7 +465,7 @@ export function buildPlan(inputs: PlanInputs, options: PlanOptions): Plan {
     },
     assumptions: [
       `One message per device every ${options.interval} s carrying ${options.readingsPerMessage} reading(s) of ${options.metrics} metric(s); the ${options.profile.name} profile shapes the day (mean = 1).`,
-      'Per-instance throughput is the committed benchmark figure on one core (bench/results), scaled by the manifest CPU limit up to 1; latency in a pod follows Little\'s law at the target concurrency.',
+      "Per-instance throughput is the committed benchmark figure on one core (bench/results), scaled by the manifest CPU limit up to 1; latency in a pod follows Little's law at the target concurrency.",
       `A new pod serves ${PLATFORM_START_SECONDS[inputs.target]} s (scheduling, image present) plus the measured process cold start after the decision.`,
       'Only bridge and ingest carry device traffic; other Services (registry, deadletter, readings, ...) are simulated with no load.',
       `PostgreSQL bytes per reading are estimated from the readings table definition (${bytesPerReading} B with ${options.metrics} metric(s), indexes included); BigQuery bytes per row from the measurements schema (${bytesPerRow} B).`,

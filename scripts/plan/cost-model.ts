@@ -29,8 +29,13 @@ export const PriceTableSchema = z.object({
   bigquery: z.object({ ...withSource, streamingPer200Mb: rate, streamingMinRowBytes: rate, activeStorageGibMonth: rate, longTermStorageGibMonth: rate }),
   cloudSql: z.object({
     ...withSource,
-    vcpuHour: rate, gibHour: rate, ssdGibMonth: rate, reservedConnections: z.number().int().nonnegative(),
-    tiers: z.array(z.object({ name: z.string(), vcpu: z.number().positive(), memoryGib: z.number().positive(), maxConnections: z.number().int().positive() })).min(1),
+    vcpuHour: rate,
+    gibHour: rate,
+    ssdGibMonth: rate,
+    reservedConnections: z.number().int().nonnegative(),
+    tiers: z
+      .array(z.object({ name: z.string(), vcpu: z.number().positive(), memoryGib: z.number().positive(), maxConnections: z.number().int().positive() }))
+      .min(1),
   }),
 });
 export type PriceTable = z.infer<typeof PriceTableSchema>;
@@ -106,19 +111,41 @@ export function estimateMonthlyCost(prices: PriceTable, target: 'gke' | 'cloud-r
     const hours = prices.hoursPerMonth;
     for (const s of services) {
       const podHours = (s.instanceSeconds * days) / 3600;
-      lines.push({ item: `GKE ${s.name}: pod requests`, quantity: podHours, unit: 'pod-hours', usd: podHours * (s.vcpuRequest * prices.gke.vcpuHour + s.memoryRequestGib * prices.gke.gibHour) });
+      lines.push({
+        item: `GKE ${s.name}: pod requests`,
+        quantity: podHours,
+        unit: 'pod-hours',
+        usd: podHours * (s.vcpuRequest * prices.gke.vcpuHour + s.memoryRequestGib * prices.gke.gibHour),
+      });
     }
     lines.push({ item: 'GKE cluster management fee', quantity: hours, unit: 'hours', usd: hours * prices.gke.clusterFeeHour });
   }
   const pubsubBytes = data.pubsubBilledBytes * days;
   lines.push({ item: 'Pub/Sub throughput (publish + push)', quantity: pubsubBytes / TIB, unit: 'TiB', usd: (pubsubBytes / TIB) * prices.pubsub.perTib });
   const streamingBytes = data.bigqueryStreamingBilledBytes * days;
-  lines.push({ item: 'BigQuery streaming inserts', quantity: streamingBytes / MB / 200, unit: '200 MB', usd: (streamingBytes / MB / 200) * prices.bigquery.streamingPer200Mb });
-  lines.push({ item: 'BigQuery storage, active', quantity: data.bigqueryActiveGib, unit: 'GiB-month', usd: data.bigqueryActiveGib * prices.bigquery.activeStorageGibMonth });
-  lines.push({ item: 'BigQuery storage, long-term', quantity: data.bigqueryLongTermGib, unit: 'GiB-month', usd: data.bigqueryLongTermGib * prices.bigquery.longTermStorageGibMonth });
+  lines.push({
+    item: 'BigQuery streaming inserts',
+    quantity: streamingBytes / MB / 200,
+    unit: '200 MB',
+    usd: (streamingBytes / MB / 200) * prices.bigquery.streamingPer200Mb,
+  });
+  lines.push({
+    item: 'BigQuery storage, active',
+    quantity: data.bigqueryActiveGib,
+    unit: 'GiB-month',
+    usd: data.bigqueryActiveGib * prices.bigquery.activeStorageGibMonth,
+  });
+  lines.push({
+    item: 'BigQuery storage, long-term',
+    quantity: data.bigqueryLongTermGib,
+    unit: 'GiB-month',
+    usd: data.bigqueryLongTermGib * prices.bigquery.longTermStorageGibMonth,
+  });
   const tier = data.sqlTier;
   lines.push({
-    item: `Cloud SQL ${tier.name} (zonal)`, quantity: prices.hoursPerMonth, unit: 'hours',
+    item: `Cloud SQL ${tier.name} (zonal)`,
+    quantity: prices.hoursPerMonth,
+    unit: 'hours',
     usd: prices.hoursPerMonth * (tier.vcpu * prices.cloudSql.vcpuHour + tier.memoryGib * prices.cloudSql.gibHour),
   });
   lines.push({ item: 'Cloud SQL SSD storage', quantity: data.sqlStorageGib, unit: 'GiB-month', usd: data.sqlStorageGib * prices.cloudSql.ssdGibMonth });

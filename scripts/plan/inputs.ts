@@ -115,11 +115,20 @@ export function serviceSpecOf(m: Manifest, target: Target): ServiceSpec {
     if (metric === 'rps' || metric === 'concurrency') kpa.metric = metric;
     else notes.push(`metric ${metric} is not simulated; concurrency used`);
     kpa.target = number('target', firstAnnotation(annotations, 'target'), cc > 0 && kpa.metric === 'concurrency' ? cc : KNATIVE_DEFAULTS.target);
-    kpa.targetUtilization = number('target-utilization-percentage', firstAnnotation(annotations, 'target-utilization-percentage'), KNATIVE_DEFAULTS.targetUtilization * 100) / 100;
+    kpa.targetUtilization =
+      number('target-utilization-percentage', firstAnnotation(annotations, 'target-utilization-percentage'), KNATIVE_DEFAULTS.targetUtilization * 100) / 100;
     kpa.initialScale = number('initial-scale', firstAnnotation(annotations, 'initial-scale', 'initialScale'), KNATIVE_DEFAULTS.initialScale);
     kpa.activationScale = number('activation-scale', firstAnnotation(annotations, 'activation-scale'), KNATIVE_DEFAULTS.activationScale);
-    kpa.panicWindowPercentage = number('panic-window-percentage', firstAnnotation(annotations, 'panic-window-percentage'), KNATIVE_DEFAULTS.panicWindowPercentage);
-    kpa.panicThresholdPercentage = number('panic-threshold-percentage', firstAnnotation(annotations, 'panic-threshold-percentage'), KNATIVE_DEFAULTS.panicThresholdPercentage);
+    kpa.panicWindowPercentage = number(
+      'panic-window-percentage',
+      firstAnnotation(annotations, 'panic-window-percentage'),
+      KNATIVE_DEFAULTS.panicWindowPercentage,
+    );
+    kpa.panicThresholdPercentage = number(
+      'panic-threshold-percentage',
+      firstAnnotation(annotations, 'panic-threshold-percentage'),
+      KNATIVE_DEFAULTS.panicThresholdPercentage,
+    );
     kpa.stableWindow = duration('window', KNATIVE_DEFAULTS.stableWindow);
     kpa.scaleDownDelay = duration('scale-down-delay', KNATIVE_DEFAULTS.scaleDownDelay);
     kpa.scaleToZeroPodRetentionPeriod = duration('scale-to-zero-pod-retention-period', KNATIVE_DEFAULTS.scaleToZeroPodRetentionPeriod);
@@ -160,7 +169,9 @@ const numberOr = (value: unknown): number | undefined => (typeof value === 'numb
  */
 export function readThroughput(benchDir: string): Record<string, MeasuredThroughput> {
   const result: Record<string, MeasuredThroughput> = {};
-  for (const file of readdirSync(benchDir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const file of readdirSync(benchDir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     const parsed = BenchFileSchema.safeParse(JSON.parse(readFileSync(path.join(benchDir, file), 'utf8')));
     if (!parsed.success) continue;
     const bench = parsed.data;
@@ -207,7 +218,9 @@ export function loadPlanInputs(target: Target, root = ROOT): PlanInputs {
   if (manifests.length === 0) throw new Error(`no Knative Service in knative/overlays/${target}`);
   const benchDir = path.join(root, 'bench', 'results');
   const migrationsDir = path.join(root, 'schemas', 'migrations');
-  const migrations = readdirSync(migrationsDir).filter((f) => f.endsWith('.sql')).sort();
+  const migrations = readdirSync(migrationsDir)
+    .filter((f) => f.endsWith('.sql'))
+    .sort();
   const sql = migrations.map((f) => readFileSync(path.join(migrationsDir, f), 'utf8')).join('\n');
   const bigquery = JSON.parse(readFileSync(path.join(root, 'schemas', 'bigquery', 'measurements.json'), 'utf8')) as { schema: { fields: BigQueryField[] } };
   const pricesFile = path.join(root, 'scripts', 'plan', 'prices.json');
@@ -221,7 +234,9 @@ export function loadPlanInputs(target: Target, root = ROOT): PlanInputs {
     bigqueryFields: bigquery.schema.fields,
     sources: {
       manifests: `knative/overlays/${target} (kubectl kustomize)`,
-      bench: readdirSync(benchDir).filter((f) => f.endsWith('.json')).map((f) => `bench/results/${f}`),
+      bench: readdirSync(benchDir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => `bench/results/${f}`),
       prices: 'scripts/plan/prices.json',
       schema: [...migrations.map((f) => `schemas/migrations/${f}`), 'schemas/bigquery/measurements.json'],
     },

@@ -123,9 +123,17 @@ export function simulateKpa(settings: KpaSettings, workload: Workload, from: num
   const n = Math.max(0, to - from);
   const result: SimulationResult = {
     from,
-    arrivals: new Float64Array(n), served: new Float64Array(n), ready: new Float64Array(n), pods: new Float64Array(n),
-    desired: new Float64Array(n), unbounded: new Float64Array(n), panic: new Uint8Array(n), backlog: new Float64Array(n), dropped: new Float64Array(n),
-    concurrency: new Float64Array(n), latency: new Float64Array(n),
+    arrivals: new Float64Array(n),
+    served: new Float64Array(n),
+    ready: new Float64Array(n),
+    pods: new Float64Array(n),
+    desired: new Float64Array(n),
+    unbounded: new Float64Array(n),
+    panic: new Uint8Array(n),
+    backlog: new Float64Array(n),
+    dropped: new Float64Array(n),
+    concurrency: new Float64Array(n),
+    latency: new Float64Array(n),
   };
   const tv = targetValue(settings);
   const panicWindow = Math.max(1, Math.round((settings.stableWindow * settings.panicWindowPercentage) / 100));
@@ -205,7 +213,14 @@ const mean = (values: number[], last: number): number => {
 
 /** One autoscaler tick: the decider (autoscaler.go `Scale`) followed by the scaler's bounds and scale-to-zero rule. */
 function decide(
-  s: KpaSettings, state: DeciderState, tv: number, panicWindow: number, history: number[], ready: number, starting: number, t: number,
+  s: KpaSettings,
+  state: DeciderState,
+  tv: number,
+  panicWindow: number,
+  history: number[],
+  ready: number,
+  starting: number,
+  t: number,
 ): { desired: number; unbounded: number } {
   const observedStable = mean(history, s.stableWindow);
   const observedPanic = mean(history, panicWindow);

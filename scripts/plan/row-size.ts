@@ -52,11 +52,23 @@ const align8 = (n: number) => Math.ceil(n / 8) * 8;
 function postgresValueBytes(column: Column, metrics: number): number {
   if (column.name === 'location') return 0; // most fleets send no position
   switch (column.type) {
-    case 'timestamptz': case 'timestamp': case 'bigint': case 'double': case 'float8': return 8;
-    case 'integer': case 'int': case 'real': return 4;
-    case 'boolean': return 1;
-    case 'jsonb': case 'json': return column.name === 'metrics' ? JSONB_HEADER_BYTES + JSONB_BYTES_PER_METRIC * metrics : 4;
-    default: return 1 + (TEXT_LENGTHS[column.name] ?? DEFAULT_TEXT_LENGTH); // short varlena header + text
+    case 'timestamptz':
+    case 'timestamp':
+    case 'bigint':
+    case 'double':
+    case 'float8':
+      return 8;
+    case 'integer':
+    case 'int':
+    case 'real':
+      return 4;
+    case 'boolean':
+      return 1;
+    case 'jsonb':
+    case 'json':
+      return column.name === 'metrics' ? JSONB_HEADER_BYTES + JSONB_BYTES_PER_METRIC * metrics : 4;
+    default:
+      return 1 + (TEXT_LENGTHS[column.name] ?? DEFAULT_TEXT_LENGTH); // short varlena header + text
   }
 }
 
@@ -93,9 +105,14 @@ export function estimateBigQueryRowBytes(fields: BigQueryField[]): number {
   return fields.reduce((sum, f) => {
     if (f.mode !== 'REQUIRED' && BIGQUERY_NULL_FIELDS.has(f.name)) return sum;
     switch (f.type) {
-      case 'STRING': case 'JSON': return sum + 2 + (TEXT_LENGTHS[f.name] ?? DEFAULT_TEXT_LENGTH);
-      case 'BOOLEAN': case 'BOOL': return sum + 1;
-      default: return sum + 8;
+      case 'STRING':
+      case 'JSON':
+        return sum + 2 + (TEXT_LENGTHS[f.name] ?? DEFAULT_TEXT_LENGTH);
+      case 'BOOLEAN':
+      case 'BOOL':
+        return sum + 1;
+      default:
+        return sum + 8;
     }
   }, 0);
 }
@@ -109,7 +126,14 @@ export function estimateMessageBytes(readings: number, metrics: number): number 
   const reading = '{"ts":"2026-11-27T12:00:00.000Z","seq":123456,"metrics":{}}'.length + metrics * '"temperature1":21.375,'.length;
   const body = '{"deviceId":"","readings":[]}'.length + (TEXT_LENGTHS.device_id ?? 16) + readings * (reading + 1);
   // The attributes the bridge sets (functions/bridge/message.ts): deviceId, registry, schemaVersion, receivedAt.
-  const attributes = 'deviceId'.length + (TEXT_LENGTHS.device_id ?? 16) + 'registry'.length + (TEXT_LENGTHS.registry ?? 8)
-    + 'schemaVersion'.length + 2 + 'receivedAt'.length + 24;
+  const attributes =
+    'deviceId'.length +
+    (TEXT_LENGTHS.device_id ?? 16) +
+    'registry'.length +
+    (TEXT_LENGTHS.registry ?? 8) +
+    'schemaVersion'.length +
+    2 +
+    'receivedAt'.length +
+    24;
   return body + attributes + 20 + (TEXT_LENGTHS.message_id ?? 16);
 }

@@ -24,8 +24,19 @@ export const flatProfile: TrafficProfile = { name: 'flat', at: () => 1 };
  * report more often while people are about (meters, vehicles, buildings).
  */
 const DIURNAL_POINTS: [number, number][] = [
-  [0, 0.55], [2, 0.4], [4, 0.35], [6, 0.6], [8, 1.35], [9, 1.6], [11, 1.3], [13, 1.2],
-  [15, 1.15], [17, 1.4], [19, 1.7], [21, 1.2], [23, 0.7],
+  [0, 0.55],
+  [2, 0.4],
+  [4, 0.35],
+  [6, 0.6],
+  [8, 1.35],
+  [9, 1.6],
+  [11, 1.3],
+  [13, 1.2],
+  [15, 1.15],
+  [17, 1.4],
+  [19, 1.7],
+  [21, 1.2],
+  [23, 0.7],
 ];
 
 /**

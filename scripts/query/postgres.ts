@@ -16,7 +16,8 @@
 import type { Database } from '../../shared/db/database.ts';
 import { AnalystSqlError, DEFAULT_QUERY_TIMEOUT_MS, MAX_QUERY_TIMEOUT_MS, MAX_RESULT_ROWS, type AnalystResult } from '../../shared/warehouse/duckdb-analyst.ts';
 
-const OUTSIDE_THE_TABLES = /\b(pg_read_file|pg_read_binary_file|pg_ls_\w+|pg_stat_file|lo_\w+|dblink\w*|pg_terminate_backend|pg_cancel_backend|pg_signal_backend|set_config|pg_reload_conf|pg_rotate_logfile|pg_promote|pg_switch_wal|pg_create_\w+|pg_drop_\w+|pg_sleep\w*|pg_advisory\w*|pg_notify|txid_\w+|pg_logical_\w+|query_to_xml\w*|table_to_xml\w*|cursor_to_xml\w*|database_to_xml\w*|schema_to_xml\w*)\s*\(/i;
+const OUTSIDE_THE_TABLES =
+  /\b(pg_read_file|pg_read_binary_file|pg_ls_\w+|pg_stat_file|lo_\w+|dblink\w*|pg_terminate_backend|pg_cancel_backend|pg_signal_backend|set_config|pg_reload_conf|pg_rotate_logfile|pg_promote|pg_switch_wal|pg_create_\w+|pg_drop_\w+|pg_sleep\w*|pg_advisory\w*|pg_notify|txid_\w+|pg_logical_\w+|query_to_xml\w*|table_to_xml\w*|cursor_to_xml\w*|database_to_xml\w*|schema_to_xml\w*)\s*\(/i;
 
 /** Runs one read-only query; throws AnalystSqlError for SQL that may not run here. */
 export async function queryPostgresReadOnly(db: Database, sql: string, options: { timeoutMs?: number; maxRows?: number } = {}): Promise<AnalystResult> {
@@ -26,7 +27,9 @@ export async function queryPostgresReadOnly(db: Database, sql: string, options: 
   if (body.trim() === '') throw new AnalystSqlError('no SQL given');
   const firstWord = /^\s*(?:(?:--[^\n]*\n|\/\*[\s\S]*?\*\/)\s*)*\(*\s*(\w+)/.exec(body)?.[1]?.toLowerCase();
   if (!['select', 'with', 'values', 'table'].includes(firstWord ?? '')) {
-    throw new AnalystSqlError(`only read-only queries (SELECT, WITH … SELECT, VALUES, TABLE) run here; this starts with ${firstWord ? firstWord.toUpperCase() : 'nothing'}`);
+    throw new AnalystSqlError(
+      `only read-only queries (SELECT, WITH … SELECT, VALUES, TABLE) run here; this starts with ${firstWord ? firstWord.toUpperCase() : 'nothing'}`,
+    );
   }
   const outside = OUTSIDE_THE_TABLES.exec(body);
   if (outside) throw new AnalystSqlError(`${outside[1] ?? 'that function'}() reaches outside the tables and is not allowed in analyst SQL`);
@@ -34,7 +37,9 @@ export async function queryPostgresReadOnly(db: Database, sql: string, options: 
     return await db.transaction(async (tx) => {
       await tx.query('SET TRANSACTION READ ONLY');
       await tx.query(`SET LOCAL statement_timeout = ${timeoutMs}`);
-      const { rows: [role] } = await tx.query<{ member: boolean }>("SELECT pg_has_role('pg_read_all_data', 'MEMBER') AS member");
+      const {
+        rows: [role],
+      } = await tx.query<{ member: boolean }>("SELECT pg_has_role('pg_read_all_data', 'MEMBER') AS member");
       if (role?.member) await tx.query('SET LOCAL ROLE pg_read_all_data');
       // The newline ends a trailing `-- comment` before the closing parenthesis.
       const result = await tx.query<Record<string, unknown>>(`SELECT * FROM (\n${body}\n) AS analyst_query LIMIT $1`, [maxRows + 1]);

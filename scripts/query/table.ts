@@ -15,7 +15,11 @@ export function formatTable(result: AnalystResult): string {
   const cells = result.rows.map((row) => result.columns.map((_, i) => cellText(row[i])));
   const numeric = result.columns.map((_, i) => result.rows.length > 0 && result.rows.every((r) => r[i] === null || typeof r[i] === 'number'));
   const widths = result.columns.map((c, i) => Math.max(c.length, ...cells.map((r) => (r[i] as string).length)));
-  const line = (values: string[]) => values.map((v, i) => (numeric[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number))).join(' │ ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (numeric[i] ? v.padStart(widths[i] as number) : v.padEnd(widths[i] as number)))
+      .join(' │ ')
+      .trimEnd();
   const rule = widths.map((w) => '─'.repeat(w)).join('─┼─');
   const count = `(${result.rows.length} row${result.rows.length === 1 ? '' : 's'})`;
   return [line(result.columns), rule, ...cells.map(line), count].join('\n');

@@ -39,7 +39,9 @@ export function createPoster(connections: number, timeoutMs: number): Poster {
           res.once('error', (error) => reject(new PostError('ECONNRESET', error.message, { cause: error })));
         });
         req.once('timeout', () => req.destroy(new PostError('timeout', `no answer from ${url} within ${timeoutMs} ms`)));
-        req.once('error', (error: NodeJS.ErrnoException) => reject(error instanceof PostError ? error : new PostError(error.code ?? error.message, error.message, { cause: error })));
+        req.once('error', (error: NodeJS.ErrnoException) =>
+          reject(error instanceof PostError ? error : new PostError(error.code ?? error.message, error.message, { cause: error })),
+        );
         req.end(payload);
       }),
     close: () => agent.destroy(),

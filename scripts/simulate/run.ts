@@ -54,7 +54,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const prefix = options.devicePrefix ?? `sim-${randomBytes(3).toString('hex')}`;
   const width = String(options.devices).length;
   const devices = Array.from({ length: options.devices }, (_, i) => {
-    const style = options.style === 'mixed' ? STYLES[i % STYLES.length] as Style : options.style;
+    const style = options.style === 'mixed' ? (STYLES[i % STYLES.length] as Style) : options.style;
     return createDevice(`${prefix}-${String(i + 1).padStart(width, '0')}`, style, 'sim');
   });
   await registerDevices(options, devices);
@@ -73,7 +73,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
   const progress = (): SimulationProgress => {
     const elapsed = (performance.now() - started) / 1000;
     const sorted = Float64Array.from(latencies).sort();
-    return { elapsedSeconds: elapsed, ...pick(counters), requestsPerSecond: latencies.length / Math.max(elapsed, 0.001), p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99) };
+    return {
+      elapsedSeconds: elapsed,
+      ...pick(counters),
+      requestsPerSecond: latencies.length / Math.max(elapsed, 0.001),
+      p50Ms: percentile(sorted, 0.5),
+      p99Ms: percentile(sorted, 0.99),
+    };
   };
 
   const poster = createPoster(concurrency, 30_000);
@@ -165,7 +171,9 @@ async function registerDevices(options: SimulationOptions, devices: SimulatedDev
     });
     const text = await response.text();
     if (response.status === 401) {
-      throw new Error(`the registry at ${options.registryUrl} refused the admin token (401): pass the one the stack printed with --admin-token, or leave it out to read it from the running stack`);
+      throw new Error(
+        `the registry at ${options.registryUrl} refused the admin token (401): pass the one the stack printed with --admin-token, or leave it out to read it from the running stack`,
+      );
     }
     if (response.status !== 201) throw new Error(`registering devices failed: ${response.status} ${text.slice(0, 2000)}`);
     const created = (JSON.parse(text) as { devices: { deviceId: string; credentials: { token?: string }[] }[] }).devices;
@@ -187,7 +195,10 @@ export interface VerifyOptions {
 }
 
 /** Waits until every accepted reading is in PostgreSQL (device state) and the warehouse. */
-export async function verifyDelivery(accepted: Map<string, number>, options: VerifyOptions): Promise<{ ok: boolean; missing: { registry: number; warehouse: number } }> {
+export async function verifyDelivery(
+  accepted: Map<string, number>,
+  options: VerifyOptions,
+): Promise<{ ok: boolean; missing: { registry: number; warehouse: number } }> {
   const deadline = Date.now() + options.timeoutMs;
   let missing = { registry: Number.NaN, warehouse: Number.NaN };
   while (Date.now() < deadline) {
@@ -203,11 +214,16 @@ async function missingInRegistry(accepted: Map<string, number>, options: VerifyO
   let missing = 0;
   const entries = [...accepted];
   for (let i = 0; i < entries.length; i += 32) {
-    const totals = await Promise.all(entries.slice(i, i + 32).map(async ([deviceId, expected]) => {
-      const response = await fetch(`${options.registryUrl}/v1/devices/${encodeURIComponent(deviceId)}/state`, { headers: { authorization: `Bearer ${options.adminToken}` }, signal: AbortSignal.timeout(30_000) });
-      const total = response.status === 200 ? ((await response.json()) as { readingsTotal: number }).readingsTotal : (await response.arrayBuffer(), 0);
-      return Math.max(0, expected - total);
-    }));
+    const totals = await Promise.all(
+      entries.slice(i, i + 32).map(async ([deviceId, expected]) => {
+        const response = await fetch(`${options.registryUrl}/v1/devices/${encodeURIComponent(deviceId)}/state`, {
+          headers: { authorization: `Bearer ${options.adminToken}` },
+          signal: AbortSignal.timeout(30_000),
+        });
+        const total = response.status === 200 ? ((await response.json()) as { readingsTotal: number }).readingsTotal : (await response.arrayBuffer(), 0);
+        return Math.max(0, expected - total);
+      }),
+    );
     missing += totals.reduce((a, b) => a + b, 0);
   }
   return missing;
@@ -217,7 +233,9 @@ async function missingInWarehouse(accepted: Map<string, number>, options: Verify
   const ids = [...accepted.keys()];
   if (ids.length === 0) return 0;
   const prefix = commonPrefix(ids).replaceAll("'", "''");
-  const result = await options.query(`SELECT device_id, count(DISTINCT reading_id) AS n FROM measurements WHERE starts_with(device_id, '${prefix}') GROUP BY device_id`);
+  const result = await options.query(
+    `SELECT device_id, count(DISTINCT reading_id) AS n FROM measurements WHERE starts_with(device_id, '${prefix}') GROUP BY device_id`,
+  );
   const found = new Map(result.rows.map((r) => [String(r[0]), Number(r[1])]));
   let missing = 0;
   for (const [deviceId, expected] of accepted) missing += Math.max(0, expected - (found.get(deviceId) ?? 0));

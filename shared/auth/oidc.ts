@@ -72,7 +72,7 @@ export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
       }
       const email = payload?.email?.toLowerCase();
       if (!email || payload?.email_verified !== true || !allowed.has(email)) {
-        throw new HttpError(403, 'permission_denied', 'the token\'s service account may not push to this endpoint');
+        throw new HttpError(403, 'permission_denied', "the token's service account may not push to this endpoint");
       }
       return { email };
     },
@@ -90,7 +90,9 @@ export function verifierFromConfig(config: Pick<Config, 'production' | 'pushAuth
   const { disabled, audience, allowedEmails, certsUrl, issuers } = config.pushAuth;
   if (!config.production || disabled) return undefined;
   if (audience === undefined || allowedEmails.length === 0) {
-    const missing = [audience === undefined ? 'PUSH_AUTH_AUDIENCE' : undefined, allowedEmails.length === 0 ? 'PUSH_AUTH_ALLOWED_EMAILS' : undefined].filter(Boolean);
+    const missing = [audience === undefined ? 'PUSH_AUTH_AUDIENCE' : undefined, allowedEmails.length === 0 ? 'PUSH_AUTH_ALLOWED_EMAILS' : undefined].filter(
+      Boolean,
+    );
     throw new Error(`production mode verifies Pub/Sub push tokens: set ${missing.join(' and ')} (or PUSH_AUTH_DISABLED=true)`);
   }
   return createPushVerifier({ audience, allowedEmails, certsUrl, issuers });

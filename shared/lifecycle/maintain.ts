@@ -105,7 +105,15 @@ export async function runMaintenance(db: Database, options: MaintenanceOptions):
       logger.info('warehouse retention applied', { result: warehouse });
     }
   }
-  return { partitionsCreated, partitionsDropped, defaultRowsDeleted, rejectedDeleted, deviceConfigsDeleted, deviceStatesDeleted, ...(warehouse ? { warehouse } : {}) };
+  return {
+    partitionsCreated,
+    partitionsDropped,
+    defaultRowsDeleted,
+    rejectedDeleted,
+    deviceConfigsDeleted,
+    deviceStatesDeleted,
+    ...(warehouse ? { warehouse } : {}),
+  };
 }
 
 /** Yesterday to `daysAhead`, plus every day within retention that waits in the default partition. */

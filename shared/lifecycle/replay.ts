@@ -54,7 +54,14 @@ export async function replayRejected(request: ReplayRequest, deps: ReplayDeps): 
   const more = rows.rows.length > request.limit;
   const matched = rows.rows.slice(0, request.limit);
   const replayable = matched.filter((r) => r.payload !== null);
-  const result: ReplayResult = { dryRun: request.dryRun, matched: matched.length, replayed: 0, skippedWithoutPayload: matched.length - replayable.length, more, messageIds: [] };
+  const result: ReplayResult = {
+    dryRun: request.dryRun,
+    matched: matched.length,
+    replayed: 0,
+    skippedWithoutPayload: matched.length - replayable.length,
+    more,
+    messageIds: [],
+  };
   if (request.dryRun || replayable.length === 0) return result;
 
   const publisher = await deps.publisher();

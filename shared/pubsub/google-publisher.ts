@@ -166,7 +166,10 @@ const isFull = (batch: Batch) => batch.messages.length >= MAX_BATCH_MESSAGES || 
 /** The client computes the project's settings (endpoint, emulator, credentials) once. */
 async function openConnection(options: PubsubPublisherOptions): Promise<Connection> {
   const { PubSub, v1 } = await import('@google-cloud/pubsub');
-  const pubsub = new PubSub({ projectId: options.projectId, ...(options.emulatorHost ? { apiEndpoint: `http://${options.emulatorHost}`, emulatorMode: true } : {}) });
+  const pubsub = new PubSub({
+    projectId: options.projectId,
+    ...(options.emulatorHost ? { apiEndpoint: `http://${options.emulatorHost}`, emulatorMode: true } : {}),
+  });
   // As the client builds its own: `new v1.PublisherClient(await pubsub.getClientConfig())`; the
   // port may come back as the string an endpoint was parsed from.
   const { port, ...config } = await pubsub.getClientConfig();

@@ -37,19 +37,40 @@ const REQUIRED_CE_HEADERS = ['ce-id', 'ce-source', 'ce-type', 'ce-specversion'] 
  * which arrive lower-cased; these are restored to their published spelling.
  */
 const KNOWN_ATTRIBUTES = [
-  'deviceId', 'deviceNumId', 'deviceRegistryId', 'deviceRegistryLocation', 'projectId', 'subFolder',
-  'registry', 'schemaVersion', 'receivedAt',
+  'deviceId',
+  'deviceNumId',
+  'deviceRegistryId',
+  'deviceRegistryLocation',
+  'projectId',
+  'subFolder',
+  'registry',
+  'schemaVersion',
+  'receivedAt',
 ];
 const ATTRIBUTE_SPELLING = new Map(KNOWN_ATTRIBUTES.map((a) => [a.toLowerCase(), a]));
 /** Headers that are transport, not attributes, on an unwrapped push. */
 const TRANSPORT_HEADERS = new Set([
-  'host', 'content-type', 'content-length', 'content-encoding', 'user-agent', 'accept', 'accept-encoding',
-  'authorization', 'connection', 'from', 'forwarded', 'via', 'traceparent', 'tracestate', 'keep-alive',
-  'transfer-encoding', 'expect', 'te',
+  'host',
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'user-agent',
+  'accept',
+  'accept-encoding',
+  'authorization',
+  'connection',
+  'from',
+  'forwarded',
+  'via',
+  'traceparent',
+  'tracestate',
+  'keep-alive',
+  'transfer-encoding',
+  'expect',
+  'te',
 ]);
 const isTransportHeader = (name: string) =>
-  TRANSPORT_HEADERS.has(name) || name.startsWith('x-goog-') || name.startsWith('x-forwarded-') ||
-  name.startsWith('x-cloud-') || name.startsWith('ce-');
+  TRANSPORT_HEADERS.has(name) || name.startsWith('x-goog-') || name.startsWith('x-forwarded-') || name.startsWith('x-cloud-') || name.startsWith('ce-');
 
 const header = (headers: IncomingHttpHeaders, name: string): string | undefined => {
   const v = headers[name];
@@ -102,7 +123,10 @@ function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, form: Deliv
   if (form === 'cloudevent-binary') {
     const missing = REQUIRED_CE_HEADERS.filter((h) => !header(headers, h));
     if (missing.length) {
-      throw new ValidationError('CloudEvent is missing required attributes', missing.map((h) => ({ path: h, message: 'required' })));
+      throw new ValidationError(
+        'CloudEvent is missing required attributes',
+        missing.map((h) => ({ path: h, message: 'required' })),
+      );
     }
   }
   let event: CloudEventV1<unknown>;
@@ -125,7 +149,6 @@ function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, form: Deliv
   if (!parsed.success) throw new ValidationError('invalid messagePublished data', toIssues(parsed.error.issues, ['data']));
   return fromMessage(form, parsed.data.message, parsed.data.subscription);
 }
-
 
 function fromMessage(form: DeliveryForm, m: PubsubMessage, subscription?: string, deliveryAttempt?: number): ReceivedMessage {
   return {

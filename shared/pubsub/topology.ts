@@ -85,4 +85,3 @@ export function pubsubTopology(config: TopologyConfig, environment: PubsubEnviro
     delivery,
   };
 }
-

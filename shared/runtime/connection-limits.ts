@@ -32,7 +32,12 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
 };
 
 /** The options `createServer` needs for these limits (the check interval is fixed at creation). */
-export const serverOptions = (limits: ConnectionLimits) => ({ connectionsCheckingInterval: limits.checkIntervalMs, requestTimeout: limits.requestMs, headersTimeout: limits.headersMs, keepAliveTimeout: limits.keepAliveMs });
+export const serverOptions = (limits: ConnectionLimits) => ({
+  connectionsCheckingInterval: limits.checkIntervalMs,
+  requestTimeout: limits.requestMs,
+  headersTimeout: limits.headersMs,
+  keepAliveTimeout: limits.keepAliveMs,
+});
 
 /** Applies the limits to a server created with `serverOptions(limits)`. */
 export function applyConnectionLimits(server: Server, limits: ConnectionLimits): void {

@@ -22,7 +22,12 @@ export function jsonBody(req: Pick<WireRequest, 'headers' | 'body'>): unknown {
   const text = decode(req.body, (CHARSET.exec(contentType)?.[1] ?? 'utf-8').trim().toLowerCase());
   if (text.length === 0) return {};
   const first = /[^ \t\n\r]/.exec(text)?.[0];
-  if (first !== '{' && first !== '[') throw new HttpError(400, 'invalid_json', `malformed JSON body: expected an object or an array, found ${first === undefined ? 'only white space' : `"${first}"`}`);
+  if (first !== '{' && first !== '[')
+    throw new HttpError(
+      400,
+      'invalid_json',
+      `malformed JSON body: expected an object or an array, found ${first === undefined ? 'only white space' : `"${first}"`}`,
+    );
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {

@@ -59,7 +59,12 @@ async function defaultDatabase(config: Config): Promise<Database> {
 async function defaultWarehouse(config: Config, logger: Logger): Promise<WarehouseSink> {
   if (config.useBigQuery) {
     const { createBigQuerySink } = await import('../warehouse/bigquery.ts');
-    return createBigQuerySink({ projectId: config.projectId, dataset: config.bigQueryDataset, logger, partitionExpirationDays: config.retention.bigQueryPartitionExpirationDays });
+    return createBigQuerySink({
+      projectId: config.projectId,
+      dataset: config.bigQueryDataset,
+      logger,
+      partitionExpirationDays: config.retention.bigQueryPartitionExpirationDays,
+    });
   }
   const { openDuckDbSink } = await import('../warehouse/duckdb-sink.ts');
   return openDuckDbSink(`${config.dataDir}/warehouse.duckdb`);

@@ -64,7 +64,11 @@ function createPushHandler(options: PushHandlerOptions): WireHandler {
       if (!isPermanentError(error)) throw error;
       await recordRejection(options, message, error);
       log.warn('message rejected', { reason: error.reason, issues: error.issues.slice(0, 20) });
-      return { status: 200, body: { status: 'rejected', reason: error.reason, message: error.message, issues: error.issues }, log: { form: message.form, reason: error.reason } };
+      return {
+        status: 200,
+        body: { status: 'rejected', reason: error.reason, message: error.message, issues: error.issues },
+        log: { form: message.form, reason: error.reason },
+      };
     }
   };
 }
@@ -72,17 +76,19 @@ function createPushHandler(options: PushHandlerOptions): WireHandler {
 async function recordRejection(options: PushHandlerOptions, message: ReceivedMessage, error: PermanentError): Promise<void> {
   try {
     const db = await options.platform.database();
-    await recordRejections(db, [{
-      stage: options.stage,
-      reason: error.reason,
-      // The publish time is kept for replay: readings without a time of their own take it.
-      detail: { message: error.message, issues: error.issues, form: message.form, ...(message.publishTime ? { publishTime: message.publishTime } : {}) },
-      payload: payloadText(message.data),
-      attributes: message.attributes,
-      messageId: message.messageId,
-      deliveryAttempt: message.deliveryAttempt,
-      subscription: message.subscription,
-    }]);
+    await recordRejections(db, [
+      {
+        stage: options.stage,
+        reason: error.reason,
+        // The publish time is kept for replay: readings without a time of their own take it.
+        detail: { message: error.message, issues: error.issues, form: message.form, ...(message.publishTime ? { publishTime: message.publishTime } : {}) },
+        payload: payloadText(message.data),
+        attributes: message.attributes,
+        messageId: message.messageId,
+        deliveryAttempt: message.deliveryAttempt,
+        subscription: message.subscription,
+      },
+    ]);
   } catch (cause) {
     // Not recorded means not acknowledged: Pub/Sub will deliver it again.
     throw classifyDbError(cause, 'recording a rejected message');

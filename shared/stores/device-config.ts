@@ -79,7 +79,11 @@ export async function modifyConfig(db: Database, deviceId: string, binaryData: s
     const latest = (await findLatestConfigs(tx, [deviceId])).get(deviceId);
     const current = latest?.version ?? 1;
     if (versionToUpdate !== undefined && versionToUpdate !== current) {
-      throw new HttpError(409, 'aborted', `versionToUpdate ${versionToUpdate} is not the current version of device ${deviceId}: the current version is ${current}`);
+      throw new HttpError(
+        409,
+        'aborted',
+        `versionToUpdate ${versionToUpdate} is not the current version of device ${deviceId}: the current version is ${current}`,
+      );
     }
     const { rows } = await tx.query<DeviceConfigRow>(
       `INSERT INTO device_configs (device_id, version, binary_data, cloud_update_time)
@@ -93,10 +97,10 @@ export async function modifyConfig(db: Database, deviceId: string, binaryData: s
 
 /** The kept versions, newest first; `limit` 0 or undefined: all of them. */
 export async function listConfigVersions(sql: Sql, deviceId: string, limit?: number): Promise<DeviceConfigRow[]> {
-  const { rows } = await sql.query<DeviceConfigRow>(
-    `SELECT ${CONFIG_COLUMNS} FROM device_configs WHERE device_id = $1 ORDER BY version DESC LIMIT $2`,
-    [deviceId, limit || KEPT_PER_DEVICE],
-  );
+  const { rows } = await sql.query<DeviceConfigRow>(`SELECT ${CONFIG_COLUMNS} FROM device_configs WHERE device_id = $1 ORDER BY version DESC LIMIT $2`, [
+    deviceId,
+    limit || KEPT_PER_DEVICE,
+  ]);
   return rows.map(normalise);
 }
 

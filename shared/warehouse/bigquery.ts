@@ -137,7 +137,8 @@ export function createBigQuerySink(options: BigQuerySinkOptions): WarehouseSink 
       const [metadata] = (await target.getMetadata()) as [{ timePartitioning?: Record<string, unknown> }, ...unknown[]];
       const expirationMs = String(days * 86_400_000);
       const current = metadata.timePartitioning ?? { type: 'DAY', field: 'event_ts' };
-      if (String(current.expirationMs ?? '') === expirationMs) return `BigQuery ${options.dataset}.${settings.table}: partitions already expire after ${days} days`;
+      if (String(current.expirationMs ?? '') === expirationMs)
+        return `BigQuery ${options.dataset}.${settings.table}: partitions already expire after ${days} days`;
       // tables.patch with the whole timePartitioning: the fields sent replace the table's.
       await target.setMetadata({ timePartitioning: { ...current, expirationMs } });
       logger.info('BigQuery partition expiration set', { days });
@@ -230,7 +231,10 @@ interface InsertAllResponse {
  */
 async function insertAll(target: Table, rows: BigQueryRawRow[]): Promise<PartialFailure[]> {
   const body = `{"kind":"bigquery#tableDataInsertAllRequest","skipInvalidRows":false,"ignoreUnknownValues":false,"rows":[${rows.map((r) => r.text).join(',')}]}`;
-  const [response] = (await target.request({ method: 'POST', uri: '/insertAll', body, headers: { 'Content-Type': 'application/json' } })) as [InsertAllResponse, ...unknown[]];
+  const [response] = (await target.request({ method: 'POST', uri: '/insertAll', body, headers: { 'Content-Type': 'application/json' } })) as [
+    InsertAllResponse,
+    ...unknown[],
+  ];
   return (response.insertErrors ?? []).flatMap(({ index, errors }) => {
     const row = rows[index];
     return row ? [{ row, errors: errors ?? [] }] : [];

@@ -65,13 +65,17 @@ export async function runAnalystSql(connection: DuckDBConnection, sql: string, o
       const variable = await statements.prepare(i);
       // DuckDB types SET VARIABLE as SET; a SET of a setting fails on the locked configuration.
       if (variable.statementType !== StatementType.VARIABLE_SET && variable.statementType !== StatementType.SET) {
-        throw new AnalystSqlError(`send one query, optionally after SET VARIABLE statements; statement ${i + 1} is a ${StatementType[variable.statementType] ?? 'other'} statement`);
+        throw new AnalystSqlError(
+          `send one query, optionally after SET VARIABLE statements; statement ${i + 1} is a ${StatementType[variable.statementType] ?? 'other'} statement`,
+        );
       }
       await variable.run();
     }
     const prepared = await statements.prepare(statements.count - 1);
     if (prepared.statementType !== StatementType.SELECT) {
-      throw new AnalystSqlError(`only read-only queries (SELECT, SHOW, DESCRIBE, SUMMARIZE) run here; this is a ${StatementType[prepared.statementType] ?? 'other'} statement`);
+      throw new AnalystSqlError(
+        `only read-only queries (SELECT, SHOW, DESCRIBE, SUMMARIZE) run here; this is a ${StatementType[prepared.statementType] ?? 'other'} statement`,
+      );
     }
     const reader = await prepared.streamAndReadUntil(maxRows + 1);
     const rows = wholeNumbersAsNumbers(reader.getRowsJson(), reader.columnTypes().map(String));

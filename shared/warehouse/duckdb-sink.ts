@@ -11,12 +11,7 @@
 import { retentionCutoff } from '../lifecycle/retention.ts';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import {
-  DuckDBInstance,
-  timestampTZValue,
-  type DuckDBAppender,
-  type DuckDBConnection,
-} from '@duckdb/node-api';
+import { DuckDBInstance, timestampTZValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { duckDbMeasurementsDdl, type Column } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/tables.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
@@ -98,9 +93,12 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
       if (rows.length === 0) return Promise.resolve({ refused: [] });
       const written = groups.submit(rows);
       lastWrite = written.catch(() => undefined);
-      return written.then(() => ({ refused: [] }), (error: unknown) => {
-        throw classifyDuckDbError(error);
-      });
+      return written.then(
+        () => ({ refused: [] }),
+        (error: unknown) => {
+          throw classifyDuckDbError(error);
+        },
+      );
     },
     async query(sql, options) {
       ensureOpen();
@@ -190,7 +188,8 @@ async function moveStagedRows(connection: DuckDBConnection, firstMs: number, las
  * (conversion, constraint, a bug in this module) fails the same rows the same way again and
  * passes unchanged, so ingest rejects the message instead of looping on 503s.
  */
-const TRANSIENT_DUCKDB_ERROR = /^(IO Error|Out of Memory Error|INTERRUPT Error|Interrupt Error|TransactionContext Error)|Could not set lock|No space left|is closed/i;
+const TRANSIENT_DUCKDB_ERROR =
+  /^(IO Error|Out of Memory Error|INTERRUPT Error|Interrupt Error|TransactionContext Error)|Could not set lock|No space left|is closed/i;
 
 function classifyDuckDbError(error: unknown): unknown {
   if (error instanceof TransientError || isProgrammingError(error)) return error;

@@ -43,7 +43,11 @@ const settleStores = (accepted: Map<string, number[]>) => settle(tdb.db, warehou
 
 /** `npm run query` as an analyst types it; resolves with its exit code and stderr. */
 function analyst(sql: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, ['scripts/query.ts', sql], { cwd: ROOT, env: { ...process.env, DATA_DIR: env.DATA_DIR }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['scripts/query.ts', sql], {
+    cwd: ROOT,
+    env: { ...process.env, DATA_DIR: env.DATA_DIR },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   return new Promise((resolve) => child.once('exit', (code) => resolve({ code, stderr })));
@@ -65,7 +69,12 @@ describe('npm start under data-path faults', () => {
     await pause(2_000);
     await load.stop();
     const { report, settleMs } = await settleStores(load.accepted);
-    printFigures('analyst BEGIN/DELETE/COPY through npm run query during ingest, then kill -9', { ...report, statuses: Object.fromEntries(load.statuses), settleMs, refused: attempts.length });
+    printFigures('analyst BEGIN/DELETE/COPY through npm run query during ingest, then kill -9', {
+      ...report,
+      statuses: Object.fromEntries(load.statuses),
+      settleMs,
+      refused: attempts.length,
+    });
     expect(isClean(report), JSON.stringify(report)).toBe(true);
     expect(report.accepted).toBeGreaterThan(50);
   });
@@ -117,7 +126,12 @@ describe('npm start under data-path faults', () => {
     await pause(2_000);
     await load.stop();
     const { report, settleMs } = await settleStores(load.accepted);
-    printFigures('kill -9 x2 mid-load, each followed by kill -9 during start-up', { ...report, statuses: Object.fromEntries(load.statuses), restartMs: restarts, settleMs });
+    printFigures('kill -9 x2 mid-load, each followed by kill -9 during start-up', {
+      ...report,
+      statuses: Object.fromEntries(load.statuses),
+      restartMs: restarts,
+      settleMs,
+    });
     expect(isClean(report), JSON.stringify(report)).toBe(true);
     expect(report.accepted).toBeGreaterThan(50);
   });

@@ -31,7 +31,16 @@ beforeAll(async () => {
   standIn.createTable(DATASET, 'measurements', bigQueryMeasurementsTable());
   const auth = new OAuth2Client();
   auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
-  const sink = createBigQuerySink({ projectId: 'local-project', dataset: DATASET, logger: createLogger({ level: 'error' }), apiEndpoint: standIn.url, authClient: auth, initialDelayMs: 5, maxDelayMs: 20, maxRetries: 2 });
+  const sink = createBigQuerySink({
+    projectId: 'local-project',
+    dataset: DATASET,
+    logger: createLogger({ level: 'error' }),
+    apiEndpoint: standIn.url,
+    authClient: auth,
+    initialDelayMs: 5,
+    maxDelayMs: 20,
+    maxRetries: 2,
+  });
   const slowed: WarehouseSink = {
     write: async (rows) => {
       if (warehouseDelayMs) await new Promise((r) => setTimeout(r, warehouseDelayMs));
@@ -48,12 +57,17 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-interface Message { id: string; deviceId: string; seqs: number[] }
+interface Message {
+  id: string;
+  deviceId: string;
+  seqs: number[];
+}
 
 function makeMessages(prefix: string, devices: number, perDevice: number, perMessage = 4): Message[] {
   const messages: Message[] = [];
   for (let d = 0; d < devices; d++) {
-    for (let m = 0; m < perDevice; m++) messages.push({ id: randomUUID(), deviceId: `${prefix}-${d}`, seqs: Array.from({ length: perMessage }, (_, k) => m * perMessage + k) });
+    for (let m = 0; m < perDevice; m++)
+      messages.push({ id: randomUUID(), deviceId: `${prefix}-${d}`, seqs: Array.from({ length: perMessage }, (_, k) => m * perMessage + k) });
   }
   return messages;
 }
@@ -61,7 +75,10 @@ function makeMessages(prefix: string, devices: number, perDevice: number, perMes
 /** Pushes until a 2xx, as Pub/Sub does; returns the non-2xx answers seen. */
 async function deliver(message: Message): Promise<number[]> {
   const body = makePushBody({
-    data: { deviceId: message.deviceId, readings: message.seqs.map((seq) => ({ ts: new Date(eventMsOf(seq)).toISOString(), seq, metrics: { temperature: seq / 10, ok: true } })) },
+    data: {
+      deviceId: message.deviceId,
+      readings: message.seqs.map((seq) => ({ ts: new Date(eventMsOf(seq)).toISOString(), seq, metrics: { temperature: seq / 10, ok: true } })),
+    },
     attributes: { deviceId: message.deviceId },
     messageId: message.id,
   });
@@ -80,14 +97,17 @@ async function deliver(message: Message): Promise<number[]> {
 async function deliverAll(deliveries: Message[], concurrency = 16): Promise<number[]> {
   const queue = [...deliveries];
   const failures: number[] = [];
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let m = queue.shift(); m; m = queue.shift()) failures.push(...(await deliver(m)));
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let m = queue.shift(); m; m = queue.shift()) failures.push(...(await deliver(m)));
+    }),
+  );
   return failures;
 }
 
 const warehouseRows: WarehouseRows = async (ids) =>
-  standIn.storedRows(DATASET, 'measurements')
+  standIn
+    .storedRows(DATASET, 'measurements')
     .filter((r) => ids.includes(String(r.device_id)))
     .map((r) => ({ device_id: String(r.device_id), seq: Number(r.seq), metric: String(r.metric) }));
 
@@ -107,13 +127,20 @@ describe('ingest under warehouse and Pub/Sub faults', () => {
     const messages = makeMessages('wh', 5, 60);
     standIn.failNext(
       ...Array.from({ length: 12 }, (_, i) => ({ kind: 'status' as const, status: i % 2 ? 503 : 500 })),
-      { kind: 'hangUp' }, { kind: 'hangUp' },
+      { kind: 'hangUp' },
+      { kind: 'hangUp' },
       ...Array.from({ length: 8 }, () => ({ kind: 'rowErrors' as const, reason: 'backendError', match: (id: string) => id.charCodeAt(0) % 2 === 0 })),
     );
     const started = Date.now();
     const failures = await deliverAll(messages);
     const report = await checkDelivery(tdb.db, warehouseRows, acceptedOf(messages));
-    printFigures('warehouse 500/503, hang-ups, partial insertErrors', { ...report, faultsInjected: 22, redeliveries: failures.length, statuses: failures.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {}), recoveryMs: Date.now() - started });
+    printFigures('warehouse 500/503, hang-ups, partial insertErrors', {
+      ...report,
+      faultsInjected: 22,
+      redeliveries: failures.length,
+      statuses: failures.reduce<Record<string, number>>((a, s) => ({ ...a, [s]: (a[s] ?? 0) + 1 }), {}),
+      recoveryMs: Date.now() - started,
+    });
     expect(isClean(report), JSON.stringify(report)).toBe(true);
     expect(failures.length).toBeGreaterThan(0);
     expect(failures.every((s) => s === 503 || s === 429)).toBe(true);
@@ -126,7 +153,12 @@ describe('ingest under warehouse and Pub/Sub faults', () => {
     const deliveries = messages.flatMap((m, i) => (i % 3 === 0 ? [m, m, m] : [m, m])).sort(() => Math.random() - 0.5);
     const failures = await deliverAll(deliveries);
     const report = await checkDelivery(tdb.db, warehouseRows, acceptedOf(messages));
-    printFigures('Pub/Sub duplicates and out-of-order delivery', { ...report, deliveries: deliveries.length, duplicatesInjected: deliveries.length - messages.length, redeliveries: failures.length });
+    printFigures('Pub/Sub duplicates and out-of-order delivery', {
+      ...report,
+      deliveries: deliveries.length,
+      duplicatesInjected: deliveries.length - messages.length,
+      redeliveries: failures.length,
+    });
     expect(isClean(report), JSON.stringify(report)).toBe(true);
   });
 
@@ -136,11 +168,13 @@ describe('ingest under warehouse and Pub/Sub faults', () => {
     warehouseDelayMs = 1_500;
     try {
       // The first delivery is in flight when the "ack deadline" passes and Pub/Sub sends it again.
-      await Promise.all(messages.map(async (m) => {
-        const first = deliver(m);
-        await new Promise((r) => setTimeout(r, 300));
-        await Promise.all([first, deliver(m)]);
-      }));
+      await Promise.all(
+        messages.map(async (m) => {
+          const first = deliver(m);
+          await new Promise((r) => setTimeout(r, 300));
+          await Promise.all([first, deliver(m)]);
+        }),
+      );
     } finally {
       warehouseDelayMs = 0;
     }

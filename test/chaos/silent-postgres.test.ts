@@ -57,18 +57,25 @@ it(`a PostgreSQL silent for ${SILENT_MS / 1000} s, then back, loses and duplicat
   // Past every seq the load sends, so that it is the device's newest reading (and not in the future).
   const probeSeq = 50_000;
   // Sent as a device does: again after a 503 (connections held before are still being discarded).
-  await waitFor(async () => {
-    const response = await fetch(`${stack.state.urls.bridge}/v1/devices/${probe.deviceId}/telemetry`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${probe.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ ts: eventMsOf(probeSeq), seq: probeSeq, metrics: { temperature: 1, humidity: 1 } }),
-      signal: AbortSignal.timeout(20_000),
-    });
-    if (response.status !== 202 && response.status < 500) throw new Error(`the bridge refused the probe: ${response.status} ${await response.text()}`);
-    return response.status === 202;
-  }, { timeoutMs: 60_000, intervalMs: 200, what: 'the bridge to accept a reading after the database returned' });
+  await waitFor(
+    async () => {
+      const response = await fetch(`${stack.state.urls.bridge}/v1/devices/${probe.deviceId}/telemetry`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${probe.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ts: eventMsOf(probeSeq), seq: probeSeq, metrics: { temperature: 1, humidity: 1 } }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      if (response.status !== 202 && response.status < 500) throw new Error(`the bridge refused the probe: ${response.status} ${await response.text()}`);
+      return response.status === 202;
+    },
+    { timeoutMs: 60_000, intervalMs: 200, what: 'the bridge to accept a reading after the database returned' },
+  );
   load.accepted.get(probe.deviceId)?.push(probeSeq);
-  await waitFor(async () => (await tdb.db.query('SELECT 1 FROM readings WHERE device_id = $1 AND seq = $2', [probe.deviceId, probeSeq])).rowCount === 1, { timeoutMs: 60_000, intervalMs: 100, what: 'a reading sent after the database returned to be stored' });
+  await waitFor(async () => (await tdb.db.query('SELECT 1 FROM readings WHERE device_id = $1 AND seq = $2', [probe.deviceId, probeSeq])).rowCount === 1, {
+    timeoutMs: 60_000,
+    intervalMs: 100,
+    what: 'a reading sent after the database returned to be stored',
+  });
   const newReadingStoredMs = Date.now() - restoredAt;
   await waitFor(async () => (await ingestHealth()) === 200, { timeoutMs: 60_000, intervalMs: 100, what: 'ingest /healthz to recover' });
   const healthyAgainMs = Date.now() - restoredAt;
@@ -77,7 +84,13 @@ it(`a PostgreSQL silent for ${SILENT_MS / 1000} s, then back, loses and duplicat
   await load.stop();
   const { report, settleMs } = await settle(tdb.db, warehouseRowsVia(env.DATA_DIR as string), load.accepted);
   printFigures(`PostgreSQL silent ${SILENT_MS / 1000} s (TCP proxy forwards nothing, connections kept open)`, {
-    ...report, statuses: Object.fromEntries(load.statuses), silentForMs: restoredAt - silencedAt, unhealthyAfterMs, newReadingStoredMs, healthyAgainMs, settleMs,
+    ...report,
+    statuses: Object.fromEntries(load.statuses),
+    silentForMs: restoredAt - silencedAt,
+    unhealthyAfterMs,
+    newReadingStoredMs,
+    healthyAgainMs,
+    settleMs,
   });
   expect(isClean(report), JSON.stringify(report)).toBe(true);
   expect(report.accepted).toBeGreaterThan(100);

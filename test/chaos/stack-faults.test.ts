@@ -64,7 +64,12 @@ describe('npm start under faults', () => {
     await pause(3_000);
     await load.stop();
     const { report, settleMs } = await settleStores(load.accepted);
-    printFigures('kill -9 of the stack mid-batch, restart', { ...report, statuses: Object.fromEntries(load.statuses), restartMs, recoveryMs: restartMs + settleMs });
+    printFigures('kill -9 of the stack mid-batch, restart', {
+      ...report,
+      statuses: Object.fromEntries(load.statuses),
+      restartMs,
+      recoveryMs: restartMs + settleMs,
+    });
     expect(isClean(report), JSON.stringify(report)).toBe(true);
     expect(report.accepted).toBeGreaterThan(100);
   });
@@ -78,13 +83,19 @@ describe('npm start under faults', () => {
     const stoppedAt = Date.now();
     // Half-written would show here: readings without their state, or state counting rows that are not there.
     const totals = await tdb.db.query<{ readings: number; state: number }>(
-      "SELECT (SELECT count(*) FROM readings WHERE device_id LIKE 'sigterm-%')::int AS readings, (SELECT coalesce(sum(readings_total), 0) FROM device_state WHERE device_id LIKE 'sigterm-%')::int AS state");
+      "SELECT (SELECT count(*) FROM readings WHERE device_id LIKE 'sigterm-%')::int AS readings, (SELECT coalesce(sum(readings_total), 0) FROM device_state WHERE device_id LIKE 'sigterm-%')::int AS state",
+    );
     expect(totals.rows[0]?.readings).toBe(totals.rows[0]?.state);
     stack = await startStackProcess(env);
     await pause(2_000);
     await load.stop();
     const { report, settleMs } = await settleStores(load.accepted);
-    printFigures('SIGTERM during load (scale-down), restart', { ...report, statuses: Object.fromEntries(load.statuses), recoveryMs: Date.now() - stoppedAt - 2_000, settleMs });
+    printFigures('SIGTERM during load (scale-down), restart', {
+      ...report,
+      statuses: Object.fromEntries(load.statuses),
+      recoveryMs: Date.now() - stoppedAt - 2_000,
+      settleMs,
+    });
     expect(isClean(report), JSON.stringify(report)).toBe(true);
   });
 });

@@ -6,7 +6,14 @@ import { MeasurementRow } from '../../schemas/tables.ts';
 
 describe('columnsOf', () => {
   it('gives each field its kind and nullability, in declaration order', () => {
-    const row = z.object({ id: z.string(), n: z.int(), x: z.number().nullable(), ok: z.boolean().optional(), at: z.date(), doc: z.record(z.string(), z.string()) });
+    const row = z.object({
+      id: z.string(),
+      n: z.int(),
+      x: z.number().nullable(),
+      ok: z.boolean().optional(),
+      at: z.date(),
+      doc: z.record(z.string(), z.string()),
+    });
     expect(columnsOf(row)).toEqual([
       { name: 'id', kind: 'string', nullable: false },
       { name: 'n', kind: 'int', nullable: false },

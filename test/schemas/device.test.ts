@@ -8,7 +8,8 @@ const es = generateTestKeyPair('es256');
 const rs = generateTestKeyPair('rs256');
 const pem = (key: { export(o: { type: 'spki'; format: 'pem' }): string | Buffer }) => key.export({ type: 'spki', format: 'pem' }).toString();
 /** What the key rule says about a PEM uploaded as a key of this type, through the credential schema. */
-const keyProblem = (type: 'es256' | 'rs256', publicKeyPem: string) => CredentialSpec.safeParse({ type, publicKeyPem }).error?.issues.find((i) => i.path[0] === 'publicKeyPem')?.message;
+const keyProblem = (type: 'es256' | 'rs256', publicKeyPem: string) =>
+  CredentialSpec.safeParse({ type, publicKeyPem }).error?.issues.find((i) => i.path[0] === 'publicKeyPem')?.message;
 
 describe('the device key rule', () => {
   it('accepts an EC P-256 key for es256 and an RSA key of 2048 bits or more for rs256', () => {
@@ -22,26 +23,40 @@ describe('the device key rule', () => {
     expect(keyProblem('es256', rs.publicKeyPem)).toBe('es256 needs an EC P-256 public key');
     expect(keyProblem('es256', pem(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey))).toBe('es256 needs an EC P-256 public key');
     expect(keyProblem('rs256', es.publicKeyPem)).toBe('rs256 needs an RSA public key');
-    expect(keyProblem('rs256', pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey))).toBe(`rs256 needs an RSA key of at least ${MIN_RSA_BITS} bits`);
+    expect(keyProblem('rs256', pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey))).toBe(
+      `rs256 needs an RSA key of at least ${MIN_RSA_BITS} bits`,
+    );
   });
 });
 
 describe('CreateDevice', () => {
   it('takes a device with token and key credentials', () => {
-    const parsed = CreateDevice.parse({ deviceId: 'dev-1', site: 'plant', tags: { line: '1' }, credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2027-01-01T00:00:00Z' }] });
+    const parsed = CreateDevice.parse({
+      deviceId: 'dev-1',
+      site: 'plant',
+      tags: { line: '1' },
+      credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2027-01-01T00:00:00Z' }],
+    });
     expect(parsed.credentials[1]).toMatchObject({ type: 'es256', expiresAt: new Date('2027-01-01T00:00:00Z') });
   });
 
   it('names the key problem under its credential, and refuses too many credentials', () => {
     const bad = CreateDevice.safeParse({ deviceId: 'dev-1', credentials: [{ type: 'token' }, { type: 'rs256', publicKeyPem: es.publicKeyPem }] });
-    expect(bad.success ? [] : bad.error.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['credentials.1.publicKeyPem', 'rs256 needs an RSA public key']]);
-    expect(CreateDevice.safeParse({ deviceId: 'dev-1', credentials: Array.from({ length: MAX_CREDENTIALS + 1 }, () => ({ type: 'token' })) }).success).toBe(false);
+    expect(bad.success ? [] : bad.error.issues.map((i) => [i.path.join('.'), i.message])).toEqual([
+      ['credentials.1.publicKeyPem', 'rs256 needs an RSA public key'],
+    ]);
+    expect(CreateDevice.safeParse({ deviceId: 'dev-1', credentials: Array.from({ length: MAX_CREDENTIALS + 1 }, () => ({ type: 'token' })) }).success).toBe(
+      false,
+    );
   });
 });
 
 describe('PatchDevice', () => {
   it('reads each credential by its form: an id keeps one, anything else is a new spec, issues by index', () => {
-    expect(PatchDevice.parse({ site: null, credentials: [{ credentialId: 'c1' }, { type: 'token' }] })).toEqual({ site: null, credentials: [{ credentialId: 'c1' }, { type: 'token' }] });
+    expect(PatchDevice.parse({ site: null, credentials: [{ credentialId: 'c1' }, { type: 'token' }] })).toEqual({
+      site: null,
+      credentials: [{ credentialId: 'c1' }, { type: 'token' }],
+    });
     const bad = PatchDevice.safeParse({ credentials: [{ credentialId: '' }, { type: 'es256', publicKeyPem: 'x' }] });
     expect(bad.success ? [] : bad.error.issues.map((i) => i.path.join('.')).sort()).toEqual(['credentials.0.credentialId', 'credentials.1.publicKeyPem']);
   });

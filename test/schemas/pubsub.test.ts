@@ -5,7 +5,11 @@ import { PubsubMessage, PushEnvelope } from '../../schemas/pubsub.ts';
 describe('PubsubMessage', () => {
   it('normalises the protobuf spelling to camelCase, with empty data and attributes when absent', () => {
     expect(PubsubMessage.parse({ message_id: '1', publish_time: '2026-04-02T10:00:00Z', ordering_key: 'k' })).toEqual({
-      data: '', attributes: {}, messageId: '1', publishTime: '2026-04-02T10:00:00Z', orderingKey: 'k',
+      data: '',
+      attributes: {},
+      messageId: '1',
+      publishTime: '2026-04-02T10:00:00Z',
+      orderingKey: 'k',
     });
     expect(PubsubMessage.parse({ messageId: '2', data: 'eA==', attributes: null })).toMatchObject({ data: 'eA==', attributes: {} });
   });

@@ -9,7 +9,14 @@ const issuePaths = (value: unknown) => {
 
 describe('Reading', () => {
   it('takes metrics of numbers, booleans and short text, with optional ts, seq, units, location and tags', () => {
-    const reading = { ts: '2026-04-02T10:00:00+02:00', seq: 0, metrics: { t: 21.5, open: false, status: 'ok' }, units: { t: 'Cel' }, location: { lat: 52.5, lon: 13.4 }, tags: { line: '1' } };
+    const reading = {
+      ts: '2026-04-02T10:00:00+02:00',
+      seq: 0,
+      metrics: { t: 21.5, open: false, status: 'ok' },
+      units: { t: 'Cel' },
+      location: { lat: 52.5, lon: 13.4 },
+      tags: { line: '1' },
+    };
     expect(Reading.parse(reading)).toEqual({ ...reading, ts: Date.UTC(2026, 3, 2, 8) });
   });
 

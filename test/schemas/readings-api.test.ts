@@ -14,7 +14,12 @@ describe('QueryTime', () => {
 });
 
 describe('Duration', () => {
-  it.each([['90s', 90_000], ['15m', 900_000], ['2h', 7_200_000], ['7d', 604_800_000]])('%s → %i ms', (text, ms) => {
+  it.each([
+    ['90s', 90_000],
+    ['15m', 900_000],
+    ['2h', 7_200_000],
+    ['7d', 604_800_000],
+  ])('%s → %i ms', (text, ms) => {
     expect(Duration.parse(text)).toBe(ms);
   });
 

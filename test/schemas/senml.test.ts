@@ -58,7 +58,11 @@ describe('RFC 8428 examples', () => {
 
   it('base value and base sum are added', () => {
     const { records } = resolve([{ bn: 'meter:', bv: 100, bs: 5, n: 'a', v: 1 }, { n: 'b' }, { n: 'c', s: 2 }]);
-    expect(records.map((r) => [r.name, r.value])).toEqual([['meter:a', 101], ['meter:b', 100], ['meter:c', 7]]);
+    expect(records.map((r) => [r.name, r.value])).toEqual([
+      ['meter:a', 101],
+      ['meter:b', 100],
+      ['meter:c', 7],
+    ]);
   });
 });
 
@@ -75,7 +79,7 @@ describe('refusals', () => {
   });
 
   it('a record without a value, and an invalid resolved name', () => {
-    const result = parseTelemetry([{ n: 'x' }, { bn: '', n: '-bad' , v: 1 }], { nowMs: NOW, senml: true });
+    const result = parseTelemetry([{ n: 'x' }, { bn: '', n: '-bad', v: 1 }], { nowMs: NOW, senml: true });
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.issues.map((i) => i.path)).toEqual(['0', '1.n']);
   });
@@ -84,7 +88,11 @@ describe('refusals', () => {
 describe('SenML to readings', () => {
   it('groups records by time into readings with units', () => {
     const result = parseTelemetry(
-      [{ bn: 'dev:', bt: 1.767225600e9, n: 'temp', u: 'Cel', v: 21 }, { n: 'hum', u: '%RH', v: 40 }, { n: 'temp', t: 60, v: 22 }],
+      [
+        { bn: 'dev:', bt: 1.7672256e9, n: 'temp', u: 'Cel', v: 21 },
+        { n: 'hum', u: '%RH', v: 40 },
+        { n: 'temp', t: 60, v: 22 },
+      ],
       { nowMs: NOW, senml: true },
     );
     expect(result).toEqual({
@@ -127,7 +135,8 @@ describe('every example of RFC 8428 section 5, value for value', () => {
     expect(storedValues(result.value.readings).sort()).toEqual(records.map((r) => [r.name, r.unit ?? null, r.timeMs, r.value]).sort());
     // The metric is the SenML name, unless the name has several units at one time.
     for (const reading of result.value.readings) {
-      for (const metric of Object.keys(reading.metrics)) expect(metric === senmlNameOfMetric(metric) || metric.endsWith(`[${reading.units?.[metric] ?? ''}]`)).toBe(true);
+      for (const metric of Object.keys(reading.metrics))
+        expect(metric === senmlNameOfMetric(metric) || metric.endsWith(`[${reading.units?.[metric] ?? ''}]`)).toBe(true);
     }
   });
 
@@ -155,15 +164,23 @@ describe('every example of RFC 8428 section 5, value for value', () => {
   it('5.1.6: two base names in one pack, names starting with a digit', () => {
     const pack = examples.find((e) => e.section === '5.1.6')?.pack;
     const result = parseTelemetry(pack, { nowMs: NOW, senml: true });
-    expect(result.ok && result.value.readings).toEqual([{
-      ts: 1_320_078_429_000,
-      metrics: { '2001:db8::2/temperature': 25.2, '2001:db8::2/humidity': 30, '2001:db8::1/temperature': 12.3, '2001:db8::1/humidity': 67 },
-      units: { '2001:db8::2/temperature': 'Cel', '2001:db8::2/humidity': '%RH', '2001:db8::1/temperature': 'Cel', '2001:db8::1/humidity': '%RH' },
-    }]);
+    expect(result.ok && result.value.readings).toEqual([
+      {
+        ts: 1_320_078_429_000,
+        metrics: { '2001:db8::2/temperature': 25.2, '2001:db8::2/humidity': 30, '2001:db8::1/temperature': 12.3, '2001:db8::1/humidity': 67 },
+        units: { '2001:db8::2/temperature': 'Cel', '2001:db8::2/humidity': '%RH', '2001:db8::1/temperature': 'Cel', '2001:db8::1/humidity': '%RH' },
+      },
+    ]);
   });
 
   it('refuses a record repeating a name, unit and time rather than overwriting', () => {
-    const result = parseTelemetry([{ n: 'a', u: 'V', v: 1 }, { n: 'a', u: 'V', v: 2 }], { nowMs: NOW, senml: true });
+    const result = parseTelemetry(
+      [
+        { n: 'a', u: 'V', v: 1 },
+        { n: 'a', u: 'V', v: 2 },
+      ],
+      { nowMs: NOW, senml: true },
+    );
     expect(result.ok).toBe(false);
   });
 });

@@ -14,8 +14,23 @@ describe('schemas/bigquery/measurements.json', () => {
   it('has every column docs/data-model.md lists, partitioned by day of event_ts and clustered by device and metric', async () => {
     const table = JSON.parse(await readFile(MEASUREMENTS_TABLE_FILE, 'utf8')) as ReturnType<typeof bigQueryMeasurementsTable>;
     expect(table.schema.fields.map((f) => f.name)).toEqual([
-      'reading_id', 'device_id', 'event_ts', 'metric', 'value', 'value_text', 'value_bool', 'unit', 'registry',
-      'site', 'tags', 'lat', 'lon', 'seq', 'received_at', 'ingested_at', 'message_id',
+      'reading_id',
+      'device_id',
+      'event_ts',
+      'metric',
+      'value',
+      'value_text',
+      'value_bool',
+      'unit',
+      'registry',
+      'site',
+      'tags',
+      'lat',
+      'lon',
+      'seq',
+      'received_at',
+      'ingested_at',
+      'message_id',
     ]);
     expect(table.schema.fields.map((f) => f.name)).toEqual(columnsOf(MeasurementRow).map((c) => c.name));
     expect(table.schema.fields.find((f) => f.name === 'value')).toEqual({ name: 'value', type: 'FLOAT', mode: 'NULLABLE' });

@@ -21,7 +21,8 @@ interface Operation {
 }
 type Paths = Record<string, Record<string, Operation>>;
 
-const readDocument = async (name: ApiName) => parse(await readFile(`${OPENAPI_DIR}/${name}.yaml`, 'utf8')) as { openapi: string; paths: Paths; security?: unknown[] };
+const readDocument = async (name: ApiName) =>
+  parse(await readFile(`${OPENAPI_DIR}/${name}.yaml`, 'utf8')) as { openapi: string; paths: Paths; security?: unknown[] };
 
 describe.each(APIS)('docs/openapi/%s.yaml', (name) => {
   it('is a valid OpenAPI 3.1 document whose references all resolve', async () => {
@@ -70,9 +71,24 @@ describe('expectResponseMatches', () => {
   });
 
   it.each([
-    { name: 'a missing required field', status: 200, body: { deviceId: 'thermo-1', lastEventTs: null, lastMetrics: null, lastSeenAt: null }, problem: /readingsTotal/ },
-    { name: 'a field the schema does not allow', status: 200, body: { deviceId: 'thermo-1', lastEventTs: null, lastMetrics: null, lastSeenAt: null, readingsTotal: 0, secret: 'x' }, problem: /additionalProperty.*secret/ },
-    { name: 'a timestamp that is not one', status: 200, body: { deviceId: 'thermo-1', lastEventTs: 'yesterday', lastMetrics: null, lastSeenAt: null, readingsTotal: 0 }, problem: /lastEventTs.*date-time/ },
+    {
+      name: 'a missing required field',
+      status: 200,
+      body: { deviceId: 'thermo-1', lastEventTs: null, lastMetrics: null, lastSeenAt: null },
+      problem: /readingsTotal/,
+    },
+    {
+      name: 'a field the schema does not allow',
+      status: 200,
+      body: { deviceId: 'thermo-1', lastEventTs: null, lastMetrics: null, lastSeenAt: null, readingsTotal: 0, secret: 'x' },
+      problem: /additionalProperty.*secret/,
+    },
+    {
+      name: 'a timestamp that is not one',
+      status: 200,
+      body: { deviceId: 'thermo-1', lastEventTs: 'yesterday', lastMetrics: null, lastSeenAt: null, readingsTotal: 0 },
+      problem: /lastEventTs.*date-time/,
+    },
     { name: 'an undocumented status', status: 418, body: {}, problem: /documents no 418 answer/ },
     { name: 'an error body without its message', status: 404, body: { error: 'not_found' }, problem: /required.*message/ },
   ])('refuses $name', async ({ status, body, problem }) => {

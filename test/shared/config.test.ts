@@ -75,7 +75,12 @@ describe('loadConfig', () => {
       logLevel: 'warning',
       pgPoolMax: 12,
       pubsubEmulatorHost: '[::1]:8085',
-      pushAuth: { disabled: true, audience: 'https://ingest.example/', allowedEmails: ['a@p.iam.gserviceaccount.com', 'b@p.iam.gserviceaccount.com'], issuers: ['https://issuer.example'] },
+      pushAuth: {
+        disabled: true,
+        audience: 'https://ingest.example/',
+        allowedEmails: ['a@p.iam.gserviceaccount.com', 'b@p.iam.gserviceaccount.com'],
+        issuers: ['https://issuer.example'],
+      },
     });
     expect(config.stackPorts.ingest).toBe(9091);
   });
@@ -167,7 +172,9 @@ describe('where the environment is read', () => {
       .map((f) => path.join(dir, f));
 
   it('only shared/config.ts reads process.env in functions/, shared/, local/ and scripts/', () => {
-    const readers = ['functions', 'shared', 'local', 'scripts'].flatMap(sources).filter((file) => readFileSync(path.join(ROOT, file), 'utf8').includes('process.env'));
+    const readers = ['functions', 'shared', 'local', 'scripts']
+      .flatMap(sources)
+      .filter((file) => readFileSync(path.join(ROOT, file), 'utf8').includes('process.env'));
     expect(readers).toEqual([path.join('shared', 'config.ts')]);
   });
 

@@ -6,7 +6,9 @@ describe('isProgrammingError', () => {
   it('is told apart from a network failure that fetch reports as a TypeError', () => {
     expect(isProgrammingError(new RangeError('Maximum call stack size exceeded'))).toBe(true);
     expect(isProgrammingError(new TypeError("Cannot read properties of undefined (reading 'x')"))).toBe(true);
-    expect(isProgrammingError(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }))).toBe(false);
+    expect(isProgrammingError(new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) }))).toBe(
+      false,
+    );
     expect(isProgrammingError(new Error('IO Error: No space left on device'))).toBe(false);
   });
 });
@@ -24,12 +26,19 @@ describe('errorResponse', () => {
   });
 
   it('asks for a retry on a TransientError: 503 after 1 s, or 429 when it says how long to wait', () => {
-    expect(errorResponse(new TransientError('database down'))).toEqual({ status: 503, headers: { 'Retry-After': '1' }, body: { error: 'unavailable', message: 'database down' } });
+    expect(errorResponse(new TransientError('database down'))).toEqual({
+      status: 503,
+      headers: { 'Retry-After': '1' },
+      body: { error: 'unavailable', message: 'database down' },
+    });
     expect(errorResponse(new TransientError('pool full', { retryAfterSeconds: 5 }))).toMatchObject({ status: 429, headers: { 'Retry-After': '5' } });
   });
 
   it('answers a PermanentError with 400 and its reason, and hides anything else behind a 500', () => {
-    expect(errorResponse(new PermanentError('unknown_device', 'no such device'))).toEqual({ status: 400, body: { error: 'unknown_device', message: 'no such device', issues: [] } });
+    expect(errorResponse(new PermanentError('unknown_device', 'no such device'))).toEqual({
+      status: 400,
+      body: { error: 'unknown_device', message: 'no such device', issues: [] },
+    });
     expect(errorResponse(new Error('secret detail'))).toEqual({ status: 500, body: { error: 'internal', message: 'internal error' } });
   });
 });

@@ -53,7 +53,9 @@ describe('GroupCommit', () => {
 
   it('fails only the items the flush marks, or all when it throws', async () => {
     const gc = new GroupCommit<number>({
-      maxItems: 10, maxWaitMs: 1, maxConcurrentFlushes: 1,
+      maxItems: 10,
+      maxWaitMs: 1,
+      maxConcurrentFlushes: 1,
       flush: async (items) => {
         if (items.includes(99)) throw new Error('down');
         return items.map((i) => (i % 2 ? new Error(`odd ${i}`) : undefined));
@@ -102,4 +104,3 @@ describe('GroupCommit', () => {
     expect(gc.health()).toEqual({ ok: true, problems: [] });
   });
 });
-

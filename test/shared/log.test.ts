@@ -9,7 +9,11 @@ describe('Cloud Logging JSON', () => {
     log.warn('careful', { n: 1, error: new Error('boom', { cause: 'disk' }) });
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0] as string)).toMatchObject({
-      severity: 'WARNING', message: 'careful', function: 'ingest', n: 1, error: { name: 'Error', message: 'boom', cause: 'disk' },
+      severity: 'WARNING',
+      message: 'careful',
+      function: 'ingest',
+      n: 1,
+      error: { name: 'Error', message: 'boom', cause: 'disk' },
     });
   });
 

@@ -11,7 +11,10 @@ const ts = new Date(nowMs - 60_000).toISOString();
 describe('parseTelemetry', () => {
   it('takes one reading, an array of readings and a batch, with event times as epoch ms', () => {
     expect(parseTelemetry({ ts, metrics: { t: 1 } }, { nowMs })).toEqual({ ok: true, value: { readings: [{ ts: Date.parse(ts), metrics: { t: 1 } }] } });
-    expect(parseTelemetry([{ metrics: { t: 1 } }, { deviceId: 'dev-1', metrics: { t: 2 } }], { nowMs })).toMatchObject({ ok: true, value: { deviceId: 'dev-1', readings: [{}, {}] } });
+    expect(parseTelemetry([{ metrics: { t: 1 } }, { deviceId: 'dev-1', metrics: { t: 2 } }], { nowMs })).toMatchObject({
+      ok: true,
+      value: { deviceId: 'dev-1', readings: [{}, {}] },
+    });
     expect(parseTelemetry({ deviceId: 'dev-1', readings: [{ metrics: { t: 1 } }] }, { nowMs })).toMatchObject({ ok: true, value: { deviceId: 'dev-1' } });
   });
 

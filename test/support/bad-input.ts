@@ -10,21 +10,66 @@ import fc from 'fast-check';
 
 /** Strings that break naive code: control characters, lone surrogates, bidi, SQL, paths. */
 export const EDGE_STRINGS = [
-  '', ' ', '\u0000', 'a\u0000b', '\uD800', '\uDFFF', '\uFFFF', '\uFEFF', 'a\u202Eb', '\u200B', 'é', 'e\u0301', '𝔘𝔫𝔦', '🔥',
-  'x'.repeat(129), 'y'.repeat(5000), "'; DROP TABLE readings; --", "' OR '1'='1", '$1', '%00', '%2F..%2F', '..', '\\', '"',
-  'NaN', 'Infinity', '-0', 'null', 'true', '__proto__', 'constructor',
+  '',
+  ' ',
+  '\u0000',
+  'a\u0000b',
+  '\uD800',
+  '\uDFFF',
+  '\uFFFF',
+  '\uFEFF',
+  'a\u202Eb',
+  '\u200B',
+  'é',
+  'e\u0301',
+  '𝔘𝔫𝔦',
+  '🔥',
+  'x'.repeat(129),
+  'y'.repeat(5000),
+  "'; DROP TABLE readings; --",
+  "' OR '1'='1",
+  '$1',
+  '%00',
+  '%2F..%2F',
+  '..',
+  '\\',
+  '"',
+  'NaN',
+  'Infinity',
+  '-0',
+  'null',
+  'true',
+  '__proto__',
+  'constructor',
 ];
 
 /** Numbers at the edges, plus the strings naive parsers turn into numbers. */
-export const EDGE_NUMBERS: unknown[] = [
-  1e308, -1e308, 5e-324, -0, 0, 2 ** 53 + 1, -(2 ** 63), 2 ** 64, 'NaN', 'Infinity', '-Infinity', '1e309', '0x10', '',
-];
+export const EDGE_NUMBERS: unknown[] = [1e308, -1e308, 5e-324, -0, 0, 2 ** 53 + 1, -(2 ** 63), 2 ** 64, 'NaN', 'Infinity', '-Infinity', '1e309', '0x10', ''];
 
 /** Event times far away, malformed, or at the edge of what the schema allows. */
 export const EDGE_TIMES: unknown[] = [
-  '0001-01-01T00:00:00Z', '1969-12-31T23:59:59Z', '1999-12-31T23:59:59.999Z', '9999-12-31T23:59:59Z', '2026-02-30T00:00:00Z',
-  '2026-13-01T00:00:00Z', '2026-03-01T12:00:00', '2026-03-01', 'yesterday', '', -1, 0, 8.64e15, 8.64e15 + 1, -8.64e15, 1e20, 1.5,
-  'NaN', null, true, {}, [],
+  '0001-01-01T00:00:00Z',
+  '1969-12-31T23:59:59Z',
+  '1999-12-31T23:59:59.999Z',
+  '9999-12-31T23:59:59Z',
+  '2026-02-30T00:00:00Z',
+  '2026-13-01T00:00:00Z',
+  '2026-03-01T12:00:00',
+  '2026-03-01',
+  'yesterday',
+  '',
+  -1,
+  0,
+  8.64e15,
+  8.64e15 + 1,
+  -8.64e15,
+  1e20,
+  1.5,
+  'NaN',
+  null,
+  true,
+  {},
+  [],
 ];
 
 const edgeString = fc.oneof(fc.constantFrom(...EDGE_STRINGS), fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 20 }));
@@ -51,10 +96,22 @@ export const readingLike = fc.record(
 /** A SenML record with base fields, relative times, unknown `_` fields and mistyped values. */
 export const senmlRecordLike = fc.record(
   {
-    bn: edgeString, bt: edgeTime, bu: edgeString, bver: fc.oneof(fc.integer(), edgeValue),
-    n: metricName, u: edgeString, t: fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }), edgeTime),
-    v: fc.oneof(fc.double(), fc.constantFrom(...EDGE_NUMBERS)), vs: edgeString, vb: fc.oneof(fc.boolean(), edgeValue), vd: edgeString,
-    s: edgeValue, ut: edgeValue, _x: edgeValue, _comment: edgeString, unknown_: edgeValue,
+    bn: edgeString,
+    bt: edgeTime,
+    bu: edgeString,
+    bver: fc.oneof(fc.integer(), edgeValue),
+    n: metricName,
+    u: edgeString,
+    t: fc.oneof(fc.integer({ min: -1_000_000, max: 1_000_000 }), edgeTime),
+    v: fc.oneof(fc.double(), fc.constantFrom(...EDGE_NUMBERS)),
+    vs: edgeString,
+    vb: fc.oneof(fc.boolean(), edgeValue),
+    vd: edgeString,
+    s: edgeValue,
+    ut: edgeValue,
+    _x: edgeValue,
+    _comment: edgeString,
+    unknown_: edgeValue,
   },
   { requiredKeys: [] },
 );
@@ -63,7 +120,16 @@ export const senmlRecordLike = fc.record(
 export const extremeValidReading = fc.record(
   {
     ts: fc.oneof(goodTime, fc.constantFrom('2000-01-01T00:00:00Z', '2000-01-01T00:00:00.000+14:00'), fc.constant(Date.now() + 3_600_000)),
-    metrics: fc.dictionary(fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$/), fc.oneof(fc.constantFrom(1e308, -1e308, 5e-324, -0, 2 ** 53 + 1), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.string({ unit: 'grapheme', maxLength: 50 }).filter((t) => !t.includes('\u0000'))), { minKeys: 1, maxKeys: 5 }),
+    metrics: fc.dictionary(
+      fc.stringMatching(/^[A-Za-z][A-Za-z0-9_.:/-]{0,127}$/),
+      fc.oneof(
+        fc.constantFrom(1e308, -1e308, 5e-324, -0, 2 ** 53 + 1),
+        fc.double({ noNaN: true, noDefaultInfinity: true }),
+        fc.boolean(),
+        fc.string({ unit: 'grapheme', maxLength: 50 }).filter((t) => !t.includes('\u0000')),
+      ),
+      { minKeys: 1, maxKeys: 5 },
+    ),
     seq: fc.nat(),
     tags: fc.dictionary(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 20 }), fc.string({ unit: 'grapheme', maxLength: 30 }), { maxKeys: 3 }),
   },
@@ -96,10 +162,13 @@ export const bodyBytes: fc.Arbitrary<{ body: Buffer; gzip: boolean; label: strin
   payloadLike.map((p) => ({ body: Buffer.from(duplicateKeys(JSON.stringify(p) ?? '{}')), gzip: false, label: 'duplicate-keys' })),
   fc.integer({ min: 20, max: 20_000 }).map((n) => ({ body: Buffer.from('['.repeat(n) + ']'.repeat(n)), gzip: false, label: 'deep' })),
   fc.integer({ min: 20, max: 2000 }).map((n) => ({ body: Buffer.from('{"a":'.repeat(n) + '1' + '}'.repeat(n)), gzip: false, label: 'deep-object' })),
-  fc.constantFrom('1e309', '-1e309', '{"metrics":{"t":1e309}}', '{"metrics":{"t":-0}}', '{"metrics":{"t":NaN}}', '[]', '{}', 'null', '""', '\uFEFF{}')
+  fc
+    .constantFrom('1e309', '-1e309', '{"metrics":{"t":1e309}}', '{"metrics":{"t":-0}}', '{"metrics":{"t":NaN}}', '[]', '{}', 'null', '""', '\uFEFF{}')
     .map((text) => ({ body: Buffer.from(text), gzip: false, label: 'edge-literal' })),
   fc.uint8Array({ maxLength: 512 }).map((bytes) => ({ body: Buffer.from(bytes), gzip: false, label: 'random-bytes' })),
-  fc.uint8Array({ maxLength: 256 }).map((bytes) => ({ body: Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.from(bytes)]), gzip: true, label: 'gzip-garbage' })),
+  fc
+    .uint8Array({ maxLength: 256 })
+    .map((bytes) => ({ body: Buffer.concat([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.from(bytes)]), gzip: true, label: 'gzip-garbage' })),
   fc.tuple(payloadLike, fc.nat()).map(([p, cut]) => {
     const zipped = gzipSync(Buffer.from(JSON.stringify(p) ?? 'null'));
     return { body: zipped.subarray(0, Math.max(1, cut % zipped.length)), gzip: true, label: 'gzip-truncated' };
@@ -112,6 +181,22 @@ export const bodyBytes: fc.Arbitrary<{ body: Buffer; gzip: boolean; label: strin
 /** Header values a client can send (visible Latin-1, no CR/LF). */
 export const headerValue = fc.oneof(
   fc.string({ maxLength: 60 }).map((s) => s.replace(/[^\x20-\x7e]/g, '')),
-  fc.constantFrom('', ' ', 'application/json', 'application/senml+json', 'text/plain', 'application/json; charset=latin1', 'application/xml',
-    'application/cloudevents+json', '1.0', '0.3', 'gzip', 'br', 'identity, gzip', 'Bearer', 'Bearer  ', 'null'),
+  fc.constantFrom(
+    '',
+    ' ',
+    'application/json',
+    'application/senml+json',
+    'text/plain',
+    'application/json; charset=latin1',
+    'application/xml',
+    'application/cloudevents+json',
+    '1.0',
+    '0.3',
+    'gzip',
+    'br',
+    'identity, gzip',
+    'Bearer',
+    'Bearer  ',
+    'null',
+  ),
 );

@@ -40,9 +40,7 @@ export interface InsertAllBody {
 
 /** What the next insertAll request gets instead of the normal answer. */
 export type ScriptedFault =
-  | { kind: 'status'; status: number }
-  | { kind: 'rowErrors'; reason: string; match: (insertId: string) => boolean }
-  | { kind: 'hangUp' };
+  { kind: 'status'; status: number } | { kind: 'rowErrors'; reason: string; match: (insertId: string) => boolean } | { kind: 'hangUp' };
 
 interface InsertError {
   index: number;
@@ -178,8 +176,7 @@ export async function startBigQueryStandIn(): Promise<BigQueryStandIn> {
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    insertAllRequests: () =>
-      requests.filter((r) => r.method === 'POST' && r.path.split('?')[0]?.endsWith('/insertAll')).map((r) => r.body as InsertAllBody),
+    insertAllRequests: () => requests.filter((r) => r.method === 'POST' && r.path.split('?')[0]?.endsWith('/insertAll')).map((r) => r.body as InsertAllBody),
     storedRows(dataset, table) {
       const state = tableState(dataset, table);
       return state ? [...state.rows.values(), ...state.unkeyed] : [];

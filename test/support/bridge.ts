@@ -29,7 +29,12 @@ export function useEmulator(): string {
   return host;
 }
 
-export async function startBridge(options: { databaseUrl: string; env?: Record<string, string>; providers?: Partial<Providers>; logger?: Logger }): Promise<BridgeUnderTest> {
+export async function startBridge(options: {
+  databaseUrl: string;
+  env?: Record<string, string>;
+  providers?: Partial<Providers>;
+  logger?: Logger;
+}): Promise<BridgeUnderTest> {
   useEmulator();
   const topicName = `telemetry-${randomBytes(4).toString('hex')}`;
   const pubsub = new PubSub({ projectId: TEST_PROJECT });
@@ -42,7 +47,13 @@ export async function startBridge(options: { databaseUrl: string; env?: Record<s
   const states = new Map<string, Message>();
   collect(stateSubscription, states);
   const served = await startFunction(bridge, {
-    env: { DATABASE_URL: options.databaseUrl, GOOGLE_CLOUD_PROJECT: TEST_PROJECT, TELEMETRY_TOPIC: topicName, STATE_TOPIC: `${topicName}-state`, ...options.env },
+    env: {
+      DATABASE_URL: options.databaseUrl,
+      GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
+      TELEMETRY_TOPIC: topicName,
+      STATE_TOPIC: `${topicName}-state`,
+      ...options.env,
+    },
     ...(options.providers ? { providers: options.providers } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -29,7 +29,13 @@ const BASE_MS = Date.now() - 6 * 3_600_000;
 export const eventMsOf = (seq: number) => BASE_MS + seq * 1000;
 
 /** Starts `concurrency` device loops posting `perRequest` readings each through the bridge. */
-export function startDeviceLoad(options: { bridgeUrl: string; devices: LoadDevice[]; perRequest?: number; concurrency?: number; retryDelayMs?: number }): DeviceLoad {
+export function startDeviceLoad(options: {
+  bridgeUrl: string;
+  devices: LoadDevice[];
+  perRequest?: number;
+  concurrency?: number;
+  retryDelayMs?: number;
+}): DeviceLoad {
   const accepted = new Map<string, number[]>(options.devices.map((d) => [d.deviceId, []]));
   const statuses = new Map<string, number>();
   const nextSeq = new Map<string, number>(options.devices.map((d) => [d.deviceId, 0]));
@@ -65,7 +71,10 @@ export function startDeviceLoad(options: { bridgeUrl: string; devices: LoadDevic
       const device = options.devices[i % options.devices.length] as LoadDevice;
       const first = nextSeq.get(device.deviceId) ?? 0;
       nextSeq.set(device.deviceId, first + perRequest);
-      await postUntilAccepted(device, Array.from({ length: perRequest }, (_, k) => first + k));
+      await postUntilAccepted(
+        device,
+        Array.from({ length: perRequest }, (_, k) => first + k),
+      );
       await new Promise((r) => setTimeout(r, 5));
     }
   });
@@ -110,7 +119,12 @@ export async function checkDelivery(db: Sql, warehouseRows: WarehouseRows, accep
   const pgSet = new Set(pgKeys);
   const whKeys = wh.map((r) => `${key(r.device_id, Number(r.seq))}#${r.metric}`);
   const whReadings = new Set(wh.map((r) => key(r.device_id, Number(r.seq))));
-  const states = (await db.query<{ device_id: string; last_event_ts: Date; readings_total: number }>('SELECT device_id, last_event_ts, readings_total FROM device_state WHERE device_id = ANY($1)', [deviceIds])).rows;
+  const states = (
+    await db.query<{ device_id: string; last_event_ts: Date; readings_total: number }>(
+      'SELECT device_id, last_event_ts, readings_total FROM device_state WHERE device_id = ANY($1)',
+      [deviceIds],
+    )
+  ).rows;
   const stateMismatches: string[] = [];
   for (const deviceId of deviceIds) {
     const seqs = pg.filter((r) => r.device_id === deviceId).map((r) => Number(r.seq));
@@ -118,7 +132,9 @@ export async function checkDelivery(db: Sql, warehouseRows: WarehouseRows, accep
     if (seqs.length === 0) continue;
     const newest = eventMsOf(Math.max(...seqs));
     if (state?.last_event_ts.getTime() !== newest || Number(state.readings_total) !== seqs.length) {
-      stateMismatches.push(`${deviceId}: state ${state?.last_event_ts.toISOString()} total ${state?.readings_total}, newest ${new Date(newest).toISOString()} of ${seqs.length}`);
+      stateMismatches.push(
+        `${deviceId}: state ${state?.last_event_ts.toISOString()} total ${state?.readings_total}, newest ${new Date(newest).toISOString()} of ${seqs.length}`,
+      );
     }
   }
   return {
@@ -160,10 +176,13 @@ export async function registerDevices(stack: StackProcess, adminToken: string, p
 /** Waits until both stores hold every accepted reading; returns the report and how long that took. */
 export async function settle(db: Sql, warehouseRows: WarehouseRows, accepted: Map<string, number[]>): Promise<{ report: DeliveryReport; settleMs: number }> {
   const started = Date.now();
-  await waitFor(async () => {
-    const report = await checkDelivery(db, warehouseRows, accepted);
-    return report.lostPostgres === 0 && report.lostWarehouse === 0;
-  }, { timeoutMs: 90_000, intervalMs: 500, what: 'every accepted reading in both stores' }).catch(() => undefined);
+  await waitFor(
+    async () => {
+      const report = await checkDelivery(db, warehouseRows, accepted);
+      return report.lostPostgres === 0 && report.lostWarehouse === 0;
+    },
+    { timeoutMs: 90_000, intervalMs: 500, what: 'every accepted reading in both stores' },
+  ).catch(() => undefined);
   const report = await checkDelivery(db, warehouseRows, accepted);
   return { report, settleMs: Date.now() - started };
 }

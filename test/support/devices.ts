@@ -46,10 +46,11 @@ export async function createDevice(db: Sql, spec: TestDeviceSpec): Promise<TestD
   );
   const token = spec.token ? generateDeviceToken() : undefined;
   if (token !== undefined) {
-    await db.query(
-      `INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ($1, $2, 'token', $3)`,
-      [randomUUID(), spec.deviceId, hashDeviceToken(token)],
-    );
+    await db.query(`INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ($1, $2, 'token', $3)`, [
+      randomUUID(),
+      spec.deviceId,
+      hashDeviceToken(token),
+    ]);
   }
   for (const key of spec.publicKeys ?? []) {
     const expiresAt = key.expiresAt === undefined ? null : new Date(key.expiresAt).toISOString();
@@ -77,10 +78,7 @@ export interface TestKeyPair {
 
 /** A fresh key pair of the kind IoT Core devices use: EC P-256 (ES256) or RSA 2048 (RS256). */
 export function generateTestKeyPair(type: PublicKeyType): TestKeyPair {
-  const { publicKey, privateKey } =
-    type === 'es256'
-      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { publicKey, privateKey } = type === 'es256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return {
     type,
     publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),

@@ -57,7 +57,10 @@ async function readingsTotal(stack: StackProcess, deviceId: string): Promise<num
 }
 
 async function warehouseCounts(dataDir: string, deviceId: string): Promise<{ rows: number; readings: number }> {
-  const [row] = await runQueryScript(dataDir, `SELECT count(*) AS rows, count(DISTINCT reading_id) AS readings FROM measurements WHERE device_id = '${deviceId}'`);
+  const [row] = await runQueryScript(
+    dataDir,
+    `SELECT count(*) AS rows, count(DISTINCT reading_id) AS readings FROM measurements WHERE device_id = '${deviceId}'`,
+  );
   return { rows: Number(row?.rows), readings: Number(row?.readings) };
 }
 
@@ -83,7 +86,11 @@ export async function runPipelineScenario(options: ScenarioOptions): Promise<voi
     await pauseWarehouse(stack, true);
     const before = await options.countDeadLettered(stack);
     expect(await postReadings(stack, poisonDevice, poisonToken, 1)).toBe(1);
-    await waitFor(async () => (await options.countDeadLettered(stack)) > before, { timeoutMs: 40_000, intervalMs: 200, what: 'the poison message to be dead-lettered' });
+    await waitFor(async () => (await options.countDeadLettered(stack)) > before, {
+      timeoutMs: 40_000,
+      intervalMs: 200,
+      what: 'the poison message to be dead-lettered',
+    });
     await pauseWarehouse(stack, false);
 
     // 3. kill -9 right after a burst of 202s; a restart delivers every accepted reading once.

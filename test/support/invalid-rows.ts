@@ -37,7 +37,8 @@ function readingRuleProblems(row: z.infer<typeof ReadingRow>): string[] {
   const problems: string[] = [];
   if (!DeviceId.safeParse(row.device_id).success) problems.push('device_id is not a valid device id');
   const ms = row.event_ts.getTime();
-  if (!(ms >= EARLIEST_EVENT_MS && ms <= row.ingested_at.getTime() + MAX_FUTURE_SKEW_MS + 60_000)) problems.push(`event_ts ${row.event_ts.toISOString()} out of range`);
+  if (!(ms >= EARLIEST_EVENT_MS && ms <= row.ingested_at.getTime() + MAX_FUTURE_SKEW_MS + 60_000))
+    problems.push(`event_ts ${row.event_ts.toISOString()} out of range`);
   for (const [name, value] of Object.entries(row.metrics)) {
     if (!MetricName.safeParse(name).success) problems.push(`metric name ${JSON.stringify(name)}`);
     if (!MetricValue.safeParse(value).success) problems.push(`metric value ${JSON.stringify(value)}`);

@@ -35,7 +35,9 @@ export function signJwt(options: SignJwtOptions): string {
       signature = Buffer.alloc(0);
       break;
     case 'HS256':
-      signature = createHmac('sha256', options.key ?? '').update(data).digest();
+      signature = createHmac('sha256', options.key ?? '')
+        .update(data)
+        .digest();
       break;
     case 'ES256':
       signature = sign('sha256', data, { key: requireKey(options), dsaEncoding: 'ieee-p1363' });

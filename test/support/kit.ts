@@ -99,9 +99,7 @@ export function makeMessage(fixture: MessageFixture) {
 /** Wrapped push body; `snake` uses the protobuf field names some senders still use. */
 export function makePushBody(fixture: MessageFixture, options: { snake?: boolean; deliveryAttempt?: number } = {}): HttpFixture {
   const m = makeMessage(fixture);
-  const message = options.snake
-    ? { data: m.data, attributes: m.attributes, message_id: m.messageId, publish_time: m.publishTime }
-    : m;
+  const message = options.snake ? { data: m.data, attributes: m.attributes, message_id: m.messageId, publish_time: m.publishTime } : m;
   return {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({

@@ -15,7 +15,10 @@ export function freePort(): Promise<number> {
 }
 
 /** Polls `check` until it returns true (errors count as false). */
-export async function waitFor(check: () => Promise<boolean> | boolean, options: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   let lastError: unknown;
   while (Date.now() < deadline) {

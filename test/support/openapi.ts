@@ -86,7 +86,9 @@ function compile(document: Document, schema: unknown): ValidateFunction {
   // OpenAPI's own annotations inside schemas.
   ajv.addVocabulary(['example', 'discriminator', 'xml', 'externalDocs']);
   // Component schemas become $defs of one root, so that their $refs resolve inside it.
-  const root = JSON.parse(JSON.stringify({ ...(schema as object), $defs: document.components?.schemas ?? {} }).replaceAll('"#/components/schemas/', '"#/$defs/')) as object;
+  const root = JSON.parse(
+    JSON.stringify({ ...(schema as object), $defs: document.components?.schemas ?? {} }).replaceAll('"#/components/schemas/', '"#/$defs/'),
+  ) as object;
   return ajv.compile(root);
 }
 

@@ -32,9 +32,10 @@ export function pubsubEmulatorLauncher(): string {
 export async function startPubsubEmulator(options: { cpu?: number } = {}): Promise<RunningEmulator> {
   const port = await freePort();
   const command = [pubsubEmulatorLauncher(), '--host=127.0.0.1', `--port=${port}`];
-  const child = options.cpu === undefined
-    ? spawn(command[0] as string, command.slice(1), { stdio: 'ignore', detached: true })
-    : spawn('taskset', ['-c', String(options.cpu), ...command], { stdio: 'ignore', detached: true });
+  const child =
+    options.cpu === undefined
+      ? spawn(command[0] as string, command.slice(1), { stdio: 'ignore', detached: true })
+      : spawn('taskset', ['-c', String(options.cpu), ...command], { stdio: 'ignore', detached: true });
   const host = `127.0.0.1:${port}`;
   const stop = () => {
     try {

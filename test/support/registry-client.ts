@@ -20,7 +20,12 @@ export interface RegistryCallOptions {
 }
 
 export function createRegistryClient(baseUrl: string, adminToken: string) {
-  return async function call<T = Record<string, unknown>>(method: string, path: string, body?: unknown, options: RegistryCallOptions = {}): Promise<RegistryAnswer<T>> {
+  return async function call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: RegistryCallOptions = {},
+  ): Promise<RegistryAnswer<T>> {
     const token = options.token === undefined ? adminToken : options.token;
     const headers: Record<string, string> = { ...(token !== null ? { authorization: `Bearer ${token}` } : {}) };
     const payload = options.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));

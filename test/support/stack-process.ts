@@ -49,14 +49,17 @@ export async function startStackProcess(env: Record<string, string>, options: { 
   let state: StackState | undefined;
   let gone = false;
   void exited.then(() => (gone = true));
-  await waitFor(async () => {
-    if (gone) throw new Error(`npm start exited:\n${output}`);
-    const parsed = StackState.safeParse(JSON.parse(await readFile(join(env.DATA_DIR as string, 'stack.json'), 'utf8')));
-    if (!parsed.success || parsed.data.pid !== child.pid) return false;
-    for (const url of Object.values(parsed.data.urls)) if (!(await fetch(`${url}/healthz`)).ok) return false;
-    state = parsed.data;
-    return true;
-  }, { timeoutMs: options.readyTimeoutMs ?? 30_000, intervalMs: 100, what: 'npm start to be ready' }).catch((error: unknown) => {
+  await waitFor(
+    async () => {
+      if (gone) throw new Error(`npm start exited:\n${output}`);
+      const parsed = StackState.safeParse(JSON.parse(await readFile(join(env.DATA_DIR as string, 'stack.json'), 'utf8')));
+      if (!parsed.success || parsed.data.pid !== child.pid) return false;
+      for (const url of Object.values(parsed.data.urls)) if (!(await fetch(`${url}/healthz`)).ok) return false;
+      state = parsed.data;
+      return true;
+    },
+    { timeoutMs: options.readyTimeoutMs ?? 30_000, intervalMs: 100, what: 'npm start to be ready' },
+  ).catch((error: unknown) => {
     child.kill('SIGKILL');
     throw new Error(`${String(error)}\n--- output ---\n${output}`);
   });

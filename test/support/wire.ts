@@ -16,7 +16,10 @@ export interface RawResponse {
 }
 
 /** Sends exactly these bytes and headers; resolves with status and parsed JSON (if any). */
-export function sendRaw(url: string, options: { method?: string; path?: string; headers?: Record<string, string>; body?: Buffer | string }): Promise<RawResponse> {
+export function sendRaw(
+  url: string,
+  options: { method?: string; path?: string; headers?: Record<string, string>; body?: Buffer | string },
+): Promise<RawResponse> {
   const target = new URL(options.path ?? '/', url);
   return new Promise((resolve, reject) => {
     const req = request(

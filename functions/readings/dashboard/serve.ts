@@ -38,7 +38,13 @@ interface Asset {
 
 function asset(text: string, type: string, cacheControl: string): Asset {
   const identity = Buffer.from(text, 'utf8');
-  return { type, cacheControl, identity, gzip: gzipSync(identity, { level: 9 }), etag: `"${createHash('sha256').update(identity).digest('base64url').slice(0, 16)}"` };
+  return {
+    type,
+    cacheControl,
+    identity,
+    gzip: gzipSync(identity, { level: 9 }),
+    etag: `"${createHash('sha256').update(identity).digest('base64url').slice(0, 16)}"`,
+  };
 }
 
 const hashOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);

@@ -8,7 +8,15 @@ import { renderChart } from '../../../bench/lib/chart.ts';
 describe('bench chart', () => {
   it('draws one bar per subject with its value, a target line, and escapes labels', () => {
     const svg = renderChart('T <1>', 'sub & title', [
-      { title: 'Throughput', unit: 'req/s', bars: [{ label: 'a < b', value: 1500, role: 'project' }, { label: 'bare', value: 3000, role: 'baseline' }], target: { value: 2000, label: 'goal' } },
+      {
+        title: 'Throughput',
+        unit: 'req/s',
+        bars: [
+          { label: 'a < b', value: 1500, role: 'project' },
+          { label: 'bare', value: 3000, role: 'baseline' },
+        ],
+        target: { value: 2000, label: 'goal' },
+      },
       { title: 'Empty figure', unit: 'ms', bars: [{ label: 'missing', value: NaN, role: 'diagnostic' }] },
     ]);
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);

@@ -26,18 +26,25 @@ describe('decodePublishEvent', () => {
 describe('iotCoreAttributes', () => {
   it('names the device as IoT Core did, with the location and subFolder only when known', () => {
     expect(iotCoreAttributes(device, { project: 'p', location: 'europe-west1', registry: 'reg-b' }, '')).toEqual({
-      deviceId: 'dev-1', deviceNumId: '42', deviceRegistryId: 'reg-b', deviceRegistryLocation: 'europe-west1', projectId: 'p', subFolder: '',
+      deviceId: 'dev-1',
+      deviceNumId: '42',
+      deviceRegistryId: 'reg-b',
+      deviceRegistryLocation: 'europe-west1',
+      projectId: 'p',
+      subFolder: '',
     });
     expect(iotCoreAttributes(device, { project: 'p' })).toEqual({ deviceId: 'dev-1', deviceNumId: '42', deviceRegistryId: 'reg-a', projectId: 'p' });
   });
 });
 
 describe('googleErrorResponse', () => {
-  it('answers in Google\'s error shape with the canonical status, each issue a field violation', () => {
+  it("answers in Google's error shape with the canonical status, each issue a field violation", () => {
     const answer = googleErrorResponse(new ValidationError('bad', [{ path: 'binaryData', message: 'required' }]));
     expect(answer).toMatchObject({ status: 400, code: 'invalid_argument' });
     expect(answer.body.error).toEqual({
-      code: 400, message: 'bad', status: 'INVALID_ARGUMENT',
+      code: 400,
+      message: 'bad',
+      status: 'INVALID_ARGUMENT',
       details: [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [{ field: 'binaryData', description: 'required' }] }],
     });
   });

@@ -43,7 +43,11 @@ describe('verifyDeviceJwt accepts', () => {
 describe('verifyDeviceJwt refuses, saying why', () => {
   const cases: { name: string; token: () => string; reason: RegExp }[] = [
     { name: 'alg none', token: () => signJwt({ alg: 'none', claims: claimsNow() }), reason: /neither RS256 nor ES256/ },
-    { name: 'HS256 with the public key as secret', token: () => signJwt({ alg: 'HS256', key: es.publicKeyPem, claims: claimsNow() }), reason: /neither RS256 nor ES256/ },
+    {
+      name: 'HS256 with the public key as secret',
+      token: () => signJwt({ alg: 'HS256', key: es.publicKeyPem, claims: claimsNow() }),
+      reason: /neither RS256 nor ES256/,
+    },
     { name: 'a crit header', token: () => esToken(claimsNow(), { crit: ['exp'] }), reason: /crit/ },
     { name: 'another audience', token: () => esToken(claimsNow({ aud: 'other-project' })), reason: /aud is "other-project"/ },
     { name: 'no exp', token: () => esToken({ aud: PROJECT, iat: NOW_S }), reason: /iat and exp must be numbers/ },
@@ -53,12 +57,24 @@ describe('verifyDeviceJwt refuses, saying why', () => {
     { name: 'expired beyond the skew', token: () => esToken({ aud: PROJECT, iat: NOW_S - 7200, exp: NOW_S - JWT_CLOCK_SKEW_SECONDS }), reason: /expired/ },
     { name: 'nbf too far ahead', token: () => esToken(claimsNow({ nbf: NOW_S + JWT_CLOCK_SKEW_SECONDS + 1 })), reason: /nbf is in the future/ },
     { name: 'nbf not a number', token: () => esToken(claimsNow({ nbf: 'soon' })), reason: /nbf must be a number/ },
-    { name: 'a key the device does not have', token: () => signJwt({ alg: 'ES256', key: otherEs.privateKeyPem, claims: claimsNow() }), reason: /no registered, unexpired ES256 key/ },
-    { name: 'a header naming the other algorithm', token: () => signJwt({ alg: 'RS256', key: rs.privateKeyPem, claims: claimsNow(), header: { alg: 'ES256' } }), reason: /ES256 signature has/ },
+    {
+      name: 'a key the device does not have',
+      token: () => signJwt({ alg: 'ES256', key: otherEs.privateKeyPem, claims: claimsNow() }),
+      reason: /no registered, unexpired ES256 key/,
+    },
+    {
+      name: 'a header naming the other algorithm',
+      token: () => signJwt({ alg: 'RS256', key: rs.privateKeyPem, claims: claimsNow(), header: { alg: 'ES256' } }),
+      reason: /ES256 signature has/,
+    },
     { name: 'two parts', token: () => esToken().split('.').slice(0, 2).join('.'), reason: /three parts/ },
     { name: 'four parts', token: () => `${esToken()}.x`, reason: /three parts/ },
     { name: 'a header that is not JSON', token: () => `eyJub3Q.${esToken().split('.').slice(1).join('.')}`, reason: /header is not a JSON object/ },
-    { name: 'a payload that is an array', token: () => signJwt({ alg: 'ES256', key: es.privateKeyPem, claims: [] as unknown as JwtClaims }), reason: /payload is not a JSON object/ },
+    {
+      name: 'a payload that is an array',
+      token: () => signJwt({ alg: 'ES256', key: es.privateKeyPem, claims: [] as unknown as JwtClaims }),
+      reason: /payload is not a JSON object/,
+    },
     { name: 'more than 4096 characters', token: () => esToken(claimsNow({ pad: 'x'.repeat(4096) })), reason: /longer than 4096/ },
   ];
   it.each(cases)('$name', ({ token, reason }) => {

@@ -20,7 +20,10 @@ describe('buildTelemetryMessage', () => {
     const message = buildTelemetryMessage(device, normalised([{ deviceId: 'dev-1', ts, seq: 1, metrics: { t: 1 } }, { metrics: { t: 2 } }]), receivedAt);
     expect(JSON.parse(message.data.toString())).toEqual({
       deviceId: 'dev-1',
-      readings: [{ ts: new Date(ts).toISOString(), seq: 1, metrics: { t: 1 } }, { ts: receivedIso, metrics: { t: 2 } }],
+      readings: [
+        { ts: new Date(ts).toISOString(), seq: 1, metrics: { t: 1 } },
+        { ts: receivedIso, metrics: { t: 2 } },
+      ],
     });
     expect(message.attributes).toEqual({ deviceId: 'dev-1', deviceNumId: '42', registry: 'reg-a', schemaVersion: '1', receivedAt: receivedIso });
   });

@@ -31,7 +31,11 @@ describe('isSenmlMediaType', () => {
   it('answers 415 for any other type, naming both accepted ones', () => {
     const error = caught(() => isSenmlMediaType('text/plain'));
     expect(error).toBeInstanceOf(HttpError);
-    expect(error).toMatchObject({ status: 415, code: 'unsupported_media_type', message: expect.stringMatching(/application\/json.*application\/senml\+json/) as unknown });
+    expect(error).toMatchObject({
+      status: 415,
+      code: 'unsupported_media_type',
+      message: expect.stringMatching(/application\/json.*application\/senml\+json/) as unknown,
+    });
   });
 });
 
@@ -40,7 +44,11 @@ describe('parseBoundedJson', () => {
 
   it(`parses JSON nested ${MAX_JSON_DEPTH} deep and refuses one level more before parsing`, () => {
     expect(() => parseBoundedJson(nested(MAX_JSON_DEPTH))).not.toThrow();
-    expect(caught(() => parseBoundedJson(nested(MAX_JSON_DEPTH + 1), 'the body'))).toMatchObject({ status: 400, code: 'too_deep', message: expect.stringMatching(/^the body nests/) as unknown });
+    expect(caught(() => parseBoundedJson(nested(MAX_JSON_DEPTH + 1), 'the body'))).toMatchObject({
+      status: 400,
+      code: 'too_deep',
+      message: expect.stringMatching(/^the body nests/) as unknown,
+    });
   });
 
   it('does not count brackets inside strings, escaped quotes included', () => {
@@ -52,7 +60,11 @@ describe('parseBoundedJson', () => {
     const empty = caught(() => parseBoundedJson(Buffer.alloc(0), 'binaryData'));
     expect(empty).toBeInstanceOf(ValidationError);
     expect(empty).toMatchObject({ message: 'binaryData is empty' });
-    expect(caught(() => parseBoundedJson(Buffer.from('{"a":')))).toMatchObject({ status: 400, code: 'invalid_json', message: expect.stringMatching(/^body is not valid JSON/) as unknown });
+    expect(caught(() => parseBoundedJson(Buffer.from('{"a":')))).toMatchObject({
+      status: 400,
+      code: 'invalid_json',
+      message: expect.stringMatching(/^body is not valid JSON/) as unknown,
+    });
   });
 });
 

@@ -36,12 +36,15 @@ describe('matchRoute', () => {
 
   it('answers 400 naming an id no device can have, or a malformed escape', () => {
     expect(refusal('POST', '/v1/devices/1x/telemetry')).toMatchObject({ status: 400, issues: [{ path: 'deviceId' }] });
-    expect(refusal('POST', '/v1/devices/dev%zz/telemetry')).toMatchObject({ status: 400, issues: [{ path: 'deviceId', message: 'is not valid percent-encoded UTF-8' }] });
+    expect(refusal('POST', '/v1/devices/dev%zz/telemetry')).toMatchObject({
+      status: 400,
+      issues: [{ path: 'deviceId', message: 'is not valid percent-encoded UTF-8' }],
+    });
   });
 });
 
 describe('isIotCorePath', () => {
-  it('recognises IoT Core paths even when malformed, so their errors take Google\'s shape', () => {
+  it("recognises IoT Core paths even when malformed, so their errors take Google's shape", () => {
     expect(isIotCorePath(`${IOT}:publishEvent`)).toBe(true);
     expect(isIotCorePath('/v1/projects/whatever')).toBe(true);
     expect(isIotCorePath('/v1/devices/dev-1/telemetry')).toBe(false);

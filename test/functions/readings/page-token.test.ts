@@ -31,8 +31,18 @@ describe('page tokens', () => {
   it('are refused when altered, forged, signed under another secret, or holding another cursor', () => {
     const [payload, signature] = token.split('.') as [string, string];
     const altered = Buffer.from(JSON.stringify({ v: 1, s: 'device=dev-1&order=asc', c: { ts: 6, id: 'r1' } })).toString('base64url');
-    for (const bad of [`${altered}.${signature}`, `${payload}.${'A'.repeat(43)}`, createPageTokenCodec(['secret-b']).encode('device=dev-1&order=asc', { ts: 5, id: 'r1' }), codec.encode('device=dev-1&order=asc', { other: true }), 'not a token', '']) {
-      expect(problem(() => codec.decode(bad, 'device=dev-1&order=asc', Cursor)), bad).toBe('is not a page token this API issued');
+    for (const bad of [
+      `${altered}.${signature}`,
+      `${payload}.${'A'.repeat(43)}`,
+      createPageTokenCodec(['secret-b']).encode('device=dev-1&order=asc', { ts: 5, id: 'r1' }),
+      codec.encode('device=dev-1&order=asc', { other: true }),
+      'not a token',
+      '',
+    ]) {
+      expect(
+        problem(() => codec.decode(bad, 'device=dev-1&order=asc', Cursor)),
+        bad,
+      ).toBe('is not a page token this API issued');
     }
   });
 });

@@ -14,7 +14,11 @@ import { openLocalPubsub, type LocalPubsub, type LocalPubsubOptions, type PushSu
 import { waitFor } from '../../support/net.ts';
 
 interface Received {
-  body: { message: { data: string; attributes: Record<string, string>; messageId: string; message_id: string; publishTime: string; publish_time: string }; subscription: string; deliveryAttempt: number };
+  body: {
+    message: { data: string; attributes: Record<string, string>; messageId: string; message_id: string; publishTime: string; publish_time: string };
+    subscription: string;
+    deliveryAttempt: number;
+  };
   at: number;
 }
 

@@ -27,7 +27,14 @@ describe('local Pub/Sub delivery', () => {
   it('writes the wrapped push body with both field spellings, as Pub/Sub sends it', () => {
     const message = { id: '7', topic: 'telemetry', data: 'eA==', attributes: { deviceId: 'd' }, publishTime: '2026-04-02T10:00:00.000Z', pending: ['s'] };
     expect(JSON.parse(buildPushBody(message, 'projects/p/subscriptions/s', 3))).toEqual({
-      message: { data: 'eA==', attributes: { deviceId: 'd' }, messageId: '7', message_id: '7', publishTime: message.publishTime, publish_time: message.publishTime },
+      message: {
+        data: 'eA==',
+        attributes: { deviceId: 'd' },
+        messageId: '7',
+        message_id: '7',
+        publishTime: message.publishTime,
+        publish_time: message.publishTime,
+      },
       subscription: 'projects/p/subscriptions/s',
       deliveryAttempt: 3,
     });

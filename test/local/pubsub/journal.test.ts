@@ -33,7 +33,14 @@ async function openJournal(dir: string, compactAfterLines?: number): Promise<{ j
 
 /** A message of about `bytes` bytes (not a multiple of the page size). */
 function message(journal: Journal, bytes: number): StoredMessage {
-  return { id: journal.nextId(), topic: 'telemetry', data: 'x'.repeat(bytes), attributes: {}, publishTime: new Date(0).toISOString(), pending: ['telemetry-ingest'] };
+  return {
+    id: journal.nextId(),
+    topic: 'telemetry',
+    data: 'x'.repeat(bytes),
+    attributes: {},
+    publishTime: new Date(0).toISOString(),
+    pending: ['telemetry-ingest'],
+  };
 }
 
 /** Publishes concurrent bursts until the disk refuses; returns what resolved and what was refused. */
@@ -42,7 +49,14 @@ async function fillUp(journal: Journal, bytes: number): Promise<{ accepted: stri
   const refused: { id: string; error: unknown }[] = [];
   for (let round = 0; round < 200 && refused.length === 0; round++) {
     const burst = Array.from({ length: 7 }, () => message(journal, bytes));
-    await Promise.all(burst.map((m) => journal.append(m).then(() => accepted.push(m.id), (error: unknown) => refused.push({ id: m.id, error }))));
+    await Promise.all(
+      burst.map((m) =>
+        journal.append(m).then(
+          () => accepted.push(m.id),
+          (error: unknown) => refused.push({ id: m.id, error }),
+        ),
+      ),
+    );
   }
   return { accepted, refused };
 }

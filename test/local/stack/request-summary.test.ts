@@ -24,7 +24,9 @@ describe('the request summary', () => {
       summary.logger.info('stack ready');
       summary.stop();
       const messages = lines.map((l) => (JSON.parse(l) as { message: string }).message);
-      expect(messages, level).toEqual(level === 'debug' ? ['request', 'stack ready'] : ['stack ready', '1 requests in 60 s, accepted 1 (1 readings), refused 0, stored 0, rejected 0']);
+      expect(messages, level).toEqual(
+        level === 'debug' ? ['request', 'stack ready'] : ['stack ready', '1 requests in 60 s, accepted 1 (1 readings), refused 0, stored 0, rejected 0'],
+      );
     }
   });
 });

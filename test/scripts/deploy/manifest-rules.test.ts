@@ -34,7 +34,16 @@ describe('findPlaceholders', () => {
         apiVersion: 'serving.knative.dev/v1',
         kind: 'Service',
         metadata: { name: 'ingest', annotations: { note: 'fine' } },
-        spec: { template: { spec: { containers: [{ image: 'REGION-docker.pkg.dev/PROJECT_ID/telemetry/ingest' }, { image: 'europe-docker.pkg.dev/real/telemetry/x', args: ['<your-bucket>'] }] } } },
+        spec: {
+          template: {
+            spec: {
+              containers: [
+                { image: 'REGION-docker.pkg.dev/PROJECT_ID/telemetry/ingest' },
+                { image: 'europe-docker.pkg.dev/real/telemetry/x', args: ['<your-bucket>'] },
+              ],
+            },
+          },
+        },
       },
     ] as unknown as Manifests;
     expect(findPlaceholders(manifests).map((i) => i.path)).toEqual([

@@ -12,11 +12,21 @@ import { loadPlanInputs, ROOT } from '../../../scripts/plan/inputs.ts';
 import { flatProfile } from '../../../scripts/plan/traffic-profile.ts';
 
 const options = (devices: number, over: Partial<PlanOptions> = {}): PlanOptions => ({
-  devices, interval: 10, readingsPerMessage: 1, metrics: 4, profile: flatProfile, retentionDays: 30, ...over,
+  devices,
+  interval: 10,
+  readingsPerMessage: 1,
+  metrics: 4,
+  profile: flatProfile,
+  retentionDays: 30,
+  ...over,
 });
 
-interface BenchRow { role?: string; figures?: Record<string, number> }
-const bench = (name: string) => JSON.parse(readFileSync(path.join(ROOT, 'bench', 'results', `${name}.json`), 'utf8')) as { setup: { connections?: number }; rows: BenchRow[] };
+interface BenchRow {
+  role?: string;
+  figures?: Record<string, number>;
+}
+const bench = (name: string) =>
+  JSON.parse(readFileSync(path.join(ROOT, 'bench', 'results', `${name}.json`), 'utf8')) as { setup: { connections?: number }; rows: BenchRow[] };
 
 /** Requests/s of one instance at `concurrency`, straight from the result file: linear from 0 through the points, flat after. */
 function measuredAt(name: string, concurrency: number): number {
@@ -53,7 +63,10 @@ describe('flat load: simulated instances = ceil(rate / per-instance capacity at 
         expect(f.instances.mean, name).toBe(expected);
         expect(f.backlog.max, name).toBe(0);
         expect(f.panicSeconds, name).toBe(0);
-        expect(plan.series.functions[name]!.instances.every((v) => v === expected), name).toBe(true);
+        expect(
+          plan.series.functions[name]!.instances.every((v) => v === expected),
+          name,
+        ).toBe(true);
       }
     }, 60_000);
   }
@@ -106,7 +119,10 @@ describe('the plan follows the manifests', () => {
 
   it('picks up a Service added to the manifests, with its pool in the connection count', () => {
     const registry = readFileSync(path.join(root, 'knative/base/registry.yaml'), 'utf8');
-    writeFileSync(path.join(root, 'knative/base/reports.yaml'), registry.replaceAll('registry', 'reports').replace('autoscaling.knative.dev/min-scale: "0"', 'autoscaling.knative.dev/min-scale: "1"'));
+    writeFileSync(
+      path.join(root, 'knative/base/reports.yaml'),
+      registry.replaceAll('registry', 'reports').replace('autoscaling.knative.dev/min-scale: "0"', 'autoscaling.knative.dev/min-scale: "1"'),
+    );
     edit('knative/base/kustomization.yaml', '  - deadletter.yaml\n', '  - deadletter.yaml\n  - reports.yaml\n');
     const plan = buildPlan(loadPlanInputs('gke', root), options(1_000));
     const reports = plan.functions.find((f) => f.name === 'reports')!;

@@ -2,25 +2,45 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  PriceTableSchema, bigqueryStreamingBilledBytes, estimateMonthlyCost, pickSqlTier, pubsubBilledBytes, type DataUsage, type ServiceUsage,
+  PriceTableSchema,
+  bigqueryStreamingBilledBytes,
+  estimateMonthlyCost,
+  pickSqlTier,
+  pubsubBilledBytes,
+  type DataUsage,
+  type ServiceUsage,
 } from '../../../scripts/plan/cost-model.ts';
 
 const prices = PriceTableSchema.parse(JSON.parse(readFileSync(new URL('../../../scripts/plan/prices.json', import.meta.url), 'utf8')));
 const DAYS = 730 / 24;
 
 const service = (over: Partial<ServiceUsage>): ServiceUsage => ({
-  name: 'svc', billing: 'instance-based', vcpu: 1, memoryGib: 0.5, vcpuRequest: 0.5, memoryRequestGib: 0.25,
-  instanceSeconds: 86_400, busyInstanceSeconds: 43_200, requests: 1_000_000, ...over,
+  name: 'svc',
+  billing: 'instance-based',
+  vcpu: 1,
+  memoryGib: 0.5,
+  vcpuRequest: 0.5,
+  memoryRequestGib: 0.25,
+  instanceSeconds: 86_400,
+  busyInstanceSeconds: 43_200,
+  requests: 1_000_000,
+  ...over,
 });
 const data: DataUsage = {
-  pubsubBilledBytes: 0, bigqueryStreamingBilledBytes: 0, bigqueryActiveGib: 0, bigqueryLongTermGib: 0, sqlTier: prices.cloudSql.tiers[0]!, sqlStorageGib: 0,
+  pubsubBilledBytes: 0,
+  bigqueryStreamingBilledBytes: 0,
+  bigqueryActiveGib: 0,
+  bigqueryLongTermGib: 0,
+  sqlTier: prices.cloudSql.tiers[0]!,
+  sqlStorageGib: 0,
 };
 const line = (lines: { item: string; usd: number }[], item: string) => lines.find((l) => l.item === item)?.usd;
 
 describe('the price table', () => {
   it('states its sources, date and currency', () => {
     expect(prices.takenOn).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-    for (const section of [prices.cloudRun, prices.gke, prices.pubsub, prices.bigquery, prices.cloudSql]) expect(section.source).toMatch(/^https:\/\/cloud\.google\.com\//);
+    for (const section of [prices.cloudRun, prices.gke, prices.pubsub, prices.bigquery, prices.cloudSql])
+      expect(section.source).toMatch(/^https:\/\/cloud\.google\.com\//);
   });
 });
 
@@ -49,8 +69,12 @@ describe('estimateMonthlyCost', () => {
 
   it('prices Pub/Sub, BigQuery and Cloud SQL, and sums every line', () => {
     const cost = estimateMonthlyCost(prices, 'gke', [], {
-      pubsubBilledBytes: 1024 ** 4 / DAYS, bigqueryStreamingBilledBytes: 200e6 / DAYS, bigqueryActiveGib: 100, bigqueryLongTermGib: 1000,
-      sqlTier: prices.cloudSql.tiers[0]!, sqlStorageGib: 10,
+      pubsubBilledBytes: 1024 ** 4 / DAYS,
+      bigqueryStreamingBilledBytes: 200e6 / DAYS,
+      bigqueryActiveGib: 100,
+      bigqueryLongTermGib: 1000,
+      sqlTier: prices.cloudSql.tiers[0]!,
+      sqlStorageGib: 10,
     });
     expect(line(cost.lines, 'Pub/Sub throughput (publish + push)')).toBeCloseTo(40, 6);
     expect(line(cost.lines, 'BigQuery streaming inserts')).toBeCloseTo(0.01, 6);
@@ -58,7 +82,10 @@ describe('estimateMonthlyCost', () => {
     expect(line(cost.lines, 'BigQuery storage, long-term')).toBeCloseTo(10, 6);
     expect(line(cost.lines, 'Cloud SQL db-custom-1-3840 (zonal)')).toBeCloseTo(730 * (0.0413 + 3.75 * 0.007), 6);
     expect(line(cost.lines, 'Cloud SQL SSD storage')).toBeCloseTo(1.7, 6);
-    expect(cost.totalUsd).toBeCloseTo(cost.lines.reduce((s, l) => s + l.usd, 0), 9);
+    expect(cost.totalUsd).toBeCloseTo(
+      cost.lines.reduce((s, l) => s + l.usd, 0),
+      9,
+    );
   });
 });
 

@@ -13,7 +13,11 @@ import { KNATIVE_DEFAULTS, simulateKpa, targetValue, type KpaSettings, type Work
 const settings = (over: Partial<KpaSettings> = {}): KpaSettings => ({ ...KNATIVE_DEFAULTS, ...over });
 /** A workload whose concurrency is `concurrency(t)`: rate × 1 s latency. */
 const load = (concurrency: (t: number) => number, over: Partial<Workload> = {}): Workload => ({
-  rate: concurrency, latency: 1, podCapacity: Number.POSITIVE_INFINITY, coldStart: 1, ...over,
+  rate: concurrency,
+  latency: 1,
+  podCapacity: Number.POSITIVE_INFINITY,
+  coldStart: 1,
+  ...over,
 });
 const at = (series: Float64Array | Uint8Array, t: number, from = 0) => series[t - from]!;
 
@@ -28,19 +32,34 @@ describe('targetValue', () => {
 
 describe('stable mode', () => {
   it('sizes to ceil(concurrency / target): the docs example, target 10 and 50 requests in flight, is 5 pods', () => {
-    const r = simulateKpa(settings({ target: 10, targetUtilization: 1 }), load(() => 50), 0, 600);
+    const r = simulateKpa(
+      settings({ target: 10, targetUtilization: 1 }),
+      load(() => 50),
+      0,
+      600,
+    );
     expect(at(r.ready, 599)).toBe(5);
     expect(at(r.desired, 598)).toBe(5);
   });
 
   it('applies the default 70 % utilisation: 250 in flight at target 100 needs ceil(250 / 70) = 4 pods', () => {
-    const r = simulateKpa(settings(), load(() => 250), 0, 600);
+    const r = simulateKpa(
+      settings(),
+      load(() => 250),
+      0,
+      600,
+    );
     expect(at(r.ready, 599)).toBe(4);
   });
 
   it('follows a modest step through the 60 s stable average, without panicking', () => {
     const step = 600;
-    const r = simulateKpa(settings({ initialScale: 4 }), load((t) => (t < step ? 250 : 350)), 0, 900);
+    const r = simulateKpa(
+      settings({ initialScale: 4 }),
+      load((t) => (t < step ? 250 : 350)),
+      0,
+      900,
+    );
     expect(at(r.ready, step - 1)).toBe(4);
     // ceil(350 / 70) = 5, reached only once the stable average passes 280 (about 18 s in).
     expect(at(r.ready, step + 6)).toBe(4);
@@ -52,7 +71,13 @@ describe('stable mode', () => {
 describe('panic mode', () => {
   const burstStart = 300;
   const burstEnd = 330;
-  const run = () => simulateKpa(settings(), load((t) => (t >= burstStart && t < burstEnd ? 700 : 50)), 0, 700);
+  const run = () =>
+    simulateKpa(
+      settings(),
+      load((t) => (t >= burstStart && t < burstEnd ? 700 : 50)),
+      0,
+      700,
+    );
 
   it('enters panic within a tick once the 6 s window needs twice the ready pods, and scales up at once', () => {
     const r = run();
@@ -83,7 +108,12 @@ describe('panic mode', () => {
 
 describe('scale down', () => {
   it('halves at most per tick (max-scale-down-rate 2), after the start-up panic a new decider begins with', () => {
-    const r = simulateKpa(settings({ initialScale: 64 }), load(() => 1), 0, 200);
+    const r = simulateKpa(
+      settings({ initialScale: 64 }),
+      load(() => 1),
+      0,
+      200,
+    );
     // More than one pod at start: Knative starts the decider in panic mode, so nothing goes for 60 s.
     for (let t = 0; t < 60; t += 1) expect(at(r.ready, t)).toBe(64);
     for (let t = 1; t < 200; t += 1) expect(at(r.ready, t)).toBeGreaterThanOrEqual(Math.floor(at(r.ready, t - 1) / 2));
@@ -93,7 +123,12 @@ describe('scale down', () => {
 
   it('keeps the highest recommendation of the scale-down-delay window, rate limit included', () => {
     const drop = 300;
-    const r = simulateKpa(settings({ initialScale: 10, scaleDownDelay: 120 }), load((t) => (t < drop ? 700 : 70)), 0, drop + 900);
+    const r = simulateKpa(
+      settings({ initialScale: 10, scaleDownDelay: 120 }),
+      load((t) => (t < drop ? 700 : 70)),
+      0,
+      drop + 900,
+    );
     expect(at(r.ready, drop - 1)).toBe(10);
     for (let t = drop; t <= drop + 120; t += 1) expect(at(r.ready, t)).toBe(10);
     // The decider records its recommendation after the rate limit: while 10 pods were up it
@@ -107,7 +142,13 @@ describe('scale to zero and back', () => {
   const stop = 100;
   const resume = 400;
   const coldStart = 5;
-  const run = () => simulateKpa(settings(), load((t) => (t < stop || t >= resume ? 10 : 0), { latency: 1, coldStart }), 0, 500);
+  const run = () =>
+    simulateKpa(
+      settings(),
+      load((t) => (t < stop || t >= resume ? 10 : 0), { latency: 1, coldStart }),
+      0,
+      500,
+    );
 
   it('removes the last pod only after a stable window without traffic plus the 30 s grace period', () => {
     const r = run();
@@ -130,14 +171,24 @@ describe('scale to zero and back', () => {
   });
 
   it('goes straight to activation-scale pods when waking from zero', () => {
-    const r = simulateKpa(settings({ initialScale: 0, activationScale: 3 }), load((t) => (t >= 50 ? 10 : 0)), 0, 200);
+    const r = simulateKpa(
+      settings({ initialScale: 0, activationScale: 3 }),
+      load((t) => (t >= 50 ? 10 : 0)),
+      0,
+      200,
+    );
     expect(at(r.ready, 49)).toBe(0);
     expect(Math.max(...Array.from(r.pods.slice(50, 60)))).toBe(3);
     expect(at(r.ready, 199)).toBe(3);
   });
 
   it('never goes below min-scale', () => {
-    const r = simulateKpa(settings({ minScale: 2 }), load(() => 0), 0, 400);
+    const r = simulateKpa(
+      settings({ minScale: 2 }),
+      load(() => 0),
+      0,
+      400,
+    );
     expect(Math.min(...Array.from(r.ready))).toBe(2);
   });
 });
@@ -147,7 +198,8 @@ describe('max-scale saturation', () => {
     const r = simulateKpa(
       settings({ maxScale: 3, initialScale: 1 }),
       load(() => 500, { latency: 0.1, podCapacity: 100, coldStart: 2 }),
-      0, 400,
+      0,
+      400,
     );
     expect(Math.max(...Array.from(r.ready))).toBe(3);
     expect(at(r.unbounded, 398)).toBeGreaterThan(3);

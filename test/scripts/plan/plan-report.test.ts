@@ -11,8 +11,16 @@ import { diurnalProfile } from '../../../scripts/plan/traffic-profile.ts';
 
 const prices = PriceTableSchema.parse(JSON.parse(readFileSync(new URL('../../../scripts/plan/prices.json', import.meta.url), 'utf8')));
 const spec = (name: string, maxScale: number): ServiceSpec => ({
-  name, kpa: { ...KNATIVE_DEFAULTS, maxScale, containerConcurrency: 200 }, cpuLimit: 1, memoryLimitGib: 0.25, cpuRequest: 0.5, memoryRequestGib: 0.25,
-  poolMax: 2, timeoutSeconds: 30, billing: 'request-based', notes: [],
+  name,
+  kpa: { ...KNATIVE_DEFAULTS, maxScale, containerConcurrency: 200 },
+  cpuLimit: 1,
+  memoryLimitGib: 0.25,
+  cpuRequest: 0.5,
+  memoryRequestGib: 0.25,
+  poolMax: 2,
+  timeoutSeconds: 30,
+  billing: 'request-based',
+  notes: [],
 });
 const inputs: PlanInputs = {
   target: 'gke',
@@ -23,7 +31,10 @@ const inputs: PlanInputs = {
   },
   coldStartMs: { bridge: 100, ingest: 100 },
   prices,
-  readingColumns: parseCreateTable('CREATE TABLE readings (\n  reading_id text PRIMARY KEY,\n  device_id text NOT NULL,\n  metrics jsonb NOT NULL\n);', 'readings'),
+  readingColumns: parseCreateTable(
+    'CREATE TABLE readings (\n  reading_id text PRIMARY KEY,\n  device_id text NOT NULL,\n  metrics jsonb NOT NULL\n);',
+    'readings',
+  ),
   bigqueryFields: [{ name: 'reading_id', type: 'STRING', mode: 'REQUIRED' }],
   sources: { manifests: 'hand-made', bench: [], prices: 'prices.json', schema: [] },
 };
@@ -31,7 +42,15 @@ const plan = buildPlan(inputs, { devices: 20_000, interval: 10, readingsPerMessa
 
 describe('formatTable', () => {
   it('pads columns to the widest cell, the first left-aligned', () => {
-    expect(formatTable(['a', 'bb'], [['xyz', '1'], ['q', '22']])).toBe('a    bb\n---  --\nxyz   1\nq    22');
+    expect(
+      formatTable(
+        ['a', 'bb'],
+        [
+          ['xyz', '1'],
+          ['q', '22'],
+        ],
+      ),
+    ).toBe('a    bb\n---  --\nxyz   1\nq    22');
   });
 });
 

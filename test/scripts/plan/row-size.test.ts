@@ -2,16 +2,32 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  estimateBigQueryRowBytes, estimateMessageBytes, estimatePostgresReadingBytes, parseCreateTable, type BigQueryField,
+  estimateBigQueryRowBytes,
+  estimateMessageBytes,
+  estimatePostgresReadingBytes,
+  parseCreateTable,
+  type BigQueryField,
 } from '../../../scripts/plan/row-size.ts';
 
 const migration = readFileSync(new URL('../../../schemas/migrations/001_initial.sql', import.meta.url), 'utf8');
-const bigquery = JSON.parse(readFileSync(new URL('../../../schemas/bigquery/measurements.json', import.meta.url), 'utf8')) as { schema: { fields: BigQueryField[] } };
+const bigquery = JSON.parse(readFileSync(new URL('../../../schemas/bigquery/measurements.json', import.meta.url), 'utf8')) as {
+  schema: { fields: BigQueryField[] };
+};
 
 describe('parseCreateTable', () => {
   it('reads the readings columns from the migration', () => {
     const columns = parseCreateTable(migration, 'readings');
-    expect(columns.map((c) => c.name)).toEqual(['reading_id', 'device_id', 'event_ts', 'received_at', 'ingested_at', 'metrics', 'seq', 'location', 'message_id']);
+    expect(columns.map((c) => c.name)).toEqual([
+      'reading_id',
+      'device_id',
+      'event_ts',
+      'received_at',
+      'ingested_at',
+      'metrics',
+      'seq',
+      'location',
+      'message_id',
+    ]);
     expect(columns.find((c) => c.name === 'metrics')).toMatchObject({ type: 'jsonb', notNull: true, hasDefault: true });
   });
 

@@ -56,7 +56,11 @@ describe('createPushVerifier', () => {
     { name: 'expired', headers: () => bearer(signToken(trusted, { iat: now() - 7200, exp: now() - 3600 })), expected: 401 },
     { name: 'signed by an unknown key', headers: () => bearer(signToken(stranger, {})), expected: 401 },
     { name: 'bad signature under a trusted kid', headers: () => bearer(signToken(stranger, {}, trusted.kid)), expected: 401 },
-    { name: 'email not on the allow-list', headers: () => bearer(signToken(trusted, { email: 'someone@demo-project.iam.gserviceaccount.com' })), expected: 403 },
+    {
+      name: 'email not on the allow-list',
+      headers: () => bearer(signToken(trusted, { email: 'someone@demo-project.iam.gserviceaccount.com' })),
+      expected: 403,
+    },
     { name: 'email not verified', headers: () => bearer(signToken(trusted, { email_verified: false })), expected: 403 },
     { name: 'no email claim', headers: () => bearer(signToken(trusted, { email: undefined })), expected: 403 },
   ];
@@ -94,7 +98,12 @@ describe('verifierFromConfig', () => {
 
   it('verifies with the configured audience, comma-separated emails and certs URL', async () => {
     const fromEnv = verifierFromConfig(
-      loadConfig({ NODE_ENV: 'production', PUSH_AUTH_AUDIENCE: AUDIENCE, PUSH_AUTH_ALLOWED_EMAILS: ` other@x.iam.gserviceaccount.com , ${PUSHER}`, PUSH_AUTH_CERTS_URL: certsUrl }),
+      loadConfig({
+        NODE_ENV: 'production',
+        PUSH_AUTH_AUDIENCE: AUDIENCE,
+        PUSH_AUTH_ALLOWED_EMAILS: ` other@x.iam.gserviceaccount.com , ${PUSHER}`,
+        PUSH_AUTH_CERTS_URL: certsUrl,
+      }),
     );
     expect(fromEnv).toBeDefined();
     await expect(fromEnv!.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });

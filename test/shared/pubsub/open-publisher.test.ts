@@ -44,7 +44,13 @@ it('publishes to the emulator that the configuration names', async () => {
 it('publishes to the local broker it is handed, and leaves closing it to its owner', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'open-publisher-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  const broker = await openLocalPubsub({ dir, projectId: 'local-project', topics: ['telemetry'], subscriptions: [{ name: 'held', topic: 'telemetry' }], logger: createLogger({ level: 'error' }) });
+  const broker = await openLocalPubsub({
+    dir,
+    projectId: 'local-project',
+    topics: ['telemetry'],
+    subscriptions: [{ name: 'held', topic: 'telemetry' }],
+    logger: createLogger({ level: 'error' }),
+  });
   cleanups.push(() => broker.close());
 
   // The emulator is configured too: a broker handed over wins.

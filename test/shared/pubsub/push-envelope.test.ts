@@ -6,14 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePushRequest } from '../../../shared/pubsub/push-envelope.ts';
 import { HttpError } from '../../../shared/errors.ts';
-import {
-  makeBinaryCloudEvent,
-  makePushBody,
-  makeStructuredCloudEvent,
-  makeUnwrappedPush,
-  type HttpFixture,
-  type MessageFixture,
-} from '../../support/kit.ts';
+import { makeBinaryCloudEvent, makePushBody, makeStructuredCloudEvent, makeUnwrappedPush, type HttpFixture, type MessageFixture } from '../../support/kit.ts';
 
 const fixture: MessageFixture = {
   data: { metrics: { temp: 1 } },
@@ -46,7 +39,10 @@ describe('parsePushRequest reads the same message from every form', () => {
   });
 
   it('keeps the subscription and delivery attempt of a wrapped push', () => {
-    expect(parse(makePushBody(fixture, { deliveryAttempt: 3 }))).toMatchObject({ subscription: 'projects/local-project/subscriptions/telemetry-ingest', deliveryAttempt: 3 });
+    expect(parse(makePushBody(fixture, { deliveryAttempt: 3 }))).toMatchObject({
+      subscription: 'projects/local-project/subscriptions/telemetry-ingest',
+      deliveryAttempt: 3,
+    });
   });
 
   it('restores the published spelling of attributes an unwrapped push lower-cased, and leaves transport headers out', () => {

@@ -46,7 +46,12 @@ describe('Pub/Sub topology', () => {
 
   it('takes the local policy from the configuration, never the production one', () => {
     const config = loadConfig({ PUBSUB_MIN_BACKOFF_MS: '100', PUBSUB_MAX_BACKOFF_MS: '1000', PUBSUB_MAX_DELIVERY_ATTEMPTS: '5' });
-    expect(pubsubTopology(config, 'local').delivery).toEqual({ ackDeadlineSeconds: LOCAL_DELIVERY.ackDeadlineSeconds, minBackoffMs: 100, maxBackoffMs: 1000, maxDeliveryAttempts: 5 });
+    expect(pubsubTopology(config, 'local').delivery).toEqual({
+      ackDeadlineSeconds: LOCAL_DELIVERY.ackDeadlineSeconds,
+      minBackoffMs: 100,
+      maxBackoffMs: 1000,
+      maxDeliveryAttempts: 5,
+    });
     expect(pubsubTopology(config, 'production').delivery).toEqual(PRODUCTION_DELIVERY);
     expect(pubsubTopology(loadConfig({}), 'local').delivery).toEqual(LOCAL_DELIVERY);
   });
@@ -68,10 +73,14 @@ describe('the docs describe the topology as defined', () => {
     expect(doc('docs/architecture.md')).toContain(
       `ack deadline ${prod.ackDeadlineSeconds} s; retry backoff ${seconds(prod.minBackoffMs)} to ${seconds(prod.maxBackoffMs)}; dead-letter topic \`telemetry-dead-letter\` after ${prod.maxDeliveryAttempts} delivery attempts (about ${minutes(prod)} minutes)`,
     );
-    expect(doc('docs/architecture.md')).toContain(`from ${seconds(local.minBackoffMs)} doubling to ${seconds(local.maxBackoffMs)} over ${local.maxDeliveryAttempts} attempts (about ${minutes(local)} minutes`);
+    expect(doc('docs/architecture.md')).toContain(
+      `from ${seconds(local.minBackoffMs)} doubling to ${seconds(local.maxBackoffMs)} over ${local.maxDeliveryAttempts} attempts (about ${minutes(local)} minutes`,
+    );
     expect(doc('docs/deploy.md')).toContain(
       `ack deadline ${prod.ackDeadlineSeconds} s, retry backoff ${seconds(prod.minBackoffMs)} to ${seconds(prod.maxBackoffMs)}, dead-letter topic after ${prod.maxDeliveryAttempts} attempts, about ${minutes(prod)} minutes`,
     );
-    expect(doc('README.md')).toContain(`(${seconds(local.minBackoffMs)} doubling to ${seconds(local.maxBackoffMs)}), and after ${local.maxDeliveryAttempts} attempts (about ${minutes(local)} minutes`);
+    expect(doc('README.md')).toContain(
+      `(${seconds(local.minBackoffMs)} doubling to ${seconds(local.maxBackoffMs)}), and after ${local.maxDeliveryAttempts} attempts (about ${minutes(local)} minutes`,
+    );
   });
 });

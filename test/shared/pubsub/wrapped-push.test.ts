@@ -15,15 +15,30 @@ const settings = { numRuns: RUNS, ...(FUZZ_SEED === undefined ? {} : { seed: FUZ
 
 /** Anything JSON.parse could hand over, and some values it could not. */
 const junk = fc.oneof(fc.constantFrom<unknown>(...EDGE_STRINGS, null, undefined, 0, -0, 1, 1.5, -1, 2 ** 53, NaN, true, [], {}), fc.jsonValue({ maxDepth: 3 }));
-const base64 = fc.oneof(fc.base64String({ maxLength: 40 }), fc.uint8Array({ maxLength: 30 }).map((b) => Buffer.from(b).toString('base64url')));
+const base64 = fc.oneof(
+  fc.base64String({ maxLength: 40 }),
+  fc.uint8Array({ maxLength: 30 }).map((b) => Buffer.from(b).toString('base64url')),
+);
 const time = fc.oneof(
   fc.date({ min: new Date('0001-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }).map((d) => d.toISOString()),
-  fc.constantFrom('2026-11-27T18:00:00Z', '2026-11-27T18:00:00.123456789+05:30', '2026-02-29T00:00:00Z', '2024-02-29T00:00:00Z', '2026-11-27T18:00:00', '2026-11-27 18:00:00Z', '2026-13-01T00:00:00Z'),
+  fc.constantFrom(
+    '2026-11-27T18:00:00Z',
+    '2026-11-27T18:00:00.123456789+05:30',
+    '2026-02-29T00:00:00Z',
+    '2024-02-29T00:00:00Z',
+    '2026-11-27T18:00:00',
+    '2026-11-27 18:00:00Z',
+    '2026-13-01T00:00:00Z',
+  ),
 );
-const attributes = fc.dictionary(fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('deviceId', '__proto__', 'constructor', 'toString')), fc.oneof(fc.string({ maxLength: 12 }), junk), { maxKeys: 5 });
+const attributes = fc.dictionary(
+  fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('deviceId', '__proto__', 'constructor', 'toString')),
+  fc.oneof(fc.string({ maxLength: 12 }), junk),
+  { maxKeys: 5 },
+);
 
 /** Usually the right kind of value, now and then anything at all. */
-const mostly = <T,>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 6, arbitrary: good }, { weight: 1, arbitrary: junk });
+const mostly = <T>(good: fc.Arbitrary<T>) => fc.oneof({ weight: 6, arbitrary: good }, { weight: 1, arbitrary: junk });
 const dataLike = fc.oneof(base64, fc.string({ maxLength: 12 }), fc.constantFrom('ab=c', '====', 'a b', 'YQ=', 'YQ==='));
 
 /** A message where each field is usually right, sometimes missing, mistyped or snake_case. */
@@ -40,7 +55,13 @@ const message = fc
       },
       { requiredKeys: ['messageId'] },
     ),
-    fc.option(fc.record({ message_id: mostly(fc.string({ maxLength: 5 })), publish_time: mostly(time), ordering_key: mostly(fc.string({ maxLength: 5 })) }, { requiredKeys: [] }), { freq: 4 }),
+    fc.option(
+      fc.record(
+        { message_id: mostly(fc.string({ maxLength: 5 })), publish_time: mostly(time), ordering_key: mostly(fc.string({ maxLength: 5 })) },
+        { requiredKeys: [] },
+      ),
+      { freq: 4 },
+    ),
   )
   .map(([camel, snake]) => ({ ...camel, ...snake }));
 const envelope = fc.record(
@@ -53,7 +74,16 @@ const envelope = fc.record(
   { requiredKeys: ['message'] },
 );
 const common = fc.record({
-  message: fc.record({ data: base64, attributes: fc.dictionary(fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__'), fc.string({ maxLength: 12 }), { maxKeys: 5 }), messageId: fc.string({ minLength: 1, maxLength: 20 }), publishTime: time }),
+  message: fc.record({
+    data: base64,
+    attributes: fc.dictionary(
+      fc.string({ maxLength: 12 }).filter((k) => k !== '__proto__'),
+      fc.string({ maxLength: 12 }),
+      { maxKeys: 5 },
+    ),
+    messageId: fc.string({ minLength: 1, maxLength: 20 }),
+    publishTime: time,
+  }),
   subscription: fc.string({ maxLength: 20 }),
 });
 

@@ -16,7 +16,11 @@ function request(headers: Record<string, string>, chunks: Buffer[]): IncomingMes
   return req;
 }
 
-const refusal = (work: Promise<unknown>) => work.then(() => expect.fail('expected a refusal'), (error: unknown) => error);
+const refusal = (work: Promise<unknown>) =>
+  work.then(
+    () => expect.fail('expected a refusal'),
+    (error: unknown) => error,
+  );
 
 describe('readBody', () => {
   it('returns the body in whatever chunks it came, up to the limit', async () => {
@@ -25,7 +29,10 @@ describe('readBody', () => {
   });
 
   it('refuses a declared length over the limit before reading, and a body that grows over it', async () => {
-    expect(await refusal(readBody(request({ 'content-length': '11' }, [Buffer.alloc(11)]), { limitBytes: 10 }))).toMatchObject({ status: 413, message: 'body exceeds 10 bytes' });
+    expect(await refusal(readBody(request({ 'content-length': '11' }, [Buffer.alloc(11)]), { limitBytes: 10 }))).toMatchObject({
+      status: 413,
+      message: 'body exceeds 10 bytes',
+    });
     expect(await refusal(readBody(request({}, [Buffer.alloc(6), Buffer.alloc(6)]), { limitBytes: 10 }))).toMatchObject({ status: 413 });
   });
 
@@ -34,12 +41,24 @@ describe('readBody', () => {
     expect((await readBody(request({ 'content-encoding': 'gzip' }, [gzipSync(text)]), { limitBytes: 1000, gzip: true })).equals(text)).toBe(true);
     const bomb = gzipSync(Buffer.alloc(1_000_000));
     expect(bomb.length).toBeLessThan(2000);
-    expect(await refusal(readBody(request({ 'content-encoding': 'gzip' }, [bomb]), { limitBytes: 1000, gzip: true }))).toMatchObject({ status: 413, message: 'body exceeds 1000 bytes after gunzip' });
+    expect(await refusal(readBody(request({ 'content-encoding': 'gzip' }, [bomb]), { limitBytes: 1000, gzip: true }))).toMatchObject({
+      status: 413,
+      message: 'body exceeds 1000 bytes after gunzip',
+    });
   });
 
   it('answers 400 for a body that is not gzip, and 415 for an encoding it does not take', async () => {
-    expect(await refusal(readBody(request({ 'content-encoding': 'gzip' }, [Buffer.from('plain')]), { limitBytes: 100, gzip: true }))).toMatchObject({ status: 400, code: 'bad_gzip' });
-    expect(await refusal(readBody(request({ 'content-encoding': 'gzip' }, [gzipSync('x')]), { limitBytes: 100 }))).toMatchObject({ status: 415, message: 'Content-Encoding "gzip" is not supported' });
-    expect(await refusal(readBody(request({ 'content-encoding': 'br' }, [Buffer.from('x')]), { limitBytes: 100, gzip: true }))).toMatchObject({ status: 415, message: expect.stringContaining('use gzip or identity') as unknown });
+    expect(await refusal(readBody(request({ 'content-encoding': 'gzip' }, [Buffer.from('plain')]), { limitBytes: 100, gzip: true }))).toMatchObject({
+      status: 400,
+      code: 'bad_gzip',
+    });
+    expect(await refusal(readBody(request({ 'content-encoding': 'gzip' }, [gzipSync('x')]), { limitBytes: 100 }))).toMatchObject({
+      status: 415,
+      message: 'Content-Encoding "gzip" is not supported',
+    });
+    expect(await refusal(readBody(request({ 'content-encoding': 'br' }, [Buffer.from('x')]), { limitBytes: 100, gzip: true }))).toMatchObject({
+      status: 415,
+      message: expect.stringContaining('use gzip or identity') as unknown,
+    });
   });
 });

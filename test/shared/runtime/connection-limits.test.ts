@@ -32,11 +32,15 @@ async function openSilentSockets(url: string, n: number): Promise<{ sockets: Soc
   const { hostname, port } = new URL(url);
   let closed = 0;
   const sockets = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Socket>((resolve, reject) => {
-      const socket = connect(Number(port), hostname, () => resolve(socket));
-      socket.once('error', reject);
-      socket.once('close', () => (closed += 1));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Socket>((resolve, reject) => {
+          const socket = connect(Number(port), hostname, () => resolve(socket));
+          socket.once('error', reject);
+          socket.once('close', () => (closed += 1));
+        }),
+    ),
   );
   return { sockets, closed: () => closed };
 }
@@ -78,12 +82,19 @@ describe('the function runner', () => {
 
 describe('the function runner on SIGTERM', () => {
   it('answers a request sent on a connection accepted just before the drain began, then closes it', async () => {
-    const served = await serveFunction(slow, createPlatform({ config: testConfig() }), { port: 0, host: '127.0.0.1', timeouts: { ...LIMITS, silentMs: 10_000 } });
+    const served = await serveFunction(slow, createPlatform({ config: testConfig() }), {
+      port: 0,
+      host: '127.0.0.1',
+      timeouts: { ...LIMITS, silentMs: 10_000 },
+    });
     const { hostname, port } = new URL(served.url);
     const socket = connect(Number(port), hostname);
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     // The server has accepted the connection before it stops; the client is a moment late.
-    await waitFor(async () => (await new Promise<number>((r) => served.server.getConnections((_, n) => r(n)))) === 1, { timeoutMs: 5_000, what: 'the server to accept' });
+    await waitFor(async () => (await new Promise<number>((r) => served.server.getConnections((_, n) => r(n)))) === 1, {
+      timeoutMs: 5_000,
+      what: 'the server to accept',
+    });
     let answer = '';
     socket.on('data', (d: Buffer) => (answer += d.toString()));
     const closed = new Promise<boolean>((resolve) => socket.once('close', (hadError) => resolve(hadError)));

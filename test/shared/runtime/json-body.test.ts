@@ -46,9 +46,16 @@ describe('jsonBody', () => {
   });
 
   it('refuses malformed JSON and a top level that is neither object nor array with 400 invalid_json', () => {
-    expect(refusal(() => jsonBody(json('{"a":')))).toMatchObject({ status: 400, code: 'invalid_json', message: expect.stringMatching(/^malformed JSON body: .+/) as unknown });
+    expect(refusal(() => jsonBody(json('{"a":')))).toMatchObject({
+      status: 400,
+      code: 'invalid_json',
+      message: expect.stringMatching(/^malformed JSON body: .+/) as unknown,
+    });
     expect(refusal(() => jsonBody(json('"text"')))).toMatchObject({ status: 400, code: 'invalid_json' });
-    expect(refusal(() => jsonBody(json('   ')))).toMatchObject({ status: 400, message: 'malformed JSON body: expected an object or an array, found only white space' });
+    expect(refusal(() => jsonBody(json('   ')))).toMatchObject({
+      status: 400,
+      message: 'malformed JSON body: expected an object or an array, found only white space',
+    });
   });
 });
 

@@ -18,7 +18,8 @@ const echo = defineFunction({
       platform,
       handle: async (message) => {
         const { outcome } = JSON.parse(message.data.toString('utf8')) as { outcome: string };
-        if (outcome === 'permanent') throw new PermanentError('bad_thing', 'the test refuses this message', { issues: [{ path: 'outcome', message: 'permanent' }] });
+        if (outcome === 'permanent')
+          throw new PermanentError('bad_thing', 'the test refuses this message', { issues: [{ path: 'outcome', message: 'permanent' }] });
         if (outcome === 'transient') throw new TransientError('the test store is down');
         return { handled: outcome };
       },
@@ -58,7 +59,10 @@ describe('push function', () => {
   });
 
   it('refuses what is not a Pub/Sub push: not JSON, another path, another method', async () => {
-    expect(await post(`${fn.url}/`, { headers: { 'content-type': 'application/json' }, body: '{"message": ' })).toMatchObject({ status: 400, body: { error: 'invalid_json' } });
+    expect(await post(`${fn.url}/`, { headers: { 'content-type': 'application/json' }, body: '{"message": ' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_json' },
+    });
     expect((await post(`${fn.url}/elsewhere`, makePushBody({ data: { outcome: 'fine' } }))).status).toBe(404);
     expect((await fetch(`${fn.url}/`)).status).toBe(405);
   });

@@ -159,7 +159,10 @@ describe('BigQuery sink against the insertAll stand-in', () => {
   it('splits 1,200 rows into requests of at most 500', async () => {
     const rows = makeMeasurementRows(1200);
     await makeSink().write(rows);
-    const sizes = standIn.insertAllRequests().map((r) => r.rows.length).sort((a, b) => b - a);
+    const sizes = standIn
+      .insertAllRequests()
+      .map((r) => r.rows.length)
+      .sort((a, b) => b - a);
     expect(sizes).toEqual([500, 500, 200]);
     expect(new Set(standIn.insertAllRequests().flatMap(insertIdsOf))).toEqual(new Set(rows.map(measurementKeyOf)));
     expect(stored()).toHaveLength(1200);

@@ -37,7 +37,8 @@ function expectedEntry(row: MeasurementRow): unknown {
   const record = row as unknown as Record<string, unknown>;
   for (const column of MEASUREMENT_COLUMNS) {
     const value = record[column.name] ?? null;
-    json[column.name] = value === null ? null : column.kind === 'timestamp' ? (value as Date).toISOString() : column.kind === 'json' ? JSON.stringify(value) : value;
+    json[column.name] =
+      value === null ? null : column.kind === 'timestamp' ? (value as Date).toISOString() : column.kind === 'json' ? JSON.stringify(value) : value;
   }
   return { insertId: measurementKeyOf(row), json };
 }

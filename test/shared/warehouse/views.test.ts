@@ -12,10 +12,23 @@ function valuesOf(row: MeasurementRow): string {
   const time = (v: Date | null) => (v === null ? 'NULL' : `TIMESTAMPTZ '${v.toISOString()}'`);
   const num = (v: number | null) => (v === null ? 'NULL' : String(v));
   return `(${[
-    text(row.reading_id), text(row.device_id), time(row.event_ts), text(row.metric), num(row.value), text(row.value_text),
-    row.value_bool === null ? 'NULL' : String(row.value_bool), text(row.unit), text(row.registry), text(row.site),
-    row.tags === null ? 'NULL' : text(JSON.stringify(row.tags)), num(row.lat), num(row.lon), num(row.seq),
-    time(row.received_at), time(row.ingested_at), text(row.message_id),
+    text(row.reading_id),
+    text(row.device_id),
+    time(row.event_ts),
+    text(row.metric),
+    num(row.value),
+    text(row.value_text),
+    row.value_bool === null ? 'NULL' : String(row.value_bool),
+    text(row.unit),
+    text(row.registry),
+    text(row.site),
+    row.tags === null ? 'NULL' : text(JSON.stringify(row.tags)),
+    num(row.lat),
+    num(row.lon),
+    num(row.seq),
+    time(row.received_at),
+    time(row.ingested_at),
+    text(row.message_id),
   ].join(', ')})`;
 }
 
@@ -38,9 +51,7 @@ describe('measurements_dedup view', () => {
 
       const raw = await connection.runAndReadAll('SELECT count(*)::INTEGER FROM measurements');
       expect(raw.getRowsJson()).toEqual([[22]]);
-      const deduped = await connection.runAndReadAll(
-        `SELECT reading_id || ':' || metric, message_id FROM measurements_dedup ORDER BY reading_id, metric`,
-      );
+      const deduped = await connection.runAndReadAll(`SELECT reading_id || ':' || metric, message_id FROM measurements_dedup ORDER BY reading_id, metric`);
       const kept = deduped.getRowsJson();
       expect(kept).toHaveLength(12);
       expect(new Set(kept.map((r) => r[0])).size).toBe(12);

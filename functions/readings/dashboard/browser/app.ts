@@ -94,7 +94,9 @@ function renderFleet(): void {
     const seen = Object.assign(document.createElement('td'), { textContent: ago(device.lastSeenAt) });
     if (device.lastSeenAt) seen.title = device.lastSeenAt;
     const values = Object.assign(document.createElement('td'), { className: 'values' });
-    values.textContent = Object.entries(device.lastMetrics).map(([k, v]) => `${k}=${formatValue(v)}`).join('  ');
+    values.textContent = Object.entries(device.lastMetrics)
+      .map(([k, v]) => `${k}=${formatValue(v)}`)
+      .join('  ');
     row.append(name, site, seen, values);
     row.addEventListener('click', () => selectDevice(device.deviceId));
     return row;
@@ -107,7 +109,10 @@ function renderFleet(): void {
 /** Metrics that can be charted: the device's latest numeric and boolean values. */
 function chartableMetrics(deviceId: string): string[] {
   const device = fleet.find((d) => d.deviceId === deviceId);
-  return Object.entries(device?.lastMetrics ?? {}).filter(([, v]) => typeof v !== 'string').map(([k]) => k).sort();
+  return Object.entries(device?.lastMetrics ?? {})
+    .filter(([, v]) => typeof v !== 'string')
+    .map(([k]) => k)
+    .sort();
 }
 
 function selectDevice(deviceId: string): void {
@@ -141,12 +146,18 @@ async function refreshChart(): Promise<void> {
   const query = new URLSearchParams({ metric, interval, agg: 'avg,min,max,last', from: new Date(to - rangeMs).toISOString(), to: new Date(to).toISOString() });
   const series = await getJson<SeriesResponse>(`/v1/devices/${encodeURIComponent(selected)}/series?${query.toString()}`);
   const xs = series.buckets.map((b) => Date.parse(b.ts) / 1000);
-  const data: uPlot.AlignedData = [xs, series.buckets.map((b) => b.avg ?? null), series.buckets.map((b) => b.min ?? null), series.buckets.map((b) => b.max ?? null)];
+  const data: uPlot.AlignedData = [
+    xs,
+    series.buckets.map((b) => b.avg ?? null),
+    series.buckets.map((b) => b.min ?? null),
+    series.buckets.map((b) => b.max ?? null),
+  ];
   drawChart(data, metric, [(to - rangeMs) / 1000, to / 1000]);
   const last = series.buckets.at(-1);
   chartBox.dataset.points = String(xs.length);
   chartBox.dataset.lastValue = last?.last === undefined ? '' : String(last.last);
-  $('chart-note').textContent = `${metric}, ${interval} buckets (avg, with min and max), ${xs.length} non-empty; last value ${last?.last === undefined ? '–' : formatValue(last.last)}`;
+  $('chart-note').textContent =
+    `${metric}, ${interval} buckets (avg, with min and max), ${xs.length} non-empty; last value ${last?.last === undefined ? '–' : formatValue(last.last)}`;
 }
 
 function drawChart(data: uPlot.AlignedData, metric: string, xRange: [number, number]): void {
