@@ -81,27 +81,11 @@ export async function runBridgeBench(options: BridgeBenchOptions): Promise<void>
       const noSubscriber = await start('bench/servers/bridge-local.ts', [], bridgeEnv());
       const rows = await measure(options, [
         { name: 'bare node:http + JSON.parse', role: 'baseline', server: bare, url: `${bare.url}/` },
-        {
-          name: 'bridge, token auth → in-process topic',
-          role: 'project',
-          server: bridge,
-          url: bridge.url + device.telemetryPath,
-          authorization: `Bearer ${device.token}`,
-        },
-        {
-          name: 'bridge, ES256 JWT auth (cached) → in-process topic',
-          role: 'project',
-          server: bridge,
-          url: bridge.url + device.telemetryPath,
-          authorization: `Bearer ${device.jwt}`,
-        },
-        {
-          name: 'bridge, token auth → topic without subscription (diagnostic)',
-          role: 'diagnostic',
-          server: noSubscriber,
-          url: noSubscriber.url + device.telemetryPath,
-          authorization: `Bearer ${device.token}`,
-        },
+        ...authSubjects(bridge, device, 'project', {
+          token: 'bridge, token auth → in-process topic',
+          jwt: 'bridge, ES256 JWT auth (cached) → in-process topic',
+        }),
+        ...authSubjects(noSubscriber, device, 'diagnostic', { token: 'bridge, token auth → topic without subscription (diagnostic)' }),
       ]);
       writeResult({
         name: 'bridge',
@@ -143,34 +127,11 @@ export async function runBridgeEmulatorBench(options: BridgeBenchOptions): Promi
       const instant = await start('bench/servers/bridge-instant-ack.ts', [], env);
       const rows = await measure(options, [
         { name: 'bare node:http + JSON.parse', role: 'baseline', server: bare, url: `${bare.url}/` },
-        {
-          name: 'bridge, token auth → Pub/Sub emulator',
-          role: 'project',
-          server: bridge,
-          url: bridge.url + device.telemetryPath,
-          authorization: `Bearer ${device.token}`,
-        },
-        {
-          name: 'bridge, ES256 JWT auth → Pub/Sub emulator',
-          role: 'project',
-          server: bridge,
-          url: bridge.url + device.telemetryPath,
-          authorization: `Bearer ${device.jwt}`,
-        },
-        {
-          name: 'bridge, token auth, publish acked in process (diagnostic)',
-          role: 'diagnostic',
-          server: instant,
-          url: instant.url + device.telemetryPath,
-          authorization: `Bearer ${device.token}`,
-        },
-        {
-          name: 'bridge, JWT auth, publish acked in process (diagnostic)',
-          role: 'diagnostic',
-          server: instant,
-          url: instant.url + device.telemetryPath,
-          authorization: `Bearer ${device.jwt}`,
-        },
+        ...authSubjects(bridge, device, 'project', { token: 'bridge, token auth → Pub/Sub emulator', jwt: 'bridge, ES256 JWT auth → Pub/Sub emulator' }),
+        ...authSubjects(instant, device, 'diagnostic', {
+          token: 'bridge, token auth, publish acked in process (diagnostic)',
+          jwt: 'bridge, JWT auth, publish acked in process (diagnostic)',
+        }),
       ]);
       writeResult({
         name: 'bridge-emulator',
@@ -199,6 +160,15 @@ export async function runBridgeEmulatorBench(options: BridgeBenchOptions): Promi
 }
 
 type Start = (script: string, args: string[], env: Record<string, string>, cpu?: number) => Promise<ServerProcess>;
+
+/** One server's subjects, one per credential named: the device's token, its ES256 JWT. */
+function authSubjects(server: ServerProcess, device: BenchDevice, role: Role, names: { token?: string; jwt?: string }): Subject[] {
+  const credentials = { token: device.token, jwt: device.jwt };
+  return (['token', 'jwt'] as const).flatMap((kind) => {
+    const name = names[kind];
+    return name ? [{ name, role, server, url: server.url + device.telemetryPath, authorization: `Bearer ${credentials[kind]}` }] : [];
+  });
+}
 
 /** A fresh database with the device, and servers that are all stopped afterwards. */
 async function withServers(body: (device: BenchDevice, start: Start) => Promise<void>): Promise<void> {

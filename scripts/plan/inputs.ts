@@ -158,7 +158,7 @@ const BenchFileSchema = z.object({
   setup: z.record(z.string(), z.unknown()).optional(),
   rows: z.array(z.object({ subject: z.string().optional(), role: z.string().optional(), figures: z.record(z.string(), z.unknown()).optional() })),
 });
-const ColdStartFileSchema = z.object({ rows: z.array(z.object({ name: z.string(), medianMs: z.number() })) });
+const ColdStartFileSchema = z.object({ rows: z.array(z.object({ subject: z.string(), figures: z.object({ startMs: z.number() }) })) });
 
 const numberOr = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
 
@@ -199,11 +199,19 @@ export function readThroughput(benchDir: string): Record<string, MeasuredThrough
   return result;
 }
 
-/** Median cold start per function from bench/results/cold-start.json (rows named exactly after a function). */
+/**
+ * Median cold start per function from bench/results/cold-start.json: the row `<function> bundle`
+ * (without the compile cache: the conservative figure).
+ */
 export function readColdStarts(benchDir: string): Record<string, number> {
   const parsed = ColdStartFileSchema.safeParse(JSON.parse(readFileSync(path.join(benchDir, 'cold-start.json'), 'utf8')));
   if (!parsed.success) throw new Error(`bench/results/cold-start.json: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return Object.fromEntries(parsed.data.rows.map((r) => [r.name, r.medianMs]));
+  return Object.fromEntries(
+    parsed.data.rows.flatMap((r) => {
+      const fn = /^(\S+) bundle$/.exec(r.subject)?.[1];
+      return fn ? [[fn, r.figures.startMs]] : [];
+    }),
+  );
 }
 
 export function readPrices(file: string): PriceTable {

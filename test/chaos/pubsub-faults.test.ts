@@ -6,47 +6,44 @@
  * is stored once in both stores.
  */
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
-import { stackEnv, type StackProcess, startStackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { CHAOS_ADMIN_TOKEN, startProxiedStack, type ProxiedStack } from '../support/proxied-stack.ts';
+import { type StackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
 import { isClean, pause, printFigures, registerDevices, settle, startDeviceLoad } from '../support/device-load.ts';
 
-let tdb: TestDatabase;
-let proxy: TcpProxy;
-let env: Record<string, string>;
+let chaos: ProxiedStack;
 let stack: StackProcess;
 
 beforeAll(async () => {
-  tdb = await createTestDatabase();
   const [host = '127.0.0.1', port = '8085'] = inject('pubsubEmulatorHost').split(':');
-  proxy = await startTcpProxy({ host, port: Number(port) });
-  const suffix = Math.random().toString(36).slice(2, 8);
-  env = await stackEnv(makeScratchDir('chaos-pubsub-'), {
-    DATABASE_URL: tdb.url,
-    PUBSUB_EMULATOR_HOST: `127.0.0.1:${proxy.port}`,
-    GOOGLE_CLOUD_PROJECT: `chaos-${suffix}`,
-    TELEMETRY_TOPIC: `telemetry-${suffix}`,
-    DEAD_LETTER_TOPIC: `dead-${suffix}`,
-    ADMIN_TOKEN: 'chaos-admin',
-    LOG_LEVEL: 'error',
+  const emulator = { host, port: Number(port) };
+  chaos = await startProxiedStack('chaos-pubsub-', {
+    target: emulator,
+    env: (proxied) => {
+      const suffix = Math.random().toString(36).slice(2, 8);
+      return {
+        PUBSUB_EMULATOR_HOST: proxied,
+        GOOGLE_CLOUD_PROJECT: `chaos-${suffix}`,
+        TELEMETRY_TOPIC: `telemetry-${suffix}`,
+        DEAD_LETTER_TOPIC: `dead-${suffix}`,
+      };
+    },
   });
-  stack = await startStackProcess(env);
+  stack = chaos.stack;
 });
 
 afterAll(async () => {
   await stopStack(stack);
-  await proxy?.close();
-  await tdb?.drop();
+  await chaos?.close();
 });
 
 it('the bridge losing Pub/Sub for 8 s: devices get 503 and retry; nothing accepted is lost or duplicated', async () => {
-  const devices = await registerDevices(stack, 'chaos-admin', 'no-pubsub', 6);
+  const devices = await registerDevices(stack, CHAOS_ADMIN_TOKEN, 'no-pubsub', 6);
   const load = startDeviceLoad({ bridgeUrl: stack.state.urls.bridge, devices, retryDelayMs: 500 });
   await pause(3_000);
   const before = load.acceptedTotal();
-  await proxy.cut();
+  await chaos.proxy.cut();
   await pause(8_000);
-  await proxy.restore();
+  await chaos.proxy.restore();
   const restoredAt = Date.now();
   // Recovered once devices are accepted again.
   const resumed = load.acceptedTotal();
@@ -54,7 +51,7 @@ it('the bridge losing Pub/Sub for 8 s: devices get 503 and retry; nothing accept
   const recoveryMs = Date.now() - restoredAt;
   await pause(3_000);
   await load.stop();
-  const { report, settleMs } = await settle(tdb.db, warehouseRowsVia(env.DATA_DIR as string), load.accepted);
+  const { report, settleMs } = await settle(chaos.tdb.db, warehouseRowsVia(chaos.env.DATA_DIR as string), load.accepted);
   const statuses = Object.fromEntries(load.statuses);
   printFigures('bridge loses Pub/Sub for 8 s (emulator behind a TCP proxy)', { ...report, statuses, acceptedBeforeCut: before, recoveryMs, settleMs });
   expect(statuses['503'] ?? 0).toBeGreaterThan(0);

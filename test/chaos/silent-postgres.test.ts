@@ -6,50 +6,41 @@
  * reading the bridge accepted is stored exactly once, and the recovery is measured.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
+import { CHAOS_ADMIN_TOKEN, startProxiedStack, type ProxiedStack } from '../support/proxied-stack.ts';
 import { waitFor } from '../support/net.ts';
-import { stackEnv, type StackProcess, startStackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { type StackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
 import { eventMsOf, isClean, pause, printFigures, registerDevices, settle, startDeviceLoad } from '../support/device-load.ts';
 
 const SILENT_MS = 5_000;
 
-let tdb: TestDatabase;
-let proxy: TcpProxy;
-let env: Record<string, string>;
+let chaos: ProxiedStack;
 let stack: StackProcess;
 
 beforeAll(async () => {
-  tdb = await createTestDatabase();
-  const target = new URL(tdb.url);
-  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  const viaProxy = new URL(tdb.url);
-  viaProxy.port = String(proxy.port);
-  env = await stackEnv(makeScratchDir('chaos-silent-pg-'), { DATABASE_URL: viaProxy.toString(), ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });
-  stack = await startStackProcess(env);
+  chaos = await startProxiedStack('chaos-silent-pg-');
+  stack = chaos.stack;
 });
 
 afterAll(async () => {
   await stopStack(stack, 'SIGKILL');
-  await proxy?.close();
-  await tdb?.drop();
+  await chaos?.close();
 });
 
 it(`a PostgreSQL silent for ${SILENT_MS / 1000} s, then back, loses and duplicates nothing`, async () => {
-  const devices = await registerDevices(stack, 'chaos-admin', 'silent-pg', 6);
+  const devices = await registerDevices(stack, CHAOS_ADMIN_TOKEN, 'silent-pg', 6);
   const load = startDeviceLoad({ bridgeUrl: stack.state.urls.bridge, devices });
   const ingestHealth = async () => (await fetch(`${stack.state.urls.ingest}/healthz`, { signal: AbortSignal.timeout(2_000) })).status;
   await pause(3_000);
   expect(await ingestHealth()).toBe(200);
 
-  proxy.silence();
+  chaos.proxy.silence();
   const silencedAt = Date.now();
   // /healthz says so once a call has hit its deadline (the 12 s query deadline at most); the
   // silence lasts SILENT_MS, or until then if that is later.
   await waitFor(async () => (await ingestHealth()) === 503, { timeoutMs: 30_000, intervalMs: 250, what: 'ingest /healthz to fail while PostgreSQL is silent' });
   const unhealthyAfterMs = Date.now() - silencedAt;
   await pause(Math.max(0, SILENT_MS - (Date.now() - silencedAt)));
-  await proxy.restore();
+  await chaos.proxy.restore();
   const restoredAt = Date.now();
 
   // Recovery: a reading accepted after the database returned is stored in PostgreSQL.
@@ -71,7 +62,7 @@ it(`a PostgreSQL silent for ${SILENT_MS / 1000} s, then back, loses and duplicat
     { timeoutMs: 60_000, intervalMs: 200, what: 'the bridge to accept a reading after the database returned' },
   );
   load.accepted.get(probe.deviceId)?.push(probeSeq);
-  await waitFor(async () => (await tdb.db.query('SELECT 1 FROM readings WHERE device_id = $1 AND seq = $2', [probe.deviceId, probeSeq])).rowCount === 1, {
+  await waitFor(async () => (await chaos.tdb.db.query('SELECT 1 FROM readings WHERE device_id = $1 AND seq = $2', [probe.deviceId, probeSeq])).rowCount === 1, {
     timeoutMs: 60_000,
     intervalMs: 100,
     what: 'a reading sent after the database returned to be stored',
@@ -82,7 +73,7 @@ it(`a PostgreSQL silent for ${SILENT_MS / 1000} s, then back, loses and duplicat
 
   await pause(2_000);
   await load.stop();
-  const { report, settleMs } = await settle(tdb.db, warehouseRowsVia(env.DATA_DIR as string), load.accepted);
+  const { report, settleMs } = await settle(chaos.tdb.db, warehouseRowsVia(chaos.env.DATA_DIR as string), load.accepted);
   printFigures(`PostgreSQL silent ${SILENT_MS / 1000} s (TCP proxy forwards nothing, connections kept open)`, {
     ...report,
     statuses: Object.fromEntries(load.statuses),

@@ -6,43 +6,34 @@
  * device_state is each device's newest reading.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, makeScratchDir, type TestDatabase } from '../support/kit.ts';
-import { stackEnv, type StackProcess, startStackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts';
+import { CHAOS_ADMIN_TOKEN, startProxiedStack, type ProxiedStack } from '../support/proxied-stack.ts';
+import { type StackProcess, startStackProcess, stopStack, warehouseRowsVia } from '../support/stack-process.ts';
 import { isClean, pause, printFigures, registerDevices, settle, startDeviceLoad } from '../support/device-load.ts';
 
-let tdb: TestDatabase;
-let proxy: TcpProxy;
-let env: Record<string, string>;
+let chaos: ProxiedStack;
 let stack: StackProcess;
 
 beforeAll(async () => {
-  tdb = await createTestDatabase();
-  const target = new URL(tdb.url);
-  proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  const viaProxy = new URL(tdb.url);
-  viaProxy.port = String(proxy.port);
-  env = await stackEnv(makeScratchDir('chaos-stack-'), { DATABASE_URL: viaProxy.toString(), ADMIN_TOKEN: 'chaos-admin', LOG_LEVEL: 'error' });
-  stack = await startStackProcess(env);
+  chaos = await startProxiedStack('chaos-stack-');
+  stack = chaos.stack;
 });
 
 afterAll(async () => {
   await stopStack(stack, 'SIGKILL');
-  await proxy?.close();
-  await tdb?.drop();
+  await chaos?.close();
 });
 
-const createDevices = (prefix: string, n: number) => registerDevices(stack, 'chaos-admin', prefix, n);
-const settleStores = (accepted: Map<string, number[]>) => settle(tdb.db, warehouseRowsVia(env.DATA_DIR as string), accepted);
+const createDevices = (prefix: string, n: number) => registerDevices(stack, CHAOS_ADMIN_TOKEN, prefix, n);
+const settleStores = (accepted: Map<string, number[]>) => settle(chaos.tdb.db, warehouseRowsVia(chaos.env.DATA_DIR as string), accepted);
 
 describe('npm start under faults', () => {
   it('a PostgreSQL outage of 10 s loses and duplicates nothing', async () => {
     const devices = await createDevices('pg-outage', 6);
     const load = startDeviceLoad({ bridgeUrl: stack.state.urls.bridge, devices });
     await pause(3_000);
-    await proxy.cut();
+    await chaos.proxy.cut();
     await pause(10_000);
-    await proxy.restore();
+    await chaos.proxy.restore();
     const restoredAt = Date.now();
     await pause(3_000);
     await load.stop();
@@ -59,7 +50,7 @@ describe('npm start under faults', () => {
     stack.child.kill('SIGKILL');
     await stack.exited;
     const killedAt = Date.now();
-    stack = await startStackProcess(env);
+    stack = await startStackProcess(chaos.env);
     const restartMs = Date.now() - killedAt;
     await pause(3_000);
     await load.stop();
@@ -82,11 +73,11 @@ describe('npm start under faults', () => {
     expect(await stack.exited).toBe(0);
     const stoppedAt = Date.now();
     // Half-written would show here: readings without their state, or state counting rows that are not there.
-    const totals = await tdb.db.query<{ readings: number; state: number }>(
+    const totals = await chaos.tdb.db.query<{ readings: number; state: number }>(
       "SELECT (SELECT count(*) FROM readings WHERE device_id LIKE 'sigterm-%')::int AS readings, (SELECT coalesce(sum(readings_total), 0) FROM device_state WHERE device_id LIKE 'sigterm-%')::int AS state",
     );
     expect(totals.rows[0]?.readings).toBe(totals.rows[0]?.state);
-    stack = await startStackProcess(env);
+    stack = await startStackProcess(chaos.env);
     await pause(2_000);
     await load.stop();
     const { report, settleMs } = await settleStores(load.accepted);

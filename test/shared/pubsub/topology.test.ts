@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../shared/config.ts';
 import { LOCAL_DELIVERY, PRODUCTION_DELIVERY, pubsubTopology, type DeliveryPolicy } from '../../../shared/pubsub/topology.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = path.resolve(import.meta.dirname, '../../..');
 /** A document with its line breaks and runs of spaces as single spaces. */
 const doc = (file: string) => readFileSync(path.join(ROOT, file), 'utf8').replace(/\s+/g, ' ');
 
