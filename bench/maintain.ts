@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { createLogger } from '../shared/log.ts';
 import type { Database } from '../shared/db/database.ts';
 import { runMaintenance } from '../shared/lifecycle/maintain.ts';
-import { DAY_MS, dayOf, partitionName } from '../shared/lifecycle/retention.ts';
+import { DAY_MS, dayOf, partitionName } from '../shared/retention.ts';
 import { readingIdOf } from '../functions/ingest/reading-id.ts';
 import { writeReadings, type NewReading } from '../functions/ingest/readings-store.ts';
 import { createBenchDatabase } from './lib/database.ts';

@@ -85,7 +85,7 @@ function isMetricValue(value: unknown): boolean {
   return isText(value, 0, MAX_TEXT_VALUE_LENGTH);
 }
 
-/** Reading.ts's `Text`: no NUL, no unpaired surrogate, within the length bounds. */
+/** reading.ts's `Text`: no NUL, no unpaired surrogate, within the length bounds. */
 function isText(value: unknown, min: number, max: number): boolean {
   return typeof value === 'string' && value.length >= min && value.length <= max && !value.includes('\u0000') && value.isWellFormed();
 }

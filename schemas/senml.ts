@@ -129,7 +129,7 @@ function resolveValue(record: SenmlRecord, baseValue: number | undefined, baseSu
  * occur in a SenML name, so the name is always the metric up to the first `[`.
  * @see ../docs/devices.md "SenML"
  */
-export function senmlMetricName(name: string, unit: string | undefined, qualified: boolean): string {
+function senmlMetricName(name: string, unit: string | undefined, qualified: boolean): string {
   return qualified && unit !== undefined ? `${name}[${unit}]` : name;
 }
 

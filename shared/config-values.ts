@@ -24,12 +24,16 @@ export function integer(env: Env, name: string, fallback: number, min: number, m
   return n;
 }
 
-/** A duration in ms, at least 1. */
-export function durationMs(env: Env, name: string, fallback: number): number {
+/** The longest delay a timer takes: past it node fires at once (a deadline of "forever" would be none). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A duration in ms, a whole number from 1 to about 24.8 days (what a timer can wait). */
+export function durationMs(env: Env, name: string, fallback: number, max = MAX_TIMER_MS): number {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name}=${raw} is not a positive number of milliseconds`);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(n) || n <= 0 || n > max)
+    throw new Error(`${name}=${raw} is not a whole number of milliseconds from 1 to ${max}`);
   return n;
 }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import {
   days,
   durationMs,
+  MAX_TIMER_MS,
   emails,
   flag,
   host,
@@ -172,7 +173,8 @@ const topic = (env: Env, name: string, fallback: string): string => matching(env
  * (process.env unless given). A bad value throws an error naming the variable.
  */
 export function loadConfig(env: Env = process.env): Config {
-  const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000);
+  // pgQueryMs adds 2 s to it, and must still be a timer's delay.
+  const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000, MAX_TIMER_MS - 2_000);
   const googleCloudProject = matching(env, 'GOOGLE_CLOUD_PROJECT', /^[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}$/, 'a project id (letters, digits, - . : _)')?.trim();
   // BigQuery itself takes no '-', but the image's compile-cache warm-up (Dockerfile) names its dataset `warm-up`.
   const dataset = matching(env, 'BIGQUERY_DATASET', /^\s*[\w-]{1,1024}\s*$/, 'letters, digits and underscores')?.trim();
@@ -217,12 +219,7 @@ export function loadConfig(env: Env = process.env): Config {
       pgQueryMs: pgStatementMs + 2_000,
       batchFlushMs: durationMs(env, 'INGEST_FLUSH_TIMEOUT_MS', 30_000),
     },
-    // Pub/Sub's own bounds: backoff 0..600 s, 5..100 delivery attempts.
-    pubsubDelivery: {
-      minBackoffMs: integer(env, 'PUBSUB_MIN_BACKOFF_MS', LOCAL_DELIVERY.minBackoffMs, 0, 600_000),
-      maxBackoffMs: integer(env, 'PUBSUB_MAX_BACKOFF_MS', LOCAL_DELIVERY.maxBackoffMs, 0, 600_000),
-      maxDeliveryAttempts: integer(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', LOCAL_DELIVERY.maxDeliveryAttempts, 5, 100),
-    },
+    pubsubDelivery: pubsubDelivery(env),
     pushAuth: pushAuth(env),
     readToken: secret(env, 'READ_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable ASCII characters without spaces'),
     readingsStatementTimeoutMs: integer(env, 'READINGS_STATEMENT_TIMEOUT_MS', 5_000, 1, 600_000),
@@ -233,4 +230,12 @@ export function loadConfig(env: Env = process.env): Config {
     },
     maintenanceAuth: maintenanceAuth(env),
   };
+}
+
+/** The local Pub/Sub's retry policy, within Pub/Sub's own bounds (backoff 0..600 s, 5..100 attempts). */
+function pubsubDelivery(env: Env) {
+  const minBackoffMs = integer(env, 'PUBSUB_MIN_BACKOFF_MS', LOCAL_DELIVERY.minBackoffMs, 0, 600_000);
+  const maxBackoffMs = integer(env, 'PUBSUB_MAX_BACKOFF_MS', LOCAL_DELIVERY.maxBackoffMs, 0, 600_000);
+  if (minBackoffMs > maxBackoffMs) throw new Error(`PUBSUB_MIN_BACKOFF_MS=${minBackoffMs} is more than PUBSUB_MAX_BACKOFF_MS=${maxBackoffMs}`);
+  return { minBackoffMs, maxBackoffMs, maxDeliveryAttempts: integer(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', LOCAL_DELIVERY.maxDeliveryAttempts, 5, 100) };
 }

@@ -47,7 +47,6 @@ export class GroupCommit<T> {
   /** Writes that outlived their deadline and have not settled yet. */
   private abandoned = 0;
   private lastTimeoutAt: number | undefined;
-  /** Batches written so far and their row counts, for logs and benchmarks. */
 
   constructor(options: GroupCommitOptions<T>) {
     this.options = options;

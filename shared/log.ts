@@ -72,7 +72,7 @@ const TRUNCATED_KEYS = new Set(['deviceId', 'path', 'url', 'messageId', 'subscri
 /** Any other string (an error message quoting its input) is bounded too. */
 const MAX_LOGGED_TEXT = 2_048;
 
-export function truncateForLog(text: string, max: number): string {
+function truncateForLog(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…(${text.length - max} more characters)`;
 }
 

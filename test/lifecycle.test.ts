@@ -10,7 +10,7 @@ import type { Database } from '../shared/db/database.ts';
 import { loadMigrations, migrate } from '../shared/db/migrate.ts';
 import { openPglite } from '../shared/db/pglite.ts';
 import { runMaintenance, type MaintenanceOptions } from '../shared/lifecycle/maintain.ts';
-import { DAY_MS, dayOf, partitionName } from '../shared/lifecycle/retention.ts';
+import { DAY_MS, dayOf, partitionName } from '../shared/retention.ts';
 import { writeReadings, type NewReading } from '../functions/ingest/readings-store.ts';
 import { readingIdOf } from '../functions/ingest/reading-id.ts';
 import { captureLogs, createTestDatabase, type TestDatabase } from './support/kit.ts';

@@ -411,6 +411,14 @@ describe('production mode: pushes need a valid OIDC token', () => {
       expect(response.status, fn.name).toBe(expected);
     }
   });
+
+  it('refuses a push without a token before reading its body: 401 for 17 MB, not 413', async () => {
+    const body = Buffer.alloc(17 * 1024 * 1024, 0x20);
+    for (const fn of [prodIngest, prodDeadletter]) {
+      const response = await send(fn.url, { headers: { 'content-type': 'application/json' }, body });
+      expect(response.status, fn.name).toBe(401);
+    }
+  });
 });
 
 describe('secrets', () => {

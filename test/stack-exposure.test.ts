@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config.ts';
 import { functionHost } from '../shared/runtime/main.ts';
-import { keepOrGenerateSecret } from '../shared/secrets.ts';
+import { keepOrGenerateSecret } from '../local/stack/secrets.ts';
 import { createTestDatabase, makeScratchDir, type TestDatabase } from './support/kit.ts';
 import { stackEnv, startStackProcess, type StackProcess } from './support/stack-process.ts';
 

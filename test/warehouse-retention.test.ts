@@ -8,7 +8,7 @@ import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
 import { createLogger } from '../shared/log.ts';
-import { DAY_MS } from '../shared/lifecycle/retention.ts';
+import { DAY_MS } from '../shared/retention.ts';
 import { createBigQuerySink } from '../shared/warehouse/bigquery.ts';
 import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';

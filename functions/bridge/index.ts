@@ -21,7 +21,7 @@ import { createRateLimiter, parseRateLimit, type RateLimiter } from './rate-limi
 import { isIotCorePath, matchRoute, type BridgeRoute } from './routes.ts';
 
 /** Device bodies: 256 KiB, before and after gunzip. */
-export const MAX_BODY_BYTES = 256 * 1024;
+const MAX_BODY_BYTES = 256 * 1024;
 
 function create(platform: Platform) {
   const { config, logger } = platform;

@@ -17,7 +17,7 @@ import type { Platform } from '../../shared/runtime/platform.ts';
  * The row for one dead-lettered message: Pub/Sub's `CloudPubSubDeadLetterSource*` attributes
  * say where it came from (lower-cased when they arrive as headers of an unwrapped push).
  */
-export function toRejection(message: ReceivedMessage): Rejection {
+function toRejection(message: ReceivedMessage): Rejection {
   const { attributes } = message;
   const source = (name: string) => attributes[`CloudPubSubDeadLetterSource${name}`] ?? attributes[`cloudpubsubdeadlettersource${name.toLowerCase()}`];
   const count = Number(source('DeliveryCount'));

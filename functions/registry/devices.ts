@@ -29,7 +29,7 @@ function deviceNotFound(deviceId: string): HttpError {
   return new HttpError(404, 'not_found', `device ${deviceId} not found`);
 }
 
-export function toDeviceResponse(device: DeviceRow, credentials: readonly DeviceCredentialRow[], tokens?: ReadonlyMap<string, string>): DeviceResponse {
+function toDeviceResponse(device: DeviceRow, credentials: readonly DeviceCredentialRow[], tokens?: ReadonlyMap<string, string>): DeviceResponse {
   return {
     deviceId: device.device_id,
     numId: device.num_id,

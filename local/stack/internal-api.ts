@@ -19,7 +19,7 @@ import { classifyDbError } from '../../shared/db/database.ts';
 import { HttpError } from '../../shared/errors.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
-import { parseJsonBody } from '../../shared/runtime/json-body.ts';
+import { parseJsonBody } from './json-body.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import { AnalystSqlError, MAX_QUERY_TIMEOUT_MS } from '../../shared/warehouse/duckdb-analyst.ts';
 import type { DuckDbSink } from '../../shared/warehouse/duckdb-sink.ts';

@@ -12,7 +12,7 @@ import { openLocalPubsub, type LocalPubsub } from '../pubsub/broker.ts';
 import type { Logger } from '../../shared/log.ts';
 import { pubsubTopology, type PubsubTopology } from '../../shared/pubsub/topology.ts';
 import { createPlatform, type Platform } from '../../shared/runtime/platform.ts';
-import { keepOrGenerateSecret } from '../../shared/secrets.ts';
+import { keepOrGenerateSecret } from './secrets.ts';
 import { serveFunction, type RunningFunction } from '../../shared/runtime/serve.ts';
 import { wireEmulator, type EmulatorWiring, type PushEndpoints } from './emulator.ts';
 import { startInternalApi } from './internal-api.ts';
@@ -52,7 +52,7 @@ function openLocalBroker(config: Config, topology: PubsubTopology, logger: Logge
 }
 
 /** The local stack's push endpoints have no authentication: loopback unless HOST says otherwise. */
-export const DEFAULT_STACK_HOST = '127.0.0.1';
+const DEFAULT_STACK_HOST = '127.0.0.1';
 
 /** True when servers on `host` can be reached from other machines. */
 export function isExposed(host: string): boolean {

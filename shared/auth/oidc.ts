@@ -28,7 +28,7 @@ export interface PushVerifier {
   verify(headers: IncomingHttpHeaders): Promise<{ email: string }>;
 }
 
-export const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.com'];
+const GOOGLE_ISSUERS = ['accounts.google.com', 'https://accounts.google.com'];
 
 // One message for every token failure: a caller learns nothing about which check failed.
 const unauthenticated = () =>

@@ -21,7 +21,7 @@ import type { Database, Sql } from '../db/database.ts';
 import type { Logger } from '../log.ts';
 import type { Platform } from '../runtime/platform.ts';
 import type { WarehouseSink } from '../warehouse/sink.ts';
-import { DAY_MS, dayOf, dayOfPartition, partitionName, retentionCutoff } from './retention.ts';
+import { DAY_MS, dayOf, dayOfPartition, partitionName, retentionCutoff } from '../retention.ts';
 
 /** The key migration 003's readings_create_day_partition() serialises partition changes with. */
 const PARTITION_LOCK_KEY = 7_204_118_015;

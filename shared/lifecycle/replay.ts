@@ -77,7 +77,7 @@ export async function replayRejected(request: ReplayRequest, deps: ReplayDeps): 
 }
 
 /** `rejected.payload` back to bytes: UTF-8 text, or `base64:` for bytes that were not UTF-8. */
-export function payloadBytes(payload: string): Buffer {
+function payloadBytes(payload: string): Buffer {
   return payload.startsWith('base64:') ? Buffer.from(payload.slice(7), 'base64') : Buffer.from(payload, 'utf8');
 }
 
@@ -85,7 +85,7 @@ export function payloadBytes(payload: string): Buffer {
  * The message's original attributes, without what Pub/Sub added when it dead-lettered it,
  * and with the original publish time (readings without a time of their own take it).
  */
-export function replayAttributes(row: Pick<RejectedRow, 'attributes' | 'publish_time'>): Record<string, string> {
+function replayAttributes(row: Pick<RejectedRow, 'attributes' | 'publish_time'>): Record<string, string> {
   const attributes = Object.fromEntries(Object.entries(row.attributes).filter(([key]) => !/^cloudpubsubdeadlettersource/i.test(key)));
   if (row.publish_time !== null && attributes[ORIGINAL_PUBLISH_TIME] === undefined) attributes[ORIGINAL_PUBLISH_TIME] = row.publish_time;
   return attributes;

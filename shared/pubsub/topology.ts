@@ -65,7 +65,7 @@ export interface PubsubTopology {
 export type TopologyConfig = Pick<Config, 'telemetryTopic' | 'deadLetterTopic' | 'stateTopic' | 'pubsubDelivery'>;
 
 /** A subscription is named after its topic and the function it feeds. */
-export const subscriptionName = (topic: string, pushTo: PushSubscriptionSpec['pushTo']): string => `${topic}-${pushTo}`;
+const subscriptionName = (topic: string, pushTo: PushSubscriptionSpec['pushTo']): string => `${topic}-${pushTo}`;
 
 export function pubsubTopology(config: TopologyConfig, environment: PubsubEnvironment): PubsubTopology {
   const delivery = environment === 'production' ? PRODUCTION_DELIVERY : { ...LOCAL_DELIVERY, ...config.pubsubDelivery };

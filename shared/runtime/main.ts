@@ -26,7 +26,7 @@ export interface RunOptions {
  * revision from ever becoming ready (Knative and Cloud Run keep the previous one serving) and
  * puts the reason in the container's log.
  */
-export function missingStores(module: FunctionModule, config: Config): string[] {
+function missingStores(module: FunctionModule, config: Config): string[] {
   const missing: string[] = [];
   const stores = module.stores ?? ['database'];
   if (stores.includes('database') && !config.databaseUrl && !config.instanceConnectionName) {

@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { classifyDbError } from '../db/database.ts';
 import { payloadText, recordRejections, type Rejection } from '../rejected.ts';
 import type { Platform } from './platform.ts';
-import { createListener, type WireHandler, type WireResponse } from './http.ts';
+import { createListener, type RequestHead, type WireHandler, type WireResponse } from './http.ts';
 import { parsePushRequest, type ReceivedMessage } from '../pubsub/push-envelope.ts';
 
 export interface MessageContext {
@@ -40,21 +40,23 @@ export interface PushHandlerOptions {
 /** The whole request listener of a Pub/Sub-facing function: body limit, logging, the handler. */
 export function createPushListener(options: PushHandlerOptions): RequestListener {
   const { logger, config } = options.platform;
+  // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
+  const verifier = verifierFromConfig(config);
   return createListener(createPushHandler(options), {
     logger,
     projectId: config.projectId,
+    // The token is checked before the body is read: a caller without one cannot make the
+    // function buffer a 16 MB body first.
+    ...(verifier ? { admit: async ({ headers }: RequestHead) => void (await verifier.verify(headers)) } : {}),
     body: { limitBytes: MAX_PUSH_BYTES },
     quietSuccess: options.quietSuccess,
   });
 }
 
 function createPushHandler(options: PushHandlerOptions): WireHandler {
-  // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
-  const verifier = verifierFromConfig(options.platform.config);
   return async (req): Promise<WireResponse> => {
     if (req.path !== '/') throw new HttpError(404, 'not_found', `no route for ${req.path}`);
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { allow: 'POST' } });
-    if (verifier) await verifier.verify(req.headers);
     const message = parsePushRequest(req.headers, req.body);
     const log = message.messageId ? req.log.child({ messageId: message.messageId }) : req.log;
     try {

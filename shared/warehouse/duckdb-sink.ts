@@ -8,7 +8,7 @@
  * @see https://duckdb.org/docs/data/appender
  * @see https://duckdb.org/docs/sql/statements/insert#insert-or-ignore
  */
-import { retentionCutoff } from '../lifecycle/retention.ts';
+import { retentionCutoff } from '../retention.ts';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBInstance, timestampTZValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
@@ -26,7 +26,7 @@ export interface DuckDbSink extends WarehouseSink {
   readonly kind: 'duckdb';
   readonly path: string;
   /**
-   * Runs one read-only statement, sandboxed (see analyst-sql.ts), on a connection of its own
+   * Runs one read-only statement, sandboxed (see duckdb-analyst.ts), on a connection of its own
    * (never the writer's) after every write queued so far, so it sees what was written before it.
    */
   query(sql: string, options?: AnalystQueryOptions): Promise<AnalystResult>;
@@ -136,6 +136,8 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
 
 /** Appends a group's rows to the staging table, moves the new ones into `measurements`, empties staging. */
 async function writeRows(connection: DuckDBConnection, batches: readonly (readonly MeasurementRow[])[]): Promise<void> {
+  // Whatever a failed append left staged must not join this group's rows.
+  await connection.run(`DELETE FROM ${STAGING}`);
   const appender = await connection.createAppender(STAGING, 'main', 'temp');
   let first = Infinity;
   let last = -Infinity;

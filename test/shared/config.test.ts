@@ -110,6 +110,10 @@ describe('loadConfig', () => {
     ['INGEST_BATCH_CONCURRENCY', '1.5'],
     ['INGEST_GROUP_COMMIT', 'maybe'],
     ['INGEST_FLUSH_TIMEOUT_MS', '30s'],
+    // Past what a timer can wait, node would fire at once: every batch would time out.
+    ['INGEST_FLUSH_TIMEOUT_MS', '3000000000'],
+    ['PG_STATEMENT_TIMEOUT_MS', '2147483000'],
+    ['PG_CONNECT_TIMEOUT_MS', '1e3'],
     ['PUBSUB_EMULATOR_HOST', 'localhost'],
     ['PUBSUB_MIN_BACKOFF_MS', 'fast'],
     ['PUBSUB_MAX_BACKOFF_MS', '601000'],
@@ -134,6 +138,12 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}\\b`));
     });
   }
+
+  it('refuses a minimum backoff above the maximum, naming both', () => {
+    expect(() => loadConfig({ PUBSUB_MIN_BACKOFF_MS: '5000', PUBSUB_MAX_BACKOFF_MS: '1000' })).toThrow(
+      /^PUBSUB_MIN_BACKOFF_MS=5000 is more than PUBSUB_MAX_BACKOFF_MS=1000/,
+    );
+  });
 
   // Both ends of a pair are named: which one is missing.
   it('names the missing half of the maintenance caller pair', () => {

@@ -16,7 +16,7 @@ export interface KeptSecret {
 }
 
 /** The directory under DATA_DIR where generated secrets live. */
-export const secretsDir = (dataDir: string): string => join(dataDir, 'secrets');
+const secretsDir = (dataDir: string): string => join(dataDir, 'secrets');
 
 /**
  * The secret kept as `name` under DATA_DIR, or a new one (24 random bytes, base64url) written

@@ -1,6 +1,6 @@
 /**
- * A request's JSON body, for the operators' APIs (the registry, the stack's internal API),
- * read by the rules their clients were written against (Express's JSON parser):
+ * A request's JSON body for the stack's internal API (local/stack/internal-api.ts),
+ * read by the rules its clients were written against (Express's JSON parser):
  * - a request that does not say `Content-Type: application/json`, or carries no body at all,
  *   has no JSON body (the route decides whether that is a 415 or "no filters");
  * - a declared but empty body is `{}`;
@@ -8,8 +8,8 @@
  * The body itself was read under the function's limit by the request layer (http.ts).
  */
 import type { z } from 'zod';
-import { HttpError, toIssues, ValidationError } from '../errors.ts';
-import type { WireRequest } from './http.ts';
+import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
+import type { WireRequest } from '../../shared/runtime/http.ts';
 
 const JSON_MEDIA_TYPE = /^application\/json[ \t]*(?:;|$)/i;
 const CHARSET = /;[ \t]*charset[ \t]*=[ \t]*"?([^";]+)"?/i;

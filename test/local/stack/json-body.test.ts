@@ -1,10 +1,10 @@
 /**
- * shared/runtime/json-body.ts: when a request has a JSON body, and how a bad one is refused.
+ * local/stack/json-body.ts: when a request has a JSON body, and how a bad one is refused.
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { HttpError } from '../../../shared/errors.ts';
-import { jsonBody, parseJsonBody } from '../../../shared/runtime/json-body.ts';
+import { jsonBody, parseJsonBody } from '../../../local/stack/json-body.ts';
 
 const request = (body: string | Buffer, headers: Record<string, string> = {}) => ({
   headers: { 'content-length': String(Buffer.byteLength(body)), ...headers },
