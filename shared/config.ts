@@ -5,6 +5,8 @@ import path from 'node:path';
 import {
   days,
   durationMs,
+  parseRateLimit,
+  type RateLimit,
   MAX_TIMER_MS,
   emails,
   flag,
@@ -37,7 +39,7 @@ export interface Config {
   instanceConnectionName?: string;
   dataDir: string;
   adminToken?: string;
-  deviceRateLimit?: string;
+  deviceRateLimit?: RateLimit;
   logLevel: 'debug' | 'info' | 'warn' | 'warning' | 'error';
   pubsubEmulatorHost?: string;
   /** Pool size per instance; keep pool × max instances under the server's connection limit. */
@@ -189,7 +191,7 @@ export function loadConfig(env: Env = process.env): Config {
     instanceConnectionName: matching(env, 'INSTANCE_CONNECTION_NAME', /^\S+:[^:\s]+:[^:\s]+$/, 'project:region:instance'),
     dataDir: path.resolve(optional(env, 'DATA_DIR') ?? '.data'),
     adminToken: secret(env, 'ADMIN_TOKEN', HEADER_SAFE, 'printable ASCII without spaces (it travels in an Authorization header)'),
-    deviceRateLimit: optional(env, 'DEVICE_RATE_LIMIT'),
+    deviceRateLimit: optionalRateLimit(env),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'warning', 'error'], 'info'),
     pubsubEmulatorHost: hostAndPort(env, 'PUBSUB_EMULATOR_HOST'),
     pgPoolMax: integer(env, 'PG_POOL_MAX', 5, 1, 1000),
@@ -238,4 +240,9 @@ function pubsubDelivery(env: Env) {
   const maxBackoffMs = integer(env, 'PUBSUB_MAX_BACKOFF_MS', LOCAL_DELIVERY.maxBackoffMs, 0, 600_000);
   if (minBackoffMs > maxBackoffMs) throw new Error(`PUBSUB_MIN_BACKOFF_MS=${minBackoffMs} is more than PUBSUB_MAX_BACKOFF_MS=${maxBackoffMs}`);
   return { minBackoffMs, maxBackoffMs, maxDeliveryAttempts: integer(env, 'PUBSUB_MAX_DELIVERY_ATTEMPTS', LOCAL_DELIVERY.maxDeliveryAttempts, 5, 100) };
+}
+
+function optionalRateLimit(env: Env): RateLimit | undefined {
+  const text = optional(env, 'DEVICE_RATE_LIMIT');
+  return text === undefined ? undefined : parseRateLimit(text);
 }

@@ -17,7 +17,7 @@ import { createCredentialsCache } from './credentials-cache.ts';
 import { decodePublishEvent, googleErrorResponse, iotCoreAttributes } from './iot-core.ts';
 import { buildTelemetryMessage } from './message.ts';
 import { isSenmlMediaType, parseBoundedJson, toDeviceReadings } from './payload.ts';
-import { createRateLimiter, parseRateLimit, type RateLimiter } from './rate-limit.ts';
+import { createRateLimiter, type RateLimiter } from './rate-limit.ts';
 import { isIotCorePath, matchRoute, type BridgeRoute } from './routes.ts';
 
 /** Device bodies: 256 KiB, before and after gunzip. */
@@ -28,9 +28,9 @@ function create(platform: Platform) {
   const database = () => platform.database();
   const credentials = createCredentialsCache({ database, logger, ttlMs: config.credentialCacheTtlMs });
   const authenticator = createAuthenticator({ credentials, audience: config.projectId, logger });
-  const rateLimiter = config.deviceRateLimit ? createRateLimiter(parseRateLimit(config.deviceRateLimit)) : undefined;
+  const rateLimiter = config.deviceRateLimit ? createRateLimiter(config.deviceRateLimit) : undefined;
   // IoT Core's limit on state updates: one per second per device.
-  const stateLimiter = createRateLimiter(parseRateLimit('1/s'));
+  const stateLimiter = createRateLimiter({ count: 1, periodMs: 1_000, text: '1/s' });
   const configs = createDeviceConfigCache({ database, refreshMs: config.configRefreshMs });
   const publish = async (topic: string, data: Buffer, attributes: Record<string, string>) => (await platform.publisher()).publish(topic, data, attributes);
 

@@ -5,13 +5,7 @@
  * by the number of devices active within one period.
  * @see ../../docs/architecture.md
  */
-
-export interface RateLimit {
-  count: number;
-  periodMs: number;
-  /** As configured, for messages: `20/s`. */
-  text: string;
-}
+import type { RateLimit } from '../../shared/config-values.ts';
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
@@ -20,19 +14,6 @@ export interface RateLimiter {
   /** Devices currently holding a bucket. */
   readonly size: number;
   take(deviceId: string, nowMs: number): RateDecision;
-}
-
-const PERIODS: Record<string, number> = { s: 1_000, sec: 1_000, second: 1_000, m: 60_000, min: 60_000, minute: 60_000, h: 3_600_000, hour: 3_600_000 };
-
-/** Parses `N/s`, `N/min` or `N/h`; throws naming the variable when the value is malformed. */
-export function parseRateLimit(text: string): RateLimit {
-  const match = /^\s*(\d+)\s*\/\s*([a-z]+)\s*$/i.exec(text);
-  const periodMs = match ? PERIODS[(match[2] as string).toLowerCase()] : undefined;
-  const count = match ? Number(match[1]) : 0;
-  if (!match || periodMs === undefined || count < 1) {
-    throw new Error(`DEVICE_RATE_LIMIT must look like "20/s", "600/min" or "1000/h", got "${text}"`);
-  }
-  return { count, periodMs, text: text.trim() };
 }
 
 interface Bucket {

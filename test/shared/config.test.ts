@@ -110,6 +110,8 @@ describe('loadConfig', () => {
     ['INGEST_BATCH_CONCURRENCY', '1.5'],
     ['INGEST_GROUP_COMMIT', 'maybe'],
     ['INGEST_FLUSH_TIMEOUT_MS', '30s'],
+    ['DEVICE_RATE_LIMIT', 'fast'],
+    ['DEVICE_RATE_LIMIT', '0/s'],
     // Past what a timer can wait, node would fire at once: every batch would time out.
     ['INGEST_FLUSH_TIMEOUT_MS', '3000000000'],
     ['PG_STATEMENT_TIMEOUT_MS', '2147483000'],

@@ -3,7 +3,8 @@
  * and bounded memory.
  */
 import { describe, expect, it } from 'vitest';
-import { createRateLimiter, parseRateLimit } from '../../../functions/bridge/rate-limit.ts';
+import { createRateLimiter } from '../../../functions/bridge/rate-limit.ts';
+import { parseRateLimit } from '../../../shared/config-values.ts';
 
 describe('DEVICE_RATE_LIMIT', () => {
   it.each([
