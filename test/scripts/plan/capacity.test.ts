@@ -51,8 +51,11 @@ describe('flat load: simulated instances = ceil(rate / per-instance capacity at 
   // The manifests: bridge target 100 at 70 %, ingest target 300 at 80 %.
   const capacity = { bridge: measuredAt('bridge', 100 * 0.7), ingest: measuredAt('ingest', 300 * 0.8) };
 
-  for (const devices of [1_000, 100_000, 300_000]) {
-    it(`${devices.toLocaleString('en-US')} devices every 10 s`, () => {
+  // Loads the manifests' max-scale carries (ingest 10, bridge 14) whatever the committed results
+  // measured: about half of one ingest instance's capacity, and 3.5 and 7.5 instances' worth.
+  for (const share of [0.5, 3.5, 7.5]) {
+    const devices = Math.round(share * capacity.ingest * 10);
+    it(`${devices.toLocaleString('en-US')} devices every 10 s (${share} × one ingest instance)`, () => {
       const plan = buildPlan(inputs, options(devices));
       const rate = devices / 10;
       for (const name of ['bridge', 'ingest'] as const) {
@@ -72,10 +75,12 @@ describe('flat load: simulated instances = ceil(rate / per-instance capacity at 
   }
 
   it('a message of K readings is K times the ingest work', () => {
-    const plan = buildPlan(inputs, options(300_000, { readingsPerMessage: 10, interval: 100 }));
+    // Five instances' worth of readings, ten to a message.
+    const devices = Math.round(50 * capacity.ingest);
+    const plan = buildPlan(inputs, options(devices, { readingsPerMessage: 10, interval: 100 }));
     const ingest = plan.functions.find((x) => x.name === 'ingest')!;
     expect(ingest.measured.capacityAtTarget).toBeCloseTo(capacity.ingest / 10, 0);
-    expect(ingest.instances.peak).toBe(Math.ceil(3000 / (capacity.ingest / 10)));
+    expect(ingest.instances.peak).toBe(Math.ceil(devices / 100 / (capacity.ingest / 10)));
   }, 60_000);
 });
 
@@ -96,16 +101,18 @@ describe('the plan follows the manifests', () => {
   };
 
   it('a lower max-scale caps ingest, and the excess builds a Pub/Sub backlog', () => {
-    const before = buildPlan(loadPlanInputs('gke', root), options(100_000)).functions.find((f) => f.name === 'ingest')!;
+    // A little under two instances' worth of pushes.
+    const devices = Math.floor(1.9 * measuredAt('ingest', 300 * 0.8) * 10);
+    const before = buildPlan(loadPlanInputs('gke', root), options(devices)).functions.find((f) => f.name === 'ingest')!;
     expect(before.instances.peak).toBe(2);
     expect(before.capped).toBe(false);
     edit('knative/base/ingest.yaml', 'autoscaling.knative.dev/max-scale: "10"', 'autoscaling.knative.dev/max-scale: "1"');
-    const after = buildPlan(loadPlanInputs('gke', root), options(100_000)).functions.find((f) => f.name === 'ingest')!;
+    const after = buildPlan(loadPlanInputs('gke', root), options(devices)).functions.find((f) => f.name === 'ingest')!;
     expect(after.maxScale).toBe(1);
     expect(after.instances.peak).toBe(1);
     expect(after.capped).toBe(true);
     expect(after.backlog.where).toBe('Pub/Sub backlog');
-    // 10,000 pushes/s against one instance's measured ceiling: the backlog grows all day.
+    // Nearly twice one instance's pushes against its measured ceiling: the backlog grows all day.
     expect(after.backlog.endOfDay).toBeGreaterThan(1_000_000);
   }, 60_000);
 
