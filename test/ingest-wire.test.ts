@@ -48,6 +48,8 @@ const reading = () => ({
   seq: ++seq,
   metrics: { temp: 20 + seq, door: seq % 2 === 0, mode: 'auto' },
 });
+/** The attributes IoT Core put on every message it published. */
+const IOT_CORE_ATTRIBUTES = { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' };
 const message = (data: unknown = reading(), attributes: Record<string, string> = { deviceId: 'sensor-1' }): MessageFixture => ({ data, attributes });
 
 const forms: { name: string; build: (m: MessageFixture) => HttpFixture }[] = [
@@ -171,36 +173,19 @@ describe('ingest records permanent failures in rejected and acknowledges them', 
     // IoT Core's publishEvent carries the device's bytes unjudged: kept, payload and all, to replay once decodable.
     {
       name: 'IoT Core bytes that are CBOR',
-      m: message(Buffer.from([0xa1, 0x61, 0x74, 0x18, 0x2a]), {
-        deviceId: 'sensor-1',
-        deviceNumId: '7',
-        projectId: 'p',
-        deviceRegistryId: 'r',
-        deviceRegistryLocation: 'l',
-        subFolder: '',
-      }),
+      m: message(Buffer.from([0xa1, 0x61, 0x74, 0x18, 0x2a]), IOT_CORE_ATTRIBUTES),
       reason: 'not_telemetry',
       path: 'message.data',
     },
     {
       name: "IoT Core bytes that are the samples' text",
-      m: message('my-registry/my-device-payload-1', {
-        deviceId: 'sensor-1',
-        deviceNumId: '7',
-        projectId: 'p',
-        deviceRegistryId: 'r',
-        deviceRegistryLocation: 'l',
-        subFolder: '',
-      }),
+      m: message('my-registry/my-device-payload-1', IOT_CORE_ATTRIBUTES),
       reason: 'not_telemetry',
       path: 'message.data',
     },
     {
       name: 'IoT Core JSON that is not telemetry',
-      m: message(
-        { hello: 'world' },
-        { deviceId: 'sensor-1', deviceNumId: '7', projectId: 'p', deviceRegistryId: 'r', deviceRegistryLocation: 'l', subFolder: '' },
-      ),
+      m: message({ hello: 'world' }, IOT_CORE_ATTRIBUTES),
       reason: 'not_telemetry',
       path: 'metrics',
     },
