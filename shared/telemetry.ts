@@ -4,7 +4,8 @@
  * Shared by the bridge (device bodies) and ingest (message data).
  */
 import { z } from 'zod';
-import { isPlausibleEventTime, MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
+import { DeviceId, isPlausibleEventTime, MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
+import { readingFastPath } from '../schemas/reading-fast-path.ts';
 import { resolveSenmlPack, SenmlPack, senmlToReadings, type ResolvedRecord } from '../schemas/senml.ts';
 import type { Issue } from './errors.ts';
 import { toIssues } from './errors.ts';
@@ -30,8 +31,22 @@ export interface ParseOptions {
   senml?: boolean;
 }
 
-/** Validates and normalises a parsed JSON payload; every issue carries its path. */
+/**
+ * Validates and normalises a parsed JSON payload; every issue carries its path. The common
+ * forms (a reading, an array of readings, a batch) whose every reading takes the reading fast
+ * path skip zod's generic walk; anything else, valid or not, is judged by the schemas.
+ */
 export function parseTelemetry(payload: unknown, options: ParseOptions): TelemetryResult {
+  const fast = options.senml ? undefined : fastReadings(payload);
+  if (fast) return withDeviceId(fast.readings, fast.deviceId);
+  return parseTelemetryBySchema(payload, options);
+}
+
+/**
+ * parseTelemetry by the zod schemas alone: the source of truth, which the fast path must agree
+ * with (test/shared/telemetry.test.ts proves it on the fuzz corpus).
+ */
+export function parseTelemetryBySchema(payload: unknown, options: ParseOptions): TelemetryResult {
   if (Array.isArray(payload) && (options.senml || (payload.length > 0 && payload.every(isSenmlRecordLike)))) {
     return parseSenml(payload, options.nowMs);
   }
@@ -79,4 +94,39 @@ function withDeviceId(readings: Reading[], batchDeviceId?: string): TelemetryRes
   });
   if (issues.length) return { ok: false, issues };
   return { ok: true, value: { ...(deviceId !== undefined ? { deviceId } : {}), readings } };
+}
+
+/**
+ * A reading, an array of readings or a batch `{deviceId, readings}` when every reading takes the
+ * reading fast path and the batch has exactly ReadingBatch's keys; else undefined.
+ */
+function fastReadings(payload: unknown): { readings: Reading[]; deviceId?: string } | undefined {
+  if (!Array.isArray(payload)) {
+    const reading = readingFastPath(payload);
+    if (reading) return { readings: [reading] };
+    if (!isBatchShaped(payload)) return undefined;
+    const readings = fastReadingArray(payload.readings);
+    return readings && { deviceId: payload.deviceId, readings };
+  }
+  const readings = fastReadingArray(payload);
+  return readings && { readings };
+}
+
+function isBatchShaped(value: unknown): value is { deviceId: string; readings: unknown[] } {
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  let keys = 0;
+  for (const _ in value) keys++;
+  const { deviceId, readings } = value as Record<string, unknown>;
+  return keys === 2 && Array.isArray(readings) && typeof deviceId === 'string' && DeviceId.safeParse(deviceId).success;
+}
+
+function fastReadingArray(items: unknown[]): Reading[] | undefined {
+  if (items.length === 0 || items.length > MAX_READINGS_PER_REQUEST) return undefined;
+  const readings: Reading[] = [];
+  for (const item of items) {
+    const reading = readingFastPath(item);
+    if (!reading) return undefined;
+    readings.push(reading);
+  }
+  return readings;
 }

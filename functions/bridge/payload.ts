@@ -4,8 +4,6 @@
  * one in the path. Every refusal carries every issue with its path.
  * @see ../../docs/devices.md and https://www.rfc-editor.org/rfc/rfc8428 (SenML)
  */
-import { MAX_READINGS_PER_REQUEST, type Reading } from '../../schemas/reading.ts';
-import { readingFastPath } from '../../schemas/reading-fast-path.ts';
 import { HttpError, ValidationError, type Issue } from '../../shared/errors.ts';
 import { parseJson } from '../../shared/json.ts';
 import { parseTelemetry, type NormalisedTelemetry } from '../../shared/telemetry.ts';
@@ -61,8 +59,6 @@ function exceedsDepth(body: Buffer, max: number): boolean {
  * (`binaryData` on the IoT Core path).
  */
 export function toDeviceReadings(payload: unknown, deviceId: string, options: { nowMs: number; senml: boolean; prefix?: string }): NormalisedTelemetry {
-  const fast = options.senml ? undefined : plainReadingsFastPath(payload, deviceId);
-  if (fast) return fast;
   const parsed = parseTelemetry(payload, { nowMs: options.nowMs, senml: options.senml });
   const at = (path: string) => [options.prefix, path].filter(Boolean).join('.');
   if (!parsed.ok) {
@@ -80,22 +76,4 @@ export function toDeviceReadings(payload: unknown, deviceId: string, options: { 
     throw new ValidationError('the telemetry names another device', issues);
   }
   return value;
-}
-
-/**
- * A reading or an array of readings of the path's device, when every reading takes the fast
- * path; else undefined, and the shared parser judges (batches, SenML, refusals, their messages).
- */
-function plainReadingsFastPath(payload: unknown, deviceId: string): NormalisedTelemetry | undefined {
-  const items = Array.isArray(payload) ? payload : [payload];
-  if (items.length === 0 || items.length > MAX_READINGS_PER_REQUEST) return undefined;
-  const readings: Reading[] = [];
-  let named = false;
-  for (const item of items) {
-    const reading = readingFastPath(item);
-    if (!reading || (reading.deviceId !== undefined && reading.deviceId !== deviceId)) return undefined;
-    named ||= reading.deviceId !== undefined;
-    readings.push(reading);
-  }
-  return named ? { deviceId, readings } : { readings };
 }

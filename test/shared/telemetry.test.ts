@@ -2,8 +2,10 @@
  * Telemetry payloads normalised to one device's readings (shared/telemetry.ts): a reading,
  * an array, a batch, or a SenML pack (whose resolution is test/schemas/senml.test.ts).
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseTelemetry } from '../../shared/telemetry.ts';
+import { parseTelemetry, parseTelemetryBySchema } from '../../shared/telemetry.ts';
+import { DEVICE_READING_ID, deviceReadingLike, payloadLike, readingLike } from '../support/bad-input.ts';
 
 const nowMs = Date.now();
 const ts = new Date(nowMs - 60_000).toISOString();
@@ -39,5 +41,36 @@ describe('parseTelemetry', () => {
   it('refuses a SenML pack whose resolved time is not plausible, or that holds no value', () => {
     expect(parseTelemetry([{ n: 'temp', v: 1, t: 946_684_799 }], { nowMs })).toMatchObject({ ok: false, issues: [{ path: '0.t' }] });
     expect(parseTelemetry([{ bn: 'dev:' }], { nowMs })).toMatchObject({ ok: false });
+  });
+});
+
+describe('parseTelemetry against the schemas alone', () => {
+  /** As ingest and the bridge see a payload: what JSON.parse makes of it. */
+  const overTheWire = (value: unknown): unknown => JSON.parse(JSON.stringify(value) ?? 'null');
+  const batchOf = (readings: fc.Arbitrary<unknown>) =>
+    fc.record({
+      deviceId: fc.oneof(fc.constant(DEVICE_READING_ID), fc.constant('other-dev'), fc.constant('bad id')),
+      readings: fc.array(readings, { maxLength: 4 }),
+    });
+
+  it('returns what the zod schemas return, issues included, for every form (fuzz corpus)', () => {
+    let fastForms = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof(payloadLike, readingLike, deviceReadingLike, fc.array(deviceReadingLike, { maxLength: 4 }), batchOf(deviceReadingLike), batchOf(readingLike)),
+        fc.boolean(),
+        (payload, senml) => {
+          const value = overTheWire(payload);
+          const nowMs = Date.now();
+          const bySchema = parseTelemetryBySchema(value, { nowMs, senml });
+          const parsed = parseTelemetry(value, { nowMs, senml });
+          expect(JSON.stringify(parsed)).toBe(JSON.stringify(bySchema));
+          if (parsed.ok && !senml) fastForms++;
+        },
+      ),
+      { numRuns: 4_000 },
+    );
+    // The corpus must reach the fast path, or the agreement above proves nothing about it.
+    expect(fastForms).toBeGreaterThan(500);
   });
 });

@@ -200,3 +200,45 @@ export const headerValue = fc.oneof(
     'null',
   ),
 );
+
+/** The device that deviceReadingLike's readings sometimes name. */
+export const DEVICE_READING_ID = 'fast-dev-1';
+
+/** A valid reading as devices send it, fields in any order, sometimes naming DEVICE_READING_ID. */
+export const deviceReadingLike = fc
+  .record(
+    {
+      ts: fc.oneof(
+        fc.integer({ min: 0, max: 3_000_000 }).map((d) => new Date(Date.now() - d).toISOString()),
+        fc.integer({ min: 1_000_000_000_000, max: Date.now() }),
+      ),
+      seq: fc.nat(),
+      metrics: fc.dictionary(
+        fc.stringMatching(/^[a-z][a-z0-9_]{0,12}$/),
+        fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.string({ maxLength: 12 })),
+        { minKeys: 1, maxKeys: 8 },
+      ),
+      units: fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9_]{0,12}$/), fc.string({ maxLength: 8 }), { maxKeys: 3 }),
+      location: fc.record(
+        {
+          lat: fc.double({ min: -90, max: 90, noNaN: true }),
+          lon: fc.double({ min: -180, max: 180, noNaN: true }),
+          alt: fc.double({ noNaN: true, noDefaultInfinity: true }),
+        },
+        { requiredKeys: ['lat', 'lon'] },
+      ),
+      // `__proto__` as a key is left to zod on purpose (see the last case below).
+      tags: fc.dictionary(
+        fc.string({ minLength: 1, maxLength: 10 }).filter((k) => k !== '__proto__'),
+        fc.string({ maxLength: 10 }),
+        { maxKeys: 3 },
+      ),
+      deviceId: fc.constant(DEVICE_READING_ID),
+    },
+    { requiredKeys: ['metrics'] },
+  )
+  .chain((reading) =>
+    fc
+      .shuffledSubarray(Object.keys(reading), { minLength: Object.keys(reading).length })
+      .map((order) => Object.fromEntries(order.map((k) => [k, reading[k as keyof typeof reading]]))),
+  );
