@@ -37,6 +37,15 @@ export const DeviceId = identifier(MAX_DEVICE_ID_LENGTH).pipe(
     .refine((id) => !id.toLowerCase().startsWith('goog'), { error: 'must not start with "goog"' }),
 );
 
+/**
+ * Whether `value` is a valid device id, without zod's walk (ingest asks once per message).
+ * The pattern is ASCII, so it already excludes control characters and broken UTF-16; the
+ * answer is DeviceId's, which names the problem when it is false (test/schemas/ids.test.ts).
+ */
+export function isDeviceId(value: unknown): value is string {
+  return typeof value === 'string' && DEVICE_ID_PATTERN.test(value) && !/^goog/i.test(value);
+}
+
 /** Registry names, like IoT Core's: a letter, then 2 to 63 of letters, digits and `-._+~%`. */
 export const RegistryId = identifier(MAX_PATH_ID_LENGTH).pipe(
   z.string().regex(/^[a-zA-Z][-a-zA-Z0-9._+~%]{2,63}$/, { error: 'must match [a-zA-Z][-a-zA-Z0-9._+~%]{2,63}' }),

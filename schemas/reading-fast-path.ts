@@ -5,7 +5,8 @@
  * `undefined` for anything else, valid or not, which then goes to zod, the single source of
  * truth and of the error messages. test/schemas/reading-fast-path.test.ts proves both agree.
  */
-import { IsoDateTime, isPlausibleEventTime, MAX_METRICS_PER_READING, MAX_TEXT_VALUE_LENGTH, METRIC_NAME_PATTERN, DeviceId, type Reading } from './reading.ts';
+import { IsoDateTime, isPlausibleEventTime, MAX_METRICS_PER_READING, MAX_TEXT_VALUE_LENGTH, METRIC_NAME_PATTERN, type Reading } from './reading.ts';
+import { isDeviceId } from './ids.ts';
 
 const ISO_PATTERN = IsoDateTime.def.pattern;
 
@@ -23,7 +24,7 @@ export function readingFastPath(value: unknown): Reading | undefined {
     +(tags !== undefined);
   // A key outside the shape (strictObject refuses it), or one holding undefined (not JSON).
   if (ownKeyCount(value) !== present) return undefined;
-  if (deviceId !== undefined && !(typeof deviceId === 'string' && DeviceId.safeParse(deviceId).success)) return undefined;
+  if (deviceId !== undefined && !isDeviceId(deviceId)) return undefined;
   const time = ts === undefined ? undefined : eventTime(ts);
   if (time === null) return undefined;
   if (!isRecord(metrics, isMetricName, isMetricValue, 1, MAX_METRICS_PER_READING)) return undefined;

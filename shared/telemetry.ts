@@ -4,8 +4,9 @@
  * Shared by the bridge (device bodies) and ingest (message data).
  */
 import { z } from 'zod';
-import { DeviceId, isPlausibleEventTime, MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
+import { isPlausibleEventTime, MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
 import { readingFastPath } from '../schemas/reading-fast-path.ts';
+import { isDeviceId } from '../schemas/ids.ts';
 import { resolveSenmlPack, SenmlPack, senmlToReadings, type ResolvedRecord } from '../schemas/senml.ts';
 import type { Issue } from './errors.ts';
 import { toIssues } from './errors.ts';
@@ -117,7 +118,7 @@ function isBatchShaped(value: unknown): value is { deviceId: string; readings: u
   let keys = 0;
   for (const _ in value) keys++;
   const { deviceId, readings } = value as Record<string, unknown>;
-  return keys === 2 && Array.isArray(readings) && typeof deviceId === 'string' && DeviceId.safeParse(deviceId).success;
+  return keys === 2 && Array.isArray(readings) && isDeviceId(deviceId);
 }
 
 function fastReadingArray(items: unknown[]): Reading[] | undefined {

@@ -5,6 +5,7 @@
  */
 import { ORIGINAL_PUBLISH_TIME } from '../../shared/lifecycle/replay.ts';
 import { DeviceId, isPlausibleEventTime } from '../../schemas/reading.ts';
+import { isDeviceId } from '../../schemas/ids.ts';
 import type { DeviceDirectory } from './device-directory.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { PermanentError, toIssues } from '../../shared/errors.ts';
@@ -45,8 +46,8 @@ export async function ingestMessage(message: ReceivedMessage, deps: IngestDeps, 
       issues: [{ path: 'attributes.deviceId', message: 'required' }],
     });
   }
-  const validId = DeviceId.safeParse(deviceId);
-  if (!validId.success) {
+  const validId = isDeviceId(deviceId) ? undefined : DeviceId.safeParse(deviceId);
+  if (validId && !validId.success) {
     throw new PermanentError('invalid_device_id', `"${deviceId.slice(0, 100)}" is not a valid device id`, {
       issues: toIssues(validId.error.issues, ['attributes', 'deviceId']),
     });

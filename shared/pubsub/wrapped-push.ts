@@ -17,6 +17,9 @@ export interface WrappedPush {
 
 type Fields = Record<string, unknown>;
 
+/** PublishTime's own pattern (zod's ISO datetime is a pattern test, nothing more). */
+const PUBLISH_TIME_PATTERN = PublishTime.def.pattern;
+
 const isRecord = (value: unknown): value is Fields => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** The envelope, or undefined when the body is not in the common shape (let zod judge it). */
@@ -37,7 +40,7 @@ function readMessage(m: unknown): PubsubMessage | undefined {
   const { data, messageId, publishTime, orderingKey } = m;
   if (data !== undefined && !(typeof data === 'string' && BASE64.test(data))) return undefined;
   if (typeof messageId !== 'string' || messageId.length === 0) return undefined;
-  if (publishTime !== undefined && !(typeof publishTime === 'string' && PublishTime.safeParse(publishTime).success)) return undefined;
+  if (publishTime !== undefined && !(typeof publishTime === 'string' && PUBLISH_TIME_PATTERN?.test(publishTime))) return undefined;
   if (orderingKey !== undefined && typeof orderingKey !== 'string') return undefined;
   const attributes = readAttributes(m.attributes);
   if (attributes === undefined) return undefined;
