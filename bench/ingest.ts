@@ -51,6 +51,11 @@ export async function runIngestBench(options: IngestOptions): Promise<void> {
   const rounds = new Map<string, Round[]>();
   const record = (key: string, round: Round) => rounds.set(key, [...(rounds.get(key) ?? []), round]);
   for (let i = 0; i < options.rounds; i++) {
+    const floor = await runFloorRound(options.connections, options.seconds);
+    record(`floor ${options.connections}`, floor);
+    console.log(
+      `round ${i + 1} bare node:http floor ${floor.readingsPerSec} pushes/s  ${floor.cpuUsPerReading} µs CPU/push  p50 ${floor.p50Ms} ms  p99 ${floor.p99Ms} ms`,
+    );
     for (const { sink } of SINKS) {
       for (const mode of ['per-request', 'group-commit'] as const) {
         const round = await runRound(sink, mode, options.connections, options.seconds);
@@ -100,6 +105,12 @@ export async function runIngestBench(options: IngestOptions): Promise<void> {
       },
     );
   }
+  const floor = figures(`floor ${options.connections}`, options.connections);
+  rows.push({
+    subject: `bare node:http (read, JSON.parse, 202), the same pushes: the core's ceiling at one push per reading`,
+    role: 'diagnostic',
+    figures: { ...floor, ratioToBaseline: floor.readingsPerSec / figures(`bigquery per-request ${options.connections}`, options.connections).readingsPerSec },
+  });
   const bigQueryBaseline = figures(`bigquery per-request ${options.connections}`, options.connections).readingsPerSec;
   for (const connections of options.curve) {
     const curve = figures(`bigquery group-commit ${connections}`, connections);
@@ -127,6 +138,7 @@ export async function runIngestBench(options: IngestOptions): Promise<void> {
     targets,
     notes: [
       'Readings/s counts the rows in PostgreSQL after the run, over the run time; medians over the rounds, the baseline measured in the same rounds.',
+      'The bare node:http row stores nothing: its figure is pushes answered per second with the same load generator, the most one core of this machine can take at one reading per push.',
       'PostgreSQL is not pinned and shares both cores with everything else on the machine; the load generator and the BigQuery stand-in run on core 1.',
     ],
   });
@@ -171,6 +183,25 @@ async function runRound(sink: Sink, mode: Mode, connections: number, seconds: nu
     await standIn?.stop();
     await database.drop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The same pushes against bare node:http on the same core: the ceiling no ingest can pass here. */
+async function runFloorRound(connections: number, seconds: number): Promise<Round> {
+  const server = await startServer('bench/servers/bare-http.ts', ['bare'], {});
+  try {
+    const cpuBefore = await cpuTimeUs(server.pid);
+    const load = await pushLoad(server.url, connections, seconds, 'floor');
+    const cpuUs = (await cpuTimeUs(server.pid)) - cpuBefore;
+    return {
+      readingsPerSec: Math.round(load.ok / seconds),
+      cpuUsPerReading: Math.round(cpuUs / Math.max(1, load.ok)),
+      p50Ms: load.p50Ms,
+      p99Ms: load.p99Ms,
+      non2xx: load.non2xx,
+    };
+  } finally {
+    await server.stop();
   }
 }
 

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { runQueryScript, stackEnv, startStackProcess } from '../test/support/stack-process.ts';
 import { waitFor } from '../test/support/net.ts';
 import { createBenchDatabase } from './lib/database.ts';
+import { startServer } from './lib/processes.ts';
 import { describeMachine, writeResult } from './lib/report.ts';
 
 export interface StackBenchOptions {
@@ -67,6 +68,10 @@ interface SimulatorFigures {
 
 /** Runs the benchmark and writes bench/results/stack.json and .md. */
 export async function runStackBench(options: StackBenchOptions): Promise<void> {
+  const floor = await runFloor(options);
+  console.log(
+    `floor (two bare HTTP hops): ${Math.round(floor.acceptedReadings / floor.seconds)} readings/s accepted, p99 ${floor.p99Ms} ms, ${Math.round(floor.serverCpuUs)} + ${Math.round(floor.simulatorCpuUs)} µs CPU a reading`,
+  );
   const database = await createBenchDatabase('stack');
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
   // BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the stack and the simulator.
@@ -127,6 +132,20 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
             non2xx: sim.refused,
           },
         },
+        {
+          subject: 'floor: the same simulator against two bare HTTP hops in one process (bench/servers/relay-floor.ts)',
+          role: 'diagnostic',
+          figures: {
+            readingsPerSec: floor.acceptedReadings / floor.seconds,
+            acceptedPerSec: floor.acceptedReadings / floor.seconds,
+            p50Ms: floor.p50Ms,
+            p99Ms: floor.p99Ms,
+            maxMs: floor.maxMs,
+            stackCpuUsPerReading: floor.serverCpuUs,
+            simulatorCpuUsPerReading: floor.simulatorCpuUs,
+            non2xx: floor.refused,
+          },
+        },
       ],
       targets: [
         {
@@ -147,6 +166,7 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
         `${sim.requests} requests sent in ${sim.seconds.toFixed(1)} s, ${sim.acceptedRequests} accepted (${sim.acceptedReadings} readings), ${sim.refused} refused; all stored ${drainSeconds.toFixed(1)} s after the load ended.`,
         'The simulator skips a few ticks as device gaps, so fewer requests than rate × seconds are sent even when nothing saturates.',
         'CPU µs per reading: user + system time of the stack process (load and drain) and of the simulator (registration included), from /proc; steadier than rates while the machine is shared.',
+        'The floor row runs the same simulator, same options, against a process that only makes the two HTTP hops a reading takes in the stack (device → bridge → push to ingest) and stores nothing: no stack can pass its rate on this machine.',
         'storedP50Ms/storedP99Ms: POST → PostgreSQL row (`ingested_at − ts`) for the readings sent with the current time.',
       ],
     });
@@ -158,8 +178,27 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
   }
 }
 
-/** `npm run simulate` as a user runs it (URLs and admin token from the stack's `dataDir`); its summary parsed. */
-async function runSimulator(dataDir: string, options: StackBenchOptions): Promise<SimulatorFigures> {
+/** The simulator against bench/servers/relay-floor.ts: what two bare HTTP hops a reading reach here. */
+async function runFloor(options: StackBenchOptions): Promise<SimulatorFigures & { serverCpuUs: number; simulatorCpuUs: number }> {
+  const server = await startServer('bench/servers/relay-floor.ts', [], {}, null);
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-floor-'));
+  try {
+    const [serverCpuBefore, childCpuBefore] = [cpuSeconds(server.pid, 'own'), cpuSeconds('self', 'children')];
+    const sim = await runSimulator(dataDir, options, ['--bridge', server.url, '--registry', server.url, '--admin-token', 'floor']);
+    const serverCpu = cpuSeconds(server.pid, 'own') - serverCpuBefore;
+    const simulatorCpu = cpuSeconds('self', 'children') - childCpuBefore;
+    return { ...sim, serverCpuUs: (serverCpu * 1e6) / sim.acceptedReadings, simulatorCpuUs: (simulatorCpu * 1e6) / sim.acceptedReadings };
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `npm run simulate` as a user runs it (URLs and admin token from the stack's `dataDir`, unless
+ * `extraArgs` name others); its summary parsed.
+ */
+async function runSimulator(dataDir: string, options: StackBenchOptions, extraArgs: string[] = []): Promise<SimulatorFigures> {
   const args = [
     ...NODE_ARGS,
     'scripts/simulate.ts',
@@ -173,6 +212,7 @@ async function runSimulator(dataDir: string, options: StackBenchOptions): Promis
     String(options.seconds),
     '--concurrency',
     String(options.concurrency),
+    ...extraArgs,
   ];
   const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';

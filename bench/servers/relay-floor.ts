@@ -1,0 +1,70 @@
+/**
+ * The local stack's floor: the same two HTTP hops per reading as `npm start` (device → bridge,
+ * bridge's Pub/Sub → ingest, in one process, keep-alive connections), doing no other work. The
+ * bridge side reads the body, JSON-parses it and answers 202; then it pushes a wrapped Pub/Sub
+ * message to the ingest side over node:http, which reads and JSON-parses it and answers 204.
+ * Answers the simulator's `POST /v1/devices:batchCreate` so that `npm run simulate` runs
+ * against it unchanged. No authentication, no validation, no journal, no stores: whatever rate
+ * this reaches is the most the stack could reach on the same machine.
+ * Run: `PORT=n node bench/servers/relay-floor.ts`.
+ */
+import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const agent = new Agent({ keepAlive: true, maxSockets: 400, maxFreeSockets: 400 });
+
+function readJson(req: IncomingMessage, then: (value: unknown) => void): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => then(JSON.parse(Buffer.concat(chunks).toString('utf8'))));
+}
+
+function answer(res: ServerResponse, status: number, body?: unknown): void {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  res.writeHead(status, text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : { 'content-length': 0 });
+  res.end(text);
+}
+
+const ingest = createServer((req, res) => readJson(req, () => answer(res, 204)));
+ingest.listen(0, '127.0.0.1');
+await new Promise((resolve) => ingest.once('listening', resolve));
+const ingestPort = (ingest.address() as AddressInfo).port;
+
+let messages = 0;
+function push(data: string, deviceId: string): void {
+  const body = JSON.stringify({
+    message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: String(++messages), publishTime: new Date().toISOString() },
+    subscription: 'projects/local/subscriptions/ingest',
+  });
+  const req = request(
+    {
+      host: '127.0.0.1',
+      port: ingestPort,
+      path: '/',
+      method: 'POST',
+      agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    },
+    (res) => res.resume(),
+  );
+  req.on('error', () => undefined);
+  req.end(body);
+}
+
+createServer((req, res) => {
+  const url = req.url ?? '/';
+  if (req.method === 'GET') return answer(res, 200, {});
+  if (url === '/v1/devices:batchCreate') {
+    return readJson(req, (value) => {
+      const { devices } = value as { devices: { deviceId: string }[] };
+      answer(res, 201, { devices: devices.map((d) => ({ deviceId: d.deviceId, credentials: [{ type: 'token', token: 'floor' }] })) });
+    });
+  }
+  const deviceId = /^\/v1\/devices\/([^/]+)\/telemetry$/.exec(url)?.[1] ?? 'unknown';
+  readJson(req, (value) => {
+    const data = JSON.stringify(value);
+    answer(res, 202, { accepted: 1, messageIds: [String(messages + 1)] });
+    push(data, deviceId);
+  });
+}).listen(Number(process.env.PORT), '127.0.0.1');
+process.once('SIGTERM', () => process.exit(0));
