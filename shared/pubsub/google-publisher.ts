@@ -10,6 +10,7 @@
  * Each publish resolves with its own message id only once Pub/Sub has acknowledged its batch;
  * a batch that Pub/Sub does not acknowledge within `timeoutMs` fails with TransientError, so
  * that a device hears 503 in seconds rather than after the client's default minute of retries.
+ * After `close()` a publish is refused at once.
  */
 import type { v1 } from '@google-cloud/pubsub';
 import { TransientError } from '../errors.ts';
@@ -62,6 +63,7 @@ interface Connection {
   close(): Promise<void>;
 }
 
+/** A batching publisher over the generated client; nothing is connected until the first batch goes. */
 export function createPubsubPublisher(options: PubsubPublisherOptions): Publisher {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const batchMaxMs = options.batchMaxMs ?? 1;
@@ -85,6 +87,7 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
     },
   });
   let connection: Promise<Connection> | undefined;
+  let closing: Promise<void> | undefined;
   const open = new Map<string, Batch>();
   const inFlight = new Set<Promise<void>>();
 
@@ -94,6 +97,18 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
       connection = undefined;
       throw error;
     }));
+
+  /** Sends what is still waiting, lets every request settle (each has its deadline), then closes the connection. */
+  async function closeOnce(): Promise<void> {
+    for (const batch of [...open.values()]) send(batch);
+    await Promise.allSettled([...inFlight]);
+    const opened = connection;
+    connection = undefined;
+    // A failed connect left nothing to close.
+    const ready = await opened?.catch(() => undefined);
+    await ready?.close();
+  }
+
   const topicPath = (name: string) => (name.includes('/') ? name : `projects/${options.projectId}/topics/${name}`);
 
   /** Sends the batch now if a request is free or it is full; else it goes when one comes back. */
@@ -138,6 +153,8 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
 
   return {
     publish(topicName, data, attributes) {
+      // Nothing would send it, and a connection opened now would never be closed.
+      if (closing) return Promise.reject(new TransientError('the Pub/Sub publisher is closed'));
       return new Promise<string>((resolve, reject) => {
         const topic = topicPath(topicName);
         let batch = open.get(topic);
@@ -153,10 +170,9 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
         if (isFull(batch)) send(batch);
       });
     },
-    async close() {
-      for (const batch of [...open.values()]) send(batch);
-      await Promise.allSettled([...inFlight]);
-      if (connection) await (await connection).close();
+    close() {
+      closing ??= closeOnce();
+      return closing;
     },
   };
 }
