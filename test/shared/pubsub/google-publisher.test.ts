@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TransientError } from '../../../shared/errors.ts';
 import { createPubsubPublisher } from '../../../shared/pubsub/google-publisher.ts';
 import type { Publisher } from '../../../shared/pubsub/publisher.ts';
+import { waitFor } from '../../support/net.ts';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
 
 const projectId = `google-publisher-${randomBytes(3).toString('hex')}`;
@@ -236,6 +237,28 @@ describe('a host that accepts connections and never answers', () => {
     for (const outcome of outcomes) expect('error' in outcome && outcome.error).toBeInstanceOf(TransientError);
     // The host was reached: the publisher did wait on it rather than fail to connect.
     expect(silent.openConnections).toBeGreaterThan(0);
+  });
+
+  it('rejects publishes waiting on a first connect that never completes, and connects afresh for a later publish', async () => {
+    await admin.createTopic('reconnect');
+    const [host = '127.0.0.1', port = '0'] = emulatorHost.split(':');
+    const proxy = await startTcpProxy({ host, port: Number(port) });
+    cleanups.push(() => proxy.close());
+    proxy.silence();
+    const publisher = openPublisher({ emulatorHost: `127.0.0.1:${proxy.port}`, timeoutMs: 2_000 });
+
+    const first = settle(publisher.publish('reconnect', Buffer.from('first'), {}));
+    // The first connect is under way (its TCP connection is held): a second publish waits on it.
+    await waitFor(() => proxy.openConnections > 0, { what: 'the publisher to reach the silent host' });
+    const second = settle(publisher.publish('reconnect', Buffer.from('second'), {}));
+    const outcomes = await Promise.all([first, second]);
+    for (const outcome of outcomes) expect('error' in outcome && outcome.error).toBeInstanceOf(TransientError);
+    // The second was not bounded by its own publish deadline, later than the connect's: the connect has one of its own.
+    expect('error' in outcomes[1] && String(outcomes[1].error)).toMatch(/connecting the publisher/);
+
+    // The host answers again on new connections; the connection held so far stays silent.
+    await proxy.restore();
+    await expect(publisher.publish('reconnect', Buffer.from('later'), {})).resolves.toMatch(/\S/);
   });
 });
 
