@@ -10,14 +10,18 @@
  * Each publish resolves with its own message id only once Pub/Sub has acknowledged its batch;
  * a batch that Pub/Sub does not acknowledge within `timeoutMs` fails with TransientError, so
  * that a device hears 503 in seconds rather than after the client's default minute of retries.
+ * Connecting (the import, the client, its credentials and first channel) has the same deadline
+ * of its own; a connect that fails or misses it is dropped, and the next batch connects afresh.
+ * After `close()` a publish is refused at once.
  */
 import type { v1 } from '@google-cloud/pubsub';
+import { DeadlineError, withDeadline } from '../deadline.ts';
 import { TransientError } from '../errors.ts';
 import type { Publisher } from './publisher.ts';
 
 export interface PubsubPublisherOptions {
   projectId: string;
-  /** Upper bound for one publish, retries included. */
+  /** Upper bound for one publish, retries and any connect it waits on included (default 5 s); also the connect's own deadline. */
   timeoutMs?: number;
   /**
    * How long a batch waits to fill (default 1 ms). A device waits for the ack, so the window is
@@ -62,6 +66,7 @@ interface Connection {
   close(): Promise<void>;
 }
 
+/** A batching publisher over the generated client; nothing is connected until the first batch goes. */
 export function createPubsubPublisher(options: PubsubPublisherOptions): Publisher {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const batchMaxMs = options.batchMaxMs ?? 1;
@@ -85,15 +90,42 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
     },
   });
   let connection: Promise<Connection> | undefined;
+  let closing: Promise<void> | undefined;
   const open = new Map<string, Batch>();
   const inFlight = new Set<Promise<void>>();
 
-  const connect = () =>
-    (connection ??= openConnection(options).catch((error: unknown) => {
-      // The next batch tries again rather than failing for the life of the process.
-      connection = undefined;
+  /** The one connection, opened by the first batch and shared by the ones that follow. */
+  function connect(): Promise<Connection> {
+    connection ??= connectWithinDeadline();
+    return connection;
+  }
+
+  /**
+   * Opens a connection, failing with DeadlineError after `timeoutMs`. A failed attempt is
+   * forgotten so that the next batch tries again rather than waiting on it for the life of the
+   * process; one that completes after its deadline is closed, not leaked.
+   */
+  function connectWithinDeadline(): Promise<Connection> {
+    const opening = openConnection(options, new Date(Date.now() + timeoutMs + CHANNEL_WAIT_GRACE_MS));
+    const attempt: Promise<Connection> = withDeadline(opening, timeoutMs, 'Pub/Sub', 'connecting the publisher').catch((error: unknown) => {
+      if (connection === attempt) connection = undefined;
+      void opening.then((late) => late.close()).catch(() => undefined);
       throw error;
-    }));
+    });
+    return attempt;
+  }
+
+  /** Sends what is still waiting, lets every request settle (each has its deadline), then closes the connection. */
+  async function closeOnce(): Promise<void> {
+    for (const batch of [...open.values()]) send(batch);
+    await Promise.allSettled([...inFlight]);
+    const opened = connection;
+    connection = undefined;
+    // A connect still under way settles within its deadline; a failed one left nothing to close.
+    const ready = await opened?.catch(() => undefined);
+    await ready?.close();
+  }
+
   const topicPath = (name: string) => (name.includes('/') ? name : `projects/${options.projectId}/topics/${name}`);
 
   /** Sends the batch now if a request is free or it is full; else it goes when one comes back. */
@@ -116,15 +148,24 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
   }
 
   async function publishBatch(batch: Batch): Promise<void> {
+    const deadlineAt = batch.openedAt + timeoutMs;
+    const remainingMs = () => Math.floor(deadlineAt - performance.now());
     let timer: NodeJS.Timeout | undefined;
-    const remainingMs = Math.floor(timeoutMs - (performance.now() - batch.openedAt));
+    // The bound of the whole publish, the connect it may wait on included.
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TransientError(`Pub/Sub did not acknowledge within ${timeoutMs} ms`)), Math.max(0, remainingMs) + 250);
+      timer = setTimeout(() => reject(new DeadlineError('Pub/Sub', timeoutMs, 'publish')), Math.max(0, remainingMs()));
     });
+    const rpc = async () => {
+      const { publisher } = await connect();
+      // What is left once connected is all the client's own retries may take.
+      const leftMs = remainingMs();
+      if (leftMs <= 0) throw new DeadlineError('Pub/Sub', timeoutMs, 'publish');
+      const [response] = await publisher.publish({ topic: batch.topic, messages: batch.messages }, callOptions(leftMs));
+      return response;
+    };
     try {
-      if (remainingMs <= 0) throw new TransientError(`Pub/Sub did not take the message within ${timeoutMs} ms`);
-      const rpc = connect().then(({ publisher }) => publisher.publish({ topic: batch.topic, messages: batch.messages }, callOptions(remainingMs)));
-      const [response] = await Promise.race([rpc, deadline]);
+      if (remainingMs() <= 0) throw new TransientError(`Pub/Sub did not take the message within ${timeoutMs} ms`);
+      const response = await Promise.race([rpc(), deadline]);
       const ids = response.messageIds ?? [];
       if (ids.length !== batch.waiters.length) throw new TransientError(`Pub/Sub acknowledged ${ids.length} of ${batch.waiters.length} messages`);
       batch.waiters.forEach((waiter, i) => waiter.resolve(ids[i] as string));
@@ -138,6 +179,8 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
 
   return {
     publish(topicName, data, attributes) {
+      // Nothing would send it, and a connection opened now would never be closed.
+      if (closing) return Promise.reject(new TransientError('the Pub/Sub publisher is closed'));
       return new Promise<string>((resolve, reject) => {
         const topic = topicPath(topicName);
         let batch = open.get(topic);
@@ -153,18 +196,27 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
         if (isFull(batch)) send(batch);
       });
     },
-    async close() {
-      for (const batch of [...open.values()]) send(batch);
-      await Promise.allSettled([...inFlight]);
-      if (connection) await (await connection).close();
+    close() {
+      closing ??= closeOnce();
+      return closing;
     },
   };
 }
 
+/**
+ * How much longer than the connect's deadline the channel itself is waited for: the caller sees
+ * the connect's DeadlineError (a timeout, as /healthz counts them), and the wait then ends.
+ */
+const CHANNEL_WAIT_GRACE_MS = 1_000;
+
 const isFull = (batch: Batch) => batch.messages.length >= MAX_BATCH_MESSAGES || batch.bytes >= MAX_BATCH_BYTES;
 
-/** The client computes the project's settings (endpoint, emulator, credentials) once. */
-async function openConnection(options: PubsubPublisherOptions): Promise<Connection> {
+/**
+ * The client, with its credentials and a ready channel by `channelDeadline`: the client itself
+ * would only connect within the first request, whose deadline starts once credentials are in.
+ * The client computes the project's settings (endpoint, emulator, credentials) once.
+ */
+async function openConnection(options: PubsubPublisherOptions, channelDeadline: Date): Promise<Connection> {
   const { PubSub, v1 } = await import('@google-cloud/pubsub');
   const pubsub = new PubSub({
     projectId: options.projectId,
@@ -173,14 +225,37 @@ async function openConnection(options: PubsubPublisherOptions): Promise<Connecti
   // As the client builds its own: `new v1.PublisherClient(await pubsub.getClientConfig())`; the
   // port may come back as the string an endpoint was parsed from.
   const { port, ...config } = await pubsub.getClientConfig();
-  const publisher = new v1.PublisherClient({ ...config, ...(port === undefined ? {} : { port: Number(port) }) });
-  return {
+  const publisher = new v1.PublisherClient({
+    ...config,
+    ...(port === undefined ? {} : { port: Number(port) }),
+    // A connection opened afresh gets a TCP connection of its own: from grpc-js's process-wide
+    // pool it would share the one of the attempt it replaces, which may be stuck on a silent host.
+    'grpc.use_local_subchannel_pool': 1,
+  });
+  const connection = {
     publisher,
     async close() {
       await publisher.close();
       await pubsub.close();
     },
   };
+  try {
+    await waitForChannel(await publisher.initialize(), channelDeadline);
+    return connection;
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The signature of grpc-js `Client.waitForReady`, which the generated client's stub is. */
+type WaitForReady = (deadline: Date, callback: (error?: Error) => void) => void;
+
+/** Resolves once the stub's channel is ready; a stub without a channel (the REST fallback) is ready as it is. */
+function waitForChannel(stub: object, deadline: Date): Promise<void> {
+  const waitForReady = (stub as { waitForReady?: WaitForReady }).waitForReady;
+  if (typeof waitForReady !== 'function') return Promise.resolve();
+  return new Promise((resolve, reject) => waitForReady.call(stub, deadline, (error) => (error ? reject(error) : resolve())));
 }
 
 /** The attributes' size in UTF-16 units: it bounds the batch, it is not the exact wire size. */

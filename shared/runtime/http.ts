@@ -52,6 +52,7 @@ export interface ListenerOptions {
   mapError?: (error: unknown, path: string) => WireResponse | undefined;
 }
 
+/** The request listener running `handler` behind admission, the body limit, the error mapping and the access log. */
 export function createListener(handler: WireHandler, options: ListenerOptions): RequestListener {
   return (req, res) => {
     void handleRequest(handler, options, req, res);
@@ -85,14 +86,27 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
       },
     });
   } catch (error) {
-    const mapped = errorResponse(error);
-    logFailure(requestLog(), mapped.status, error, { path });
-    response = options.mapError?.(error, path) ?? { ...mapped, log: { error: mapped.body.error } };
+    response = failureResponse(error, options, path, requestLog);
   }
-  send(res, response);
+  try {
+    send(res, response);
+  } catch (error) {
+    // The handler's answer cannot be written (a body JSON cannot hold, a header value Node
+    // refuses): nothing went out yet, so the caller still hears why rather than a hung socket.
+    response = failureResponse(error, options, path, requestLog);
+    send(res, response);
+  }
   logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
 }
 
+/** The answer to a request that failed, from the one error mapping, logged when it is the server's fault. */
+function failureResponse(error: unknown, options: ListenerOptions, path: string, requestLog: () => Logger): WireResponse {
+  const mapped = errorResponse(error);
+  logFailure(requestLog(), mapped.status, error, { path });
+  return options.mapError?.(error, path) ?? { ...mapped, log: { error: mapped.body.error } };
+}
+
+/** Writes `response` (JSON unless `raw`), unless an answer already went out; throws when it cannot be serialised or its headers are invalid. */
 export function send(res: ServerResponse, response: WireResponse): void {
   if (res.headersSent) return;
   const payload = response.raw ?? (response.body === undefined ? '' : JSON.stringify(response.body));

@@ -1,0 +1,304 @@
+/**
+ * shared/pubsub/google-publisher.ts against the official Pub/Sub emulator: how publishes are
+ * batched into requests (seen on the wire by a recording HTTP/2 proxy in front of the
+ * emulator), what arrives on a subscription, and the deadline, connect and close paths against
+ * a host that accepts TCP and never answers. The bridge's own wire test (test/bridge.test.ts)
+ * covers a publisher whose emulator port is closed.
+ */
+import { randomBytes } from 'node:crypto';
+import { connect as connectHttp2, constants, createServer as createHttp2Server, type Http2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { TransientError } from '../../../shared/errors.ts';
+import { createPubsubPublisher } from '../../../shared/pubsub/google-publisher.ts';
+import type { Publisher } from '../../../shared/pubsub/publisher.ts';
+import { waitFor } from '../../support/net.ts';
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
+
+const projectId = `google-publisher-${randomBytes(3).toString('hex')}`;
+let emulatorHost: string;
+let admin: PubSub;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(() => {
+  emulatorHost = inject('pubsubEmulatorHost');
+  admin = new PubSub({ projectId, apiEndpoint: `http://${emulatorHost}`, emulatorMode: true });
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await admin?.close();
+});
+
+/** A publisher closed after the file, whatever a test left it in. */
+function openPublisher(options: Partial<Parameters<typeof createPubsubPublisher>[0]> & { emulatorHost: string }): Publisher {
+  const publisher = createPubsubPublisher({ projectId, ...options });
+  cleanups.push(() => publisher.close());
+  return publisher;
+}
+
+/** A fresh topic with a pull subscription on it. */
+async function createTopicWithSubscription(name: string): Promise<Subscription> {
+  const [topic] = await admin.createTopic(name);
+  const [subscription] = await topic.createSubscription(`${name}-pulled`);
+  cleanups.push(() => subscription.close());
+  return subscription;
+}
+
+/** Pulls (and acks) messages until `count` distinct ids arrived. */
+function pullMessages(subscription: Subscription, count: number): Promise<Map<string, Message>> {
+  const received = new Map<string, Message>();
+  return new Promise((resolve, reject) => {
+    subscription.on('error', reject);
+    subscription.on('message', (message: Message) => {
+      message.ack();
+      received.set(message.id, message);
+      if (received.size === count) resolve(received);
+    });
+  });
+}
+
+/** A publisher's settled outcome: the message id, or the error. */
+function settle(publish: Promise<string>): Promise<{ id: string } | { error: unknown }> {
+  return publish.then(
+    (id) => ({ id }),
+    (error: unknown) => ({ error }),
+  );
+}
+
+interface PublishRequest {
+  messages: number;
+  bytes: number;
+}
+
+interface PublishRecorder {
+  /** `host:port` to give the publisher as its emulator. */
+  host: string;
+  /** Every Publish request that went through, as it went. */
+  requests: PublishRequest[];
+  close(): Promise<void>;
+}
+
+const PUBLISH_PATH = '/google.pubsub.v1.Publisher/Publish';
+
+/**
+ * A cleartext HTTP/2 proxy in front of the emulator that forwards every gRPC call as it is and
+ * records each Publish request: how many messages it carried and its size.
+ */
+async function startPublishRecorder(target: string): Promise<PublishRecorder> {
+  const upstream = connectHttp2(`http://${target}`);
+  const requests: PublishRequest[] = [];
+  const sessions = new Set<Http2Session>();
+  const server = createHttp2Server();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
+  server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    const forwarded = upstream.request(headers);
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => {
+      if (headers[':path'] !== PUBLISH_PATH) return;
+      const body = Buffer.concat(chunks);
+      requests.push({ messages: countPublishedMessages(body), bytes: body.length });
+    });
+    stream.pipe(forwarded);
+    let trailers: OutgoingHttpHeaders = {};
+    forwarded.on('response', (received, flags) => {
+      // A trailers-only answer (an error) ends with its headers, which carry the status.
+      if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
+        stream.respond(received, { endStream: true });
+        return;
+      }
+      stream.respond(received, { waitForTrailers: true });
+      forwarded.pipe(stream);
+    });
+    forwarded.on('trailers', (received) => (trailers = received));
+    stream.on('wantTrailers', () => stream.sendTrailers(trailers));
+    forwarded.on('error', () => stream.close());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    host: `127.0.0.1:${port}`,
+    requests,
+    async close() {
+      for (const session of sessions) session.destroy();
+      upstream.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * How many messages one gRPC-framed PublishRequest carries: field 2 (`messages`) at the top
+ * level; every top-level field of PublishRequest is length-delimited.
+ */
+function countPublishedMessages(frame: Buffer): number {
+  if (frame[0] !== 0) throw new Error('a compressed gRPC message; the recorder reads plain ones');
+  const message = frame.subarray(5, 5 + frame.readUInt32BE(1));
+  let at = 0;
+  const readVarint = () => {
+    let value = 0;
+    for (let shift = 0; ; shift += 7) {
+      const byte = message[at++] as number;
+      value += (byte & 0x7f) * 2 ** shift;
+      if (byte < 0x80) return value;
+    }
+  };
+  let messages = 0;
+  while (at < message.length) {
+    const tag = readVarint();
+    if ((tag & 7) !== 2) throw new Error(`unexpected wire type in a PublishRequest (tag ${tag})`);
+    const length = readVarint();
+    at += length;
+    if (tag >> 3 === 2) messages += 1;
+  }
+  return messages;
+}
+
+/** A host that accepts TCP connections and never sends a byte: a silenced proxy. */
+async function startSilentHost(): Promise<TcpProxy> {
+  const [host = '127.0.0.1', port = '0'] = emulatorHost.split(':');
+  const proxy = await startTcpProxy({ host, port: Number(port) });
+  proxy.silence();
+  cleanups.push(() => proxy.close());
+  return proxy;
+}
+
+describe('batching', () => {
+  let recorder: PublishRecorder;
+  beforeAll(async () => {
+    recorder = await startPublishRecorder(emulatorHost);
+    cleanups.push(() => recorder.close());
+  });
+
+  it('sends concurrent publishes as one request; each resolves with its own id, and the messages arrive intact', async () => {
+    const subscription = await createTopicWithSubscription('batched');
+    const received = pullMessages(subscription, 200);
+    const publisher = openPublisher({ emulatorHost: recorder.host });
+    const sent = Array.from({ length: 200 }, (_, i) => ({
+      // Bytes that are not UTF-8 as well as JSON: the data goes as it is.
+      data: Buffer.concat([Buffer.from(JSON.stringify({ seq: i })), randomBytes(8), Buffer.from([0xff, 0xfe, 0x00])]),
+      attributes: { deviceId: `device-${i % 7}`, seq: String(i), note: 'température ✓' },
+    }));
+    const before = recorder.requests.length;
+
+    const ids = await Promise.all(sent.map((m) => publisher.publish('batched', m.data, m.attributes)));
+
+    expect(new Set(ids).size).toBe(200);
+    expect(recorder.requests.slice(before).map((r) => r.messages)).toEqual([200]);
+    const messages = await received;
+    sent.forEach((m, i) => {
+      const message = messages.get(ids[i] as string);
+      expect(message?.data.equals(m.data), `message ${i}`).toBe(true);
+      expect(message?.attributes).toEqual(m.attributes);
+    });
+  });
+
+  it('splits a batch above 500 messages into requests of at most 500', async () => {
+    await admin.createTopic('many');
+    const publisher = openPublisher({ emulatorHost: recorder.host });
+    const before = recorder.requests.length;
+
+    const ids = await Promise.all(Array.from({ length: 1_200 }, (_, i) => publisher.publish('many', Buffer.from(String(i)), { seq: String(i) })));
+
+    expect(new Set(ids).size).toBe(1_200);
+    const counts = recorder.requests.slice(before).map((r) => r.messages);
+    expect(counts.sort((a, b) => b - a)).toEqual([500, 500, 200]);
+  });
+
+  it('splits a batch above 4 MiB into requests that Pub/Sub takes (at most 10 MB each)', async () => {
+    const subscription = await createTopicWithSubscription('large');
+    const received = pullMessages(subscription, 10);
+    const publisher = openPublisher({ emulatorHost: recorder.host });
+    const sent = Array.from({ length: 10 }, () => randomBytes(1024 * 1024));
+    const before = recorder.requests.length;
+
+    const ids = await Promise.all(sent.map((data, i) => publisher.publish('large', data, { seq: String(i) })));
+
+    const requests = recorder.requests.slice(before);
+    expect(requests.map((r) => r.messages).sort((a, b) => b - a)).toEqual([4, 4, 2]);
+    for (const request of requests) expect(request.bytes).toBeLessThan(10_000_000);
+    const messages = await received;
+    sent.forEach((data, i) => expect(messages.get(ids[i] as string)?.data.equals(data), `message ${i}`).toBe(true));
+  });
+});
+
+describe('a host that accepts connections and never answers', () => {
+  it('rejects every publish with TransientError', async () => {
+    const silent = await startSilentHost();
+    const publisher = openPublisher({ emulatorHost: `127.0.0.1:${silent.port}`, timeoutMs: 500 });
+
+    const outcomes = await Promise.all([1, 2, 3].map((i) => settle(publisher.publish('telemetry', Buffer.from(String(i)), {}))));
+
+    for (const outcome of outcomes) expect('error' in outcome && outcome.error).toBeInstanceOf(TransientError);
+    // The host was reached: the publisher did wait on it rather than fail to connect.
+    expect(silent.openConnections).toBeGreaterThan(0);
+  });
+
+  it('rejects publishes waiting on a first connect that never completes, and connects afresh for a later publish', async () => {
+    await admin.createTopic('reconnect');
+    const [host = '127.0.0.1', port = '0'] = emulatorHost.split(':');
+    const proxy = await startTcpProxy({ host, port: Number(port) });
+    cleanups.push(() => proxy.close());
+    proxy.silence();
+    const publisher = openPublisher({ emulatorHost: `127.0.0.1:${proxy.port}`, timeoutMs: 2_000 });
+
+    const first = settle(publisher.publish('reconnect', Buffer.from('first'), {}));
+    // The first connect is under way (its TCP connection is held): a second publish waits on it.
+    await waitFor(() => proxy.openConnections > 0, { what: 'the publisher to reach the silent host' });
+    const second = settle(publisher.publish('reconnect', Buffer.from('second'), {}));
+    const outcomes = await Promise.all([first, second]);
+    for (const outcome of outcomes) expect('error' in outcome && outcome.error).toBeInstanceOf(TransientError);
+    // The second was not bounded by its own publish deadline, later than the connect's: the connect has one of its own.
+    expect('error' in outcomes[1] && String(outcomes[1].error)).toMatch(/connecting the publisher/);
+
+    // The host answers again on new connections; the connection held so far stays silent.
+    await proxy.restore();
+    await expect(publisher.publish('reconnect', Buffer.from('later'), {})).resolves.toMatch(/\S/);
+  });
+});
+
+describe('close', () => {
+  it('sends the publishes still waiting for their batch window, which resolve', async () => {
+    const subscription = await createTopicWithSubscription('closing');
+    const received = pullMessages(subscription, 3);
+    // A window far longer than the test: only close() can send the batch.
+    const publisher = openPublisher({ emulatorHost, batchMaxMs: 600_000 });
+    const pending = [1, 2, 3].map((i) => settle(publisher.publish('closing', Buffer.from(`closing-${i}`), {})));
+
+    await publisher.close();
+
+    const outcomes = await Promise.all(pending);
+    const ids = outcomes.map((o) => ('id' in o ? o.id : o.error));
+    expect(ids.every((id) => typeof id === 'string')).toBe(true);
+    expect([...(await received).keys()].sort()).toEqual([...(ids as string[])].sort());
+  });
+
+  it('settles with the publishes pending at close rejected when the host never answers', async () => {
+    const silent = await startSilentHost();
+    const publisher = openPublisher({ emulatorHost: `127.0.0.1:${silent.port}`, timeoutMs: 500, batchMaxMs: 600_000 });
+    const waiting = ['telemetry', 'telemetry', 'other'].map((topic, i) => settle(publisher.publish(topic, Buffer.from(String(i)), {})));
+
+    await publisher.close();
+
+    for (const outcome of await Promise.all(waiting)) expect('error' in outcome && outcome.error).toBeInstanceOf(TransientError);
+  });
+
+  it('refuses a publish after close, whether it had connected or not', async () => {
+    await admin.createTopic('after-close');
+    const used = openPublisher({ emulatorHost });
+    await used.publish('after-close', Buffer.from('before'), {});
+    const unused = openPublisher({ emulatorHost });
+    await Promise.all([used.close(), unused.close()]);
+
+    for (const publisher of [used, unused]) {
+      const outcome = await settle(publisher.publish('after-close', Buffer.from('after'), {}));
+      expect('error' in outcome && outcome.error).toBeInstanceOf(TransientError);
+      expect('error' in outcome && String(outcome.error)).toMatch(/closed/);
+    }
+  });
+});

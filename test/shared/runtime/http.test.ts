@@ -1,0 +1,62 @@
+/**
+ * shared/runtime/http.ts on the wire: a handler's answer that cannot be written (a body JSON
+ * cannot hold, a header value Node refuses) is answered 500 through the one error mapping and
+ * logged, and the server keeps serving. The functions' own wire tests cover the other paths.
+ */
+import { createServer, type Server } from 'node:http';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { createListener, type WireResponse } from '../../../shared/runtime/http.ts';
+import { captureLogs } from '../../support/kit.ts';
+
+interface Cycle {
+  self?: Cycle;
+}
+
+const cycle: Cycle = {};
+cycle.self = cycle;
+
+/** What the handler answers, per path. */
+const ANSWERS: Record<string, WireResponse> = {
+  '/bigint': { status: 200, body: { readings: 12n } },
+  '/cycle': { status: 200, body: cycle },
+  '/bad-header': { status: 200, body: { ok: true }, headers: { 'x-note': 'line\nbreak' } },
+  '/ok': { status: 200, body: { ok: true } },
+};
+
+const logs = captureLogs('info');
+let server: Server;
+let base: string;
+
+beforeAll(async () => {
+  const listener = createListener(async (req) => ANSWERS[req.path] ?? { status: 404, body: { error: 'not_found' } }, {
+    logger: logs.logger,
+    projectId: 'http-test',
+    body: { limitBytes: 1024 },
+  });
+  server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const get = async (path: string) => {
+  const response = await fetch(base + path, { signal: AbortSignal.timeout(10_000) });
+  return { status: response.status, body: (await response.json()) as unknown };
+};
+
+it.each(['/bigint', '/cycle', '/bad-header'])('answers 500 when the answer to %s cannot be written, logs it, and keeps serving', async (path) => {
+  logs.lines.length = 0;
+
+  expect(await get(path)).toEqual({ status: 500, body: { error: 'internal', message: 'internal error' } });
+
+  const records = logs.records();
+  expect(records).toContainEqual(expect.objectContaining({ severity: 'ERROR', message: 'request failed', path }));
+  expect(records).toContainEqual(expect.objectContaining({ message: 'request', path, status: 500, error: 'internal' }));
+  // The same server, and the connection it kept, answer the next request.
+  expect(await get('/ok')).toEqual({ status: 200, body: { ok: true } });
+});
