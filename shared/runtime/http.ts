@@ -93,8 +93,15 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
   } catch (error) {
     // The handler's answer cannot be written (a body JSON cannot hold, a header value Node
     // refuses): nothing went out yet, so the caller still hears why rather than a hung socket.
+    // Node may have set the answer's valid headers before refusing one (it does once a header is
+    // already set, as the drain's `connection`): they must not ride on the 500 (a cacheable error).
+    for (const name of res.getHeaderNames()) if (name !== 'connection') res.removeHeader(name);
     response = failureResponse(error, options, path, requestLog);
-    send(res, response);
+    try {
+      send(res, response);
+    } catch {
+      res.destroy();
+    }
   }
   logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
 }

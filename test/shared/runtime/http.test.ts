@@ -21,6 +21,7 @@ const ANSWERS: Record<string, WireResponse> = {
   '/cycle': { status: 200, body: cycle },
   '/bad-header': { status: 200, body: { ok: true }, headers: { 'x-note': 'line\nbreak' } },
   '/ok': { status: 200, body: { ok: true } },
+  '/draining/bad-header': { status: 200, body: { ok: true }, headers: { 'cache-control': 'public, max-age=600', 'x-note': 'line\nbreak' } },
 };
 
 const logs = captureLogs('info');
@@ -33,7 +34,11 @@ beforeAll(async () => {
     projectId: 'http-test',
     body: { limitBytes: 1024 },
   });
-  server = createServer(listener);
+  // As shared/runtime/serve.ts does while draining: a header already set before the listener runs.
+  server = createServer((req, res) => {
+    if (req.url?.startsWith('/draining/')) res.setHeader('connection', 'close');
+    listener(req, res);
+  });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -48,6 +53,14 @@ const get = async (path: string) => {
   const response = await fetch(base + path, { signal: AbortSignal.timeout(10_000) });
   return { status: response.status, body: (await response.json()) as unknown };
 };
+
+it("answers 500 without the failed answer's other headers, when a header was already set (draining)", async () => {
+  const response = await fetch(`${base}/draining/bad-header`, { signal: AbortSignal.timeout(10_000) });
+  expect(response.status).toBe(500);
+  expect(response.headers.get('cache-control')).toBeNull();
+  expect(response.headers.get('connection')).toBe('close');
+  expect(await response.json()).toEqual({ error: 'internal', message: 'internal error' });
+});
 
 it.each(['/bigint', '/cycle', '/bad-header'])('answers 500 when the answer to %s cannot be written, logs it, and keeps serving', async (path) => {
   logs.lines.length = 0;
