@@ -5,7 +5,8 @@
  * message to the ingest side over node:http, which reads and JSON-parses it and answers 204.
  * Answers the simulator's `POST /v1/devices:batchCreate` so that `npm run simulate` runs
  * against it unchanged. No authentication, no validation, no journal, no stores: whatever rate
- * this reaches is the most the stack could reach on the same machine.
+ * this reaches is the most a stack run as one process, as `npm start` runs it, could reach on
+ * the same machine. `GET /stats` answers `{"acked": n}`: the pushes ingest's side has answered.
  * Run: `PORT=n node bench/servers/relay-floor.ts`.
  */
 import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -31,6 +32,7 @@ await new Promise((resolve) => ingest.once('listening', resolve));
 const ingestPort = (ingest.address() as AddressInfo).port;
 
 let messages = 0;
+let acked = 0;
 function push(data: string, deviceId: string): void {
   const body = JSON.stringify({
     message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: String(++messages), publishTime: new Date().toISOString() },
@@ -45,7 +47,10 @@ function push(data: string, deviceId: string): void {
       agent,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     },
-    (res) => res.resume(),
+    (res) => {
+      res.resume();
+      res.once('end', () => (acked += res.statusCode === 204 ? 1 : 0));
+    },
   );
   req.on('error', () => undefined);
   req.end(body);
@@ -53,7 +58,7 @@ function push(data: string, deviceId: string): void {
 
 createServer((req, res) => {
   const url = req.url ?? '/';
-  if (req.method === 'GET') return answer(res, 200, {});
+  if (req.method === 'GET') return answer(res, 200, url === '/stats' ? { acked } : {});
   if (url === '/v1/devices:batchCreate') {
     return readJson(req, (value) => {
       const { devices } = value as { devices: { deviceId: string }[] };
