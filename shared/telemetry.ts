@@ -36,6 +36,7 @@ export interface ParseOptions {
  * Validates and normalises a parsed JSON payload; every issue carries its path. The common
  * forms (a reading, an array of readings, a batch) whose every reading takes the reading fast
  * path skip zod's generic walk; anything else, valid or not, is judged by the schemas.
+ * `payload` is what JSON.parse returned: the fast path keeps its objects rather than copying them.
  */
 export function parseTelemetry(payload: unknown, options: ParseOptions): TelemetryResult {
   const fast = options.senml ? undefined : fastReadings(payload);

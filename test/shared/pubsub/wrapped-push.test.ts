@@ -29,7 +29,16 @@ const time = fc.oneof(
     '2026-11-27T18:00:00',
     '2026-11-27 18:00:00Z',
     '2026-13-01T00:00:00Z',
+    '2026-11-27T24:00:00Z',
+    '2026-11-27T18:00:60Z',
+    '2026-11-27T18:00:00+24:00',
+    '2026-11-27t18:00:00z',
+    '+002026-11-27T18:00:00Z',
+    '2026-11-27T18:00:00.Z',
+    '2026-11-27T18:00Z',
+    '2026-11-27T18:00:00Z\n',
   ),
+  fc.string({ maxLength: 30 }),
 );
 const attributes = fc.dictionary(
   fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('deviceId', '__proto__', 'constructor', 'toString')),
