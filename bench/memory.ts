@@ -227,7 +227,9 @@ async function ingestPeakRss(nodeOptions: string, seconds: number): Promise<{ rs
               data: Buffer.from(JSON.stringify(reading)).toString('base64'),
               attributes: { deviceId: `memory-${(n % devices) + 1}` },
               messageId: `memory-${n}`,
+              message_id: `memory-${n}`,
               publishTime: new Date().toISOString(),
+              publish_time: new Date().toISOString(),
             };
             return { ...req, body: JSON.stringify({ message, subscription: 'projects/bench-project/subscriptions/ingest' }) };
           },

@@ -27,8 +27,11 @@ const result = await autocannon({
           message: {
             data: Buffer.from(JSON.stringify(data)).toString('base64'),
             attributes: { deviceId: `bench-${(n % deviceCount) + 1}` },
+            // Both spellings of each field, as Pub/Sub's push sends them.
             messageId: `${runId}-${n}`,
+            message_id: `${runId}-${n}`,
             publishTime: new Date().toISOString(),
+            publish_time: new Date().toISOString(),
           },
           subscription: 'projects/bench/subscriptions/ingest',
         });

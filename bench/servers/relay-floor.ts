@@ -34,8 +34,10 @@ const ingestPort = (ingest.address() as AddressInfo).port;
 let messages = 0;
 let acked = 0;
 function push(data: string, deviceId: string): void {
+  const [id, at] = [String(++messages), new Date().toISOString()];
   const body = JSON.stringify({
-    message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: String(++messages), publishTime: new Date().toISOString() },
+    // Both spellings of each field, as Pub/Sub's push (and the local stack's) sends them.
+    message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: id, message_id: id, publishTime: at, publish_time: at },
     subscription: 'projects/local/subscriptions/ingest',
   });
   const req = request(

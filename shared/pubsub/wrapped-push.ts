@@ -1,8 +1,8 @@
 /**
  * The wrapped push body as Pub/Sub sends it, read without zod's generic walk: ingest sees
- * one per reading, and the walk cost more CPU than the HTTP exchange. It takes only the
- * common shape (camelCase fields of the right types) and answers undefined for anything
- * else, which then goes through `PushEnvelope` (schemas/pubsub.ts): zod stays the one
+ * one per reading, and the walk cost more CPU than the HTTP exchange. It takes the common
+ * shape (Pub/Sub's: each field in camelCase, in snake_case or both, of the right types, the
+ * camelCase one winning as in `PubsubMessage`) and answers undefined for anything else, which then goes through `PushEnvelope` (schemas/pubsub.ts): zod stays the one
  * definition of a valid envelope and the one that names what is wrong. For every input it
  * accepts, it returns what `PushEnvelope` returns (test/shared/pubsub/wrapped-push.test.ts checks both on
  * generated envelopes).
@@ -35,13 +35,17 @@ export function readWrappedPush(json: unknown): WrappedPush | undefined {
 
 function readMessage(m: unknown): PubsubMessage | undefined {
   if (!isRecord(m)) return undefined;
-  // The snake_case spellings (older clients) and their precedence rules are zod's to apply.
-  if (m.message_id !== undefined || m.publish_time !== undefined || m.ordering_key !== undefined) return undefined;
-  const { data, messageId, publishTime, orderingKey } = m;
+  const { data } = m;
   if (data !== undefined && !(typeof data === 'string' && BASE64.test(data))) return undefined;
-  if (typeof messageId !== 'string' || messageId.length === 0) return undefined;
-  if (publishTime !== undefined && !(typeof publishTime === 'string' && PUBLISH_TIME_PATTERN?.test(publishTime))) return undefined;
-  if (orderingKey !== undefined && typeof orderingKey !== 'string') return undefined;
+  // Pub/Sub's push sends both spellings of each field; zod checks each one present, then
+  // prefers the camelCase one.
+  if (!(isAbsentOr(m.messageId, isId) && isAbsentOr(m.message_id, isId))) return undefined;
+  if (!(isAbsentOr(m.publishTime, isPublishTime) && isAbsentOr(m.publish_time, isPublishTime))) return undefined;
+  if (!(isAbsentOr(m.orderingKey, isString) && isAbsentOr(m.ordering_key, isString))) return undefined;
+  const messageId = (m.messageId ?? m.message_id) as string | undefined;
+  if (messageId === undefined) return undefined;
+  const publishTime = m.publishTime ?? m.publish_time;
+  const orderingKey = m.orderingKey ?? m.ordering_key;
   const attributes = readAttributes(m.attributes);
   if (attributes === undefined) return undefined;
   return {
@@ -52,6 +56,11 @@ function readMessage(m: unknown): PubsubMessage | undefined {
     orderingKey: orderingKey as string | undefined,
   };
 }
+
+const isAbsentOr = (value: unknown, check: (v: unknown) => boolean) => value === undefined || check(value);
+const isString = (value: unknown): value is string => typeof value === 'string';
+const isId = (value: unknown) => isString(value) && value.length > 0;
+const isPublishTime = (value: unknown) => isString(value) && PUBLISH_TIME_PATTERN?.test(value) === true;
 
 /**
  * String-valued attributes, passed on as they are: only a plain object, which zod's copy

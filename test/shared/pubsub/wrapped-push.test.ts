@@ -126,6 +126,36 @@ describe('wrapped push fast path', () => {
     );
   });
 
+  it("takes Pub/Sub's own push body, each field in both spellings, and the snake_case alone", () => {
+    // What Pub/Sub really sends: valid times, both spellings alike.
+    const valid = fc.tuple(common, fc.date({ min: new Date('2000-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }));
+    const pubsubShape = valid.map(([{ message, subscription }, at]) => ({
+      message: { ...message, publishTime: at.toISOString(), message_id: message.messageId, publish_time: at.toISOString() },
+      subscription,
+    }));
+    const snakeOnly = valid.map(
+      ([
+        {
+          message: { messageId, publishTime: _, ...rest },
+          subscription,
+        },
+        at,
+      ]) => ({
+        message: { ...rest, message_id: messageId, publish_time: at.toISOString() },
+        subscription,
+      }),
+    );
+    fc.assert(
+      fc.property(fc.oneof(pubsubShape, snakeOnly), (input) => {
+        const body = JSON.parse(JSON.stringify(input)) as unknown;
+        const fast = readWrappedPush(body);
+        expect(fast).toBeDefined();
+        expect(fast).toStrictEqual(asZodSees(body));
+      }),
+      settings,
+    );
+  });
+
   it('leaves what it does not take to zod, which names the problem', () => {
     const body = { message: { data: 'not base64!', messageId: 'm-1' } };
     expect(readWrappedPush(body)).toBeUndefined();
