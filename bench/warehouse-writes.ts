@@ -8,14 +8,13 @@
  *   npm run bench -- warehouse-writes [--quick]
  * @see ../shared/warehouse/bigquery.ts
  */
-import { OAuth2Client } from 'google-auth-library';
 import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
 import type { MeasurementRow } from '../schemas/tables.ts';
 import { GroupCommit } from '../shared/group-commit.ts';
 import { createLogger } from '../shared/log.ts';
 import { createBigQuerySink } from '../shared/warehouse/bigquery.ts';
 import type { WarehouseSink } from '../shared/warehouse/sink.ts';
-import { startBigQueryStandIn, type BigQueryStandIn } from '../test/support/bigquery-standin.ts';
+import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from '../test/support/bigquery-standin.ts';
 import { makeMeasurementRows } from '../test/support/measurement-rows.ts';
 import { describeMachine, median, roundFigure, writeResult, type ResultRow } from './lib/report.ts';
 
@@ -96,7 +95,7 @@ async function measure(standIn: BigQueryStandIn, options: WarehouseWritesOptions
     table: TABLE,
     logger: createLogger({ level: 'error' }),
     apiEndpoint: standIn.url,
-    authClient: localAuth(),
+    authClient: standInAuth(),
   });
   const write = mode === 'grouped' ? groupCommitted(sink) : (rows: MeasurementRow[]) => sink.write(rows).then(() => undefined);
   const rows = makeMeasurementRows(options.readings * ROWS_PER_READING);
@@ -127,11 +126,4 @@ function groupCommitted(sink: WarehouseSink): (rows: MeasurementRow[]) => Promis
     },
   });
   return (rows) => batcher.submit(rows);
-}
-
-/** The stand-in takes any bearer token; a fixed one keeps the client from looking for ADC. */
-function localAuth(): OAuth2Client {
-  const auth = new OAuth2Client();
-  auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
-  return auth;
 }

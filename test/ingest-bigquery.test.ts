@@ -3,13 +3,12 @@
  * sent with stable insertIds, a redelivery sends the same ids, and a row BigQuery calls
  * invalid ends in `rejected` (stage "warehouse") while the message is acknowledged.
  */
-import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
 import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
 import { createLogger } from '../shared/log.ts';
 import { createBigQuerySink } from '../shared/warehouse/bigquery.ts';
-import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
+import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 
@@ -22,8 +21,7 @@ beforeAll(async () => {
   await createDevice(tdb.db, { deviceId: 'bq-1', site: 'roof' });
   standIn = await startBigQueryStandIn();
   standIn.createTable('telemetry', 'measurements', bigQueryMeasurementsTable());
-  const auth = new OAuth2Client();
-  auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
+  const auth = standInAuth();
   const sink = createBigQuerySink({
     projectId: 'local-project',
     dataset: 'telemetry',

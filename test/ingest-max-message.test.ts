@@ -5,7 +5,6 @@
  * a 503 that Pub/Sub redelivers until the message is dead-lettered.
  */
 import { join } from 'node:path';
-import { OAuth2Client } from 'google-auth-library';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
 import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
@@ -14,7 +13,7 @@ import { createLogger } from '../shared/log.ts';
 import { createBigQuerySink } from '../shared/warehouse/bigquery.ts';
 import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import type { WarehouseSink } from '../shared/warehouse/sink.ts';
-import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
+import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makeScratchDir, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 
@@ -64,8 +63,7 @@ describe('a message at the schema maximum', () => {
   });
 
   it('is stored whole in PostgreSQL and BigQuery', async () => {
-    const auth = new OAuth2Client();
-    auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
+    const auth = standInAuth();
     const sink = createBigQuerySink({
       projectId: 'local-project',
       dataset: 'telemetry',

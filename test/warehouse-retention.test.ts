@@ -4,14 +4,13 @@
  * the table, patched on an existing one, left alone when already right), and DuckDB's DELETE
  * of older days.
  */
-import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
 import { createLogger } from '../shared/log.ts';
 import { DAY_MS } from '../shared/retention.ts';
 import { createBigQuerySink } from '../shared/warehouse/bigquery.ts';
 import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
-import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
+import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
 import { makeMeasurementRow, makeMeasurementRows } from './support/measurement-rows.ts';
 
 const DATASET = 'telemetry';
@@ -26,12 +25,6 @@ afterAll(async () => {
 });
 beforeEach(() => standIn.reset());
 
-function localAuth(): OAuth2Client {
-  const auth = new OAuth2Client();
-  auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
-  return auth;
-}
-
 const sinkWith = (options: { createTable?: boolean; partitionExpirationDays?: number } = {}) =>
   createBigQuerySink({
     projectId: 'local-project',
@@ -39,7 +32,7 @@ const sinkWith = (options: { createTable?: boolean; partitionExpirationDays?: nu
     table: TABLE,
     logger: createLogger({ level: 'error' }),
     apiEndpoint: standIn.url,
-    authClient: localAuth(),
+    authClient: standInAuth(),
     maxRetries: 0,
     ...options,
   });

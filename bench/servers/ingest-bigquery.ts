@@ -4,7 +4,7 @@
  * no credentials are looked up. Everything else comes from the environment as usual.
  * Run by bench/ingest.ts for its BigQuery-sink rounds.
  */
-import { OAuth2Client } from 'google-auth-library';
+import { standInAuth } from '../../test/support/bigquery-standin.ts';
 import ingest from '../../functions/ingest/index.ts';
 import { loadConfig } from '../../shared/config.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -16,8 +16,7 @@ const config = loadConfig();
 const logger = createLogger({ level: config.logLevel });
 const endpoint = process.env.BIGQUERY_API_ENDPOINT;
 if (!endpoint) throw new Error('BIGQUERY_API_ENDPOINT is required');
-const authClient = new OAuth2Client();
-authClient.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 24 * 3_600_000 });
+const authClient = standInAuth();
 const warehouse = createBigQuerySink({ projectId: config.projectId, dataset: config.bigQueryDataset, logger, apiEndpoint: endpoint, authClient });
 const platform = createPlatform({ config, logger, providers: { warehouse: () => Promise.resolve(warehouse) } });
 exitOnSignals([await serveFunction(ingest, platform, { port: Number(process.env.PORT), host: '127.0.0.1' })], platform);

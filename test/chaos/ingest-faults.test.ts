@@ -6,14 +6,13 @@
  * Pub/Sub's side is played by a loop that pushes each message until it gets a 2xx.
  */
 import { randomUUID } from 'node:crypto';
-import { OAuth2Client } from 'google-auth-library';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ingest from '../../functions/ingest/index.ts';
 import { bigQueryMeasurementsTable } from '../../schemas/columns.ts';
 import { createLogger } from '../../shared/log.ts';
 import { createBigQuerySink } from '../../shared/warehouse/bigquery.ts';
 import type { WarehouseSink } from '../../shared/warehouse/sink.ts';
-import { startBigQueryStandIn, type BigQueryStandIn } from '../support/bigquery-standin.ts';
+import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from '../support/bigquery-standin.ts';
 import { createDevice } from '../support/devices.ts';
 import { createTestDatabase, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from '../support/kit.ts';
 import { checkDelivery, eventMsOf, isClean, printFigures, type WarehouseRows } from '../support/device-load.ts';
@@ -29,8 +28,7 @@ beforeAll(async () => {
   tdb = await createTestDatabase();
   standIn = await startBigQueryStandIn();
   standIn.createTable(DATASET, 'measurements', bigQueryMeasurementsTable());
-  const auth = new OAuth2Client();
-  auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
+  const auth = standInAuth();
   const sink = createBigQuerySink({
     projectId: 'local-project',
     dataset: DATASET,

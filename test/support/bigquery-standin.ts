@@ -12,6 +12,14 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { OAuth2Client } from 'google-auth-library';
+
+/** Credentials the stand-in accepts: a client with a token already in hand, so no metadata server or key file is asked. */
+export function standInAuth(): OAuth2Client {
+  const auth = new OAuth2Client();
+  auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 24 * 3_600_000 });
+  return auth;
+}
 
 export interface StandInField {
   name: string;

@@ -2,7 +2,6 @@
  * The BigQuery sink, with the real @google-cloud/bigquery client talking to the local REST
  * stand-in (no BigQuery emulator exists; the client's `apiEndpoint` points it here).
  */
-import { OAuth2Client } from 'google-auth-library';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bigQueryMeasurementsTable } from '../../../schemas/columns.ts';
 import type { MeasurementRow } from '../../../schemas/tables.ts';
@@ -11,7 +10,7 @@ import { createLogger } from '../../../shared/log.ts';
 import { createBigQuerySink, splitRequests, type BigQuerySinkOptions } from '../../../shared/warehouse/bigquery.ts';
 import { measurementKeyOf } from '../../../shared/warehouse/measurement-encoding.ts';
 import type { WarehouseSink } from '../../../shared/warehouse/sink.ts';
-import { startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
+import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
 import { makeMeasurementRow, makeMeasurementRows } from '../../support/measurement-rows.ts';
 
 const DATASET = 'telemetry';
@@ -35,20 +34,13 @@ afterEach(async () => {
   sinks = [];
 });
 
-/** A token the client sends as is: no metadata server, no OAuth exchange. */
-function localAuth(): OAuth2Client {
-  const auth = new OAuth2Client();
-  auth.setCredentials({ access_token: 'stand-in', expiry_date: Date.now() + 3_600_000 });
-  return auth;
-}
-
 function makeSink(options: Partial<BigQuerySinkOptions> = {}): WarehouseSink {
   const sink = createBigQuerySink({
     projectId: 'local-project',
     dataset: DATASET,
     logger: createLogger({ level: 'error' }),
     apiEndpoint: standIn.url,
-    authClient: localAuth(),
+    authClient: standInAuth(),
     initialDelayMs: 1,
     maxDelayMs: 5,
     ...options,
