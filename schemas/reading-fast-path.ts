@@ -5,7 +5,16 @@
  * `undefined` for anything else, valid or not, which then goes to zod, the single source of
  * truth and of the error messages. test/schemas/reading-fast-path.test.ts proves both agree.
  */
-import { IsoDateTime, isPlausibleEventTime, MAX_METRICS_PER_READING, MAX_TEXT_VALUE_LENGTH, METRIC_NAME_PATTERN, type Reading } from './reading.ts';
+import {
+  IsoDateTime,
+  isPlausibleEventTime,
+  MAX_METRICS_PER_READING,
+  MAX_READINGS_PER_REQUEST,
+  MAX_TEXT_VALUE_LENGTH,
+  METRIC_NAME_PATTERN,
+  type Reading,
+  type ReadingBatch,
+} from './reading.ts';
 import { isDeviceId } from './ids.ts';
 
 const ISO_PATTERN = IsoDateTime.def.pattern;
@@ -53,6 +62,27 @@ export function readingFastPath(value: unknown): Reading | undefined {
   if (place !== undefined) reading.location = place;
   if (tags !== undefined) reading.tags = tags as Record<string, string>;
   return reading;
+}
+
+/** Readings as `z.array(Reading).min(1).max(MAX_READINGS_PER_REQUEST)` returns them, or undefined: ask zod. */
+export function readingArrayFastPath(items: unknown[]): Reading[] | undefined {
+  if (items.length === 0 || items.length > MAX_READINGS_PER_REQUEST) return undefined;
+  const readings: Reading[] = [];
+  for (const item of items) {
+    const reading = readingFastPath(item);
+    if (!reading) return undefined;
+    readings.push(reading);
+  }
+  return readings;
+}
+
+/** A batch as `ReadingBatch.parse` returns it, or undefined: ask zod. */
+export function readingBatchFastPath(value: unknown): ReadingBatch | undefined {
+  if (!isPlainObject(value) || ownKeyCount(value) !== 2) return undefined;
+  const { deviceId, readings } = value;
+  if (!isDeviceId(deviceId) || !Array.isArray(readings)) return undefined;
+  const parsed = readingArrayFastPath(readings);
+  return parsed && { deviceId, readings: parsed };
 }
 
 /** JSON.parse's objects; `__proto__` as a key is left to zod. */

@@ -5,8 +5,7 @@
  */
 import { z } from 'zod';
 import { isPlausibleEventTime, MAX_READINGS_PER_REQUEST, Reading, ReadingBatch } from '../schemas/reading.ts';
-import { readingFastPath } from '../schemas/reading-fast-path.ts';
-import { isDeviceId } from '../schemas/ids.ts';
+import { readingArrayFastPath, readingBatchFastPath, readingFastPath } from '../schemas/reading-fast-path.ts';
 import { resolveSenmlPack, SenmlPack, senmlToReadings, type ResolvedRecord } from '../schemas/senml.ts';
 import type { Issue } from './errors.ts';
 import { toIssues } from './errors.ts';
@@ -98,37 +97,12 @@ function withDeviceId(readings: Reading[], batchDeviceId?: string): TelemetryRes
   return { ok: true, value: { ...(deviceId !== undefined ? { deviceId } : {}), readings } };
 }
 
-/**
- * A reading, an array of readings or a batch `{deviceId, readings}` when every reading takes the
- * reading fast path and the batch has exactly ReadingBatch's keys; else undefined.
- */
+/** A reading, an array of readings or a batch, each as the schemas return it, from the fast paths; else undefined. */
 function fastReadings(payload: unknown): { readings: Reading[]; deviceId?: string } | undefined {
-  if (!Array.isArray(payload)) {
-    const reading = readingFastPath(payload);
-    if (reading) return { readings: [reading] };
-    if (!isBatchShaped(payload)) return undefined;
-    const readings = fastReadingArray(payload.readings);
-    return readings && { deviceId: payload.deviceId, readings };
+  if (Array.isArray(payload)) {
+    const readings = readingArrayFastPath(payload);
+    return readings && { readings };
   }
-  const readings = fastReadingArray(payload);
-  return readings && { readings };
-}
-
-function isBatchShaped(value: unknown): value is { deviceId: string; readings: unknown[] } {
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
-  let keys = 0;
-  for (const _ in value) keys++;
-  const { deviceId, readings } = value as Record<string, unknown>;
-  return keys === 2 && Array.isArray(readings) && isDeviceId(deviceId);
-}
-
-function fastReadingArray(items: unknown[]): Reading[] | undefined {
-  if (items.length === 0 || items.length > MAX_READINGS_PER_REQUEST) return undefined;
-  const readings: Reading[] = [];
-  for (const item of items) {
-    const reading = readingFastPath(item);
-    if (!reading) return undefined;
-    readings.push(reading);
-  }
-  return readings;
+  const reading = readingFastPath(payload);
+  return reading ? { readings: [reading] } : readingBatchFastPath(payload);
 }

@@ -2,10 +2,11 @@
  * The wrapped push body as Pub/Sub sends it, read without zod's generic walk: ingest sees
  * one per reading, and the walk cost more CPU than the HTTP exchange. It takes the common
  * shape (Pub/Sub's: each field in camelCase, in snake_case or both, of the right types, the
- * camelCase one winning as in `PubsubMessage`) and answers undefined for anything else, which then goes through `PushEnvelope` (schemas/pubsub.ts): zod stays the one
- * definition of a valid envelope and the one that names what is wrong. For every input it
- * accepts, it returns what `PushEnvelope` returns (test/shared/pubsub/wrapped-push.test.ts checks both on
- * generated envelopes).
+ * camelCase one winning as in `PubsubMessage`) and answers undefined for anything else,
+ * which then goes through `PushEnvelope` (schemas/pubsub.ts): zod stays the one definition
+ * of a valid envelope and the one that names what is wrong. For every input it accepts, it
+ * returns what `PushEnvelope` returns (test/shared/pubsub/wrapped-push.test.ts checks both
+ * on generated envelopes and on Pub/Sub's own shape).
  */
 import { BASE64, PublishTime, type PubsubMessage } from '../../schemas/pubsub.ts';
 
