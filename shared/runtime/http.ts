@@ -71,20 +71,7 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
   try {
     await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers });
     const body = await readBody(req, options.body);
-    let query: URLSearchParams | undefined;
-    response = await handler({
-      method: req.method ?? 'GET',
-      path,
-      get query() {
-        return (query ??= new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
-      },
-      headers: req.headers,
-      body,
-      receivedAt: Date.now(),
-      get log() {
-        return requestLog();
-      },
-    });
+    response = await handler(new ArrivedRequest(req, path, q === -1 ? '' : url.slice(q + 1), body, requestLog));
   } catch (error) {
     response = failureResponse(error, options, path, requestLog);
   }
@@ -104,6 +91,42 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
     }
   }
   logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
+}
+
+/**
+ * The request a handler sees. A class, not an object literal with `get query()` and `get log()`:
+ * a literal's accessors are new closures every time, so each request got a hidden class of its
+ * own, kept in old space, holding that request's objects past young-generation collections.
+ * Under load that promoted about a sixth of everything a request allocated, which made every
+ * scavenge copy megabytes (25–40 ms pauses, the bridge's p99) and called for frequent full
+ * collections.
+ */
+class ArrivedRequest implements WireRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly receivedAt = Date.now();
+  readonly #rawQuery: string;
+  readonly #requestLog: () => Logger;
+  #query: URLSearchParams | undefined;
+
+  constructor(req: IncomingMessage, path: string, rawQuery: string, body: Buffer, requestLog: () => Logger) {
+    this.method = req.method ?? 'GET';
+    this.path = path;
+    this.headers = req.headers;
+    this.body = body;
+    this.#rawQuery = rawQuery;
+    this.#requestLog = requestLog;
+  }
+
+  get query(): URLSearchParams {
+    return (this.#query ??= new URLSearchParams(this.#rawQuery));
+  }
+
+  get log(): Logger {
+    return this.#requestLog();
+  }
 }
 
 /** The answer to a request that failed, from the one error mapping, logged when it is the server's fault. */

@@ -1,11 +1,12 @@
 /**
  * shared/runtime/http.ts on the wire: a handler's answer that cannot be written (a body JSON
  * cannot hold, a header value Node refuses) is answered 500 through the one error mapping and
- * logged, and the server keeps serving. The functions' own wire tests cover the other paths.
+ * logged, and the server keeps serving; handlers get requests of one shape. The functions' own
+ * wire tests cover the other paths.
  */
 import { createServer, type Server } from 'node:http';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createListener, type WireResponse } from '../../../shared/runtime/http.ts';
+import { createListener, type WireRequest, type WireResponse } from '../../../shared/runtime/http.ts';
 import { captureLogs } from '../../support/kit.ts';
 
 interface Cycle {
@@ -25,15 +26,24 @@ const ANSWERS: Record<string, WireResponse> = {
 };
 
 const logs = captureLogs('info');
+/** The requests the handler saw on `/seen`. */
+const seen: WireRequest[] = [];
 let server: Server;
 let base: string;
 
 beforeAll(async () => {
-  const listener = createListener(async (req) => ANSWERS[req.path] ?? { status: 404, body: { error: 'not_found' } }, {
-    logger: logs.logger,
-    projectId: 'http-test',
-    body: { limitBytes: 1024 },
-  });
+  const listener = createListener(
+    async (req) => {
+      if (req.path !== '/seen') return ANSWERS[req.path] ?? { status: 404, body: { error: 'not_found' } };
+      seen.push(req);
+      return { status: 200, body: { device: req.query.get('device') } };
+    },
+    {
+      logger: logs.logger,
+      projectId: 'http-test',
+      body: { limitBytes: 1024 },
+    },
+  );
   // As shared/runtime/serve.ts does while draining: a header already set before the listener runs.
   server = createServer((req, res) => {
     if (req.url?.startsWith('/draining/')) res.setHeader('connection', 'close');
@@ -72,4 +82,20 @@ it.each(['/bigint', '/cycle', '/bad-header'])('answers 500 when the answer to %s
   expect(records).toContainEqual(expect.objectContaining({ message: 'request', path, status: 500, error: 'internal' }));
   // The same server, and the connection it kept, answer the next request.
   expect(await get('/ok')).toEqual({ status: 200, body: { ok: true } });
+});
+
+it('gives handlers requests of one shape, with no accessors of their own (no hidden class per request)', async () => {
+  expect(await get('/seen?device=d-1')).toEqual({ status: 200, body: { device: 'd-1' } });
+  expect(await get('/seen?device=d-2')).toEqual({ status: 200, body: { device: 'd-2' } });
+  const [first, second] = seen;
+  if (!first || !second) throw new Error('the handler saw fewer than two requests');
+  expect(Object.getPrototypeOf(first)).toBe(Object.getPrototypeOf(second));
+  // Accessors built per request (an object literal's `get query()`) gave each request its own
+  // hidden class in old space, which kept every request's objects alive past scavenges.
+  for (const request of [first, second]) {
+    const accessors = Object.entries(Object.getOwnPropertyDescriptors(request)).filter(([, d]) => d.get || d.set);
+    expect(accessors.map(([name]) => name)).toEqual([]);
+  }
+  expect(first.log).toBe(first.log);
+  expect(typeof first.log.info).toBe('function');
 });
