@@ -8,11 +8,13 @@
  * - The embedded stores (PGlite, DuckDB) are replaced by stubs that fail with a clear message:
  *   a deployed function always talks to Cloud SQL and BigQuery.
  * - The PostgreSQL migrations are embedded: a bundle alone applies them on first use.
- * - zod's message locales other than English are left out (idle RSS).
+ * - zod's message locales other than English are left out (idle RSS), and Express's body
+ *   parser decodes with Node's own TextDecoder instead of iconv-lite's tables (see below).
  * - Not minified: on these machines a minified bundle started slower.
  * @see https://esbuild.github.io/api/#splitting
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -129,6 +131,75 @@ function englishOnlyZodPlugin(): esbuild.Plugin {
     },
   };
 }
+
+/**
+ * Express's dependencies made lighter, without changing what they do for the registry:
+ * - iconv-lite (540 KB, half the registry's entry chunk: every legacy code page as tables) is
+ *   used only by body-parser, to decode a body in its declared charset. Node's TextDecoder
+ *   (full ICU) decodes the WHATWG encodings, which is what a browser or HTTP client sends; the
+ *   JSON parser accepts only `utf-*` charsets anyway. An unknown charset still gets 415.
+ * - mime-db (2,500 types parsed at start-up) keeps the entries mime-types can ever return: those
+ *   with extensions or a charset, without the `compressible` flag nothing here reads.
+ * - qs (with side-channel and get-intrinsic, ~1.6 MB of RSS once evaluated) is loaded on its first
+ *   call, not at start-up: Express 5 parses query strings with node:querystring unless told
+ *   otherwise, and body-parser needs qs only for a form body.
+ * @see https://encoding.spec.whatwg.org/#names-and-labels
+ */
+function lighterExpressPlugin(): esbuild.Plugin {
+  return {
+    name: 'lighter-express',
+    setup(build) {
+      build.onResolve({ filter: /^(iconv-lite|mime-db)$/ }, (args) => ({ path: args.path, namespace: 'lighter-express', pluginData: args.resolveDir }));
+      build.onResolve({ filter: /^qs$/ }, (args) =>
+        args.namespace === 'lighter-express' ? undefined : { path: 'qs', namespace: 'lighter-express', pluginData: args.resolveDir },
+      );
+      // The require inside a function is bundled as a module evaluated on that call.
+      build.onLoad({ filter: /^qs$/, namespace: 'lighter-express' }, (args) => ({
+        contents: `let qs;\nconst load = () => (qs ??= require('qs'));\nexports.parse = (...args) => load().parse(...args);\nexports.stringify = (...args) => load().stringify(...args);\n`,
+        resolveDir: args.pluginData as string,
+        loader: 'js',
+      }));
+      build.onLoad({ filter: /^iconv-lite$/, namespace: 'lighter-express' }, () => ({ contents: ICONV_OVER_TEXT_DECODER, loader: 'js' }));
+      build.onLoad({ filter: /^mime-db$/, namespace: 'lighter-express' }, (args) => {
+        const require = createRequire(path.join(args.pluginData as string, 'index.js'));
+        const db = require('mime-db') as Record<string, { extensions?: string[]; charset?: string; compressible?: boolean }>;
+        const kept = Object.entries(db)
+          .filter(([, entry]) => entry.extensions || entry.charset)
+          .map(([type, { compressible: _unused, ...entry }]) => [type, entry]);
+        return { contents: JSON.stringify(Object.fromEntries(kept)), loader: 'json' };
+      });
+    },
+  };
+}
+
+/** iconv-lite's decoding API (what raw-body and body-parser call) over TextDecoder. */
+const ICONV_OVER_TEXT_DECODER = `
+const decoderFor = (encoding) => {
+  try {
+    return new TextDecoder(String(encoding).trim());
+  } catch {
+    throw new Error('Encoding not recognized: ' + JSON.stringify(encoding));
+  }
+};
+exports.encodingExists = (encoding) => {
+  try {
+    decoderFor(encoding);
+    return true;
+  } catch {
+    return false;
+  }
+};
+exports.getDecoder = (encoding) => {
+  const decoder = decoderFor(encoding);
+  return { write: (chunk) => decoder.decode(chunk, { stream: true }), end: () => decoder.decode() || undefined };
+};
+exports.decode = (buffer, encoding) => decoderFor(encoding).decode(buffer);
+exports.encode = (text, encoding) => {
+  const name = decoderFor(encoding).encoding;
+  if (name === 'utf-8' || name === 'utf-16le') return Buffer.from(String(text), name === 'utf-8' ? 'utf8' : 'utf16le');
+  throw new Error('Encoding not recognized: ' + JSON.stringify(encoding));
+};
+`;
 
 /**
  * Replaces shared/db/migration-files.ts with the migrations' text, so that a bundle run alone
@@ -258,6 +329,7 @@ export async function bundleFunction(options: BundleOptions, root = ROOT): Promi
       stubEmbeddedPlugin(root),
       embedMigrationsPlugin(root),
       englishOnlyZodPlugin(),
+      lighterExpressPlugin(),
       namedDynamicImportsPlugin(),
     ],
   });

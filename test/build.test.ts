@@ -200,6 +200,39 @@ describe('a production bundle alone with DATABASE_URL', () => {
   });
 });
 
+describe('the registry bundle, with its lighter Express dependencies', () => {
+  it("reads bodies in the charsets Express's JSON parser accepts, refuses others with 415, and parses query strings", async () => {
+    const dir = path.join(workDir, 'registry-charsets');
+    cpSync(path.join(DIST, 'registry'), dir, { recursive: true });
+    const started = await startBundle(dir, productionEnv('registry-charsets'));
+    try {
+      const post = (body: Buffer, charset: string) =>
+        fetch(`${started.url}/v1/devices`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer bundle-test-admin-token', 'content-type': `application/json; charset=${charset}` },
+          body,
+        });
+      const device = (id: string) => JSON.stringify({ deviceId: id, site: 'Zürich Ω-3', credentials: [{ type: 'token' }] });
+      const utf8 = await post(Buffer.from(device('bundle-charset-utf8')), 'utf-8');
+      expect(utf8.status, await utf8.clone().text()).toBe(201);
+      const utf16 = await post(Buffer.from(device('bundle-charset-utf16'), 'utf16le'), 'utf-16le');
+      expect(utf16.status, await utf16.clone().text()).toBe(201);
+      expect(((await utf16.json()) as { site: string }).site).toBe('Zürich Ω-3');
+      const unknown = await post(Buffer.from(device('bundle-charset-unknown')), 'utf-klingon');
+      expect(unknown.status).toBe(415);
+      expect(await unknown.text()).toMatch(/UTF-KLINGON/);
+      const listed = await fetch(`${started.url}/v1/devices?pageSize=1`, { headers: { authorization: 'Bearer bundle-test-admin-token' } });
+      expect(listed.status).toBe(200);
+      const page = (await listed.json()) as { devices: unknown[]; nextPageToken?: string };
+      expect(page.devices).toHaveLength(1);
+      expect(page.nextPageToken).toBeTruthy();
+    } finally {
+      started.child.kill('SIGTERM');
+      await started.exited;
+    }
+  });
+});
+
 describe('push authentication in a production bundle', () => {
   const key = makeKey('bundle-test-key');
   const pusher = 'telemetry-push@local-project.iam.gserviceaccount.com';
