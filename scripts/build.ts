@@ -137,7 +137,8 @@ function englishOnlyZodPlugin(): esbuild.Plugin {
  * - iconv-lite (540 KB, half the registry's entry chunk: every legacy code page as tables) is
  *   used only by body-parser, to decode a body in its declared charset. Node's TextDecoder
  *   (full ICU) decodes the WHATWG encodings, which is what a browser or HTTP client sends; the
- *   JSON parser accepts only `utf-*` charsets anyway. An unknown charset still gets 415.
+ *   JSON parser accepts only `utf-*` charsets anyway. An unknown charset still gets 415, and so
+ *   now does UTF-32 (no WHATWG decoder reads it; iconv-lite did; JSON must be UTF-8 anyway).
  * - mime-db (2,500 types parsed at start-up) keeps the entries mime-types can ever return: those
  *   with extensions or a charset, without the `compressible` flag nothing here reads.
  * - qs (with side-channel and get-intrinsic, ~1.6 MB of RSS once evaluated) is loaded on its first
