@@ -133,41 +133,54 @@ function englishOnlyZodPlugin(): esbuild.Plugin {
 }
 
 /**
- * Express's dependencies made lighter, without changing what they do for the registry:
+ * Express's dependencies made lighter, for what the registry receives (JSON in UTF-8 or UTF-16):
  * - iconv-lite (540 KB, half the registry's entry chunk: every legacy code page as tables) is
  *   used only by body-parser, to decode a body in its declared charset. Node's TextDecoder
- *   (full ICU) decodes the WHATWG encodings, which is what a browser or HTTP client sends; the
- *   JSON parser accepts only `utf-*` charsets anyway. An unknown charset still gets 415, and so
- *   now does UTF-32 (no WHATWG decoder reads it; iconv-lite did; JSON must be UTF-8 anyway).
+ *   (full ICU) decodes the WHATWG encodings, which is what a browser or HTTP client sends, and
+ *   `utf-16` follows its byte-order mark as iconv-lite did. What changes: charsets outside the
+ *   WHATWG list (UTF-32, UTF-7, spellings such as `utf-16-le`) get 415 where iconv-lite decoded
+ *   them, and `latin1` decodes as windows-1252 (bytes 0x80-0x9F); JSON must be UTF-8 anyway.
  * - mime-db (2,500 types parsed at start-up) keeps the entries mime-types can ever return: those
  *   with extensions or a charset, without the `compressible` flag nothing here reads.
  * - qs (with side-channel and get-intrinsic, ~1.6 MB of RSS once evaluated) is loaded on its first
  *   call, not at start-up: Express 5 parses query strings with node:querystring unless told
- *   otherwise, and body-parser needs qs only for a form body.
+ *   otherwise, and body-parser needs qs only for a form body. Only `parse` and `stringify` are
+ *   used by anything bundled.
+ * Each stand-in keeps the path of the package it replaces, so a nested copy of another version
+ * gets its own.
  * @see https://encoding.spec.whatwg.org/#names-and-labels
  */
-function lighterExpressPlugin(): esbuild.Plugin {
+function lighterExpressPlugin(root: string): esbuild.Plugin {
   return {
     name: 'lighter-express',
     setup(build) {
-      build.onResolve({ filter: /^(iconv-lite|mime-db)$/ }, (args) => ({ path: args.path, namespace: 'lighter-express', pluginData: args.resolveDir }));
-      build.onResolve({ filter: /^qs$/ }, (args) =>
-        args.namespace === 'lighter-express' ? undefined : { path: 'qs', namespace: 'lighter-express', pluginData: args.resolveDir },
-      );
-      // The require inside a function is bundled as a module evaluated on that call.
-      build.onLoad({ filter: /^qs$/, namespace: 'lighter-express' }, (args) => ({
-        contents: `let qs;\nconst load = () => (qs ??= require('qs'));\nexports.parse = (...args) => load().parse(...args);\nexports.stringify = (...args) => load().stringify(...args);\n`,
-        resolveDir: args.pluginData as string,
-        loader: 'js',
-      }));
-      build.onLoad({ filter: /^iconv-lite$/, namespace: 'lighter-express' }, () => ({ contents: ICONV_OVER_TEXT_DECODER, loader: 'js' }));
-      build.onLoad({ filter: /^mime-db$/, namespace: 'lighter-express' }, (args) => {
-        const require = createRequire(path.join(args.pluginData as string, 'index.js'));
-        const db = require('mime-db') as Record<string, { extensions?: string[]; charset?: string; compressible?: boolean }>;
-        const kept = Object.entries(db)
-          .filter(([, entry]) => entry.extensions || entry.charset)
-          .map(([type, { compressible: _unused, ...entry }]) => [type, entry]);
-        return { contents: JSON.stringify(Object.fromEntries(kept)), loader: 'json' };
+      build.onResolve({ filter: /^(iconv-lite|mime-db|qs)$/ }, (args) => {
+        if (args.namespace === 'lighter-express') return undefined;
+        const real = createRequire(path.join(args.resolveDir, 'importer.js')).resolve(args.path);
+        // Relative, so that the bundle names no directory of the machine that built it.
+        return { path: path.relative(root, real), namespace: 'lighter-express', pluginData: args.path };
+      });
+      build.onLoad({ filter: /.*/, namespace: 'lighter-express' }, (args) => {
+        const real = path.resolve(root, args.path);
+        const resolveDir = path.dirname(real);
+        switch (args.pluginData as string) {
+          case 'iconv-lite':
+            return { contents: ICONV_OVER_TEXT_DECODER, loader: 'js', resolveDir };
+          case 'mime-db': {
+            const db = createRequire(real)(real) as Record<string, { extensions?: string[]; charset?: string; compressible?: boolean }>;
+            const kept = Object.entries(db)
+              .filter(([, entry]) => entry.extensions || entry.charset)
+              .map(([type, { compressible: _unused, ...entry }]) => [type, entry]);
+            return { contents: JSON.stringify(Object.fromEntries(kept)), loader: 'json' };
+          }
+          default:
+            // The require inside a function is bundled as a module evaluated on that call.
+            return {
+              contents: `let qs;\nconst load = () => (qs ??= require(${JSON.stringify(real)}));\nexports.parse = (...args) => load().parse(...args);\nexports.stringify = (...args) => load().stringify(...args);\n`,
+              loader: 'js',
+              resolveDir,
+            };
+        }
       });
     },
   };
@@ -182,6 +195,10 @@ const decoderFor = (encoding) => {
     throw new Error('Encoding not recognized: ' + JSON.stringify(encoding));
   }
 };
+const isPlainUtf16 = (encoding) => /^utf-?16$/i.test(String(encoding).trim());
+// For \`utf-16\` the byte-order mark decides (FE FF: big-endian), as iconv-lite does; else little-endian.
+const decoderForStart = (encoding, start) =>
+  isPlainUtf16(encoding) && start.length >= 2 && start[0] === 0xfe && start[1] === 0xff ? new TextDecoder('utf-16be') : decoderFor(encoding);
 exports.encodingExists = (encoding) => {
   try {
     decoderFor(encoding);
@@ -191,14 +208,17 @@ exports.encodingExists = (encoding) => {
   }
 };
 exports.getDecoder = (encoding) => {
-  const decoder = decoderFor(encoding);
-  return { write: (chunk) => decoder.decode(chunk, { stream: true }), end: () => decoder.decode() || undefined };
+  let decoder = isPlainUtf16(encoding) ? undefined : decoderFor(encoding);
+  return {
+    write: (chunk) => (decoder ??= decoderForStart(encoding, chunk)).decode(chunk, { stream: true }),
+    end: () => (decoder ? decoder.decode() || undefined : undefined),
+  };
 };
-exports.decode = (buffer, encoding) => decoderFor(encoding).decode(buffer);
+exports.decode = (buffer, encoding) => decoderForStart(encoding, buffer).decode(buffer);
 exports.encode = (text, encoding) => {
   const name = decoderFor(encoding).encoding;
   if (name === 'utf-8' || name === 'utf-16le') return Buffer.from(String(text), name === 'utf-8' ? 'utf8' : 'utf16le');
-  throw new Error('Encoding not recognized: ' + JSON.stringify(encoding));
+  throw new Error('Encoding not supported for encoding here: ' + JSON.stringify(encoding));
 };
 `;
 
@@ -330,7 +350,7 @@ export async function bundleFunction(options: BundleOptions, root = ROOT): Promi
       stubEmbeddedPlugin(root),
       embedMigrationsPlugin(root),
       englishOnlyZodPlugin(),
-      lighterExpressPlugin(),
+      lighterExpressPlugin(root),
       namedDynamicImportsPlugin(),
     ],
   });
