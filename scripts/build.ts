@@ -195,7 +195,7 @@ const decoderFor = (encoding) => {
     throw new Error('Encoding not recognized: ' + JSON.stringify(encoding));
   }
 };
-const isPlainUtf16 = (encoding) => /^utf-?16$/i.test(String(encoding).trim());
+const isPlainUtf16 = (encoding) => /^utf-16$/i.test(String(encoding).trim());
 // For \`utf-16\` the byte-order mark decides (FE FF: big-endian), as iconv-lite does; else little-endian.
 const decoderForStart = (encoding, start) =>
   isPlainUtf16(encoding) && start.length >= 2 && start[0] === 0xfe && start[1] === 0xff ? new TextDecoder('utf-16be') : decoderFor(encoding);
@@ -208,17 +208,23 @@ exports.encodingExists = (encoding) => {
   }
 };
 exports.getDecoder = (encoding) => {
-  let decoder = isPlainUtf16(encoding) ? undefined : decoderFor(encoding);
+  // An unknown charset fails here, where raw-body turns it into 415, not in the middle of the body.
+  let decoder = decoderFor(encoding);
+  let first = isPlainUtf16(encoding);
   return {
-    write: (chunk) => (decoder ??= decoderForStart(encoding, chunk)).decode(chunk, { stream: true }),
-    end: () => (decoder ? decoder.decode() || undefined : undefined),
+    write: (chunk) => {
+      if (first) decoder = decoderForStart(encoding, chunk);
+      first = false;
+      return decoder.decode(chunk, { stream: true });
+    },
+    end: () => decoder.decode() || undefined,
   };
 };
 exports.decode = (buffer, encoding) => decoderForStart(encoding, buffer).decode(buffer);
 exports.encode = (text, encoding) => {
   const name = decoderFor(encoding).encoding;
   if (name === 'utf-8' || name === 'utf-16le') return Buffer.from(String(text), name === 'utf-8' ? 'utf8' : 'utf16le');
-  throw new Error('Encoding not supported for encoding here: ' + JSON.stringify(encoding));
+  throw new Error('Encoding not supported for encoding: ' + JSON.stringify(encoding));
 };
 `;
 
