@@ -2,9 +2,9 @@
  * Memory: idle RSS of each bundle (dist/<name>/index.mjs, started with the NODE_OPTIONS its
  * Knative manifest sets) two seconds after its first /healthz 200, against a bare node:http
  * server started the same way, in interleaved rounds; then the peak RSS under sustained load,
- * with the manifest's NODE_OPTIONS, against the manifest's memory limit, of the bridge (50
- * connections, publishing to the local Pub/Sub whose subscription pushes to an acking
- * receiver) and of ingest (400 concurrent pushes, its containerConcurrency, one reading each,
+ * with the manifest's NODE_OPTIONS, against the manifest's memory limit, of the bridge bundle
+ * (50 connections, publishing through @google-cloud/pubsub to the official emulator, as in its
+ * container) and of ingest (400 concurrent pushes, its containerConcurrency, one reading each,
  * into PostgreSQL and the BigQuery sink writing to the stand-in).
  *
  *   npm run bench -- memory [--quick]
@@ -19,6 +19,7 @@ import { parse } from 'yaml';
 import { FUNCTION_NAMES } from '../functions/index.ts';
 import { createDevice } from '../test/support/devices.ts';
 import { freePort, waitFor } from '../test/support/net.ts';
+import { startPubsubEmulator } from '../test/support/pubsub-emulator.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import { readRssMb, runLoad, sampleRss } from './lib/load.ts';
 import { startServer, type ServerProcess } from './lib/processes.ts';
@@ -121,7 +122,7 @@ export async function runMemoryBench(options: MemoryOptions): Promise<void> {
     targets,
     notes: [
       'RSS is read from /proc/<pid>/status (VmRSS) on Node ' + process.version + '; the bare server is the floor any Node.js function starts from.',
-      "Each bundle runs with the NODE_OPTIONS of its knative/base manifest. Under load the functions run from source with their manifest's NODE_OPTIONS: the bridge publishing to the in-process Pub/Sub (bench/servers/bridge-local.ts) instead of the Google client, ingest with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.",
+      "Each bundle runs with the NODE_OPTIONS of its knative/base manifest. Under load they run with their manifest's NODE_OPTIONS: the bridge bundle publishing through @google-cloud/pubsub to the official emulator (on core 1), as in its container; ingest from source with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.",
     ],
   });
 }
@@ -154,22 +155,26 @@ async function idleRss(subject: Subject): Promise<number> {
   }
 }
 
-/** The bridge on core 0 with `nodeOptions`, under 50 connections for `seconds`: its peak RSS. */
+/**
+ * The bridge bundle on core 0 with `nodeOptions`, publishing through @google-cloud/pubsub (as
+ * in its container) to the official emulator on core 1, under 50 connections for `seconds`:
+ * its peak RSS.
+ */
 async function bridgePeakRss(nodeOptions: string, seconds: number): Promise<{ rssMb: number; reqPerSec: number }> {
   const database = await createBenchDatabase('memory');
-  const dataDir = mkdtempSync(join(tmpdir(), 'bench-memory-'));
+  const emulator = await startPubsubEmulator({ cpu: 1 });
   const servers: ServerProcess[] = [];
   try {
+    const project = 'bench-project';
+    await emulator.createTopic(project, 'telemetry');
     const device = await createDevice(database.db, { deviceId: 'memory-device-1', token: true });
-    const receiver = await startServer('bench/servers/bare-http.ts', ['ack'], {}, 1);
-    servers.push(receiver);
-    const bridge = await startServer('bench/servers/bridge-local.ts', [], {
+    const bridge = await startServer(join(ROOT, 'dist', 'bridge', 'index.mjs'), [], {
       NODE_OPTIONS: nodeOptions,
       DATABASE_URL: database.url,
-      DATA_DIR: dataDir,
       MIGRATE_ON_START: 'false',
-      GOOGLE_CLOUD_PROJECT: 'bench-project',
-      PUSH_ENDPOINT: `${receiver.url}/`,
+      GOOGLE_CLOUD_PROJECT: project,
+      TELEMETRY_TOPIC: 'telemetry',
+      PUBSUB_EMULATOR_HOST: emulator.host,
     });
     servers.push(bridge);
     const rss = sampleRss(bridge.pid);
@@ -180,11 +185,12 @@ async function bridgePeakRss(nodeOptions: string, seconds: number): Promise<{ rs
       body: JSON.stringify({ metrics: { temperature: 21.5, humidity: 40 } }),
       headers: { 'content-type': 'application/json', authorization: `Bearer ${device.token as string}` },
     });
+    if (load.non2xx > 0 || load.errors > 0) throw new Error(`the bridge answered ${load.non2xx} non-2xx and ${load.errors} errors under load`);
     return { rssMb: rss.stop(), reqPerSec: load.reqPerSec };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    emulator.stop();
     await database.drop().catch(() => undefined);
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
