@@ -6,8 +6,9 @@
  * - `bridge`: publishing to the local stack's in-process topic (durable log, pushed to an
  *   acking receiver), as `npm start` does.
  * - `bridge-emulator`: the production path, `npm run serve -- bridge` publishing through
- *   @google-cloud/pubsub to the official emulator; and, as a diagnostic, the same bridge with a
- *   publisher that acknowledges in process (the bridge's own ceiling).
+ *   @google-cloud/pubsub to the official emulator, with the Node flags of its Knative manifest;
+ *   and, as a diagnostic, the same bridge with a publisher that acknowledges in process (the
+ *   bridge's own ceiling).
  *
  *   npm run bench -- bridge bridge-emulator [--quick]
  *   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers.
@@ -23,6 +24,7 @@ import type { FreshDatabase } from '../test/support/database.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import { readCpuMs } from './lib/cpu.ts';
 import { readRssMb, runLoad, sampleRss, type LoadResult } from './lib/load.ts';
+import { describeRuntime, manifestRuntime } from './lib/manifest.ts';
 import { startServer, type ServerProcess } from './lib/processes.ts';
 import { describeMachine, median, roundFigure, writeResult, type ResultRow, type Role, type TargetCheck } from './lib/report.ts';
 
@@ -114,8 +116,11 @@ export async function runBridgeEmulatorBench(options: BridgeBenchOptions): Promi
         HOST: '127.0.0.1',
       };
       const bare = await start('bench/servers/bare-http.ts', ['bare'], {});
-      const bridge = await start('scripts/serve.ts', ['bridge'], { ...env, PUBSUB_EMULATOR_HOST: emulator.host });
-      const instant = await start('bench/servers/bridge-instant-ack.ts', [], env);
+      // As in its container: the manifest's heap flags, which decide how often V8 collects.
+      const runtime = manifestRuntime('bridge');
+      const withRuntime = { ...env, NODE_OPTIONS: runtime.nodeOptions };
+      const bridge = await start('scripts/serve.ts', ['bridge'], { ...withRuntime, PUBSUB_EMULATOR_HOST: emulator.host }, 0, runtime.nodeFlags);
+      const instant = await start('bench/servers/bridge-instant-ack.ts', [], withRuntime, 0, runtime.nodeFlags);
       const rows = await measure(options, [
         { name: 'bare node:http + JSON.parse', role: 'baseline', server: bare, url: `${bare.url}/` },
         ...authSubjects(bridge, device, 'project', { token: 'bridge, token auth → Pub/Sub emulator', jwt: 'bridge, ES256 JWT auth → Pub/Sub emulator' }),
@@ -127,12 +132,16 @@ export async function runBridgeEmulatorBench(options: BridgeBenchOptions): Promi
       writeBridgeResult(options, rows, {
         name: 'bridge-emulator',
         title: 'Bridge through the production publisher (@google-cloud/pubsub → official emulator), 50 connections, server on one core',
-        setup: { publisher: 'shared/pubsub/google-publisher.ts → emulator on core 1, beside the load generator' },
+        setup: {
+          publisher: 'shared/pubsub/google-publisher.ts → emulator on core 1, beside the load generator',
+          bridgeRuntime: describeRuntime(manifestRuntime('bridge')),
+        },
         minRatio: 0.4,
         notes: [
           "Server CPU per request (user + system, /proc) is the bridge's own cost, the figure that holds on a busy machine; req/s also depends on the emulator.",
           'The emulator shares core 1 with the load generator, so its CPU counts against the bridge rows, not the baseline.',
           'Rounds interleave the subjects so machine noise hits them alike.',
+          'Both bridges run with the Node flags of knative/base/bridge.yaml (bridgeRuntime above), as in their container; the baseline runs without.',
         ],
       });
     });
@@ -166,7 +175,7 @@ function writeBridgeResult(options: BridgeBenchOptions, rows: ResultRow[], spec:
   });
 }
 
-type Start = (script: string, args: string[], env: Record<string, string>, cpu?: number) => Promise<ServerProcess>;
+type Start = (script: string, args: string[], env: Record<string, string>, cpu?: number, nodeFlags?: string[]) => Promise<ServerProcess>;
 
 /** One server's subjects, one per credential named: the device's token, its ES256 JWT. */
 function authSubjects(server: ServerProcess, device: BenchDevice, role: Role, names: { token?: string; jwt?: string }): Subject[] {
@@ -186,8 +195,8 @@ async function withServers(body: (device: BenchDevice, start: Start) => Promise<
     const created = await createDevice(database.db, { deviceId: 'bench-device-1', token: true, publicKeys: [{ type: 'es256', pem: key.publicKeyPem }] });
     const jwt = signJwt({ alg: 'ES256', key: key.privateKeyPem, claims: deviceClaims(PROJECT, { lifetimeSeconds: 23 * 3600 }) });
     const device = { database, telemetryPath: `/v1/devices/${created.deviceId}/telemetry`, token: created.token as string, jwt };
-    await body(device, async (script, args, env, cpu = 0) => {
-      const server = await startServer(script, args, env, cpu);
+    await body(device, async (script, args, env, cpu = 0, nodeFlags = []) => {
+      const server = await startServer(script, args, env, cpu, nodeFlags);
       servers.push(server);
       return server;
     });

@@ -1,8 +1,8 @@
 /**
- * Memory: idle RSS of each bundle (dist/<name>/index.mjs, started with the NODE_OPTIONS its
+ * Memory: idle RSS of each bundle (dist/<name>/index.mjs, started with the Node flags its
  * Knative manifest sets) two seconds after its first /healthz 200, against a bare node:http
  * server started the same way, in interleaved rounds; then the peak RSS under sustained load,
- * with the manifest's NODE_OPTIONS, against the manifest's memory limit, of the bridge bundle
+ * with the same flags, against the manifest's memory limit, of the bridge bundle
  * (50 connections, publishing through @google-cloud/pubsub to the official emulator, as in its
  * container) and of ingest (400 concurrent pushes, its containerConcurrency, one reading each,
  * into PostgreSQL and the BigQuery sink writing to the stand-in).
@@ -10,18 +10,18 @@
  *   npm run bench -- memory [--quick]
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import autocannon from 'autocannon';
-import { parse } from 'yaml';
 import { FUNCTION_NAMES } from '../functions/index.ts';
 import { createDevice } from '../test/support/devices.ts';
 import { freePort, waitFor } from '../test/support/net.ts';
 import { startPubsubEmulator } from '../test/support/pubsub-emulator.ts';
 import { createBenchDatabase } from './lib/database.ts';
 import { readRssMb, runLoad, sampleRss } from './lib/load.ts';
+import { describeRuntime, manifestRuntime, type ManifestRuntime } from './lib/manifest.ts';
 import { startServer, type ServerProcess } from './lib/processes.ts';
 import { describeMachine, median, writeResult, type ResultRow, type TargetCheck } from './lib/report.ts';
 import { runScript } from './lib/scripts.ts';
@@ -29,6 +29,7 @@ import { runScript } from './lib/scripts.ts';
 const ROOT = join(import.meta.dirname, '..');
 /** Issue 16: a bundle may cost at most this much idle RSS over the bare server. */
 const IDLE_OVER_BARE_MB = 10;
+const NO_FLAGS: ManifestRuntime = { nodeOptions: '', nodeFlags: [], limitMb: Infinity };
 /** How long a started process idles before its RSS is read: start-up garbage settles. */
 const SETTLE_MS = 2_000;
 
@@ -43,30 +44,18 @@ interface Subject {
   role: 'project' | 'baseline';
   cwd: string;
   script: string;
-  nodeOptions: string;
-}
-
-/** What a function's Knative manifest sets: NODE_OPTIONS and the container's memory limit. */
-export function manifestMemory(name: string): { nodeOptions: string; limitMb: number } {
-  const manifest = parse(readFileSync(join(ROOT, 'knative', 'base', `${name}.yaml`), 'utf8')) as {
-    spec: { template: { spec: { containers: { env?: { name: string; value?: string }[]; resources: { limits: { memory: string } } }[] } } };
-  };
-  const container = manifest.spec.template.spec.containers[0];
-  if (!container) throw new Error(`knative/base/${name}.yaml has no container`);
-  const limit = /^(\d+)Mi$/.exec(container.resources.limits.memory);
-  if (!limit) throw new Error(`knative/base/${name}.yaml: memory limit ${container.resources.limits.memory} is not in Mi`);
-  return { nodeOptions: container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '', limitMb: Number(limit[1]) };
+  runtime: ManifestRuntime;
 }
 
 /** Runs the benchmark and writes bench/results/memory.json and .md. */
 export async function runMemoryBench(options: MemoryOptions): Promise<void> {
   // A clean clone has no bundles yet; the deployed form is what is measured.
   if (!FUNCTION_NAMES.some((name) => existsSync(join(ROOT, 'dist', name, 'index.mjs')))) await runScript('scripts/build.ts', []);
-  const subjects: Subject[] = [{ name: 'bare node:http', role: 'baseline', cwd: ROOT, script: join(ROOT, 'bench/fixtures/bare-http.mjs'), nodeOptions: '' }];
+  const subjects: Subject[] = [{ name: 'bare node:http', role: 'baseline', cwd: ROOT, script: join(ROOT, 'bench/fixtures/bare-http.mjs'), runtime: NO_FLAGS }];
   for (const name of FUNCTION_NAMES) {
     const dir = join(ROOT, 'dist', name);
     if (existsSync(join(dir, 'index.mjs')))
-      subjects.push({ name: `${name} bundle`, role: 'project', cwd: dir, script: 'index.mjs', nodeOptions: manifestMemory(name).nodeOptions });
+      subjects.push({ name: `${name} bundle`, role: 'project', cwd: dir, script: 'index.mjs', runtime: manifestRuntime(name) });
   }
   if (subjects.length === 1) throw new Error('no bundles in dist/ after `npm run build`');
   const samples = new Map<Subject, number[]>(subjects.map((s) => [s, []]));
@@ -91,10 +80,10 @@ export async function runMemoryBench(options: MemoryOptions): Promise<void> {
     ['bridge', bridgePeakRss],
     ['ingest', ingestPeakRss],
   ] as const) {
-    const manifest = manifestMemory(name);
-    const peak = await measure(manifest.nodeOptions, options.loadSeconds);
+    const manifest = manifestRuntime(name);
+    const peak = await measure(manifest, options.loadSeconds);
     rows.push({
-      subject: `${name} under load (NODE_OPTIONS ${manifest.nodeOptions})`,
+      subject: `${name} under load (${describeRuntime(manifest)})`,
       role: 'project',
       figures: { loadRssMb: peak.rssMb, reqPerSec: peak.reqPerSec },
     });
@@ -108,7 +97,7 @@ export async function runMemoryBench(options: MemoryOptions): Promise<void> {
 
   writeResult({
     name: 'memory',
-    title: "Memory: idle RSS per bundle, the bridge's peak RSS under load, with the manifests' NODE_OPTIONS",
+    title: "Memory: idle RSS per bundle, peak RSS under load, with the manifests' Node flags",
     measuredAt: new Date().toISOString(),
     machine: describeMachine(),
     setup: {
@@ -122,19 +111,19 @@ export async function runMemoryBench(options: MemoryOptions): Promise<void> {
     targets,
     notes: [
       'RSS is read from /proc/<pid>/status (VmRSS) on Node ' + process.version + '; the bare server is the floor any Node.js function starts from.',
-      "Each bundle runs with the NODE_OPTIONS of its knative/base manifest. Under load they run with their manifest's NODE_OPTIONS: the bridge bundle publishing through @google-cloud/pubsub to the official emulator (on core 1), as in its container; ingest from source with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.",
+      'Each bundle runs with the Node flags of its knative/base manifest (NODE_OPTIONS, and the flags its container args put before index.mjs). Under load they run with the same flags: the bridge bundle publishing through @google-cloud/pubsub to the official emulator (on core 1), as in its container; ingest from source with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.',
     ],
   });
 }
 
 async function idleRss(subject: Subject): Promise<number> {
   const port = await freePort();
-  const child = spawn('taskset', ['-c', '0', process.execPath, subject.script], {
+  const child = spawn('taskset', ['-c', '0', process.execPath, ...subject.runtime.nodeFlags, subject.script], {
     cwd: subject.cwd,
     env: {
       PATH: process.env.PATH ?? '',
       PORT: String(port),
-      NODE_OPTIONS: subject.nodeOptions,
+      NODE_OPTIONS: subject.runtime.nodeOptions,
       DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres',
       GOOGLE_CLOUD_PROJECT: 'local-project',
       BIGQUERY_DATASET: 'telemetry',
@@ -156,11 +145,11 @@ async function idleRss(subject: Subject): Promise<number> {
 }
 
 /**
- * The bridge bundle on core 0 with `nodeOptions`, publishing through @google-cloud/pubsub (as
+ * The bridge bundle on core 0 with its manifest's Node flags, publishing through @google-cloud/pubsub (as
  * in its container) to the official emulator on core 1, under 50 connections for `seconds`:
  * its peak RSS.
  */
-async function bridgePeakRss(nodeOptions: string, seconds: number): Promise<{ rssMb: number; reqPerSec: number }> {
+async function bridgePeakRss(runtime: ManifestRuntime, seconds: number): Promise<{ rssMb: number; reqPerSec: number }> {
   const database = await createBenchDatabase('memory');
   const emulator = await startPubsubEmulator({ cpu: 1 });
   const servers: ServerProcess[] = [];
@@ -168,14 +157,20 @@ async function bridgePeakRss(nodeOptions: string, seconds: number): Promise<{ rs
     const project = 'bench-project';
     await emulator.createTopic(project, 'telemetry');
     const device = await createDevice(database.db, { deviceId: 'memory-device-1', token: true });
-    const bridge = await startServer(join(ROOT, 'dist', 'bridge', 'index.mjs'), [], {
-      NODE_OPTIONS: nodeOptions,
-      DATABASE_URL: database.url,
-      MIGRATE_ON_START: 'false',
-      GOOGLE_CLOUD_PROJECT: project,
-      TELEMETRY_TOPIC: 'telemetry',
-      PUBSUB_EMULATOR_HOST: emulator.host,
-    });
+    const bridge = await startServer(
+      join(ROOT, 'dist', 'bridge', 'index.mjs'),
+      [],
+      {
+        NODE_OPTIONS: runtime.nodeOptions,
+        DATABASE_URL: database.url,
+        MIGRATE_ON_START: 'false',
+        GOOGLE_CLOUD_PROJECT: project,
+        TELEMETRY_TOPIC: 'telemetry',
+        PUBSUB_EMULATOR_HOST: emulator.host,
+      },
+      0,
+      runtime.nodeFlags,
+    );
     servers.push(bridge);
     const rss = sampleRss(bridge.pid);
     const load = await runLoad({
@@ -194,8 +189,8 @@ async function bridgePeakRss(nodeOptions: string, seconds: number): Promise<{ rs
   }
 }
 
-/** Ingest on core 0 with `nodeOptions` and the deployed stores, under 400 concurrent pushes for `seconds`: its peak RSS. */
-async function ingestPeakRss(nodeOptions: string, seconds: number): Promise<{ rssMb: number; reqPerSec: number }> {
+/** Ingest on core 0 with its manifest's Node flags and the deployed stores, under 400 concurrent pushes for `seconds`: its peak RSS. */
+async function ingestPeakRss(runtime: ManifestRuntime, seconds: number): Promise<{ rssMb: number; reqPerSec: number }> {
   const database = await createBenchDatabase('memory');
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-memory-'));
   const servers: ServerProcess[] = [];
@@ -205,14 +200,20 @@ async function ingestPeakRss(nodeOptions: string, seconds: number): Promise<{ rs
     const standIn = await startServer('bench/servers/bigquery-standin.ts', [], {}, 1);
     servers.push(standIn);
     const endpoint = ((await (await fetch(`${standIn.url}/healthz`)).json()) as { url: string }).url;
-    const ingest = await startServer('bench/servers/ingest-bigquery.ts', [], {
-      NODE_OPTIONS: nodeOptions,
-      BIGQUERY_API_ENDPOINT: endpoint,
-      DATABASE_URL: database.url,
-      DATA_DIR: dataDir,
-      MIGRATE_ON_START: 'false',
-      GOOGLE_CLOUD_PROJECT: 'bench-project',
-    });
+    const ingest = await startServer(
+      'bench/servers/ingest-bigquery.ts',
+      [],
+      {
+        NODE_OPTIONS: runtime.nodeOptions,
+        BIGQUERY_API_ENDPOINT: endpoint,
+        DATABASE_URL: database.url,
+        DATA_DIR: dataDir,
+        MIGRATE_ON_START: 'false',
+        GOOGLE_CLOUD_PROJECT: 'bench-project',
+      },
+      0,
+      runtime.nodeFlags,
+    );
     servers.push(ingest);
     const rss = sampleRss(ingest.pid);
     let n = 0;

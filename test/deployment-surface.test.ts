@@ -57,6 +57,21 @@ describe('rendered overlays', () => {
     }
   }
 
+  it("starts this project's Node with each container's Node flags (NODE_OPTIONS and args), and the heap they ask for", () => {
+    for (const m of [...services(gke), ...services(cloudRun)]) {
+      const container = containerOf(m);
+      const nodeOptions = container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '';
+      const flags = (container.args ?? ['index.mjs']).slice(0, -1);
+      const heap = execFileSync(NODE, [...flags, '-e', "process.stdout.write(String(require('node:v8').getHeapStatistics().heap_size_limit))"], {
+        env: { ...process.env, NODE_OPTIONS: nodeOptions },
+        encoding: 'utf8',
+      });
+      const maxOld = /--max-old-space-size=(\d+)/.exec(nodeOptions)?.[1];
+      // The limit V8 reports is the old space plus the young generation.
+      if (maxOld) expect(Number(heap) / 2 ** 20, m.metadata.name).toBeGreaterThanOrEqual(Number(maxOld));
+    }
+  });
+
   it('scales every function to zero, with request-based KPA autoscaling on Knative', () => {
     for (const m of services(gke)) {
       const a = annotationsOf(m);
@@ -264,6 +279,34 @@ describe('the validators catch what the platforms reject', () => {
       target: 'cloud-run',
       manifest: () => mutate(serviceNamed(cloudRun, 'ingest'), (m) => (m.metadata.annotations!['run.googleapis.com/ingress'] = 'public')),
       path: 'metadata.annotations.run.googleapis.com/ingress',
+    },
+    {
+      name: 'container args that do not end with the bundle',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).args = ['--initial-old-space-size=96'])),
+      path: 'spec.template.spec.containers.0.args',
+    },
+    {
+      name: 'a Node flag NODE_OPTIONS refuses (the container would not start)',
+      target: 'cloud-run',
+      manifest: () =>
+        mutate(serviceNamed(cloudRun, 'bridge'), (m) => {
+          const nodeOptions = containerOf(m).env!.find((e) => e.name === 'NODE_OPTIONS')!;
+          nodeOptions.value = `${nodeOptions.value} --initial-old-space-size=96`;
+        }),
+      path: 'spec.template.spec.containers.0.env.NODE_OPTIONS',
+    },
+    {
+      name: 'a heap that does not fit the memory limit',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).resources!.limits!.memory = '160Mi')),
+      path: 'spec.template.spec.containers.0.resources.limits.memory',
+    },
+    {
+      name: 'an initial old space above the maximum',
+      target: 'gke',
+      manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).args = ['--initial-old-space-size=200', 'index.mjs'])),
+      path: 'spec.template.spec.containers.0.args',
     },
     {
       name: 'Kubernetes service account on Cloud Run',

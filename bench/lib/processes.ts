@@ -13,12 +13,20 @@ export interface ServerProcess {
 
 const NODE = process.execPath;
 
-/** Runs `node <script> [args]` on core `cpu` (taskset) with `env`, waiting for /healthz. */
-/** Starts `script` on core `cpu` (`null`: not pinned, as the local stack runs). */
-export async function startServer(script: string, args: string[], env: Record<string, string>, cpu: number | null = 0): Promise<ServerProcess> {
+/**
+ * Runs `node [nodeFlags] <script> [args]` on core `cpu` (taskset; `null`: not pinned, as the
+ * local stack runs) with `env`, waiting for /healthz.
+ */
+export async function startServer(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  cpu: number | null = 0,
+  nodeFlags: string[] = [],
+): Promise<ServerProcess> {
   const port = await freePort();
   // BENCH_NODE_ARGS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, to profile the server.
-  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const nodeArgs = [...nodeFlags, ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
   const command = cpu === null ? [NODE, ...nodeArgs, script, ...args] : ['taskset', '-c', String(cpu), NODE, ...nodeArgs, script, ...args];
   const child: ChildProcess = spawn(command[0] as string, command.slice(1), {
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port) },

@@ -177,6 +177,7 @@ function checkContainer(c: Container, at: string): Issue[] {
     ...checkProbe(c.readinessProbe, port, `${at}.readinessProbe`),
     ...checkProbe(c.livenessProbe, port, `${at}.livenessProbe`),
   );
+  issues.push(...checkNodeFlags(c, at));
   for (const resource of ['cpu', 'memory']) {
     const request = c.resources?.requests?.[resource];
     const limit = c.resources?.limits?.[resource];
@@ -187,6 +188,51 @@ function checkContainer(c: Container, at: string): Issue[] {
     else if (r !== undefined && l !== undefined && r > l)
       issues.push({ path: `${at}.resources.requests.${resource}`, message: `request ${request} exceeds limit ${limit}` });
   }
+  return issues;
+}
+
+/** The bundle the image's entrypoint (`node`) runs: container args, when set, must end with it. */
+const BUNDLE = 'index.mjs';
+/** V8 heap flags Node refuses in NODE_OPTIONS ("not allowed in NODE_OPTIONS"): they go in args. */
+const ARGS_ONLY_FLAGS = ['--initial-old-space-size', '--initial-heap-size', '--heap-growing-percent'];
+
+/**
+ * Node's own flags: args (which replace the image's command) are Node flags followed by the
+ * bundle, NODE_OPTIONS holds only flags Node takes there, and the heap fits the memory limit
+ * (old space plus three semi-spaces of young generation, below the limit; the initial old
+ * space at most the maximum).
+ */
+function checkNodeFlags(c: Container, at: string): Issue[] {
+  const issues: Issue[] = [];
+  const args = c.args ?? [];
+  if (c.args !== undefined && args.at(-1) !== BUNDLE) issues.push({ path: `${at}.args`, message: `must end with ${BUNDLE}, the bundle the image's node runs` });
+  args.slice(0, -1).forEach((arg, i) => {
+    if (!arg.startsWith('--')) issues.push({ path: `${at}.args.${i}`, message: `"${arg}" is not a Node flag; only flags may come before ${BUNDLE}` });
+  });
+  const nodeOptions =
+    (c.env ?? [])
+      .find((e) => e.name === 'NODE_OPTIONS')
+      ?.value?.split(/\s+/)
+      .filter(Boolean) ?? [];
+  for (const flag of nodeOptions) {
+    if (ARGS_ONLY_FLAGS.some((f) => flag.startsWith(`${f}=`)))
+      issues.push({ path: `${at}.env.NODE_OPTIONS`, message: `Node refuses ${flag.split('=')[0]} in NODE_OPTIONS; put it in args` });
+  }
+  const sizeMb = (name: string) => {
+    const value = [...nodeOptions, ...args].findLast((flag) => flag.startsWith(`${name}=`))?.split('=')[1];
+    return value === undefined ? undefined : Number(value);
+  };
+  const maxOld = sizeMb('--max-old-space-size');
+  const initialOld = sizeMb('--initial-old-space-size');
+  const semi = sizeMb('--max-semi-space-size') ?? 0;
+  const limit = c.resources?.limits?.memory === undefined ? undefined : parseQuantity(c.resources.limits.memory);
+  if (maxOld !== undefined && limit !== undefined && (maxOld + 3 * semi) * 2 ** 20 >= limit)
+    issues.push({
+      path: `${at}.resources.limits.memory`,
+      message: `old space ${maxOld} MB plus young generation ${3 * semi} MB does not fit the memory limit ${c.resources?.limits?.memory}`,
+    });
+  if (initialOld !== undefined && (maxOld === undefined || initialOld > maxOld))
+    issues.push({ path: `${at}.args`, message: `--initial-old-space-size=${initialOld} needs a --max-old-space-size at least as large` });
   return issues;
 }
 

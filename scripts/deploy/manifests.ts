@@ -28,6 +28,7 @@ export interface Manifest {
         containers?: {
           name?: string;
           image?: string;
+          args?: string[];
           env?: { name: string; value?: string; valueFrom?: unknown }[];
           envFrom?: { configMapRef?: { name: string }; secretRef?: { name: string } }[];
           resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
