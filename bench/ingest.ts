@@ -5,7 +5,8 @@
  * one write per request in the same run, in interleaved rounds; then, with the BigQuery sink,
  * group commit alone at other concurrencies (Pub/Sub's push concurrency per instance is
  * containerConcurrency, 400 for ingest in knative/base/ingest.yaml).
- * Server on core 0; load generator (bench/lib/push-load.ts) and stand-in on core 1.
+ * Server on core 0, with the Node flags of its Knative manifest; load generator
+ * (bench/lib/push-load.ts) and stand-in on core 1.
  *
  *   npm run bench -- ingest [--quick]
  * Profile the server with BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (bench/lib/processes.ts).
@@ -16,6 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBenchDatabase } from './lib/database.ts';
+import { describeRuntime, manifestRuntime } from './lib/manifest.ts';
 import { startServer } from './lib/processes.ts';
 import { describeMachine, median, roundFigure, writeResult, type ResultRow, type TargetCheck } from './lib/report.ts';
 
@@ -133,6 +135,7 @@ export async function runIngestBench(options: IngestOptions): Promise<void> {
       devices: DEVICES,
       readingsPerPush: 1,
       batch: 'ingest defaults: ≤ 1000 rows, ≤ 5 ms wait, 4 batches in flight; PG pool 10',
+      ingestRuntime: describeRuntime(manifestRuntime('ingest')),
     },
     rows,
     targets,
@@ -140,6 +143,7 @@ export async function runIngestBench(options: IngestOptions): Promise<void> {
       'Readings/s counts the rows in PostgreSQL after the run, over the run time; medians over the rounds, the baseline measured in the same rounds.',
       'The bare node:http row stores nothing: its figure is pushes answered per second with the same load generator, the most one core of this machine can take at one reading per push.',
       'PostgreSQL is not pinned and shares both cores with everything else on the machine; the load generator and the BigQuery stand-in run on core 1.',
+      'Ingest runs with the Node flags of knative/base/ingest.yaml (ingestRuntime above), as in its container, in both modes and with both sinks.',
     ],
   });
 }
@@ -153,14 +157,18 @@ async function runRound(sink: Sink, mode: Mode, connections: number, seconds: nu
     await database.db.query(`INSERT INTO devices (device_id, site) SELECT 'bench-' || g, 'site-' || (g % 10) FROM generate_series(1, ${DEVICES}) g`);
     const endpoint = standIn ? ((await (await fetch(`${standIn.url}/healthz`)).json()) as { url: string }).url : '';
     const [script, args] = standIn ? ['bench/servers/ingest-bigquery.ts', []] : ['scripts/serve.ts', ['ingest']];
-    const server = await startServer(script, args, {
+    // As in its container: the manifest's heap flags, which decide how often V8 collects.
+    const runtime = manifestRuntime('ingest');
+    const env = {
       BIGQUERY_API_ENDPOINT: endpoint,
       DATABASE_URL: database.url,
       DATA_DIR: dataDir,
       MIGRATE_ON_START: 'false',
       PG_POOL_MAX: '10',
       INGEST_GROUP_COMMIT: mode === 'group-commit' ? 'on' : 'off',
-    });
+      NODE_OPTIONS: runtime.nodeOptions,
+    };
+    const server = await startServer(script, args, env, 0, runtime.nodeFlags);
     let load: { ok: number; non2xx: number; p50Ms: number; p99Ms: number };
     let cpuUs: number;
     try {
