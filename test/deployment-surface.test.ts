@@ -303,6 +303,13 @@ describe('the validators catch what the platforms reject', () => {
       path: 'spec.template.spec.containers.0.resources.limits.memory',
     },
     {
+      name: 'a heap size that is not a number',
+      target: 'gke',
+      manifest: () =>
+        mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).env!.find((e) => e.name === 'NODE_OPTIONS')!.value = '--max-old-space-size=lots')),
+      path: 'spec.template.spec.containers.0.env.NODE_OPTIONS',
+    },
+    {
       name: 'an initial old space above the maximum',
       target: 'gke',
       manifest: () => mutate(serviceNamed(gke, 'bridge'), (m) => (containerOf(m).args = ['--initial-old-space-size=200', 'index.mjs'])),

@@ -218,9 +218,13 @@ function checkNodeFlags(c: Container, at: string): Issue[] {
     if (ARGS_ONLY_FLAGS.some((f) => flag.startsWith(`${f}=`)))
       issues.push({ path: `${at}.env.NODE_OPTIONS`, message: `Node refuses ${flag.split('=')[0]} in NODE_OPTIONS; put it in args` });
   }
+  // A flag on the command line wins over the same flag in NODE_OPTIONS.
   const sizeMb = (name: string) => {
     const value = [...nodeOptions, ...args].findLast((flag) => flag.startsWith(`${name}=`))?.split('=')[1];
-    return value === undefined ? undefined : Number(value);
+    if (value === undefined) return undefined;
+    const from = args.includes(`${name}=${value}`) ? `${at}.args` : `${at}.env.NODE_OPTIONS`;
+    if (!/^\d+$/.test(value)) issues.push({ path: from, message: `${name}=${value} is not a size in MB` });
+    return Number(value);
   };
   const maxOld = sizeMb('--max-old-space-size');
   const initialOld = sizeMb('--initial-old-space-size');
