@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { nodeFlagsOf, type Manifest } from '../../scripts/deploy/manifests.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -17,26 +18,17 @@ export interface ManifestRuntime {
   limitMb: number;
 }
 
-interface ManifestContainer {
-  args?: string[];
-  env?: { name: string; value?: string }[];
-  resources: { limits: { memory: string } };
-}
-
 export function manifestRuntime(name: string): ManifestRuntime {
   const file = `knative/base/${name}.yaml`;
-  const manifest = parse(readFileSync(join(ROOT, file), 'utf8')) as { spec: { template: { spec: { containers: ManifestContainer[] } } } };
-  const container = manifest.spec.template.spec.containers[0];
+  const manifest = parse(readFileSync(join(ROOT, file), 'utf8')) as Manifest;
+  const container = manifest.spec?.template?.spec?.containers?.[0];
   if (!container) throw new Error(`${file} has no container`);
-  const limit = /^(\d+)Mi$/.exec(container.resources.limits.memory);
-  if (!limit) throw new Error(`${file}: memory limit ${container.resources.limits.memory} is not in Mi`);
-  const args = container.args ?? ['index.mjs'];
-  if (args.at(-1) !== 'index.mjs') throw new Error(`${file}: args must end with index.mjs`);
-  return {
-    nodeOptions: container.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '',
-    nodeFlags: args.slice(0, -1),
-    limitMb: Number(limit[1]),
-  };
+  const memory = container.resources?.limits?.memory ?? '';
+  const limit = /^(\d+)Mi$/.exec(memory);
+  if (!limit) throw new Error(`${file}: memory limit ${memory} is not in Mi`);
+  // The deploy rules (scripts/deploy/manifest-rules.ts) check that args end with the bundle.
+  const { nodeOptions, flags } = nodeFlagsOf(container);
+  return { nodeOptions: nodeOptions.join(' '), nodeFlags: flags, limitMb: Number(limit[1]) };
 }
 
 /** The runtime as results name it: `NODE_OPTIONS … + flags …`. */

@@ -9,7 +9,7 @@
  */
 import { Service as KnativeService } from '@kubernetes-models/knative/serving.knative.dev/v1/Service';
 import type { Issue } from '../../shared/errors.ts';
-import type { Manifest, Target } from './manifests.ts';
+import { BUNDLE, nodeFlagsOf, type Container, type Manifest, type Target } from './manifests.ts';
 
 const AUTOSCALING = 'autoscaling.knative.dev/';
 /** Knative Serving's default max-revision-timeout-seconds and container-concurrency-max-limit. */
@@ -146,8 +146,6 @@ function checkKnativeAutoscaling(annotations: Record<string, string>, cc: number
   return issues;
 }
 
-type Container = NonNullable<NonNullable<NonNullable<Manifest['spec']>['template']>['spec']>['containers'] extends (infer C)[] | undefined ? C : never;
-
 function checkProbe(probe: unknown, port: number | undefined, at: string): Issue[] {
   if (probe === undefined) return [];
   const issues: Issue[] = [];
@@ -191,8 +189,6 @@ function checkContainer(c: Container, at: string): Issue[] {
   return issues;
 }
 
-/** The bundle the image's entrypoint (`node`) runs: container args, when set, must end with it. */
-const BUNDLE = 'index.mjs';
 /** V8 heap flags Node refuses in NODE_OPTIONS ("not allowed in NODE_OPTIONS"): they go in args. */
 const ARGS_ONLY_FLAGS = ['--initial-old-space-size', '--initial-heap-size', '--heap-growing-percent'];
 
@@ -204,21 +200,15 @@ const ARGS_ONLY_FLAGS = ['--initial-old-space-size', '--initial-heap-size', '--h
  */
 function checkNodeFlags(c: Container, at: string): Issue[] {
   const issues: Issue[] = [];
-  const args = c.args ?? [];
-  if (c.args !== undefined && args.at(-1) !== BUNDLE) issues.push({ path: `${at}.args`, message: `must end with ${BUNDLE}, the bundle the image's node runs` });
+  const { nodeOptions, args } = nodeFlagsOf(c);
+  if (args.at(-1) !== BUNDLE) issues.push({ path: `${at}.args`, message: `must end with ${BUNDLE}, the bundle the image's node runs` });
   args.slice(0, -1).forEach((arg, i) => {
     if (!arg.startsWith('--')) issues.push({ path: `${at}.args.${i}`, message: `"${arg}" is not a Node flag; only flags may come before ${BUNDLE}` });
   });
-  const nodeOptions =
-    (c.env ?? [])
-      .find((e) => e.name === 'NODE_OPTIONS')
-      ?.value?.split(/\s+/)
-      .filter(Boolean) ?? [];
   for (const flag of nodeOptions) {
     if (ARGS_ONLY_FLAGS.some((f) => flag.startsWith(`${f}=`)))
       issues.push({ path: `${at}.env.NODE_OPTIONS`, message: `Node refuses ${flag.split('=')[0]} in NODE_OPTIONS; put it in args` });
   }
-  // A flag on the command line wins over the same flag in NODE_OPTIONS.
   const sizeMb = (name: string) => {
     const value = [...nodeOptions, ...args].findLast((flag) => flag.startsWith(`${name}=`))?.split('=')[1];
     if (value === undefined) return undefined;

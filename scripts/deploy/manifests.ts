@@ -54,6 +54,26 @@ export function renderOverlay(target: Target, root = ROOT): Manifest[] {
     .filter((m): m is Manifest => m !== null);
 }
 
+/** The bundle a function's image runs with its entrypoint, `node`: container args end with it. */
+export const BUNDLE = 'index.mjs';
+
+/** One container of a Service's revision template. */
+export type Container = NonNullable<NonNullable<NonNullable<Manifest['spec']>['template']>['spec']>['containers'] extends (infer C)[] | undefined ? C : never;
+
+/**
+ * How a container runs Node: the flags in its NODE_OPTIONS, and the args that replace the
+ * image's command (Node flags, then the bundle). A flag in args wins over the same in NODE_OPTIONS.
+ */
+export function nodeFlagsOf(container: Container): { nodeOptions: string[]; args: string[]; flags: string[] } {
+  const nodeOptions =
+    container.env
+      ?.find((e) => e.name === 'NODE_OPTIONS')
+      ?.value?.split(/\s+/)
+      .filter(Boolean) ?? [];
+  const args = container.args ?? [BUNDLE];
+  return { nodeOptions, args, flags: args.slice(0, -1) };
+}
+
 export const isKnativeService = (m: Manifest): boolean => m.apiVersion === 'serving.knative.dev/v1' && m.kind === 'Service';
 
 /**
