@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { classifyDbError } from '../db/database.ts';
 import { payloadText, recordRejections, type Rejection } from '../rejected.ts';
 import type { Platform } from './platform.ts';
-import { createListener, type RequestHead, type WireHandler, type WireResponse } from './http.ts';
+import { createListener, type RequestHead, type WireHandler, type WireRequest, type WireResponse } from './http.ts';
 import { parsePushRequest, type ReceivedMessage } from '../pubsub/push-envelope.ts';
 
 export interface MessageContext {
@@ -58,14 +58,14 @@ function createPushHandler(options: PushHandlerOptions): WireHandler {
     if (req.path !== '/') throw new HttpError(404, 'not_found', `no route for ${req.path}`);
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { allow: 'POST' } });
     const message = parsePushRequest(req.headers, req.body);
-    const log = message.messageId ? req.log.child({ messageId: message.messageId }) : req.log;
+    const context = new PushContext(req, message.messageId);
     try {
-      const result = await options.handle(message, { log, receivedAt: req.receivedAt });
+      const result = await options.handle(message, context);
       return { status: 200, body: { status: 'ok', ...result }, log: { form: message.form } };
     } catch (error) {
       if (!isPermanentError(error)) throw error;
       await recordRejection(options, message, error);
-      log.warn('message rejected', { reason: error.reason, issues: error.issues.slice(0, 20) });
+      context.log.warn('message rejected', { reason: error.reason, issues: error.issues.slice(0, 20) });
       return {
         status: 200,
         body: { status: 'rejected', reason: error.reason, message: error.message, issues: error.issues },
@@ -73,6 +73,29 @@ function createPushHandler(options: PushHandlerOptions): WireHandler {
       };
     }
   };
+}
+
+/**
+ * What a message handler gets beside the message. Its logger (the request's, with the message
+ * id) is built on first use: ingest logs nothing for a stored message, and building one for every
+ * push was about 2 % of what ingest allocated under load (V8's sampling heap profiler). A class
+ * for the reason `ArrivedRequest` is one (shared/runtime/http.ts): no accessor pair per object.
+ */
+class PushContext implements MessageContext {
+  readonly receivedAt: number;
+  readonly #request: WireRequest;
+  readonly #messageId: string | undefined;
+  #log: Logger | undefined;
+
+  constructor(request: WireRequest, messageId: string | undefined) {
+    this.receivedAt = request.receivedAt;
+    this.#request = request;
+    this.#messageId = messageId;
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.#messageId ? this.#request.log.child({ messageId: this.#messageId }) : this.#request.log);
+  }
 }
 
 async function recordRejection(options: PushHandlerOptions, message: ReceivedMessage, error: PermanentError): Promise<void> {
