@@ -12,6 +12,7 @@ import { measurementKeyOf } from '../../../shared/warehouse/measurement-encoding
 import type { WarehouseSink } from '../../../shared/warehouse/sink.ts';
 import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
 import { makeMeasurementRow, makeMeasurementRows } from '../../support/measurement-rows.ts';
+import { startTcpProxy } from '../../support/tcp-proxy.ts';
 
 const DATASET = 'telemetry';
 const TABLE = 'measurements';
@@ -144,8 +145,30 @@ describe('BigQuery sink against the insertAll stand-in', () => {
     expect(standIn.insertAllRequests().map((r) => r.rows.length)).toEqual([3, 1, 1]);
   });
 
-  it('answers TransientError (not a crash) when the table does not exist', async () => {
-    await expect(makeSink({ table: 'missing' }).write(makeMeasurementRows(1))).rejects.toThrow(TransientError);
+  it("answers TransientError (not a crash) when the table does not exist, naming BigQuery's status and message", async () => {
+    const failing = makeSink({ table: 'missing' }).write(makeMeasurementRows(1));
+    await expect(failing).rejects.toThrow(TransientError);
+    await expect(failing).rejects.toThrow(/404 Not found: Table local-project:telemetry\.missing/);
+  });
+
+  it('turns a BigQuery that goes silent into TransientError within its request deadline, then writes once it answers again', async () => {
+    const proxy = await startTcpProxy({ host: '127.0.0.1', port: Number(new URL(standIn.url).port) });
+    try {
+      const sink = makeSink({ apiEndpoint: `http://127.0.0.1:${proxy.port}`, timeoutMs: 300, maxRetries: 1 });
+      // A first write opens the kept-alive connection that then goes silent under it.
+      await sink.write(makeMeasurementRows(1));
+      proxy.silence();
+      const started = Date.now();
+      await expect(sink.write(makeMeasurementRows(2))).rejects.toThrow(TransientError);
+      // Two attempts of 300 ms and one short backoff: seconds, never a wait for the socket to die.
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await proxy.restore();
+      const rows = makeMeasurementRows(3);
+      expect(await sink.write(rows)).toEqual({ refused: [] });
+      expect(stored().map((r) => `${String(r.reading_id)}:${String(r.metric)}`)).toEqual(expect.arrayContaining(rows.map(measurementKeyOf)));
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('splits 1,200 rows into requests of at most 500', async () => {

@@ -1,0 +1,97 @@
+/**
+ * tabledata.insertAll requests over kept-open connections, with the BigQuery client's own
+ * credentials. The client's request path (its request wrapper, retry module and fetch shim)
+ * cost more CPU a request than the rows it carried took to encode: ingest spent a tenth of its
+ * time there at ~10,000 readings/s (docs/performance.md). The client still does everything
+ * else (the table's creation and metadata, and every credential: ADC, metadata server, keys).
+ * @see https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll
+ */
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { withDeadline } from '../deadline.ts';
+
+export interface InsertAllClientOptions {
+  /** The table's insertAll URL: `<apiEndpoint>/bigquery/v2/projects/<p>/datasets/<d>/tables/<t>/insertAll`. */
+  url: string;
+  /** Authorization headers for a request (the BigQuery client's auth client, which caches its token). */
+  authHeaders: (url: string) => Promise<Headers | Record<string, string>>;
+  /** Deadline of one request, from connecting to the last byte of the answer. */
+  timeoutMs: number;
+}
+
+export interface InsertAllClient {
+  /** Posts a serialised insertAll body; resolves with the parsed answer, throws InsertAllHttpError on a non-2xx answer. */
+  post(body: string): Promise<InsertAllResponse>;
+  close(): void;
+}
+
+export interface InsertAllResponse {
+  insertErrors?: { index: number; errors?: { reason?: string; message?: string }[] }[];
+}
+
+/** A non-2xx answer: `code` is the HTTP status, as the client library's errors carry it. */
+export class InsertAllHttpError extends Error {
+  readonly code: number;
+  constructor(code: number, message: string) {
+    super(message);
+    this.name = 'InsertAllHttpError';
+    this.code = code;
+  }
+}
+
+/** An answer is a few bytes per failed row; anything far larger is not BigQuery's. */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+/** Requests in flight to BigQuery at once (the sink sends at most a batch's chunks together). */
+const MAX_SOCKETS = 8;
+
+export function createInsertAllClient(options: InsertAllClientOptions): InsertAllClient {
+  const secure = options.url.startsWith('https:');
+  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }) : new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const send = secure ? httpsRequest : httpRequest;
+  return {
+    async post(body) {
+      // One deadline for the whole exchange, the credentials' refresh included.
+      const signal = AbortSignal.timeout(options.timeoutMs);
+      const auth = new Headers(await withDeadline(options.authHeaders(options.url), options.timeoutMs, 'Google auth', 'BigQuery credentials'));
+      const payload = Buffer.from(body);
+      const headers: Record<string, string> = { ...Object.fromEntries(auth), 'content-type': 'application/json', 'content-length': String(payload.length) };
+      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = send(options.url, { method: 'POST', agent, headers, signal }, (res) => {
+          readAnswer(res).then((text) => resolve({ status: res.statusCode ?? 0, text }), reject);
+        });
+        req.once('error', reject);
+        req.end(payload);
+      });
+      if (answer.status < 200 || answer.status > 299) throw new InsertAllHttpError(answer.status, errorMessage(answer.status, answer.text));
+      return answer.text ? (JSON.parse(answer.text) as InsertAllResponse) : {};
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}
+
+function readAnswer(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    res.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+      if (bytes > MAX_ANSWER_BYTES) res.destroy(new Error(`insertAll answer over ${MAX_ANSWER_BYTES} bytes`));
+      else chunks.push(chunk);
+    });
+    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.once('error', reject);
+  });
+}
+
+/** BigQuery's own message (`{"error": {"message"}}`) when the answer has one. */
+function errorMessage(status: number, text: string): string {
+  try {
+    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
+    if (typeof message === 'string' && message) return message;
+  } catch {
+    // Not JSON (a proxy's page): the status says enough.
+  }
+  return `HTTP ${status}`;
+}
