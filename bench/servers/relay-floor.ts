@@ -35,11 +35,26 @@ let messages = 0;
 let acked = 0;
 function push(data: string, deviceId: string): void {
   const [id, at] = [String(++messages), new Date().toISOString()];
-  const body = JSON.stringify({
-    // Both spellings of each field, as Pub/Sub's push (and the local stack's) sends them.
-    message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: id, message_id: id, publishTime: at, publish_time: at },
-    subscription: 'projects/local/subscriptions/ingest',
-  });
+  send(
+    JSON.stringify({
+      // Both spellings of each field, as Pub/Sub's push (and the local stack's) sends them.
+      message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: id, message_id: id, publishTime: at, publish_time: at },
+      subscription: 'projects/local/subscriptions/ingest',
+    }),
+  );
+}
+
+/**
+ * Posts one push; a push that fails (a kept-alive connection the other side closed as it was
+ * reused) goes again, as the stack's push delivery retries, so every accepted reading is answered.
+ */
+function send(body: string): void {
+  let settled = false;
+  const again = () => {
+    if (settled) return;
+    settled = true;
+    setTimeout(() => send(body), 10);
+  };
   const req = request(
     {
       host: '127.0.0.1',
@@ -51,10 +66,14 @@ function push(data: string, deviceId: string): void {
     },
     (res) => {
       res.resume();
-      res.once('end', () => (acked += res.statusCode === 204 ? 1 : 0));
+      res.once('end', () => {
+        if (res.statusCode !== 204) return again();
+        settled = true;
+        acked += 1;
+      });
     },
   );
-  req.on('error', () => undefined);
+  req.once('error', again);
   req.end(body);
 }
 
