@@ -59,6 +59,11 @@ export interface Config {
   /** Ingest group commit: rows per batch, wait for company, concurrent batch writes. Off = one write per request. */
   ingestBatch: { enabled: boolean; maxRows: number; maxWaitMs: number; concurrency: number };
   /**
+   * The outbound proxy settings Google's clients honour (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, in
+   * either case), handed to this project's own HTTP clients so that they go the same way.
+   */
+  proxyEnv: Partial<Record<(typeof PROXY_VARIABLES)[number], string>>;
+  /**
    * HOST: the interface servers listen on. Unset, the local stack keeps to loopback and a
    * function run alone listens on all interfaces (Knative and Cloud Run need that).
    */
@@ -174,6 +179,8 @@ const topic = (env: Env, name: string, fallback: string): string => matching(env
  * Every setting, parsed and checked at start-up: the one place that reads the environment
  * (process.env unless given). A bad value throws an error naming the variable.
  */
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
+
 export function loadConfig(env: Env = process.env): Config {
   // pgQueryMs adds 2 s to it, and must still be a timer's delay.
   const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000, MAX_TIMER_MS - 2_000);
@@ -187,6 +194,7 @@ export function loadConfig(env: Env = process.env): Config {
     deadLetterTopic: topic(env, 'DEAD_LETTER_TOPIC', 'telemetry-dead-letter'),
     bigQueryDataset: dataset ?? 'telemetry',
     useBigQuery: dataset !== undefined && googleCloudProject !== undefined,
+    proxyEnv: Object.fromEntries(PROXY_VARIABLES.flatMap((name) => (env[name] ? [[name, env[name]]] : []))),
     databaseUrl: postgresUrl(env, 'DATABASE_URL'),
     instanceConnectionName: matching(env, 'INSTANCE_CONNECTION_NAME', /^\S+:[^:\s]+:[^:\s]+$/, 'project:region:instance'),
     dataDir: path.resolve(optional(env, 'DATA_DIR') ?? '.data'),

@@ -71,9 +71,13 @@ function send(body: string): void {
         settled = true;
         acked += 1;
       });
+      // An answer cut off midway ends without 'end': the push goes again.
+      res.once('close', () => {
+        if (!res.complete) again();
+      });
     },
   );
-  req.once('error', again);
+  req.on('error', again);
   req.end(body);
 }
 

@@ -64,6 +64,7 @@ async function defaultWarehouse(config: Config, logger: Logger): Promise<Warehou
       dataset: config.bigQueryDataset,
       logger,
       partitionExpirationDays: config.retention.bigQueryPartitionExpirationDays,
+      proxyEnv: config.proxyEnv,
     });
   }
   const { openDuckDbSink } = await import('../warehouse/duckdb-sink.ts');

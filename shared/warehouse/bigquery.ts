@@ -45,6 +45,8 @@ export interface BigQuerySinkOptions {
   maxBytesPerRequest?: number;
   /** BIGQUERY_PARTITION_EXPIRATION_DAYS: set on the table when it is created here. */
   partitionExpirationDays?: number;
+  /** HTTPS_PROXY, NO_PROXY… for the insertAll requests, as the client's own requests honour them. */
+  proxyEnv?: Record<string, string | undefined>;
 }
 
 /** Row-level reasons that retrying the same row cannot fix. */
@@ -173,12 +175,14 @@ async function openTable(options: BigQuerySinkOptions, tableId: string): Promise
   const dataset = client.dataset(options.dataset);
   const table = dataset.table(tableId);
   if (options.createTable) await ensureTable(dataset, table, options.partitionExpirationDays);
-  const url = `${client.baseUrl}/projects/${encodeURIComponent(options.projectId)}/datasets/${encodeURIComponent(options.dataset)}/tables/${encodeURIComponent(tableId)}/insertAll`;
+  // The client keeps BIGQUERY_EMULATOR_HOST as given; a trailing slash would double here.
+  const url = `${client.baseUrl.replace(/\/+$/, '')}/projects/${encodeURIComponent(options.projectId)}/datasets/${encodeURIComponent(options.dataset)}/tables/${encodeURIComponent(tableId)}/insertAll`;
   const inserts = createInsertAllClient({
     url,
     // The client's own credentials (ADC, or the auth client given), token cached and refreshed there.
     authHeaders: (target) => client.authClient.getRequestHeaders(target),
     timeoutMs: options.timeoutMs ?? 30_000,
+    ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}),
   });
   return { table, inserts };
 }

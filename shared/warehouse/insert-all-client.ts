@@ -17,6 +17,8 @@ export interface InsertAllClientOptions {
   authHeaders: (url: string) => Promise<Headers | Record<string, string>>;
   /** Deadline of one request, from connecting to the last byte of the answer. */
   timeoutMs: number;
+  /** HTTPS_PROXY, NO_PROXY…: the proxy settings the client's own requests honour. */
+  proxyEnv?: Record<string, string | undefined>;
 }
 
 export interface InsertAllClient {
@@ -41,34 +43,66 @@ export class InsertAllHttpError extends Error {
 
 /** An answer is a few bytes per failed row; anything far larger is not BigQuery's. */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
-/** Requests in flight to BigQuery at once (the sink sends at most a batch's chunks together). */
-const MAX_SOCKETS = 8;
 
 export function createInsertAllClient(options: InsertAllClientOptions): InsertAllClient {
   const secure = options.url.startsWith('https:');
-  const agent = secure ? new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS }) : new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  // No cap on sockets (as the client's agent): a request queued behind a cap would spend its
+  // deadline waiting to be sent. What is in flight is bounded by ingest's group commits.
+  const agentOptions = { keepAlive: true, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) };
+  const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   const send = secure ? httpsRequest : httpRequest;
+
+  /** One attempt; a kept-alive connection the other side closed as it was reused gets one more, at once. */
+  const exchange = (headers: Record<string, string>, payload: Buffer, signal: AbortSignal, retryReused: boolean) =>
+    new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send(options.url, { method: 'POST', agent, headers, signal }, (res) => {
+        readAnswer(res).then((text) => resolve({ status: res.statusCode ?? 0, text }), reject);
+      });
+      req.once('error', (error: NodeJS.ErrnoException) => {
+        if (retryReused && req.reusedSocket && error.code === 'ECONNRESET') resolve(exchange(headers, payload, signal, false));
+        else reject(error);
+      });
+      req.end(payload);
+    });
+
   return {
     async post(body) {
       // One deadline for the whole exchange, the credentials' refresh included.
       const signal = AbortSignal.timeout(options.timeoutMs);
-      const auth = new Headers(await withDeadline(options.authHeaders(options.url), options.timeoutMs, 'Google auth', 'BigQuery credentials'));
+      const auth = await withDeadline(credentialHeaders(options), options.timeoutMs, 'Google auth', 'BigQuery credentials');
       const payload = Buffer.from(body);
-      const headers: Record<string, string> = { ...Object.fromEntries(auth), 'content-type': 'application/json', 'content-length': String(payload.length) };
-      const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-        const req = send(options.url, { method: 'POST', agent, headers, signal }, (res) => {
-          readAnswer(res).then((text) => resolve({ status: res.statusCode ?? 0, text }), reject);
-        });
-        req.once('error', reject);
-        req.end(payload);
-      });
+      const headers: Record<string, string> = {
+        ...Object.fromEntries(auth),
+        'content-type': 'application/json',
+        'content-length': String(payload.length),
+        'user-agent': 'iot-telemetry-pipeline (insertAll)',
+      };
+      const answer = await exchange(headers, payload, signal, true);
       if (answer.status < 200 || answer.status > 299) throw new InsertAllHttpError(answer.status, errorMessage(answer.status, answer.text));
-      return answer.text ? (JSON.parse(answer.text) as InsertAllResponse) : {};
+      try {
+        return answer.text ? (JSON.parse(answer.text) as InsertAllResponse) : {};
+      } catch {
+        // Not BigQuery answering (a proxy's page): worth another attempt, never a verdict on the rows.
+        throw new Error(`insertAll answered ${answer.status} with a body that is not JSON: ${answer.text.slice(0, 200)}`);
+      }
     },
     close() {
       agent.destroy();
     },
   };
+}
+
+/**
+ * The auth client's headers. Without any credentials at all the request goes without them, as the
+ * client library sends it (an emulator needs none; BigQuery itself answers 401, which is named).
+ */
+async function credentialHeaders(options: InsertAllClientOptions): Promise<Headers> {
+  try {
+    return new Headers(await options.authHeaders(options.url));
+  } catch (error) {
+    if (error instanceof Error && error.message.includes('Could not load the default credentials')) return new Headers();
+    throw error;
+  }
 }
 
 function readAnswer(res: IncomingMessage): Promise<string> {

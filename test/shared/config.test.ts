@@ -196,7 +196,7 @@ describe('where the environment is read', () => {
     const listed = section
       .split('\n')
       .filter((line) => line.startsWith('| `'))
-      .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1] as string));
+      .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([A-Za-z][A-Za-z0-9_]+)`/g)].map((m) => m[1] as string));
     expect(listed.length).toBe(new Set(listed).size);
     expect(new Set(listed)).toEqual(variablesRead());
   });
