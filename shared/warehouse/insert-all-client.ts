@@ -58,7 +58,11 @@ export function createInsertAllClient(options: InsertAllClientOptions): InsertAl
       const req = send(options.url, { method: 'POST', agent, headers, signal }, (res) => {
         readAnswer(res).then((text) => resolve({ status: res.statusCode ?? 0, text }), reject);
       });
-      req.once('error', (error: NodeJS.ErrnoException) => {
+      // `on`, not `once`: a second error must find a listener, not crash the process.
+      let failed = false;
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (failed) return;
+        failed = true;
         if (retryReused && req.reusedSocket && error.code === 'ECONNRESET') resolve(exchange(headers, payload, signal, false));
         else reject(error);
       });
