@@ -1,14 +1,20 @@
 /**
  * The BigQuery sink, with the real @google-cloud/bigquery client talking to the local REST
- * stand-in (no BigQuery emulator exists; the client's `apiEndpoint` points it here).
+ * stand-in (no BigQuery emulator exists; the client's `apiEndpoint` points it here); and its
+ * insertAll client alone, against the stand-in and small servers that answer what BigQuery never
+ * should (credentials that cannot be found, a proxy in the way, a body that is not JSON, an
+ * answer far too large).
  */
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bigQueryMeasurementsTable } from '../../../schemas/columns.ts';
 import type { MeasurementRow } from '../../../schemas/tables.ts';
 import { TransientError } from '../../../shared/errors.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { createBigQuerySink, splitRequests, type BigQuerySinkOptions } from '../../../shared/warehouse/bigquery.ts';
-import { measurementKeyOf } from '../../../shared/warehouse/measurement-encoding.ts';
+import { createInsertAllClient, type InsertAllClient } from '../../../shared/warehouse/insert-all-client.ts';
+import { createBigQueryRowEncoder, measurementKeyOf } from '../../../shared/warehouse/measurement-encoding.ts';
 import type { WarehouseSink } from '../../../shared/warehouse/sink.ts';
 import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
 import { makeMeasurementRow, makeMeasurementRows } from '../../support/measurement-rows.ts';
@@ -201,5 +207,98 @@ describe('BigQuery sink against the insertAll stand-in', () => {
       schema: bigQueryMeasurementsTable().schema,
     });
     expect(standIn.storedRows('fresh_dataset', TABLE)).toHaveLength(2);
+  });
+});
+
+/** One valid row, as the sink encodes it. */
+const BODY = `{"kind":"bigquery#tableDataInsertAllRequest","rows":[${createBigQueryRowEncoder()(makeMeasurementRow(0)).text}]}`;
+const insertAllUrl = (base: string) => `${base}/bigquery/v2/projects/local-project/datasets/${DATASET}/tables/${TABLE}/insertAll`;
+
+describe('insertAll client', () => {
+  // Small servers that answer what BigQuery never should, and the clients pointed at them.
+  let servers: Server[] = [];
+  let clients: InsertAllClient[] = [];
+  afterEach(async () => {
+    for (const created of clients) created.close();
+    clients = [];
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    servers = [];
+  });
+
+  function client(url: string, options: Partial<Parameters<typeof createInsertAllClient>[0]> = {}): InsertAllClient {
+    const created = createInsertAllClient({ url, authHeaders: () => Promise.resolve({ authorization: 'Bearer stand-in' }), timeoutMs: 2_000, ...options });
+    clients.push(created);
+    return created;
+  }
+
+  async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+    const server = createServer(handler);
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('sends the request without credentials when none can be found, as the client library does', async () => {
+    const noCredentials = () => Promise.reject(new Error('Could not load the default credentials. Browse to https://cloud.google.com/docs/authentication'));
+    expect(await client(insertAllUrl(standIn.url), { authHeaders: noCredentials }).post(BODY)).toEqual({ kind: 'bigquery#tableDataInsertAllResponse' });
+    expect(standIn.requests.at(-1)?.headers.authorization).toBeUndefined();
+  });
+
+  it('fails, naming the cause, when the credentials fail otherwise', async () => {
+    const broken = () => Promise.reject(new Error('metadata server answered 500'));
+    await expect(client(insertAllUrl(standIn.url), { authHeaders: broken }).post(BODY)).rejects.toThrow(/metadata server answered 500/);
+    expect(standIn.requests).toHaveLength(0);
+  });
+
+  it('goes through the proxy the environment names', async () => {
+    const proxied: string[] = [];
+    // A forward proxy for plain HTTP: the request line carries the whole target URL.
+    const proxy = await serve((req, res) => {
+      proxied.push(req.url ?? '');
+      const upstream = request(req.url ?? '', { method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    const url = insertAllUrl(standIn.url);
+    expect(await client(url, { proxyEnv: { HTTP_PROXY: proxy } }).post(BODY)).toEqual({ kind: 'bigquery#tableDataInsertAllResponse' });
+    expect(proxied).toEqual([url]);
+    expect(standIn.insertAllRequests()).toHaveLength(1);
+  });
+
+  it('refuses an answer far larger than BigQuery ever sends', async () => {
+    const base = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(Buffer.alloc(9 * 1024 * 1024, 0x20));
+    });
+    await expect(client(insertAllUrl(base)).post(BODY)).rejects.toThrow(/over 8388608 bytes/);
+  });
+
+  it('a 2xx answer that is not JSON fails the write as transient (retried, then redelivered), never as bad rows', async () => {
+    let posts = 0;
+    const base = await serve((req, res) => {
+      req.resume();
+      if (req.method === 'POST') posts += 1;
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>a captive portal</html>');
+    });
+    const sink = createBigQuerySink({
+      projectId: 'local-project',
+      dataset: DATASET,
+      logger: createLogger({ level: 'error' }),
+      apiEndpoint: base,
+      authClient: standInAuth(),
+      maxRetries: 1,
+      initialDelayMs: 1,
+    });
+    try {
+      const failing = sink.write(makeMeasurementRows(2));
+      await expect(failing).rejects.toBeInstanceOf(TransientError);
+      await expect(failing).rejects.toMatchObject({ cause: { message: expect.stringMatching(/answered 200 with a body that is not JSON/) } });
+      expect(posts).toBe(2);
+    } finally {
+      await sink.close();
+    }
   });
 });
