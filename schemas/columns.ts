@@ -93,8 +93,8 @@ const DUCKDB_TYPES: Record<ColumnKind, string> = {
   json: 'JSON',
 };
 
-/** DuckDB DDL for `measurements`; the primary key makes re-inserts of a reading no-ops. */
+/** DuckDB DDL for `measurements`. No primary key: the sink keeps each reading once (duckdb-sink.ts). */
 export function duckDbMeasurementsDdl(): string {
   const columns = columnsOf(MeasurementRow).map((c) => `  ${c.name} ${DUCKDB_TYPES[c.kind]}${c.nullable ? '' : ' NOT NULL'}`);
-  return `CREATE TABLE IF NOT EXISTS measurements (\n${columns.join(',\n')},\n  PRIMARY KEY (reading_id, metric)\n)`;
+  return `CREATE TABLE IF NOT EXISTS measurements (\n${columns.join(',\n')}\n)`;
 }

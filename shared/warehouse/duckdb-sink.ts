@@ -1,17 +1,19 @@
 /**
  * The embedded warehouse: `measurements` in a DuckDB file (`$DATA_DIR/warehouse.duckdb`).
  *
- * Rows go through DuckDB's appender into a temporary staging table and from there into
- * `measurements` with `INSERT OR IGNORE`, so the primary key (reading_id, metric) drops
- * re-deliveries. The appender is ~25× faster here than parameterised multi-row INSERTs, and
- * it cannot skip conflicts on its own, hence the staging table.
+ * A group of batches is written in two statements: one query asks which of the group's
+ * readings are stored already, then DuckDB's appender adds the rows of the others straight to
+ * `measurements`, in one flush and so one transaction. The first message that carries a reading
+ * wins: a reading stored before, or claimed by an earlier batch of the group, adds no rows.
+ * The table has no primary key: the check above is what keeps a reading once, and maintaining
+ * an index on (reading_id, metric) cost more than the rest of the write (docs/performance.md).
+ * Files created with that key keep it; the same writes satisfy it.
  * @see https://duckdb.org/docs/data/appender
- * @see https://duckdb.org/docs/sql/statements/insert#insert-or-ignore
  */
 import { retentionCutoff } from '../retention.ts';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { DuckDBInstance, timestampTZValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, timestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
 import { duckDbMeasurementsDdl, type Column } from '../../schemas/columns.ts';
 import type { MeasurementRow } from '../../schemas/tables.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
@@ -38,7 +40,6 @@ export interface DuckDbSink extends WarehouseSink {
   applyRetention(days: number): Promise<string>;
 }
 
-const STAGING = 'measurements_staging';
 /** Bounds one group commit, so a burst cannot build one unbounded statement. */
 const MAX_GROUP_ROWS = 20_000;
 
@@ -55,10 +56,9 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
   await connection.run(duckDbMeasurementsDdl());
   // Analyst SQL written for BigQuery's dedupe view runs unchanged here.
   await connection.run(await renderDedupeView('duckdb'));
-  await connection.run(`CREATE TEMP TABLE ${STAGING} AS SELECT * FROM measurements LIMIT 0`);
 
   // One connection serves every caller; DuckDB runs one statement at a time on it, and a
-  // write is three statements that must not interleave with another batch's.
+  // write's check and append must not interleave with another group's.
   let queue: Promise<unknown> = Promise.resolve();
   const serialise = <T>(task: () => Promise<T>): Promise<T> => {
     const next = queue.then(task, task);
@@ -134,55 +134,71 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
   };
 }
 
-/** Appends a group's rows to the staging table, moves the new ones into `measurements`, empties staging. */
+/**
+ * Writes a group: the rows of readings not stored yet, each (reading, metric) once, appended
+ * in one flush. Nothing else writes to the file meanwhile (one connection, one queue, and
+ * DuckDB's file lock keeps other processes out), so what the check finds still holds when the
+ * rows land. A group stays far below the appender's own flush threshold (204,800 rows), so a
+ * failed flush leaves none of its rows.
+ */
 async function writeRows(connection: DuckDBConnection, batches: readonly (readonly MeasurementRow[])[]): Promise<void> {
-  // Whatever a failed append left staged must not join this group's rows.
-  await connection.run(`DELETE FROM ${STAGING}`);
-  const appender = await connection.createAppender(STAGING, 'main', 'temp');
-  let first = Infinity;
-  let last = -Infinity;
+  const claims = claimReadings(batches);
+  const stored = await storedReadings(connection, claims);
+  const appender = await connection.createAppender('measurements');
   try {
+    const appended = new Set<string>();
+    const toJson = memoLast((value: unknown) => JSON.stringify(value));
     for (const rows of batches) {
       for (const row of rows) {
-        appendRow(appender, row);
-        const ms = row.event_ts.getTime();
-        if (ms < first) first = ms;
-        if (ms > last) last = ms;
+        if (claims.owners.get(row.reading_id) !== rows || stored.has(row.reading_id)) continue;
+        const key = `${row.reading_id}\u0000${row.metric}`;
+        if (appended.has(key)) continue;
+        appended.add(key);
+        appendRow(appender, row, toJson);
       }
     }
     appender.flushSync();
   } finally {
     appender.closeSync();
   }
-  try {
-    await moveStagedRows(connection, first, last);
-  } finally {
-    await connection.run(`DELETE FROM ${STAGING}`);
+}
+
+/** Each reading id of a group, with the batch that carried it first, and the group's event-time range. */
+interface ReadingClaims {
+  owners: Map<string, readonly MeasurementRow[]>;
+  firstMs: number;
+  lastMs: number;
+}
+
+function claimReadings(batches: readonly (readonly MeasurementRow[])[]): ReadingClaims {
+  const owners = new Map<string, readonly MeasurementRow[]>();
+  let firstMs = Infinity;
+  let lastMs = -Infinity;
+  for (const rows of batches) {
+    for (const row of rows) {
+      if (!owners.has(row.reading_id)) owners.set(row.reading_id, rows);
+      const ms = row.event_ts.getTime();
+      if (ms < firstMs) firstMs = ms;
+      if (ms > lastMs) lastMs = ms;
+    }
   }
+  return { owners, firstMs, lastMs };
 }
 
 /**
- * Moves staged rows into `measurements`, leaving out every reading whose identity is already
- * there: the first reading with an identity wins, so a later one with other metrics adds none
- * of them (the primary key alone would only stop the metrics both share). A reading's
- * identity fixes its event time, so only stored rows in the batch's event-time range are
- * compared, which DuckDB's zone maps keep to a few row groups when data arrives in time order.
- * A plain INSERT: on a table of 200k rows it costs a fraction of `INSERT OR IGNORE`, whose
- * conflict path is slow in DuckDB; a batch that still hits the key (two writers racing on one
- * reading) pays for the conflict-skipping INSERT. The failed INSERT changes nothing.
- * @see https://duckdb.org/docs/sql/statements/insert#insert-or-ignore
- * @see https://duckdb.org/docs/stable/sql/query_syntax/from#semi-and-anti-joins
+ * The group's readings already in `measurements`. A reading's identity fixes its event time, so
+ * only stored rows in the group's event-time range can match, which DuckDB's zone maps keep to
+ * a few row groups when data arrives roughly in time order.
  */
-async function moveStagedRows(connection: DuckDBConnection, firstMs: number, lastMs: number): Promise<void> {
-  const range = `event_ts BETWEEN make_timestamptz(${Math.trunc(firstMs) * 1000}::BIGINT) AND make_timestamptz(${Math.trunc(lastMs) * 1000}::BIGINT)`;
-  const select = `SELECT s.* FROM ${STAGING} s ANTI JOIN (SELECT DISTINCT reading_id FROM measurements WHERE ${range}) stored USING (reading_id)`;
-  try {
-    await connection.run(`INSERT INTO measurements ${select}`);
-  } catch (error) {
-    if (!isConstraintViolation(error)) throw error;
-    await connection.run(`INSERT OR IGNORE INTO measurements ${select}`);
-  }
+async function storedReadings(connection: DuckDBConnection, claims: ReadingClaims): Promise<Set<string>> {
+  if (claims.owners.size === 0) return new Set();
+  const ids = [...claims.owners.keys()].map(sqlString).join(',');
+  const range = `event_ts BETWEEN make_timestamptz(${Math.trunc(claims.firstMs) * 1000}::BIGINT) AND make_timestamptz(${Math.trunc(claims.lastMs) * 1000}::BIGINT)`;
+  const result = await connection.runAndReadAll(`SELECT DISTINCT reading_id FROM measurements WHERE ${range} AND reading_id IN (${ids})`);
+  return new Set(result.getRows().map(([id]) => String(id)));
 }
+
+const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /**
  * DuckDB's error classes that a retry can outlive: the file system (a full disk, `IO Error`),
@@ -199,17 +215,22 @@ function classifyDuckDbError(error: unknown): unknown {
   return TRANSIENT_DUCKDB_ERROR.test(message) ? new TransientError(`DuckDB warehouse unavailable: ${message}`, { cause: error }) : error;
 }
 
-function isConstraintViolation(error: unknown): boolean {
-  return /Constraint Error|duplicate key/i.test(String(error));
-}
-
-function appendRow(appender: DuckDBAppender, row: MeasurementRow): void {
+function appendRow(appender: DuckDBAppender, row: MeasurementRow, toJson: (value: unknown) => string): void {
   const record = row as unknown as Record<string, unknown>;
-  for (const column of MEASUREMENT_COLUMNS) appendCell(appender, column, record[column.name]);
+  for (const column of MEASUREMENT_COLUMNS) appendCell(appender, column, record[column.name], toJson);
   appender.endRow();
 }
 
-function appendCell(appender: DuckDBAppender, column: Column, value: unknown): void {
+/** `fn`, answering a repeat of the last argument from memory: a reading's rows share its tags object. */
+function memoLast<A, R>(fn: (arg: A) => R): (arg: A) => R {
+  let last: { arg: A; result: R } | undefined;
+  return (arg) => {
+    if (last?.arg !== arg) last = { arg, result: fn(arg) };
+    return last.result;
+  };
+}
+
+function appendCell(appender: DuckDBAppender, column: Column, value: unknown, toJson: (value: unknown) => string): void {
   if (value === null || value === undefined) {
     appender.appendNull();
     return;
@@ -228,10 +249,12 @@ function appendCell(appender: DuckDBAppender, column: Column, value: unknown): v
       appender.appendBoolean(value as boolean);
       return;
     case 'timestamp':
-      appender.appendTimestampTZ(timestampTZValue(BigInt((value as Date).getTime()) * 1000n));
+      // The appender stores a TIMESTAMP's microseconds unchanged in a TIMESTAMPTZ column (UTC,
+      // whatever the session's time zone), without the generic value path appendTimestampTZ takes.
+      appender.appendTimestamp(timestampValue(BigInt((value as Date).getTime()) * 1000n));
       return;
     case 'json':
-      appender.appendVarchar(JSON.stringify(value));
+      appender.appendVarchar(toJson(value));
       return;
   }
 }

@@ -10,7 +10,7 @@ export const MEASUREMENT_COLUMNS: readonly Column[] = columnsOf(MeasurementRow);
 
 /**
  * The identity of a row: a reading's stable id plus the metric. Used as BigQuery's
- * `insertId` and matching DuckDB's primary key, so a redelivered reading lands once.
+ * `insertId`, so a redelivered reading lands once.
  * @see https://cloud.google.com/bigquery/docs/streaming-data-into-bigquery#dataconsistency
  */
 export function measurementKeyOf(row: Pick<MeasurementRow, 'reading_id' | 'metric'>): string {
