@@ -1,12 +1,11 @@
 /**
  * The embedded warehouse: `measurements` in a DuckDB file (`$DATA_DIR/warehouse.duckdb`).
  *
- * A group of batches is written in two statements: one query asks which of the group's
- * readings are stored already, then DuckDB's appender adds the rows of the others straight to
- * `measurements`, in one flush and so one transaction. The first message that carries a reading
- * wins: a reading stored before, or claimed by an earlier batch of the group, adds no rows.
- * The table has no primary key: the check above is what keeps a reading once, and maintaining
- * an index on (reading_id, metric) cost more than the rest of the write (docs/performance.md).
+ * A group of batches goes through DuckDB's appender into a temporary staging table and from
+ * there, in one INSERT, into `measurements`. The first message that carries a reading wins: a
+ * reading stored before, or claimed by an earlier batch of the group, adds no rows. The table
+ * has no primary key: the INSERT's anti join is what keeps a reading once, and maintaining an
+ * index on (reading_id, metric) cost more than the rest of the write (docs/performance.md).
  * Files created with that key keep it; the same writes satisfy it.
  * @see https://duckdb.org/docs/data/appender
  */
@@ -40,6 +39,7 @@ export interface DuckDbSink extends WarehouseSink {
   applyRetention(days: number): Promise<string>;
 }
 
+const STAGING = 'measurements_staging';
 /** Bounds one group commit, so a burst cannot build one unbounded statement. */
 const MAX_GROUP_ROWS = 20_000;
 
@@ -135,22 +135,24 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
 }
 
 /**
- * Writes a group: the rows of readings not stored yet, each (reading, metric) once, appended
- * in one flush. Nothing else writes to the file meanwhile (one connection, one queue, and
- * DuckDB's file lock keeps other processes out), so what the check finds still holds when the
- * rows land. A group stays far below the appender's own flush threshold (204,800 rows), so a
- * failed flush leaves none of its rows.
+ * Writes a group: the rows of readings not stored yet, each (reading, metric) once. The rows
+ * the group may add (the first batch's of each reading) are appended to a temporary staging
+ * table, in memory, and one INSERT moves those of readings not stored yet into `measurements`.
+ * The INSERT and its commit run on DuckDB's threads, never blocking the event loop; the
+ * appender would commit to the file (and sync its log) on this thread. Staging is made afresh
+ * for each group, so nothing a failed group left there joins the next one (emptying it with
+ * DELETE would leave deleted rows that every later statement scans).
  */
 async function writeRows(connection: DuckDBConnection, batches: readonly (readonly MeasurementRow[])[]): Promise<void> {
+  await connection.run(`CREATE OR REPLACE TEMP TABLE ${STAGING} AS FROM measurements LIMIT 0`);
   const claims = claimReadings(batches);
-  const stored = await storedReadings(connection, claims);
-  const appender = await connection.createAppender('measurements');
+  const appender = await connection.createAppender(STAGING, 'main', 'temp');
   try {
     const appended = new Set<string>();
     const toJson = memoLast((value: unknown) => JSON.stringify(value));
     for (const rows of batches) {
       for (const row of rows) {
-        if (claims.owners.get(row.reading_id) !== rows || stored.has(row.reading_id)) continue;
+        if (claims.owners.get(row.reading_id) !== rows) continue;
         const key = `${row.reading_id}\u0000${row.metric}`;
         if (appended.has(key)) continue;
         appended.add(key);
@@ -161,6 +163,7 @@ async function writeRows(connection: DuckDBConnection, batches: readonly (readon
   } finally {
     appender.closeSync();
   }
+  await connection.run(`INSERT INTO measurements SELECT s.* FROM ${STAGING} s ANTI JOIN (${storedReadings(claims)}) stored USING (reading_id)`);
 }
 
 /** Each reading id of a group, with the batch that carried it first, and the group's event-time range. */
@@ -186,19 +189,16 @@ function claimReadings(batches: readonly (readonly MeasurementRow[])[]): Reading
 }
 
 /**
- * The group's readings already in `measurements`. A reading's identity fixes its event time, so
+ * The staged readings already in `measurements`. A reading's identity fixes its event time, so
  * only stored rows in the group's event-time range can match, which DuckDB's zone maps keep to
- * a few row groups when data arrives roughly in time order.
+ * a few row groups when data arrives roughly in time order; the semi join hashes the staged ids
+ * (the small side) rather than every stored one in the range.
+ * @see https://duckdb.org/docs/stable/sql/query_syntax/from#semi-and-anti-joins
  */
-async function storedReadings(connection: DuckDBConnection, claims: ReadingClaims): Promise<Set<string>> {
-  if (claims.owners.size === 0) return new Set();
-  const ids = [...claims.owners.keys()].map(sqlString).join(',');
-  const range = `event_ts BETWEEN make_timestamptz(${Math.trunc(claims.firstMs) * 1000}::BIGINT) AND make_timestamptz(${Math.trunc(claims.lastMs) * 1000}::BIGINT)`;
-  const result = await connection.runAndReadAll(`SELECT DISTINCT reading_id FROM measurements WHERE ${range} AND reading_id IN (${ids})`);
-  return new Set(result.getRows().map(([id]) => String(id)));
+function storedReadings(claims: ReadingClaims): string {
+  const range = `m.event_ts BETWEEN make_timestamptz(${Math.trunc(claims.firstMs) * 1000}::BIGINT) AND make_timestamptz(${Math.trunc(claims.lastMs) * 1000}::BIGINT)`;
+  return `SELECT DISTINCT m.reading_id FROM measurements m SEMI JOIN ${STAGING} USING (reading_id) WHERE ${range}`;
 }
-
-const sqlString = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /**
  * DuckDB's error classes that a retry can outlive: the file system (a full disk, `IO Error`),
