@@ -81,6 +81,13 @@ describe('DuckDB sink on readings already seen', () => {
       await sink.write(first);
       const result = await sink.query('SELECT count(*)::INTEGER, count(DISTINCT reading_id || metric)::INTEGER FROM measurements');
       expect(result.rows).toEqual([[56, 56]]);
+      // The same reading id at another event time: outside the range the stored rows are looked
+      // for in, so only the key sees it; the stored row stays and the rest of the group lands.
+      const moved = { ...first[0]!, event_ts: new Date(first[0]!.event_ts.getTime() + 3_600_000), value: 99 };
+      await sink.write([moved, ...makeMeasurementRows(4, 56)]);
+      const kept = await sink.query(`SELECT value FROM measurements WHERE reading_id = '${first[0]!.reading_id}' AND metric = '${first[0]!.metric}'`);
+      expect(kept.rows).toEqual([[first[0]!.value]]);
+      expect((await sink.query('SELECT count(*)::INTEGER FROM measurements')).rows).toEqual([[60]]);
       const keys = await sink.query(`SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'measurements' AND constraint_type = 'PRIMARY KEY'`);
       expect(keys.rows).toEqual([['PRIMARY KEY']]);
     } finally {

@@ -57,7 +57,7 @@ describe('DuckDB warehouse sink', () => {
 
   it('serialises concurrent batches on the one connection', async () => {
     await withSink('concurrent', async (sink) => {
-      // Whole readings (four rows each), each batch sharing twelve with the one before.
+      // Whole readings (four rows each), each batch sharing thirteen with the one before.
       const batches = Array.from({ length: 20 }, (_, b) => makeMeasurementRows(100, b * 48));
       await Promise.all(batches.map((batch) => sink.write(batch)));
       expect(await count(sink)).toBe(19 * 48 + 100);

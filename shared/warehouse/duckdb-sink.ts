@@ -5,8 +5,8 @@
  * there, in one INSERT, into `measurements`. The first message that carries a reading wins: a
  * reading stored before, or claimed by an earlier batch of the group, adds no rows. The table
  * has no primary key: the INSERT's anti join is what keeps a reading once, and maintaining an
- * index on (reading_id, metric) cost more than the rest of the write (docs/performance.md).
- * Files created with that key keep it; the same writes satisfy it.
+ * index on (reading_id, metric) cost more than the rest of the write (docs/performance.md,
+ * Ingest). Files created with that key keep it.
  * @see https://duckdb.org/docs/data/appender
  */
 import { retentionCutoff } from '../retention.ts';
@@ -163,7 +163,20 @@ async function writeRows(connection: DuckDBConnection, batches: readonly (readon
   } finally {
     appender.closeSync();
   }
-  await connection.run(`INSERT INTO measurements SELECT s.* FROM ${STAGING} s ANTI JOIN (${storedReadings(claims)}) stored USING (reading_id)`);
+  const move = `INTO measurements SELECT s.* FROM ${STAGING} s ANTI JOIN (${storedReadings(claims)}) stored USING (reading_id)`;
+  try {
+    await connection.run(`INSERT ${move}`);
+  } catch (error) {
+    // A file made with the primary key, and a stored row the range did not reach: a reading id
+    // seen again at another event time, which reading ids rule out (they hash the event time).
+    // Keep the stored row rather than fail the group on every redelivery.
+    if (!isConstraintViolation(error)) throw error;
+    await connection.run(`INSERT OR IGNORE ${move}`);
+  }
+}
+
+function isConstraintViolation(error: unknown): boolean {
+  return /Constraint Error|duplicate key/i.test(String(error));
 }
 
 /** Each reading id of a group, with the batch that carried it first, and the group's event-time range. */
