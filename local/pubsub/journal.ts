@@ -19,8 +19,12 @@
  * JSON) are still read.
  *
  * Compaction rewrites the file with only the unacked messages (write a temp file, fsync,
- * rename, fsync the directory), at start-up and whenever acked lines dominate the file; when
- * the rewrite fails (the disk is full) the current file stays in use and nothing is lost.
+ * rename, fsync the directory), at start-up, whenever acked lines dominate a long file, and
+ * after a refused write when they dominate at all, so that a disk filled by acked lines frees
+ * itself. A reserve file (`compaction.reserve`, 256 KiB) keeps room for that rewrite: a
+ * compaction that finds the disk full gives it up and tries again, and it is made again once
+ * there is room (after the compaction, else after a successful write, at most once a second).
+ * When the rewrite still fails the current file stays in use and nothing is lost.
  * @see ../../docs/reliability.md
  */
 import { closeSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync, existsSync } from 'node:fs';
@@ -48,9 +52,16 @@ export interface JournalOptions {
   dir: string;
   /** Compact once this many lines are in the file and most of them are dead. */
   compactAfterLines?: number;
+  /**
+   * Room kept for compaction on the log's disk (default 256 KiB): a file of this size, given up
+   * when a compaction finds the disk full, so that it can still write the live messages.
+   */
+  reserveBytes?: number;
 }
 
 const FILE = 'messages.log';
+const RESERVE_FILE = 'compaction.reserve';
+const RESERVE_RETRY_MS = 1_000;
 const NEWLINE = 0x0a;
 
 /** A record as written: its checksum, a space, its JSON, a newline. */
@@ -112,6 +123,10 @@ interface Pending {
 export class Journal {
   private readonly path: string;
   private readonly compactAfterLines: number;
+  private readonly reservePath: string;
+  private readonly reserveBytes: number;
+  /** When the reserve was last found missing and tried again (0: it is there). */
+  private reserveTriedAt = 0;
   private file: FileHandle | undefined;
   private readonly batches = new GroupCommit<Pending>({
     maxItems: Number.POSITIVE_INFINITY,
@@ -134,6 +149,8 @@ export class Journal {
   constructor(options: JournalOptions) {
     this.path = join(options.dir, FILE);
     this.compactAfterLines = options.compactAfterLines ?? 100_000;
+    this.reservePath = join(options.dir, RESERVE_FILE);
+    this.reserveBytes = options.reserveBytes ?? 256 * 1024;
     mkdirSync(options.dir, { recursive: true });
   }
 
@@ -144,7 +161,7 @@ export class Journal {
   async open(): Promise<StoredMessage[]> {
     const validEnd = existsSync(this.path) ? this.replay(readFileSync(this.path)) : 0;
     try {
-      this.rewrite();
+      this.rewriteUsingReserve();
     } catch {
       this.stats.compactionFailures += 1;
       if (!existsSync(this.path)) throw new JournalWriteError(new Error(`cannot create ${this.path}`));
@@ -158,6 +175,7 @@ export class Journal {
       this.size = validEnd;
     }
     this.file = await open(this.path, 'r+');
+    this.keepReserve();
     return [...this.live.values()];
   }
 
@@ -246,6 +264,8 @@ export class Journal {
       this.stats.fsyncs += 1;
       this.stats.lines += records.length;
       this.linesInFile += records.length;
+      // A reserve given up (or never made) on a full disk comes back once there is room.
+      if (this.reserveTriedAt !== 0 && performance.now() - this.reserveTriedAt > RESERVE_RETRY_MS) this.keepReserve();
     } catch (error) {
       this.stats.writeFailures += 1;
       // Refused publishes are forgotten: they were never accepted, so never delivered.
@@ -254,7 +274,10 @@ export class Journal {
       refusal = new JournalWriteError(error);
       await this.cutTornTail(this.file).catch(() => undefined);
     }
-    if (this.linesInFile > this.compactAfterLines && this.live.size * 4 < this.linesInFile) {
+    // A refused write compacts too, whatever the count: a disk filled by acked lines would
+    // otherwise refuse every publish until a restart (and a restart's compaction needs room too).
+    const due = this.linesInFile > this.compactAfterLines || refusal !== undefined;
+    if (due && this.live.size * 4 < this.linesInFile) {
       // The batch is durable whatever happens to the compaction: it must not fail with it.
       await this.compact().catch(() => {
         this.stats.compactionFailures += 1;
@@ -274,7 +297,7 @@ export class Journal {
   /** Swaps the file for one holding only live messages; keeps the current one if that fails. */
   private async compact(): Promise<void> {
     try {
-      this.rewrite();
+      this.rewriteUsingReserve();
     } catch {
       this.stats.compactionFailures += 1;
       return;
@@ -284,6 +307,48 @@ export class Journal {
     this.tornTail = false;
     await old?.close();
     this.stats.compactions += 1;
+    // Only now, with the old file closed, is its room free for a reserve given up above.
+    this.keepReserve();
+  }
+
+  /**
+   * Rewrites the log; when that fails (a full disk) and the reserve is there, gives the reserve
+   * up and tries once more. The caller makes the reserve again once the old log is closed.
+   */
+  private rewriteUsingReserve(): void {
+    try {
+      this.rewrite();
+      return;
+    } catch (error) {
+      if (!existsSync(this.reservePath)) throw error;
+    }
+    rmSync(this.reservePath, { force: true });
+    this.reserveTriedAt = performance.now();
+    this.rewrite();
+  }
+
+  /**
+   * Makes the reserve file when it is missing; a disk without room for it goes on without one,
+   * and successful writes try again at most once every RESERVE_RETRY_MS.
+   */
+  private keepReserve(): void {
+    this.reserveTriedAt = 0;
+    if (this.reserveBytes <= 0 || existsSync(this.reservePath)) return;
+    this.reserveTriedAt = performance.now();
+    const temp = `${this.reservePath}.tmp`;
+    try {
+      const fd = openSync(temp, 'w');
+      try {
+        writeFullySync(fd, Buffer.alloc(this.reserveBytes), 0);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(temp, this.reservePath);
+      this.reserveTriedAt = 0;
+    } catch {
+      rmSync(temp, { force: true });
+    }
   }
 
   /** Writes the live messages to a temp file and renames it over the log; throws, leaving the log as it was, on failure. */

@@ -4,7 +4,7 @@
  * bridge's 503) and accepts nothing, a torn tail is dropped at restart without losing the
  * whole records before it, and a compaction that cannot write keeps the current log.
  */
-import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorResponse, TransientError } from '../../../shared/errors.ts';
@@ -24,8 +24,8 @@ function tmpfs(sizeBytes: number): string {
   return mount.dir;
 }
 
-async function openJournal(dir: string, compactAfterLines?: number): Promise<{ journal: Journal; recovered: StoredMessage[] }> {
-  const journal = new Journal({ dir, compactAfterLines });
+async function openJournal(dir: string, compactAfterLines?: number, reserveBytes?: number): Promise<{ journal: Journal; recovered: StoredMessage[] }> {
+  const journal = new Journal({ dir, compactAfterLines, reserveBytes });
   journals.push(journal);
   const recovered = await journal.open();
   return { journal, recovered };
@@ -115,6 +115,64 @@ describe('local Pub/Sub log on a full disk', () => {
     const ids = recovered.map((m) => m.id);
     for (const id of [...live, later.id]) expect(ids).toContain(id);
     for (const id of acked) expect(ids).not.toContain(id);
+  });
+
+  it('frees a disk that acked lines filled: the refused write compacts the log, and the next publish is accepted without a restart', async () => {
+    const dir = tmpfs(256 * 1024);
+    // The default compaction threshold (100,000 lines) is never reached on this disk; the
+    // reserve keeps room for the compaction's rewrite.
+    const { journal } = await openJournal(dir, undefined, 16 * 1024);
+    let refused: unknown;
+    const delivered: string[] = [];
+    for (let i = 0; i < 1_000 && refused === undefined; i++) {
+      const m = message(journal, 3_001);
+      try {
+        await journal.append(m);
+        journal.ack(m.id, 'telemetry-ingest');
+        delivered.push(m.id);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused).toBeInstanceOf(TransientError);
+    expect(delivered.length).toBeGreaterThan(50);
+    expect(journal.stats.compactions, JSON.stringify(journal.stats)).toBeGreaterThan(0);
+    const later = message(journal, 3_001);
+    await journal.append(later);
+    const { recovered } = await openJournal(dir, undefined, 16 * 1024);
+    expect(recovered.map((m) => m.id)).toEqual([later.id]);
+    expect(existsSync(join(dir, 'compaction.reserve'))).toBe(true);
+  });
+
+  it('keeps its reserve through a disk filled by something else, then frees a disk filled by acked lines, twice', async () => {
+    const dir = tmpfs(256 * 1024);
+    const { journal } = await openJournal(dir, undefined, 16 * 1024);
+    /** Publishes and acks until the disk refuses; then one more publish must be accepted. */
+    const fillWithAckedLines = async () => {
+      let refusals = 0;
+      for (let i = 0; i < 1_000 && refusals === 0; i++) {
+        const m = message(journal, 3_001);
+        await journal.append(m).then(
+          () => journal.ack(m.id, 'telemetry-ingest'),
+          () => (refusals += 1),
+        );
+      }
+      expect(refusals).toBe(1);
+      await journal.append(message(journal, 3_001));
+    };
+    // Something else fills the disk: the refused write's compaction spends the reserve.
+    try {
+      writeFileSync(join(dir, 'filler'), Buffer.alloc(512 * 1024));
+    } catch {
+      // ENOSPC: the disk is full, as intended.
+    }
+    // Larger than the room left in the log's last page.
+    await expect(journal.append(message(journal, 5_003))).rejects.toBeInstanceOf(TransientError);
+    rmSync(join(dir, 'filler'));
+    await journal.append(message(journal, 10));
+    await fillWithAckedLines();
+    await fillWithAckedLines();
+    expect(existsSync(join(dir, 'compaction.reserve'))).toBe(true);
   });
 
   it('drops a torn or corrupt tail at start-up, keeps every whole record before it, and appends after them', async () => {
