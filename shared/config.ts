@@ -175,12 +175,13 @@ function stackPorts(env: Env): StackPorts {
 
 const topic = (env: Env, name: string, fallback: string): string => matching(env, name, TOPIC, TOPIC_RULE)?.trim() ?? fallback;
 
+/** The outbound proxy variables Google's clients read, in both spellings. */
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
+
 /**
  * Every setting, parsed and checked at start-up: the one place that reads the environment
  * (process.env unless given). A bad value throws an error naming the variable.
  */
-const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
-
 export function loadConfig(env: Env = process.env): Config {
   // pgQueryMs adds 2 s to it, and must still be a timer's delay.
   const pgStatementMs = durationMs(env, 'PG_STATEMENT_TIMEOUT_MS', 10_000, MAX_TIMER_MS - 2_000);
