@@ -4,7 +4,8 @@
  * generated one is kept under DATA_DIR (0600), shown on the first start only, and the same
  * after a restart. A function run alone listens on every interface unless HOST is set.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
@@ -104,11 +105,50 @@ describe('HOST and kept secrets', () => {
   });
 
   it('generates a secret once and keeps it for every later caller, concurrent ones included', async () => {
-    const dir = makeScratchDir('secrets-');
-    const first = await Promise.all([keepOrGenerateSecret(dir, 'read-token'), keepOrGenerateSecret(dir, 'read-token')]);
-    expect(first[0].value).toBe(first[1].value);
-    expect(first.filter((s) => s.generated)).toHaveLength(1);
-    const again = await keepOrGenerateSecret(dir, 'read-token');
-    expect(again).toEqual({ value: first[0].value, generated: false, path: join(dir, 'secrets', 'read-token') });
+    for (let round = 0; round < 40; round++) {
+      const dir = makeScratchDir('secrets-');
+      const first = await Promise.all(Array.from({ length: 8 }, () => keepOrGenerateSecret(dir, 'read-token')));
+      expect(new Set(first.map((s) => s.value)).size).toBe(1);
+      expect(first.filter((s) => s.generated)).toHaveLength(1);
+      const again = await keepOrGenerateSecret(dir, 'read-token');
+      expect(again).toEqual({ value: first[0]?.value, generated: false, path: join(dir, 'secrets', 'read-token') });
+      expect(readdirSync(join(dir, 'secrets'))).toEqual(['read-token']);
+      expect(statSync(again.path).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it('never lets another process see the secret file before its secret is in it', async () => {
+    // A loser of the race once read the winner's file between its creation and its write and
+    // found it empty (one CI run in twenty). Another process reads the path in a tight loop
+    // while the secret is generated, removed and generated again.
+    const dir = makeScratchDir('secrets-watched-');
+    const path = join(dir, 'secrets', 'admin-token');
+    const stop = join(dir, 'stop');
+    const watcher = spawn(process.execPath, ['-e', WATCH_FOR_EMPTY, path, stop], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let report = '';
+    watcher.stdout.on('data', (chunk: Buffer) => (report += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => watcher.on('exit', resolve));
+    await new Promise((resolve) => watcher.stdout.once('data', resolve));
+    for (let round = 0; round < 300; round++) {
+      await keepOrGenerateSecret(dir, 'admin-token');
+      rmSync(path);
+    }
+    writeFileSync(stop, '');
+    expect(await exited).toBe(0);
+    const { empty, whole } = JSON.parse(report.trim()) as { empty: number; whole: number };
+    expect(whole).toBeGreaterThan(0);
+    expect(empty).toBe(0);
   });
 });
+
+/** Reads argv[1] until argv[2] exists; prints how often it found the file empty and whole. */
+const WATCH_FOR_EMPTY = `
+const fs = require('node:fs');
+const [path, stop] = process.argv.slice(1);
+let empty = 0, whole = 0;
+process.stdout.write(' ');
+while (!fs.existsSync(stop)) {
+  try { fs.readFileSync(path, 'utf8') === '' ? empty++ : whole++; } catch {}
+}
+process.stdout.write(JSON.stringify({ empty, whole }));
+`;

@@ -4,7 +4,7 @@
  * same at every later start, so that scripts and bookmarks keep working across restarts.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface KeptSecret {
@@ -29,16 +29,27 @@ export async function keepOrGenerateSecret(dataDir: string, name: string): Promi
   const existing = await readSecret(path);
   if (existing !== undefined) return { value: existing, generated: false, path };
   const value = randomBytes(24).toString('base64url');
+  // Written whole under a name of its own, then linked into place: link() never replaces a
+  // file, so of two processes starting at once exactly one wins, and the loser never reads a
+  // file the winner has created but not yet written.
+  const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  const file = await open(draft, 'wx', 0o600);
   try {
-    // 'wx': never overwrite one another process wrote first.
-    await writeFile(path, `${value}\n`, { mode: 0o600, flag: 'wx' });
+    await file.writeFile(`${value}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await link(draft, path);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     const raced = await readSecret(path);
     if (raced === undefined) throw new Error(`${path} exists but holds no secret; delete it to generate a new one`, { cause: error });
     return { value: raced, generated: false, path };
+  } finally {
+    await unlink(draft);
   }
-  await chmod(path, 0o600);
   return { value, generated: true, path };
 }
 
