@@ -11,8 +11,17 @@ export interface QueryResult<R> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Names the statement so that PostgreSQL parses and plans it once per connection instead of
+   * at every call (a prepared statement): for a hot statement whose text never changes. One
+   * name, one text. PGlite ignores it.
+   */
+  name?: string;
+}
+
 export interface Sql {
-  query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<QueryResult<R>>;
+  query<R = Record<string, unknown>>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>>;
   /** Several statements, no parameters (migrations). */
   exec(text: string): Promise<void>;
 }

@@ -13,7 +13,7 @@
 import pg from 'pg';
 import type { Config } from '../config.ts';
 import { withDeadline } from '../deadline.ts';
-import type { Database, QueryResult, Sql } from './database.ts';
+import type { Database, QueryOptions, QueryResult, Sql } from './database.ts';
 
 // int8 (counts, identities) as JS numbers: the values here stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
@@ -73,8 +73,8 @@ class PostgresDatabase implements Database {
     this.closeConnector = closeConnector;
   }
 
-  async query<R>(text: string, params?: unknown[]): Promise<QueryResult<R>> {
-    const result = await this.pool.query(text, params);
+  async query<R>(text: string, params?: unknown[], options?: QueryOptions): Promise<QueryResult<R>> {
+    const result = await this.pool.query({ text, values: params, name: options?.name });
     return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
   }
 
@@ -84,8 +84,8 @@ class PostgresDatabase implements Database {
     try {
       await client.query('BEGIN');
       const tx: Sql = {
-        query: async <R>(text: string, params?: unknown[]) => {
-          const r = await client.query(text, params);
+        query: async <R>(text: string, params?: unknown[], options?: QueryOptions) => {
+          const r = await client.query({ text, values: params, name: options?.name });
           return { rows: r.rows as R[], rowCount: r.rowCount ?? 0 };
         },
         exec: async (text: string) => {

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config.ts';
 import { loadConfig } from '../config.ts';
-import type { Database, Sql } from '../db/database.ts';
+import type { Database, QueryOptions, Sql } from '../db/database.ts';
 import { DependencyHealth } from '../deadline.ts';
 import type { Logger } from '../log.ts';
 import { createLogger } from '../log.ts';
@@ -75,7 +75,7 @@ async function defaultWarehouse(config: Config, logger: Logger): Promise<Warehou
 function observeDatabase(db: Database, health: DependencyHealth): Database {
   return {
     kind: db.kind,
-    query: <R>(text: string, params?: unknown[]) => health.observe('database', db.query<R>(text, params)),
+    query: <R>(text: string, params?: unknown[], options?: QueryOptions) => health.observe('database', db.query<R>(text, params, options)),
     exec: (text: string) => health.observe('database', db.exec(text)),
     transaction: <T>(fn: (tx: Sql) => Promise<T>) => health.observe('database', db.transaction<T>(fn)),
     close: () => db.close(),

@@ -5,7 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReadings, type NewReading } from '../../../functions/ingest/readings-store.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/kit.ts';
+import { runMaintenance } from '../../../shared/lifecycle/maintain.ts';
+import { openPostgres } from '../../../shared/db/postgres.ts';
+import { captureLogs, createTestDatabase, testConfig, type TestDatabase } from '../../support/kit.ts';
 
 let tdb: TestDatabase;
 beforeAll(async () => {
@@ -93,5 +95,42 @@ describe('writeReadings', () => {
     expect(rows[0]?.last_metrics).toEqual({ temperature: 2 });
     const { rows: counted } = await tdb.db.query<{ n: number }>("SELECT count(*)::int AS n FROM readings WHERE device_id = 'store-dev'");
     expect(rows[0]?.readings_total).toBe(counted[0]?.n);
+  });
+});
+
+describe('writeReadings as a prepared statement', () => {
+  it('is prepared once on its connection and keeps working while maintain and migrations change the table under it', async () => {
+    // One connection, so every write below runs on the connection that prepared the statement.
+    const db = await openPostgres(testConfig({ DATABASE_URL: tdb.url, PG_POOL_MAX: '1' }));
+    try {
+      const day = 24 * 60 * 60 * 1000;
+      const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+      const at = (days: number, n: number) => reading(9_000 + n, { reading_id: `prepared-${n}`, event_ts: new Date(today + days * day + n) });
+      expect(await writeReadings(db, [at(0, 1)])).toBe(1);
+      const prepared = await db.query<{ name: string }>('SELECT name FROM pg_prepared_statements');
+      expect(prepared.rows.map((r) => r.name)).toEqual(['ingest_write_readings']);
+
+      // A day far ahead lands in the default partition; maintain then gives it a partition of
+      // its own and drops partitions past retention, all while the plan is cached.
+      expect(await writeReadings(db, [at(20, 2)])).toBe(1);
+      await runMaintenance(db, { readingsRetentionDays: 1, rejectedRetentionDays: 30, logger: captureLogs().logger, now: new Date(today + 19 * day) });
+      expect(await writeReadings(db, [at(20, 3)])).toBe(1);
+      await db.exec('ALTER TABLE readings ADD COLUMN prepared_probe text');
+      expect(await writeReadings(db, [at(20, 5)])).toBe(1);
+      await db.exec('ALTER TABLE readings DROP COLUMN prepared_probe');
+
+      const { rows } = await db.query<{ id: string; partition: string }>(
+        "SELECT reading_id AS id, tableoid::regclass::text AS partition FROM readings WHERE reading_id LIKE 'prepared-%' ORDER BY 1",
+      );
+      const ahead = `readings_p${new Date(today + 20 * day).toISOString().slice(0, 10).replaceAll('-', '')}`;
+      // prepared-1 was past retention (maintain's "now" is 19 days ahead), its partition dropped.
+      expect(rows).toEqual([
+        { id: 'prepared-2', partition: ahead },
+        { id: 'prepared-3', partition: ahead },
+        { id: 'prepared-5', partition: ahead },
+      ]);
+    } finally {
+      await db.close();
+    }
   });
 });
