@@ -128,12 +128,16 @@ describe('HOST and kept secrets', () => {
     let report = '';
     watcher.stdout.on('data', (chunk: Buffer) => (report += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => watcher.on('exit', resolve));
-    await new Promise((resolve) => watcher.stdout.once('data', resolve));
-    for (let round = 0; round < 300; round++) {
-      await keepOrGenerateSecret(dir, 'admin-token');
-      rmSync(path);
+    try {
+      // The watcher writes a space once it is reading; an early exit ends the wait too.
+      await Promise.race([new Promise((resolve) => watcher.stdout.once('data', resolve)), exited]);
+      for (let round = 0; round < 300; round++) {
+        await keepOrGenerateSecret(dir, 'admin-token');
+        rmSync(path);
+      }
+    } finally {
+      writeFileSync(stop, '');
     }
-    writeFileSync(stop, '');
     expect(await exited).toBe(0);
     const { empty, whole } = JSON.parse(report.trim()) as { empty: number; whole: number };
     expect(whole).toBeGreaterThan(0);

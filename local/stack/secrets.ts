@@ -4,7 +4,8 @@
  * same at every later start, so that scripts and bookmarks keep working across restarts.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface KeptSecret {
@@ -33,24 +34,46 @@ export async function keepOrGenerateSecret(dataDir: string, name: string): Promi
   // file, so of two processes starting at once exactly one wins, and the loser never reads a
   // file the winner has created but not yet written.
   const draft = `${path}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  const file = await open(draft, 'wx', 0o600);
   try {
-    await file.writeFile(`${value}\n`);
-    await file.sync();
+    const file = await open(draft, 'wx', 0o600);
+    try {
+      await file.writeFile(`${value}\n`);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    if (!(await linkUnlessTaken(draft, path))) {
+      const raced = await readSecret(path);
+      if (raced === undefined) throw new Error(`${path} exists but holds no secret; delete it to generate a new one`);
+      return { value: raced, generated: false, path };
+    }
   } finally {
-    await file.close();
-  }
-  try {
-    await link(draft, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const raced = await readSecret(path);
-    if (raced === undefined) throw new Error(`${path} exists but holds no secret; delete it to generate a new one`, { cause: error });
-    return { value: raced, generated: false, path };
-  } finally {
-    await unlink(draft);
+    await unlink(draft).catch(() => {});
   }
   return { value, generated: true, path };
+}
+
+/**
+ * Links `draft` to `path`; false when `path` exists already. On a filesystem without hard
+ * links (FAT, some network and FUSE mounts) it copies with an exclusive create instead, which
+ * leaves a moment in which a racing process could find the file still empty.
+ */
+async function linkUnlessTaken(draft: string, path: string): Promise<boolean> {
+  try {
+    await link(draft, path);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw error;
+  }
+  try {
+    await copyFile(draft, path, constants.COPYFILE_EXCL);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  }
 }
 
 async function readSecret(path: string): Promise<string | undefined> {

@@ -55,6 +55,10 @@ export function isTransientDbError(error: unknown): boolean {
     // A row routed to the default partition while maintain attaches its day's partition
     // (docs/lifecycle.md): the retry routes it to the new partition.
     if (code === '23514' && /partition/.test(error.message)) return true;
+    // A named statement the server connection does not hold (26000) or holds already (42P05):
+    // a pooler in transaction mode between the driver and PostgreSQL (docs/deploy.md). Nothing
+    // is wrong with the rows, so they are redelivered rather than rejected as bad data.
+    if (code === '26000' || code === '42P05') return true;
     if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE_CLASSES.has(code.slice(0, 2));
   }
   return /terminat|Connection|connect|timeout|closed|not queryable/i.test(error.message);

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeReadings, type NewReading } from '../../../functions/ingest/readings-store.ts';
 import { runMaintenance } from '../../../shared/lifecycle/maintain.ts';
 import { openPostgres } from '../../../shared/db/postgres.ts';
+import { classifyDbError } from '../../../shared/db/database.ts';
+import { TransientError } from '../../../shared/errors.ts';
 import { captureLogs, createTestDatabase, testConfig, type TestDatabase } from '../../support/kit.ts';
 
 let tdb: TestDatabase;
@@ -118,6 +120,12 @@ describe('writeReadings as a prepared statement', () => {
       await db.exec('ALTER TABLE readings ADD COLUMN prepared_probe text');
       expect(await writeReadings(db, [at(20, 5)])).toBe(1);
       await db.exec('ALTER TABLE readings DROP COLUMN prepared_probe');
+      // What a pooler in transaction mode does: the server connection no longer holds the
+      // statement the driver prepared. The rows are not at fault, so the error is transient.
+      await db.exec('DEALLOCATE ingest_write_readings');
+      const lost = await writeReadings(db, [at(20, 6)]).catch((error: unknown) => error);
+      expect(lost).toMatchObject({ code: '26000' });
+      expect(classifyDbError(lost, 'readings')).toBeInstanceOf(TransientError);
 
       const { rows } = await db.query<{ id: string; partition: string }>(
         "SELECT reading_id AS id, tableoid::regclass::text AS partition FROM readings WHERE reading_id LIKE 'prepared-%' ORDER BY 1",
