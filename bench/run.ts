@@ -44,7 +44,7 @@ const BENCHMARKS: Benchmark[] = [
     byDefault: true,
     run: (quick) => runIngestBench({ seconds: quick ? 4 : 8, rounds: quick ? 1 : 3, connections: 400, curve: quick ? [] : [100, 200] }),
   },
-  { name: 'end-to-end', byDefault: true, run: (quick) => runEndToEndBench({ rate: 1000, seconds: quick ? 8 : 30, devices: 20 }) },
+  { name: 'end-to-end', byDefault: true, run: (quick) => runEndToEndBench({ rate: 1000, seconds: quick ? 8 : 30, warmupSeconds: 2, devices: 20 }) },
   { name: 'stack', byDefault: true, run: (quick) => runStackBench({ rate: 6_000, seconds: quick ? 15 : 60, devices: 1_000, concurrency: 256 }) },
   { name: 'cold-start', byDefault: true, run: (quick) => runColdStartBench({ runs: quick ? 3 : 9 }) },
   { name: 'memory', byDefault: true, run: (quick) => runMemoryBench({ rounds: quick ? 1 : 3, loadSeconds: quick ? 5 : 20 }) },
