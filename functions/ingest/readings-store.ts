@@ -48,8 +48,8 @@ export async function writeReadings(sql: Sql, rows: NewReading[]): Promise<numbe
     // The batch as one JSON document (a row's keys are the columns'; dates serialise as RFC 3339):
     // one native JSON.stringify instead of eight arrays escaped element by element by the driver.
     [jsonForPostgres(rows)],
-    // Parsed and planned once per connection: PostgreSQL spent ~14 % less CPU a reading (50
-    // against 43 µs, five interleaved benchmark rounds, docs/performance.md).
+    // Parsed and planned once per connection: PostgreSQL spent ~14 % less CPU a reading (43
+    // against 50 µs, five interleaved benchmark rounds, docs/performance.md).
     { name: 'ingest_write_readings' },
   );
   return result.rows[0]?.stored ?? 0;
