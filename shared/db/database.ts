@@ -57,7 +57,8 @@ export function isTransientDbError(error: unknown): boolean {
     if (code === '23514' && /partition/.test(error.message)) return true;
     // A named statement the server connection does not hold (26000) or holds already (42P05):
     // a pooler in transaction mode between the driver and PostgreSQL (docs/deploy.md). Nothing
-    // is wrong with the rows, so they are redelivered rather than rejected as bad data.
+    // is wrong with the rows, so they are redelivered rather than rejected as bad data; the pool
+    // drops the connection whose query failed, and the retry prepares the statement afresh.
     if (code === '26000' || code === '42P05') return true;
     if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE_CLASSES.has(code.slice(0, 2));
   }

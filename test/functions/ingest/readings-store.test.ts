@@ -126,6 +126,9 @@ describe('writeReadings as a prepared statement', () => {
       const lost = await writeReadings(db, [at(20, 6)]).catch((error: unknown) => error);
       expect(lost).toMatchObject({ code: '26000' });
       expect(classifyDbError(lost, 'readings')).toBeInstanceOf(TransientError);
+      // Transient indeed: the pool drops a connection whose query failed, and the retry
+      // prepares the statement afresh on a new one.
+      expect(await writeReadings(db, [at(20, 7)])).toBe(1);
 
       const { rows } = await db.query<{ id: string; partition: string }>(
         "SELECT reading_id AS id, tableoid::regclass::text AS partition FROM readings WHERE reading_id LIKE 'prepared-%' ORDER BY 1",
@@ -136,6 +139,7 @@ describe('writeReadings as a prepared statement', () => {
         { id: 'prepared-2', partition: ahead },
         { id: 'prepared-3', partition: ahead },
         { id: 'prepared-5', partition: ahead },
+        { id: 'prepared-7', partition: ahead },
       ]);
     } finally {
       await db.close();
