@@ -106,8 +106,10 @@ const LABELS: Record<string, string> = {
   storedP50Ms: 'POST → row p50 ms',
   storedP99Ms: 'POST → row p99 ms',
   drainSeconds: 'drain s',
+  sentPerSec: 'sent/s',
   acceptedPerSec: 'accepted/s',
   stackCpuUsPerReading: 'stack CPU µs / reading',
+  mainThreadCpuUsPerReading: 'main thread CPU µs / reading',
   simulatorCpuUsPerReading: 'simulator CPU µs / reading',
   connections: 'connections',
 };
