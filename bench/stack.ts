@@ -15,11 +15,12 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runQueryScript, stackEnv, startStackProcess } from '../test/support/stack-process.ts';
 import { waitFor } from '../test/support/net.ts';
 import { createBenchDatabase } from './lib/database.ts';
+import { readCommandCpuMs, readMachineCpuMs } from './lib/cpu.ts';
 import { startServer } from './lib/processes.ts';
 import { describeMachine, writeResult } from './lib/report.ts';
 import { GAP_PROBABILITY } from '../scripts/simulate/devices.ts';
@@ -99,6 +100,7 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
       cpuSeconds(stackPid, 'main thread'),
       cpuSeconds('self', 'children'),
     ];
+    const [postgresCpuBefore, machineBefore] = [await readCommandCpuMs('postgres'), await readMachineCpuMs()];
     const sim = await runSimulator(dataDir, options);
     const simulatorCpu = cpuSeconds('self', 'children') - childCpuBefore;
     const loadEnded = performance.now();
@@ -110,6 +112,10 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
     }).catch(() => undefined);
     const drainSeconds = (performance.now() - loadEnded) / 1000;
     const stackCpu = cpuSeconds(stackPid, 'own') - stackCpuBefore;
+    const postgresCpuUs = (((await readCommandCpuMs('postgres')) - postgresCpuBefore) * 1000) / sim.acceptedReadings;
+    const machineAfter = await readMachineCpuMs();
+    // Busy share of every core over load and drain, in cores: how near the machine came to its 2.
+    const machineBusyCores = ((machineAfter.busyMs - machineBefore.busyMs) / (machineAfter.totalMs - machineBefore.totalMs)) * availableParallelism();
     const mainThreadCpuUs = ((cpuSeconds(stackPid, 'main thread') - mainThreadCpuBefore) * 1e6) / sim.acceptedReadings;
     const stored = await counted();
     // Late readings are sent with a timestamp minutes old on purpose: not a delay of ours.
@@ -151,6 +157,8 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
             stackCpuUsPerReading: (stackCpu * 1e6) / sim.acceptedReadings,
             mainThreadCpuUsPerReading: mainThreadCpuUs,
             simulatorCpuUsPerReading: (simulatorCpu * 1e6) / sim.acceptedReadings,
+            postgresCpuUsPerReading: postgresCpuUs,
+            machineBusyCores,
             lost: Math.max(lostPg, lostWarehouse),
             non2xx: sim.refused,
           },
@@ -191,6 +199,7 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
         `${sim.requests} requests sent in ${sim.seconds.toFixed(1)} s, ${sim.acceptedRequests} accepted (${sim.acceptedReadings} readings), ${sim.refused} refused; all stored ${drainSeconds.toFixed(1)} s after the load ended.`,
         `The simulator is asked for ${offeredRate(options.rate)} readings/s: it skips ${GAP_PROBABILITY * 100} % of its ticks as device gaps, and the rest is ${options.rate} a second when nothing saturates. A simulator that falls behind sends fewer (sent/s).`,
         `The stack's main thread (its one event loop: bridge, Pub/Sub delivery and ingest's request handling) used ${Math.round(mainThreadCpuUs)} µs of CPU a reading, so it cannot pass ${Math.round(1e6 / mainThreadCpuUs)} readings/s however idle the machine; the rest of the stack's CPU is in libuv's, V8's and DuckDB's own threads.`,
+        `CPU a reading, everything on the machine: ${Math.round((stackCpu * 1e6) / sim.acceptedReadings)} µs the stack, ${Math.round((simulatorCpu * 1e6) / sim.acceptedReadings)} the simulator, ${Math.round(postgresCpuUs)} PostgreSQL (every postgres process, from /proc). At ${options.rate.toLocaleString('en')} readings/s that is ${((options.rate * ((stackCpu * 1e6) / sim.acceptedReadings + (simulatorCpu * 1e6) / sim.acceptedReadings + postgresCpuUs)) / 1e6).toFixed(2)} cores of this machine's ${availableParallelism()}; during the run it was busy ${machineBusyCores.toFixed(2)}.`,
         floorKeptUp(floor)
           ? `The floor kept up with the load (it stored what was sent, ${Math.round(floor.requests / floor.seconds)} a second): its own ceiling on this machine is higher, and the stack's ratio to it only a lower bound.`
           : 'The floor fell behind the load: its rate is the most two bare HTTP hops in one process reach here, and no stack run as one process, as npm start runs it, can pass it on this machine.',

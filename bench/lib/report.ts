@@ -111,6 +111,8 @@ const LABELS: Record<string, string> = {
   stackCpuUsPerReading: 'stack CPU µs / reading',
   mainThreadCpuUsPerReading: 'main thread CPU µs / reading',
   simulatorCpuUsPerReading: 'simulator CPU µs / reading',
+  postgresCpuUsPerReading: 'PostgreSQL CPU µs / reading',
+  machineBusyCores: 'machine busy, cores',
   connections: 'connections',
 };
 
