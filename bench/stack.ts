@@ -86,7 +86,7 @@ interface SimulatorFigures {
 export async function runStackBench(options: StackBenchOptions): Promise<void> {
   const floor = await runFloor(options);
   console.log(
-    `floor (two bare HTTP hops): ${Math.round(floor.readingsPerSec)} readings/s pushed on (accepted ÷ (load + drain)), p99 ${floor.p99Ms} ms, ${Math.round(floor.serverCpuUs)} + ${Math.round(floor.simulatorCpuUs)} µs CPU a reading`,
+    `floor (one bare HTTP hop and an in-process hand-over): ${Math.round(floor.readingsPerSec)} readings/s pushed on (accepted ÷ (load + drain)), p99 ${floor.p99Ms} ms, ${Math.round(floor.serverCpuUs)} + ${Math.round(floor.simulatorCpuUs)} µs CPU a reading`,
   );
   const database = await createBenchDatabase('stack');
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-stack-'));
@@ -164,7 +164,7 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
           },
         },
         {
-          subject: 'floor: the same simulator against two bare HTTP hops in one process (bench/servers/relay-floor.ts)',
+          subject: 'floor: the same simulator against one bare HTTP hop and an in-process hand-over (bench/servers/relay-floor.ts)',
           role: 'diagnostic',
           figures: {
             readingsPerSec: floor.readingsPerSec,
@@ -202,9 +202,9 @@ export async function runStackBench(options: StackBenchOptions): Promise<void> {
         `CPU a reading, everything on the machine: ${Math.round((stackCpu * 1e6) / sim.acceptedReadings)} µs the stack, ${Math.round((simulatorCpu * 1e6) / sim.acceptedReadings)} the simulator, ${Math.round(postgresCpuUs)} PostgreSQL (every postgres process, from /proc). At ${options.rate.toLocaleString('en')} readings/s that is ${((options.rate * ((stackCpu * 1e6) / sim.acceptedReadings + (simulatorCpu * 1e6) / sim.acceptedReadings + postgresCpuUs)) / 1e6).toFixed(2)} cores of this machine's ${availableParallelism()}; during the run it was busy ${machineBusyCores.toFixed(2)}.`,
         floorKeptUp(floor)
           ? `The floor kept up with the load (it stored what was sent, ${Math.round(floor.requests / floor.seconds)} a second): its own ceiling on this machine is higher, and the stack's ratio to it only a lower bound.`
-          : 'The floor fell behind the load: its rate is the most two bare HTTP hops in one process reach here, and no stack run as one process, as npm start runs it, can pass it on this machine.',
+          : 'The floor fell behind the load: its rate is the most one bare HTTP hop and an in-process hand-over reach here, and no stack run as one process, as npm start runs it, can pass it on this machine.',
         'CPU µs per reading: user + system time of the stack process (load and drain) and of the simulator (registration included), from /proc; steadier than rates while the machine is shared.',
-        'The floor row runs the same simulator, same options, against a process that only makes the two HTTP hops a reading takes in the stack (device → bridge → push to ingest) and stores nothing, its rate counted as for the stack (accepted ÷ (load + drain until every push is answered)).',
+        'The floor row runs the same simulator, same options, against a process that only does what a reading takes in the stack at the least (the HTTP hop device → bridge, then the push body built and handed over in process, as the local Pub/Sub hands it to ingest) and stores nothing, its rate counted as for the stack (accepted ÷ (load + drain until every push is answered)).',
         'storedP50Ms/storedP99Ms: POST → PostgreSQL row (`ingested_at − ts`) for the readings sent with the current time.',
       ],
     });
@@ -222,7 +222,7 @@ function floorKeptUp(floor: SimulatorFigures & { readingsPerSec: number }): bool
 }
 
 /**
- * The simulator against bench/servers/relay-floor.ts: what two bare HTTP hops a reading reach
+ * The simulator against bench/servers/relay-floor.ts: what one bare HTTP hop and an in-process hand-over reach
  * here in one process (one event loop, as the stack), counted once every push is answered.
  */
 async function runFloor(

@@ -44,6 +44,13 @@ describe('npm start with simulate and query', () => {
     expect(run.code).toBe(0);
     const styles = await runQueryScript(dataDir, "SELECT count(DISTINCT device_id) AS devices FROM measurements WHERE device_id LIKE 'sim-%'");
     expect(Number(styles[0]?.devices)).toBe(8);
+    // The stack's own ingest took every push in process: none went over loopback HTTP.
+    const stats = (await (
+      await fetch(`${stack.state.internalUrl}/internal/stats`, { headers: { authorization: `Bearer ${stack.state.adminToken}` } })
+    ).json()) as { acked: number; nacked: number; inFlight: number; handedOver: number };
+    expect(stats.acked).toBeGreaterThan(0);
+    // Every attempt so far, answered or still running, was a hand-over.
+    expect(stats.handedOver).toBe(stats.acked + stats.nacked + stats.inFlight);
   }, 60_000);
 
   it('refuses a bad flag with the reason and the usage', async () => {

@@ -1,18 +1,16 @@
 /**
- * The local stack's floor: the same two HTTP hops per reading as `npm start` (device → bridge,
- * bridge's Pub/Sub → ingest, in one process, keep-alive connections), doing no other work. The
- * bridge side reads the body, JSON-parses it and answers 202; then it pushes a wrapped Pub/Sub
- * message to the ingest side over node:http, which reads and JSON-parses it and answers 204.
- * Answers the simulator's `POST /v1/devices:batchCreate` so that `npm run simulate` runs
- * against it unchanged. No authentication, no validation, no journal, no stores: whatever rate
- * this reaches is the most a stack run as one process, as `npm start` runs it, could reach on
- * the same machine. `GET /stats` answers `{"acked": n}`: the pushes ingest's side has answered.
+ * The local stack's floor: what a reading costs in `npm start` at the least, in one process and
+ * doing no other work. Its one HTTP hop (device → bridge) reads the body, JSON-parses it and
+ * answers 202; then the reading is pushed on as the stack's in-process Pub/Sub hands a push to
+ * ingest (local/pubsub/deliver.ts): a wrapped Pub/Sub push body built, copied into a buffer and
+ * JSON-parsed on the receiving side, on a later turn of the event loop. Answers the simulator's
+ * `POST /v1/devices:batchCreate` so that `npm run simulate` runs against it unchanged. No
+ * authentication, no validation, no journal, no stores: whatever rate this reaches is the most
+ * a stack run as one process, as `npm start` runs it, could reach on the same machine.
+ * `GET /stats` answers `{"acked": n}`: the pushes the receiving side has taken.
  * Run: `PORT=n node bench/servers/relay-floor.ts`.
  */
-import { Agent, createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-
-const agent = new Agent({ keepAlive: true, maxSockets: 400, maxFreeSockets: 400 });
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
 function readJson(req: IncomingMessage, then: (value: unknown) => void): void {
   const chunks: Buffer[] = [];
@@ -26,59 +24,23 @@ function answer(res: ServerResponse, status: number, body?: unknown): void {
   res.end(text);
 }
 
-const ingest = createServer((req, res) => readJson(req, () => answer(res, 204)));
-ingest.listen(0, '127.0.0.1');
-await new Promise((resolve) => ingest.once('listening', resolve));
-const ingestPort = (ingest.address() as AddressInfo).port;
-
 let messages = 0;
 let acked = 0;
-function push(data: string, deviceId: string): void {
-  const [id, at] = [String(++messages), new Date().toISOString()];
-  send(
-    JSON.stringify({
-      // Both spellings of each field, as Pub/Sub's push (and the local stack's) sends them.
-      message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: id, message_id: id, publishTime: at, publish_time: at },
-      subscription: 'projects/local/subscriptions/ingest',
-    }),
-  );
+
+/** The receiving side of a push: the body parsed, as ingest's envelope parser starts. */
+function receive(body: Buffer): void {
+  const push = JSON.parse(body.toString('utf8')) as { message?: { data?: string } };
+  if (typeof push.message?.data === 'string') acked += 1;
 }
 
-/**
- * Posts one push; a push that fails (a kept-alive connection the other side closed as it was
- * reused) goes again, as the stack's push delivery retries, so every accepted reading is answered.
- */
-function send(body: string): void {
-  let settled = false;
-  const again = () => {
-    if (settled) return;
-    settled = true;
-    setTimeout(() => send(body), 10);
-  };
-  const req = request(
-    {
-      host: '127.0.0.1',
-      port: ingestPort,
-      path: '/',
-      method: 'POST',
-      agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
-    },
-    (res) => {
-      res.resume();
-      res.once('end', () => {
-        if (res.statusCode !== 204) return again();
-        settled = true;
-        acked += 1;
-      });
-      // An answer cut off midway ends without 'end': the push goes again.
-      res.once('close', () => {
-        if (!res.complete) again();
-      });
-    },
-  );
-  req.on('error', again);
-  req.end(body);
+function push(data: string, deviceId: string): void {
+  const [id, at] = [String(++messages), new Date().toISOString()];
+  const body = JSON.stringify({
+    // Both spellings of each field, as Pub/Sub's push (and the local stack's) sends them.
+    message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: id, message_id: id, publishTime: at, publish_time: at },
+    subscription: 'projects/local/subscriptions/ingest',
+  });
+  setImmediate(receive, Buffer.from(body));
 }
 
 createServer((req, res) => {

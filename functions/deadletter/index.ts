@@ -7,7 +7,7 @@
  * @see https://cloud.google.com/pubsub/docs/handling-failures#dead_letter_topic
  */
 import { classifyDbError } from '../../shared/db/database.ts';
-import { createPushListener } from '../../shared/runtime/push-function.ts';
+import { createPushFunction } from '../../shared/runtime/push-function.ts';
 import type { ReceivedMessage } from '../../shared/pubsub/push-envelope.ts';
 import { payloadText, recordRejections, type Rejection } from '../../shared/rejected.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
@@ -53,6 +53,6 @@ async function storeDeadLetter(platform: Platform, message: ReceivedMessage) {
 export default defineFunction({
   name: 'deadletter',
   create(platform) {
-    return { listener: createPushListener({ stage: 'deadletter', platform, handle: (message) => storeDeadLetter(platform, message) }) };
+    return createPushFunction({ stage: 'deadletter', platform, handle: (message) => storeDeadLetter(platform, message) });
   },
 });

@@ -4,7 +4,7 @@
  * @see ../../docs/architecture.md
  */
 import { createDeviceDirectory } from './device-directory.ts';
-import { createPushListener } from '../../shared/runtime/push-function.ts';
+import { createPushFunction } from '../../shared/runtime/push-function.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
 import { ingestMessage } from './handle.ts';
 import { createTelemetryWriter } from './writer.ts';
@@ -18,7 +18,7 @@ export default defineFunction({
       writer: createTelemetryWriter(platform),
     };
     return {
-      listener: createPushListener({
+      ...createPushFunction({
         stage: 'ingest',
         platform,
         handle: (message, ctx) => ingestMessage(message, deps, ctx.receivedAt),

@@ -15,13 +15,15 @@ import type { Logger } from '../../shared/log.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { LOCAL_DELIVERY } from '../../shared/pubsub/topology.ts';
 import { Journal, type StoredMessage } from './journal.ts';
-import { backoffMs, buildPushBody, pushMessage } from './deliver.ts';
+import { backoffMs, buildPushBody, handOver, pushMessage, type LocalReceiver } from './deliver.ts';
 
 export interface PushSubscription {
   name: string;
   topic: string;
   /** Unset: messages wait, as on a subscription without a push endpoint, until modifyPushConfig. */
   pushEndpoint?: string;
+  /** The endpoint's handler when it is in this process: pushes are handed to it instead of POSTed (deliver.ts). */
+  receiver?: LocalReceiver;
   deadLetter?: { topic: string; maxDeliveryAttempts: number };
 }
 
@@ -51,6 +53,8 @@ export interface LocalPubsubStats {
   acked: number;
   nacked: number;
   deadLettered: number;
+  /** Deliveries handed to a receiver in this process rather than POSTed (each attempt counts). */
+  handedOver: number;
   inFlight: number;
   /** Messages waiting for delivery or for a retry. */
   backlog: number;
@@ -61,8 +65,12 @@ export interface LocalPubsubStats {
 
 export interface LocalPubsub extends Publisher {
   stats(): LocalPubsubStats;
-  /** Points a subscription at its endpoint (as Pub/Sub's modifyPushConfig); waiting messages go there. */
-  modifyPushConfig(subscription: string, pushEndpoint: string): void;
+  /**
+   * Points a subscription at its endpoint (as Pub/Sub's modifyPushConfig); waiting messages go
+   * there. With a `receiver`, the endpoint's own handler in this process, pushes are handed to it
+   * without HTTP; the endpoint stays what the subscription reports.
+   */
+  modifyPushConfig(subscription: string, pushEndpoint: string, receiver?: LocalReceiver): void;
   /** Stops delivering, lets in-flight pushes finish, writes the log and closes it. */
   close(): Promise<void>;
 }
@@ -90,7 +98,7 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
   const maxBackoff = options.maxBackoffMs ?? LOCAL_DELIVERY.maxBackoffMs;
   const pushTimeout = options.pushTimeoutMs ?? LOCAL_DELIVERY.ackDeadlineSeconds * 1000;
   const log = options.logger.child({ component: 'local-pubsub' });
-  const counters = { published: 0, acked: 0, nacked: 0, deadLettered: 0 };
+  const counters = { published: 0, acked: 0, nacked: 0, deadLettered: 0, handedOver: 0 };
 
   let ready: Delivery[] = [];
   let head = 0;
@@ -133,7 +141,10 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
   async function deliver(delivery: Delivery): Promise<void> {
     const { message, subscription, attempt } = delivery;
     const body = buildPushBody(message, `projects/${options.projectId}/subscriptions/${subscription.name}`, attempt);
-    const outcome = await pushMessage(subscription.pushEndpoint as string, body, pushTimeout);
+    if (subscription.receiver) counters.handedOver += 1;
+    const outcome = subscription.receiver
+      ? await handOver(subscription.receiver, body, pushTimeout)
+      : await pushMessage(subscription.pushEndpoint as string, body, pushTimeout);
     if (outcome.acked) {
       counters.acked += 1;
       journal.ack(message.id, subscription.name);
@@ -213,10 +224,12 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
 
   return {
     publish,
-    modifyPushConfig(name, pushEndpoint) {
+    modifyPushConfig(name, pushEndpoint, receiver) {
       const subscription = byName.get(name);
       if (!subscription) throw new Error(`NOT_FOUND: subscription ${name} does not exist`);
       subscription.pushEndpoint = pushEndpoint;
+      if (receiver) subscription.receiver = receiver;
+      else delete subscription.receiver;
       const waiting = unpushed.get(name) ?? [];
       unpushed.delete(name);
       for (const delivery of waiting) enqueue(delivery);

@@ -115,7 +115,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const urlOf = (name: FunctionName) => (running.get(name) as RunningFunction).url;
     const endpoints: PushEndpoints = { ingest: `${urlOf('ingest')}/`, deadletter: `${urlOf('deadletter')}/` };
     if (localPubsub) {
-      for (const subscription of topology.subscriptions) localPubsub.modifyPushConfig(subscription.name, endpoints[subscription.pushTo]);
+      // The receivers are in this process: pushes are handed to their handlers, not POSTed over loopback.
+      for (const subscription of topology.subscriptions) {
+        localPubsub.modifyPushConfig(subscription.name, endpoints[subscription.pushTo], running.get(subscription.pushTo)?.inProcess);
+      }
     } else {
       emulator = await wireEmulator(config, topology, endpoints);
     }

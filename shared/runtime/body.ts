@@ -13,7 +13,7 @@ export interface BodyOptions {
   gzip?: boolean;
 }
 
-const tooLarge = (limit: number) => new HttpError(413, 'payload_too_large', `body exceeds ${limit} bytes`);
+export const tooLarge = (limit: number): HttpError => new HttpError(413, 'payload_too_large', `body exceeds ${limit} bytes`);
 
 export async function readBody(req: IncomingMessage, options: BodyOptions): Promise<Buffer> {
   const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();

@@ -4,10 +4,16 @@
  */
 import type { RequestListener } from 'node:http';
 import type { HealthStatus } from '../deadline.ts';
+import type { InProcessHandler } from './http.ts';
 import type { Platform } from './platform.ts';
 
 export interface FunctionInstance {
   listener: RequestListener;
+  /**
+   * The same handler for a caller in this process, without HTTP: the local stack's Pub/Sub
+   * hands its pushes to ingest and deadletter this way (docs/architecture.md).
+   */
+  inProcess?: InProcessHandler;
   /** Finishes in-flight work (e.g. pending group-commit batches). Called on SIGTERM. */
   drain?(): Promise<void>;
   /** Whether the function can make progress (e.g. no write stuck past its deadline); /healthz reports it. */

@@ -8,7 +8,7 @@ import { errorResponse } from '../errors.ts';
 import type { LogFields, Logger } from '../log.ts';
 import { traceFields } from '../log.ts';
 import type { BodyOptions } from './body.ts';
-import { readBody } from './body.ts';
+import { readBody, tooLarge } from './body.ts';
 import { logFailure, logRequest } from './access-log.ts';
 
 export interface WireRequest {
@@ -91,6 +91,66 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
     }
   }
   logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
+}
+
+/** A request handed to a function in process, without a socket: what a local caller sends. */
+export interface InProcessRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+export type InProcessHandler = (req: InProcessRequest) => Promise<WireResponse>;
+
+/**
+ * `handler` behind the same admission, body limit, error mapping and access log as
+ * `createListener`'s, for a caller in the same process (the local Pub/Sub pushing to the stack's
+ * own ingest): what it skips is only the socket, the HTTP parsing and the answer's
+ * serialisation. The body arrives whole and unencoded, so only its size is checked.
+ */
+export function createInProcessHandler(handler: WireHandler, options: ListenerOptions): InProcessHandler {
+  return async (req) => {
+    const started = performance.now();
+    let log: Logger | undefined;
+    const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
+    let response: WireResponse;
+    try {
+      await options.admit?.(req);
+      if (req.body.length > options.body.limitBytes) throw tooLarge(options.body.limitBytes);
+      response = await handler(new HandedRequest(req, requestLog));
+    } catch (error) {
+      response = failureResponse(error, options, req.path, requestLog);
+    }
+    logRequest(options.logger, requestLog, { method: req.method, path: req.path, status: response.status, startedAt: started, fields: response.log }, options);
+    return response;
+  };
+}
+
+/** The request a handler sees when it was handed over in process; a class for the reason below. */
+class HandedRequest implements WireRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Buffer;
+  readonly receivedAt = Date.now();
+  readonly #requestLog: () => Logger;
+
+  constructor(req: InProcessRequest, requestLog: () => Logger) {
+    this.method = req.method;
+    this.path = req.path;
+    this.headers = req.headers;
+    this.body = req.body;
+    this.#requestLog = requestLog;
+  }
+
+  get query(): URLSearchParams {
+    return new URLSearchParams();
+  }
+
+  get log(): Logger {
+    return this.#requestLog();
+  }
 }
 
 /**

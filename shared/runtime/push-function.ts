@@ -15,7 +15,16 @@ import type { Logger } from '../log.ts';
 import { classifyDbError } from '../db/database.ts';
 import { payloadText, recordRejections, type Rejection } from '../rejected.ts';
 import type { Platform } from './platform.ts';
-import { createListener, type RequestHead, type WireHandler, type WireRequest, type WireResponse } from './http.ts';
+import {
+  createInProcessHandler,
+  createListener,
+  type InProcessHandler,
+  type ListenerOptions,
+  type RequestHead,
+  type WireHandler,
+  type WireRequest,
+  type WireResponse,
+} from './http.ts';
 import { parsePushRequest, type ReceivedMessage } from '../pubsub/push-envelope.ts';
 
 export interface MessageContext {
@@ -37,12 +46,19 @@ export interface PushHandlerOptions {
   quietSuccess?: boolean;
 }
 
-/** The whole request listener of a Pub/Sub-facing function: body limit, logging, the handler. */
-export function createPushListener(options: PushHandlerOptions): RequestListener {
+/** A Pub/Sub-facing function's two doors: its request listener, and the same handler for a caller in this process. */
+export interface PushFunction {
+  listener: RequestListener;
+  inProcess: InProcessHandler;
+}
+
+/** The whole request listener of a Pub/Sub-facing function (body limit, logging, the handler), and its in-process twin. */
+export function createPushFunction(options: PushHandlerOptions): PushFunction {
   const { logger, config } = options.platform;
   // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
   const verifier = verifierFromConfig(config);
-  return createListener(createPushHandler(options), {
+  const handler = createPushHandler(options);
+  const listenerOptions: ListenerOptions = {
     logger,
     projectId: config.projectId,
     // The token is checked before the body is read: a caller without one cannot make the
@@ -50,7 +66,8 @@ export function createPushListener(options: PushHandlerOptions): RequestListener
     ...(verifier ? { admit: async ({ headers }: RequestHead) => void (await verifier.verify(headers)) } : {}),
     body: { limitBytes: MAX_PUSH_BYTES },
     quietSuccess: options.quietSuccess,
-  });
+  };
+  return { listener: createListener(handler, listenerOptions), inProcess: createInProcessHandler(handler, listenerOptions) };
 }
 
 function createPushHandler(options: PushHandlerOptions): WireHandler {

@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { HealthStatus } from '../deadline.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from './connection-limits.ts';
 import type { FunctionModule } from './function.ts';
+import type { InProcessHandler } from './http.ts';
 import type { Platform } from './platform.ts';
 
 export interface RunningFunction {
@@ -15,6 +16,8 @@ export interface RunningFunction {
   server: Server;
   port: number;
   url: string;
+  /** The function's handler for callers in this process, when it has one (FunctionInstance.inProcess). */
+  inProcess?: InProcessHandler;
   /** Stop accepting, finish in-flight requests and batches. Does not close the platform. */
   stop(): Promise<void>;
 }
@@ -65,6 +68,7 @@ export async function serveFunction(module: FunctionModule, platform: Platform, 
     server,
     port,
     url: `http://${urlHost(options.host ?? '0.0.0.0')}:${port}`,
+    ...(instance.inProcess ? { inProcess: instance.inProcess } : {}),
     async stop() {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,5 +1,5 @@
 /**
- * The in-process Pub/Sub against real HTTP endpoints: delivery in Pub/Sub's wrapped push
+ * The in-process Pub/Sub against real HTTP endpoints, and receivers in the same process: delivery in Pub/Sub's wrapped push
  * format, ack codes, retries with backoff, dead-lettering after 5 attempts, and redelivery of
  * unacked messages by a new instance on the same directory (a crash).
  */
@@ -124,6 +124,54 @@ describe('local Pub/Sub', () => {
     await waitFor(() => pubsub.stats().acked === 1);
     expect(endpoint.received.map((r) => r.body.message.messageId)).toEqual([id]);
     expect(pubsub.stats().backlog).toBe(0);
+  });
+
+  it('hands pushes to a receiver in this process instead of POSTing them, with the same body, retries and acks', async () => {
+    // Nothing listens at this endpoint: a delivery that went over HTTP would never be acked.
+    const endpoint = await startEndpoint(() => 200);
+    await new Promise<void>((r) => endpoint.server.close(() => r()));
+    const { options } = await setup(endpoint);
+    const handed: { body: Received['body']; headers: Record<string, unknown>; path: string }[] = [];
+    const pubsub = await openLocalPubsub({ ...options, subscriptions: [{ name: 'in-process', topic: 'telemetry' }] });
+    cleanups.push(() => pubsub.close());
+    pubsub.modifyPushConfig('in-process', endpoint.url, async (req) => {
+      handed.push({ body: JSON.parse(req.body.toString('utf8')) as Received['body'], headers: { ...req.headers }, path: req.path });
+      return { status: handed.length < 3 ? 503 : 204 };
+    });
+    const id = await pubsub.publish('telemetry', Buffer.from('{"metrics":{"t":1}}'), { deviceId: 'd1' });
+    await waitFor(() => pubsub.stats().acked === 1, { timeoutMs: 5000 });
+    expect(handed.map((h) => h.body.deliveryAttempt)).toEqual([1, 2, 3]);
+    expect(handed[0]).toMatchObject({
+      path: '/',
+      headers: { 'content-type': 'application/json', 'user-agent': 'local-pubsub' },
+      body: { message: { messageId: id, message_id: id, attributes: { deviceId: 'd1' } }, subscription: 'projects/local-project/subscriptions/in-process' },
+    });
+    expect(pubsub.stats()).toMatchObject({ published: 1, acked: 1, nacked: 2, backlog: 0, handedOver: 3 });
+  });
+
+  it('nacks a receiver that does not answer within the push deadline, or throws, and delivers again', async () => {
+    const endpoint = await startEndpoint(() => 200);
+    const { options } = await setup(endpoint, undefined, { pushTimeoutMs: 100 });
+    const pubsub = await openLocalPubsub({ ...options, subscriptions: [{ name: 'slow', topic: 'telemetry' }] });
+    cleanups.push(() => pubsub.close());
+    let calls = 0;
+    // Not async on purpose: the second call throws before it returns a promise.
+    pubsub.modifyPushConfig('slow', endpoint.url, () => {
+      calls += 1;
+      if (calls === 1) return new Promise<never>(() => undefined);
+      if (calls === 2) throw new Error('a receiver that throws');
+      return Promise.resolve({ status: 200 });
+    });
+    await pubsub.publish('telemetry', Buffer.from('x'), {});
+    await waitFor(() => pubsub.stats().acked === 1, { timeoutMs: 5000 });
+    expect(calls).toBe(3);
+    expect(pubsub.stats()).toMatchObject({ acked: 1, nacked: 2 });
+    // Pointed at the endpoint again without a receiver, deliveries go over HTTP.
+    pubsub.modifyPushConfig('slow', endpoint.url);
+    await pubsub.publish('telemetry', Buffer.from('y'), {});
+    await waitFor(() => endpoint.received.length === 1);
+    expect(calls).toBe(3);
+    expect(pubsub.stats().handedOver).toBe(3);
   });
 
   it('retries when the endpoint is unreachable', async () => {

@@ -1,12 +1,14 @@
 /**
  * shared/runtime/http.ts on the wire: a handler's answer that cannot be written (a body JSON
  * cannot hold, a header value Node refuses) is answered 500 through the one error mapping and
- * logged, and the server keeps serving; handlers get requests without accessors of their own.
+ * logged, and the server keeps serving; handlers get requests without accessors of their own;
+ * the in-process door keeps admission, the body limit, the error mapping and the access log.
  * The functions' own wire tests cover the other paths.
  */
 import { createServer, type Server } from 'node:http';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { createListener, type WireRequest, type WireResponse } from '../../../shared/runtime/http.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpError, TransientError } from '../../../shared/errors.ts';
+import { createInProcessHandler, createListener, type WireRequest, type WireResponse } from '../../../shared/runtime/http.ts';
 import { captureLogs } from '../../support/kit.ts';
 
 interface Cycle {
@@ -97,4 +99,47 @@ it('gives handlers requests with no accessors of their own (no old-space accesso
   }
   expect(first.log).toBe(first.log);
   expect(typeof first.log.info).toBe('function');
+});
+
+describe('a handler handed requests in process', () => {
+  const admitted: string[] = [];
+  const handed = createInProcessHandler(
+    async (req) => {
+      if (req.path === '/transient') throw new TransientError('the store is down');
+      return { status: 200, body: { bytes: req.body.length, agent: req.headers['user-agent'] }, log: { seen: true } };
+    },
+    {
+      logger: logs.logger,
+      projectId: 'http-test',
+      body: { limitBytes: 1024 },
+      quietSuccess: false,
+      admit: ({ headers, path }) => {
+        if (headers.authorization !== 'Bearer ok') throw new HttpError(401, 'unauthenticated', 'no valid token');
+        admitted.push(path);
+      },
+    },
+  );
+  const request = (path: string, body: string, authorization = 'Bearer ok') => ({
+    method: 'POST',
+    path,
+    headers: { authorization, 'user-agent': 'local-pubsub' },
+    body: Buffer.from(body),
+  });
+
+  it('answers through the handler and logs the request as the listener does', async () => {
+    logs.lines.length = 0;
+    expect(await handed(request('/ok', '{"a":1}'))).toMatchObject({ status: 200, body: { bytes: 7, agent: 'local-pubsub' } });
+    expect(logs.records()).toContainEqual(expect.objectContaining({ message: 'request', method: 'POST', path: '/ok', status: 200, seen: true }));
+  });
+
+  it('refuses a caller its admission refuses, before the handler runs', async () => {
+    admitted.length = 0;
+    expect(await handed(request('/ok', '{}', 'Bearer wrong'))).toMatchObject({ status: 401, body: { error: 'unauthenticated' } });
+    expect(admitted).toEqual([]);
+  });
+
+  it('keeps the body limit and maps errors as over HTTP', async () => {
+    expect(await handed(request('/ok', 'x'.repeat(1025)))).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    expect((await handed(request('/transient', '{}'))).status).toBe(503);
+  });
 });

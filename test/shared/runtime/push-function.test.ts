@@ -1,19 +1,21 @@
 /**
  * The HTTP side every Pub/Sub-facing function shares (shared/runtime/push-function.ts), with a
  * handler of the test's own against real PostgreSQL: what it answers for each outcome, and
- * that a permanent failure is recorded in `rejected` before it is acknowledged.
+ * that a permanent failure is recorded in `rejected` before it is acknowledged. The same
+ * function's in-process door (the local stack's pushes) answers every case as HTTP does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../../shared/errors.ts';
 import { defineFunction } from '../../../shared/runtime/function.ts';
-import { createPushListener } from '../../../shared/runtime/push-function.ts';
-import { createTestDatabase, makePushBody, post, startFunction, type ServedFunction, type TestDatabase } from '../../support/kit.ts';
+import { createPushFunction } from '../../../shared/runtime/push-function.ts';
+import type { InProcessHandler } from '../../../shared/runtime/http.ts';
+import { createTestDatabase, makePushBody, post, startFunction, type HttpFixture, type ServedFunction, type TestDatabase } from '../../support/kit.ts';
 
 /** Does what the message's data says: succeed, fail for good, or fail for now. */
 const echo = defineFunction({
   name: 'echo',
-  create: (platform) => ({
-    listener: createPushListener({
+  create: (platform) =>
+    createPushFunction({
       stage: 'ingest',
       platform,
       handle: async (message) => {
@@ -24,7 +26,6 @@ const echo = defineFunction({
         return { handled: outcome };
       },
     }),
-  }),
 });
 
 let database: TestDatabase;
@@ -65,5 +66,46 @@ describe('push function', () => {
     });
     expect((await post(`${fn.url}/elsewhere`, makePushBody({ data: { outcome: 'fine' } }))).status).toBe(404);
     expect((await fetch(`${fn.url}/`)).status).toBe(405);
+  });
+});
+
+describe('push function, handed a push in process', () => {
+  /** What the in-process door answers for a fixture, in the shape `post` returns over HTTP. */
+  const hand = async (fixture: HttpFixture, path = '/') => {
+    const handler = fn.inProcess as InProcessHandler;
+    const body = Buffer.from(fixture.body ?? '');
+    const answer = await handler({ method: 'POST', path, headers: { ...fixture.headers, 'content-length': String(body.length) }, body });
+    return { status: answer.status, body: answer.body };
+  };
+
+  it('is offered by every push function', () => {
+    expect(typeof fn.inProcess).toBe('function');
+  });
+
+  it.each([
+    ['handled', makePushBody({ data: { outcome: 'fine' } })],
+    ['transient', makePushBody({ data: { outcome: 'transient' } })],
+    ['not JSON', { headers: { 'content-type': 'application/json' }, body: '{"message": ' }],
+    ['no message', { headers: { 'content-type': 'application/json' }, body: '{"subscription": "s"}' }],
+  ])('answers a %s push exactly as over HTTP', async (_, fixture) => {
+    const overHttp = await post(`${fn.url}/`, fixture);
+    const inProcess = await hand(fixture);
+    expect(inProcess).toEqual({ status: overHttp.status, body: overHttp.body });
+  });
+
+  it('records a permanent failure in `rejected` before it acknowledges it', async () => {
+    const messageId = 'push-function-permanent-in-process';
+    expect(await hand(makePushBody({ data: { outcome: 'permanent' }, messageId }))).toMatchObject({
+      status: 200,
+      body: { status: 'rejected', reason: 'bad_thing' },
+    });
+    const { rows } = await database.db.query<{ stage: string }>('SELECT stage FROM rejected WHERE message_id = $1', [messageId]);
+    expect(rows).toEqual([{ stage: 'ingest' }]);
+  });
+
+  it('keeps the body limit and the routes', async () => {
+    const huge = makePushBody({ data: { outcome: 'fine', pad: 'x'.repeat(17 * 1024 * 1024) } });
+    expect((await hand(huge)).status).toBe(413);
+    expect((await hand(makePushBody({ data: { outcome: 'fine' } }), '/elsewhere')).status).toBe(404);
   });
 });
