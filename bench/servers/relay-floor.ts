@@ -3,7 +3,7 @@
  * doing no other work. Its one HTTP hop (device → bridge) reads the body, JSON-parses it and
  * answers 202; then the reading is pushed on as the stack's in-process Pub/Sub hands a push to
  * ingest (local/pubsub/deliver.ts): a wrapped Pub/Sub push body built, copied into a buffer and
- * JSON-parsed on the receiving side, on a later turn of the event loop. Answers the simulator's
+ * JSON-parsed on the receiving side, on a later turn of the event loop, under a deadline timer. Answers the simulator's
  * `POST /v1/devices:batchCreate` so that `npm run simulate` runs against it unchanged. No
  * authentication, no validation, no journal, no stores: whatever rate this reaches is the most
  * a stack run as one process, as `npm start` runs it, could reach on the same machine.
@@ -40,7 +40,12 @@ function push(data: string, deviceId: string): void {
     message: { data: Buffer.from(data).toString('base64'), attributes: { deviceId }, messageId: id, message_id: id, publishTime: at, publish_time: at },
     subscription: 'projects/local/subscriptions/ingest',
   });
-  setImmediate(receive, Buffer.from(body));
+  // As the stack's hand-over: a deadline armed per push and cleared once the receiver answered.
+  const deadline = setTimeout(() => undefined, 60_000);
+  setImmediate(() => {
+    receive(Buffer.from(body));
+    clearTimeout(deadline);
+  });
 }
 
 createServer((req, res) => {

@@ -143,7 +143,7 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
     const body = buildPushBody(message, `projects/${options.projectId}/subscriptions/${subscription.name}`, attempt);
     if (subscription.receiver) counters.handedOver += 1;
     const outcome = subscription.receiver
-      ? await handOver(subscription.receiver, body, pushTimeout)
+      ? await handOver(subscription.receiver, subscription.pushEndpoint as string, body, pushTimeout)
       : await pushMessage(subscription.pushEndpoint as string, body, pushTimeout);
     if (outcome.acked) {
       counters.acked += 1;

@@ -158,9 +158,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       stop: () => (stopping ??= stop()),
     };
   } catch (error) {
-    await Promise.allSettled([...running.values()].map((r) => r.stop()));
+    // As `stop`: deliveries end before the functions they go to.
     await localPubsub?.close();
     await emulator?.close();
+    await Promise.allSettled([...running.values()].map((r) => r.stop()));
     await platform.close();
     throw error;
   }

@@ -4,7 +4,7 @@
  * write JSON, log one line per request with its latency and trace.
  */
 import type { IncomingHttpHeaders, IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { errorResponse } from '../errors.ts';
+import { errorResponse, HttpError } from '../errors.ts';
 import type { LogFields, Logger } from '../log.ts';
 import { traceFields } from '../log.ts';
 import type { BodyOptions } from './body.ts';
@@ -96,6 +96,7 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
 /** A request handed to a function in process, without a socket: what a local caller sends. */
 export interface InProcessRequest {
   method: string;
+  /** The path, with its query string if any, as in a request line. */
   path: string;
   headers: IncomingHttpHeaders;
   body: Buffer;
@@ -106,23 +107,30 @@ export type InProcessHandler = (req: InProcessRequest) => Promise<WireResponse>;
 /**
  * `handler` behind the same admission, body limit, error mapping and access log as
  * `createListener`'s, for a caller in the same process (the local Pub/Sub pushing to the stack's
- * own ingest): what it skips is only the socket, the HTTP parsing and the answer's
- * serialisation. The body arrives whole and unencoded, so only its size is checked.
+ * own ingest): what it skips is only the socket and the HTTP parsing. The body arrives whole,
+ * so it must come unencoded (else 415, as the listener answers an encoding it does not take) and
+ * only its size is checked; an answer the listener could not write is a 500 here too.
  */
 export function createInProcessHandler(handler: WireHandler, options: ListenerOptions): InProcessHandler {
   return async (req) => {
     const started = performance.now();
+    const q = req.path.indexOf('?');
+    const path = q === -1 ? req.path : req.path.slice(0, q);
     let log: Logger | undefined;
     const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
     let response: WireResponse;
     try {
-      await options.admit?.(req);
+      await options.admit?.({ method: req.method, path, headers: req.headers });
+      const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      if (encoding !== 'identity') throw new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported in process`);
       if (req.body.length > options.body.limitBytes) throw tooLarge(options.body.limitBytes);
-      response = await handler(new HandedRequest(req, requestLog));
+      response = await handler(new HandedRequest(req, path, q === -1 ? '' : req.path.slice(q + 1), requestLog));
+      // As `send` would fail on it over HTTP.
+      if (response.raw === undefined && response.body !== undefined) JSON.stringify(response.body);
     } catch (error) {
-      response = failureResponse(error, options, req.path, requestLog);
+      response = failureResponse(error, options, path, requestLog);
     }
-    logRequest(options.logger, requestLog, { method: req.method, path: req.path, status: response.status, startedAt: started, fields: response.log }, options);
+    logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
     return response;
   };
 }
@@ -134,18 +142,21 @@ class HandedRequest implements WireRequest {
   readonly headers: IncomingHttpHeaders;
   readonly body: Buffer;
   readonly receivedAt = Date.now();
+  readonly #rawQuery: string;
   readonly #requestLog: () => Logger;
+  #query: URLSearchParams | undefined;
 
-  constructor(req: InProcessRequest, requestLog: () => Logger) {
+  constructor(req: InProcessRequest, path: string, rawQuery: string, requestLog: () => Logger) {
     this.method = req.method;
-    this.path = req.path;
+    this.path = path;
     this.headers = req.headers;
     this.body = req.body;
+    this.#rawQuery = rawQuery;
     this.#requestLog = requestLog;
   }
 
   get query(): URLSearchParams {
-    return new URLSearchParams();
+    return (this.#query ??= new URLSearchParams(this.#rawQuery));
   }
 
   get log(): Logger {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { HealthStatus } from '../deadline.ts';
 import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from './connection-limits.ts';
 import type { FunctionModule } from './function.ts';
-import type { InProcessHandler } from './http.ts';
+import type { InProcessHandler, InProcessRequest } from './http.ts';
 import type { Platform } from './platform.ts';
 
 export interface RunningFunction {
@@ -63,14 +63,24 @@ export async function serveFunction(module: FunctionModule, platform: Platform, 
     server.listen(options.port ?? 0, options.host ?? '0.0.0.0', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
+  let stopped = false;
+  const { inProcess } = instance;
   return {
     name: module.name,
     server,
     port,
     url: `http://${urlHost(options.host ?? '0.0.0.0')}:${port}`,
-    ...(instance.inProcess ? { inProcess: instance.inProcess } : {}),
+    // Once stopping, the in-process door refuses as the closed port does: nothing new is taken.
+    ...(inProcess
+      ? {
+          inProcess: (req: InProcessRequest) =>
+            stopped ? Promise.resolve({ status: 503, body: { error: 'unavailable', message: `${module.name} has stopped` } }) : inProcess(req),
+        }
+      : {}),
     async stop() {
       draining = true;
+      // The listener stops taking connections now, and the in-process door new requests.
+      stopped = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await instance.drain?.();

@@ -103,10 +103,13 @@ it('gives handlers requests with no accessors of their own (no old-space accesso
 
 describe('a handler handed requests in process', () => {
   const admitted: string[] = [];
+  const handled: string[] = [];
   const handed = createInProcessHandler(
     async (req) => {
+      handled.push(req.path);
       if (req.path === '/transient') throw new TransientError('the store is down');
-      return { status: 200, body: { bytes: req.body.length, agent: req.headers['user-agent'] }, log: { seen: true } };
+      if (req.path === '/bigint') return { status: 200, body: { n: 12n } };
+      return { status: 200, body: { bytes: req.body.length, agent: req.headers['user-agent'], device: req.query.get('device') }, log: { seen: true } };
     },
     {
       logger: logs.logger,
@@ -128,18 +131,29 @@ describe('a handler handed requests in process', () => {
 
   it('answers through the handler and logs the request as the listener does', async () => {
     logs.lines.length = 0;
-    expect(await handed(request('/ok', '{"a":1}'))).toMatchObject({ status: 200, body: { bytes: 7, agent: 'local-pubsub' } });
+    expect(await handed(request('/ok?device=d-1', '{"a":1}'))).toMatchObject({ status: 200, body: { bytes: 7, agent: 'local-pubsub', device: 'd-1' } });
+    expect(handled.at(-1)).toBe('/ok');
     expect(logs.records()).toContainEqual(expect.objectContaining({ message: 'request', method: 'POST', path: '/ok', status: 200, seen: true }));
   });
 
   it('refuses a caller its admission refuses, before the handler runs', async () => {
-    admitted.length = 0;
+    handled.length = 0;
     expect(await handed(request('/ok', '{}', 'Bearer wrong'))).toMatchObject({ status: 401, body: { error: 'unauthenticated' } });
-    expect(admitted).toEqual([]);
+    expect(handled).toEqual([]);
+    expect(await handed(request('/ok', '{}'))).toMatchObject({ status: 200 });
+    expect(admitted.at(-1)).toBe('/ok');
   });
 
-  it('keeps the body limit and maps errors as over HTTP', async () => {
+  it('keeps the body limit, refuses an encoded body and maps errors as over HTTP', async () => {
+    handled.length = 0;
     expect(await handed(request('/ok', 'x'.repeat(1025)))).toMatchObject({ status: 413, body: { error: 'payload_too_large' } });
+    const gzipped = { ...request('/ok', '{}'), headers: { authorization: 'Bearer ok', 'content-encoding': 'gzip' } };
+    expect(await handed(gzipped)).toMatchObject({ status: 415, body: { error: 'unsupported_encoding' } });
+    expect(handled).toEqual([]);
     expect((await handed(request('/transient', '{}'))).status).toBe(503);
+  });
+
+  it('answers 500 for an answer the listener could not write, as over HTTP', async () => {
+    expect(await handed(request('/bigint', '{}'))).toEqual(expect.objectContaining({ status: 500, body: { error: 'internal', message: 'internal error' } }));
   });
 });

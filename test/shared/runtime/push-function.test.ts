@@ -103,6 +103,14 @@ describe('push function, handed a push in process', () => {
     expect(rows).toEqual([{ stage: 'ingest' }]);
   });
 
+  it('refuses new pushes once the function is stopping, as its closed port does', async () => {
+    const other = await startFunction(echo, { env: { DATABASE_URL: database.url } });
+    const door = other.inProcess as InProcessHandler;
+    await other.close();
+    const body = Buffer.from(makePushBody({ data: { outcome: 'fine' } }).body ?? '');
+    expect(await door({ method: 'POST', path: '/', headers: { 'content-type': 'application/json' }, body })).toMatchObject({ status: 503 });
+  });
+
   it('keeps the body limit and the routes', async () => {
     const huge = makePushBody({ data: { outcome: 'fine', pad: 'x'.repeat(17 * 1024 * 1024) } });
     expect((await hand(huge)).status).toBe(413);
