@@ -48,7 +48,9 @@ function push(data: string, deviceId: string): void {
   });
 }
 
-createServer((req, res) => {
+// Idle keep-alive connections stay as long as the functions keep them (shared/runtime/connection-limits.ts):
+// with node's default of 5 s, a device's request could meet a connection the floor had just closed.
+createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   const url = req.url ?? '/';
   if (req.method === 'GET') return answer(res, 200, url === '/stats' ? { acked } : {});
   if (url === '/v1/devices:batchCreate') {
