@@ -101,7 +101,14 @@ function pushHeaders(body: Buffer): InProcessRequest['headers'] {
  */
 export function handOver(receiver: LocalReceiver, endpoint: string, body: string, timeoutMs: number): Promise<PushOutcome> {
   const bytes = Buffer.from(body);
-  const { path } = targetOf(endpoint);
+  // The request line's path and query; a receiver needs no transport, so any scheme will do.
+  let path = '/';
+  try {
+    path = targetOf(endpoint).path;
+  } catch {
+    const url = URL.parse(endpoint);
+    if (url) path = `${url.pathname}${url.search}`;
+  }
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<PushOutcome>((resolve) => {
     timer = setTimeout(() => resolve({ acked: false, result: `Error: no answer within ${timeoutMs} ms` }), timeoutMs);

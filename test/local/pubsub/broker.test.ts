@@ -175,6 +175,13 @@ describe('local Pub/Sub', () => {
     await pubsub.publish('telemetry', Buffer.from('z'), {});
     await waitFor(() => paths.length > 0);
     expect(paths[0]).toBe('/elsewhere?token=t');
+    // A scheme the HTTP push refuses is no matter to a receiver in this process.
+    pubsub.modifyPushConfig('slow', 'https://ingest.example/push', (req) => {
+      paths.push(req.path);
+      return Promise.resolve({ status: 404 });
+    });
+    await pubsub.publish('telemetry', Buffer.from('z2'), {});
+    await waitFor(() => paths.includes('/push'));
     // Pointed at the endpoint again without a receiver, deliveries go over HTTP.
     pubsub.modifyPushConfig('slow', endpoint.url);
     await pubsub.publish('telemetry', Buffer.from('y'), {});
