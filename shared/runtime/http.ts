@@ -61,9 +61,8 @@ export function createListener(handler: WireHandler, options: ListenerOptions): 
 
 async function handleRequest(handler: WireHandler, options: ListenerOptions, req: IncomingMessage, res: ServerResponse) {
   const started = performance.now();
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const path = q === -1 ? url : url.slice(0, q);
+  const target = splitTarget(req.url ?? '/');
+  const { path } = target;
   // Built on first use: most requests at a quiet log level never need their own logger.
   let log: Logger | undefined;
   const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
@@ -71,7 +70,7 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
   try {
     await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers });
     const body = await readBody(req, options.body);
-    response = await handler(new ArrivedRequest(req, path, q === -1 ? '' : url.slice(q + 1), body, requestLog));
+    response = await handler(new ArrivedRequest(req.method ?? 'GET', target, req.headers, body, requestLog));
   } catch (error) {
     response = failureResponse(error, options, path, requestLog);
   }
@@ -114,8 +113,8 @@ export type InProcessHandler = (req: InProcessRequest) => Promise<WireResponse>;
 export function createInProcessHandler(handler: WireHandler, options: ListenerOptions): InProcessHandler {
   return async (req) => {
     const started = performance.now();
-    const q = req.path.indexOf('?');
-    const path = q === -1 ? req.path : req.path.slice(0, q);
+    const target = splitTarget(req.path);
+    const { path } = target;
     let log: Logger | undefined;
     const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
     let response: WireResponse;
@@ -124,7 +123,7 @@ export function createInProcessHandler(handler: WireHandler, options: ListenerOp
       const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       if (encoding !== 'identity') throw new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported in process`);
       if (req.body.length > options.body.limitBytes) throw tooLarge(options.body.limitBytes);
-      response = await handler(new HandedRequest(req, path, q === -1 ? '' : req.path.slice(q + 1), requestLog));
+      response = await handler(new ArrivedRequest(req.method, target, req.headers, req.body, requestLog));
       // As `send` would fail on it over HTTP.
       if (response.raw === undefined && response.body !== undefined) JSON.stringify(response.body);
     } catch (error) {
@@ -133,35 +132,6 @@ export function createInProcessHandler(handler: WireHandler, options: ListenerOp
     logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
     return response;
   };
-}
-
-/** The request a handler sees when it was handed over in process; a class for the reason below. */
-class HandedRequest implements WireRequest {
-  readonly method: string;
-  readonly path: string;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-  readonly receivedAt = Date.now();
-  readonly #rawQuery: string;
-  readonly #requestLog: () => Logger;
-  #query: URLSearchParams | undefined;
-
-  constructor(req: InProcessRequest, path: string, rawQuery: string, requestLog: () => Logger) {
-    this.method = req.method;
-    this.path = path;
-    this.headers = req.headers;
-    this.body = req.body;
-    this.#rawQuery = rawQuery;
-    this.#requestLog = requestLog;
-  }
-
-  get query(): URLSearchParams {
-    return (this.#query ??= new URLSearchParams(this.#rawQuery));
-  }
-
-  get log(): Logger {
-    return this.#requestLog();
-  }
 }
 
 /**
@@ -182,12 +152,12 @@ class ArrivedRequest implements WireRequest {
   readonly #requestLog: () => Logger;
   #query: URLSearchParams | undefined;
 
-  constructor(req: IncomingMessage, path: string, rawQuery: string, body: Buffer, requestLog: () => Logger) {
-    this.method = req.method ?? 'GET';
-    this.path = path;
-    this.headers = req.headers;
+  constructor(method: string, target: RequestTarget, headers: IncomingHttpHeaders, body: Buffer, requestLog: () => Logger) {
+    this.method = method;
+    this.path = target.path;
+    this.headers = headers;
     this.body = body;
-    this.#rawQuery = rawQuery;
+    this.#rawQuery = target.rawQuery;
     this.#requestLog = requestLog;
   }
 
@@ -198,6 +168,17 @@ class ArrivedRequest implements WireRequest {
   get log(): Logger {
     return this.#requestLog();
   }
+}
+
+/** A request line's target: the path, and the query string after `?` (not parsed until asked for). */
+interface RequestTarget {
+  path: string;
+  rawQuery: string;
+}
+
+function splitTarget(target: string): RequestTarget {
+  const q = target.indexOf('?');
+  return q === -1 ? { path: target, rawQuery: '' } : { path: target.slice(0, q), rawQuery: target.slice(q + 1) };
 }
 
 /** The answer to a request that failed, from the one error mapping, logged when it is the server's fault. */
