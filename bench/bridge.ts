@@ -5,10 +5,11 @@
  * publishes to, on core 1. RSS of each server is sampled under load.
  * - `bridge`: publishing to the local stack's in-process topic (durable log, pushed to an
  *   acking receiver), as `npm start` does.
- * - `bridge-emulator`: the production path, `npm run serve -- bridge` publishing through
- *   @google-cloud/pubsub to the official emulator, with the Node flags of its Knative manifest;
- *   and, as a diagnostic, the same bridge with a publisher that acknowledges in process (the
- *   bridge's own ceiling).
+ * - `bridge-emulator`: the production path, `npm run serve -- bridge` publishing over its own
+ *   gRPC call to the official emulator, with the Node flags of its Knative manifest; and, as
+ *   diagnostics, the same bridge publishing through @google-cloud/pubsub's client
+ *   (PUBSUB_PUBLISHER=client), and with a publisher that acknowledges in process (the bridge's
+ *   own ceiling).
  *
  *   npm run bench -- bridge bridge-emulator [--quick]
  *   BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers.
@@ -120,10 +121,21 @@ export async function runBridgeEmulatorBench(options: BridgeBenchOptions): Promi
       const runtime = manifestRuntime('bridge');
       const withRuntime = { ...env, NODE_OPTIONS: runtime.nodeOptions };
       const bridge = await start('scripts/serve.ts', ['bridge'], { ...withRuntime, PUBSUB_EMULATOR_HOST: emulator.host }, 0, runtime.nodeFlags);
+      const throughClient = await start(
+        'scripts/serve.ts',
+        ['bridge'],
+        { ...withRuntime, PUBSUB_EMULATOR_HOST: emulator.host, PUBSUB_PUBLISHER: 'client' },
+        0,
+        runtime.nodeFlags,
+      );
       const instant = await start('bench/servers/bridge-instant-ack.ts', [], withRuntime, 0, runtime.nodeFlags);
       const rows = await measure(options, [
         { name: 'bare node:http + JSON.parse', role: 'baseline', server: bare, url: `${bare.url}/` },
         ...authSubjects(bridge, device, 'project', { token: 'bridge, token auth → Pub/Sub emulator', jwt: 'bridge, ES256 JWT auth → Pub/Sub emulator' }),
+        ...authSubjects(throughClient, device, 'diagnostic', {
+          token: 'bridge, token auth → @google-cloud/pubsub client → emulator (diagnostic)',
+          jwt: 'bridge, JWT auth → @google-cloud/pubsub client → emulator (diagnostic)',
+        }),
         ...authSubjects(instant, device, 'diagnostic', {
           token: 'bridge, token auth, publish acked in process (diagnostic)',
           jwt: 'bridge, JWT auth, publish acked in process (diagnostic)',
@@ -131,9 +143,10 @@ export async function runBridgeEmulatorBench(options: BridgeBenchOptions): Promi
       ]);
       writeBridgeResult(options, rows, {
         name: 'bridge-emulator',
-        title: 'Bridge through the production publisher (@google-cloud/pubsub → official emulator), 50 connections, server on one core',
+        title: 'Bridge through the production publisher (its own gRPC publish → official emulator), 50 connections, server on one core',
         setup: {
-          publisher: 'shared/pubsub/google-publisher.ts → emulator on core 1, beside the load generator',
+          publisher:
+            'shared/pubsub/google-publisher.ts over its own gRPC call (PUBSUB_PUBLISHER=grpc; the client rows: =client) → emulator on core 1, beside the load generator',
           bridgeRuntime: describeRuntime(manifestRuntime('bridge')),
         },
         minRatio: 0.4,

@@ -23,6 +23,7 @@ import {
   secret,
   type Env,
 } from './config-values.ts';
+import type { PublishTransport } from './pubsub/google-publisher.ts';
 import { LOCAL_DELIVERY } from './pubsub/topology.ts';
 
 export interface Config {
@@ -42,6 +43,8 @@ export interface Config {
   deviceRateLimit?: RateLimit;
   logLevel: 'debug' | 'info' | 'warn' | 'warning' | 'error';
   pubsubEmulatorHost?: string;
+  /** What carries publishes to Google Pub/Sub (PUBSUB_PUBLISHER): the project's own gRPC call, or @google-cloud/pubsub's client. */
+  pubsubPublisher: PublishTransport;
   /** Pool size per instance; keep pool × max instances under the server's connection limit. */
   pgPoolMax: number;
   /** Production mode: verify the OIDC token on Pub/Sub pushes. */
@@ -203,6 +206,7 @@ export function loadConfig(env: Env = process.env): Config {
     deviceRateLimit: optionalRateLimit(env),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'warning', 'error'], 'info'),
     pubsubEmulatorHost: hostAndPort(env, 'PUBSUB_EMULATOR_HOST'),
+    pubsubPublisher: oneOf(env, 'PUBSUB_PUBLISHER', ['grpc', 'client'], 'grpc'),
     pgPoolMax: integer(env, 'PG_POOL_MAX', 5, 1, 1000),
     production: env.NODE_ENV === 'production' || optional(env, 'K_SERVICE') !== undefined,
     migrateOnStart: flag(env, 'MIGRATE_ON_START', true),

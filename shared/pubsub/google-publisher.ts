@@ -1,23 +1,33 @@
 /**
- * Publisher over @google-cloud/pubsub (real Pub/Sub, or the emulator when
- * PUBSUB_EMULATOR_HOST is set). The client is imported on first publish, never at start-up.
+ * The publisher to Google Pub/Sub (real Pub/Sub, or the emulator when PUBSUB_EMULATOR_HOST is
+ * set): messages are batched here, many to a `Publish` request, and each publish resolves with
+ * its own message id only once Pub/Sub has acknowledged its batch. Nothing is connected until
+ * the first batch goes.
  *
- * Messages are batched here and sent with the client's generated `publish` RPC
- * (`v1.PublisherClient`, many messages per request), with the client's own transport, auth and
- * retries. The client's Topic batcher costs about 50 µs of CPU per message (tracing hooks, a
- * deep copy and a project-id walk of every request, a promise and a timer per message), as
- * much as the rest of a bridge request: measured by bench/bridge.ts (`bridge-emulator`).
- * Each publish resolves with its own message id only once Pub/Sub has acknowledged its batch;
- * a batch that Pub/Sub does not acknowledge within `timeoutMs` fails with TransientError, so
- * that a device hears 503 in seconds rather than after the client's default minute of retries.
- * Connecting (the import, the client, its credentials and first channel) has the same deadline
- * of its own; a connect that fails or misses it is dropped, and the next batch connects afresh.
- * After `close()` a publish is refused at once.
+ * The request goes over one of two connections (PUBSUB_PUBLISHER):
+ * - `grpc` (the default): the project's own gRPC call over `node:http2` (grpc-connection.ts),
+ *   about half the CPU a request of the generated client costs;
+ * - `client`: @google-cloud/pubsub's generated `v1.PublisherClient`, with its own transport,
+ *   auth and retries (its Topic batcher costs about 50 µs of CPU per message, as much as the
+ *   rest of a bridge request, so it is not used). Measured by bench/bridge.ts (`bridge-emulator`).
+ * A batch that Pub/Sub does not acknowledge within `timeoutMs` fails with TransientError, so
+ * that a device hears 503 in seconds rather than after a client's default minute of retries;
+ * within it, a failure worth retrying is retried with backoff, on a fresh connection when the
+ * one it used went away. Connecting has the same deadline of its own; a connect that fails or
+ * misses it is dropped, and the next batch connects afresh. After `close()` a publish is
+ * refused at once.
+ * @see ../../docs/architecture.md "Publishing"
  */
 import type { v1 } from '@google-cloud/pubsub';
 import { DeadlineError, withDeadline } from '../deadline.ts';
 import { TransientError } from '../errors.ts';
+import { openGrpcConnection } from './grpc-connection.ts';
+import { PublishAttemptError, type PublishConnection } from './publish-connection.ts';
+import type { OutgoingMessage } from './publish-wire.ts';
 import type { Publisher } from './publisher.ts';
+
+/** What carries the Publish requests: see the module's comment. */
+export type PublishTransport = 'grpc' | 'client';
 
 export interface PubsubPublisherOptions {
   projectId: string;
@@ -36,13 +46,18 @@ export interface PubsubPublisherOptions {
   maxInFlight?: number;
   /** `host:port` of an emulator; else PUBSUB_EMULATOR_HOST, as the client reads it. */
   emulatorHost?: string;
+  /** Default `grpc`. */
+  transport?: PublishTransport;
 }
 
 /** Pub/Sub's own limits are 1,000 messages and 10 MB per request; stay well inside both. */
 const MAX_BATCH_MESSAGES = 500;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
-/** gRPC codes worth another attempt within the deadline (as the client's defaults, plus UNKNOWN). */
+/** gRPC codes the generated client retries within the deadline (its defaults for Publish, plus UNKNOWN). */
 const RETRY_CODES = [10, 1, 4, 13, 8, 14, 2];
+/** Backoff between attempts of one batch: 50 ms, doubling, at most 1 s. */
+const FIRST_RETRY_DELAY_MS = 50;
+const MAX_RETRY_DELAY_MS = 1_000;
 
 interface Waiter {
   resolve(messageId: string): void;
@@ -51,7 +66,7 @@ interface Waiter {
 
 interface Batch {
   topic: string;
-  messages: { data: Buffer; attributes: Record<string, string> }[];
+  messages: OutgoingMessage[];
   waiters: Waiter[];
   bytes: number;
   timer: NodeJS.Timeout | undefined;
@@ -61,41 +76,28 @@ interface Batch {
   due: boolean;
 }
 
-interface Connection {
-  publisher: v1.PublisherClient;
-  close(): Promise<void>;
-}
-
-/** A batching publisher over the generated client; nothing is connected until the first batch goes. */
+/** A batching publisher; nothing is connected until the first batch goes. */
 export function createPubsubPublisher(options: PubsubPublisherOptions): Publisher {
   const timeoutMs = options.timeoutMs ?? 5_000;
   const batchMaxMs = options.batchMaxMs ?? 1;
   const maxInFlight = options.maxInFlight ?? 2;
   const rpcTimeoutMs = Math.min(2_000, timeoutMs);
-  const callOptions = (remainingMs: number) => ({
-    timeout: remainingMs,
-    // The generated client would otherwise bundle again, with its own 10 ms window.
-    isBundling: false,
-    retry: {
-      retryCodes: RETRY_CODES,
-      backoffSettings: {
-        initialRetryDelayMillis: 50,
-        retryDelayMultiplier: 2,
-        maxRetryDelayMillis: 1_000,
-        initialRpcTimeoutMillis: Math.min(rpcTimeoutMs, remainingMs),
-        rpcTimeoutMultiplier: 1,
-        maxRpcTimeoutMillis: Math.min(rpcTimeoutMs, remainingMs),
-        totalTimeoutMillis: remainingMs,
-      },
-    },
-  });
-  let connection: Promise<Connection> | undefined;
+  const transport = options.transport ?? 'grpc';
+  let connection: Promise<PublishConnection> | undefined;
   let closing: Promise<void> | undefined;
   const open = new Map<string, Batch>();
   const inFlight = new Set<Promise<void>>();
 
-  /** The one connection, opened by the first batch and shared by the ones that follow. */
-  function connect(): Promise<Connection> {
+  /** The connection it opened last, once open: when it is no longer usable the next batch opens another. */
+  let opened: PublishConnection | undefined;
+
+  /** The one connection, opened by the first batch and shared by the ones that follow until it goes away. */
+  function connect(): Promise<PublishConnection> {
+    if (opened && !opened.usable) {
+      void opened.close().catch(() => undefined);
+      opened = undefined;
+      connection = undefined;
+    }
     connection ??= connectWithinDeadline();
     return connection;
   }
@@ -105,13 +107,23 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
    * forgotten so that the next batch tries again rather than waiting on it for the life of the
    * process; one that completes after its deadline is closed, not leaked.
    */
-  function connectWithinDeadline(): Promise<Connection> {
-    const opening = openConnection(options, new Date(Date.now() + timeoutMs + CHANNEL_WAIT_GRACE_MS));
-    const attempt: Promise<Connection> = withDeadline(opening, timeoutMs, 'Pub/Sub', 'connecting the publisher').catch((error: unknown) => {
-      if (connection === attempt) connection = undefined;
-      void opening.then((late) => late.close()).catch(() => undefined);
-      throw error;
-    });
+  function connectWithinDeadline(): Promise<PublishConnection> {
+    const connectDeadline = new Date(Date.now() + timeoutMs + CHANNEL_WAIT_GRACE_MS);
+    const opening =
+      transport === 'grpc'
+        ? openGrpcConnection({ emulatorHost: options.emulatorHost, connectDeadline, attemptTimeoutMs: rpcTimeoutMs })
+        : openClientConnection(options, connectDeadline, rpcTimeoutMs);
+    const attempt: Promise<PublishConnection> = withDeadline(opening, timeoutMs, 'Pub/Sub', 'connecting the publisher').then(
+      (ready) => {
+        if (connection === attempt) opened = ready;
+        return ready;
+      },
+      (error: unknown) => {
+        if (connection === attempt) connection = undefined;
+        void opening.then((late) => late.close()).catch(() => undefined);
+        throw error;
+      },
+    );
     return attempt;
   }
 
@@ -119,10 +131,11 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
   async function closeOnce(): Promise<void> {
     for (const batch of [...open.values()]) send(batch);
     await Promise.allSettled([...inFlight]);
-    const opened = connection;
+    const last = connection;
     connection = undefined;
+    opened = undefined;
     // A connect still under way settles within its deadline; a failed one left nothing to close.
-    const ready = await opened?.catch(() => undefined);
+    const ready = await last?.catch(() => undefined);
     await ready?.close();
   }
 
@@ -156,17 +169,23 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
       timer = setTimeout(() => reject(new DeadlineError('Pub/Sub', timeoutMs, 'publish')), Math.max(0, remainingMs()));
     });
     const rpc = async () => {
-      const { publisher } = await connect();
-      // What is left once connected is all the client's own retries may take.
-      const leftMs = remainingMs();
-      if (leftMs <= 0) throw new DeadlineError('Pub/Sub', timeoutMs, 'publish');
-      const [response] = await publisher.publish({ topic: batch.topic, messages: batch.messages }, callOptions(leftMs));
-      return response;
+      for (let attempt = 0; ; attempt++) {
+        const ready = await connect();
+        // What is left once connected is all this attempt (and the generated client's own retries) may take.
+        const leftMs = remainingMs();
+        if (leftMs <= 0) throw new DeadlineError('Pub/Sub', timeoutMs, 'publish');
+        try {
+          return await ready.publish(batch.topic, batch.messages, leftMs);
+        } catch (error) {
+          const delayMs = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt);
+          if (!isRetryable(error) || remainingMs() <= delayMs) throw error;
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+        }
+      }
     };
     try {
       if (remainingMs() <= 0) throw new TransientError(`Pub/Sub did not take the message within ${timeoutMs} ms`);
-      const response = await Promise.race([rpc(), deadline]);
-      const ids = response.messageIds ?? [];
+      const ids = await Promise.race([rpc(), deadline]);
       if (ids.length !== batch.waiters.length) throw new TransientError(`Pub/Sub acknowledged ${ids.length} of ${batch.waiters.length} messages`);
       batch.waiters.forEach((waiter, i) => waiter.resolve(ids[i] as string));
     } catch (error) {
@@ -211,12 +230,36 @@ const CHANNEL_WAIT_GRACE_MS = 1_000;
 
 const isFull = (batch: Batch) => batch.messages.length >= MAX_BATCH_MESSAGES || batch.bytes >= MAX_BATCH_BYTES;
 
+/** An attempt that failed in a way another attempt may not: a refusal, or the generated client's own retries spent. */
+function isRetryable(error: unknown): boolean {
+  return error instanceof DeadlineError || (error instanceof PublishAttemptError && error.retryable);
+}
+
 /**
- * The client, with its credentials and a ready channel by `channelDeadline`: the client itself
- * would only connect within the first request, whose deadline starts once credentials are in.
- * The client computes the project's settings (endpoint, emulator, credentials) once.
+ * @google-cloud/pubsub's generated client, with its credentials and a ready channel by
+ * `channelDeadline`: the client itself would only connect within the first request, whose
+ * deadline starts once credentials are in. The client computes the project's settings
+ * (endpoint, emulator, credentials) once. Its own retries run within each call's time, so the
+ * batch never retries on top of them.
  */
-async function openConnection(options: PubsubPublisherOptions, channelDeadline: Date): Promise<Connection> {
+async function openClientConnection(options: PubsubPublisherOptions, channelDeadline: Date, rpcTimeoutMs: number): Promise<PublishConnection> {
+  const callOptions = (remainingMs: number) => ({
+    timeout: remainingMs,
+    // The generated client would otherwise bundle again, with its own 10 ms window.
+    isBundling: false,
+    retry: {
+      retryCodes: RETRY_CODES,
+      backoffSettings: {
+        initialRetryDelayMillis: 50,
+        retryDelayMultiplier: 2,
+        maxRetryDelayMillis: 1_000,
+        initialRpcTimeoutMillis: Math.min(rpcTimeoutMs, remainingMs),
+        rpcTimeoutMultiplier: 1,
+        maxRpcTimeoutMillis: Math.min(rpcTimeoutMs, remainingMs),
+        totalTimeoutMillis: remainingMs,
+      },
+    },
+  });
   const { PubSub, v1 } = await import('@google-cloud/pubsub');
   const pubsub = new PubSub({
     projectId: options.projectId,
@@ -225,15 +268,19 @@ async function openConnection(options: PubsubPublisherOptions, channelDeadline: 
   // As the client builds its own: `new v1.PublisherClient(await pubsub.getClientConfig())`; the
   // port may come back as the string an endpoint was parsed from.
   const { port, ...config } = await pubsub.getClientConfig();
-  const publisher = new v1.PublisherClient({
+  const publisher: v1.PublisherClient = new v1.PublisherClient({
     ...config,
     ...(port === undefined ? {} : { port: Number(port) }),
     // A connection opened afresh gets a TCP connection of its own: from grpc-js's process-wide
     // pool it would share the one of the attempt it replaces, which may be stuck on a silent host.
     'grpc.use_local_subchannel_pool': 1,
   });
-  const connection = {
-    publisher,
+  const connection: PublishConnection = {
+    usable: true,
+    async publish(topic, messages, timeoutMs) {
+      const [response] = await publisher.publish({ topic, messages }, callOptions(timeoutMs));
+      return response.messageIds ?? [];
+    },
     async close() {
       await publisher.close();
       await pubsub.close();

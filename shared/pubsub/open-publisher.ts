@@ -1,6 +1,6 @@
 /**
  * Which Pub/Sub a process publishes to, decided here and only here: the local stack's
- * in-process broker when the stack hands one over, else @google-cloud/pubsub, against the
+ * in-process broker when the stack hands one over, else Google Pub/Sub (google-publisher.ts), the
  * official emulator when PUBSUB_EMULATOR_HOST is configured and real Pub/Sub otherwise.
  */
 import type { Config } from '../config.ts';
@@ -11,9 +11,16 @@ export interface PublisherChoice {
   localBroker?: Publisher;
 }
 
-export async function openPublisher(config: Pick<Config, 'projectId' | 'pubsubEmulatorHost'>, choice: PublisherChoice = {}): Promise<Publisher> {
+export async function openPublisher(
+  config: Pick<Config, 'projectId' | 'pubsubEmulatorHost' | 'pubsubPublisher'>,
+  choice: PublisherChoice = {},
+): Promise<Publisher> {
   const { localBroker } = choice;
   if (localBroker) return { publish: (topic, data, attributes) => localBroker.publish(topic, data, attributes), close: async () => undefined };
   const { createPubsubPublisher } = await import('./google-publisher.ts');
-  return createPubsubPublisher({ projectId: config.projectId, ...(config.pubsubEmulatorHost ? { emulatorHost: config.pubsubEmulatorHost } : {}) });
+  return createPubsubPublisher({
+    projectId: config.projectId,
+    transport: config.pubsubPublisher,
+    ...(config.pubsubEmulatorHost ? { emulatorHost: config.pubsubEmulatorHost } : {}),
+  });
 }

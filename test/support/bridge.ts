@@ -35,7 +35,7 @@ export async function startBridge(options: {
   providers?: Partial<Providers>;
   logger?: Logger;
 }): Promise<BridgeUnderTest> {
-  useEmulator();
+  const emulatorHost = useEmulator();
   const topicName = `telemetry-${randomBytes(4).toString('hex')}`;
   const pubsub = new PubSub({ projectId: TEST_PROJECT });
   const [topic] = await pubsub.createTopic(topicName);
@@ -50,6 +50,7 @@ export async function startBridge(options: {
     env: {
       DATABASE_URL: options.databaseUrl,
       GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
+      PUBSUB_EMULATOR_HOST: emulatorHost,
       TELEMETRY_TOPIC: topicName,
       STATE_TOPIC: `${topicName}-state`,
       ...options.env,

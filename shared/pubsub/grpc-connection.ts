@@ -1,0 +1,231 @@
+/**
+ * One HTTP/2 connection to Pub/Sub carrying its gRPC `Publish` call, written here over
+ * `node:http2` rather than through grpc-js: the generated client's call layers, channel and
+ * protobuf objects cost about half of what a bridge request costs besides them (measured in
+ * docs/performance.md). What a publish needs of gRPC is small: one unary method, its frame,
+ * its status in the trailers, its deadline header.
+ *
+ * Real Pub/Sub is `https://pubsub.googleapis.com` with an OAuth token from the environment's
+ * credentials (google-auth-library's Application Default Credentials, refreshed by the
+ * library); the emulator is cleartext HTTP/2 without credentials. A connection is usable until
+ * its server sends GOAWAY, it closes or errs, an attempt on it goes unanswered (it is then
+ * destroyed: a silent peer holds every stream on it), or it idles a minute (closed, so that
+ * a connection dropped by the network meanwhile is never the one a device waits on).
+ * @see https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
+ * @see https://cloud.google.com/pubsub/docs/reference/service_apis_overview#service_endpoints
+ * @see ../../docs/architecture.md "Publishing"
+ */
+import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import { DeadlineError, withDeadline } from '../deadline.ts';
+import { PublishAttemptError, type PublishConnection } from './publish-connection.ts';
+import { decodePublishResponse, encodePublishRequest } from './publish-wire.ts';
+
+export const PUBSUB_ENDPOINT = 'https://pubsub.googleapis.com';
+const PUBSUB_SCOPE = 'https://www.googleapis.com/auth/pubsub';
+const PUBLISH_PATH = '/google.pubsub.v1.Publisher/Publish';
+/** A PublishResponse for 1,000 messages is ~20 KB; anything near this is not one. */
+const MAX_RESPONSE_BYTES = 1024 * 1024;
+const IDLE_CLOSE_MS = 60_000;
+/** How long a closing connection may take to finish its streams before it is destroyed. */
+const CLOSE_GRACE_MS = 1_000;
+
+/** gRPC status codes by name, as the trailers carry them. */
+const status = {
+  OK: 0,
+  UNKNOWN: 2,
+  DEADLINE_EXCEEDED: 4,
+  PERMISSION_DENIED: 7,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+export interface GrpcConnectionOptions {
+  /** `host:port` of an emulator: cleartext, no credentials. Else real Pub/Sub. */
+  emulatorHost?: string;
+  /** The connection must be up (the server's HTTP/2 settings received) by then, or it is destroyed. */
+  connectDeadline: Date;
+  /** Upper bound for one attempt of a call (the batch's deadline may cut it shorter). */
+  attemptTimeoutMs: number;
+}
+
+type RequestHeaders = () => Promise<Record<string, string>>;
+
+/** Opens the connection, and the credentials that go with it; resolves once the server has spoken HTTP/2. */
+export async function openGrpcConnection(options: GrpcConnectionOptions): Promise<PublishConnection> {
+  const authority = options.emulatorHost ? `http://${options.emulatorHost}` : PUBSUB_ENDPOINT;
+  const credentials = options.emulatorHost ? async () => ({}) : await googleCredentials();
+  const session = connect(authority, { settings: { enablePush: false } });
+  let usable = true;
+  const retire = () => (usable = false);
+  session.on('goaway', retire);
+  session.on('close', retire);
+  // Errors reach the streams on it as well; here they only end its use.
+  session.on('error', retire);
+  session.setTimeout(IDLE_CLOSE_MS, () => {
+    retire();
+    session.close();
+  });
+  // TCP keepalive under the idle close: a peer gone without a word is found even between calls.
+  session.once('connect', (_session: ClientHttp2Session, socket: { setKeepAlive(enable: boolean, delayMs: number): unknown }) =>
+    socket.setKeepAlive(true, 30_000),
+  );
+  await untilSettled(session, options.connectDeadline);
+
+  return {
+    get usable() {
+      return usable && !session.closed && !session.destroyed;
+    },
+    async publish(topic, messages, timeoutMs) {
+      const attemptMs = Math.max(1, Math.min(options.attemptTimeoutMs, timeoutMs));
+      const startedAt = performance.now();
+      const headers = await withDeadline(credentials(), attemptMs, 'Pub/Sub', 'getting credentials');
+      const leftMs = Math.max(1, Math.floor(attemptMs - (performance.now() - startedAt)));
+      try {
+        return await call(session, topic, encodePublishRequest(topic, messages), headers, leftMs);
+      } catch (error) {
+        // A silent peer holds every stream: the next attempt goes on a connection of its own.
+        if (error instanceof DeadlineError) {
+          retire();
+          session.destroy();
+        }
+        throw error;
+      }
+    },
+    async close() {
+      retire();
+      if (session.destroyed) return;
+      const destroyLater = setTimeout(() => session.destroy(), CLOSE_GRACE_MS);
+      await new Promise<void>((resolve) => session.close(resolve));
+      clearTimeout(destroyLater);
+    },
+  };
+}
+
+/** Application Default Credentials, loaded once; each call gives the current headers (the library refreshes the token). */
+async function googleCredentials(): Promise<RequestHeaders> {
+  const { GoogleAuth } = await import('google-auth-library');
+  const auth = new GoogleAuth({ scopes: [PUBSUB_SCOPE] });
+  return async () => {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of await auth.getRequestHeaders()) headers[name] = value;
+    return headers;
+  };
+}
+
+/** Resolves once the server's HTTP/2 settings arrived; destroys the session if that fails or misses the deadline. */
+function untilSettled(session: ClientHttp2Session, deadline: Date): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (error: Error) => {
+      clearTimeout(timer);
+      session.destroy();
+      reject(error);
+    };
+    const waitMs = Math.max(0, deadline.getTime() - Date.now());
+    const timer = setTimeout(() => fail(new DeadlineError('Pub/Sub', waitMs, 'connecting the publisher')), waitMs);
+    const closed = () => fail(new Error('Pub/Sub closed the connection before it was up'));
+    session.once('remoteSettings', () => {
+      clearTimeout(timer);
+      session.off('error', fail);
+      session.off('close', closed);
+      resolve();
+    });
+    session.once('error', fail);
+    session.once('close', closed);
+  });
+}
+
+/** One unary call: the request frame out, the response frame and the status back, within `timeoutMs`. */
+function call(session: ClientHttp2Session, topic: string, body: Buffer, credentials: Record<string, string>, timeoutMs: number): Promise<string[]> {
+  const headers: OutgoingHttpHeaders = {
+    ...credentials,
+    ':method': 'POST',
+    ':path': PUBLISH_PATH,
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    'grpc-timeout': `${timeoutMs}m`,
+    // Routes the call to the topic's region, as Google's generated clients do.
+    'x-goog-request-params': `topic=${encodeURIComponent(topic)}`,
+  };
+  return new Promise<string[]>((resolve, reject) => {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request(headers);
+    } catch (error) {
+      // The session went away between the check and the request.
+      reject(new PublishAttemptError('Pub/Sub connection closed', status.UNAVAILABLE, { cause: error }));
+      return;
+    }
+    let settled = false;
+    const settle = (error: Error | undefined, ids?: string[]) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error) reject(error);
+      else resolve(ids as string[]);
+    };
+    const timer = setTimeout(() => {
+      stream.close(constants.NGHTTP2_CANCEL);
+      settle(new DeadlineError('Pub/Sub', timeoutMs, 'publish'));
+    }, timeoutMs);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let response: IncomingHttpHeaders = {};
+    let trailers: IncomingHttpHeaders = {};
+    stream.on('response', (answer) => (response = answer));
+    stream.on('trailers', (answer) => (trailers = answer));
+    stream.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > MAX_RESPONSE_BYTES) {
+        stream.close(constants.NGHTTP2_CANCEL);
+        settle(new PublishAttemptError(`Pub/Sub answered with more than ${MAX_RESPONSE_BYTES} bytes`, status.INTERNAL));
+      } else chunks.push(chunk);
+    });
+    // Errors come again as the close that follows, with the stream's reset code.
+    stream.on('error', () => undefined);
+    stream.on('close', () => {
+      const outcome = callOutcome(response, trailers, stream.rstCode);
+      if (outcome) return settle(outcome);
+      try {
+        settle(undefined, decodePublishResponse(Buffer.concat(chunks, received)));
+      } catch (error) {
+        settle(new PublishAttemptError('Pub/Sub answered with a PublishResponse that does not parse', status.INTERNAL, { cause: error }));
+      }
+    });
+    stream.end(body);
+  });
+}
+
+/** The call's failure, if it failed: its gRPC status (trailers, or a trailers-only answer), else its HTTP status or reset. */
+function callOutcome(response: IncomingHttpHeaders, trailers: IncomingHttpHeaders, rstCode: number | undefined): PublishAttemptError | undefined {
+  const code = trailers['grpc-status'] ?? response['grpc-status'];
+  if (code !== undefined) {
+    const grpcStatus = Number(code);
+    if (grpcStatus === status.OK) return undefined;
+    const message = trailers['grpc-message'] ?? response['grpc-message'];
+    return new PublishAttemptError(`Pub/Sub refused the publish: status ${grpcStatus}${message ? `, ${percentDecode(String(message))}` : ''}`, grpcStatus);
+  }
+  const httpStatus = Number(response[':status'] ?? 200);
+  if (httpStatus !== 200) return new PublishAttemptError(`Pub/Sub answered HTTP ${httpStatus} without a gRPC status`, statusOfHttp(httpStatus));
+  // A stream that ended with neither: reset (REFUSED_STREAM on a connection going away, say) or cut.
+  return new PublishAttemptError(`the Pub/Sub call ended without a status (HTTP/2 code ${rstCode ?? 'none'})`, status.UNAVAILABLE);
+}
+
+/** The gRPC status a plain HTTP answer stands for. @see https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md */
+function statusOfHttp(httpStatus: number): number {
+  if (httpStatus === 400) return status.INTERNAL;
+  if (httpStatus === 401) return status.UNAUTHENTICATED;
+  if (httpStatus === 403) return status.PERMISSION_DENIED;
+  if (httpStatus === 404) return status.UNIMPLEMENTED;
+  if (httpStatus === 429 || httpStatus === 502 || httpStatus === 503 || httpStatus === 504) return status.UNAVAILABLE;
+  return status.UNKNOWN;
+}
+
+function percentDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
