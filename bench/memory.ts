@@ -3,7 +3,7 @@
  * Knative manifest sets) two seconds after its first /healthz 200, against a bare node:http
  * server started the same way, in interleaved rounds; then the peak RSS under sustained load,
  * with the same flags, against the manifest's memory limit, of the bridge bundle
- * (50 connections, publishing through @google-cloud/pubsub to the official emulator, as in its
+ * (50 connections, publishing over its own gRPC call to the official emulator, as in its
  * container) and of ingest (400 concurrent pushes, its containerConcurrency, one reading each,
  * into PostgreSQL and the BigQuery sink writing to the stand-in).
  *
@@ -111,7 +111,7 @@ export async function runMemoryBench(options: MemoryOptions): Promise<void> {
     targets,
     notes: [
       'RSS is read from /proc/<pid>/status (VmRSS) on Node ' + process.version + '; the bare server is the floor any Node.js function starts from.',
-      'Each bundle runs with the Node flags of its knative/base manifest (NODE_OPTIONS, and the flags its container args put before index.mjs). Under load they run with the same flags: the bridge bundle publishing through @google-cloud/pubsub to the official emulator (on core 1), as in its container; ingest from source with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.',
+      'Each bundle runs with the Node flags of its knative/base manifest (NODE_OPTIONS, and the flags its container args put before index.mjs). Under load they run with the same flags: the bridge bundle publishing over its own gRPC call (PUBSUB_PUBLISHER=grpc, the default) to the official emulator (on core 1), as in its container; ingest from source with the BigQuery sink (bench/servers/ingest-bigquery.ts); the peak of 4 samples a second is compared with the memory limit.',
     ],
   });
 }
@@ -145,7 +145,7 @@ async function idleRss(subject: Subject): Promise<number> {
 }
 
 /**
- * The bridge bundle on core 0 with its manifest's Node flags, publishing through @google-cloud/pubsub (as
+ * The bridge bundle on core 0 with its manifest's Node flags, publishing over its own gRPC call (as
  * in its container) to the official emulator on core 1, under 50 connections for `seconds`:
  * its peak RSS.
  */

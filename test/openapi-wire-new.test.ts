@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import readingsFunction from '../functions/readings/index.ts';
 import registry from '../functions/registry/index.ts';
 import { createDevice, generateTestKeyPair } from './support/devices.ts';
-import { sendAsDevice, startBridge, TEST_PROJECT, type BridgeUnderTest } from './support/bridge.ts';
+import { sendAsDevice, startBridge, TEST_PROJECT, useEmulator, type BridgeUnderTest } from './support/bridge.ts';
 import { deviceClaims, signJwt } from './support/jwt.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { createRegistryClient, type RegistryCall, type RegistryCallOptions } from './support/registry-client.ts';
@@ -30,9 +30,15 @@ const es = generateTestKeyPair('es256');
 beforeAll(async () => {
   database = await createTestDatabase();
   bridge = await startBridge({ databaseUrl: database.url, env: { CONFIG_REFRESH_MS: '50' } });
-  // The registry replays into the bridge's topic on the emulator (startBridge pointed the environment at it).
+  // The registry replays into the bridge's topic on the emulator.
   registryServed = await startFunction(registry, {
-    env: { DATABASE_URL: database.url, ADMIN_TOKEN: ADMIN, GOOGLE_CLOUD_PROJECT: TEST_PROJECT, TELEMETRY_TOPIC: bridge.topic },
+    env: {
+      DATABASE_URL: database.url,
+      ADMIN_TOKEN: ADMIN,
+      GOOGLE_CLOUD_PROJECT: TEST_PROJECT,
+      TELEMETRY_TOPIC: bridge.topic,
+      PUBSUB_EMULATOR_HOST: useEmulator(),
+    },
   });
   readingsServed = await startFunction(readingsFunction, { env: { DATABASE_URL: database.url, READ_TOKEN: READ, ADMIN_TOKEN: ADMIN } });
   call = createRegistryClient(registryServed.url, ADMIN);

@@ -7,10 +7,11 @@
  *
  * Real Pub/Sub is `https://pubsub.googleapis.com` with an OAuth token from the environment's
  * credentials (google-auth-library's Application Default Credentials, refreshed by the
- * library); the emulator is cleartext HTTP/2 without credentials. A connection is usable until
- * its server sends GOAWAY, it closes or errs, an attempt on it goes unanswered (it is then
- * destroyed: a silent peer holds every stream on it), or it idles a minute (closed, so that
- * a connection dropped by the network meanwhile is never the one a device waits on).
+ * library, once per process); the emulator is cleartext HTTP/2 without credentials. A
+ * connection takes new calls until its server sends GOAWAY, it closes or errs, a call on it goes
+ * unanswered past its deadline, or it idles a minute (so that a connection the network dropped
+ * meanwhile is never the one a device waits on). Retired, it is closed gracefully: the calls
+ * still on it finish or meet their own deadlines, and only then is it destroyed.
  * @see https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md
  * @see https://cloud.google.com/pubsub/docs/reference/service_apis_overview#service_endpoints
  * @see ../../docs/architecture.md "Publishing"
@@ -26,8 +27,11 @@ const PUBLISH_PATH = '/google.pubsub.v1.Publisher/Publish';
 /** A PublishResponse for 1,000 messages is ~20 KB; anything near this is not one. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
 const IDLE_CLOSE_MS = 60_000;
-/** How long a closing connection may take to finish its streams before it is destroyed. */
-const CLOSE_GRACE_MS = 1_000;
+/**
+ * How long past its `grpc-timeout` a call waits for the server's own answer (DEADLINE_EXCEEDED
+ * from a server that is alive) before it counts the connection as silent.
+ */
+const ANSWER_GRACE_MS = 250;
 
 /** gRPC status codes by name, as the trailers carry them. */
 const status = {
@@ -56,6 +60,8 @@ type RequestHeaders = () => Promise<Record<string, string>>;
 export async function openGrpcConnection(options: GrpcConnectionOptions): Promise<PublishConnection> {
   const authority = options.emulatorHost ? `http://${options.emulatorHost}` : PUBSUB_ENDPOINT;
   const credentials = options.emulatorHost ? async () => ({}) : await googleCredentials();
+  // A graceful close lets the calls on it run to their deadlines, and no longer.
+  const closeGraceMs = options.attemptTimeoutMs + ANSWER_GRACE_MS;
   const session = connect(authority, { settings: { enablePush: false } });
   let usable = true;
   const retire = () => (usable = false);
@@ -85,33 +91,44 @@ export async function openGrpcConnection(options: GrpcConnectionOptions): Promis
       try {
         return await call(session, topic, encodePublishRequest(topic, messages), headers, leftMs);
       } catch (error) {
-        // A silent peer holds every stream: the next attempt goes on a connection of its own.
-        if (error instanceof DeadlineError) {
-          retire();
-          session.destroy();
-        }
+        // No answer, not even the server's own DEADLINE_EXCEEDED: the next attempt goes on a
+        // connection of its own. The other call on this one keeps its chance (it may be answered).
+        if (error instanceof DeadlineError) retire();
         throw error;
       }
     },
     async close() {
       retire();
       if (session.destroyed) return;
-      const destroyLater = setTimeout(() => session.destroy(), CLOSE_GRACE_MS);
-      await new Promise<void>((resolve) => session.close(resolve));
-      clearTimeout(destroyLater);
+      await new Promise<void>((resolve) => {
+        const destroyLater = setTimeout(() => session.destroy(), closeGraceMs);
+        session.once('close', () => {
+          clearTimeout(destroyLater);
+          resolve();
+        });
+        // After a GOAWAY the session is closing already, and close() would not call back.
+        if (!session.closed) session.close();
+      });
     },
   };
 }
 
-/** Application Default Credentials, loaded once; each call gives the current headers (the library refreshes the token). */
-async function googleCredentials(): Promise<RequestHeaders> {
-  const { GoogleAuth } = await import('google-auth-library');
-  const auth = new GoogleAuth({ scopes: [PUBSUB_SCOPE] });
-  return async () => {
-    const headers: Record<string, string> = {};
-    for (const [name, value] of await auth.getRequestHeaders()) headers[name] = value;
-    return headers;
-  };
+let processCredentials: Promise<RequestHeaders> | undefined;
+
+/**
+ * Application Default Credentials, loaded once per process so that a new connection keeps the
+ * token in hand; each call gives the current headers (the library refreshes the token).
+ */
+function googleCredentials(): Promise<RequestHeaders> {
+  processCredentials ??= import('google-auth-library').then(({ GoogleAuth }) => {
+    const auth = new GoogleAuth({ scopes: [PUBSUB_SCOPE] });
+    return async () => {
+      const headers: Record<string, string> = {};
+      for (const [name, value] of await auth.getRequestHeaders()) headers[name] = value;
+      return headers;
+    };
+  });
+  return processCredentials;
 }
 
 /** Resolves once the server's HTTP/2 settings arrived; destroys the session if that fails or misses the deadline. */
@@ -168,7 +185,7 @@ function call(session: ClientHttp2Session, topic: string, body: Buffer, credenti
     const timer = setTimeout(() => {
       stream.close(constants.NGHTTP2_CANCEL);
       settle(new DeadlineError('Pub/Sub', timeoutMs, 'publish'));
-    }, timeoutMs);
+    }, timeoutMs + ANSWER_GRACE_MS);
     const chunks: Buffer[] = [];
     let received = 0;
     let response: IncomingHttpHeaders = {};

@@ -11,7 +11,9 @@ import { connect as connectHttp2, constants, createServer as createHttp2Server, 
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TransientError } from '../../../shared/errors.ts';
+import { DeadlineError } from '../../../shared/deadline.ts';
 import { createPubsubPublisher, type PublishTransport } from '../../../shared/pubsub/google-publisher.ts';
+import { openGrpcConnection } from '../../../shared/pubsub/grpc-connection.ts';
 import type { Publisher } from '../../../shared/pubsub/publisher.ts';
 import { waitFor } from '../../support/net.ts';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.ts';
@@ -80,8 +82,12 @@ interface PublishRecorder {
   requests: PublishRequest[];
   /** Answers the next `count` Publish requests with this gRPC status, without forwarding them. */
   refuseNext(count: number, grpcStatus: number): void;
+  /** Holds the answers to the next Publish requests, one delay each (Infinity: never answers). */
+  holdNext(...delaysMs: number[]): void;
   /** Ends every connection the publisher opened to the recorder, as a server going away does. */
   dropConnections(): void;
+  /** Sends GOAWAY (NO_ERROR) on every connection: the calls on them may finish, no new ones. */
+  goAway(): void;
   close(): Promise<void>;
 }
 
@@ -95,6 +101,7 @@ async function startPublishRecorder(target: string): Promise<PublishRecorder> {
   const upstream = connectHttp2(`http://${target}`);
   const requests: PublishRequest[] = [];
   const refusals: number[] = [];
+  const holds: number[] = [];
   const sessions = new Set<Http2Session>();
   const server = createHttp2Server();
   server.on('session', (session) => {
@@ -116,6 +123,7 @@ async function startPublishRecorder(target: string): Promise<PublishRecorder> {
       });
       return;
     }
+    const heldMs = headers[':path'] === PUBLISH_PATH ? holds.shift() : undefined;
     const forwarded = upstream.request(headers);
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', () => {
@@ -126,13 +134,19 @@ async function startPublishRecorder(target: string): Promise<PublishRecorder> {
     stream.pipe(forwarded);
     let trailers: OutgoingHttpHeaders = {};
     forwarded.on('response', (received, flags) => {
-      // A trailers-only answer (an error) ends with its headers, which carry the status.
-      if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
-        stream.respond(received, { endStream: true });
-        return;
-      }
-      stream.respond(received, { waitForTrailers: true });
-      forwarded.pipe(stream);
+      const answer = () => {
+        // The caller may have given up on it meanwhile.
+        if (stream.closed) return;
+        // A trailers-only answer (an error) ends with its headers, which carry the status.
+        if (flags & constants.NGHTTP2_FLAG_END_STREAM) {
+          stream.respond(received, { endStream: true });
+          return;
+        }
+        stream.respond(received, { waitForTrailers: true });
+        forwarded.pipe(stream);
+      };
+      if (heldMs === undefined) answer();
+      else if (Number.isFinite(heldMs)) setTimeout(answer, heldMs);
     });
     forwarded.on('trailers', (received) => (trailers = received));
     stream.on('wantTrailers', () => stream.sendTrailers(trailers));
@@ -147,8 +161,14 @@ async function startPublishRecorder(target: string): Promise<PublishRecorder> {
     refuseNext(count, grpcStatus) {
       for (let i = 0; i < count; i++) refusals.push(grpcStatus);
     },
+    holdNext(...delaysMs) {
+      holds.push(...delaysMs);
+    },
     dropConnections() {
       for (const session of sessions) session.destroy();
+    },
+    goAway() {
+      for (const session of sessions) session.goaway(constants.NGHTTP2_NO_ERROR);
     },
     async close() {
       for (const session of sessions) session.destroy();
@@ -411,5 +431,54 @@ describe('over grpc, a connection that goes silent after it worked', () => {
     await proxy.restore();
 
     await expect(publishing).resolves.toMatch(/\S/);
+  });
+});
+
+describe('one gRPC connection', () => {
+  let recorder: PublishRecorder;
+  const topic = `projects/google-publisher-conn-${run}/topics/calls`;
+  beforeAll(async () => {
+    const connectionAdmin = new PubSub({ projectId: `google-publisher-conn-${run}`, apiEndpoint: `http://${emulatorHost}`, emulatorMode: true });
+    cleanups.push(() => connectionAdmin.close());
+    await connectionAdmin.createTopic('calls');
+    recorder = await startPublishRecorder(emulatorHost);
+    cleanups.push(() => recorder.close());
+  });
+
+  const open = async (attemptTimeoutMs: number) => {
+    const connection = await openGrpcConnection({ emulatorHost: recorder.host, connectDeadline: new Date(Date.now() + 5_000), attemptTimeoutMs });
+    cleanups.push(() => connection.close());
+    return connection;
+  };
+  const messages = (text: string) => [{ data: Buffer.from(text), attributes: { text } }];
+
+  it('gives up a call that goes unanswered and takes no more, while the other call on it gets its answer', async () => {
+    const connection = await open(5_000);
+    // The first call is never answered; the second is, 1.5 s later.
+    recorder.holdNext(Infinity, 1_500);
+
+    const unanswered = settle(connection.publish(topic, messages('unanswered'), 200).then((ids) => ids.join()));
+    const answered = connection.publish(topic, messages('answered'), 5_000);
+
+    const outcome = await unanswered;
+    expect('error' in outcome && outcome.error).toBeInstanceOf(DeadlineError);
+    expect(connection.usable).toBe(false);
+    await expect(answered).resolves.toEqual([expect.stringMatching(/\S/)]);
+  });
+
+  it('after GOAWAY takes no new call, lets the call on it finish, and closes', async () => {
+    const connection = await open(5_000);
+    recorder.holdNext(1_500);
+    const before = recorder.requests.length;
+    const finishing = connection.publish(topic, messages('finishing'), 5_000);
+    await waitFor(() => recorder.requests.length > before, { what: 'the call to reach the server' });
+
+    recorder.goAway();
+    await waitFor(() => !connection.usable, { what: 'the connection to take no new calls' });
+
+    // Closed while the call is still on it: the close waits for the call, and ends.
+    const closing = connection.close();
+    await expect(finishing).resolves.toEqual([expect.stringMatching(/\S/)]);
+    await closing;
   });
 });

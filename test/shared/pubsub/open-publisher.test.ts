@@ -8,11 +8,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PubSub, type Message } from '@google-cloud/pubsub';
-import { afterAll, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { openLocalPubsub } from '../../../local/pubsub/broker.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { createLogger } from '../../../shared/log.ts';
-import { openPublisher } from '../../../shared/pubsub/open-publisher.ts';
+import { openPublisher, publishTransport } from '../../../shared/pubsub/open-publisher.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
@@ -59,4 +59,21 @@ it('publishes to the local broker it is handed, and leaves closing it to its own
   await publisher.close();
   expect(broker.stats()).toMatchObject({ published: 1, backlog: 1 });
   await expect(broker.publish('telemetry', Buffer.from('{}'), {})).resolves.toBeTypeOf('string');
+});
+
+describe('which transport carries publishes to Google Pub/Sub', () => {
+  it.each([
+    { name: "nothing set: the project's own gRPC call", env: {}, expected: 'grpc' },
+    { name: 'PUBSUB_PUBLISHER=client', env: { PUBSUB_PUBLISHER: 'client' }, expected: 'client' },
+    { name: 'HTTPS_PROXY set: the client, which tunnels through it', env: { HTTPS_PROXY: 'http://proxy.internal:3128' }, expected: 'client' },
+    { name: 'http_proxy set', env: { http_proxy: 'http://proxy.internal:3128' }, expected: 'client' },
+    {
+      name: 'a proxy, but the emulator: its own call (the emulator is local)',
+      env: { HTTPS_PROXY: 'http://proxy.internal:3128', PUBSUB_EMULATOR_HOST: '127.0.0.1:8085' },
+      expected: 'grpc',
+    },
+    { name: 'NO_PROXY alone', env: { NO_PROXY: '*' }, expected: 'grpc' },
+  ])('$name', ({ env, expected }) => {
+    expect(publishTransport(loadConfig(env))).toBe(expected);
+  });
 });
