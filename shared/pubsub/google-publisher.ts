@@ -170,11 +170,11 @@ export function createPubsubPublisher(options: PubsubPublisherOptions): Publishe
     });
     const rpc = async () => {
       for (let attempt = 0; ; attempt++) {
-        const ready = await connect();
-        // What is left once connected is all this attempt (and the generated client's own retries) may take.
-        const leftMs = remainingMs();
-        if (leftMs <= 0) throw new DeadlineError('Pub/Sub', timeoutMs, 'publish');
         try {
+          const ready = await connect();
+          // What is left once connected is all this attempt (and the generated client's own retries) may take.
+          const leftMs = remainingMs();
+          if (leftMs <= 0) throw new DeadlineError('Pub/Sub', timeoutMs, 'publish');
           return await ready.publish(batch.topic, batch.messages, leftMs);
         } catch (error) {
           const delayMs = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** attempt);

@@ -45,24 +45,31 @@ const status = {
   UNAUTHENTICATED: 16,
 } as const;
 
+/** The headers that authenticate a call, current at each call. */
+export type RequestHeaders = () => Promise<Record<string, string>>;
+
 export interface GrpcConnectionOptions {
   /** `host:port` of an emulator: cleartext, no credentials. Else real Pub/Sub. */
   emulatorHost?: string;
+  /**
+   * A server standing in for real Pub/Sub over TLS (tests): its `https://` URL, the CA that
+   * signed its certificate, the headers that authenticate to it.
+   */
+  server?: { url: string; ca?: string | Buffer; credentials: RequestHeaders };
   /** The connection must be up (the server's HTTP/2 settings received) by then, or it is destroyed. */
   connectDeadline: Date;
   /** Upper bound for one attempt of a call (the batch's deadline may cut it shorter). */
   attemptTimeoutMs: number;
 }
 
-type RequestHeaders = () => Promise<Record<string, string>>;
-
 /** Opens the connection, and the credentials that go with it; resolves once the server has spoken HTTP/2. */
 export async function openGrpcConnection(options: GrpcConnectionOptions): Promise<PublishConnection> {
-  const authority = options.emulatorHost ? `http://${options.emulatorHost}` : PUBSUB_ENDPOINT;
-  const credentials = options.emulatorHost ? async () => ({}) : await googleCredentials();
+  const { emulatorHost, server } = options;
+  const authority = emulatorHost ? `http://${emulatorHost}` : (server?.url ?? PUBSUB_ENDPOINT);
+  const credentials = emulatorHost ? async () => ({}) : (server?.credentials ?? (await googleCredentials()));
   // A graceful close lets the calls on it run to their deadlines, and no longer.
   const closeGraceMs = options.attemptTimeoutMs + ANSWER_GRACE_MS;
-  const session = connect(authority, { settings: { enablePush: false } });
+  const session = connect(authority, { settings: { enablePush: false }, ...(server?.ca ? { ca: server.ca } : {}) });
   let usable = true;
   const retire = () => (usable = false);
   session.on('goaway', retire);
@@ -141,14 +148,16 @@ function untilSettled(session: ClientHttp2Session, deadline: Date): Promise<void
     };
     const waitMs = Math.max(0, deadline.getTime() - Date.now());
     const timer = setTimeout(() => fail(new DeadlineError('Pub/Sub', waitMs, 'connecting the publisher')), waitMs);
-    const closed = () => fail(new Error('Pub/Sub closed the connection before it was up'));
+    // Refused, reset or closed: UNAVAILABLE, worth another attempt within the publish's deadline.
+    const failed = (error: Error) => fail(new PublishAttemptError(`could not connect to Pub/Sub: ${error.message}`, status.UNAVAILABLE, { cause: error }));
+    const closed = () => fail(new PublishAttemptError('Pub/Sub closed the connection before it was up', status.UNAVAILABLE));
     session.once('remoteSettings', () => {
       clearTimeout(timer);
-      session.off('error', fail);
+      session.off('error', failed);
       session.off('close', closed);
       resolve();
     });
-    session.once('error', fail);
+    session.once('error', failed);
     session.once('close', closed);
   });
 }

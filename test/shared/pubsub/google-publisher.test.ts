@@ -7,7 +7,19 @@
  * The bridge's own wire test (test/bridge.test.ts) covers a publisher whose emulator port is closed.
  */
 import { randomBytes } from 'node:crypto';
-import { connect as connectHttp2, constants, createServer as createHttp2Server, type Http2Session, type OutgoingHttpHeaders } from 'node:http2';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import {
+  connect as connectHttp2,
+  constants,
+  createSecureServer as createSecureHttp2Server,
+  createServer as createHttp2Server,
+  type Http2Session,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TransientError } from '../../../shared/errors.ts';
@@ -73,6 +85,9 @@ function settle(publish: Promise<string>): Promise<{ id: string } | { error: unk
 interface PublishRequest {
   messages: number;
   bytes: number;
+  /** The headers it came with that say who sends it and where it goes. */
+  authorization?: string;
+  requestParams?: string;
 }
 
 interface PublishRecorder {
@@ -97,13 +112,13 @@ const PUBLISH_PATH = '/google.pubsub.v1.Publisher/Publish';
  * A cleartext HTTP/2 proxy in front of the emulator that forwards every gRPC call as it is and
  * records each Publish request: how many messages it carried and its size.
  */
-async function startPublishRecorder(target: string): Promise<PublishRecorder> {
+async function startPublishRecorder(target: string, options: { tls?: { key: string; cert: string } } = {}): Promise<PublishRecorder> {
   const upstream = connectHttp2(`http://${target}`);
   const requests: PublishRequest[] = [];
   const refusals: number[] = [];
   const holds: number[] = [];
   const sessions = new Set<Http2Session>();
-  const server = createHttp2Server();
+  const server = options.tls ? createSecureHttp2Server(options.tls) : createHttp2Server();
   server.on('session', (session) => {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
@@ -114,7 +129,7 @@ async function startPublishRecorder(target: string): Promise<PublishRecorder> {
     if (refusal !== undefined) {
       stream.on('data', (chunk: Buffer) => chunks.push(chunk));
       stream.on('end', () => {
-        requests.push({ messages: countPublishedMessages(Buffer.concat(chunks)), bytes: Buffer.concat(chunks).length });
+        requests.push({ messages: countPublishedMessages(Buffer.concat(chunks)), bytes: Buffer.concat(chunks).length, ...sentBy(headers) });
         // A trailers-only answer, as gRPC servers refuse a call.
         stream.respond(
           { ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(refusal), 'grpc-message': 'refused%20by%20the%20test' },
@@ -129,7 +144,7 @@ async function startPublishRecorder(target: string): Promise<PublishRecorder> {
     stream.on('end', () => {
       if (headers[':path'] !== PUBLISH_PATH) return;
       const body = Buffer.concat(chunks);
-      requests.push({ messages: countPublishedMessages(body), bytes: body.length });
+      requests.push({ messages: countPublishedMessages(body), bytes: body.length, ...sentBy(headers) });
     });
     stream.pipe(forwarded);
     let trailers: OutgoingHttpHeaders = {};
@@ -175,6 +190,14 @@ async function startPublishRecorder(target: string): Promise<PublishRecorder> {
       upstream.destroy();
       await new Promise((resolve) => server.close(resolve));
     },
+  };
+}
+
+function sentBy(headers: IncomingHttpHeaders): Pick<PublishRequest, 'authorization' | 'requestParams'> {
+  const params = headers['x-goog-request-params'];
+  return {
+    ...(headers.authorization ? { authorization: headers.authorization } : {}),
+    ...(typeof params === 'string' ? { requestParams: params } : {}),
   };
 }
 
@@ -331,6 +354,24 @@ describe.each(['grpc', 'client'] as const)('over %s', (under) => {
     });
   });
 
+  describe('a Pub/Sub refusing connections for a moment', () => {
+    it('is ridden out within the publish deadline: the publish resolves once connections are taken again', async () => {
+      await admin.createTopic('outage');
+      const [host = '127.0.0.1', port = '0'] = emulatorHost.split(':');
+      const proxy = await startTcpProxy({ host, port: Number(port) });
+      cleanups.push(() => proxy.close());
+      const publisher = openPublisher({ emulatorHost: `127.0.0.1:${proxy.port}`, timeoutMs: 5_000 });
+      await publisher.publish('outage', Buffer.from('before'), {});
+
+      await proxy.cut();
+      const publishing = settle(publisher.publish('outage', Buffer.from('during'), {}));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await proxy.restore();
+
+      expect(await publishing).toEqual({ id: expect.stringMatching(/\S/) });
+    });
+  });
+
   describe('a host that accepts connections and never answers', () => {
     it('rejects every publish with TransientError', async () => {
       const silent = await startSilentHost();
@@ -482,3 +523,78 @@ describe('one gRPC connection', () => {
     await closing;
   });
 });
+
+describe('a gRPC connection over TLS with credentials, as to real Pub/Sub', () => {
+  let recorder: PublishRecorder;
+  let certificate: string;
+  const topic = `projects/google-publisher-tls-${run}/topics/secure`;
+  beforeAll(async () => {
+    const tlsAdmin = new PubSub({ projectId: `google-publisher-tls-${run}`, apiEndpoint: `http://${emulatorHost}`, emulatorMode: true });
+    cleanups.push(() => tlsAdmin.close());
+    await tlsAdmin.createTopic('secure');
+    const tls = selfSignedCertificate();
+    certificate = tls.cert;
+    recorder = await startPublishRecorder(emulatorHost, { tls });
+    cleanups.push(() => recorder.close());
+  });
+
+  it("publishes over TLS with the credentials' headers and the topic as the routing parameter", async () => {
+    const connection = await openGrpcConnection({
+      server: { url: `https://${recorder.host}`, ca: certificate, credentials: async () => ({ authorization: 'Bearer token-of-the-test' }) },
+      connectDeadline: new Date(Date.now() + 5_000),
+      attemptTimeoutMs: 2_000,
+    });
+    cleanups.push(() => connection.close());
+    const before = recorder.requests.length;
+
+    const ids = await connection.publish(topic, [{ data: Buffer.from('secure'), attributes: { deviceId: 'd1' } }], 2_000);
+
+    expect(ids).toEqual([expect.stringMatching(/\S/)]);
+    expect(recorder.requests.slice(before)).toEqual([
+      { messages: 1, bytes: expect.any(Number), authorization: 'Bearer token-of-the-test', requestParams: `topic=${encodeURIComponent(topic)}` },
+    ]);
+  });
+
+  it('refuses a server whose certificate it cannot verify, without waiting out the deadline', async () => {
+    const opening = openGrpcConnection({
+      server: { url: `https://${recorder.host}`, credentials: async () => ({ authorization: 'Bearer never-sent' }) },
+      connectDeadline: new Date(Date.now() + 60_000),
+      attemptTimeoutMs: 2_000,
+    });
+
+    await expect(opening).rejects.toThrow(/certificate/i);
+  });
+});
+
+/** A certificate for 127.0.0.1, made by openssl for this run. */
+function selfSignedCertificate(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'publisher-tls-'));
+  try {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        join(dir, 'key.pem'),
+        '-out',
+        join(dir, 'cert.pem'),
+      ],
+      { stdio: 'ignore', timeout: 20_000 },
+    );
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
