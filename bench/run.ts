@@ -15,6 +15,7 @@ import { runIngestBench } from './ingest.ts';
 import { renderChart, type Panel } from './lib/chart.ts';
 import { RESULTS_DIR, describeMachine, machineLabel, readResult, renderMarkdown, renderSummary, type BenchResult, type Role } from './lib/report.ts';
 import { runMemoryBench } from './memory.ts';
+import { runPublisherBench } from './publisher.ts';
 import { runReadingsBench } from './readings.ts';
 import { runStackBench } from './stack.ts';
 import { runWarehouseDuckDbBench } from './warehouse-duckdb.ts';
@@ -39,6 +40,7 @@ const BENCHMARKS: Benchmark[] = [
     byDefault: true,
     run: (quick) => runBridgeEmulatorBench({ seconds: quick ? 3 : 10, warmupSeconds: quick ? 1 : 2, rounds: quick ? 1 : 3, connections: 50 }),
   },
+  { name: 'publisher', byDefault: true, run: (quick) => runPublisherBench({ messages: quick ? 10_000 : 40_000, rounds: quick ? 1 : 5, concurrency: 50 }) },
   {
     name: 'ingest',
     byDefault: true,

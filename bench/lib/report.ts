@@ -114,6 +114,9 @@ const LABELS: Record<string, string> = {
   postgresCpuUsPerReading: 'PostgreSQL CPU µs / reading',
   machineBusyCores: 'machine busy, cores',
   connections: 'connections',
+  cpuUsPerMessage: 'CPU µs / message',
+  messagesPerSec: 'messages/s',
+  cpuRatioToBaseline: 'CPU × baseline',
 };
 
 export const labelOf = (key: string): string => LABELS[key] ?? key;
