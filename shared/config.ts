@@ -63,7 +63,8 @@ export interface Config {
   ingestBatch: { enabled: boolean; maxRows: number; maxWaitMs: number; concurrency: number };
   /**
    * The outbound proxy settings Google's clients honour (HTTPS_PROXY, HTTP_PROXY, NO_PROXY, in
-   * either case), handed to this project's own HTTP clients so that they go the same way.
+   * either case; grpc_proxy, which grpc-js reads), handed to this project's own HTTP clients so
+   * that they go the same way.
    */
   proxyEnv: Partial<Record<(typeof PROXY_VARIABLES)[number], string>>;
   /**
@@ -179,7 +180,7 @@ function stackPorts(env: Env): StackPorts {
 const topic = (env: Env, name: string, fallback: string): string => matching(env, name, TOPIC, TOPIC_RULE)?.trim() ?? fallback;
 
 /** The outbound proxy variables Google's clients read, in both spellings. */
-const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy'] as const;
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'NO_PROXY', 'no_proxy', 'grpc_proxy'] as const;
 
 /**
  * Every setting, parsed and checked at start-up: the one place that reads the environment

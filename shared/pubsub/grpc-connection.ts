@@ -1,9 +1,9 @@
 /**
  * One HTTP/2 connection to Pub/Sub carrying its gRPC `Publish` call, written here over
  * `node:http2` rather than through grpc-js: the generated client's call layers, channel and
- * protobuf objects cost about half of what a bridge request costs besides them (measured in
- * docs/performance.md). What a publish needs of gRPC is small: one unary method, its frame,
- * its status in the trailers, its deadline header.
+ * protobuf objects cost the bridge 17–18 µs of CPU a request where its own work costs 25, and
+ * this call 40 % less a message than they do (docs/performance.md). What a publish needs of gRPC
+ * is small: one unary method, its frame, its status in the trailers, its deadline header.
  *
  * Real Pub/Sub is `https://pubsub.googleapis.com` with an OAuth token from the environment's
  * credentials (google-auth-library's Application Default Credentials, refreshed by the

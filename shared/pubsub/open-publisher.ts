@@ -26,12 +26,13 @@ export async function openPublisher(config: PublisherConfig, choice: PublisherCh
 }
 
 /**
- * PUBSUB_PUBLISHER, except behind an HTTP proxy: the project's own gRPC call goes straight to
- * Pub/Sub, so where HTTPS_PROXY or HTTP_PROXY is set the generated client carries real Pub/Sub's
- * requests instead (grpc-js tunnels through the proxy those variables name).
+ * PUBSUB_PUBLISHER, except behind a proxy for gRPC: the project's own call goes straight to
+ * Pub/Sub, so where one of the variables grpc-js tunnels through is set (`grpc_proxy`,
+ * `https_proxy`, `http_proxy`: lower case only, as grpc-js reads them) the generated client
+ * carries real Pub/Sub's requests instead.
  */
 export function publishTransport(config: Pick<PublisherConfig, 'pubsubEmulatorHost' | 'pubsubPublisher' | 'proxyEnv'>): PublishTransport {
-  const { HTTPS_PROXY, https_proxy, HTTP_PROXY, http_proxy } = config.proxyEnv;
-  const behindProxy = [HTTPS_PROXY, https_proxy, HTTP_PROXY, http_proxy].some((value) => value !== undefined);
+  const { grpc_proxy, https_proxy, http_proxy } = config.proxyEnv;
+  const behindProxy = [grpc_proxy, https_proxy, http_proxy].some((value) => value !== undefined);
   return behindProxy && !config.pubsubEmulatorHost ? 'client' : config.pubsubPublisher;
 }

@@ -95,6 +95,8 @@ interface PublishRecorder {
   host: string;
   /** Every Publish request that came, as it came (refused ones too). */
   requests: PublishRequest[];
+  /** Connections the recorder has accepted so far. */
+  connectionsAccepted(): number;
   /** Answers the next `count` Publish requests with this gRPC status, without forwarding them. */
   refuseNext(count: number, grpcStatus: number): void;
   /** Holds the answers to the next Publish requests, one delay each (Infinity: never answers). */
@@ -119,7 +121,9 @@ async function startPublishRecorder(target: string, options: { tls?: { key: stri
   const holds: number[] = [];
   const sessions = new Set<Http2Session>();
   const server = options.tls ? createSecureHttp2Server(options.tls) : createHttp2Server();
+  let accepted = 0;
   server.on('session', (session) => {
+    accepted++;
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
   });
@@ -173,6 +177,7 @@ async function startPublishRecorder(target: string, options: { tls?: { key: stri
   return {
     host: `127.0.0.1:${port}`,
     requests,
+    connectionsAccepted: () => accepted,
     refuseNext(count, grpcStatus) {
       for (let i = 0; i < count; i++) refusals.push(grpcStatus);
     },
@@ -347,10 +352,12 @@ describe.each(['grpc', 'client'] as const)('over %s', (under) => {
     it('publishes on a new connection after the server ended the one it had', async () => {
       const publisher = openPublisher({ emulatorHost: recorder.host });
       await publisher.publish('refusals', Buffer.from('before'), {});
+      const before = recorder.connectionsAccepted();
 
       recorder.dropConnections();
 
       await expect(publisher.publish('refusals', Buffer.from('after'), {})).resolves.toMatch(/\S/);
+      expect(recorder.connectionsAccepted() - before).toBe(1);
     });
   });
 

@@ -65,11 +65,17 @@ describe('which transport carries publishes to Google Pub/Sub', () => {
   it.each([
     { name: "nothing set: the project's own gRPC call", env: {}, expected: 'grpc' },
     { name: 'PUBSUB_PUBLISHER=client', env: { PUBSUB_PUBLISHER: 'client' }, expected: 'client' },
-    { name: 'HTTPS_PROXY set: the client, which tunnels through it', env: { HTTPS_PROXY: 'http://proxy.internal:3128' }, expected: 'client' },
+    { name: 'https_proxy set: the client, which grpc-js tunnels through it', env: { https_proxy: 'http://proxy.internal:3128' }, expected: 'client' },
     { name: 'http_proxy set', env: { http_proxy: 'http://proxy.internal:3128' }, expected: 'client' },
+    { name: 'grpc_proxy set', env: { grpc_proxy: 'http://proxy.internal:3128' }, expected: 'client' },
+    {
+      name: 'only HTTPS_PROXY (upper case, which grpc-js does not read either): its own call',
+      env: { HTTPS_PROXY: 'http://proxy.internal:3128' },
+      expected: 'grpc',
+    },
     {
       name: 'a proxy, but the emulator: its own call (the emulator is local)',
-      env: { HTTPS_PROXY: 'http://proxy.internal:3128', PUBSUB_EMULATOR_HOST: '127.0.0.1:8085' },
+      env: { https_proxy: 'http://proxy.internal:3128', PUBSUB_EMULATOR_HOST: '127.0.0.1:8085' },
       expected: 'grpc',
     },
     { name: 'NO_PROXY alone', env: { NO_PROXY: '*' }, expected: 'grpc' },
