@@ -13,7 +13,7 @@ import { runColdStartBench } from './cold-start.ts';
 import { runEndToEndBench } from './end-to-end.ts';
 import { runIngestBench } from './ingest.ts';
 import { renderChart, type Panel } from './lib/chart.ts';
-import { RESULTS_DIR, describeMachine, machineLabel, readResult, renderMarkdown, renderSummary, type BenchResult, type Role } from './lib/report.ts';
+import { RESULTS_DIR, describeMachine, machineGrouping, readResult, renderMarkdown, renderSummary, type BenchResult, type Role } from './lib/report.ts';
 import { runMemoryBench } from './memory.ts';
 import { runPublisherBench } from './publisher.ts';
 import { runReadingsBench } from './readings.ts';
@@ -122,7 +122,8 @@ function writeSummary(runStartedAt: Date): void {
   const results = SUMMARY_ORDER.map(readResult).filter((r): r is BenchResult => r !== undefined);
   const machine = describeMachine();
   writeFileSync(join(RESULTS_DIR, 'summary.md'), renderSummary(results, { runStartedAt, machine, chart: '![throughput and latency](summary.svg)' }));
-  const machines = new Set(results.map((r) => machineLabel(r.machine)));
+  const machineOf = machineGrouping([machine, ...results.map((r) => r.machine)]);
+  const machines = new Set(results.map((r) => machineOf(r.machine)));
   const subtitle = machines.size > 1 ? `${machines.size} machines mixed: see summary.md` : `${machine.cpus}-core machine, servers pinned to one core; medians`;
   writeFileSync(
     join(RESULTS_DIR, 'summary.svg'),

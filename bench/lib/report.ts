@@ -43,6 +43,12 @@ export interface MachineNote {
   cpuModel: string;
   node: string;
   loadAverage: number[];
+  /**
+   * JSON round trips of a reading a millisecond on one core (best of five): machines of one
+   * name have been seen four times apart, and only a measurement tells them apart. Absent in
+   * results written before it was recorded.
+   */
+  speed?: number;
 }
 
 export function describeMachine(): MachineNote {
@@ -52,6 +58,68 @@ export function describeMachine(): MachineNote {
     cpuModel: list[0]?.model.trim() ?? 'unknown',
     node: process.version,
     loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
+    speed: measureSpeed(),
+  };
+}
+
+let measuredSpeed: number | undefined;
+
+/** The calibration of MachineNote.speed, once per process (about half a second on a slow machine). */
+function measureSpeed(): number {
+  if (measuredSpeed !== undefined) return measuredSpeed;
+  const reading = {
+    deviceId: 'calibration-0001',
+    ts: '2026-01-01T00:00:00.000Z',
+    seq: 1,
+    metrics: { temperature: 21.5, humidity: 40.25, ok: true, mode: 'eco' },
+  };
+  const roundTrips = 10_000;
+  let bestMs = Infinity;
+  let seqs = 0;
+  for (let round = 0; round < 5; round++) {
+    const startedAt = performance.now();
+    for (let i = 0; i < roundTrips; i++) seqs += (JSON.parse(JSON.stringify(reading)) as { seq: number }).seq;
+    bestMs = Math.min(bestMs, performance.now() - startedAt);
+  }
+  // Uses the result, so that the work cannot be optimised away.
+  if (seqs !== 5 * roundTrips) throw new Error('the calibration lost round trips');
+  measuredSpeed = Math.round(roundTrips / bestMs);
+  return measuredSpeed;
+}
+
+/** Speeds of one machine name this far apart or more are taken as different machines. */
+const SAME_MACHINE_SPEED_RATIO = 1.3;
+
+/**
+ * A labeller for the machines behind a set of results: the CPU, cores and Node, plus the
+ * measured speed where machines of one name were measured, so that results from two machines
+ * that share a name (or one whose speed was not recorded) are never read as one set.
+ */
+export function machineGrouping(notes: readonly MachineNote[]): (m: MachineNote) => string {
+  const speedsByLabel = new Map<string, number[]>();
+  for (const m of notes) if (m.speed !== undefined) speedsByLabel.set(machineLabel(m), [...(speedsByLabel.get(machineLabel(m)) ?? []), m.speed]);
+  // Per name, speeds fastest first, each cluster within the ratio of its fastest; named by its median.
+  const clustersByLabel = new Map<string, { fastest: number; median: number }[]>();
+  for (const [label, speeds] of speedsByLabel) {
+    const clusters: number[][] = [];
+    for (const speed of [...speeds].sort((a, b) => b - a)) {
+      const current = clusters.at(-1);
+      if (current && speed * SAME_MACHINE_SPEED_RATIO >= (current[0] as number)) current.push(speed);
+      else clusters.push([speed]);
+    }
+    clustersByLabel.set(
+      label,
+      clusters.map((c) => ({ fastest: c[0] as number, median: Math.round(median(c)) })),
+    );
+  }
+  return (m) => {
+    const label = machineLabel(m);
+    const clusters = clustersByLabel.get(label);
+    if (!clusters) return label;
+    if (m.speed === undefined) return `${label}, speed not recorded`;
+    const speed = m.speed;
+    const cluster = clusters.find((c) => speed <= c.fastest && speed * SAME_MACHINE_SPEED_RATIO >= c.fastest);
+    return `${label}, speed ${cluster?.median ?? speed}`;
   };
 }
 
@@ -138,7 +206,7 @@ export function renderMarkdown(result: BenchResult): string {
   const m = result.machine;
   lines.push(
     '',
-    `_${result.measuredAt}, ${m.cpus} × ${m.cpuModel}, Node ${m.node}, load average ${m.loadAverage.join(' ')}; setup: ${JSON.stringify(result.setup)}_`,
+    `_${result.measuredAt}, ${m.cpus} × ${m.cpuModel}, Node ${m.node}${m.speed === undefined ? '' : `, speed ${m.speed} (JSON round trips a ms)`}, load average ${m.loadAverage.join(' ')}; setup: ${JSON.stringify(result.setup)}_`,
   );
   for (const note of result.notes) lines.push('', `- ${note}`);
   return lines.join('\n');
@@ -162,13 +230,14 @@ export interface SummaryOptions {
  * a re-run on a new machine never reads as one set of comparable numbers.
  */
 export function renderSummary(results: BenchResult[], options: SummaryOptions): string {
-  const here = machineLabel(options.machine);
+  const machineOf = machineGrouping([options.machine, ...results.map((r) => r.machine)]);
+  const here = machineOf(options.machine);
   // This run's machine first, when it measured anything.
-  const machines = [...new Set(results.map((r) => machineLabel(r.machine)))].sort((a, b) => Number(b === here) - Number(a === here));
+  const machines = [...new Set(results.map((r) => machineOf(r.machine)))].sort((a, b) => Number(b === here) - Number(a === here));
   const tagOf = (m: string) => (machines.length > 1 ? `machine ${String.fromCharCode(65 + machines.indexOf(m))}` : '');
   const isStale = (r: BenchResult) => Date.parse(r.measuredAt) < options.runStartedAt.getTime();
   const provenance = (r: BenchResult) =>
-    [tagOf(machineLabel(r.machine)), isStale(r) ? `earlier run, ${r.measuredAt.slice(0, 10)}` : ''].filter(Boolean).join('; ');
+    [tagOf(machineOf(r.machine)), isStale(r) ? `earlier run, ${r.measuredAt.slice(0, 10)}` : ''].filter(Boolean).join('; ');
   const stale = results.filter(isStale);
   const lines = [
     '# Benchmark results',
@@ -181,7 +250,7 @@ export function renderSummary(results: BenchResult[], options: SummaryOptions): 
     for (const m of machines)
       lines.push(
         `- ${tagOf(m)}: ${m}${m === here ? ' (this run)' : ''}: ${results
-          .filter((r) => machineLabel(r.machine) === m)
+          .filter((r) => machineOf(r.machine) === m)
           .map((r) => r.name)
           .join(', ')}`,
       );
@@ -202,7 +271,7 @@ export function renderSummary(results: BenchResult[], options: SummaryOptions): 
       lines.push(`| ${r.name} | ${t.what} | ${t.target} | ${t.measured} | ${t.met ? 'yes' : '**no**'}${mixed ? where(r) || ' | this run' : ''} |`);
   lines.push('');
   for (const m of machines) {
-    const group = results.filter((r) => machineLabel(r.machine) === m);
+    const group = results.filter((r) => machineOf(r.machine) === m);
     if (group.length === 0) continue;
     if (machines.length > 1) lines.push(`## ${tagOf(m)}: ${m}`, '');
     for (const r of group) lines.push(renderMarkdown(r), ...(isStale(r) ? ['', `- _Measured in an earlier run (${r.measuredAt})._`] : []), '');

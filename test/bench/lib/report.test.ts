@@ -3,7 +3,7 @@
  * every subject, figure and target. No benchmark runs here, and nothing is timed.
  */
 import { describe, expect, it } from 'vitest';
-import { median, renderMarkdown, renderSummary, roundFigure, type BenchResult } from '../../../bench/lib/report.ts';
+import { machineGrouping, median, renderMarkdown, renderSummary, roundFigure, type BenchResult } from '../../../bench/lib/report.ts';
 
 const result: BenchResult = {
   name: 'sample',
@@ -77,5 +77,37 @@ describe('bench summary', () => {
     expect(lines).toContain('| earlier | ratio | ≥ 0.5× | 0.62× | yes | earlier run, 2026-11-20 |');
     expect(lines).toContain('| sample | ratio | ≥ 0.5× | 0.62× | yes | this run |');
     expect(lines).toContain('- _Measured in an earlier run (2026-11-20T00:00:00.000Z)._');
+  });
+
+  it('tells apart two machines of one name by their measured speed, and keeps one machine one', () => {
+    const fast = { ...here, speed: 4_000 };
+    const sameFast = { ...here, speed: 3_400 };
+    const slow = { ...here, speed: 1_000 };
+    const machineOf = machineGrouping([fast, sameFast, slow]);
+    expect(machineOf(fast)).toBe(machineOf(sameFast));
+    expect(machineOf(slow)).not.toBe(machineOf(fast));
+
+    const lines = renderSummary(
+      [
+        { ...result, machine: slow },
+        { ...other, name: 'fast', machine: fast },
+      ],
+      { runStartedAt, machine: slow },
+    ).split('\n');
+    expect(lines).toContain('**These results come from 2 machines: compare figures only within one.**');
+    expect(lines).toContain('- machine A: 2 × Test CPU, Node v24.0.0, speed 1000 (this run): sample');
+    expect(lines).toContain('- machine B: 2 × Test CPU, Node v24.0.0, speed 4000: fast');
+  });
+
+  it('does not take a result whose speed was not recorded for one from a measured machine of the same name', () => {
+    const measured = { ...here, speed: 2_000 };
+    const lines = renderSummary(
+      [
+        { ...result, machine: measured },
+        { ...other, name: 'unmeasured', machine: here },
+      ],
+      { runStartedAt, machine: measured },
+    ).split('\n');
+    expect(lines).toContain('- machine B: 2 × Test CPU, Node v24.0.0, speed not recorded: unmeasured');
   });
 });
