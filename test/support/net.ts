@@ -1,16 +1,36 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * Ports handed out here lie below Linux's ephemeral range (32768 and up), where the kernel never
+ * puts a listener on port 0 or an outgoing connection, and each vitest worker has a slice of its
+ * own: a port handed out is not taken by another test between now and the moment its process
+ * binds it (with ports from `listen(0)` that happened, and `npm start` found its port in use).
+ */
+const SLICE_PORTS = 1_200;
+const FIRST_PORT = 20_000;
+const SLICES = 10;
+const slice = (Number(process.env.VITEST_POOL_ID ?? '1') - 1 + SLICES) % SLICES;
+const handedOut = new Set<number>();
+
+/** A port nobody listens on right now, and that this process has not handed out before. */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = FIRST_PORT + slice * SLICE_PORTS + Math.floor(Math.random() * SLICE_PORTS);
+    if (handedOut.has(port) && handedOut.size < SLICE_PORTS / 2) continue;
+    if (await canListen(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error(`no free port in ${FIRST_PORT + slice * SLICE_PORTS}–${FIRST_PORT + (slice + 1) * SLICE_PORTS - 1}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
