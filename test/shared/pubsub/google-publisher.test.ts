@@ -233,22 +233,33 @@ function countPublishedMessages(frame: Buffer): number {
   return messages;
 }
 
-/** A host that accepts TCP connections and never sends a byte: a silenced proxy. */
-async function startSilentHost(): Promise<TcpProxy> {
+/** A TCP proxy in front of the emulator, which a test can cut, silence and restore; closed after the file. */
+async function startEmulatorProxy(): Promise<TcpProxy> {
   const [host = '127.0.0.1', port = '0'] = emulatorHost.split(':');
   const proxy = await startTcpProxy({ host, port: Number(port) });
-  proxy.silence();
   cleanups.push(() => proxy.close());
   return proxy;
+}
+
+/** A host that accepts TCP connections and never sends a byte: a silenced proxy. */
+async function startSilentHost(): Promise<TcpProxy> {
+  const proxy = await startEmulatorProxy();
+  proxy.silence();
+  return proxy;
+}
+
+/** An admin client on a project of the emulator's, closed after the file. */
+function emulatorAdmin(project: string): PubSub {
+  const client = new PubSub({ projectId: project, apiEndpoint: `http://${emulatorHost}`, emulatorMode: true });
+  cleanups.push(() => client.close());
+  return client;
 }
 
 describe.each(['grpc', 'client'] as const)('over %s', (under) => {
   beforeAll(() => {
     transport = under;
     projectId = `google-publisher-${under}-${run}`;
-    admin = new PubSub({ projectId, apiEndpoint: `http://${emulatorHost}`, emulatorMode: true });
-    const opened = admin;
-    cleanups.push(() => opened.close());
+    admin = emulatorAdmin(projectId);
   });
 
   describe('batching', () => {
@@ -364,9 +375,7 @@ describe.each(['grpc', 'client'] as const)('over %s', (under) => {
   describe('a Pub/Sub refusing connections for a moment', () => {
     it('is ridden out within the publish deadline: the publish resolves once connections are taken again', async () => {
       await admin.createTopic('outage');
-      const [host = '127.0.0.1', port = '0'] = emulatorHost.split(':');
-      const proxy = await startTcpProxy({ host, port: Number(port) });
-      cleanups.push(() => proxy.close());
+      const proxy = await startEmulatorProxy();
       const publisher = openPublisher({ emulatorHost: `127.0.0.1:${proxy.port}`, timeoutMs: 5_000 });
       await publisher.publish('outage', Buffer.from('before'), {});
 
@@ -393,9 +402,7 @@ describe.each(['grpc', 'client'] as const)('over %s', (under) => {
 
     it('rejects publishes waiting on a first connect that never completes, and connects afresh for a later publish', async () => {
       await admin.createTopic('reconnect');
-      const [host = '127.0.0.1', port = '0'] = emulatorHost.split(':');
-      const proxy = await startTcpProxy({ host, port: Number(port) });
-      cleanups.push(() => proxy.close());
+      const proxy = await startEmulatorProxy();
       proxy.silence();
       const publisher = openPublisher({ emulatorHost: `127.0.0.1:${proxy.port}`, timeoutMs: 2_000 });
 
@@ -460,16 +467,12 @@ describe('over grpc, a connection that goes silent after it worked', () => {
   beforeAll(() => {
     transport = 'grpc';
     projectId = `google-publisher-silent-${run}`;
-    admin = new PubSub({ projectId, apiEndpoint: `http://${emulatorHost}`, emulatorMode: true });
-    const opened = admin;
-    cleanups.push(() => opened.close());
+    admin = emulatorAdmin(projectId);
   });
 
   it('is given up after one unanswered attempt, and the publish goes on a new connection within its deadline', async () => {
     await admin.createTopic('silenced');
-    const [host = '127.0.0.1', port = '0'] = emulatorHost.split(':');
-    const proxy = await startTcpProxy({ host, port: Number(port) });
-    cleanups.push(() => proxy.close());
+    const proxy = await startEmulatorProxy();
     const publisher = openPublisher({ emulatorHost: `127.0.0.1:${proxy.port}`, timeoutMs: 8_000 });
     await publisher.publish('silenced', Buffer.from('before'), {});
 
@@ -486,9 +489,7 @@ describe('one gRPC connection', () => {
   let recorder: PublishRecorder;
   const topic = `projects/google-publisher-conn-${run}/topics/calls`;
   beforeAll(async () => {
-    const connectionAdmin = new PubSub({ projectId: `google-publisher-conn-${run}`, apiEndpoint: `http://${emulatorHost}`, emulatorMode: true });
-    cleanups.push(() => connectionAdmin.close());
-    await connectionAdmin.createTopic('calls');
+    await emulatorAdmin(`google-publisher-conn-${run}`).createTopic('calls');
     recorder = await startPublishRecorder(emulatorHost);
     cleanups.push(() => recorder.close());
   });
@@ -536,9 +537,7 @@ describe('a gRPC connection over TLS with credentials, as to real Pub/Sub', () =
   let certificate: string;
   const topic = `projects/google-publisher-tls-${run}/topics/secure`;
   beforeAll(async () => {
-    const tlsAdmin = new PubSub({ projectId: `google-publisher-tls-${run}`, apiEndpoint: `http://${emulatorHost}`, emulatorMode: true });
-    cleanups.push(() => tlsAdmin.close());
-    await tlsAdmin.createTopic('secure');
+    await emulatorAdmin(`google-publisher-tls-${run}`).createTopic('secure');
     const tls = selfSignedCertificate();
     certificate = tls.cert;
     recorder = await startPublishRecorder(emulatorHost, { tls });
