@@ -65,15 +65,18 @@ export class DependencyHealth {
   }
 
   /** Observes a call: records its success or its timeout, and passes the outcome on. */
-  async observe<T>(dependency: string, call: Promise<T>): Promise<T> {
-    try {
-      const value = await call;
-      this.succeeded(dependency);
-      return value;
-    } catch (error) {
-      this.failed(dependency, error);
-      throw error;
-    }
+  observe<T>(dependency: string, call: Promise<T>): Promise<T> {
+    // `then` rather than an async function: one promise less on every publish and query.
+    return call.then(
+      (value) => {
+        this.succeeded(dependency);
+        return value;
+      },
+      (error: unknown) => {
+        this.failed(dependency, error);
+        throw error;
+      },
+    );
   }
 
   status(now = Date.now()): HealthStatus {

@@ -8,6 +8,8 @@ import { toIssues, ValidationError } from './errors.ts';
 
 /** Percent-decodes one path segment; a malformed escape or bytes that are not UTF-8 are 400. */
 export function decodePathSegment(raw: string, name: string): string {
+  // Nothing to decode: the common case, spared decodeURIComponent's walk.
+  if (!raw.includes('%')) return raw;
   try {
     return decodeURIComponent(raw);
   } catch {

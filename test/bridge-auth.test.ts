@@ -6,6 +6,7 @@ import { sign } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../shared/db/database.ts';
 import { captureLogs, createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { generateDeviceToken, hashDeviceToken } from '../shared/auth/device-token.ts';
 import { createDevice, generateTestKeyPair, type TestKeyPair } from './support/devices.ts';
 import { deviceClaims, signJwt, type SignJwtOptions } from './support/jwt.ts';
 import { sendAsDevice, startBridge, TEST_PROJECT, type BridgeUnderTest } from './support/bridge.ts';
@@ -147,6 +148,19 @@ describe('bridge authentication', () => {
     const binaryData = Buffer.from(JSON.stringify(READING)).toString('base64');
     expect((await sendAsDevice(bridge.served.url + iotPath, { authorization: `Bearer ${tokens.main}`, body: { binaryData } })).status).toBe(401);
     expect((await sendAsDevice(bridge.served.url + iotPath, { authorization: token, body: { binaryData } })).status).toBe(200);
+  });
+
+  it("refuses a token whose stored hash is not one the registry writes, logs why, and still takes the device's other token", async () => {
+    const first = await createDevice(database.db, { deviceId: 'dev-two-tokens', token: true });
+    const second = generateDeviceToken();
+    await database.db.query(
+      `INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ('dev-two-tokens-2', 'dev-two-tokens', 'token', $1)`,
+      [hashDeviceToken(second).toUpperCase()],
+    );
+    const url = `${bridge.served.url}/v1/devices/dev-two-tokens/telemetry`;
+    expect((await sendAsDevice(url, { authorization: `Bearer ${second}`, body: READING })).status).toBe(401);
+    expect((await sendAsDevice(url, { authorization: `Bearer ${first.token as string}`, body: READING })).status).toBe(202);
+    expect(logs.records().some((r) => r.message === 'device token hash cannot be used' && r.credentialId === 'dev-two-tokens-2')).toBe(true);
   });
 
   it('refuses a device within the cache TTL once it is blocked, its key removed, or it is deleted', async () => {

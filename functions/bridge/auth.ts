@@ -5,9 +5,9 @@
  * `exp`, keyed by the token's hash, and re-checked against the device's current keys.
  * @see ../../docs/devices.md
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { parseBearer } from '../../shared/auth/bearer.ts';
-import { deviceTokenMatches } from '../../shared/auth/device-token.ts';
+import { presentedTokenDigest, tokenDigestMatches } from '../../shared/auth/device-token.ts';
 import { HttpError } from '../../shared/errors.ts';
 import type { CredentialsCache, DeviceAuth } from './credentials-cache.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -39,7 +39,7 @@ export function createAuthenticator(options: { credentials: CredentialsCache; au
   const verified = new Map<string, VerifiedEntry>();
 
   const verifyJwt = (token: string, device: DeviceAuth, nowMs: number): boolean => {
-    const cacheKey = createHash('sha256').update(token).digest('base64');
+    const cacheKey = hash('sha256', token, 'base64');
     const hit = verified.get(cacheKey);
     if (hit && hit.deviceId === device.deviceId && nowMs < hit.expiresAtMs + JWT_CLOCK_SKEW_SECONDS * 1000) {
       // The key that signed it must still be registered and unexpired.
@@ -78,9 +78,7 @@ export function createAuthenticator(options: { credentials: CredentialsCache; au
       }
       const jwt = looksLikeJwt(credential);
       if (!jwt && requireJwt) refused(deviceId, 'IoT Core paths need a JWT, not a token');
-      const proven = jwt
-        ? verifyJwt(credential, device, nowMs)
-        : !requireJwt && device.tokens.some((t) => (t.expiresAt === undefined || t.expiresAt > nowMs) && deviceTokenMatches(credential, t.secretHash));
+      const proven = jwt ? verifyJwt(credential, device, nowMs) : !requireJwt && tokenMatches(credential, device, nowMs);
       if (!proven) {
         if (!jwt && !requireJwt) refused(deviceId, "the token matches none of the device's current tokens");
         throw unauthenticated();
@@ -89,6 +87,16 @@ export function createAuthenticator(options: { credentials: CredentialsCache; au
       return device;
     },
   };
+}
+
+/** Whether the token is one of the device's unexpired ones: hashed once, compared with each in constant time. */
+function tokenMatches(token: string, device: DeviceAuth, nowMs: number): boolean {
+  const presented = presentedTokenDigest(token);
+  let matched = false;
+  for (const t of device.tokens) {
+    if (t.expiresAt === undefined || t.expiresAt > nowMs) matched = tokenDigestMatches(presented, t.secretDigest) || matched;
+  }
+  return matched;
 }
 
 /** Drops expired results; if that frees too little, the oldest quarter goes too. */

@@ -7,6 +7,7 @@
  */
 import type { KeyObject } from 'node:crypto';
 import { importDevicePublicKey, type PublicKeyType } from '../../schemas/device.ts';
+import { storedTokenDigest } from '../../shared/auth/device-token.ts';
 import type { Database } from '../../shared/db/database.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { LoadingCache } from '../../shared/loading-cache.ts';
@@ -15,7 +16,8 @@ import type { JwtAlgorithm, VerificationKey } from './jwt.ts';
 
 export interface DeviceTokenCredential {
   credentialId: string;
-  secretHash: string;
+  /** The stored SHA-256 of the token, decoded once per load rather than once per request. */
+  secretDigest: Buffer;
   expiresAt?: number;
 }
 
@@ -95,7 +97,9 @@ export function createCredentialsCache(options: CredentialsCacheOptions): Creden
       if (row.credential_id === null) continue;
       const expiresAt = row.expires_at === null ? undefined : new Date(row.expires_at).getTime();
       if (row.type === 'token' && row.secret_hash) {
-        device.tokens.push({ credentialId: row.credential_id, secretHash: row.secret_hash, expiresAt });
+        const secretDigest = storedTokenDigest(row.secret_hash);
+        if (secretDigest) device.tokens.push({ credentialId: row.credential_id, secretDigest, expiresAt });
+        else options.logger.warn('device token hash cannot be used', { deviceId, credentialId: row.credential_id });
       } else if (row.type && row.public_key_pem && isPublicKeyType(row.type)) {
         const key = importKey(row.type, row.public_key_pem);
         if (key) device.keys.push({ credentialId: row.credential_id, algorithm: ALGORITHMS[row.type], key, expiresAt });

@@ -9,6 +9,7 @@
  * @see ../../docs/devices.md
  */
 import { toResolvedPack } from '../../schemas/senml.ts';
+import { isoTime } from '../../shared/iso-time.ts';
 import { READING_SCHEMA_VERSION, type Reading } from '../../schemas/reading.ts';
 import type { NormalisedTelemetry } from '../../shared/telemetry.ts';
 import type { DeviceAuth } from './credentials-cache.ts';
@@ -19,7 +20,7 @@ export interface TelemetryMessage {
 }
 
 export function buildTelemetryMessage(device: DeviceAuth, telemetry: NormalisedTelemetry, receivedAt: number): TelemetryMessage {
-  const receivedIso = new Date(receivedAt).toISOString();
+  const receivedIso = isoTime(receivedAt);
   const attributes: Record<string, string> = {
     deviceId: device.deviceId,
     // Which device of this id sent it: ingest refuses it if the device was deleted (and perhaps re-created) since.
@@ -44,7 +45,7 @@ export function buildTelemetryMessage(device: DeviceAuth, telemetry: NormalisedT
 const _everyFieldPublished: Record<Exclude<keyof Reading, 'deviceId' | 'ts' | 'metrics' | 'units' | 'seq' | 'location' | 'tags'>, never> = {};
 
 function publishedReading(r: Reading, receivedIso: string): Record<string, unknown> {
-  const out: Record<string, unknown> = { ts: r.ts === undefined ? receivedIso : new Date(r.ts).toISOString(), metrics: r.metrics };
+  const out: Record<string, unknown> = { ts: r.ts === undefined ? receivedIso : isoTime(r.ts), metrics: r.metrics };
   if (r.units !== undefined) out.units = r.units;
   if (r.seq !== undefined) out.seq = r.seq;
   if (r.location !== undefined) out.location = r.location;

@@ -20,7 +20,7 @@ const SENML_TYPE = 'application/senml+json';
  * `Content-Type` is taken as JSON. Anything else is 415, naming what is accepted.
  */
 export function isSenmlMediaType(contentType: string | undefined): boolean {
-  if (contentType === undefined || contentType.trim() === '') return false;
+  if (contentType === undefined || contentType === JSON_TYPE || contentType.trim() === '') return false;
   const type = (contentType.split(';')[0] ?? '').trim().toLowerCase();
   if (type !== JSON_TYPE && type !== SENML_TYPE) {
     throw new HttpError(415, 'unsupported_media_type', `Content-Type "${contentType.slice(0, 200)}" is not supported; send ${JSON_TYPE} or ${SENML_TYPE}`);

@@ -5,7 +5,7 @@
  */
 import { HttpError } from '../../shared/errors.ts';
 import { decodePathSegment, parseIds } from '../../shared/ids.ts';
-import { DevicePathIds, IotCorePathIds } from '../../schemas/ids.ts';
+import { DevicePathIds, IotCorePathIds, isDeviceId } from '../../schemas/ids.ts';
 
 /** Where an IoT Core path puts the device. */
 export interface IotCoreName {
@@ -41,8 +41,13 @@ export const isIotCorePath = (path: string): boolean => path.startsWith('/v1/pro
 function parsePath(path: string): BridgeRoute | undefined {
   const native = NATIVE.exec(path);
   if (native) {
-    const ids = parseIds(DevicePathIds, { deviceId: decodePathSegment(native[1] as string, 'deviceId') });
-    return { kind: native[2] as 'telemetry' | 'config' | 'state', iot: false, ...ids };
+    const deviceId = decodePathSegment(native[1] as string, 'deviceId');
+    // isDeviceId answers as DevicePathIds does; zod runs only to name the problem.
+    return {
+      kind: native[2] as 'telemetry' | 'config' | 'state',
+      iot: false,
+      deviceId: isDeviceId(deviceId) ? deviceId : parseIds(DevicePathIds, { deviceId }).deviceId,
+    };
   }
   const iot = IOT_CORE.exec(path);
   if (iot) {

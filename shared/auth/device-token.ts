@@ -3,10 +3,11 @@
  * stored only as its SHA-256. A slow password hash is not needed: the secret is random and
  * long, so the hash cannot be brute-forced, and the bridge checks it on every request.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import { constantTimeEqual } from './bearer.ts';
 
 const PREFIX = 'sha256:';
+const STORED_HASH = /^sha256:[0-9a-f]{64}$/;
 
 /** A new token: 24 random bytes, base64url (32 characters). */
 export function generateDeviceToken(): string {
@@ -15,10 +16,22 @@ export function generateDeviceToken(): string {
 
 /** The stored form of a token (`device_credentials.secret_hash`). */
 export function hashDeviceToken(token: string): string {
-  return PREFIX + createHash('sha256').update(token, 'utf8').digest('hex');
+  return PREFIX + hash('sha256', token, 'hex');
 }
+
+/** The 32 bytes of a stored hash, decoded once (the bridge keeps them with the device); undefined when it is not one. */
+export function storedTokenDigest(storedHash: string): Buffer | undefined {
+  return STORED_HASH.test(storedHash) ? Buffer.from(storedHash.slice(PREFIX.length), 'hex') : undefined;
+}
+
+/** The digest of a presented token, to compare with `tokenDigestMatches` against each stored one. */
+export const presentedTokenDigest = (token: string): Buffer => hash('sha256', token, 'buffer');
+
+/** Constant-time comparison of a presented token's digest against a stored one. */
+export const tokenDigestMatches = (presented: Buffer, stored: Buffer): boolean => constantTimeEqual(presented, stored);
 
 /** Constant-time comparison of a presented token against a stored hash. */
 export function deviceTokenMatches(token: string, storedHash: string): boolean {
-  return constantTimeEqual(Buffer.from(hashDeviceToken(token)), Buffer.from(storedHash));
+  const stored = storedTokenDigest(storedHash);
+  return stored !== undefined && tokenDigestMatches(presentedTokenDigest(token), stored);
 }

@@ -32,6 +32,7 @@ const IDLE_CLOSE_MS = 60_000;
  * from a server that is alive) before it counts the connection as silent.
  */
 const ANSWER_GRACE_MS = 250;
+const NO_HEADERS: Record<string, string> = {};
 
 /** gRPC status codes by name, as the trailers carry them. */
 const status = {
@@ -66,7 +67,8 @@ export interface GrpcConnectionOptions {
 export async function openGrpcConnection(options: GrpcConnectionOptions): Promise<PublishConnection> {
   const { emulatorHost, server } = options;
   const authority = emulatorHost ? `http://${emulatorHost}` : (server?.url ?? PUBSUB_ENDPOINT);
-  const credentials = emulatorHost ? async () => ({}) : (server?.credentials ?? (await googleCredentials()));
+  // The emulator takes calls without credentials: none are asked for, and no deadline is set for them.
+  const credentials = emulatorHost ? undefined : (server?.credentials ?? (await googleCredentials()));
   // A graceful close lets the calls on it run to their deadlines, and no longer.
   const closeGraceMs = options.attemptTimeoutMs + ANSWER_GRACE_MS;
   const session = connect(authority, { settings: { enablePush: false }, ...(server?.ca ? { ca: server.ca } : {}) });
@@ -93,7 +95,7 @@ export async function openGrpcConnection(options: GrpcConnectionOptions): Promis
     async publish(topic, messages, timeoutMs) {
       const attemptMs = Math.max(1, Math.min(options.attemptTimeoutMs, timeoutMs));
       const startedAt = performance.now();
-      const headers = await withDeadline(credentials(), attemptMs, 'Pub/Sub', 'getting credentials');
+      const headers = credentials ? await withDeadline(credentials(), attemptMs, 'Pub/Sub', 'getting credentials') : NO_HEADERS;
       const leftMs = Math.max(1, Math.floor(attemptMs - (performance.now() - startedAt)));
       try {
         return await call(session, topic, encodePublishRequest(topic, messages), headers, leftMs);
