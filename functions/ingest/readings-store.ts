@@ -6,6 +6,7 @@
 import type { ReadingRow } from '../../schemas/tables.ts';
 import type { Sql } from '../../shared/db/database.ts';
 import { jsonForPostgres } from '../../shared/db/postgres-text.ts';
+import { isoTime } from '../../shared/iso-time.ts';
 
 export type NewReading = Omit<ReadingRow, 'ingested_at'>;
 
@@ -47,10 +48,27 @@ export async function writeReadings(sql: Sql, rows: NewReading[]): Promise<numbe
      SELECT count(*)::int AS stored FROM inserted`,
     // The batch as one JSON document (a row's keys are the columns'; dates serialise as RFC 3339):
     // one native JSON.stringify instead of eight arrays escaped element by element by the driver.
-    [jsonForPostgres(rows)],
+    [jsonForPostgres(rows.map(withTextTimes))],
     // Parsed and planned once per connection: PostgreSQL spent ~14 % less CPU a reading (43
     // against 50 µs, five interleaved benchmark rounds, docs/performance.md).
     { name: 'ingest_write_readings' },
   );
   return result.rows[0]?.stored ?? 0;
+}
+
+/**
+ * The row as the JSON document carries it, its times as RFC 3339 text written by isoTime: the
+ * same text Date's toJSON writes, at a tenth of the cost, twice for every reading.
+ */
+function withTextTimes(row: NewReading) {
+  return {
+    reading_id: row.reading_id,
+    device_id: row.device_id,
+    event_ts: isoTime(row.event_ts.getTime()),
+    received_at: row.received_at === null ? null : isoTime(row.received_at.getTime()),
+    metrics: row.metrics,
+    seq: row.seq,
+    location: row.location,
+    message_id: row.message_id,
+  } satisfies Record<keyof NewReading, unknown>;
 }

@@ -4,6 +4,7 @@
  */
 import { columnsOf, type Column } from '../../schemas/columns.ts';
 import { MeasurementRow } from '../../schemas/tables.ts';
+import { isoTime } from '../iso-time.ts';
 
 /** The `measurements` columns in table order, derived from the zod schema. */
 export const MEASUREMENT_COLUMNS: readonly Column[] = columnsOf(MeasurementRow);
@@ -62,7 +63,7 @@ function encodeCell(column: Column, value: unknown): string {
   if (value === null || value === undefined) return 'null';
   switch (column.kind) {
     case 'timestamp':
-      return `"${(value as Date).toISOString()}"`;
+      return `"${isoTime((value as Date).getTime())}"`;
     case 'json':
       return JSON.stringify(JSON.stringify(value));
     default:
