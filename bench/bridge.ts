@@ -278,7 +278,8 @@ function throughputTargets(rows: ResultRow[], minRatio: number, maxP99Ms: number
       {
         what: `${r.subject}: req/s vs bare`,
         target: `≥ ${minRatio}×`,
-        measured: `${roundFigure(r.figures.ratioToBaseline ?? NaN)}×`,
+        // Three decimals, cut rather than rounded: 0.397× must not read as a met 0.4×.
+        measured: `${(Math.floor((r.figures.ratioToBaseline ?? NaN) * 1000) / 1000).toFixed(3)}×`,
         met: (r.figures.ratioToBaseline ?? 0) >= minRatio,
       },
       { what: `${r.subject}: p99`, target: `≤ ${maxP99Ms} ms`, measured: `${r.figures.p99Ms} ms`, met: (r.figures.p99Ms ?? Infinity) <= maxP99Ms },
