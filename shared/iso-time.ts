@@ -8,6 +8,8 @@
  */
 
 const DAY_MS = 86_400_000;
+/** The latest (and, negated, the earliest) time `Date` holds (ECMA-262 TimeClip). */
+const MAX_TIME_MS = 8.64e15;
 /** `HH:MM:SS.mmmZ`, the part after the date and `T`. */
 const TIME_OF_DAY_LENGTH = 13;
 const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
@@ -19,7 +21,8 @@ let cachedDate = '';
 
 /** `new Date(ms).toISOString()`, faster. */
 export function isoTime(ms: number): string {
-  if (!Number.isSafeInteger(ms)) return new Date(ms).toISOString();
+  // Beyond MAX_TIME_MS the cached day (that of MAX_TIME_MS itself, which starts a day) would still match.
+  if (!Number.isSafeInteger(ms) || ms > MAX_TIME_MS || ms < -MAX_TIME_MS) return new Date(ms).toISOString();
   const day = Math.floor(ms / DAY_MS);
   if (day !== cachedDay) {
     const text = new Date(ms).toISOString();

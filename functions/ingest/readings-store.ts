@@ -64,11 +64,17 @@ function withTextTimes(row: NewReading) {
   return {
     reading_id: row.reading_id,
     device_id: row.device_id,
-    event_ts: isoTime(row.event_ts.getTime()),
-    received_at: row.received_at === null ? null : isoTime(row.received_at.getTime()),
+    event_ts: jsonTime(row.event_ts),
+    received_at: row.received_at === null ? null : jsonTime(row.received_at),
     metrics: row.metrics,
     seq: row.seq,
     location: row.location,
     message_id: row.message_id,
   } satisfies Record<keyof NewReading, unknown>;
+}
+
+/** What Date's toJSON writes: the RFC 3339 text, or null for an invalid date. */
+function jsonTime(date: Date): string | null {
+  const ms = date.getTime();
+  return Number.isNaN(ms) ? null : isoTime(ms);
 }

@@ -45,5 +45,8 @@ describe('isoTime', () => {
     for (const ms of [Number.NaN, Number.POSITIVE_INFINITY, MAX_TIME + 1, -MAX_TIME - 1, 2 ** 53]) {
       expect(() => isoTime(ms)).toThrow(RangeError);
     }
+    // The last day Date holds starts at its last instant: with that day cached, the rest of it is still out of range.
+    expect(isoTime(MAX_TIME)).toBe(new Date(MAX_TIME).toISOString());
+    for (const ms of [MAX_TIME + 1, MAX_TIME + DAY_MS - 1]) expect(() => isoTime(ms)).toThrow(RangeError);
   });
 });
