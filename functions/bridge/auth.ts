@@ -6,8 +6,8 @@
  * @see ../../docs/devices.md
  */
 import { hash } from 'node:crypto';
-import { parseBearer } from '../../shared/auth/bearer.ts';
-import { presentedTokenDigest, tokenDigestMatches } from '../../shared/auth/device-token.ts';
+import { constantTimeEqual, parseBearer } from '../../shared/auth/bearer.ts';
+import { presentedTokenDigest } from '../../shared/auth/device-token.ts';
 import { HttpError } from '../../shared/errors.ts';
 import type { CredentialsCache, DeviceAuth } from './credentials-cache.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -94,7 +94,7 @@ function tokenMatches(token: string, device: DeviceAuth, nowMs: number): boolean
   const presented = presentedTokenDigest(token);
   let matched = false;
   for (const t of device.tokens) {
-    if (t.expiresAt === undefined || t.expiresAt > nowMs) matched = tokenDigestMatches(presented, t.secretDigest) || matched;
+    if (t.expiresAt === undefined || t.expiresAt > nowMs) matched = constantTimeEqual(presented, t.secretDigest) || matched;
   }
   return matched;
 }

@@ -24,14 +24,11 @@ export function storedTokenDigest(storedHash: string): Buffer | undefined {
   return STORED_HASH.test(storedHash) ? Buffer.from(storedHash.slice(PREFIX.length), 'hex') : undefined;
 }
 
-/** The digest of a presented token, to compare with `tokenDigestMatches` against each stored one. */
+/** The digest of a presented token, compared (`constantTimeEqual`) with each stored one. */
 export const presentedTokenDigest = (token: string): Buffer => hash('sha256', token, 'buffer');
-
-/** Constant-time comparison of a presented token's digest against a stored one. */
-export const tokenDigestMatches = (presented: Buffer, stored: Buffer): boolean => constantTimeEqual(presented, stored);
 
 /** Constant-time comparison of a presented token against a stored hash. */
 export function deviceTokenMatches(token: string, storedHash: string): boolean {
   const stored = storedTokenDigest(storedHash);
-  return stored !== undefined && tokenDigestMatches(presentedTokenDigest(token), stored);
+  return stored !== undefined && constantTimeEqual(presentedTokenDigest(token), stored);
 }
