@@ -5,11 +5,12 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READING_SCHEMA_VERSION } from '../schemas/reading.ts';
+import { TransientError } from '../shared/errors.ts';
 import { createPubsubPublisher } from '../shared/pubsub/google-publisher.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
 import { createDevice, generateTestKeyPair, type TestKeyPair } from './support/devices.ts';
 import { deviceClaims, signJwt } from './support/jwt.ts';
-import { sendAsDevice, startBridge, TEST_PROJECT, type BridgeUnderTest, type DeviceRequest } from './support/bridge.ts';
+import { sendAsDevice, startBridge, TEST_PROJECT, useEmulator, type BridgeUnderTest, type DeviceRequest } from './support/bridge.ts';
 import { freePort, waitFor } from './support/net.ts';
 
 let database: TestDatabase;
@@ -387,6 +388,37 @@ describe('bridge when Pub/Sub cannot be reached', () => {
       expect(response.body).not.toHaveProperty('accepted');
     } finally {
       await unreachable.close();
+    }
+  });
+});
+
+describe('bridge whose first Pub/Sub open fails', () => {
+  it('answers 503 for that request, then opens Pub/Sub again and accepts the next', async () => {
+    let opens = 0;
+    const flaky = await startBridge({
+      databaseUrl: database.url,
+      providers: {
+        publisher: () =>
+          ++opens === 1
+            ? Promise.reject(new TransientError('Pub/Sub client could not be opened'))
+            : Promise.resolve(createPubsubPublisher({ projectId: TEST_PROJECT, emulatorHost: useEmulator() })),
+      },
+    });
+    try {
+      const first = await sendAsDevice(flaky.served.url + TELEMETRY, { authorization: `Bearer ${token}`, body: { metrics: { attempt: 1 } } });
+      expect(first.status).toBe(503);
+      expect(first.body).not.toHaveProperty('accepted');
+      const second = await sendAsDevice(flaky.served.url + TELEMETRY, { authorization: `Bearer ${token}`, body: { metrics: { attempt: 2 } } });
+      expect(second.status, JSON.stringify(second.body)).toBe(202);
+      const [messageId] = (second.body as { messageIds: string[] }).messageIds;
+      await waitFor(() => flaky.received.has(messageId as string), { what: 'the second reading on the topic' });
+      expect(JSON.parse(flaky.received.get(messageId as string)?.data.toString() ?? '')).toMatchObject({
+        deviceId: DEVICE,
+        readings: [{ metrics: { attempt: 2 } }],
+      });
+      expect(opens).toBe(2);
+    } finally {
+      await flaky.close();
     }
   });
 });

@@ -46,6 +46,11 @@ describe('the bridge', () => {
     { name: 'malformed escape', path: '/v1/devices/dev%ZZice/telemetry', issue: { path: 'deviceId', message: /percent-encoded UTF-8/ } },
     { name: 'escape that is not UTF-8', path: '/v1/devices/dev%C3ice/telemetry', issue: { path: 'deviceId', message: /percent-encoded UTF-8/ } },
     { name: '5,000 characters', path: `/v1/devices/${LONG_ID}/telemetry`, issue: { path: 'deviceId', message: /at most 255 characters/ } },
+    // Plain ids (no escapes) take the bridge's fast path; the ones it refuses must still get zod's issue.
+    { name: 'reserved "goog" prefix', path: '/v1/devices/goog-x/telemetry', issue: { path: 'deviceId', message: /must not start with "goog"/ } },
+    { name: 'reserved prefix in capitals', path: '/v1/devices/GOOG-sensor/telemetry', issue: { path: 'deviceId', message: /must not start with "goog"/ } },
+    { name: 'starting with a digit', path: '/v1/devices/1sensor/telemetry', issue: { path: 'deviceId', message: /must match/ } },
+    { name: 'too short', path: '/v1/devices/ab/telemetry', issue: { path: 'deviceId', message: /must match/ } },
     {
       name: 'IoT Core: NUL in the device id',
       path: iot('ids-project', 'europe-west1', 'reg-1', 'dev%00'),

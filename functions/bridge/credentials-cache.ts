@@ -83,6 +83,16 @@ export function createCredentialsCache(options: CredentialsCacheOptions): Creden
     return key;
   };
 
+  // A stored credential the bridge cannot use is logged once, not at every reload of its device.
+  const reported = new Set<string>();
+  const reportUnusable = (message: string, deviceId: string, credentialId: string, stored: string): void => {
+    const key = `${credentialId}\n${stored}`;
+    if (reported.has(key)) return;
+    if (reported.size >= maxEntries) reported.delete(reported.values().next().value as string);
+    reported.add(key);
+    options.logger.warn(message, { deviceId, credentialId });
+  };
+
   const load = async (deviceId: string): Promise<DeviceAuth | undefined> => {
     let rows: CredentialRow[];
     try {
@@ -99,11 +109,11 @@ export function createCredentialsCache(options: CredentialsCacheOptions): Creden
       if (row.type === 'token' && row.secret_hash) {
         const secretDigest = storedTokenDigest(row.secret_hash);
         if (secretDigest) device.tokens.push({ credentialId: row.credential_id, secretDigest, expiresAt });
-        else options.logger.warn('device token hash cannot be used', { deviceId, credentialId: row.credential_id });
+        else reportUnusable('device token hash cannot be used', deviceId, row.credential_id, row.secret_hash);
       } else if (row.type && row.public_key_pem && isPublicKeyType(row.type)) {
         const key = importKey(row.type, row.public_key_pem);
         if (key) device.keys.push({ credentialId: row.credential_id, algorithm: ALGORITHMS[row.type], key, expiresAt });
-        else options.logger.warn('device public key cannot be used', { deviceId, credentialId: row.credential_id });
+        else reportUnusable('device public key cannot be used', deviceId, row.credential_id, row.public_key_pem);
       }
     }
     return device;
