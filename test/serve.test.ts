@@ -86,6 +86,39 @@ describe('npm run serve -- ingest', () => {
     expect(lines.some((l) => l.message === 'shutting down' && l.signal === 'SIGTERM')).toBe(true);
   });
 
+  it('stops when npm itself gets SIGTERM, as a supervisor stops it: no server is left running', async () => {
+    const port = await freePort();
+    const npm = spawn('npm', ['run', 'serve', '--', 'deadletter'], {
+      env: { ...process.env, PORT: String(port), DATABASE_URL: tdb.url, DATA_DIR: scratch, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // A process group of its own, so that whatever is left can be cleared below; the signal goes to npm alone.
+      detached: true,
+    });
+    let output = '';
+    npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    const npmExited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
+    const url = `http://127.0.0.1:${port}`;
+    const answers = () =>
+      fetch(`${url}/healthz`, { headers: { connection: 'close' } }).then(
+        (r) => r.ok,
+        () => false,
+      );
+    try {
+      await waitFor(answers, { timeoutMs: 20_000, what: 'deadletter /healthz through npm run serve' });
+      npm.kill('SIGTERM');
+      await npmExited;
+      // The server was npm's child, not a shell's: it got the signal, drained and exited.
+      await waitFor(async () => !(await answers()), { timeoutMs: 10_000, what: `the served function to stop with npm:\n${output}` });
+      expect(output).toContain('"message":"shutting down"');
+    } finally {
+      try {
+        process.kill(-(npm.pid as number), 'SIGKILL');
+      } catch {
+        // The group is gone: nothing was left.
+      }
+    }
+  });
+
   it('refuses an unknown function name', () => {
     const run = spawnSync(process.execPath, ['scripts/serve.ts', 'nope'], { encoding: 'utf8' });
     expect(run.status).toBe(2);
