@@ -35,8 +35,8 @@ describe('npm run migrate', () => {
   });
 });
 
-describe('npm run serve -- ingest', () => {
-  it('serves on PORT, logs JSON with trace ids, and drains in-flight pushes on SIGTERM', async () => {
+describe('npm run serve', () => {
+  it('serves ingest on PORT, logs JSON with trace ids, and drains in-flight pushes on SIGTERM', async () => {
     await createDevice(tdb.db, { deviceId: 'serve-1' });
     const port = await freePort();
     const child = spawn(process.execPath, ['scripts/serve.ts', 'ingest'], {
