@@ -160,8 +160,16 @@ describe('bridge authentication', () => {
     const url = `${bridge.served.url}/v1/devices/dev-two-tokens/telemetry`;
     expect((await sendAsDevice(url, { authorization: `Bearer ${second}`, body: READING })).status).toBe(401);
     expect((await sendAsDevice(url, { authorization: `Bearer ${first.token as string}`, body: READING })).status).toBe(202);
-    // The TTL is 300 ms: after several reloads of the device, the warning is still there once.
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // The TTL is 300 ms: a token added now is taken only once the device was loaded again.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const third = generateDeviceToken();
+    await database.db.query(
+      `INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ('dev-two-tokens-3', 'dev-two-tokens', 'token', $1)`,
+      [hashDeviceToken(third)],
+    );
+    await waitFor(async () => (await sendAsDevice(url, { authorization: `Bearer ${third}`, body: READING })).status === 202, {
+      what: 'the reload that takes the new token',
+    });
     expect((await sendAsDevice(url, { authorization: `Bearer ${second}`, body: READING })).status).toBe(401);
     expect(logs.records().filter((r) => r.message === 'device token hash cannot be used' && r.credentialId === 'dev-two-tokens-2')).toHaveLength(1);
   });
