@@ -174,6 +174,28 @@ describe('bridge authentication', () => {
     expect(logs.records().filter((r) => r.message === 'device token hash cannot be used' && r.credentialId === 'dev-two-tokens-2')).toHaveLength(1);
   });
 
+  it('logs a stored public key that does not load once, across reloads, and still takes the device token', async () => {
+    const device = await createDevice(database.db, { deviceId: 'dev-bad-key', token: true });
+    await database.db.query(
+      `INSERT INTO device_credentials (credential_id, device_id, type, public_key_pem) VALUES ('dev-bad-key-es', 'dev-bad-key', 'es256', $1)`,
+      ['-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n'],
+    );
+    const url = `${bridge.served.url}/v1/devices/dev-bad-key/telemetry`;
+    expect((await sendAsDevice(url, { authorization: `Bearer ${device.token as string}`, body: READING })).status).toBe(202);
+    expect((await sendAsDevice(url, { authorization: jwt({}), body: READING })).status).toBe(401);
+    // A token added after the TTL (300 ms) is taken only once the device was loaded again.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const later = generateDeviceToken();
+    await database.db.query(
+      `INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ('dev-bad-key-2', 'dev-bad-key', 'token', $1)`,
+      [hashDeviceToken(later)],
+    );
+    await waitFor(async () => (await sendAsDevice(url, { authorization: `Bearer ${later}`, body: READING })).status === 202, {
+      what: 'the reload that takes the new token',
+    });
+    expect(logs.records().filter((r) => r.message === 'device public key cannot be used' && r.credentialId === 'dev-bad-key-es')).toHaveLength(1);
+  });
+
   it("refuses a device's expired token and takes the valid one stored beside it", async () => {
     const expired = generateDeviceToken();
     const valid = generateDeviceToken();

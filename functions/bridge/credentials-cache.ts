@@ -5,7 +5,7 @@
  * and public keys are imported once per PEM, not once per refresh.
  * @see ../../schemas/migrations/001_initial.sql (devices, device_credentials)
  */
-import type { KeyObject } from 'node:crypto';
+import { hash, type KeyObject } from 'node:crypto';
 import { importDevicePublicKey, type PublicKeyType } from '../../schemas/device.ts';
 import { storedTokenDigest } from '../../shared/auth/device-token.ts';
 import type { Database } from '../../shared/db/database.ts';
@@ -86,7 +86,8 @@ export function createCredentialsCache(options: CredentialsCacheOptions): Creden
   // A stored credential the bridge cannot use is logged once, not at every reload of its device.
   const reported = new Set<string>();
   const reportUnusable = (message: string, deviceId: string, credentialId: string, stored: string): void => {
-    const key = `${credentialId}\n${stored}`;
+    // The stored value's digest, not the value: a PEM can be kilobytes, and this set holds up to maxEntries.
+    const key = `${credentialId}\n${hash('sha256', stored, 'base64')}`;
     if (reported.has(key)) return;
     if (reported.size >= maxEntries) reported.delete(reported.values().next().value as string);
     reported.add(key);
