@@ -399,7 +399,7 @@ async function main(): Promise<void> {
     command: 'npm run build',
     synopsis: '[<function>...]',
     description:
-      'Bundles each function into dist/<function>/index.mjs (self-contained: run it with\n`node dist/<function>/index.mjs`, no node_modules beside it), the artefact of its container.\nA bundle leaves the embedded PGlite and DuckDB out: it needs DATABASE_URL (or INSTANCE_CONNECTION_NAME),\nand ingest also GOOGLE_CLOUD_PROJECT and BIGQUERY_DATASET.',
+      'Bundles each function into dist/<function>/ (index.mjs and the chunks it loads: run it with\n`node dist/<function>/index.mjs`, no node_modules beside it), the artefact of its container.\nA bundle leaves the embedded PGlite and DuckDB out: it needs DATABASE_URL (or INSTANCE_CONNECTION_NAME),\nand ingest also GOOGLE_CLOUD_PROJECT and BIGQUERY_DATASET.',
     positionals: [{ name: '<function>...', variadic: true, help: `any of ${available.join(', ')} (default: all)` }],
     options: {},
   } as const;

@@ -1,7 +1,8 @@
 /**
  * Identifiers no device can have (NUL or another control character, broken percent-encoding,
- * 5,000 characters) are refused with 400 naming the id, before authentication and before any
- * store is asked, on every path they arrive by; and such an id is never logged in full.
+ * 5,000 characters, and plain text the id rules refuse: a `goog` prefix, a leading digit, two
+ * characters) are refused with 400 naming the id, before authentication and before any store
+ * is asked, on every path they arrive by; and such an id is never logged in full.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import bridge from '../functions/bridge/index.ts';

@@ -96,7 +96,8 @@ describe('npm run serve', () => {
     });
     let output = '';
     npm.stdout.on('data', (c: Buffer) => (output += c.toString()));
-    const npmExited = new Promise<void>((resolve) => npm.once('exit', () => resolve()));
+    let npmGone = false;
+    npm.once('exit', () => (npmGone = true));
     const url = `http://127.0.0.1:${port}`;
     const answers = () =>
       fetch(`${url}/healthz`, { headers: { connection: 'close' } }).then(
@@ -106,7 +107,7 @@ describe('npm run serve', () => {
     try {
       await waitFor(answers, { timeoutMs: 20_000, what: 'deadletter /healthz through npm run serve' });
       npm.kill('SIGTERM');
-      await npmExited;
+      await waitFor(() => npmGone, { timeoutMs: 15_000, what: `npm to exit on SIGTERM:\n${output}` });
       // The server was npm's child, not a shell's: it got the signal, drained and exited.
       await waitFor(async () => !(await answers()), { timeoutMs: 10_000, what: `the served function to stop with npm:\n${output}` });
       expect(output).toContain('"message":"shutting down"');

@@ -52,7 +52,7 @@ describe('npm start', () => {
 
   beforeAll(async () => {
     const env = await stackEnv(dataDir, { LOG_LEVEL: 'info' });
-    // Its own process group, so that SIGINT reaches npm, the shell and node together.
+    // Its own process group, so that SIGINT reaches npm and the node it execs together.
     child = spawn('npm', ['start'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
