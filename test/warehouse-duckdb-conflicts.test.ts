@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { duckDbMeasurementsDdl } from '../schemas/columns.ts';
-import { openDuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
 import { makeMeasurementRows } from './support/measurement-rows.ts';
 
 let dir: string;
@@ -90,6 +90,110 @@ describe('DuckDB sink on readings already seen', () => {
       expect((await sink.query('SELECT count(*)::INTEGER FROM measurements')).rows).toEqual([[60]]);
       const keys = await sink.query(`SELECT constraint_type FROM duckdb_constraints() WHERE table_name = 'measurements' AND constraint_type = 'PRIMARY KEY'`);
       expect(keys.rows).toEqual([['PRIMARY KEY']]);
+    } finally {
+      await sink.close();
+    }
+  });
+});
+
+/** The four metric rows of reading k (readings are a second apart: makeMeasurementRow). */
+const reading = (k: number) => makeMeasurementRows(4, 4 * k);
+const readings = (ks: number[]) => ks.flatMap(reading);
+const countRows = async (sink: DuckDbSink) =>
+  (await sink.query('SELECT count(*)::INTEGER, count(DISTINCT reading_id || metric)::INTEGER FROM measurements')).rows[0];
+
+describe('DuckDB sink on readings its memory does not answer for', () => {
+  it('after reopening, stores a redelivery of readings stored before once, and the new ones whole', async () => {
+    const path = join(dir, 'reopened.duckdb');
+    const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+    const first = await openDuckDbSink(path);
+    await first.write(readings(range(0, 80)));
+    await first.close();
+    const sink = await openDuckDbSink(path);
+    try {
+      // 75 stored readings (more event times than the anti join lists: their range) and 5 new ones.
+      await sink.write(readings(range(5, 85)));
+      // Two stored readings (their event times listed) and a new one.
+      await sink.write(readings([3, 12, 85]));
+      expect(await countRows(sink)).toEqual([344, 344]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('stores a redelivery of readings older than memory keeps once, and a late new reading', async () => {
+    const sink = await openDuckDbSink(join(dir, 'forgotten.duckdb'), { recentReadings: { maxReadings: 4, bucketMs: 1_000 } });
+    try {
+      for (let k = 10; k < 50; k++) await sink.write(reading(k));
+      // 10-40 are forgotten by now; 0-3 were never written.
+      await sink.write(readings([10, 11, 12, 13]));
+      await sink.write(readings([0, 1, 2, 3, 49]));
+      await sink.write(readings([0, 1, 10, 48]));
+      expect(await countRows(sink)).toEqual([176, 176]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('stores each reading once, whatever the order, redeliveries, groups, reopenings and memory size', async () => {
+    // A seeded generator: the same sequence on every run.
+    let seed = 0x5eed;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+    };
+    const path = join(dir, 'random.duckdb');
+    const open = () => openDuckDbSink(path, { recentReadings: { maxReadings: 12, bucketMs: 2_000 } });
+    const written = new Set<number>();
+    let sink = await open();
+    try {
+      let newest = 0;
+      for (let step = 0; step < 150; step++) {
+        // Mostly readings near the newest (in order or a little late), some far behind, some redelivered.
+        const batch = () =>
+          Array.from({ length: 1 + Math.floor(random() * 5) }, () => {
+            const r = random();
+            const k = r < 0.6 ? newest++ : r < 0.85 ? Math.max(0, newest - 1 - Math.floor(random() * 8)) : Math.floor(random() * (newest + 1));
+            written.add(k);
+            return k;
+          });
+        // One to three batches at once: those that wait for a running write share a group.
+        await Promise.all(Array.from({ length: 1 + Math.floor(random() * 3) }, () => sink.write(readings(batch()))));
+        if (random() < 0.05) {
+          await sink.close();
+          sink = await open();
+        }
+      }
+      expect(await countRows(sink)).toEqual([4 * written.size, 4 * written.size]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('stores again a reading that retention deleted while memory held it', async () => {
+    const sink = await openDuckDbSink(':memory:');
+    try {
+      const old = reading(0).map((row) => ({ ...row, event_ts: new Date(Date.now() - 40 * 86_400_000) }));
+      await sink.write(old);
+      expect(await sink.applyRetention(30)).toMatch(/deleted 4 measurements/);
+      await sink.write(old);
+      expect(await countRows(sink)).toEqual([4, 4]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('after a group the table refuses, stores the redelivery of readings stored before once', async () => {
+    const sink = await openDuckDbSink(join(dir, 'refused-group.duckdb'));
+    try {
+      await sink.write(readings([0, 1, 2]));
+      // A row without its metric breaks NOT NULL: the whole group fails.
+      const broken = { ...reading(3)[0]!, metric: null as unknown as string };
+      await expect(sink.write([...readings([2, 4]), broken])).rejects.toThrow(/NOT NULL/);
+      await sink.write(readings([0, 1, 2, 3, 4]));
+      expect(await countRows(sink)).toEqual([20, 20]);
     } finally {
       await sink.close();
     }

@@ -4,9 +4,10 @@
  * A group of batches goes through DuckDB's appender into a temporary staging table and from
  * there, in one INSERT, into `measurements`. The first message that carries a reading wins: a
  * reading stored before, or claimed by an earlier batch of the group, adds no rows. The table
- * has no primary key: the INSERT's anti join is what keeps a reading once, and maintaining an
- * index on (reading_id, metric) cost more than the rest of the write (docs/performance.md,
- * Ingest). Files created with that key keep it.
+ * has no primary key: what keeps a reading once is memory of the recent readings stored
+ * (recent-readings.ts) and, for the others, the INSERT's anti join; maintaining an index on
+ * (reading_id, metric) cost more than the rest of the write (docs/performance.md, Ingest).
+ * Files created with that key keep it.
  * @see https://duckdb.org/docs/data/appender
  */
 import { retentionCutoff } from '../retention.ts';
@@ -21,6 +22,7 @@ import { runAnalystSql, SANDBOXED_INSTANCE_OPTIONS, type AnalystQueryOptions, ty
 import type { WarehouseSink } from './sink.ts';
 import { MEASUREMENT_COLUMNS } from './measurement-encoding.ts';
 import { renderDedupeView } from './views.ts';
+import { RecentReadings, type RecentReadingsOptions } from './recent-readings.ts';
 
 /** The DuckDB sink, which also answers analyst SQL (`npm run query`) on connections of its own. */
 export interface DuckDbSink extends WarehouseSink {
@@ -39,7 +41,14 @@ export interface DuckDbSink extends WarehouseSink {
   applyRetention(days: number): Promise<string>;
 }
 
+export interface DuckDbSinkOptions {
+  /** How many recent readings memory keeps (recent-readings.ts); tests make it small. */
+  recentReadings?: Partial<RecentReadingsOptions>;
+}
+
 const STAGING = 'measurements_staging';
+/** Event times the anti join lists at most; past it, their range (storedReadings). */
+const MAX_LISTED_TIMES = 64;
 /** Bounds one group commit, so a burst cannot build one unbounded statement. */
 const MAX_GROUP_ROWS = 20_000;
 
@@ -47,7 +56,7 @@ const MAX_GROUP_ROWS = 20_000;
  * Opens (creating when missing) the warehouse file and its `measurements` table.
  * @see ../../docs/data-model.md: the warehouse table and its columns
  */
-export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
+export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = {}): Promise<DuckDbSink> {
   if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
   const instance = await DuckDBInstance.create(path, SANDBOXED_INSTANCE_OPTIONS).catch((error: unknown) => {
     throw lockHeldError(path, error) ?? error;
@@ -68,12 +77,13 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
   // Batches that arrive while a write runs are merged into the next one: every statement on
   // the file table costs a commit (~7 ms here) whatever its size, so concurrent callers
   // share it. All rows of a group commit or fail together, as one INSERT.
+  const recent = new RecentReadings(options.recentReadings);
   const groups = new GroupCommit<readonly MeasurementRow[]>({
     maxItems: MAX_GROUP_ROWS,
     maxWaitMs: 0,
     maxConcurrentFlushes: 1,
     weight: (rows) => rows.length,
-    flush: (batches) => serialise(() => writeRows(connection, batches)),
+    flush: (batches) => serialise(() => writeRows(connection, batches, recent)),
   });
   // Analyst SQL waits for the writes queued before it; groups are written in order.
   let lastWrite: Promise<unknown> = Promise.resolve();
@@ -119,6 +129,8 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
       ensureOpen();
       return serialise(async () => {
         const cutoff = retentionCutoff(new Date(), days).toISOString();
+        // Memory may hold readings the DELETE removes: it answers again once the floor is read anew.
+        recent.invalidate();
         const result = await connection.run(`DELETE FROM measurements WHERE event_ts < '${cutoff}'::TIMESTAMPTZ`);
         return `DuckDB ${path}: deleted ${result.rowsChanged} measurements older than ${days} days`;
       });
@@ -136,82 +148,117 @@ export async function openDuckDbSink(path: string): Promise<DuckDbSink> {
 
 /**
  * Writes a group: the rows of readings not stored yet, each (reading, metric) once. The rows
- * the group may add (the first batch's of each reading) are appended to a temporary staging
- * table, in memory, and one INSERT moves those of readings not stored yet into `measurements`.
+ * the group may add (the first batch's of each reading, less those memory knows are stored)
+ * are appended to a temporary staging table, in memory, and one INSERT moves them into
+ * `measurements`, through an anti join against the stored rows only for readings memory
+ * cannot answer for (recent-readings.ts).
  * The INSERT and its commit run on DuckDB's threads, never blocking the event loop; the
  * appender would commit to the file (and sync its log) on this thread. Staging is made afresh
  * for each group, so nothing a failed group left there joins the next one (emptying it with
  * DELETE would leave deleted rows that every later statement scans).
  */
-async function writeRows(connection: DuckDBConnection, batches: readonly (readonly MeasurementRow[])[]): Promise<void> {
+async function writeRows(connection: DuckDBConnection, batches: readonly (readonly MeasurementRow[])[], recent: RecentReadings): Promise<void> {
+  if (!recent.known) recent.reset(await newestStoredMs(connection));
+  const plan = planGroup(batches, recent);
+  if (plan.rows.length === 0) return;
+  try {
+    await stageAndInsert(connection, plan);
+  } catch (error) {
+    // Whether the INSERT committed is not known: memory answers again once the floor is read anew.
+    recent.invalidate();
+    throw error;
+  }
+  for (const [readingId, eventMs] of plan.remember) recent.add(readingId, eventMs);
+}
+
+/** What a group adds, and what must be asked of the table. */
+interface GroupPlan {
+  rows: MeasurementRow[];
+  /** The readings of `rows` memory answers for (reading id → event ms): remembered once committed. */
+  remember: Map<string, number>;
+  /** The event times (ms) of the readings memory cannot answer for, among which the anti join looks; none, no join. */
+  unanswered: Set<number>;
+}
+
+function planGroup(batches: readonly (readonly MeasurementRow[])[], recent: RecentReadings): GroupPlan {
+  // The first batch to carry a reading owns it: a later one's rows of it add nothing, even other metrics.
+  const owners = new Map<string, readonly MeasurementRow[]>();
+  for (const batch of batches) for (const row of batch) if (!owners.has(row.reading_id)) owners.set(row.reading_id, batch);
+  const plan: GroupPlan = { rows: [], remember: new Map(), unanswered: new Set() };
+  const planned = new Set<string>();
+  for (const batch of batches) {
+    for (const row of batch) {
+      if (owners.get(row.reading_id) !== batch) continue;
+      const key = `${row.reading_id}\u0000${row.metric}`;
+      if (planned.has(key)) continue;
+      planned.add(key);
+      const eventMs = row.event_ts.getTime();
+      if (recent.covers(eventMs)) {
+        if (recent.has(row.reading_id, eventMs)) continue;
+        plan.remember.set(row.reading_id, eventMs);
+      } else {
+        plan.unanswered.add(eventMs);
+      }
+      plan.rows.push(row);
+    }
+  }
+  return plan;
+}
+
+async function stageAndInsert(connection: DuckDBConnection, plan: GroupPlan): Promise<void> {
   await connection.run(`CREATE OR REPLACE TEMP TABLE ${STAGING} AS FROM measurements LIMIT 0`);
-  const claims = claimReadings(batches);
   const appender = await connection.createAppender(STAGING, 'main', 'temp');
   try {
-    const appended = new Set<string>();
     const toJson = memoLast((value: unknown) => JSON.stringify(value));
-    for (const rows of batches) {
-      for (const row of rows) {
-        if (claims.owners.get(row.reading_id) !== rows) continue;
-        const key = `${row.reading_id}\u0000${row.metric}`;
-        if (appended.has(key)) continue;
-        appended.add(key);
-        appendRow(appender, row, toJson);
-      }
-    }
+    for (const row of plan.rows) appendRow(appender, row, toJson);
     appender.flushSync();
   } finally {
     appender.closeSync();
   }
-  const move = `INTO measurements SELECT s.* FROM ${STAGING} s ANTI JOIN (${storedReadings(claims)}) stored USING (reading_id)`;
+  const move = plan.unanswered.size
+    ? `INTO measurements SELECT s.* FROM ${STAGING} s ANTI JOIN (${storedReadings(plan.unanswered)}) stored USING (reading_id)`
+    : `INTO measurements SELECT * FROM ${STAGING}`;
   try {
     await connection.run(`INSERT ${move}`);
   } catch (error) {
     // A file made with the primary key, and a stored row the range did not reach: a reading id
     // seen again at another event time, which reading ids rule out (they hash the event time).
     // Keep the stored row rather than fail the group on every redelivery.
-    if (!isConstraintViolation(error)) throw error;
+    if (!isDuplicateKey(error)) throw error;
     await connection.run(`INSERT OR IGNORE ${move}`);
   }
 }
 
-function isConstraintViolation(error: unknown): boolean {
-  return /Constraint Error|duplicate key/i.test(String(error));
+/** The primary key's refusal; not NOT NULL's, which INSERT OR IGNORE does not ignore (and would hide behind a binder error). */
+function isDuplicateKey(error: unknown): boolean {
+  return /duplicate key/i.test(String(error));
 }
 
-/** Each reading id of a group, with the batch that carried it first, and the group's event-time range. */
-interface ReadingClaims {
-  owners: Map<string, readonly MeasurementRow[]>;
-  firstMs: number;
-  lastMs: number;
-}
-
-function claimReadings(batches: readonly (readonly MeasurementRow[])[]): ReadingClaims {
-  const owners = new Map<string, readonly MeasurementRow[]>();
-  let firstMs = Infinity;
-  let lastMs = -Infinity;
-  for (const rows of batches) {
-    for (const row of rows) {
-      if (!owners.has(row.reading_id)) owners.set(row.reading_id, rows);
-      const ms = row.event_ts.getTime();
-      if (ms < firstMs) firstMs = ms;
-      if (ms > lastMs) lastMs = ms;
-    }
-  }
-  return { owners, firstMs, lastMs };
+/** The newest event time in `measurements`, rounded up to the millisecond; -Infinity when it is empty. */
+async function newestStoredMs(connection: DuckDBConnection): Promise<number> {
+  const reader = await connection.runAndReadAll('SELECT ceil(epoch_us(max(event_ts)) / 1000)::DOUBLE FROM measurements');
+  const newest = reader.getRows()[0]?.[0];
+  return typeof newest === 'number' ? newest : -Infinity;
 }
 
 /**
- * The staged readings already in `measurements`. A reading's identity fixes its event time, so
- * only stored rows in the group's event-time range can match, which DuckDB's zone maps keep to
- * a few row groups when data arrives roughly in time order. The semi join hashes the staged ids
- * (the group) rather than every stored id in the range; on the sink's benchmark table (250,000
- * rows) the two cost the same, and only the second grows with the rows stored in the range.
+ * The staged readings already in `measurements`, among those of the given event times. A
+ * reading's identity fixes its event time, so only stored rows at one of those times can match.
+ * A few times are listed (late readings in a group of new ones): the scan keeps only the rows at
+ * those instants before it reads their ids, where a range from the first to the last would
+ * take in every row between, and late readings spread over minutes. Many are bounded by their
+ * range, which DuckDB's zone maps keep to a few row groups when data arrives roughly in time
+ * order. The semi join hashes the staged ids (the group) rather than every stored id there.
  * @see https://duckdb.org/docs/stable/sql/query_syntax/from#semi-and-anti-joins
  */
-function storedReadings(claims: ReadingClaims): string {
-  const range = `m.event_ts BETWEEN make_timestamptz(${Math.trunc(claims.firstMs) * 1000}::BIGINT) AND make_timestamptz(${Math.trunc(claims.lastMs) * 1000}::BIGINT)`;
-  return `SELECT DISTINCT m.reading_id FROM measurements m SEMI JOIN ${STAGING} USING (reading_id) WHERE ${range}`;
+function storedReadings(eventMs: Set<number>): string {
+  const at = (ms: number) => `make_timestamptz(${Math.trunc(ms) * 1000}::BIGINT)`;
+  const times = [...eventMs];
+  const where =
+    times.length <= MAX_LISTED_TIMES
+      ? `m.event_ts IN (${times.map(at).join(', ')})`
+      : `m.event_ts BETWEEN ${at(Math.min(...times))} AND ${at(Math.max(...times))}`;
+  return `SELECT DISTINCT m.reading_id FROM measurements m SEMI JOIN ${STAGING} USING (reading_id) WHERE ${where}`;
 }
 
 /**
