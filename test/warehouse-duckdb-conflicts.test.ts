@@ -19,9 +19,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('DuckDB sink on readings already seen', () => {
+/** Memory as the sink keeps it, and one that keeps nothing, so that the anti join decides every redelivery. */
+const MEMORIES = [
+  { memory: 'default memory', recentReadings: {} },
+  { memory: 'no memory', recentReadings: { maxReadings: 0, bucketMs: 1 } },
+];
+
+describe.each(MEMORIES)('DuckDB sink on readings already seen ($memory)', ({ memory, recentReadings }) => {
+  const file = (name: string) => join(dir, `${memory.replace(' ', '-')}-${name}`);
+
   it('stores the new rows of a batch that also carries stored ones, each once', async () => {
-    const sink = await openDuckDbSink(join(dir, 'mixed.duckdb'));
+    const sink = await openDuckDbSink(file('mixed.duckdb'), { recentReadings });
     try {
       // Whole readings (four metric rows each): ingest writes a reading's rows together.
       const first = makeMeasurementRows(32);
@@ -39,7 +47,7 @@ describe('DuckDB sink on readings already seen', () => {
   });
 
   it('keeps the first version of a row when a redelivery differs only in ingest time', async () => {
-    const sink = await openDuckDbSink(join(dir, 'first-wins.duckdb'));
+    const sink = await openDuckDbSink(file('first-wins.duckdb'), { recentReadings });
     try {
       const [row] = makeMeasurementRows(1);
       await sink.write([row!]);
@@ -52,7 +60,7 @@ describe('DuckDB sink on readings already seen', () => {
   });
 
   it("keeps only the first batch's rows of a reading that two batches of one group carry with other metrics", async () => {
-    const sink = await openDuckDbSink(join(dir, 'same-group.duckdb'));
+    const sink = await openDuckDbSink(file('same-group.duckdb'), { recentReadings });
     try {
       // While the first write runs, the next two wait and are written together, as one group.
       const running = sink.write(makeMeasurementRows(8, 400));
@@ -67,13 +75,13 @@ describe('DuckDB sink on readings already seen', () => {
   });
 
   it('writes to a file made by earlier versions, whose table has the primary key (reading_id, metric)', async () => {
-    const path = join(dir, 'keyed.duckdb');
+    const path = file('keyed.duckdb');
     const instance = await DuckDBInstance.create(path);
     const connection = await instance.connect();
     await connection.run(duckDbMeasurementsDdl().replace(/\n\)$/, ',\n  PRIMARY KEY (reading_id, metric)\n)'));
     connection.closeSync();
     instance.closeSync();
-    const sink = await openDuckDbSink(path);
+    const sink = await openDuckDbSink(path, { recentReadings });
     try {
       const first = makeMeasurementRows(32);
       await sink.write(first);
@@ -81,8 +89,8 @@ describe('DuckDB sink on readings already seen', () => {
       await sink.write(first);
       const result = await sink.query('SELECT count(*)::INTEGER, count(DISTINCT reading_id || metric)::INTEGER FROM measurements');
       expect(result.rows).toEqual([[56, 56]]);
-      // The same reading id at another event time: outside the range the stored rows are looked
-      // for in, so only the key sees it; the stored row stays and the rest of the group lands.
+      // The same reading id at another event time: neither memory nor the anti join looks for it
+      // there, so only the key sees it; the stored row stays and the rest of the group lands.
       const moved = { ...first[0]!, event_ts: new Date(first[0]!.event_ts.getTime() + 3_600_000), value: 99 };
       await sink.write([moved, ...makeMeasurementRows(4, 56)]);
       const kept = await sink.query(`SELECT value FROM measurements WHERE reading_id = '${first[0]!.reading_id}' AND metric = '${first[0]!.metric}'`);
@@ -135,7 +143,11 @@ describe('DuckDB sink on readings its memory does not answer for', () => {
     }
   });
 
-  it('stores each reading once, whatever the order, redeliveries, groups, reopenings and memory size', async () => {
+  it.each([
+    { memory: 'a small memory', recentReadings: { maxReadings: 12, bucketMs: 2_000 }, batchReadings: 5 },
+    // Groups of up to 180 readings with no memory: every redelivery and late reading goes to the anti join.
+    { memory: 'no memory, large groups', recentReadings: { maxReadings: 0, bucketMs: 1 }, batchReadings: 60 },
+  ])('stores each reading once, whatever the order, redeliveries, groups and reopenings ($memory)', async ({ memory, recentReadings, batchReadings }) => {
     // A seeded generator: the same sequence on every run.
     let seed = 0x5eed;
     const random = () => {
@@ -144,8 +156,8 @@ describe('DuckDB sink on readings its memory does not answer for', () => {
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
       return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
     };
-    const path = join(dir, 'random.duckdb');
-    const open = () => openDuckDbSink(path, { recentReadings: { maxReadings: 12, bucketMs: 2_000 } });
+    const path = join(dir, `random-${memory.replaceAll(' ', '-')}.duckdb`);
+    const open = () => openDuckDbSink(path, { recentReadings });
     const written = new Set<number>();
     let sink = await open();
     try {
@@ -153,7 +165,7 @@ describe('DuckDB sink on readings its memory does not answer for', () => {
       for (let step = 0; step < 150; step++) {
         // Mostly readings near the newest (in order or a little late), some far behind, some redelivered.
         const batch = () =>
-          Array.from({ length: 1 + Math.floor(random() * 5) }, () => {
+          Array.from({ length: 1 + Math.floor(random() * batchReadings) }, () => {
             const r = random();
             const k = r < 0.6 ? newest++ : r < 0.85 ? Math.max(0, newest - 1 - Math.floor(random() * 8)) : Math.floor(random() * (newest + 1));
             written.add(k);
@@ -167,6 +179,23 @@ describe('DuckDB sink on readings its memory does not answer for', () => {
         }
       }
       expect(await countRows(sink)).toEqual([4 * written.size, 4 * written.size]);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  it('after reopening on a reading stamped a day ahead, stores its redelivery once, and the readings between', async () => {
+    const path = join(dir, 'ahead.duckdb');
+    const dayAhead = reading(0).map((row) => ({ ...row, event_ts: new Date(Date.now() + 86_400_000) }));
+    const first = await openDuckDbSink(path);
+    await first.write([...readings([1, 2]), ...dayAhead]);
+    await first.close();
+    const sink = await openDuckDbSink(path);
+    try {
+      const now = (k: number) => reading(k).map((row) => ({ ...row, event_ts: new Date() }));
+      await sink.write([...dayAhead, ...now(3), ...readings([1])]);
+      await sink.write([...dayAhead, ...now(4)]);
+      expect(await countRows(sink)).toEqual([20, 20]);
     } finally {
       await sink.close();
     }

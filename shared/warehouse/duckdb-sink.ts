@@ -129,8 +129,8 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
       ensureOpen();
       return serialise(async () => {
         const cutoff = retentionCutoff(new Date(), days).toISOString();
-        // Memory may hold readings the DELETE removes: it answers again once the floor is read anew.
-        recent.invalidate();
+        // Memory may hold readings the DELETE removes: it answers again once the floor is set anew.
+        recent.forgetAll();
         const result = await connection.run(`DELETE FROM measurements WHERE event_ts < '${cutoff}'::TIMESTAMPTZ`);
         return `DuckDB ${path}: deleted ${result.rowsChanged} measurements older than ${days} days`;
       });
@@ -158,14 +158,15 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
  * DELETE would leave deleted rows that every later statement scans).
  */
 async function writeRows(connection: DuckDBConnection, batches: readonly (readonly MeasurementRow[])[], recent: RecentReadings): Promise<void> {
-  if (!recent.known) recent.reset(await newestStoredMs(connection));
+  if (!recent.floorKnown) await setFloor(connection, recent);
   const plan = planGroup(batches, recent);
   if (plan.rows.length === 0) return;
   try {
     await stageAndInsert(connection, plan);
   } catch (error) {
-    // Whether the INSERT committed is not known: memory answers again once the floor is read anew.
-    recent.invalidate();
+    // A statement that fails rolls back, so memory would still be right; but a failure is rare,
+    // and setting the floor anew costs one query, which holds whatever the failure left.
+    recent.forgetAll();
     throw error;
   }
   for (const [readingId, eventMs] of plan.remember) recent.add(readingId, eventMs);
@@ -221,9 +222,9 @@ async function stageAndInsert(connection: DuckDBConnection, plan: GroupPlan): Pr
   try {
     await connection.run(`INSERT ${move}`);
   } catch (error) {
-    // A file made with the primary key, and a stored row the range did not reach: a reading id
-    // seen again at another event time, which reading ids rule out (they hash the event time).
-    // Keep the stored row rather than fail the group on every redelivery.
+    // A file made with the primary key, and a reading id stored at another event time, which
+    // neither memory nor the join looks for (reading ids hash the event time, so ingest cannot
+    // make one). Keep the stored row rather than fail the group on every redelivery.
     if (!isDuplicateKey(error)) throw error;
     await connection.run(`INSERT OR IGNORE ${move}`);
   }
@@ -234,12 +235,31 @@ function isDuplicateKey(error: unknown): boolean {
   return /duplicate key/i.test(String(error));
 }
 
-/** The newest event time in `measurements`, rounded up to the millisecond; -Infinity when it is empty. */
-async function newestStoredMs(connection: DuckDBConnection): Promise<number> {
-  const reader = await connection.runAndReadAll('SELECT ceil(epoch_us(max(event_ts)) / 1000)::DOUBLE FROM measurements');
-  const newest = reader.getRows()[0]?.[0];
-  return typeof newest === 'number' ? newest : -Infinity;
+/**
+ * Sets memory's floor at the newest event time stored; if that is in the future (a device whose
+ * clock runs ahead), at the present, with the readings stored later than that, unless there are
+ * more of those than memory keeps. One device stamped a day ahead must not lift the floor a day
+ * ahead, which would send every write through the join until then.
+ */
+async function setFloor(connection: DuckDBConnection, recent: RecentReadings): Promise<void> {
+  const nowMs = Date.now();
+  const newest = await connection.runAndReadAll('SELECT ceil(epoch_us(max(event_ts)) / 1000)::DOUBLE FROM measurements');
+  const newestMs = newest.getRows()[0]?.[0];
+  if (typeof newestMs !== 'number') return recent.setFloor(-Infinity);
+  if (newestMs <= nowMs) return recent.setFloor(newestMs);
+  const ahead = await connection.runAndReadAll(
+    `SELECT DISTINCT reading_id, epoch_ms(event_ts)::DOUBLE FROM measurements WHERE event_ts > ${timestampSql(nowMs)} LIMIT ${recent.maxReadings + 1}`,
+  );
+  const rows = ahead.getRows();
+  if (rows.length > recent.maxReadings) return recent.setFloor(newestMs);
+  recent.setFloor(
+    nowMs,
+    rows.map(([readingId, eventMs]) => [String(readingId), Number(eventMs)] as const),
+  );
 }
+
+/** A TIMESTAMPTZ literal of whole milliseconds, exact at any date (microseconds as a BIGINT). */
+const timestampSql = (ms: number) => `make_timestamptz(${BigInt(Math.trunc(ms)) * 1000n}::BIGINT)`;
 
 /**
  * The staged readings already in `measurements`, among those of the given event times. A
@@ -252,12 +272,11 @@ async function newestStoredMs(connection: DuckDBConnection): Promise<number> {
  * @see https://duckdb.org/docs/stable/sql/query_syntax/from#semi-and-anti-joins
  */
 function storedReadings(eventMs: Set<number>): string {
-  const at = (ms: number) => `make_timestamptz(${Math.trunc(ms) * 1000}::BIGINT)`;
   const times = [...eventMs];
   const where =
     times.length <= MAX_LISTED_TIMES
-      ? `m.event_ts IN (${times.map(at).join(', ')})`
-      : `m.event_ts BETWEEN ${at(Math.min(...times))} AND ${at(Math.max(...times))}`;
+      ? `m.event_ts IN (${times.map(timestampSql).join(', ')})`
+      : `m.event_ts BETWEEN ${timestampSql(Math.min(...times))} AND ${timestampSql(Math.max(...times))}`;
   return `SELECT DISTINCT m.reading_id FROM measurements m SEMI JOIN ${STAGING} USING (reading_id) WHERE ${where}`;
 }
 

@@ -1,25 +1,30 @@
 /**
- * Which recent readings the embedded warehouse holds, answered from memory: the DuckDB sink is
- * the only writer of its file (DuckDB locks it to one process), so above a floor, the newest
- * event time stored when the file was opened, a reading is stored exactly when this process
- * stored it. A group of readings all above the floor then needs no anti join against
- * `measurements`, which cost the sink a third of its CPU (docs/performance.md, Stack).
- * Readings at or below the floor (late ones, or older than what memory keeps) are for the
- * join to decide.
+ * Which recent readings the embedded warehouse holds, answered from memory. The DuckDB sink is
+ * the only writer of its file (DuckDB locks it to one process), so above a floor a reading id
+ * is stored exactly when this process stored it, or found it stored when it set the floor.
+ * A group whose readings are all above the floor then needs no anti join against
+ * `measurements`, which cost the `npm start` stack about a seventh of its CPU a reading
+ * (docs/performance.md, Whole local stack). Readings at or below the floor (late ones, or
+ * older than what memory keeps) are for the join to decide.
+ *
+ * Event times are whole milliseconds (as Date's), compared with the floor as they are.
  */
 
 export interface RecentReadingsOptions {
-  /** Readings remembered at most; past it the oldest are forgotten and the floor rises. */
+  /** Readings remembered at most; past it the oldest by event time are forgotten and the floor rises. */
   maxReadings: number;
   /** Width of the event-time buckets forgotten together. */
   bucketMs: number;
 }
 
-export const RECENT_READINGS_DEFAULTS: RecentReadingsOptions = { maxReadings: 50_000, bucketMs: 5_000 };
+export const RECENT_READINGS_DEFAULTS: RecentReadingsOptions = { maxReadings: 100_000, bucketMs: 1_000 };
 
 export class RecentReadings {
-  /** Invariant: for an event time above it, a reading is stored if and only if it is remembered. */
-  private floorMs = Infinity;
+  /**
+   * Invariant: for an event time above it, a reading id is stored if and only if it is
+   * remembered. Undefined until set, and after `forgetAll`: then nothing is answered.
+   */
+  private floorMs: number | undefined;
   /** Reading ids by event-time bucket (eventMs / bucketMs, rounded down). */
   private readonly buckets = new Map<number, Set<string>>();
   private size = 0;
@@ -27,36 +32,48 @@ export class RecentReadings {
 
   constructor(options: Partial<RecentReadingsOptions> = {}) {
     this.options = { ...RECENT_READINGS_DEFAULTS, ...options };
+    const { maxReadings, bucketMs } = this.options;
+    if (!Number.isInteger(maxReadings) || maxReadings < 0) throw new RangeError(`maxReadings must be a whole number ≥ 0, not ${maxReadings}`);
+    if (!Number.isInteger(bucketMs) || bucketMs < 1) throw new RangeError(`bucketMs must be a whole number ≥ 1, not ${bucketMs}`);
   }
 
-  /** Forgets everything; `newestStoredMs` is the newest event time in the table (-Infinity when empty). */
-  reset(newestStoredMs: number): void {
+  get maxReadings(): number {
+    return this.options.maxReadings;
+  }
+
+  get floorKnown(): boolean {
+    return this.floorMs !== undefined;
+  }
+
+  /**
+   * Starts afresh: no reading above `floorMs` is stored but the `stored` ones (reading id and
+   * event time), which the caller found in the table. -Infinity for an empty table.
+   */
+  setFloor(floorMs: number, stored: Iterable<readonly [string, number]> = []): void {
     this.buckets.clear();
     this.size = 0;
-    this.floorMs = newestStoredMs;
+    this.floorMs = floorMs;
+    for (const [readingId, eventMs] of stored) this.add(readingId, eventMs);
   }
 
-  /** Until the first reset, and after `invalidate`, nothing is known and every reading is for the join. */
-  get known(): boolean {
-    return this.floorMs !== Infinity;
+  /** After a write whose outcome is not known, or a delete: nothing is answered until the next `setFloor`. */
+  forgetAll(): void {
+    this.buckets.clear();
+    this.size = 0;
+    this.floorMs = undefined;
   }
 
-  /** After a write whose outcome is unknown, or a delete: nothing is answered until the next reset. */
-  invalidate(): void {
-    this.reset(Infinity);
-  }
-
-  /** Whether memory can answer for a reading of this event time. */
+  /** Whether memory answers for a reading of this event time (then ask `has`). */
   covers(eventMs: number): boolean {
-    return eventMs > this.floorMs;
+    return this.floorMs !== undefined && eventMs > this.floorMs;
   }
 
-  /** For a covered reading: whether it is stored. */
+  /** For a reading `covers` answers for: whether it is stored. */
   has(readingId: string, eventMs: number): boolean {
     return this.buckets.get(this.bucketOf(eventMs))?.has(readingId) ?? false;
   }
 
-  /** Records a covered reading as stored, once its write has committed. */
+  /** Records a covered reading as stored, once its write has committed; others are left to the join. */
   add(readingId: string, eventMs: number): void {
     if (!this.covers(eventMs)) return;
     const key = this.bucketOf(eventMs);
@@ -70,7 +87,7 @@ export class RecentReadings {
 
   /**
    * Forgets the oldest buckets until a quarter of the room is free, raising the floor to the
-   * end of the last one forgotten: below it, the join decides again.
+   * start of the bucket after the last one forgotten: every event time it held is below.
    */
   private forgetOldest(): void {
     const target = Math.floor((this.options.maxReadings * 3) / 4);
@@ -78,7 +95,7 @@ export class RecentReadings {
       if (this.size <= target) break;
       this.size -= (this.buckets.get(key) as Set<string>).size;
       this.buckets.delete(key);
-      this.floorMs = Math.max(this.floorMs, (key + 1) * this.options.bucketMs - 1);
+      this.floorMs = Math.max(this.floorMs ?? -Infinity, (key + 1) * this.options.bucketMs);
     }
   }
 
