@@ -3,9 +3,9 @@
  * the only writer of its file (DuckDB locks it to one process), so above a floor a reading id
  * is stored exactly when this process stored it, or found it stored when it set the floor.
  * A group whose readings are all above the floor then needs no anti join against
- * `measurements`, which cost the `npm start` stack about a seventh of its CPU a reading
- * (docs/performance.md, Whole local stack). Readings at or below the floor (late ones, or
- * older than what memory keeps) are for the join to decide.
+ * `measurements`, which took about a third of the sink's CPU a row (docs/performance.md,
+ * Whole local stack, the tenth session). Readings at or below the floor (late ones, or older
+ * than what memory keeps) are for the join to decide.
  *
  * Event times are whole milliseconds (as Date's), compared with the floor as they are.
  */
