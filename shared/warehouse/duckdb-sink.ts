@@ -264,11 +264,13 @@ const timestampSql = (ms: number) => `make_timestamptz(${BigInt(Math.trunc(ms)) 
 /**
  * The staged readings already in `measurements`, among those of the given event times. A
  * reading's identity fixes its event time, so only stored rows at one of those times can match.
- * A few times are listed (late readings in a group of new ones): the scan keeps only the rows at
- * those instants before it reads their ids, where a range from the first to the last would
- * take in every row between, and late readings spread over minutes. Many are bounded by their
- * range, which DuckDB's zone maps keep to a few row groups when data arrives roughly in time
- * order. The semi join hashes the staged ids (the group) rather than every stored id there.
+ * A few times are listed (late readings in a group of new ones): only the stored rows at those
+ * instants reach the join, where a range from the first to the last would take in every row
+ * between, and late readings spread over minutes. DuckDB takes the list as an optional filter,
+ * so it still reads the ids of every row group its zone maps cannot rule out (docs/performance.md,
+ * Whole local stack). Many times are bounded by their range, which the zone maps keep to a few
+ * row groups when data arrives roughly in time order. The semi join hashes the staged ids (the
+ * group) rather than every stored id there.
  * @see https://duckdb.org/docs/stable/sql/query_syntax/from#semi-and-anti-joins
  */
 function storedReadings(eventMs: Set<number>): string {
