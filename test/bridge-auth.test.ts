@@ -94,6 +94,23 @@ const cases: AuthCase[] = [
   { name: 'valid JWT within the clock skew', authorization: () => jwt({ claims: deviceClaims(TEST_PROJECT, { nowSeconds: now() + 5 * 60 }) }), expected: 202 },
 ];
 
+/**
+ * Proves the bridge loaded the device again: past the credentials' TTL (300 ms) a token is
+ * added, and waited for until the bridge takes it, which it can only after a reload.
+ */
+async function awaitReload(db: Database, url: string, deviceId: string, credentialId: string): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const token = generateDeviceToken();
+  await db.query(`INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ($1, $2, 'token', $3)`, [
+    credentialId,
+    deviceId,
+    hashDeviceToken(token),
+  ]);
+  await waitFor(async () => (await sendAsDevice(url, { authorization: `Bearer ${token}`, body: READING })).status === 202, {
+    what: 'the reload that takes the new token',
+  });
+}
+
 describe('bridge authentication', () => {
   const unauthorisedBodies = new Set<string>();
 
@@ -160,16 +177,7 @@ describe('bridge authentication', () => {
     const url = `${bridge.served.url}/v1/devices/dev-two-tokens/telemetry`;
     expect((await sendAsDevice(url, { authorization: `Bearer ${second}`, body: READING })).status).toBe(401);
     expect((await sendAsDevice(url, { authorization: `Bearer ${first.token as string}`, body: READING })).status).toBe(202);
-    // The TTL is 300 ms: a token added now is taken only once the device was loaded again.
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    const third = generateDeviceToken();
-    await database.db.query(
-      `INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ('dev-two-tokens-3', 'dev-two-tokens', 'token', $1)`,
-      [hashDeviceToken(third)],
-    );
-    await waitFor(async () => (await sendAsDevice(url, { authorization: `Bearer ${third}`, body: READING })).status === 202, {
-      what: 'the reload that takes the new token',
-    });
+    await awaitReload(database.db, url, 'dev-two-tokens', 'dev-two-tokens-3');
     expect((await sendAsDevice(url, { authorization: `Bearer ${second}`, body: READING })).status).toBe(401);
     expect(logs.records().filter((r) => r.message === 'device token hash cannot be used' && r.credentialId === 'dev-two-tokens-2')).toHaveLength(1);
   });
@@ -183,16 +191,7 @@ describe('bridge authentication', () => {
     const url = `${bridge.served.url}/v1/devices/dev-bad-key/telemetry`;
     expect((await sendAsDevice(url, { authorization: `Bearer ${device.token as string}`, body: READING })).status).toBe(202);
     expect((await sendAsDevice(url, { authorization: jwt({}), body: READING })).status).toBe(401);
-    // A token added after the TTL (300 ms) is taken only once the device was loaded again.
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    const later = generateDeviceToken();
-    await database.db.query(
-      `INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ('dev-bad-key-2', 'dev-bad-key', 'token', $1)`,
-      [hashDeviceToken(later)],
-    );
-    await waitFor(async () => (await sendAsDevice(url, { authorization: `Bearer ${later}`, body: READING })).status === 202, {
-      what: 'the reload that takes the new token',
-    });
+    await awaitReload(database.db, url, 'dev-bad-key', 'dev-bad-key-2');
     expect(logs.records().filter((r) => r.message === 'device public key cannot be used' && r.credentialId === 'dev-bad-key-es')).toHaveLength(1);
   });
 
