@@ -82,13 +82,13 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     };
   };
 
-  const poster = createPoster(concurrency, 30_000);
+  const poster = createPoster(options.bridgeUrl, concurrency, 30_000);
   const send = async (device: SimulatedDevice) => {
     const request = nextRequest(device, Date.now(), options.projectId);
     const t0 = performance.now();
     counters.sent += 1;
     try {
-      const response = await poster.post(`${options.bridgeUrl}${request.path}`, request.headers, request.body);
+      const response = await poster.post(request.path, request.headers, request.body);
       latencies.push(performance.now() - t0);
       // IoT Core's publishEvent answers 200 `{}` as IoT Core did: one reading per request here.
       if (response.status === 202 || (response.status === 200 && request.readings !== undefined)) {
@@ -134,7 +134,7 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     await Promise.all([...pending]);
   } finally {
     clearInterval(timer);
-    poster.close();
+    await poster.close();
   }
   const sorted = Float64Array.from(latencies).sort();
   return { ...progress(), acceptedReadings, refusals, p90Ms: percentile(sorted, 0.9), maxMs: sorted.at(-1) ?? 0, skippedForGaps: counters.skippedForGaps };
