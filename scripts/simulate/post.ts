@@ -13,7 +13,7 @@ export interface PostAnswer {
   body: string;
 }
 
-/** A network failure: `code` is the system error (ECONNREFUSED, ...), `timeout` or `response_too_large`. */
+/** A network failure: `code` is the system error (ECONNREFUSED, ...), `timeout`, `bad_response` or `response_too_large`. */
 export class PostError extends Error {
   override readonly name = 'PostError';
   readonly code: string;
@@ -34,14 +34,20 @@ export interface Poster {
 const MAX_ANSWER_BYTES = 1024 * 1024;
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const CUT_SHORT_CODES = new Set(['UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'HPE_INVALID_EOF_STATE']);
 
 /**
  * A client of the bridge at `baseUrl` (an origin, maybe with a path prefix) keeping at most
- * `connections` sockets; a request must connect, then get its answer's headers, then each part
- * of its body, within `timeoutMs` each.
+ * `connections` sockets. Each request has `timeoutMs` from being sent to the last byte of its
+ * answer, however the server paces it (undici's own timeouts are per phase, and a body that
+ * drips, or 1xx answers one after another, would restart them).
  */
 export function createPoster(baseUrl: string, connections: number, timeoutMs: number): Poster {
   const url = new URL(baseUrl);
+  // Parts the requests would silently leave out: refused rather than dropped.
+  if (url.search || url.hash || url.username || url.password) {
+    throw new Error(`bridge URL ${url.origin}${url.pathname}…: a query, fragment or credentials in it would not be sent; give the origin and path only`);
+  }
   const prefix = url.pathname.replace(/\/+$/, '');
   const pool = new Pool(url.origin, {
     connections,
@@ -56,9 +62,13 @@ export function createPoster(baseUrl: string, connections: number, timeoutMs: nu
         let status = 0;
         let size = 0;
         const chunks: Buffer[] = [];
+        let deadline: NodeJS.Timeout | undefined;
+        const settle = () => clearTimeout(deadline);
         const handler: Dispatcher.DispatchHandler = {
-          // Its presence marks this handler as the dispatcher's current (non-deprecated) kind.
-          onRequestStart: () => {},
+          onRequestStart: (controller) => {
+            clearTimeout(deadline);
+            deadline = setTimeout(() => controller.abort(new PostError('timeout', `no answer from ${where} within ${timeoutMs} ms`)), timeoutMs);
+          },
           onResponseStart: (_controller, statusCode) => {
             status = statusCode;
           },
@@ -67,8 +77,14 @@ export function createPoster(baseUrl: string, connections: number, timeoutMs: nu
             if (size > MAX_ANSWER_BYTES) controller.abort(new PostError('response_too_large', `${where} answered more than ${MAX_ANSWER_BYTES} bytes`));
             else chunks.push(chunk);
           },
-          onResponseEnd: () => resolve({ status, body: Buffer.concat(chunks).toString('utf8') }),
-          onResponseError: (_controller, error) => reject(toPostError(error, where, timeoutMs)),
+          onResponseEnd: () => {
+            settle();
+            resolve({ status, body: Buffer.concat(chunks).toString('utf8') });
+          },
+          onResponseError: (_controller, error) => {
+            settle();
+            reject(toPostError(error, where, timeoutMs));
+          },
         };
         pool.dispatch({ path: `${prefix}${path}`, method: 'POST', headers, body }, handler);
       }),
@@ -76,11 +92,21 @@ export function createPoster(baseUrl: string, connections: number, timeoutMs: nu
   };
 }
 
+/**
+ * The code the simulator counts a failure under: the system's (ECONNREFUSED, ENOTFOUND…),
+ * `timeout`, `ECONNRESET` for a connection that closed before the whole answer came (as
+ * node:http names it), `bad_response` for an answer that is not HTTP.
+ */
 function toPostError(error: Error, where: string, timeoutMs: number): PostError {
   if (error instanceof PostError) return error;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === 'string' && TIMEOUT_CODES.has(code)) return new PostError('timeout', `no answer from ${where} within ${timeoutMs} ms`, { cause: error });
-  // The peer closed the connection before answering: what node:http calls a socket hang up.
-  if (code === 'UND_ERR_SOCKET') return new PostError('ECONNRESET', `${where}: ${error.message}`, { cause: error });
-  return new PostError(typeof code === 'string' ? code : error.message, `${where}: ${error.message}`, { cause: error });
+  const rawCode: unknown = (error as { code?: unknown }).code;
+  const code = typeof rawCode === 'string' ? rawCode : undefined;
+  const wrap = (name: string, message = `${where}: ${error.message}`) => new PostError(name, message, { cause: error });
+  if (code && TIMEOUT_CODES.has(code)) return wrap('timeout', `no answer from ${where} within ${timeoutMs} ms`);
+  // A kept-alive connection closed under the request, or an answer cut short by a close.
+  if (code && CUT_SHORT_CODES.has(code)) return wrap('ECONNRESET');
+  if (code === 'UND_ERR_SOCKET' && /closed/i.test(error.message)) return wrap('ECONNRESET');
+  // undici's parser: bytes that are not an HTTP/1.1 answer (its errors carry a code or none).
+  if (code === 'UND_ERR_SOCKET' || code?.startsWith('HPE_') || error.name === 'HTTPParserError') return wrap('bad_response');
+  return wrap(code ?? error.message);
 }

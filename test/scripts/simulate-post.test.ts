@@ -4,7 +4,7 @@
  * simulator counts refusals by that code (`network ECONNREFUSED`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPoster, PostError, type Poster } from '../../scripts/simulate/post.ts';
 import { freePort } from '../support/net.ts';
@@ -16,13 +16,13 @@ interface Seen {
   body: string;
 }
 
-const servers: Server[] = [];
+const servers: (Server | ReturnType<typeof createTcpServer>)[] = [];
 const posters: Poster[] = [];
 
 afterEach(async () => {
   await Promise.all(posters.splice(0).map((p) => p.close()));
   for (const server of servers.splice(0)) {
-    server.closeAllConnections();
+    if ('closeAllConnections' in server) server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
 });
@@ -43,6 +43,19 @@ async function serve(answer: (req: IncomingMessage, res: ServerResponse, seen: S
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, sockets };
+}
+
+/** A TCP server that answers every connection's first request with `raw` bytes, then does `then`. */
+async function serveRaw(raw: string, then: 'end' | 'hold') {
+  const server = createTcpServer((socket) => {
+    socket.once('data', () => {
+      socket.write(raw);
+      if (then === 'end') socket.end();
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 function poster(baseUrl: string, connections = 4, timeoutMs = 5_000): Poster {
@@ -67,18 +80,29 @@ describe('the simulator posts to the bridge', () => {
       res.end(JSON.stringify({ accepted: 1, echo: s.body }));
     });
     const body = JSON.stringify({ ts: 1, metrics: { température: 21.5 }, note: 'ünïcødé ✓' });
-    for (const base of [url, `${url}/`, `${url}/edge/`]) {
+    for (const base of [url, `${url}/`, `${url}/edge/`, `${url}/edge`]) {
       const answer = await poster(base).post('/v1/devices/d-1/telemetry', { 'content-type': 'application/json', authorization: 'Bearer t0k' }, body);
       expect(answer.status).toBe(202);
       expect(JSON.parse(answer.body)).toEqual({ accepted: 1, echo: body });
     }
-    expect(seen.map((s) => s.url)).toEqual(['/v1/devices/d-1/telemetry', '/v1/devices/d-1/telemetry', '/edge/v1/devices/d-1/telemetry']);
+    expect(seen.map((s) => s.url)).toEqual([
+      '/v1/devices/d-1/telemetry',
+      '/v1/devices/d-1/telemetry',
+      '/edge/v1/devices/d-1/telemetry',
+      '/edge/v1/devices/d-1/telemetry',
+    ]);
     for (const s of seen) {
       expect(s.method).toBe('POST');
       expect(s.headers.authorization).toBe('Bearer t0k');
       expect(s.headers['content-type']).toBe('application/json');
       expect(Number(s.headers['content-length'])).toBe(Buffer.byteLength(body));
       expect(s.body).toBe(body);
+    }
+  });
+
+  it('refuses a bridge URL whose query, fragment or credentials it would not send', () => {
+    for (const base of ['http://127.0.0.1:1/?key=k', 'http://127.0.0.1:1/#x', 'http://user:secret@127.0.0.1:1/']) {
+      expect(() => createPoster(base, 1, 1_000), base).toThrow(/would not be sent; give the origin and path only/);
     }
   });
 
@@ -112,6 +136,18 @@ describe('the simulator posts to the bridge', () => {
   });
 });
 
+describe('close', () => {
+  it('fails the posts still in flight and any after it with a PostError, never leaving one waiting', async () => {
+    const { url, seen } = await serve(() => {});
+    const p = createPoster(url, 2, 30_000);
+    const inFlight = p.post('/x', {}, '{}');
+    await expect.poll(() => seen.length).toBe(1);
+    await p.close();
+    expect((await failureOf(inFlight)).code).toMatch(/^UND_ERR_/);
+    expect((await failureOf(p.post('/x', {}, '{}'))).code).toMatch(/^UND_ERR_/);
+  });
+});
+
 describe('each network failure becomes a PostError with the code the simulator counts', () => {
   it('ECONNREFUSED when nothing listens', async () => {
     const port = await freePort();
@@ -131,6 +167,26 @@ describe('each network failure becomes a PostError with the code the simulator c
       res.write('{"accepted":');
     });
     expect((await failureOf(poster(url, 1, 300).post('/x', {}, '{}'))).code).toBe('timeout');
+  });
+
+  it('timeout when the body drips in slower than the whole deadline allows, though each part comes in time', async () => {
+    const { url } = await serve((_req, res) => {
+      res.writeHead(202, { 'content-length': '1000' });
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(' ')), 50);
+    });
+    const error = await failureOf(poster(url, 1, 600).post('/x', {}, '{}'));
+    expect(error.code).toBe('timeout');
+    expect(error.message).toMatch(/within 600 ms/);
+  });
+
+  it('ECONNRESET when the answer is cut short by the connection closing', async () => {
+    const url = await serveRaw('HTTP/1.1 202 Accepted\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{"acc', 'end');
+    expect((await failureOf(poster(url).post('/x', {}, '{}'))).code).toBe('ECONNRESET');
+  });
+
+  it('bad_response when what comes back is not HTTP', async () => {
+    const url = await serveRaw('SSH-2.0-OpenSSH_9.2\r\n\r\n', 'hold');
+    expect((await failureOf(poster(url).post('/x', {}, '{}'))).code).toBe('bad_response');
   });
 
   it('ECONNRESET when the bridge closes the connection instead of answering', async () => {
