@@ -90,6 +90,21 @@ describe('npm start', () => {
     expect(run.stdout + run.stderr).not.toMatch(/TypeError|usage/);
   }, 60_000);
 
+  it('simulate refuses a bridge URL with credentials before it registers any device, and does not print them', async () => {
+    const state = StackState.parse(JSON.parse(await readFile(join(dataDir, 'stack.json'), 'utf8')));
+    const deviceCount = async () => {
+      const response = await fetch(`${state.urls.registry}/v1/devices?pageSize=1000`, { headers: { authorization: `Bearer ${state.adminToken}` } });
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { devices: unknown[] }).devices.length;
+    };
+    const before = await deviceCount();
+    const run = await runScript('scripts/simulate.ts', ['--bridge', 'http://user:s3cret@127.0.0.1:9', '--devices', '3', '--duration', '1']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/bridge URL http:\/\/127\.0\.0\.1:9\/…: a query, fragment or credentials in it would not be sent/);
+    expect(run.stdout + run.stderr).not.toContain('s3cret');
+    expect(await deviceCount()).toBe(before);
+  }, 60_000);
+
   it('simulate with a wrong admin token says the registry refused it', async () => {
     const run = await runScript('scripts/simulate.ts', ['--admin-token', 'not-the-token', '--devices', '1', '--duration', '1']);
     expect(run.code).toBe(1);

@@ -57,13 +57,18 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     const style = options.style === 'mixed' ? (STYLES[i % STYLES.length] as Style) : options.style;
     return createDevice(`${prefix}-${String(i + 1).padStart(width, '0')}`, style, 'sim');
   });
-  await registerDevices(options, devices);
+  const concurrency = options.concurrency ?? 64;
+  // Before registering: a bridge URL it refuses must not leave devices registered for nothing.
+  const poster = createPoster(options.bridgeUrl, concurrency, 30_000);
+  await registerDevices(options, devices).catch(async (error: unknown) => {
+    await poster.close();
+    throw error;
+  });
 
   const latencies: number[] = [];
   const refusals: Record<string, number> = {};
   const acceptedReadings = new Map<string, number>();
   const counters = { sent: 0, accepted: 0, refused: 0, skippedForGaps: 0 };
-  const concurrency = options.concurrency ?? 64;
   const started = performance.now();
   const endAt = started + options.durationSeconds * 1000;
   let inFlight = 0;
@@ -82,7 +87,6 @@ export async function runSimulation(options: SimulationOptions): Promise<Simulat
     };
   };
 
-  const poster = createPoster(options.bridgeUrl, concurrency, 30_000);
   const send = async (device: SimulatedDevice) => {
     const request = nextRequest(device, Date.now(), options.projectId);
     const t0 = performance.now();
