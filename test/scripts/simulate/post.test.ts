@@ -6,8 +6,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createPoster, PostError, type Poster } from '../../scripts/simulate/post.ts';
-import { freePort } from '../support/net.ts';
+import { createPoster, PostError, type Poster } from '../../../scripts/simulate/post.ts';
+import { freePort } from '../../support/net.ts';
 
 interface Seen {
   method: string;
