@@ -19,10 +19,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Memory as the sink keeps it, and one that keeps nothing, so that the anti join decides every redelivery. */
+/** Keeps nothing in either tier, so that the anti join decides every redelivery. */
+const NO_MEMORY = { maxReadings: 0, bucketMs: 1, sieve: { maxReadings: 0, bucketMs: 1 } };
+/** No exact memory: the sieve answers for every reading. */
+const SIEVE_ONLY = { maxReadings: 0, bucketMs: 1, sieve: { maxReadings: 10_000, bucketMs: 1_000 } };
+
+/** Memory as the sink keeps it, the sieve alone, and no memory. */
 const MEMORIES = [
   { memory: 'default memory', recentReadings: {} },
-  { memory: 'no memory', recentReadings: { maxReadings: 0, bucketMs: 1 } },
+  { memory: 'sieve only', recentReadings: SIEVE_ONLY },
+  { memory: 'no memory', recentReadings: NO_MEMORY },
 ];
 
 describe.each(MEMORIES)('DuckDB sink on readings already seen ($memory)', ({ memory, recentReadings }) => {
@@ -129,11 +135,17 @@ describe('DuckDB sink on readings its memory does not answer for', () => {
     }
   });
 
-  it('stores a redelivery of readings older than memory keeps once, and a late new reading', async () => {
-    const sink = await openDuckDbSink(join(dir, 'forgotten.duckdb'), { recentReadings: { maxReadings: 4, bucketMs: 1_000 } });
+  it.each([
+    { tiers: 'the sieve answering', sieve: { maxReadings: 10_000, bucketMs: 1_000 } },
+    // Sieve buckets of one reading's time, and room for four: the sieve forgets too, and the join decides.
+    { tiers: 'the sieve forgetting as well', sieve: { maxReadings: 4, bucketMs: 1 } },
+  ])('stores a redelivery of readings older than exact memory keeps once, and a late new reading ($tiers)', async ({ tiers, sieve }) => {
+    const sink = await openDuckDbSink(join(dir, `forgotten-${tiers.replaceAll(' ', '-')}.duckdb`), {
+      recentReadings: { maxReadings: 4, bucketMs: 1_000, sieve },
+    });
     try {
       for (let k = 10; k < 50; k++) await sink.write(reading(k));
-      // 10-40 are forgotten by now; 0-3 were never written.
+      // 10-40 are forgotten by exact memory now; 0-3 were never written.
       await sink.write(readings([10, 11, 12, 13]));
       await sink.write(readings([0, 1, 2, 3, 49]));
       await sink.write(readings([0, 1, 10, 48]));
@@ -145,8 +157,14 @@ describe('DuckDB sink on readings its memory does not answer for', () => {
 
   it.each([
     { memory: 'a small memory', recentReadings: { maxReadings: 12, bucketMs: 2_000 }, batchReadings: 5 },
+    {
+      memory: 'a small memory and a small sieve',
+      recentReadings: { maxReadings: 12, bucketMs: 2_000, sieve: { maxReadings: 40, bucketMs: 4_000 } },
+      batchReadings: 5,
+    },
+    { memory: 'the sieve alone', recentReadings: SIEVE_ONLY, batchReadings: 20 },
     // Groups of up to 180 readings with no memory: every redelivery and late reading goes to the anti join.
-    { memory: 'no memory, large groups', recentReadings: { maxReadings: 0, bucketMs: 1 }, batchReadings: 60 },
+    { memory: 'no memory, large groups', recentReadings: NO_MEMORY, batchReadings: 60 },
   ])('stores each reading once, whatever the order, redeliveries, groups and reopenings ($memory)', async ({ memory, recentReadings, batchReadings }) => {
     // A seeded generator: the same sequence on every run.
     let seed = 0x5eed;

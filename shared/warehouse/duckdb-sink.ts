@@ -4,8 +4,9 @@
  * A group of batches goes through DuckDB's appender into a temporary staging table and from
  * there, in one INSERT, into `measurements`. The first message that carries a reading wins: a
  * reading stored before, or claimed by an earlier batch of the group, adds no rows. The table
- * has no primary key: what keeps a reading once is memory of the recent readings stored
- * (recent-readings.ts) and, for the others, the INSERT's anti join; maintaining an index on
+ * has no primary key: what keeps a reading once is memory of the readings stored (exact for the
+ * newest, a sieve that knows which late readings are surely new: recent-readings.ts) and, for
+ * the others, the INSERT's anti join; maintaining an index on
  * (reading_id, metric) cost more than the rest of the write (docs/performance.md, Ingest).
  * Files created with that key keep it.
  * @see https://duckdb.org/docs/data/appender
@@ -42,7 +43,7 @@ export interface DuckDbSink extends WarehouseSink {
 }
 
 export interface DuckDbSinkOptions {
-  /** How many recent readings memory keeps (recent-readings.ts); tests make it small. */
+  /** How many readings memory and its sieve keep (recent-readings.ts); tests make them small. */
   recentReadings?: Partial<RecentReadingsOptions>;
 }
 
@@ -151,7 +152,7 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
  * the group may add (the first batch's of each reading, less those memory knows are stored)
  * are appended to a temporary staging table, in memory, and one INSERT moves them into
  * `measurements`, through an anti join against the stored rows only for readings memory
- * cannot answer for (recent-readings.ts).
+ * cannot answer for (recent-readings.ts): neither known to exact memory nor surely new to its sieve.
  * The INSERT and its commit run on DuckDB's threads, never blocking the event loop; the
  * appender would commit to the file (and sync its log) on this thread. Staging is made afresh
  * for each group, so nothing a failed group left there joins the next one (emptying it with
@@ -175,7 +176,7 @@ async function writeRows(connection: DuckDBConnection, batches: readonly (readon
 /** What a group adds, and what must be asked of the table. */
 interface GroupPlan {
   rows: MeasurementRow[];
-  /** The readings of `rows` memory answers for (reading id → event ms): remembered once committed. */
+  /** The readings of `rows` (reading id → event ms), stored once the group commits: remembered then. */
   remember: Map<string, number>;
   /** The event times (ms) of the readings memory cannot answer for, among which the anti join looks; none, no join. */
   unanswered: Set<number>;
@@ -196,10 +197,11 @@ function planGroup(batches: readonly (readonly MeasurementRow[])[], recent: Rece
       const eventMs = row.event_ts.getTime();
       if (recent.covers(eventMs)) {
         if (recent.has(row.reading_id, eventMs)) continue;
-        plan.remember.set(row.reading_id, eventMs);
-      } else {
+      } else if (!recent.surelyNew(row.reading_id, eventMs)) {
         plan.unanswered.add(eventMs);
       }
+      // Whether the join keeps it out or not, the reading is stored once the group commits.
+      plan.remember.set(row.reading_id, eventMs);
       plan.rows.push(row);
     }
   }

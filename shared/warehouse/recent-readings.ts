@@ -4,20 +4,30 @@
  * is stored exactly when this process stored it, or found it stored when it set the floor.
  * A group whose readings are all above the floor then needs no anti join against
  * `measurements`, which took about a third of the sink's CPU a row (docs/performance.md,
- * Whole local stack, the tenth session). Readings at or below the floor (late ones, or older
- * than what memory keeps) are for the join to decide.
+ * Whole local stack, the tenth session).
+ *
+ * Exact memory keeps only the newest readings. Below its floor (late readings, or older than it
+ * keeps) a sieve (reading-sieve.ts) that holds many more in little room says which readings are
+ * surely new; the rest are for the join to decide.
  *
  * Event times are whole milliseconds (as Date's), compared with the floor as they are.
  */
+import { ReadingSieve, type ReadingSieveOptions } from './reading-sieve.ts';
 
 export interface RecentReadingsOptions {
   /** Readings remembered at most; past it the oldest by event time are forgotten and the floor rises. */
   maxReadings: number;
   /** Width of the event-time buckets forgotten together. */
   bucketMs: number;
+  /** The sieve below: readings it holds at most (16 bits each; 0 holds none) and its bucket width. */
+  sieve: ReadingSieveOptions;
 }
 
-export const RECENT_READINGS_DEFAULTS: RecentReadingsOptions = { maxReadings: 100_000, bucketMs: 1_000 };
+/**
+ * About 14 MB of exact memory and 8 to 16 MB of sieve. At 6,000 readings a second the sieve
+ * holds the last 11 minutes of event time, past the simulator's latest readings (ten minutes late).
+ */
+export const RECENT_READINGS_DEFAULTS: RecentReadingsOptions = { maxReadings: 100_000, bucketMs: 1_000, sieve: { maxReadings: 4_000_000, bucketMs: 60_000 } };
 
 export class RecentReadings {
   /**
@@ -29,12 +39,14 @@ export class RecentReadings {
   private readonly buckets = new Map<number, Set<string>>();
   private size = 0;
   private readonly options: RecentReadingsOptions;
+  private readonly sieve: ReadingSieve;
 
   constructor(options: Partial<RecentReadingsOptions> = {}) {
     this.options = { ...RECENT_READINGS_DEFAULTS, ...options };
     const { maxReadings, bucketMs } = this.options;
     if (!Number.isInteger(maxReadings) || maxReadings < 0) throw new RangeError(`maxReadings must be a whole number ≥ 0, not ${maxReadings}`);
     if (!Number.isInteger(bucketMs) || bucketMs < 1) throw new RangeError(`bucketMs must be a whole number ≥ 1, not ${bucketMs}`);
+    this.sieve = new ReadingSieve(this.options.sieve);
   }
 
   get maxReadings(): number {
@@ -53,6 +65,7 @@ export class RecentReadings {
     this.buckets.clear();
     this.size = 0;
     this.floorMs = floorMs;
+    this.sieve.setFloor(floorMs);
     for (const [readingId, eventMs] of stored) this.add(readingId, eventMs);
   }
 
@@ -61,6 +74,7 @@ export class RecentReadings {
     this.buckets.clear();
     this.size = 0;
     this.floorMs = undefined;
+    this.sieve.forgetAll();
   }
 
   /** Whether memory answers for a reading of this event time (then ask `has`). */
@@ -73,8 +87,14 @@ export class RecentReadings {
     return this.buckets.get(this.bucketOf(eventMs))?.has(readingId) ?? false;
   }
 
-  /** Records a covered reading as stored, once its write has committed; others are left to the join. */
+  /** For a reading `covers` does not answer for: true only when it is certainly not stored (the sieve's answer). */
+  surelyNew(readingId: string, eventMs: number): boolean {
+    return this.sieve.surelyNew(readingId, eventMs);
+  }
+
+  /** Records a reading as stored, once its write has committed: exactly when covered, in the sieve when above its floor. */
   add(readingId: string, eventMs: number): void {
+    this.sieve.add(readingId, eventMs);
     if (!this.covers(eventMs)) return;
     const key = this.bucketOf(eventMs);
     let ids = this.buckets.get(key);

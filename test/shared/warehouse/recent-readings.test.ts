@@ -80,6 +80,23 @@ describe('RecentReadings', () => {
     expect(recent.has('r-1', 1_000)).toBe(true);
   });
 
+  it('below its floor, answers through the sieve: surely new, or perhaps stored', () => {
+    const recent = new RecentReadings({ maxReadings: 2, bucketMs: 1_000, sieve: { maxReadings: 100, bucketMs: 10_000 } });
+    recent.setFloor(-Infinity);
+    for (const second of [1, 2, 3, 4]) recent.add(`r-${second}`, second * 1_000);
+    // Exact memory has forgotten seconds 1 to 3; the sieve still holds them.
+    expect(recent.covers(1_000)).toBe(false);
+    expect(recent.surelyNew('r-1', 1_000)).toBe(false);
+    expect(recent.surelyNew('r-late', 1_000)).toBe(true);
+    // A late reading, once added, is in the sieve only.
+    recent.add('r-late', 1_000);
+    expect(recent.surelyNew('r-late', 1_000)).toBe(false);
+    // Below the floor it was given at the start, the sieve answers nothing either.
+    recent.setFloor(5_000);
+    expect(recent.surelyNew('r-other', 4_000)).toBe(false);
+    expect(recent.surelyNew('r-other', 6_000)).toBe(true);
+  });
+
   it('knows nothing after forgetAll, until the floor is set again', () => {
     const recent = new RecentReadings();
     recent.setFloor(-Infinity);
@@ -87,6 +104,7 @@ describe('RecentReadings', () => {
     recent.forgetAll();
     expect(recent.floorKnown).toBe(false);
     expect(recent.covers(5_000)).toBe(false);
+    expect(recent.surelyNew('r-2', 6_000)).toBe(false);
     recent.setFloor(5_000);
     expect(recent.covers(5_001)).toBe(true);
     expect(recent.has('r-1', 5_000)).toBe(false);
