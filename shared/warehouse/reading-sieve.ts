@@ -4,7 +4,7 @@
  * newest readings it has room for (about 16 s of them at 6,000 readings a second); a late
  * reading, sent minutes after its event time, falls below it, and asking the table costs a scan
  * of every row group whose event times overlap (docs/performance.md, Whole local stack). This
- * tier holds far more readings in far less memory (16 bits each) and answers one way only:
+ * tier holds far more readings in far less memory (2 bytes of room each) and answers one way only:
  * "surely not stored" is always right, "perhaps stored" goes to the table. So a late reading
  * that is new, nearly all of them, needs no scan, and none is ever taken for stored by mistake:
  * a false "perhaps" costs a join, never a lost row.
@@ -16,19 +16,23 @@
 
 export interface ReadingSieveOptions {
   /**
-   * Readings held at most, across buckets; past it the oldest buckets are forgotten. Memory is
-   * 16 bits for each reading a bucket's filters have room for, at most twice the readings held. 0 holds none.
+   * Room for readings across the buckets' filters, which bounds memory at 2 bytes a reading of
+   * room; past it the oldest buckets are forgotten. A bucket's filters grow with it, so a sparse
+   * bucket takes little room and a full one up to twice what it holds. 0 holds none.
    */
   maxReadings: number;
   /** Width of the event-time buckets forgotten together. */
   bucketMs: number;
 }
 
-/** Bits a reading: with 8 probes, about 1 new reading in 1,700 comes out "perhaps stored". */
+/**
+ * Bits a reading: with 8 probes a full filter calls about 1 new reading in 1,700 "perhaps stored",
+ * and a bucket of several filters (each is asked) up to about 1 in 250.
+ */
 const BITS_PER_READING = 16;
 const PROBES = 8;
-/** A bucket's first filter holds this many readings; each further one twice the last, up to the maximum. */
-const FIRST_FILTER_READINGS = 1_024;
+/** A bucket's first filter holds at most this many readings; each further one twice the last, up to the maximum. */
+const FIRST_FILTER_READINGS = 256;
 const MAX_FILTER_READINGS = 1 << 20;
 
 /** One fixed-size Bloom filter; a bucket grows by adding larger ones, so a sparse bucket stays small. */
@@ -48,7 +52,9 @@ export class ReadingSieve {
   /** Invariant: every reading stored with an event time above it is in the filters. Undefined: nothing is answered. */
   private floorMs: number | undefined;
   private readonly buckets = new Map<number, Filter[]>();
-  private size = 0;
+  /** Readings the filters have room for: what memory is bounded by. */
+  private room = 0;
+  private readonly firstFilterReadings: number;
   private readonly options: ReadingSieveOptions;
 
   constructor(options: ReadingSieveOptions) {
@@ -56,18 +62,20 @@ export class ReadingSieve {
     if (!Number.isInteger(maxReadings) || maxReadings < 0) throw new RangeError(`the sieve's maxReadings must be a whole number ≥ 0, not ${maxReadings}`);
     if (!Number.isInteger(bucketMs) || bucketMs < 1) throw new RangeError(`the sieve's bucketMs must be a whole number ≥ 1, not ${bucketMs}`);
     this.options = { ...options };
+    // A sixteenth of the room, a power of two from 2 to 256: a sieve with little room still holds several buckets.
+    this.firstFilterReadings = Math.min(FIRST_FILTER_READINGS, 2 ** Math.max(1, Math.floor(Math.log2(Math.max(1, maxReadings / 16)))));
   }
 
   /** Starts afresh: nothing above `floorMs` is stored but what is added from now on. */
   setFloor(floorMs: number): void {
     this.buckets.clear();
-    this.size = 0;
+    this.room = 0;
     this.floorMs = floorMs;
   }
 
   forgetAll(): void {
     this.buckets.clear();
-    this.size = 0;
+    this.room = 0;
     this.floorMs = undefined;
   }
 
@@ -90,12 +98,12 @@ export class ReadingSieve {
     if (filters.some((filter) => contains(filter, h1, h2))) return;
     let last = filters.at(-1);
     if (!last || last.count >= last.capacity) {
-      last = new Filter(last ? Math.min(last.capacity * 2, MAX_FILTER_READINGS) : FIRST_FILTER_READINGS);
+      last = new Filter(last ? Math.min(last.capacity * 2, MAX_FILTER_READINGS) : this.firstFilterReadings);
       filters.push(last);
+      this.room += last.capacity;
     }
     insert(last, h1, h2);
-    this.size += 1;
-    if (this.size > this.options.maxReadings) this.forgetOldest();
+    if (this.room > this.options.maxReadings) this.forgetOldest();
   }
 
   private covers(eventMs: number): boolean {
@@ -103,13 +111,13 @@ export class ReadingSieve {
   }
 
   /**
-   * Forgets the oldest buckets until the readings held fit again (buckets are few and wide, so
-   * this runs about once a bucket); the floor rises to the start of the bucket after the last one forgotten.
+   * Forgets the oldest buckets until the filters fit their room again (it runs when a filter is
+   * added, a few times a bucket); the floor rises to the start of the bucket after the last one forgotten.
    */
   private forgetOldest(): void {
     for (const key of [...this.buckets.keys()].sort((a, b) => a - b)) {
-      if (this.size <= this.options.maxReadings) break;
-      for (const filter of this.buckets.get(key) as Filter[]) this.size -= filter.count;
+      if (this.room <= this.options.maxReadings) break;
+      for (const filter of this.buckets.get(key) as Filter[]) this.room -= filter.capacity;
       this.buckets.delete(key);
       this.floorMs = Math.max(this.floorMs ?? -Infinity, (key + 1) * this.options.bucketMs);
     }

@@ -37,7 +37,7 @@ describe('ReadingSieve', () => {
     for (let n = 0; n < 50_000; n++) sieve.add(readingId(n), n * 12);
     let perhaps = 0;
     for (let n = 50_000; n < 150_000; n++) if (!sieve.surelyNew(readingId(n), (n % 50_000) * 12)) perhaps += 1;
-    // About 1 in 1,700 a filter; a bucket of six filters answers "perhaps" for under 1 in 250.
+    // About 1 in 1,700 a full filter; a bucket of five filters (256 to 4,096 readings) answers "perhaps" for under 1 in 250.
     expect(perhaps).toBeLessThan(400);
   });
 
@@ -49,35 +49,52 @@ describe('ReadingSieve', () => {
     expect(sieve.surelyNew('r-1', 2_500)).toBe(true);
   });
 
-  it('forgets the oldest buckets when full, raising its floor past them', () => {
-    const sieve = new ReadingSieve({ maxReadings: 6, bucketMs: 1_000 });
+  it('forgets the oldest buckets when their filters outgrow the room, raising its floor past them', () => {
+    // Filters of 2 readings first (a sixteenth of the room, at least 2), then 4.
+    const sieve = new ReadingSieve({ maxReadings: 8, bucketMs: 1_000 });
     sieve.setFloor(-Infinity);
-    // Two readings a second, seconds out of order: the seventh forgets second 0.
+    // Two readings a second, seconds out of order: four filters of 2, the room full.
     for (const second of [2, 0, 3, 1]) for (const k of [0, 1]) sieve.add(`r-${second}-${k}`, second * 1_000 + k * 10);
+    expect(sieve.surelyNew('new', 500)).toBe(true);
+    // A fifth filter forgets second 0.
+    sieve.add('r-4-0', 4_000);
     expect(sieve.surelyNew('r-0-0', 0)).toBe(false);
     expect(sieve.surelyNew('new', 500)).toBe(false);
     // The floor is the start of the next bucket: a reading stamped then is left to the join too.
     expect(sieve.surelyNew('new', 1_000)).toBe(false);
     expect(sieve.surelyNew('new', 1_500)).toBe(true);
     expect(sieve.surelyNew('r-1-1', 1_010)).toBe(false);
-    // One more forgets second 1.
-    sieve.add('r-3-2', 3_020);
-    expect(sieve.surelyNew('new', 1_500)).toBe(false);
-    expect(sieve.surelyNew('new', 2_001)).toBe(true);
-    expect(sieve.surelyNew('r-2-1', 2_010)).toBe(false);
-    expect(sieve.surelyNew('r-3-0', 3_000)).toBe(false);
-    expect(sieve.surelyNew('r-3-2', 3_020)).toBe(false);
+    // Second 4's next reading fits its filter; the one after needs a filter of 4, which forgets seconds 1 and 2.
+    sieve.add('r-4-1', 4_010);
+    expect(sieve.surelyNew('new', 1_500)).toBe(true);
+    sieve.add('r-4-2', 4_020);
+    expect(sieve.surelyNew('new', 2_500)).toBe(false);
+    expect(sieve.surelyNew('new', 3_001)).toBe(true);
+    expect(sieve.surelyNew('r-3-1', 3_010)).toBe(false);
+    expect(sieve.surelyNew('r-4-2', 4_020)).toBe(false);
   });
 
   it('counts a reading added twice once', () => {
-    const sieve = new ReadingSieve({ maxReadings: 2, bucketMs: 1_000 });
+    const sieve = new ReadingSieve({ maxReadings: 4, bucketMs: 1_000 });
     sieve.setFloor(-Infinity);
     sieve.add('r-1', 1_000);
     sieve.add('r-1', 1_000);
-    sieve.add('r-2', 2_000);
-    // Nothing forgotten: a new reading of the first second is still answered for.
-    expect(sieve.surelyNew('r-3', 1_000)).toBe(true);
+    // Counted twice, r-1 would have filled the first filter, and the next would forget the bucket.
+    sieve.add('r-2', 1_500);
+    expect(sieve.surelyNew('r-3', 1_700)).toBe(true);
     expect(sieve.surelyNew('r-1', 1_000)).toBe(false);
+    expect(sieve.surelyNew('r-2', 1_500)).toBe(false);
+  });
+
+  it('takes little room for a sparse bucket: a reading a minute over days fits a small sieve', () => {
+    // Room for 64 readings: filters of 4. Thirty minutes of one reading each fill 120 of room.
+    const sieve = new ReadingSieve({ maxReadings: 64, bucketMs: 60_000 });
+    sieve.setFloor(-Infinity);
+    for (let minute = 0; minute < 30; minute++) sieve.add(`r-${minute}`, minute * 60_000);
+    // The oldest were forgotten, the newest sixteen minutes kept.
+    expect(sieve.surelyNew('new', 13 * 60_000 + 1)).toBe(false);
+    expect(sieve.surelyNew('new', 14 * 60_000 + 1)).toBe(true);
+    expect(sieve.surelyNew('r-29', 29 * 60_000)).toBe(false);
   });
 
   it('with no room, answers only for event times past every reading added', () => {
