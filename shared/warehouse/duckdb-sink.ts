@@ -170,7 +170,13 @@ async function writeRows(connection: DuckDBConnection, batches: readonly (readon
     recent.forgetAll();
     throw error;
   }
-  for (const [readingId, eventMs] of plan.remember) recent.add(readingId, eventMs);
+  try {
+    for (const [readingId, eventMs] of plan.remember) recent.add(readingId, eventMs);
+  } catch {
+    // The group is stored; memory that missed some of it (a filter it could not allocate) would
+    // call their redelivery new. Forgotten, it is set anew from the table at the next write.
+    recent.forgetAll();
+  }
 }
 
 /** What a group adds, and what must be asked of the table. */

@@ -49,28 +49,28 @@ describe('ReadingSieve', () => {
     expect(sieve.surelyNew('r-1', 2_500)).toBe(true);
   });
 
-  it('forgets the oldest buckets when their filters outgrow the room, raising its floor past them', () => {
+  it('forgets the oldest buckets when their filters outgrow the room, down to three quarters of it, raising its floor past them', () => {
     // Filters of 2 readings first (a sixteenth of the room, at least 2), then 4.
     const sieve = new ReadingSieve({ maxReadings: 8, bucketMs: 1_000 });
     sieve.setFloor(-Infinity);
     // Two readings a second, seconds out of order: four filters of 2, the room full.
     for (const second of [2, 0, 3, 1]) for (const k of [0, 1]) sieve.add(`r-${second}-${k}`, second * 1_000 + k * 10);
     expect(sieve.surelyNew('new', 500)).toBe(true);
-    // A fifth filter forgets second 0.
+    // A fifth filter: seconds 0 and 1 are forgotten, leaving 6 of 8.
     sieve.add('r-4-0', 4_000);
     expect(sieve.surelyNew('r-0-0', 0)).toBe(false);
-    expect(sieve.surelyNew('new', 500)).toBe(false);
+    expect(sieve.surelyNew('new', 1_500)).toBe(false);
     // The floor is the start of the next bucket: a reading stamped then is left to the join too.
-    expect(sieve.surelyNew('new', 1_000)).toBe(false);
-    expect(sieve.surelyNew('new', 1_500)).toBe(true);
-    expect(sieve.surelyNew('r-1-1', 1_010)).toBe(false);
-    // Second 4's next reading fits its filter; the one after needs a filter of 4, which forgets seconds 1 and 2.
+    expect(sieve.surelyNew('new', 2_000)).toBe(false);
+    expect(sieve.surelyNew('new', 2_500)).toBe(true);
+    expect(sieve.surelyNew('r-2-1', 2_010)).toBe(false);
+    expect(sieve.surelyNew('r-4-0', 4_000)).toBe(false);
+    // Second 4's next reading fits its filter; the one after needs a filter of 4, which forgets seconds 2 and 3.
     sieve.add('r-4-1', 4_010);
-    expect(sieve.surelyNew('new', 1_500)).toBe(true);
+    expect(sieve.surelyNew('new', 2_500)).toBe(true);
     sieve.add('r-4-2', 4_020);
-    expect(sieve.surelyNew('new', 2_500)).toBe(false);
-    expect(sieve.surelyNew('new', 3_001)).toBe(true);
-    expect(sieve.surelyNew('r-3-1', 3_010)).toBe(false);
+    expect(sieve.surelyNew('new', 3_500)).toBe(false);
+    expect(sieve.surelyNew('new', 4_001)).toBe(true);
     expect(sieve.surelyNew('r-4-2', 4_020)).toBe(false);
   });
 
@@ -86,14 +86,15 @@ describe('ReadingSieve', () => {
     expect(sieve.surelyNew('r-2', 1_500)).toBe(false);
   });
 
-  it('takes little room for a sparse bucket: a reading a minute over days fits a small sieve', () => {
-    // Room for 64 readings: filters of 4. Thirty minutes of one reading each fill 120 of room.
+  it('takes room by what a bucket holds: a reading a minute takes a small filter, not a large one', () => {
+    // Room for 64 readings: first filters of 4. Thirty minutes of one reading each need 120.
     const sieve = new ReadingSieve({ maxReadings: 64, bucketMs: 60_000 });
     sieve.setFloor(-Infinity);
     for (let minute = 0; minute < 30; minute++) sieve.add(`r-${minute}`, minute * 60_000);
-    // The oldest were forgotten, the newest sixteen minutes kept.
-    expect(sieve.surelyNew('new', 13 * 60_000 + 1)).toBe(false);
-    expect(sieve.surelyNew('new', 14 * 60_000 + 1)).toBe(true);
+    // Forgotten down to three quarters at minutes 16, 21 and 26: the newest fifteen minutes are kept.
+    expect(sieve.surelyNew('new', 14 * 60_000 + 1)).toBe(false);
+    expect(sieve.surelyNew('new', 15 * 60_000 + 1)).toBe(true);
+    expect(sieve.surelyNew('r-16', 16 * 60_000)).toBe(false);
     expect(sieve.surelyNew('r-29', 29 * 60_000)).toBe(false);
   });
 
