@@ -6,8 +6,8 @@
  * of every row group whose event times overlap (docs/performance.md, Whole local stack). This
  * tier holds far more readings in far less memory (2 bytes of room each) and answers one way only:
  * "surely not stored" is always right, "perhaps stored" goes to the table. So a late reading
- * that is new, nearly all of them, needs no scan, and none is ever taken for stored by mistake:
- * a false "perhaps" costs a join, never a lost row.
+ * that is new, nearly all of them, needs no scan, no new reading is dropped and no stored one
+ * doubled: a false "perhaps" costs a join, nothing more.
  *
  * Above its floor, every reading stored is in the filter (the caller adds each once its write
  * has committed); forgetting the oldest buckets raises the floor past their event times.
@@ -148,7 +148,7 @@ function insert(filter: Filter, h1: number, h2: number): void {
   filter.count += 1;
 }
 
-/** Two independent 32-bit hashes of the string (FNV-1a and a multiply-rotate hash, each finished with murmur3's mix). */
+/** Two independent 32-bit hashes of the string (FNV-1a and a multiply-xorshift hash, each finished with murmur3's mix). */
 function hashPair(text: string): [number, number] {
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
