@@ -5,10 +5,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { duckDbMeasurementsDdl } from '../schemas/columns.ts';
 import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
+import { RecentReadings } from '../shared/warehouse/recent-readings.ts';
 import { makeMeasurementRows } from './support/measurement-rows.ts';
 
 let dir: string;
@@ -270,6 +271,27 @@ describe('DuckDB sink on readings its memory does not answer for', () => {
       await sink.write(readings([0, 1, 2, 3, 4]));
       expect(await countRows(sink)).toEqual([20, 20]);
     } finally {
+      await sink.close();
+    }
+  });
+
+  it('answers for a group it stored but could not remember whole, and stores its redelivery once', async () => {
+    const sink = await openDuckDbSink(join(dir, 'half-remembered.duckdb'));
+    // Memory fails on the group's third reading, as a filter it cannot allocate would.
+    const remember = RecentReadings.prototype.add;
+    let calls = 0;
+    const failing = vi.spyOn(RecentReadings.prototype, 'add').mockImplementation(function (this: RecentReadings, readingId, eventMs) {
+      if (++calls === 3) throw new RangeError('Array buffer allocation failed');
+      remember.call(this, readingId, eventMs);
+    });
+    try {
+      await expect(sink.write(readings([0, 1, 2, 3, 4]))).resolves.toEqual({ refused: [] });
+      expect(calls).toBeGreaterThanOrEqual(3);
+      failing.mockRestore();
+      await sink.write(readings([0, 1, 2, 3, 4, 5]));
+      expect(await countRows(sink)).toEqual([24, 24]);
+    } finally {
+      failing.mockRestore();
       await sink.close();
     }
   });
