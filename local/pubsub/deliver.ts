@@ -55,10 +55,23 @@ function targetOf(endpoint: string): { host: string; port: number; path: string 
   return target;
 }
 
-/** POSTs one delivery; any answer other than an ack status, or none in time, is a nack. */
+/**
+ * POSTs one delivery; any answer other than an ack status, or none in time, is a nack. The
+ * deadline covers the whole push, to the answer's last byte: the socket's idle timeout alone
+ * would let an endpoint that keeps sending hold the delivery, and the broker's close, for ever.
+ */
 export function pushMessage(endpoint: string, body: string, timeoutMs: number): Promise<PushOutcome> {
   return new Promise((resolve) => {
     const { host, port, path } = targetOf(endpoint);
+    let settled = false;
+    // Every settle comes from an event or the timer, so after `deadline` is set below.
+    const settle = (outcome: PushOutcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      resolve(outcome);
+    };
+    const failed = (error: Error) => settle({ acked: false, result: `${error.name}: ${error.message}` });
     const req = request(
       {
         host,
@@ -67,16 +80,19 @@ export function pushMessage(endpoint: string, body: string, timeoutMs: number): 
         method: 'POST',
         agent,
         headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'user-agent': 'local-pubsub' },
-        timeout: timeoutMs,
       },
       (res) => {
         res.resume();
-        res.once('end', () => resolve({ acked: isAckStatus(res.statusCode ?? 0), result: res.statusCode ?? 0 }));
-        res.once('error', (error) => resolve({ acked: false, result: `${error.name}: ${error.message}` }));
+        res.once('end', () => settle({ acked: isAckStatus(res.statusCode ?? 0), result: res.statusCode ?? 0 }));
+        res.on('error', failed);
       },
     );
-    req.once('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.once('error', (error) => resolve({ acked: false, result: `${error.name}: ${error.message}` }));
+    const deadline = setTimeout(() => {
+      failed(new Error(`no whole answer within ${timeoutMs} ms`));
+      req.destroy();
+    }, timeoutMs);
+    // `on`: a second error must find a listener rather than crash the process.
+    req.on('error', failed);
     req.end(body);
   });
 }

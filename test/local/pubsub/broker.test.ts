@@ -190,6 +190,32 @@ describe('local Pub/Sub', () => {
     expect(pubsub.stats().handedOver).toBeGreaterThanOrEqual(4);
   });
 
+  it('nacks an HTTP endpoint still sending its answer when the push deadline passes, and delivers again', async () => {
+    // The first answer starts at once and never ends, a byte every 20 ms: the socket is never
+    // idle, so only a deadline on the whole push can end it.
+    let pushes = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      pushes += 1;
+      if (pushes > 1) return void res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const drip = setInterval(() => res.write('.'), 20);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    cleanups.push(async () => void server.closeAllConnections());
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const endpoint = await startEndpoint(() => 200);
+    const { options } = await setup(endpoint, undefined, { pushTimeoutMs: 200 });
+    const pubsub = await openLocalPubsub({ ...options, subscriptions: [{ name: 'dripping', topic: 'telemetry', pushEndpoint: url }] });
+    cleanups.push(() => pubsub.close());
+    await pubsub.publish('telemetry', Buffer.from('x'), {});
+    await waitFor(() => pubsub.stats().acked === 1, { timeoutMs: 5000 });
+    expect(pubsub.stats()).toMatchObject({ acked: 1, nacked: 1 });
+    expect(pushes).toBe(2);
+  });
+
   it('retries when the endpoint is unreachable', async () => {
     const endpoint = await startEndpoint(() => 200);
     const { options } = await setup(endpoint);
