@@ -21,6 +21,8 @@ export interface PushVerifierOptions {
   /** Where Google's signing certificates (PEM, keyed by `kid`) are fetched; Google's by default. */
   certsUrl?: string;
   issuers?: string[];
+  /** How long one attempt to fetch the certificates may take, to the last byte. */
+  certsTimeoutMs?: number;
 }
 
 export interface PushVerifier {
@@ -41,6 +43,9 @@ const bearerToken = (headers: IncomingHttpHeaders): string | undefined => parseB
  * (cold start), and its client caches the certificates for as long as Google's
  * `Cache-Control` allows.
  */
+/** One attempt at Google's certificates, to the last byte (Google answers in well under a second); the client does not retry one that timed out. */
+const CERTS_ATTEMPT_TIMEOUT_MS = 3_000;
+
 export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
   if (options.audience.trim() === '') throw new Error('push verification needs an audience');
   if (options.allowedEmails.length === 0) throw new Error('push verification needs at least one allowed email');
@@ -51,6 +56,9 @@ export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
       ({ OAuth2Client }) =>
         new OAuth2Client({
           issuers: options.issuers ?? GOOGLE_ISSUERS,
+          // gaxios has no timeout of its own: a certificates host that stops answering would
+          // hold every push waiting on it until Pub/Sub gives up.
+          transporterOptions: { timeout: options.certsTimeoutMs ?? CERTS_ATTEMPT_TIMEOUT_MS },
           ...(options.certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: options.certsUrl } } : {}),
         }),
     ));

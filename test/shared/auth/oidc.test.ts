@@ -2,6 +2,7 @@
  * Push OIDC verification against tokens signed by a local key set, served the way Google
  * serves its certificates (PEM keyed by `kid`, with Cache-Control).
  */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPushVerifier, verifierFromConfig, type PushVerifier } from '../../../shared/auth/oidc.ts';
 import { loadConfig } from '../../../shared/config.ts';
@@ -80,6 +81,27 @@ describe('createPushVerifier', () => {
   it('answers 503 (retry) when the certificates cannot be fetched', async () => {
     const unreachable = createPushVerifier({ audience: AUDIENCE, allowedEmails: [PUSHER], certsUrl: 'http://127.0.0.1:1/certs' });
     expect(await statusOf(unreachable.verify(bearer(signToken(trusted, {}))))).toBe(503);
+  });
+
+  it.each([
+    { stall: 'never answers', answer: '' },
+    { stall: 'stops halfway through its answer', answer: 'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 4096\r\n\r\n{"trusted-1": "' },
+  ])('answers 503 (retry) when the certificates host takes the connection and $stall', async ({ answer }) => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.once('data', () => socket.write(answer));
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const waiting = createPushVerifier({ audience: AUDIENCE, allowedEmails: [PUSHER], certsUrl: `http://127.0.0.1:${port}/certs`, certsTimeoutMs: 200 });
+      expect(await statusOf(waiting.verify(bearer(signToken(trusted, {}))))).toBe(503);
+      expect(sockets.length).toBeGreaterThan(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
   });
 });
 
