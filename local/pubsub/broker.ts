@@ -15,7 +15,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { LOCAL_DELIVERY } from '../../shared/pubsub/topology.ts';
 import { Journal, type StoredMessage } from './journal.ts';
-import { backoffMs, buildPushBody, handOver, pushMessage, type LocalReceiver } from './deliver.ts';
+import { backoffMs, buildPushBody, checkPushEndpoint, handOver, pushMessage, type LocalReceiver } from './deliver.ts';
 
 export interface PushSubscription {
   name: string;
@@ -90,6 +90,7 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
   const subscriptionsOf = new Map<string, PushSubscription[]>();
   for (const s of subscriptions) {
     if (!topics.has(s.topic)) throw new Error(`subscription ${s.name}: topic ${s.topic} does not exist`);
+    if (s.pushEndpoint !== undefined && !s.receiver) checkPushEndpoint(s.pushEndpoint);
     subscriptionsOf.set(s.topic, [...(subscriptionsOf.get(s.topic) ?? []), s]);
   }
   const byName = new Map(subscriptions.map((s) => [s.name, s]));
@@ -227,6 +228,7 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
     modifyPushConfig(name, pushEndpoint, receiver) {
       const subscription = byName.get(name);
       if (!subscription) throw new Error(`NOT_FOUND: subscription ${name} does not exist`);
+      if (!receiver) checkPushEndpoint(pushEndpoint);
       subscription.pushEndpoint = pushEndpoint;
       if (receiver) subscription.receiver = receiver;
       else delete subscription.receiver;

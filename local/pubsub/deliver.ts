@@ -44,6 +44,11 @@ const agent = new Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 512 
 /** Endpoints parsed once: a URL parse per push costs as much as writing its headers. */
 const targets = new Map<string, { host: string; port: number; path: string }>();
 
+/** Throws, naming the endpoint, unless the HTTP push can reach it (an http URL). */
+export function checkPushEndpoint(endpoint: string): void {
+  targetOf(endpoint);
+}
+
 function targetOf(endpoint: string): { host: string; port: number; path: string } {
   let target = targets.get(endpoint);
   if (!target) {
@@ -61,8 +66,16 @@ function targetOf(endpoint: string): { host: string; port: number; path: string 
  * would let an endpoint that keeps sending hold the delivery, and the broker's close, for ever.
  */
 export function pushMessage(endpoint: string, body: string, timeoutMs: number): Promise<PushOutcome> {
+  let target: ReturnType<typeof targetOf>;
+  try {
+    target = targetOf(endpoint);
+  } catch (error) {
+    // Refused when the subscription is set (checkPushEndpoint); a nack here, never a rejection
+    // that nothing in the delivery loop would catch.
+    return Promise.resolve({ acked: false, result: error instanceof Error ? `${error.name}: ${error.message}` : String(error) });
+  }
+  const { host, port, path } = target;
   return new Promise((resolve) => {
-    const { host, port, path } = targetOf(endpoint);
     let settled = false;
     // Every settle comes from an event or the timer, so after `deadline` is set below.
     const settle = (outcome: PushOutcome) => {
@@ -83,7 +96,11 @@ export function pushMessage(endpoint: string, body: string, timeoutMs: number): 
       },
       (res) => {
         res.resume();
-        res.once('end', () => settle({ acked: isAckStatus(res.statusCode ?? 0), result: res.statusCode ?? 0 }));
+        res.once('end', () => {
+          settle({ acked: isAckStatus(res.statusCode ?? 0), result: res.statusCode ?? 0 });
+          // An endpoint that answered without reading the whole body would keep the socket for ever.
+          if (!req.writableFinished) req.destroy();
+        });
         res.on('error', failed);
       },
     );

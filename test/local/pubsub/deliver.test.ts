@@ -1,6 +1,9 @@
 /** How the local Pub/Sub pushes: the body, what counts as an ack, and the backoff (local/pubsub/deliver.ts). */
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { backoffMs, buildPushBody, isAckStatus, minRetryWindowMs } from '../../../local/pubsub/deliver.ts';
+import { backoffMs, buildPushBody, isAckStatus, minRetryWindowMs, pushMessage } from '../../../local/pubsub/deliver.ts';
+import { waitFor } from '../../support/net.ts';
 
 describe('local Pub/Sub delivery', () => {
   it('acks exactly on 102, 200, 201, 202 and 204', () => {
@@ -38,5 +41,32 @@ describe('local Pub/Sub delivery', () => {
       subscription: 'projects/p/subscriptions/s',
       deliveryAttempt: 3,
     });
+  });
+
+  it('answers an endpoint it cannot reach over HTTP with a nack, never a rejection', async () => {
+    for (const endpoint of ['https://ingest.example/push', 'not a url']) {
+      await expect(pushMessage(endpoint, '{}', 1000)).resolves.toMatchObject({ acked: false, result: expect.stringMatching(/http only|Invalid URL/) });
+    }
+  });
+
+  it('lets go of the connection of an endpoint that acked without reading the whole body', async () => {
+    let socket: Socket | undefined;
+    let closed = false;
+    // Answers as soon as the headers arrive and never reads the 8 MB body.
+    const server = createServer((req, res) => {
+      socket = req.socket;
+      req.socket.once('close', () => (closed = true));
+      res.writeHead(204).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+      await expect(pushMessage(url, 'x'.repeat(8 * 1024 * 1024), 5000)).resolves.toEqual({ acked: true, result: 204 });
+      await waitFor(() => closed, { timeoutMs: 5000 });
+      expect(socket?.destroyed).toBe(true);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
