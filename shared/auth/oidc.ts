@@ -38,14 +38,14 @@ const unauthenticated = () =>
 
 const bearerToken = (headers: IncomingHttpHeaders): string | undefined => parseBearer(headers.authorization);
 
+/** Fetching Google's certificates, to the last byte, in one attempt (Google answers in well under a second). */
+const CERTS_TIMEOUT_MS = 3_000;
+
 /**
  * Builds a verifier. google-auth-library is imported on the first push, not at start-up
  * (cold start), and its client caches the certificates for as long as Google's
  * `Cache-Control` allows.
  */
-/** Fetching Google's certificates, to the last byte, in one attempt (Google answers in well under a second). */
-const CERTS_TIMEOUT_MS = 3_000;
-
 export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
   if (options.audience.trim() === '') throw new Error('push verification needs an audience');
   if (options.allowedEmails.length === 0) throw new Error('push verification needs at least one allowed email');
