@@ -22,3 +22,17 @@ export function parseJson(text: string | Buffer, what: string, path = ''): unkno
     throw new InvalidJsonError(what, path, error);
   }
 }
+
+/**
+ * One part of a compact JWS (header or payload): base64url JSON that must be an object;
+ * undefined for anything else, so that the caller refuses the token in its own words.
+ * @see https://www.rfc-editor.org/rfc/rfc7515#section-7.1
+ */
+export function decodeJwsPart(part: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -11,6 +11,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc7519#section-4.1.5 (nbf)
  */
 import { verify, type KeyObject } from 'node:crypto';
+import { decodeJwsPart } from '../../shared/json.ts';
 
 export type JwtAlgorithm = 'RS256' | 'ES256';
 
@@ -58,7 +59,7 @@ export function verifyDeviceJwt(token: string, keys: readonly VerificationKey[],
   const [headerPart, payloadPart, signaturePart, extra] = token.split('.');
   if (headerPart === undefined || payloadPart === undefined || signaturePart === undefined || extra !== undefined)
     return refused('not a compact JWS of three parts');
-  const header = decodeJson(headerPart);
+  const header = decodeJwsPart(headerPart);
   if (!header) return refused('header is not a JSON object');
   const algorithm = header.alg;
   // Only the two asymmetric algorithms: `none` and HMAC (with a public key as the secret)
@@ -67,7 +68,7 @@ export function verifyDeviceJwt(token: string, keys: readonly VerificationKey[],
   // RFC 7515 §4.1.11: a recipient that does not understand an extension listed in `crit`
   // must refuse the JWS; this one understands none.
   if ('crit' in header) return refused('crit names an extension this verifier does not implement');
-  const claims = decodeJson(payloadPart);
+  const claims = decodeJwsPart(payloadPart);
   if (!claims) return refused('payload is not a JSON object');
   const claimProblem = describeClaimProblem(claims, audience, nowMs);
   if (claimProblem) return refused(claimProblem);
@@ -116,13 +117,4 @@ function describeClaimProblem(claims: Record<string, unknown>, audience: string,
     if (nbf > now + JWT_CLOCK_SKEW_SECONDS) return 'nbf is in the future beyond the allowed clock skew';
   }
   return undefined;
-}
-
-function decodeJson(part: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -11,7 +11,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { OAuth2Client } from 'google-auth-library';
 import type { Config } from '../config.ts';
 import { HttpError } from '../errors.ts';
+import { decodeJwsPart } from '../json.ts';
 import { parseBearer } from './bearer.ts';
+import { CertsUnavailableError, createSigningCerts } from './signing-certs.ts';
 
 export interface PushVerifierOptions {
   /** The `--push-auth-token-audience` of the subscription (often the service URL). */
@@ -23,6 +25,8 @@ export interface PushVerifierOptions {
   issuers?: string[];
   /** How long fetching the certificates may take, to the last byte (one attempt). */
   certsTimeoutMs?: number;
+  /** How soon after a fetch a token with an unknown `kid` may fetch the certificates again. */
+  certsRefreshAfterMs?: number;
 }
 
 export interface PushVerifier {
@@ -38,44 +42,41 @@ const unauthenticated = () =>
 
 const bearerToken = (headers: IncomingHttpHeaders): string | undefined => parseBearer(headers.authorization);
 
+const GOOGLE_CERTS_URL = 'https://www.googleapis.com/oauth2/v1/certs';
 /** Fetching Google's certificates, to the last byte, in one attempt (Google answers in well under a second). */
 const CERTS_TIMEOUT_MS = 3_000;
 
 /**
- * Builds a verifier. google-auth-library is imported on the first push, not at start-up
- * (cold start), and its client caches the certificates for as long as Google's
- * `Cache-Control` allows.
+ * Builds a verifier. The certificates are fetched and held by `signing-certs.ts`;
+ * google-auth-library checks the signature and the claims, and is imported on the first push,
+ * not at start-up (cold start).
  */
 export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
   if (options.audience.trim() === '') throw new Error('push verification needs an audience');
   if (options.allowedEmails.length === 0) throw new Error('push verification needs at least one allowed email');
   const allowed = new Set(options.allowedEmails.map((e) => e.toLowerCase()));
+  const certs = createSigningCerts({
+    url: options.certsUrl ?? GOOGLE_CERTS_URL,
+    timeoutMs: options.certsTimeoutMs ?? CERTS_TIMEOUT_MS,
+    refreshAfterMs: options.certsRefreshAfterMs,
+  });
   let client: Promise<OAuth2Client> | undefined;
-  const getClient = () =>
-    (client ??= import('google-auth-library').then(
-      ({ OAuth2Client }) =>
-        new OAuth2Client({
-          issuers: options.issuers ?? GOOGLE_ISSUERS,
-          // gaxios has no timeout of its own: a certificates host that stops answering would
-          // hold every push waiting on it until Pub/Sub gives up.
-          // One attempt: the library's own retries (up to three, with waits) would stretch a
-          // verify to about 14 s; Pub/Sub retries the push that gets the 503.
-          transporterOptions: { timeout: options.certsTimeoutMs ?? CERTS_TIMEOUT_MS, retryConfig: { retry: 0 } },
-          ...(options.certsUrl ? { endpoints: { oauth2FederatedSignonPemCertsUrl: options.certsUrl } } : {}),
-        }),
-    ));
+  const getClient = () => (client ??= import('google-auth-library').then(({ OAuth2Client }) => new OAuth2Client()));
+  const issuers = options.issuers ?? GOOGLE_ISSUERS;
 
   return {
     async verify(headers) {
       const idToken = bearerToken(headers);
-      if (!idToken) throw unauthenticated();
-      const oauth = await getClient();
+      // A token that names no key is refused before anything is fetched for it.
+      const kid = idToken === undefined ? undefined : keyIdOf(idToken);
+      if (idToken === undefined || kid === undefined) throw unauthenticated();
       let payload;
       try {
-        payload = (await oauth.verifyIdToken({ idToken, audience: options.audience })).getPayload();
+        const [oauth, keys] = await Promise.all([getClient(), certs.forKid(kid)]);
+        payload = (await oauth.verifySignedJwtWithCertsAsync(idToken, keys, options.audience, issuers)).getPayload();
       } catch (error) {
-        // The certificates could not be fetched: not the caller's fault, so Pub/Sub should retry.
-        if (error instanceof Error && error.message.startsWith('Failed to retrieve verification certificates')) {
+        // Not the caller's fault, so Pub/Sub should retry.
+        if (error instanceof CertsUnavailableError) {
           throw new HttpError(503, 'unavailable', 'cannot fetch the token signing certificates', { headers: { 'Retry-After': '1' } });
         }
         throw unauthenticated();
@@ -87,6 +88,13 @@ export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
       return { email };
     },
   };
+}
+
+/** The `kid` of a JWT's header, or undefined when the token is not a JWT that names one. */
+function keyIdOf(token: string): string | undefined {
+  const parts = token.split('.');
+  const kid = parts.length === 3 && parts[0] !== undefined ? decodeJwsPart(parts[0])?.kid : undefined;
+  return typeof kid === 'string' && kid !== '' ? kid : undefined;
 }
 
 /**

@@ -2,9 +2,9 @@
  * Push OIDC verification against tokens signed by a local key set, served the way Google
  * serves its certificates (PEM keyed by `kid`, with Cache-Control).
  */
-import { createServer as createHttpServer } from 'node:http';
+import { createServer as createHttpServer, type ServerResponse } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPushVerifier, verifierFromConfig, type PushVerifier } from '../../../shared/auth/oidc.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { HttpError } from '../../../shared/errors.ts';
@@ -122,6 +122,152 @@ describe('createPushVerifier', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+});
+
+/** A certificates host whose every answer the test chooses; counts the requests it got. */
+async function certsHost(answer: (res: ServerResponse, request: number) => void) {
+  let requests = 0;
+  const server = createHttpServer((req, res) => {
+    requests += 1;
+    req.resume();
+    answer(res, requests);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/oauth2/v1/certs`,
+    requests: () => requests,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const certsOf = (...keys: LocalKey[]) => JSON.stringify(Object.fromEntries(keys.map((k) => [k.kid, k.publicPem])));
+const answerJson = (res: ServerResponse, body: string) =>
+  res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' }).end(body);
+
+describe('the signing certificates', () => {
+  const verifierFor = (url: string, options: { certsRefreshAfterMs?: number; certsTimeoutMs?: number } = {}) =>
+    createPushVerifier({ audience: AUDIENCE, allowedEmails: [PUSHER], certsUrl: url, ...options });
+
+  it('are fetched once for many verifies while Cache-Control holds them', async () => {
+    const host = await certsHost((res) => answerJson(res, certsOf(trusted)));
+    try {
+      const holding = verifierFor(host.url);
+      const token = signToken(trusted, {});
+      await Promise.all(Array.from({ length: 5 }, () => holding.verify(bearer(token))));
+      for (let i = 0; i < 5; i += 1) await holding.verify(bearer(token));
+      expect(host.requests()).toBe(1);
+    } finally {
+      await host.close();
+    }
+  });
+
+  // A complete HTTP answer whose content is cut off: it must not be kept for its max-age.
+  it.each([
+    { what: 'JSON cut off', body: certsOf(trusted).slice(0, 200) },
+    { what: 'a certificate cut off inside valid JSON', body: JSON.stringify({ [trusted.kid]: trusted.publicPem.slice(0, 120) }) },
+    { what: 'no certificate at all', body: '{}' },
+    { what: 'an array', body: '[]' },
+  ])('answer 503 for a 200 with $what, and are fetched again by the next verify', async ({ body }) => {
+    const host = await certsHost((res, request) => answerJson(res, request === 1 ? body : certsOf(trusted)));
+    try {
+      const recovering = verifierFor(host.url);
+      expect(await statusOf(recovering.verify(bearer(signToken(trusted, {}))))).toBe(503);
+      await expect(recovering.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
+      expect(host.requests()).toBe(2);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('answer 503 for an answer larger than any certificate set', async () => {
+    // Every entry a good key, so that only the size is wrong: about 270 KB.
+    const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`${trusted.kid}-${i}`, trusted.publicPem]));
+    const host = await certsHost((res) => answerJson(res, JSON.stringify({ ...many, [trusted.kid]: trusted.publicPem })));
+    try {
+      expect(await statusOf(verifierFor(host.url).verify(bearer(signToken(trusted, {}))))).toBe(503);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it.each([
+    { says: 'max-age=300', cacheControl: 'public, max-age=300', heldSeconds: 300 },
+    { says: 'max-age=0', cacheControl: 'max-age=0', heldSeconds: 60 },
+    { says: 'no Cache-Control', cacheControl: undefined, heldSeconds: 60 },
+  ])('are held for $heldSeconds s when the answer says $says', async ({ cacheControl, heldSeconds }) => {
+    const host = await certsHost((res) => res.writeHead(200, cacheControl ? { 'cache-control': cacheControl } : {}).end(certsOf(trusted)));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const holding = verifierFor(host.url);
+      const token = signToken(trusted, {});
+      await holding.verify(bearer(token));
+      vi.setSystemTime(Date.now() + heldSeconds * 1000 - 1000);
+      await holding.verify(bearer(token));
+      expect(host.requests()).toBe(1);
+      vi.setSystemTime(Date.now() + 2000);
+      await holding.verify(bearer(token));
+      expect(host.requests()).toBe(2);
+    } finally {
+      vi.useRealTimers();
+      await host.close();
+    }
+  });
+
+  it('are fetched over one connection by verifies that wait together on a silent host', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const waiting = verifierFor(`http://127.0.0.1:${(silent.address() as AddressInfo).port}/certs`, { certsTimeoutMs: 300 });
+      const statuses = await Promise.all(Array.from({ length: 8 }, () => statusOf(waiting.verify(bearer(signToken(trusted, {}))))));
+      expect(statuses).toEqual(Array.from({ length: 8 }, () => 503));
+      expect(sockets).toHaveLength(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('are not asked for by a token that names no key', async () => {
+    const host = await certsHost((res) => answerJson(res, certsOf(trusted)));
+    try {
+      const checking = verifierFor(host.url);
+      const noKid = signToken(trusted, {}, '');
+      for (const token of ['not.a.jwt', 'a.b', noKid]) expect(await statusOf(checking.verify(bearer(token)))).toBe(401);
+      expect(host.requests()).toBe(0);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('are fetched again, once, for a key Google started signing with after the last fetch', async () => {
+    const rotated = makeKey('rotated-2');
+    const host = await certsHost((res, request) => answerJson(res, request === 1 ? certsOf(trusted) : certsOf(trusted, rotated)));
+    try {
+      const rotating = verifierFor(host.url, { certsRefreshAfterMs: 0 });
+      await rotating.verify(bearer(signToken(trusted, {})));
+      const results = await Promise.all(Array.from({ length: 4 }, () => rotating.verify(bearer(signToken(rotated, {})))));
+      expect(results).toEqual(Array.from({ length: 4 }, () => ({ email: PUSHER })));
+      expect(host.requests()).toBe(2);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('are not fetched again for unknown keys within a minute of the last fetch', async () => {
+    const host = await certsHost((res) => answerJson(res, certsOf(trusted)));
+    try {
+      const guarded = verifierFor(host.url);
+      await guarded.verify(bearer(signToken(trusted, {})));
+      for (let i = 0; i < 5; i += 1) expect(await statusOf(guarded.verify(bearer(signToken(stranger, {}))))).toBe(401);
+      expect(host.requests()).toBe(1);
+    } finally {
+      await host.close();
     }
   });
 });
