@@ -3,7 +3,8 @@
  * way https://www.googleapis.com/oauth2/v1/certs serves them (PEM keyed by `kid`, with
  * Cache-Control), and ID tokens signed with it.
  */
-import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createPrivateKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -16,6 +17,20 @@ export interface LocalKey {
 export function makeKey(kid: string): LocalKey {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   return { kid, privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+}
+
+/**
+ * A key whose public part is a self-signed X.509 certificate, the form Google serves (Node
+ * cannot make certificates, so openssl does).
+ */
+export function makeCertificateKey(kid: string): LocalKey {
+  const pems = execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${kid}`, '-keyout', '-', '-out', '-'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const certificate = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n/.exec(pems)?.[0];
+  if (certificate === undefined) throw new Error(`openssl printed no certificate: ${pems.slice(0, 200)}`);
+  return { kid, privateKey: createPrivateKey(pems), publicPem: certificate };
 }
 
 const b64url = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPushVerifier, verifierFromConfig, type PushVerifier } from '../../../shared/auth/oidc.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { HttpError } from '../../../shared/errors.ts';
-import { makeKey, serveCerts, signToken as signWithKey, type LocalKey } from '../../support/oidc-keys.ts';
+import { makeCertificateKey, makeKey, serveCerts, signToken as signWithKey, type LocalKey } from '../../support/oidc-keys.ts';
 
 const AUDIENCE = 'https://ingest-abc-uc.a.run.app/';
 const PUSHER = 'pubsub-push@demo-project.iam.gserviceaccount.com';
@@ -214,6 +214,17 @@ describe('the signing certificates', () => {
       expect(host.requests()).toBe(2);
     } finally {
       vi.useRealTimers();
+      await host.close();
+    }
+  });
+
+  it('accept a key served as an X.509 certificate, as Google serves them', async () => {
+    const google = makeCertificateKey('google-x509');
+    expect(google.publicPem).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    const host = await certsHost((res) => answerJson(res, certsOf(google)));
+    try {
+      await expect(verifierFor(host.url).verify(bearer(signToken(google, {})))).resolves.toEqual({ email: PUSHER });
+    } finally {
       await host.close();
     }
   });
