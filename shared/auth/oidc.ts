@@ -42,10 +42,6 @@ const unauthenticated = () =>
 
 const bearerToken = (headers: IncomingHttpHeaders): string | undefined => parseBearer(headers.authorization);
 
-const GOOGLE_CERTS_URL = 'https://www.googleapis.com/oauth2/v1/certs';
-/** Fetching Google's certificates, to the last byte, in one attempt (Google answers in well under a second). */
-const CERTS_TIMEOUT_MS = 3_000;
-
 /**
  * Builds a verifier. The certificates are fetched and held by `signing-certs.ts`;
  * google-auth-library checks the signature and the claims, and is imported on the first push,
@@ -55,11 +51,7 @@ export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
   if (options.audience.trim() === '') throw new Error('push verification needs an audience');
   if (options.allowedEmails.length === 0) throw new Error('push verification needs at least one allowed email');
   const allowed = new Set(options.allowedEmails.map((e) => e.toLowerCase()));
-  const certs = createSigningCerts({
-    url: options.certsUrl ?? GOOGLE_CERTS_URL,
-    timeoutMs: options.certsTimeoutMs ?? CERTS_TIMEOUT_MS,
-    refreshAfterMs: options.certsRefreshAfterMs,
-  });
+  const certs = createSigningCerts({ url: options.certsUrl, timeoutMs: options.certsTimeoutMs, refreshAfterMs: options.certsRefreshAfterMs });
   let client: Promise<OAuth2Client> | undefined;
   const getClient = () => (client ??= import('google-auth-library').then(({ OAuth2Client }) => new OAuth2Client()));
   const issuers = options.issuers ?? GOOGLE_ISSUERS;

@@ -4,8 +4,9 @@
  * included) for the answer's whole `max-age`, and opened one connection per waiting verify.
  * Here an answer is kept only when every certificate in it parses; concurrent verifies share one
  * fetch; a failed fetch is kept by no one, so the next verify tries again; and a token whose
- * `kid` the set lacks refreshes the set, at most once a minute (Google publishes a key before
- * it signs with it, so an unknown `kid` is far more often a forgery than a rotation).
+ * `kid` the set lacks refreshes the set, at most once a minute and without dropping it (Google
+ * publishes a key before it signs with it, so an unknown `kid` is far more often a forgery than
+ * a rotation).
  * @see https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions
  */
 import { createPublicKey } from 'node:crypto';
@@ -14,9 +15,10 @@ import { LoadingCache } from '../loading-cache.ts';
 export type Certificates = Record<string, string>;
 
 export interface SigningCertsOptions {
-  url: string;
-  /** The whole fetch, to the answer's last byte, in one attempt. */
-  timeoutMs: number;
+  /** Google's (`https://www.googleapis.com/oauth2/v1/certs`) by default. */
+  url?: string;
+  /** The whole fetch, to the answer's last byte, in one attempt (default 3 s). */
+  timeoutMs?: number;
   /** How soon after a fetch a token with an unknown `kid` may fetch again. */
   refreshAfterMs?: number;
 }
@@ -31,6 +33,9 @@ export class CertsUnavailableError extends Error {
   override readonly name = 'CertsUnavailableError';
 }
 
+const GOOGLE_CERTS_URL = 'https://www.googleapis.com/oauth2/v1/certs';
+/** Google answers in well under a second; a push waits on this, so Pub/Sub had better retry soon. */
+const CERTS_TIMEOUT_MS = 3_000;
 /** Google's answer is about 4 KB; anything this large is not it. */
 const MAX_ANSWER_BYTES = 256 * 1024;
 /** Held at least this long, so that a `max-age=0` or missing header cannot mean a fetch per push. */
@@ -46,22 +51,37 @@ interface Fetched {
 }
 
 export function createSigningCerts(options: SigningCertsOptions): SigningCerts {
+  const url = options.url ?? GOOGLE_CERTS_URL;
+  const timeoutMs = options.timeoutMs ?? CERTS_TIMEOUT_MS;
   const refreshAfterMs = options.refreshAfterMs ?? REFRESH_AFTER_MS;
   // One key, the URL: the cache gives the shared fetch, the hold and the forgetting of failures.
   const cache = new LoadingCache<string, Fetched>({
-    load: (url) => fetchCerts(url, options.timeoutMs),
+    load: (key) => fetchCerts(key, timeoutMs),
     ttlMs: (fetched) => fetched.holdMs,
     maxEntries: 1,
   });
+  // A refresh for an unknown kid runs beside the held set, which keeps serving the known keys
+  // meanwhile and stays if the refresh fails; it is tried at most once per `refreshAfterMs`,
+  // failed or not, so that tokens with made-up kids cannot make a fetch each.
+  let refreshing: Promise<Fetched> | undefined;
+  let lastRefreshAt = Number.NEGATIVE_INFINITY;
 
   return {
     async forKid(kid) {
-      const current = cache.get(options.url);
-      const held = await current;
-      if (Object.hasOwn(held.certs, kid) || Date.now() - held.fetchedAt < refreshAfterMs) return held.certs;
-      // Only the set this verify saw is dropped: one a concurrent verify is already fetching stays.
-      if (cache.peek(options.url) === current) cache.forget(options.url);
-      return (await cache.get(options.url)).certs;
+      const held = await cache.get(url);
+      if (Object.hasOwn(held.certs, kid)) return held.certs;
+      const now = Date.now();
+      if (now - Math.max(held.fetchedAt, lastRefreshAt) < refreshAfterMs) return held.certs;
+      lastRefreshAt = now;
+      refreshing ??= fetchCerts(url, timeoutMs)
+        .then((fresh) => {
+          cache.set(url, fresh);
+          return fresh;
+        })
+        .finally(() => {
+          refreshing = undefined;
+        });
+      return (await refreshing).certs;
     },
   };
 }
@@ -72,7 +92,8 @@ async function fetchCerts(url: string, timeoutMs: number): Promise<Fetched> {
   let cacheControl: string | null;
   try {
     // The signal bounds the body's reading too, not only the wait for the headers.
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    // No redirect followed: Google answers in place, and each hop would be one more connection.
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
     if (res.status !== 200) {
       await res.body?.cancel();
       throw new Error(`answered ${res.status}`);

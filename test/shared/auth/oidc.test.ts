@@ -171,7 +171,7 @@ describe('the signing certificates', () => {
     { what: 'JSON cut off', body: certsOf(trusted).slice(0, 200) },
     { what: 'a certificate cut off inside valid JSON', body: JSON.stringify({ [trusted.kid]: trusted.publicPem.slice(0, 120) }) },
     { what: 'no certificate at all', body: '{}' },
-    { what: 'an array', body: '[]' },
+    { what: 'an array', body: JSON.stringify([trusted.publicPem]) },
   ])('answer 503 for a 200 with $what, and are fetched again by the next verify', async ({ body }) => {
     const host = await certsHost((res, request) => answerJson(res, request === 1 ? body : certsOf(trusted)));
     try {
@@ -199,18 +199,20 @@ describe('the signing certificates', () => {
     { says: 'max-age=300', cacheControl: 'public, max-age=300', heldSeconds: 300 },
     { says: 'max-age=0', cacheControl: 'max-age=0', heldSeconds: 60 },
     { says: 'no Cache-Control', cacheControl: undefined, heldSeconds: 60 },
+    { says: 'max-age of two days', cacheControl: 'max-age=172800', heldSeconds: 86_400 },
   ])('are held for $heldSeconds s when the answer says $says', async ({ cacheControl, heldSeconds }) => {
     const host = await certsHost((res) => res.writeHead(200, cacheControl ? { 'cache-control': cacheControl } : {}).end(certsOf(trusted)));
     vi.useFakeTimers({ toFake: ['Date'] });
     try {
       const holding = verifierFor(host.url);
-      const token = signToken(trusted, {});
-      await holding.verify(bearer(token));
+      // Signed afresh each time: the clock moves further than a token lives.
+      const token = () => signToken(trusted, {});
+      await holding.verify(bearer(token()));
       vi.setSystemTime(Date.now() + heldSeconds * 1000 - 1000);
-      await holding.verify(bearer(token));
+      await holding.verify(bearer(token()));
       expect(host.requests()).toBe(1);
       vi.setSystemTime(Date.now() + 2000);
-      await holding.verify(bearer(token));
+      await holding.verify(bearer(token()));
       expect(host.requests()).toBe(2);
     } finally {
       vi.useRealTimers();
@@ -264,8 +266,49 @@ describe('the signing certificates', () => {
       await rotating.verify(bearer(signToken(trusted, {})));
       const results = await Promise.all(Array.from({ length: 4 }, () => rotating.verify(bearer(signToken(rotated, {})))));
       expect(results).toEqual(Array.from({ length: 4 }, () => ({ email: PUSHER })));
+      // The refreshed set is the one held from now on.
+      await rotating.verify(bearer(signToken(rotated, {})));
       expect(host.requests()).toBe(2);
     } finally {
+      await host.close();
+    }
+  });
+
+  it('are kept, and serve known keys without waiting, while a refresh for an unknown key is slow and after it fails', async () => {
+    let refresh: ServerResponse | undefined;
+    const host = await certsHost((res, request) => (request === 1 ? answerJson(res, certsOf(trusted)) : (refresh = res)));
+    try {
+      const keeping = verifierFor(host.url, { certsRefreshAfterMs: 0 });
+      await keeping.verify(bearer(signToken(trusted, {})));
+      const unknown = statusOf(keeping.verify(bearer(signToken(stranger, {}))));
+      await vi.waitFor(() => expect(refresh).toBeDefined());
+      await expect(keeping.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
+      refresh!.writeHead(503).end();
+      expect(await unknown).toBe(503);
+      await expect(keeping.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
+      expect(host.requests()).toBe(2);
+    } finally {
+      await host.close();
+    }
+  });
+
+  it('are fetched at most once a minute for unknown keys, even while those fetches fail', async () => {
+    const host = await certsHost((res, request) => (request === 1 ? answerJson(res, certsOf(trusted)) : void res.writeHead(500).end()));
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const guarded = verifierFor(host.url);
+      await guarded.verify(bearer(signToken(trusted, {})));
+      vi.setSystemTime(Date.now() + 61_000);
+      const forged = (n: number) => bearer(signToken(stranger, {}, `made-up-${n}`));
+      expect(await statusOf(guarded.verify(forged(1)))).toBe(503);
+      for (let n = 2; n < 6; n += 1) expect(await statusOf(guarded.verify(forged(n)))).toBe(401);
+      await expect(guarded.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
+      expect(host.requests()).toBe(2);
+      vi.setSystemTime(Date.now() + 61_000);
+      expect(await statusOf(guarded.verify(forged(6)))).toBe(503);
+      expect(host.requests()).toBe(3);
+    } finally {
+      vi.useRealTimers();
       await host.close();
     }
   });
