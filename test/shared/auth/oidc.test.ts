@@ -184,6 +184,16 @@ describe('the signing certificates', () => {
     }
   });
 
+  it('answer 503 for a redirect, without following it', async () => {
+    const host = await certsHost((res) => res.writeHead(302, { location: '/elsewhere' }).end());
+    try {
+      expect(await statusOf(verifierFor(host.url).verify(bearer(signToken(trusted, {}))))).toBe(503);
+      expect(host.requests()).toBe(1);
+    } finally {
+      await host.close();
+    }
+  });
+
   it('answer 503 for an answer larger than any certificate set', async () => {
     // Every entry a good key, so that only the size is wrong: about 270 KB.
     const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`${trusted.kid}-${i}`, trusted.publicPem]));
