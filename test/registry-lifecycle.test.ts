@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import registry from '../functions/registry/index.ts';
 import { loadConfig } from '../shared/config.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
+import { startForwardProxy } from './support/net.ts';
 import { makeKey, serveCerts, signToken } from './support/oidc-keys.ts';
 
 const ADMIN = 'lifecycle-admin-token';
@@ -63,6 +64,32 @@ describe('POST /v1/maintenance:run', () => {
     const token = `Bearer ${signToken(key, { aud: AUDIENCE, email: SCHEDULER })}`;
     expect((await post('/v1/rejected:replay', token)).status).toBe(401);
     expect((await fetch(`${fn.url}/v1/devices`, { headers: { authorization: token } })).status).toBe(401);
+  });
+
+  it("fetches the scheduler token's certificates through the proxy the environment names", async () => {
+    const proxy = await startForwardProxy();
+    const proxied = await startFunction(registry, {
+      env: {
+        DATABASE_URL: database.url,
+        ADMIN_TOKEN: ADMIN,
+        MAINTENANCE_AUTH_AUDIENCE: AUDIENCE,
+        MAINTENANCE_AUTH_EMAILS: SCHEDULER,
+        MAINTENANCE_AUTH_CERTS_URL: certs.url,
+        HTTP_PROXY: proxy.url,
+      },
+    });
+    try {
+      const response = await fetch(`${proxied.url}/v1/maintenance:run`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${signToken(key, { aud: AUDIENCE, email: SCHEDULER })}`, 'content-type': 'application/json' },
+        body: '{}',
+      });
+      expect(response.status).toBe(200);
+      expect(proxy.proxied).toEqual([certs.url]);
+    } finally {
+      await proxied.close();
+      await proxy.close();
+    }
   });
 });
 

@@ -27,7 +27,7 @@ function create(platform: Platform): FunctionInstance {
   app.disable('x-powered-by');
   app.use(logRequests(logger, config.projectId));
   // Authenticate before reading a body of up to 16 MiB.
-  app.use(requireAdminTokenOrScheduler(requireAdminToken(adminToken), config.maintenanceAuth));
+  app.use(requireAdminTokenOrScheduler(requireAdminToken(adminToken), config.maintenanceAuth, config.proxyEnv));
   app.use(express.json({ limit: BODY_LIMIT }));
   app.use(createDeviceRouter(() => platform.database()));
   app.use(createLifecycleRouter(platform));

@@ -11,8 +11,8 @@ import type { Config } from '../../shared/config.ts';
 
 const MAINTENANCE_ROUTE = '/v1/maintenance:run';
 
-export function requireAdminTokenOrScheduler(adminAuth: RequestHandler, scheduler: Config['maintenanceAuth']): RequestHandler {
-  const verifier = scheduler ? createPushVerifier(scheduler) : undefined;
+export function requireAdminTokenOrScheduler(adminAuth: RequestHandler, scheduler: Config['maintenanceAuth'], proxyEnv?: Config['proxyEnv']): RequestHandler {
+  const verifier = scheduler ? createPushVerifier({ ...scheduler, proxyEnv }) : undefined;
   return (req, res, next) => {
     void adminAuth(req, res, (refused?: unknown) => {
       if (refused === undefined) return next();

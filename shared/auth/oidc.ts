@@ -27,6 +27,8 @@ export interface PushVerifierOptions {
   certsTimeoutMs?: number;
   /** How soon after a fetch a token with an unknown `kid` may fetch the certificates again. */
   certsRefreshAfterMs?: number;
+  /** The outbound proxy settings (Config.proxyEnv) the certificates' fetch goes through. */
+  proxyEnv?: Record<string, string | undefined>;
 }
 
 export interface PushVerifier {
@@ -51,7 +53,12 @@ export function createPushVerifier(options: PushVerifierOptions): PushVerifier {
   if (options.audience.trim() === '') throw new Error('push verification needs an audience');
   if (options.allowedEmails.length === 0) throw new Error('push verification needs at least one allowed email');
   const allowed = new Set(options.allowedEmails.map((e) => e.toLowerCase()));
-  const certs = createSigningCerts({ url: options.certsUrl, timeoutMs: options.certsTimeoutMs, refreshAfterMs: options.certsRefreshAfterMs });
+  const certs = createSigningCerts({
+    url: options.certsUrl,
+    timeoutMs: options.certsTimeoutMs,
+    refreshAfterMs: options.certsRefreshAfterMs,
+    proxyEnv: options.proxyEnv,
+  });
   let client: Promise<OAuth2Client> | undefined;
   const getClient = () => (client ??= import('google-auth-library').then(({ OAuth2Client }) => new OAuth2Client()));
   const issuers = options.issuers ?? GOOGLE_ISSUERS;
@@ -96,7 +103,7 @@ function keyIdOf(token: string): string | undefined {
  * `PUSH_AUTH_ALLOWED_EMAILS` are required: a missing value fails start-up rather than leaving
  * the endpoint open. Only the push receivers ask, so the other functions start without them.
  */
-export function verifierFromConfig(config: Pick<Config, 'production' | 'pushAuth'>): PushVerifier | undefined {
+export function verifierFromConfig(config: Pick<Config, 'production' | 'pushAuth' | 'proxyEnv'>): PushVerifier | undefined {
   const { disabled, audience, allowedEmails, certsUrl, issuers } = config.pushAuth;
   if (!config.production || disabled) return undefined;
   if (audience === undefined || allowedEmails.length === 0) {
@@ -105,5 +112,5 @@ export function verifierFromConfig(config: Pick<Config, 'production' | 'pushAuth
     );
     throw new Error(`production mode verifies Pub/Sub push tokens: set ${missing.join(' and ')} (or PUSH_AUTH_DISABLED=true)`);
   }
-  return createPushVerifier({ audience, allowedEmails, certsUrl, issuers });
+  return createPushVerifier({ audience, allowedEmails, certsUrl, issuers, proxyEnv: config.proxyEnv });
 }

@@ -10,6 +10,8 @@
  * @see https://cloud.google.com/pubsub/docs/authenticate-push-subscriptions
  */
 import { createPublicKey } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { LoadingCache } from '../loading-cache.ts';
 
 export type Certificates = Record<string, string>;
@@ -21,6 +23,8 @@ export interface SigningCertsOptions {
   timeoutMs?: number;
   /** How soon after a fetch a token with an unknown `kid` may fetch again. */
   refreshAfterMs?: number;
+  /** HTTPS_PROXY, NO_PROXY…: the proxy settings Google's clients honour, so that the fetch goes their way. */
+  proxyEnv?: Record<string, string | undefined>;
 }
 
 export interface SigningCerts {
@@ -54,9 +58,12 @@ export function createSigningCerts(options: SigningCertsOptions): SigningCerts {
   const url = options.url ?? GOOGLE_CERTS_URL;
   const timeoutMs = options.timeoutMs ?? CERTS_TIMEOUT_MS;
   const refreshAfterMs = options.refreshAfterMs ?? REFRESH_AFTER_MS;
+  // A connection per fetch (they are minutes apart at least), through the proxy when one is set.
+  const agentOptions = { keepAlive: false, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) };
+  const get = url.startsWith('https:') ? getter(httpsRequest, new HttpsAgent(agentOptions)) : getter(httpRequest, new HttpAgent(agentOptions));
   // One key, the URL: the cache gives the shared fetch, the hold and the forgetting of failures.
   const cache = new LoadingCache<string, Fetched>({
-    load: (key) => fetchCerts(key, timeoutMs),
+    load: (key) => fetchCerts(get, key, timeoutMs),
     ttlMs: (fetched) => fetched.holdMs,
     maxEntries: 1,
   });
@@ -73,7 +80,7 @@ export function createSigningCerts(options: SigningCertsOptions): SigningCerts {
       const now = Date.now();
       if (now - Math.max(held.fetchedAt, lastRefreshAt) < refreshAfterMs) return held.certs;
       lastRefreshAt = now;
-      refreshing ??= fetchCerts(url, timeoutMs)
+      refreshing ??= fetchCerts(get, url, timeoutMs)
         .then((fresh) => {
           cache.set(url, fresh);
           return fresh;
@@ -86,35 +93,55 @@ export function createSigningCerts(options: SigningCertsOptions): SigningCerts {
   };
 }
 
-async function fetchCerts(url: string, timeoutMs: number): Promise<Fetched> {
+interface Answer {
+  cacheControl: string | undefined;
+  text: string;
+}
+
+type Get = (url: string, signal: AbortSignal) => Promise<Answer>;
+
+/** One GET: a 200 read to its end, within `signal`; redirects are not followed (node:http never does). */
+function getter(send: typeof httpRequest, agent: HttpAgent): Get {
+  return (url, signal) =>
+    new Promise((resolve, reject) => {
+      const req = send(url, { agent, signal, headers: { accept: 'application/json' } }, (res) => {
+        if (res.statusCode !== 200) {
+          res.destroy();
+          reject(new Error(`answered ${res.statusCode}`));
+          return;
+        }
+        readCapped(res, MAX_ANSWER_BYTES).then((text) => resolve({ cacheControl: res.headers['cache-control'], text }), reject);
+      });
+      // `on`: an abort can raise a second error, which must find a listener.
+      req.on('error', reject);
+      req.end();
+    });
+}
+
+async function fetchCerts(get: Get, url: string, timeoutMs: number): Promise<Fetched> {
   const fetchedAt = Date.now();
-  let text: string;
-  let cacheControl: string | null;
+  let answer: Answer;
   try {
     // The signal bounds the body's reading too, not only the wait for the headers.
-    // No redirect followed: Google answers in place, and each hop would be one more connection.
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'error', headers: { accept: 'application/json' } });
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw new Error(`answered ${res.status}`);
-    }
-    cacheControl = res.headers.get('cache-control');
-    text = await readCapped(res, MAX_ANSWER_BYTES);
+    answer = await get(url, AbortSignal.timeout(timeoutMs));
   } catch (error) {
     throw new CertsUnavailableError(`cannot fetch the token signing certificates from ${url}: ${describe(error)}`, { cause: error });
   }
-  return { certs: parseCerts(text, url), holdMs: holdFor(cacheControl), fetchedAt };
+  return { certs: parseCerts(answer.text, url), holdMs: holdFor(answer.cacheControl), fetchedAt };
 }
 
-async function readCapped(res: Response, maxBytes: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body ?? []) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw new Error(`the answer is over ${maxBytes} bytes`);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+function readCapped(res: IncomingMessage, maxBytes: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) res.destroy(new Error(`the answer is over ${maxBytes} bytes`));
+      else chunks.push(chunk);
+    });
+    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.once('error', reject);
+  });
 }
 
 /** Every value must be a PEM certificate or public key that parses: a cut-off answer is not kept. */
@@ -141,14 +168,14 @@ function parseCerts(text: string, url: string): Certificates {
 }
 
 /** `max-age` from Cache-Control, within [1 min, 1 day]. */
-function holdFor(cacheControl: string | null): number {
+function holdFor(cacheControl: string | undefined): number {
   const maxAge = cacheControl ? /(?:^|[,\s])max-age=(\d+)/i.exec(cacheControl)?.[1] : undefined;
   const ms = maxAge === undefined ? MIN_HOLD_MS : Number(maxAge) * 1000;
   return Math.min(Math.max(ms, MIN_HOLD_MS), MAX_HOLD_MS);
 }
 
 function describe(error: unknown): string {
-  if (error instanceof Error && error.name === 'TimeoutError') return 'no whole answer in time';
+  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'no whole answer in time';
   if (error instanceof Error) return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
   return String(error);
 }

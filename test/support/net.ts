@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer as createHttpServer, request as httpRequest } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 
 /**
  * Ports handed out here lie below Linux's ephemeral range (32768 and up), where the kernel never
@@ -78,4 +79,30 @@ export function acceptedConnections(pid: number, port: number): number {
     }
   }
   return accepted;
+}
+
+/**
+ * A forward proxy for plain HTTP, as HTTP_PROXY names one: each request line carries the whole
+ * target URL, which it records in `proxied` and forwards.
+ */
+export async function startForwardProxy(): Promise<{ url: string; proxied: string[]; close: () => Promise<void> }> {
+  const proxied: string[] = [];
+  const server = createHttpServer((req, res) => {
+    proxied.push(req.url ?? '');
+    const upstream = httpRequest(req.url ?? '', { method: req.method, headers: req.headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    proxied,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPushVerifier, verifierFromConfig, type PushVerifier } from '../../../shared/auth/oidc.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { HttpError } from '../../../shared/errors.ts';
+import { startForwardProxy } from '../../support/net.ts';
 import { makeCertificateKey, makeKey, serveCerts, signToken as signWithKey, type LocalKey } from '../../support/oidc-keys.ts';
 
 const AUDIENCE = 'https://ingest-abc-uc.a.run.app/';
@@ -253,6 +254,27 @@ describe('the signing certificates', () => {
     } finally {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('are fetched through the proxy the environment names', async () => {
+    const host = await certsHost((res) => answerJson(res, certsOf(trusted)));
+    const proxy = await startForwardProxy();
+    try {
+      const proxiedVerifier = verifierFromConfig(
+        loadConfig({
+          NODE_ENV: 'production',
+          PUSH_AUTH_AUDIENCE: AUDIENCE,
+          PUSH_AUTH_ALLOWED_EMAILS: PUSHER,
+          PUSH_AUTH_CERTS_URL: host.url,
+          HTTP_PROXY: proxy.url,
+        }),
+      );
+      await expect(proxiedVerifier!.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
+      expect(proxy.proxied).toEqual([host.url]);
+    } finally {
+      await proxy.close();
+      await host.close();
     }
   });
 

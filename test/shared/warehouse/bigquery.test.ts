@@ -5,7 +5,7 @@
  * should (credentials that cannot be found, a proxy in the way, a body that is not JSON, an
  * answer far too large).
  */
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { bigQueryMeasurementsTable } from '../../../schemas/columns.ts';
@@ -18,6 +18,7 @@ import { createBigQueryRowEncoder, measurementKeyOf } from '../../../shared/ware
 import type { WarehouseSink } from '../../../shared/warehouse/sink.ts';
 import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
 import { makeMeasurementRow, makeMeasurementRows } from '../../support/measurement-rows.ts';
+import { startForwardProxy } from '../../support/net.ts';
 import { startTcpProxy } from '../../support/tcp-proxy.ts';
 
 const DATASET = 'telemetry';
@@ -251,20 +252,15 @@ describe('insertAll client', () => {
   });
 
   it('goes through the proxy the environment names', async () => {
-    const proxied: string[] = [];
-    // A forward proxy for plain HTTP: the request line carries the whole target URL.
-    const proxy = await serve((req, res) => {
-      proxied.push(req.url ?? '');
-      const upstream = request(req.url ?? '', { method: req.method, headers: req.headers }, (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-      });
-      req.pipe(upstream);
-    });
-    const url = insertAllUrl(standIn.url);
-    expect(await client(url, { proxyEnv: { HTTP_PROXY: proxy } }).post(BODY)).toEqual({ kind: 'bigquery#tableDataInsertAllResponse' });
-    expect(proxied).toEqual([url]);
-    expect(standIn.insertAllRequests()).toHaveLength(1);
+    const proxy = await startForwardProxy();
+    try {
+      const url = insertAllUrl(standIn.url);
+      expect(await client(url, { proxyEnv: { HTTP_PROXY: proxy.url } }).post(BODY)).toEqual({ kind: 'bigquery#tableDataInsertAllResponse' });
+      expect(proxy.proxied).toEqual([url]);
+      expect(standIn.insertAllRequests()).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('refuses an answer far larger than BigQuery ever sends', async () => {
