@@ -18,18 +18,19 @@ let certs: { url: string; close: () => Promise<void> };
 let database: TestDatabase;
 let fn: ServedFunction;
 
+/** The registry with the admin token and Cloud Scheduler's OIDC token both accepted. */
+const registryEnv = () => ({
+  DATABASE_URL: database.url,
+  ADMIN_TOKEN: ADMIN,
+  MAINTENANCE_AUTH_AUDIENCE: AUDIENCE,
+  MAINTENANCE_AUTH_EMAILS: SCHEDULER,
+  MAINTENANCE_AUTH_CERTS_URL: certs.url,
+});
+
 beforeAll(async () => {
   certs = await serveCerts([key]);
   database = await createTestDatabase();
-  fn = await startFunction(registry, {
-    env: {
-      DATABASE_URL: database.url,
-      ADMIN_TOKEN: ADMIN,
-      MAINTENANCE_AUTH_AUDIENCE: AUDIENCE,
-      MAINTENANCE_AUTH_EMAILS: SCHEDULER,
-      MAINTENANCE_AUTH_CERTS_URL: certs.url,
-    },
-  });
+  fn = await startFunction(registry, { env: registryEnv() });
 });
 afterAll(async () => {
   await fn.close();
@@ -68,16 +69,7 @@ describe('POST /v1/maintenance:run', () => {
 
   it("fetches the scheduler token's certificates through the proxy the environment names", async () => {
     const proxy = await startForwardProxy();
-    const proxied = await startFunction(registry, {
-      env: {
-        DATABASE_URL: database.url,
-        ADMIN_TOKEN: ADMIN,
-        MAINTENANCE_AUTH_AUDIENCE: AUDIENCE,
-        MAINTENANCE_AUTH_EMAILS: SCHEDULER,
-        MAINTENANCE_AUTH_CERTS_URL: certs.url,
-        HTTP_PROXY: proxy.url,
-      },
-    });
+    const proxied = await startFunction(registry, { env: { ...registryEnv(), HTTP_PROXY: proxy.url } });
     try {
       const response = await fetch(`${proxied.url}/v1/maintenance:run`, {
         method: 'POST',
