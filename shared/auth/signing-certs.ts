@@ -13,6 +13,7 @@ import { createPublicKey } from 'node:crypto';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { LoadingCache } from '../loading-cache.ts';
+import { agentProxyEnv, recordSockets } from '../outbound-proxy.ts';
 
 export type Certificates = Record<string, string>;
 
@@ -58,9 +59,9 @@ export function createSigningCerts(options: SigningCertsOptions): SigningCerts {
   const url = options.url ?? GOOGLE_CERTS_URL;
   const timeoutMs = options.timeoutMs ?? CERTS_TIMEOUT_MS;
   const refreshAfterMs = options.refreshAfterMs ?? REFRESH_AFTER_MS;
-  // A connection per fetch (they are minutes apart at least), through the proxy when one is set.
-  const agentOptions = { keepAlive: false, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) };
-  const get = url.startsWith('https:') ? getter(httpsRequest, new HttpsAgent(agentOptions)) : getter(httpRequest, new HttpAgent(agentOptions));
+  // An agent and its connections per fetch (they are minutes apart at least), through the proxy when one is set.
+  const agentOptions = { keepAlive: false, ...(options.proxyEnv ? { proxyEnv: agentProxyEnv(options.proxyEnv) } : {}) };
+  const get = url.startsWith('https:') ? getter(httpsRequest, () => new HttpsAgent(agentOptions)) : getter(httpRequest, () => new HttpAgent(agentOptions));
   // One key, the URL: the cache gives the shared fetch, the hold and the forgetting of failures.
   const cache = new LoadingCache<string, Fetched>({
     load: (key) => fetchCerts(get, key, timeoutMs),
@@ -77,6 +78,8 @@ export function createSigningCerts(options: SigningCertsOptions): SigningCerts {
     async forKid(kid) {
       const held = await cache.get(url);
       if (Object.hasOwn(held.certs, kid)) return held.certs;
+      // A refresh under way may be bringing this kid: wait for it rather than refuse the token.
+      if (refreshing) return (await refreshing).certs;
       const now = Date.now();
       if (now - Math.max(held.fetchedAt, lastRefreshAt) < refreshAfterMs) return held.certs;
       lastRefreshAt = now;
@@ -100,10 +103,17 @@ interface Answer {
 
 type Get = (url: string, signal: AbortSignal) => Promise<Answer>;
 
-/** One GET: a 200 read to its end, within `signal`; redirects are not followed (node:http never does). */
-function getter(send: typeof httpRequest, agent: HttpAgent): Get {
-  return (url, signal) =>
-    new Promise((resolve, reject) => {
+/**
+ * One GET: a 200 read to its end, within `signal`; redirects are not followed (node:http never
+ * does). It settles by `signal` whatever stage the exchange is in (a proxy's CONNECT included,
+ * which the request's own abort does not reach), and every socket it opened is destroyed then.
+ */
+function getter(send: typeof httpRequest, newAgent: () => HttpAgent): Get {
+  return (url, signal) => {
+    const agent = newAgent();
+    const sockets = recordSockets(agent);
+    return new Promise<Answer>((resolve, reject) => {
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
       const req = send(url, { agent, signal, headers: { accept: 'application/json' } }, (res) => {
         if (res.statusCode !== 200) {
           res.destroy();
@@ -115,7 +125,8 @@ function getter(send: typeof httpRequest, agent: HttpAgent): Get {
       // `on`: an abort can raise a second error, which must find a listener.
       req.on('error', reject);
       req.end();
-    });
+    }).finally(sockets.destroyAll);
+  };
 }
 
 async function fetchCerts(get: Get, url: string, timeoutMs: number): Promise<Fetched> {
@@ -176,6 +187,8 @@ function holdFor(cacheControl: string | undefined): number {
 
 function describe(error: unknown): string {
   if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) return 'no whole answer in time';
+  // node:http's word for a connection closed before the answer's end.
+  if (error instanceof Error && error.message === 'aborted') return 'the answer ended early';
   if (error instanceof Error) return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
   return String(error);
 }

@@ -9,6 +9,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { withDeadline } from '../deadline.ts';
+import { agentProxyEnv } from '../outbound-proxy.ts';
 
 export interface InsertAllClientOptions {
   /** The table's insertAll URL: `<apiEndpoint>/bigquery/v2/projects/<p>/datasets/<d>/tables/<t>/insertAll`. */
@@ -48,13 +49,16 @@ export function createInsertAllClient(options: InsertAllClientOptions): InsertAl
   const secure = options.url.startsWith('https:');
   // No cap on sockets (as the client's agent): a request queued behind a cap would spend its
   // deadline waiting to be sent. What is in flight is bounded by ingest's group commits.
-  const agentOptions = { keepAlive: true, ...(options.proxyEnv ? { proxyEnv: options.proxyEnv } : {}) };
+  const agentOptions = { keepAlive: true, ...(options.proxyEnv ? { proxyEnv: agentProxyEnv(options.proxyEnv) } : {}) };
   const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   const send = secure ? httpsRequest : httpRequest;
 
   /** One attempt; a kept-alive connection the other side closed as it was reused gets one more, at once. */
   const exchange = (headers: Record<string, string>, payload: Buffer, signal: AbortSignal, retryReused: boolean) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
+      // Settled by the deadline whatever the stage: a proxy's CONNECT, which the request's own
+      // abort does not reach, included.
+      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
       const req = send(options.url, { method: 'POST', agent, headers, signal }, (res) => {
         readAnswer(res).then((text) => resolve({ status: res.statusCode ?? 0, text }), reject);
       });

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 
 /**
  * Ports handed out here lie below Linux's ephemeral range (32768 and up), where the kernel never
@@ -102,6 +102,36 @@ export async function startForwardProxy(): Promise<{ url: string; proxied: strin
     proxied,
     close: async () => {
       server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A proxy's refusal of a CONNECT, sent without closing the connection. */
+export const PROXY_REFUSAL = 'HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n';
+
+/**
+ * A proxy that tunnels nothing: it records each request line (a CONNECT, for an https URL) and
+ * then says `answer` (nothing, or PROXY_REFUSAL) and keeps the connection open; `sockets` are
+ * its side of every connection, to see whether the client let them go.
+ */
+export async function startStubbornProxy(answer: string): Promise<{ url: string; requests: string[]; sockets: Socket[]; close: () => Promise<void> }> {
+  const requests: string[] = [];
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    socket.once('data', (chunk) => {
+      requests.push(chunk.toString('latin1').split('\r\n')[0] ?? '');
+      socket.write(answer);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    sockets,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPushVerifier, verifierFromConfig, type PushVerifier } from '../../../shared/auth/oidc.ts';
 import { loadConfig } from '../../../shared/config.ts';
 import { HttpError } from '../../../shared/errors.ts';
-import { startForwardProxy } from '../../support/net.ts';
+import { PROXY_REFUSAL, startForwardProxy, startStubbornProxy } from '../../support/net.ts';
 import { makeCertificateKey, makeKey, serveCerts, signToken as signWithKey, type LocalKey } from '../../support/oidc-keys.ts';
 
 const AUDIENCE = 'https://ingest-abc-uc.a.run.app/';
@@ -274,6 +274,56 @@ describe('the signing certificates', () => {
       expect(proxy.proxied).toEqual([host.url]);
     } finally {
       await proxy.close();
+      await host.close();
+    }
+  });
+
+  it.each([
+    { proxy: 'says nothing after the CONNECT', answer: '' },
+    {
+      proxy: 'refuses the CONNECT with 407 and keeps the connection',
+      answer: PROXY_REFUSAL,
+    },
+  ])('answer 503 in time, and leave no connection open, when the proxy $proxy', async ({ answer }) => {
+    const proxy = await startStubbornProxy(answer);
+    try {
+      // An https URL, so the fetch tunnels; HTTP_PROXY alone names the proxy, which gaxios took for https too.
+      const tunnelled = createPushVerifier({
+        audience: AUDIENCE,
+        allowedEmails: [PUSHER],
+        certsUrl: 'https://certs.example.test/oauth2/v1/certs',
+        certsTimeoutMs: 300,
+        proxyEnv: { HTTP_PROXY: proxy.url },
+      });
+      expect(await statusOf(tunnelled.verify(bearer(signToken(trusted, {}))))).toBe(503);
+      expect(proxy.requests).toEqual(['CONNECT certs.example.test:443 HTTP/1.1']);
+      await vi.waitFor(() => expect(proxy.sockets.every((socket) => socket.closed || socket.readableEnded)).toBe(true));
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('make verifies of a new key wait for a refresh under way rather than refuse them', async () => {
+    const rotated = makeKey('rotated-3');
+    let release: (() => void) | undefined;
+    const host = await certsHost((res, request) => {
+      if (request === 1) answerJson(res, certsOf(trusted));
+      else release = () => answerJson(res, certsOf(trusted, rotated));
+    });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const waiting = verifierFor(host.url);
+      await waiting.verify(bearer(signToken(trusted, {})));
+      vi.setSystemTime(Date.now() + 61_000);
+      const first = waiting.verify(bearer(signToken(rotated, {})));
+      await vi.waitFor(() => expect(release).toBeDefined());
+      // Asked while the refresh is under way, within a minute of it: they wait for its answer.
+      const later = Array.from({ length: 3 }, () => waiting.verify(bearer(signToken(rotated, {}))));
+      release!();
+      expect(await Promise.all([first, ...later])).toEqual(Array.from({ length: 4 }, () => ({ email: PUSHER })));
+      expect(host.requests()).toBe(2);
+    } finally {
+      vi.useRealTimers();
       await host.close();
     }
   });

@@ -18,7 +18,7 @@ import { createBigQueryRowEncoder, measurementKeyOf } from '../../../shared/ware
 import type { WarehouseSink } from '../../../shared/warehouse/sink.ts';
 import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
 import { makeMeasurementRow, makeMeasurementRows } from '../../support/measurement-rows.ts';
-import { startForwardProxy } from '../../support/net.ts';
+import { startForwardProxy, startStubbornProxy } from '../../support/net.ts';
 import { startTcpProxy } from '../../support/tcp-proxy.ts';
 
 const DATASET = 'telemetry';
@@ -258,6 +258,17 @@ describe('insertAll client', () => {
       expect(await client(url, { proxyEnv: { HTTP_PROXY: proxy.url } }).post(BODY)).toEqual({ kind: 'bigquery#tableDataInsertAllResponse' });
       expect(proxy.proxied).toEqual([url]);
       expect(standIn.insertAllRequests()).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('fails within its deadline through a proxy that takes the CONNECT and says nothing, HTTP_PROXY alone naming it', async () => {
+    const proxy = await startStubbornProxy('');
+    try {
+      const url = 'https://bigquery.example.test/bigquery/v2/projects/p/datasets/d/tables/t/insertAll';
+      await expect(client(url, { proxyEnv: { HTTP_PROXY: proxy.url }, timeoutMs: 300 }).post(BODY)).rejects.toThrow(/timeout|aborted/i);
+      expect(proxy.requests).toEqual(['CONNECT bigquery.example.test:443 HTTP/1.1']);
     } finally {
       await proxy.close();
     }

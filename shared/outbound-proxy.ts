@@ -1,0 +1,41 @@
+/**
+ * The project's own HTTP clients (BigQuery's insertAll, the token signing certificates) behind
+ * the outbound proxy Google's clients use: the same variables, chosen the way gaxios chooses
+ * them, handed to Node's agents as `proxyEnv`; and the sockets such an agent opens, so that an
+ * exchange that ends (or misses its deadline) while Node is still tunnelling through the proxy
+ * can let them go, which Node alone does not.
+ */
+import type { Agent } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+/**
+ * `proxyEnv` for a node:http(s) Agent. gaxios takes one proxy for every URL, the first set of
+ * HTTPS_PROXY, https_proxy, HTTP_PROXY, http_proxy; Node's agents would take only HTTPS_PROXY for
+ * an https URL, so that a proxy named by HTTP_PROXY alone would be bypassed (and egress refused).
+ * @see https://github.com/googleapis/gaxios#proxy-settings (the variables it reads)
+ */
+export function agentProxyEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const proxy = env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy;
+  const noProxy = env.NO_PROXY ?? env.no_proxy;
+  return { ...(proxy ? { HTTPS_PROXY: proxy, HTTP_PROXY: proxy } : {}), ...(noProxy ? { NO_PROXY: noProxy } : {}) };
+}
+
+/**
+ * Records every socket `agent` opens from now on. Node opens a proxy's CONNECT tunnel before the
+ * request holds a socket: a request destroyed meanwhile (its deadline) leaves the tunnel open, and
+ * so does a proxy's refusal (407), so the caller destroys what was recorded when it is done.
+ */
+export function recordSockets(agent: Agent): { destroyAll: () => void } {
+  const sockets: Duplex[] = [];
+  const createConnection = agent.createConnection.bind(agent);
+  agent.createConnection = (options, callback) => {
+    const socket = createConnection(options, callback);
+    if (socket) sockets.push(socket);
+    return socket;
+  };
+  return {
+    destroyAll: () => {
+      for (const socket of sockets.splice(0)) socket.destroy();
+    },
+  };
+}
