@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream';
  * `proxyEnv` for a node:http(s) Agent. gaxios takes one proxy for every URL, the first set of
  * HTTPS_PROXY, https_proxy, HTTP_PROXY, http_proxy; Node's agents would take only HTTPS_PROXY for
  * an https URL, so that a proxy named by HTTP_PROXY alone would be bypassed (and egress refused).
- * @see https://github.com/googleapis/gaxios#proxy-settings (the variables it reads)
+ * @see https://github.com/googleapis/gaxios/blob/main/src/gaxios.ts (where it picks the proxy, and reads NO_PROXY)
  */
 export function agentProxyEnv(env: Record<string, string | undefined>): Record<string, string | undefined> {
   const proxy = env.HTTPS_PROXY ?? env.https_proxy ?? env.HTTP_PROXY ?? env.http_proxy;
