@@ -21,21 +21,26 @@ export function agentProxyEnv(env: Record<string, string | undefined>): Record<s
 }
 
 /**
- * Records every socket `agent` opens from now on. Node opens a proxy's CONNECT tunnel before the
- * request holds a socket: a request destroyed meanwhile (its deadline) leaves the tunnel open, and
- * so does a proxy's refusal (407), so the caller destroys what was recorded when it is done.
+ * Records every socket `agent` opens from now on; `take()` hands over (and forgets) those opened
+ * since the last call. Node opens a proxy's CONNECT tunnel before the request holds a socket: a
+ * request destroyed meanwhile (its deadline) leaves the tunnel open, and so does a proxy's
+ * refusal (407), so the caller destroys what it took when the exchange fails. An agent opens a
+ * request's socket synchronously, inside `request()`, so a `take()` right after it takes that
+ * request's own.
  */
-export function recordSockets(agent: Agent): { destroyAll: () => void } {
-  const sockets: Duplex[] = [];
+export function recordSockets(agent: Agent): { take: () => Duplex[] } {
+  let opened: Duplex[] = [];
   const createConnection = agent.createConnection.bind(agent);
   agent.createConnection = (options, callback) => {
     const socket = createConnection(options, callback);
-    if (socket) sockets.push(socket);
+    if (socket) opened.push(socket);
     return socket;
   };
   return {
-    destroyAll: () => {
-      for (const socket of sockets.splice(0)) socket.destroy();
+    take: () => {
+      const taken = opened;
+      opened = [];
+      return taken;
     },
   };
 }

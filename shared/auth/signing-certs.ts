@@ -112,8 +112,10 @@ function getter(send: typeof httpRequest, newAgent: () => HttpAgent): Get {
   return (url, signal) => {
     const agent = newAgent();
     const sockets = recordSockets(agent);
+    let onAbort = () => {};
     return new Promise<Answer>((resolve, reject) => {
-      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      onAbort = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
       const req = send(url, { agent, signal, headers: { accept: 'application/json' } }, (res) => {
         if (res.statusCode !== 200) {
           res.destroy();
@@ -125,7 +127,10 @@ function getter(send: typeof httpRequest, newAgent: () => HttpAgent): Get {
       // `on`: an abort can raise a second error, which must find a listener.
       req.on('error', reject);
       req.end();
-    }).finally(sockets.destroyAll);
+    }).finally(() => {
+      signal.removeEventListener('abort', onAbort);
+      for (const socket of sockets.take()) socket.destroy();
+    });
   };
 }
 

@@ -9,7 +9,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { withDeadline } from '../deadline.ts';
-import { agentProxyEnv } from '../outbound-proxy.ts';
+import { agentProxyEnv, recordSockets } from '../outbound-proxy.ts';
 
 export interface InsertAllClientOptions {
   /** The table's insertAll URL: `<apiEndpoint>/bigquery/v2/projects/<p>/datasets/<d>/tables/<t>/insertAll`. */
@@ -52,23 +52,37 @@ export function createInsertAllClient(options: InsertAllClientOptions): InsertAl
   const agentOptions = { keepAlive: true, ...(options.proxyEnv ? { proxyEnv: agentProxyEnv(options.proxyEnv) } : {}) };
   const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   const send = secure ? httpsRequest : httpRequest;
+  const sockets = recordSockets(agent);
 
   /** One attempt; a kept-alive connection the other side closed as it was reused gets one more, at once. */
   const exchange = (headers: Record<string, string>, payload: Buffer, signal: AbortSignal, retryReused: boolean) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       // Settled by the deadline whatever the stage: a proxy's CONNECT, which the request's own
-      // abort does not reach, included.
-      signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+      // abort does not reach, included. The listener goes when the exchange ends, else it would
+      // hold the payload until the deadline.
+      const onAbort = () => fail(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      const succeed = (answer: { status: number; text: string } | Promise<{ status: number; text: string }>) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(answer);
+      };
+      const fail = (error: Error) => {
+        signal.removeEventListener('abort', onAbort);
+        // A socket this request opened but never held (a proxy's tunnel) is closed by no one else.
+        for (const socket of opened) if (socket !== req.socket) socket.destroy();
+        reject(error);
+      };
       const req = send(options.url, { method: 'POST', agent, headers, signal }, (res) => {
-        readAnswer(res).then((text) => resolve({ status: res.statusCode ?? 0, text }), reject);
+        readAnswer(res).then((text) => succeed({ status: res.statusCode ?? 0, text }), fail);
       });
+      const opened = sockets.take();
       // `on`, not `once`: a second error must find a listener, not crash the process.
       let failed = false;
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (failed) return;
         failed = true;
-        if (retryReused && req.reusedSocket && error.code === 'ECONNRESET') resolve(exchange(headers, payload, signal, false));
-        else reject(error);
+        if (retryReused && req.reusedSocket && error.code === 'ECONNRESET') succeed(exchange(headers, payload, signal, false));
+        else fail(error);
       });
       req.end(payload);
     });

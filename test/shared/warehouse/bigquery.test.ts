@@ -7,7 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { bigQueryMeasurementsTable } from '../../../schemas/columns.ts';
 import type { MeasurementRow } from '../../../schemas/tables.ts';
 import { TransientError } from '../../../shared/errors.ts';
@@ -18,7 +18,7 @@ import { createBigQueryRowEncoder, measurementKeyOf } from '../../../shared/ware
 import type { WarehouseSink } from '../../../shared/warehouse/sink.ts';
 import { standInAuth, startBigQueryStandIn, type BigQueryStandIn } from '../../support/bigquery-standin.ts';
 import { makeMeasurementRow, makeMeasurementRows } from '../../support/measurement-rows.ts';
-import { startForwardProxy, startStubbornProxy } from '../../support/net.ts';
+import { PROXY_REFUSAL, startForwardProxy, startStubbornProxy } from '../../support/net.ts';
 import { startTcpProxy } from '../../support/tcp-proxy.ts';
 
 const DATASET = 'telemetry';
@@ -263,12 +263,17 @@ describe('insertAll client', () => {
     }
   });
 
-  it('fails within its deadline through a proxy that takes the CONNECT and says nothing, HTTP_PROXY alone naming it', async () => {
-    const proxy = await startStubbornProxy('');
+  it.each([
+    { proxy: 'takes the CONNECT and says nothing', answer: '', error: /timeout|aborted/i },
+    { proxy: 'refuses the CONNECT with 407 and keeps the connection', answer: PROXY_REFUSAL, error: /407/ },
+  ])('fails within its deadline, and lets the tunnel go, when the proxy $proxy (HTTP_PROXY alone naming it)', async ({ answer, error }) => {
+    const proxy = await startStubbornProxy(answer);
     try {
       const url = 'https://bigquery.example.test/bigquery/v2/projects/p/datasets/d/tables/t/insertAll';
-      await expect(client(url, { proxyEnv: { HTTP_PROXY: proxy.url }, timeoutMs: 300 }).post(BODY)).rejects.toThrow(/timeout|aborted/i);
-      expect(proxy.requests).toEqual(['CONNECT bigquery.example.test:443 HTTP/1.1']);
+      const proxied = client(url, { proxyEnv: { HTTP_PROXY: proxy.url }, timeoutMs: 300 });
+      await expect(Promise.all([proxied.post(BODY), proxied.post(BODY)])).rejects.toThrow(error);
+      await vi.waitFor(() => expect(proxy.requests).toEqual(Array.from({ length: 2 }, () => 'CONNECT bigquery.example.test:443 HTTP/1.1')));
+      await vi.waitFor(() => expect(proxy.sockets.map((socket) => socket.closed || socket.readableEnded)).toEqual([true, true]));
     } finally {
       await proxy.close();
     }
