@@ -146,6 +146,16 @@ async function certsHost(answer: (res: ServerResponse, request: number) => void)
   };
 }
 
+/** Runs `test` against a certificates host answering with `answer`, closed afterwards. */
+async function withCertsHost(answer: (res: ServerResponse, request: number) => void, test: (host: Awaited<ReturnType<typeof certsHost>>) => Promise<void>) {
+  const host = await certsHost(answer);
+  try {
+    await test(host);
+  } finally {
+    await host.close();
+  }
+}
+
 const certsOf = (...keys: LocalKey[]) => JSON.stringify(Object.fromEntries(keys.map((k) => [k.kid, k.publicPem])));
 const answerJson = (res: ServerResponse, body: string) =>
   res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'public, max-age=300' }).end(body);
@@ -155,16 +165,16 @@ describe('the signing certificates', () => {
     createPushVerifier({ audience: AUDIENCE, allowedEmails: [PUSHER], certsUrl: url, ...options });
 
   it('are fetched once for many verifies while Cache-Control holds them', async () => {
-    const host = await certsHost((res) => answerJson(res, certsOf(trusted)));
-    try {
-      const holding = verifierFor(host.url);
-      const token = signToken(trusted, {});
-      await Promise.all(Array.from({ length: 5 }, () => holding.verify(bearer(token))));
-      for (let i = 0; i < 5; i += 1) await holding.verify(bearer(token));
-      expect(host.requests()).toBe(1);
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res) => answerJson(res, certsOf(trusted)),
+      async (host) => {
+        const holding = verifierFor(host.url);
+        const token = signToken(trusted, {});
+        await Promise.all(Array.from({ length: 5 }, () => holding.verify(bearer(token))));
+        for (let i = 0; i < 5; i += 1) await holding.verify(bearer(token));
+        expect(host.requests()).toBe(1);
+      },
+    );
   });
 
   // A complete HTTP answer whose content is cut off: it must not be kept for its max-age.
@@ -174,36 +184,36 @@ describe('the signing certificates', () => {
     { what: 'no certificate at all', body: '{}' },
     { what: 'an array', body: JSON.stringify([trusted.publicPem]) },
   ])('answer 503 for a 200 with $what, and are fetched again by the next verify', async ({ body }) => {
-    const host = await certsHost((res, request) => answerJson(res, request === 1 ? body : certsOf(trusted)));
-    try {
-      const recovering = verifierFor(host.url);
-      expect(await statusOf(recovering.verify(bearer(signToken(trusted, {}))))).toBe(503);
-      await expect(recovering.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
-      expect(host.requests()).toBe(2);
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res, request) => answerJson(res, request === 1 ? body : certsOf(trusted)),
+      async (host) => {
+        const recovering = verifierFor(host.url);
+        expect(await statusOf(recovering.verify(bearer(signToken(trusted, {}))))).toBe(503);
+        await expect(recovering.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
+        expect(host.requests()).toBe(2);
+      },
+    );
   });
 
   it('answer 503 for a redirect, without following it', async () => {
-    const host = await certsHost((res) => res.writeHead(302, { location: '/elsewhere' }).end());
-    try {
-      expect(await statusOf(verifierFor(host.url).verify(bearer(signToken(trusted, {}))))).toBe(503);
-      expect(host.requests()).toBe(1);
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res) => res.writeHead(302, { location: '/elsewhere' }).end(),
+      async (host) => {
+        expect(await statusOf(verifierFor(host.url).verify(bearer(signToken(trusted, {}))))).toBe(503);
+        expect(host.requests()).toBe(1);
+      },
+    );
   });
 
   it('answer 503 for an answer larger than any certificate set', async () => {
     // Every entry a good key, so that only the size is wrong: about 270 KB.
     const many = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`${trusted.kid}-${i}`, trusted.publicPem]));
-    const host = await certsHost((res) => answerJson(res, JSON.stringify({ ...many, [trusted.kid]: trusted.publicPem })));
-    try {
-      expect(await statusOf(verifierFor(host.url).verify(bearer(signToken(trusted, {}))))).toBe(503);
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res) => answerJson(res, JSON.stringify({ ...many, [trusted.kid]: trusted.publicPem })),
+      async (host) => {
+        expect(await statusOf(verifierFor(host.url).verify(bearer(signToken(trusted, {}))))).toBe(503);
+      },
+    );
   });
 
   it.each([
@@ -234,12 +244,12 @@ describe('the signing certificates', () => {
   it('accept a key served as an X.509 certificate, as Google serves them', async () => {
     const google = makeCertificateKey('google-x509');
     expect(google.publicPem).toMatch(/^-----BEGIN CERTIFICATE-----/);
-    const host = await certsHost((res) => answerJson(res, certsOf(google)));
-    try {
-      await expect(verifierFor(host.url).verify(bearer(signToken(google, {})))).resolves.toEqual({ email: PUSHER });
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res) => answerJson(res, certsOf(google)),
+      async (host) => {
+        await expect(verifierFor(host.url).verify(bearer(signToken(google, {})))).resolves.toEqual({ email: PUSHER });
+      },
+    );
   });
 
   it('are fetched over one connection by verifies that wait together on a silent host', async () => {
@@ -329,49 +339,49 @@ describe('the signing certificates', () => {
   });
 
   it('are not asked for by a token that names no key', async () => {
-    const host = await certsHost((res) => answerJson(res, certsOf(trusted)));
-    try {
-      const checking = verifierFor(host.url);
-      const noKid = signToken(trusted, {}, '');
-      for (const token of ['not.a.jwt', 'a.b', noKid]) expect(await statusOf(checking.verify(bearer(token)))).toBe(401);
-      expect(host.requests()).toBe(0);
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res) => answerJson(res, certsOf(trusted)),
+      async (host) => {
+        const checking = verifierFor(host.url);
+        const noKid = signToken(trusted, {}, '');
+        for (const token of ['not.a.jwt', 'a.b', noKid]) expect(await statusOf(checking.verify(bearer(token)))).toBe(401);
+        expect(host.requests()).toBe(0);
+      },
+    );
   });
 
   it('are fetched again, once, for a key Google started signing with after the last fetch', async () => {
     const rotated = makeKey('rotated-2');
-    const host = await certsHost((res, request) => answerJson(res, request === 1 ? certsOf(trusted) : certsOf(trusted, rotated)));
-    try {
-      const rotating = verifierFor(host.url, { certsRefreshAfterMs: 0 });
-      await rotating.verify(bearer(signToken(trusted, {})));
-      const results = await Promise.all(Array.from({ length: 4 }, () => rotating.verify(bearer(signToken(rotated, {})))));
-      expect(results).toEqual(Array.from({ length: 4 }, () => ({ email: PUSHER })));
-      // The refreshed set is the one held from now on.
-      await rotating.verify(bearer(signToken(rotated, {})));
-      expect(host.requests()).toBe(2);
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res, request) => answerJson(res, request === 1 ? certsOf(trusted) : certsOf(trusted, rotated)),
+      async (host) => {
+        const rotating = verifierFor(host.url, { certsRefreshAfterMs: 0 });
+        await rotating.verify(bearer(signToken(trusted, {})));
+        const results = await Promise.all(Array.from({ length: 4 }, () => rotating.verify(bearer(signToken(rotated, {})))));
+        expect(results).toEqual(Array.from({ length: 4 }, () => ({ email: PUSHER })));
+        // The refreshed set is the one held from now on.
+        await rotating.verify(bearer(signToken(rotated, {})));
+        expect(host.requests()).toBe(2);
+      },
+    );
   });
 
   it('are kept, and serve known keys without waiting, while a refresh for an unknown key is slow and after it fails', async () => {
     let refresh: ServerResponse | undefined;
-    const host = await certsHost((res, request) => (request === 1 ? answerJson(res, certsOf(trusted)) : (refresh = res)));
-    try {
-      const keeping = verifierFor(host.url, { certsRefreshAfterMs: 0 });
-      await keeping.verify(bearer(signToken(trusted, {})));
-      const unknown = statusOf(keeping.verify(bearer(signToken(stranger, {}))));
-      await vi.waitFor(() => expect(refresh).toBeDefined());
-      await expect(keeping.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
-      refresh!.writeHead(503).end();
-      expect(await unknown).toBe(503);
-      await expect(keeping.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
-      expect(host.requests()).toBe(2);
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res, request) => (request === 1 ? answerJson(res, certsOf(trusted)) : (refresh = res)),
+      async (host) => {
+        const keeping = verifierFor(host.url, { certsRefreshAfterMs: 0 });
+        await keeping.verify(bearer(signToken(trusted, {})));
+        const unknown = statusOf(keeping.verify(bearer(signToken(stranger, {}))));
+        await vi.waitFor(() => expect(refresh).toBeDefined());
+        await expect(keeping.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
+        refresh!.writeHead(503).end();
+        expect(await unknown).toBe(503);
+        await expect(keeping.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
+        expect(host.requests()).toBe(2);
+      },
+    );
   });
 
   it('are fetched at most once a minute for unknown keys, even while those fetches fail', async () => {
@@ -396,15 +406,15 @@ describe('the signing certificates', () => {
   });
 
   it('are not fetched again for unknown keys within a minute of the last fetch', async () => {
-    const host = await certsHost((res) => answerJson(res, certsOf(trusted)));
-    try {
-      const guarded = verifierFor(host.url);
-      await guarded.verify(bearer(signToken(trusted, {})));
-      for (let i = 0; i < 5; i += 1) expect(await statusOf(guarded.verify(bearer(signToken(stranger, {}))))).toBe(401);
-      expect(host.requests()).toBe(1);
-    } finally {
-      await host.close();
-    }
+    await withCertsHost(
+      (res) => answerJson(res, certsOf(trusted)),
+      async (host) => {
+        const guarded = verifierFor(host.url);
+        await guarded.verify(bearer(signToken(trusted, {})));
+        for (let i = 0; i < 5; i += 1) expect(await statusOf(guarded.verify(bearer(signToken(stranger, {}))))).toBe(401);
+        expect(host.requests()).toBe(1);
+      },
+    );
   });
 });
 
