@@ -61,7 +61,7 @@ export class DependencyHealth {
   }
 
   failed(dependency: string, error: unknown): void {
-    if (isTimeoutError(error)) this.timedOut.set(dependency, { at: Date.now(), what: error instanceof Error ? error.message : String(error) });
+    if (isTimeoutError(error)) this.timedOut.set(dependency, { at: performance.now(), what: error instanceof Error ? error.message : String(error) });
   }
 
   /** Observes a call: records its success or its timeout, and passes the outcome on. */
@@ -79,7 +79,8 @@ export class DependencyHealth {
     );
   }
 
-  status(now = Date.now()): HealthStatus {
+  /** `now` on the monotonic clock (`performance.now()`), as the timeouts are recorded. */
+  status(now = performance.now()): HealthStatus {
     const problems: string[] = [];
     for (const [dependency, { at, what }] of this.timedOut) {
       if (now - at > this.forgetAfterMs) this.timedOut.delete(dependency);

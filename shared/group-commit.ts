@@ -95,7 +95,7 @@ export class GroupCommit<T> {
   /** Unhealthy while a write that outlived its deadline is still pending somewhere. */
   health(): HealthStatus {
     if (this.abandoned === 0) return { ok: true, problems: [] };
-    const ago = this.lastTimeoutAt === undefined ? 0 : Math.round((Date.now() - this.lastTimeoutAt) / 1000);
+    const ago = this.lastTimeoutAt === undefined ? 0 : Math.round((performance.now() - this.lastTimeoutAt) / 1000);
     return {
       ok: false,
       problems: [`${this.abandoned} batch write(s) outlived their ${this.options.flushTimeoutMs ?? 0} ms deadline (last ${ago} s ago) and have not settled`],
@@ -111,7 +111,7 @@ export class GroupCommit<T> {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         this.abandoned += 1;
-        this.lastTimeoutAt = Date.now();
+        this.lastTimeoutAt = performance.now();
         const settled = () => {
           this.abandoned -= 1;
         };

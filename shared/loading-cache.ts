@@ -3,6 +3,10 @@
  * a value is served for its TTL, concurrent asks for one key share one load, a failed load is
  * not kept (the next ask tries again), the entry count is bounded (the oldest insertion goes
  * first), and an entry can be dropped or replaced when the caller learns it changed.
+ *
+ * Ages are counted on the monotonic clock (`performance.now()`), not the wall clock: a wall
+ * clock stepped back an hour would otherwise keep every entry, a revoked credential included,
+ * an hour past its TTL.
  */
 
 export interface LoadingCacheOptions<K, V> {
@@ -19,7 +23,7 @@ export interface LoadingCacheOptions<K, V> {
 
 interface Entry<V> {
   value: Promise<V>;
-  /** Epoch ms after which the value is loaded again; Infinity while its load is in flight. */
+  /** `performance.now()` after which the value is loaded again; Infinity while its load is in flight. */
   until: number;
 }
 
@@ -40,7 +44,7 @@ export class LoadingCache<K, V> {
       return held;
     }
     this.stats.loads += 1;
-    const startedAt = Date.now();
+    const startedAt = performance.now();
     const entry: Entry<V> = { value: this.options.load(key), until: Number.POSITIVE_INFINITY };
     entry.value.then(
       (value) => {
@@ -58,14 +62,14 @@ export class LoadingCache<K, V> {
   peek(key: K): Promise<V> | undefined {
     const held = this.entries.get(key);
     if (held === undefined) return undefined;
-    if (held.until > Date.now()) return held.value;
+    if (held.until > performance.now()) return held.value;
     this.entries.delete(key);
     return undefined;
   }
 
   /** Holds a value learnt otherwise (e.g. just written), for its TTL from now. */
   set(key: K, value: V): void {
-    this.hold(key, { value: Promise.resolve(value), until: Date.now() + this.options.ttlMs(value) });
+    this.hold(key, { value: Promise.resolve(value), until: performance.now() + this.options.ttlMs(value) });
   }
 
   /** Drops the entry, so that the next `get` loads the key again. */

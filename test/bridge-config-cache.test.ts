@@ -3,7 +3,7 @@
  * a database query per poll, yet a config the operator changes must reach the devices within
  * seconds. Counts the bridge's queries against real PostgreSQL.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Database } from '../shared/db/database.ts';
 import { modifyConfig } from '../shared/stores/device-config.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
@@ -102,6 +102,23 @@ describe('a polling fleet', () => {
       expect(answers[3]).toMatchObject({ version: '2', binaryData: Buffer.from('v2').toString('base64') });
       expect(answers.filter((a) => a.version === '1')).toHaveLength(FLEET - 1);
     } finally {
+      await bridge.close();
+    }
+  });
+
+  it('keeps reading the change feed after the wall clock steps back', async () => {
+    const bridge = await startBridge({ databaseUrl: database.url, env: { CONFIG_REFRESH_MS: '200', CREDENTIAL_CACHE_TTL_MS: '600000' } });
+    try {
+      await pollFleet(bridge, 1);
+      // The machine's clock is corrected an hour back, and runs on from there.
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 3_600_000, shouldAdvanceTime: true });
+      await modifyConfig(database.db, 'poller-5', Buffer.from('v3').toString('base64'));
+      await waitFor(async () => (await pollFleet(bridge, 1))[5]?.binaryData === Buffer.from('v3').toString('base64'), {
+        timeoutMs: 5_000,
+        what: 'the new config at the bridge',
+      });
+    } finally {
+      vi.useRealTimers();
       await bridge.close();
     }
   });

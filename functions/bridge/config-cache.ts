@@ -38,7 +38,8 @@ const FEED_OVERLAP_MS = 5_000;
 export function createDeviceConfigCache(options: DeviceConfigCacheOptions): DeviceConfigCache {
   let queries = 0;
   let feedSince: Date | undefined;
-  let feedCheckedAt = 0;
+  // performance.now() of the last feed read: monotonic, so that a wall clock stepped back cannot stop the reads.
+  let feedCheckedAt = Number.NEGATIVE_INFINITY;
   let feed: Promise<void> | undefined;
 
   const query = async <T>(what: string, run: (db: Database) => Promise<T>): Promise<T> => {
@@ -79,10 +80,10 @@ export function createDeviceConfigCache(options: DeviceConfigCacheOptions): Devi
   };
 
   const refreshIfDue = async () => {
-    const nowMs = Date.now();
+    const nowMs = performance.now();
     if (nowMs - feedCheckedAt < options.refreshMs) return;
     feed ??= readFeed().finally(() => {
-      feedCheckedAt = Date.now();
+      feedCheckedAt = performance.now();
       feed = undefined;
     });
     await feed;

@@ -30,6 +30,8 @@ export function createRateLimiter(limit: RateLimit, options: { maxBuckets?: numb
   const sweep = (nowMs: number) => {
     lastSweep = nowMs;
     for (const [id, b] of buckets) {
+      // Stamped ahead of a clock that stepped back: its time counts from now.
+      if (b.updatedAt > nowMs) b.updatedAt = nowMs;
       if (b.tokens + (nowMs - b.updatedAt) * refillPerMs >= limit.count) buckets.delete(id);
     }
     // Still too many active devices: forget the longest-untouched (they get a full bucket).
@@ -45,13 +47,15 @@ export function createRateLimiter(limit: RateLimit, options: { maxBuckets?: numb
       return buckets.size;
     },
     take(deviceId, nowMs) {
-      if (nowMs - lastSweep >= limit.periodMs || buckets.size >= maxBuckets) sweep(nowMs);
+      // The wall clock may step back (a VM's clock corrected): the sweep's period starts again,
+      // and time that went backwards refills nothing, rather than a debt of that long for every device.
+      if (nowMs - lastSweep >= limit.periodMs || nowMs < lastSweep || buckets.size >= maxBuckets) sweep(nowMs);
       let bucket = buckets.get(deviceId);
       if (!bucket) {
         bucket = { tokens: limit.count, updatedAt: nowMs };
         buckets.set(deviceId, bucket);
       } else {
-        bucket.tokens = Math.min(limit.count, bucket.tokens + (nowMs - bucket.updatedAt) * refillPerMs);
+        bucket.tokens = Math.min(limit.count, bucket.tokens + Math.max(0, nowMs - bucket.updatedAt) * refillPerMs);
         bucket.updatedAt = nowMs;
       }
       if (bucket.tokens >= 1) {

@@ -52,6 +52,7 @@ const REFRESH_AFTER_MS = 60_000;
 interface Fetched {
   certs: Certificates;
   holdMs: number;
+  /** `performance.now()` when the fetch started. */
   fetchedAt: number;
 }
 
@@ -80,7 +81,7 @@ export function createSigningCerts(options: SigningCertsOptions): SigningCerts {
       if (Object.hasOwn(held.certs, kid)) return held.certs;
       // A refresh under way may be bringing this kid: wait for it rather than refuse the token.
       if (refreshing) return (await refreshing).certs;
-      const now = Date.now();
+      const now = performance.now();
       if (now - Math.max(held.fetchedAt, lastRefreshAt) < refreshAfterMs) return held.certs;
       lastRefreshAt = now;
       refreshing ??= fetchCerts(get, url, timeoutMs)
@@ -135,7 +136,7 @@ function getter(send: typeof httpRequest, newAgent: () => HttpAgent): Get {
 }
 
 async function fetchCerts(get: Get, url: string, timeoutMs: number): Promise<Fetched> {
-  const fetchedAt = Date.now();
+  const fetchedAt = performance.now();
   let answer: Answer;
   try {
     // The signal bounds the body's reading too, not only the wait for the headers.

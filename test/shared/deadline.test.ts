@@ -1,5 +1,5 @@
 /** Deadlines on calls that leave the process, and the dependency health /healthz reads (shared/deadline.ts). */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DeadlineError, DependencyHealth, isTimeoutError, withDeadline } from '../../shared/deadline.ts';
 import { TransientError } from '../../shared/errors.ts';
 
@@ -49,7 +49,20 @@ describe('DependencyHealth', () => {
   it('forgets a timeout nobody retried once forgetAfterMs has passed', () => {
     const health = new DependencyHealth({ forgetAfterMs: 30_000 });
     health.failed('bigquery', new DeadlineError('bigquery', 1, 'insertAll'));
-    expect(health.status(Date.now() + 29_000).ok).toBe(false);
-    expect(health.status(Date.now() + 31_000)).toEqual({ ok: true, problems: [] });
+    expect(health.status(performance.now() + 29_000).ok).toBe(false);
+    expect(health.status(performance.now() + 31_000)).toEqual({ ok: true, problems: [] });
   });
+
+  it('forgets on the monotonic clock: a wall clock stepped back keeps no instance out of rotation', () => {
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    const health = new DependencyHealth({ forgetAfterMs: 30_000 });
+    health.failed('bigquery', new DeadlineError('bigquery', 1, 'insertAll'));
+    vi.setSystemTime(Date.now() - 3_600_000);
+    vi.advanceTimersByTime(31_000);
+    expect(health.status()).toEqual({ ok: true, problems: [] });
+  });
+});
+
+afterEach(() => {
+  vi.useRealTimers();
 });

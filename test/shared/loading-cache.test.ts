@@ -37,7 +37,7 @@ describe('LoadingCache', () => {
   });
 
   it('loads again once the TTL of the value has passed, which may differ per value', async () => {
-    vi.useFakeTimers({ toFake: ['Date'], now: 1_000 });
+    vi.useFakeTimers({ toFake: ['performance'] });
     const source = manualSource();
     const cache = new LoadingCache<string, string | undefined>({ load: source.load, ttlMs: (v) => (v === undefined ? 10 : 100), maxEntries: 10 });
     const found = cache.get('a');
@@ -45,13 +45,27 @@ describe('LoadingCache', () => {
     source.settle('a', 'A');
     source.settle('b', undefined);
     await Promise.all([found, missing]);
-    vi.setSystemTime(1_050);
+    vi.advanceTimersByTime(50);
     void cache.get('a');
     void cache.get('b');
     expect(source.loads).toBe(3);
-    vi.setSystemTime(1_110);
+    vi.advanceTimersByTime(60);
     void cache.get('a');
     expect(source.loads).toBe(4);
+  });
+
+  it('counts ages on the monotonic clock: a wall clock stepped back holds nothing longer', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+    const source = manualSource();
+    const cache = new LoadingCache<string, string | undefined>({ load: source.load, ttlMs: () => 100, maxEntries: 10 });
+    const loaded = cache.get('a');
+    source.settle('a', 'A');
+    await loaded;
+    // The wall clock goes back an hour (a VM's clock corrected), and then 101 ms pass.
+    vi.setSystemTime(Date.now() - 3_600_000);
+    vi.advanceTimersByTime(101);
+    void cache.get('a');
+    expect(source.loads).toBe(2);
   });
 
   it('does not keep a failed load: every waiter sees the error, the next ask loads again', async () => {

@@ -33,6 +33,30 @@ describe('token bucket', () => {
     expect(limiter.take('a', t0 + 31_000)).toEqual({ allowed: true });
   });
 
+  it('refills nothing for time that went backwards: a wall clock stepped back refuses nobody', () => {
+    const limiter = createRateLimiter(parseRateLimit('2/min'));
+    const t0 = 10_000_000;
+    const back = t0 - 3_600_000;
+    expect(limiter.take('a', t0)).toEqual({ allowed: true });
+    expect(limiter.take('a', back)).toEqual({ allowed: true });
+    expect(limiter.take('a', back)).toEqual({ allowed: false, retryAfterSeconds: 30 });
+    expect(limiter.take('a', back + 31_000)).toEqual({ allowed: true });
+    // A step of 40 s, within the sweep's period.
+    const b0 = 20_000_000;
+    expect(limiter.take('b', b0)).toEqual({ allowed: true });
+    expect(limiter.take('b', b0 + 50_000)).toEqual({ allowed: true });
+    expect(limiter.take('b', b0 + 10_000)).toEqual({ allowed: true });
+  });
+
+  it('keeps forgetting idle devices after the clock stepped back', () => {
+    const limiter = createRateLimiter(parseRateLimit('1/s'));
+    for (let i = 0; i < 100; i++) limiter.take(`device-${i}`, 10_000_000);
+    // An hour back, then two seconds on: every bucket has refilled, so none is kept.
+    limiter.take('late', 10_000_000 - 3_600_000);
+    limiter.take('late', 10_000_000 - 3_600_000 + 2_000);
+    expect(limiter.size).toBe(1);
+  });
+
   it('never answers Retry-After below one second', () => {
     const limiter = createRateLimiter(parseRateLimit('1000/s'));
     for (let i = 0; i < 1000; i++) limiter.take('a', 0);

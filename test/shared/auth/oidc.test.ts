@@ -223,16 +223,16 @@ describe('the signing certificates', () => {
     { says: 'max-age of two days', cacheControl: 'max-age=172800', heldSeconds: 86_400 },
   ])('are held for $heldSeconds s when the answer says $says', async ({ cacheControl, heldSeconds }) => {
     const host = await certsHost((res) => res.writeHead(200, cacheControl ? { 'cache-control': cacheControl } : {}).end(certsOf(trusted)));
-    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     try {
       const holding = verifierFor(host.url);
       // Signed afresh each time: the clock moves further than a token lives.
       const token = () => signToken(trusted, {});
       await holding.verify(bearer(token()));
-      vi.setSystemTime(Date.now() + heldSeconds * 1000 - 1000);
+      vi.advanceTimersByTime(heldSeconds * 1000 - 1000);
       await holding.verify(bearer(token()));
       expect(host.requests()).toBe(1);
-      vi.setSystemTime(Date.now() + 2000);
+      vi.advanceTimersByTime(2000);
       await holding.verify(bearer(token()));
       expect(host.requests()).toBe(2);
     } finally {
@@ -320,11 +320,11 @@ describe('the signing certificates', () => {
       if (request === 1) answerJson(res, certsOf(trusted));
       else release = () => answerJson(res, certsOf(trusted, rotated));
     });
-    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     try {
       const waiting = verifierFor(host.url);
       await waiting.verify(bearer(signToken(trusted, {})));
-      vi.setSystemTime(Date.now() + 61_000);
+      vi.advanceTimersByTime(61_000);
       const first = waiting.verify(bearer(signToken(rotated, {})));
       await vi.waitFor(() => expect(release).toBeDefined());
       // Asked while the refresh is under way, within a minute of it: they wait for its answer.
@@ -336,6 +336,27 @@ describe('the signing certificates', () => {
       vi.useRealTimers();
       await host.close();
     }
+  });
+
+  it('are refreshed for a new key after the wall clock steps back', async () => {
+    const rotated = makeKey('rotated-4');
+    await withCertsHost(
+      (res, request) => answerJson(res, request === 1 ? certsOf(trusted) : certsOf(trusted, rotated)),
+      async (host) => {
+        vi.useFakeTimers({ toFake: ['Date', 'performance'] });
+        try {
+          const refreshing = verifierFor(host.url);
+          await refreshing.verify(bearer(signToken(trusted, {})));
+          // The machine's clock is corrected an hour back; a minute later Google rotates its keys.
+          vi.setSystemTime(Date.now() - 3_600_000);
+          vi.advanceTimersByTime(61_000);
+          await expect(refreshing.verify(bearer(signToken(rotated, {})))).resolves.toEqual({ email: PUSHER });
+          expect(host.requests()).toBe(2);
+        } finally {
+          vi.useRealTimers();
+        }
+      },
+    );
   });
 
   it('are not asked for by a token that names no key', async () => {
@@ -386,17 +407,17 @@ describe('the signing certificates', () => {
 
   it('are fetched at most once a minute for unknown keys, even while those fetches fail', async () => {
     const host = await certsHost((res, request) => (request === 1 ? answerJson(res, certsOf(trusted)) : void res.writeHead(500).end()));
-    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.useFakeTimers({ toFake: ['Date', 'performance'] });
     try {
       const guarded = verifierFor(host.url);
       await guarded.verify(bearer(signToken(trusted, {})));
-      vi.setSystemTime(Date.now() + 61_000);
+      vi.advanceTimersByTime(61_000);
       const forged = (n: number) => bearer(signToken(stranger, {}, `made-up-${n}`));
       expect(await statusOf(guarded.verify(forged(1)))).toBe(503);
       for (let n = 2; n < 6; n += 1) expect(await statusOf(guarded.verify(forged(n)))).toBe(401);
       await expect(guarded.verify(bearer(signToken(trusted, {})))).resolves.toEqual({ email: PUSHER });
       expect(host.requests()).toBe(2);
-      vi.setSystemTime(Date.now() + 61_000);
+      vi.advanceTimersByTime(61_000);
       expect(await statusOf(guarded.verify(forged(6)))).toBe(503);
       expect(host.requests()).toBe(3);
     } finally {
