@@ -4,10 +4,16 @@
  * how long a connection may stay open without sending a single byte. Node closes slow
  * headers and bodies itself, but a connection that never starts a request is on no timer of
  * its own (it never enters the server's list of active requests), so enough silent clients
- * would exhaust file descriptors; the idle timer below closes them.
+ * would exhaust file descriptors; the idle timer below closes them. Nor does Node bound HTTP/1.1
+ * pipelining: it parses every request a client writes ahead and starts each handler at once, so
+ * one connection writing 20,000 requests unread held them all in memory until the heap ran out;
+ * a connection stops being read at `pipelinedMax` unanswered requests, and is closed past
+ * four times that: Node parses the rest of the read it is in (64 KiB, thousands of small
+ * requests), and a listener skips every request whose connection is closed (`isClosed`).
  * @see https://nodejs.org/api/http.html#serverheaderstimeout
  */
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 export interface ConnectionLimits {
   /** Until the request's headers are complete. */
@@ -20,6 +26,8 @@ export interface ConnectionLimits {
   silentMs: number;
   /** How often node checks headersMs/requestMs (30 s by default, too coarse). */
   checkIntervalMs: number;
+  /** Requests one connection may have unanswered (pipelined) before it is no longer read. */
+  pipelinedMax: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
@@ -29,6 +37,8 @@ export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   keepAliveMs: 65_000,
   silentMs: 10_000,
   checkIntervalMs: 1_000,
+  // Devices and browsers send one request at a time; a client that pipelines still may, a few deep.
+  pipelinedMax: 16,
 };
 
 /** The options `createServer` needs for these limits (the check interval is fixed at creation). */
@@ -49,5 +59,75 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
   server.on('connection', (socket) => socket.setTimeout(limits.silentMs));
   // Once a request has begun, headersMs/requestMs bound the client, and the handler's own
   // deadlines bound the answer; after it, node arms keepAliveMs on the socket.
-  server.on('request', (req) => req.socket.setTimeout(0));
+  // First of the request listeners, so that the function's listener finds a connection closed
+  // for pipelining too deep already destroyed, and skips the request.
+  server.prependListener('request', (req, res) => {
+    req.socket.setTimeout(0);
+    boundPipelining(req.socket, res, limits.pipelinedMax);
+  });
+}
+
+/** The connection is gone (closed for pipelining too deep, or by its client): nothing to answer. */
+export const isClosed = (req: IncomingMessage): boolean => req.socket.destroyed;
+
+interface Pipeline {
+  unanswered: number;
+  /** Paused by us rather than by Node. */
+  held: boolean;
+  waitingForDrain: boolean;
+}
+
+/**
+ * Node's own hold on a connection whose answers back up (lib/_http_server.js): while `_paused`
+ * is set, Node neither reads the socket on after each request, as it otherwise does, nor lets
+ * its parser run past the current read. A plain `pause()` is undone by the next request parsed.
+ */
+type HttpSocket = Socket & { _paused?: boolean; parser?: { resume(): void } | null };
+
+const pipelines = new WeakMap<Socket, Pipeline>();
+
+/** Counts the connection's unanswered requests: stops reading it at `max`, closes it past `4 × max`. */
+function boundPipelining(socket: HttpSocket, res: ServerResponse, max: number): void {
+  let pipeline = pipelines.get(socket);
+  if (!pipeline) {
+    pipeline = { unanswered: 0, held: false, waitingForDrain: false };
+    pipelines.set(socket, pipeline);
+  }
+  pipeline.unanswered += 1;
+  res.once('close', () => {
+    pipeline.unanswered -= 1;
+    release(socket, pipeline, max);
+  });
+  if (pipeline.unanswered > 4 * max) {
+    // The rest of one read, already parsed: more than a client waiting for its answers sends.
+    socket.destroy();
+  } else if (pipeline.unanswered >= max && !socket._paused) {
+    pipeline.held = true;
+    socket._paused = true;
+    socket.pause();
+  }
+}
+
+function release(socket: HttpSocket, pipeline: Pipeline, max: number): void {
+  if (!pipeline.held || pipeline.unanswered >= max || socket.destroyed) return;
+  // Answers still waiting to be written: read on once they are (a client that does not read
+  // its answers must not make us buffer them without end).
+  if (socket.writableNeedDrain) {
+    if (!pipeline.waitingForDrain) {
+      pipeline.waitingForDrain = true;
+      socket.once('drain', () => {
+        pipeline.waitingForDrain = false;
+        release(socket, pipeline, max);
+      });
+    }
+    return;
+  }
+  pipeline.held = false;
+  // As Node resumes a connection it held itself (socketOnDrain); should Node still need it held,
+  // it holds it again at the next request.
+  if (socket._paused) {
+    socket._paused = false;
+    socket.parser?.resume();
+    socket.resume();
+  }
 }

@@ -126,3 +126,74 @@ describe('the stack internal API', () => {
     }
   });
 });
+
+/** A function whose answers wait for the test to open its gate; it counts the requests it was handed. */
+function gatedFunction() {
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let handed = 0;
+  const module = defineFunction({
+    name: 'gated',
+    create: () => ({
+      listener: (req, res) => {
+        handed += 1;
+        void gate.then(() => res.end(req.url));
+      },
+    }),
+  });
+  return { module, open: () => open(), handed: () => handed };
+}
+
+/** A raw connection to `url`, collecting what the server writes back. */
+async function rawConnection(url: string) {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString()));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { socket, closed, received: () => received };
+}
+
+const pipelined = (from: number, count: number) => Array.from({ length: count }, (_, i) => `GET /${from + i} HTTP/1.1\r\nHost: x\r\n\r\n`).join('');
+
+describe('pipelined requests', () => {
+  it('stop being read at 16 unanswered on a connection, and all are answered in order once the answers go out', async () => {
+    const gated = gatedFunction();
+    const served = await serveFunction(gated.module, createPlatform({ config: testConfig() }), { port: 0, host: '127.0.0.1', timeouts: LIMITS });
+    try {
+      const client = await rawConnection(served.url);
+      client.socket.write(pipelined(0, 40));
+      await waitFor(() => gated.handed() === 40, { timeoutMs: 5_000, what: 'the first write, read whole' });
+      // Past 16 unanswered the connection is not read: the second write waits in the kernel.
+      client.socket.write(pipelined(40, 40));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(gated.handed()).toBe(40);
+      expect((await fetch(`${served.url}/healthz`)).status).toBe(200);
+      gated.open();
+      await waitFor(() => (client.received().match(/HTTP\/1\.1 200/g) ?? []).length === 80, { timeoutMs: 10_000, what: '80 answers' });
+      const order = [...client.received().matchAll(/\r\n\r\n\/(\d+)/g)].map((m) => Number(m[1]));
+      expect(order).toEqual(Array.from({ length: 80 }, (_, i) => i));
+      client.socket.destroy();
+    } finally {
+      await served.stop();
+    }
+  });
+
+  it('close a connection that writes thousands ahead, handing only 64 of them to the function, and the server keeps serving', async () => {
+    const gated = gatedFunction();
+    const served = await serveFunction(gated.module, createPlatform({ config: testConfig() }), { port: 0, host: '127.0.0.1', timeouts: LIMITS });
+    try {
+      const client = await rawConnection(served.url);
+      client.socket.write(pipelined(0, 20_000));
+      await client.closed;
+      // Node parses the rest of the read it is in, but only the first 4 × 16 reach the function.
+      expect(gated.handed()).toBe(64);
+      expect((await fetch(`${served.url}/healthz`)).status).toBe(200);
+    } finally {
+      gated.open();
+      await served.stop();
+    }
+  });
+});
