@@ -4,6 +4,7 @@
  * and where the parser stopped. Callers that must answer otherwise (ingest records a
  * rejection) keep the message and issues and change only the kind of error.
  */
+import { isUtf8 } from 'node:buffer';
 import { HttpError } from './errors.ts';
 
 export class InvalidJsonError extends HttpError {
@@ -14,8 +15,13 @@ export class InvalidJsonError extends HttpError {
   }
 }
 
-/** The document in `text`; `what` names it in the error, `path` is where it sits in the request. */
+/**
+ * The document in `text`; `what` names it in the error, `path` is where it sits in the request.
+ * Bytes must be UTF-8 (RFC 8259 §8.1): decoding would otherwise replace what is not with U+FFFD,
+ * and a device's Latin-1 or binary bytes would be stored altered, the original lost.
+ */
 export function parseJson(text: string | Buffer, what: string, path = ''): unknown {
+  if (typeof text !== 'string' && !isUtf8(text)) throw new InvalidJsonError(what, path, 'its bytes are not UTF-8');
   try {
     return JSON.parse(typeof text === 'string' ? text : text.toString('utf8'));
   } catch (error) {

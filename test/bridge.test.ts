@@ -252,6 +252,12 @@ const refusals: RefusalCase[] = [
   },
   { name: 'invalid SenML', request: { contentType: 'application/senml+json', body: [{ n: 'temp' }] }, status: 400, error: 'invalid_argument' },
   { name: 'not JSON', request: { body: '{"metrics": ' }, status: 400, error: 'invalid_json' },
+  {
+    name: 'JSON in Latin-1, not UTF-8',
+    request: { body: Buffer.from('{"metrics":{"a":1},"tags":{"site":"K\xf6ln"}}', 'latin1') },
+    status: 400,
+    error: 'invalid_json',
+  },
   { name: 'empty body', request: { body: '' }, status: 400, error: 'invalid_argument' },
   { name: 'JSON nested too deep', request: { body: tooDeep }, status: 400, error: 'too_deep' },
   { name: 'not gzip though it says so', request: { contentEncoding: 'gzip', body: 'plain' }, status: 400, error: 'bad_gzip' },
@@ -296,6 +302,12 @@ const refusals: RefusalCase[] = [
   {
     name: 'over 256 KiB after gunzip',
     request: { contentEncoding: 'gzip', body: gzipSync(JSON.stringify({ metrics: { a: 1 }, tags: { t: ' '.repeat(300 * 1024) } })) },
+    status: 413,
+    error: 'payload_too_large',
+  },
+  {
+    name: 'over 256 KiB + 1 KiB while compressed',
+    request: { contentEncoding: 'gzip', body: Buffer.concat([gzipSync('{"metrics":{"a":1}}'), Buffer.alloc(258 * 1024)]) },
     status: 413,
     error: 'payload_too_large',
   },

@@ -184,6 +184,12 @@ describe('ingest records permanent failures in rejected and acknowledges them', 
       path: 'message.data',
     },
     {
+      name: 'IoT Core JSON whose bytes are not UTF-8 (Latin-1)',
+      m: message(Buffer.from('{"metrics":{"t":1},"tags":{"site":"K\xf6ln"}}', 'latin1'), IOT_CORE_ATTRIBUTES),
+      reason: 'not_telemetry',
+      path: 'message.data',
+    },
+    {
       name: 'IoT Core JSON that is not telemetry',
       m: message({ hello: 'world' }, IOT_CORE_ATTRIBUTES),
       reason: 'not_telemetry',

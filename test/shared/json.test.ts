@@ -23,6 +23,11 @@ describe('parseJson', () => {
     expect(body.issues).toEqual([{ path: 'message.data', message: expect.any(String) }]);
   });
 
+  it('refuses bytes that are not UTF-8 rather than replace them', () => {
+    expect(() => parseJson(Buffer.from('{"site":"K\xf6ln"}', 'latin1'), 'the body')).toThrow('the body is not valid JSON: its bytes are not UTF-8');
+    expect(() => parseJson(Buffer.from([0x22, 0xed, 0xa0, 0x80, 0x22]), 'the body')).toThrow(InvalidJsonError);
+  });
+
   it('refuses empty text the same way', () => {
     expect(() => parseJson('', 'the body')).toThrow(InvalidJsonError);
   });

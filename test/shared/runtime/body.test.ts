@@ -4,6 +4,7 @@
  */
 import { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { readBody } from '../../../shared/runtime/body.ts';
@@ -45,6 +46,20 @@ describe('readBody', () => {
       status: 413,
       message: 'body exceeds 1000 bytes after gunzip',
     });
+  });
+
+  it('takes a gzip body that could not shrink, and refuses a compressed body that cannot inflate to the limit or less', async () => {
+    const random = randomBytes(10_000);
+    const stored = gzipSync(random);
+    expect(stored.length).toBeGreaterThan(random.length);
+    expect((await readBody(request({ 'content-encoding': 'gzip' }, [stored]), { limitBytes: 10_000, gzip: true })).equals(random)).toBe(true);
+    const padded = Buffer.concat([gzipSync(Buffer.from('{}')), Buffer.alloc(10_000 + 1024)]);
+    expect(await refusal(readBody(request({ 'content-encoding': 'gzip' }, [padded]), { limitBytes: 10_000, gzip: true }))).toMatchObject({
+      status: 413,
+      message: 'body exceeds 11024 bytes',
+    });
+    const declared = request({ 'content-encoding': 'gzip', 'content-length': String(11_025) }, [Buffer.alloc(11_025)]);
+    expect(await refusal(readBody(declared, { limitBytes: 10_000, gzip: true }))).toMatchObject({ status: 413 });
   });
 
   it('answers 400 for a body that is not gzip, and 415 for an encoding it does not take', async () => {
