@@ -48,6 +48,35 @@ export function parseTelemetry(payload: unknown, options: ParseOptions): Telemet
  * with (test/shared/telemetry.test.ts proves it on the fuzz corpus).
  */
 export function parseTelemetryBySchema(payload: unknown, options: ParseOptions): TelemetryResult {
+  const result = parseBySchemas(payload, options);
+  const forbidden = protoKeyIssues(payload);
+  if (forbidden.length === 0) return result;
+  return { ok: false, issues: [...(result.ok ? [] : result.issues), ...forbidden] };
+}
+
+/**
+ * Every `__proto__` key in the payload, as an issue. JSON.parse makes it an ordinary key, but zod's
+ * records and objects skip it without a word (lest it replace their result's prototype), so
+ * `{"metrics":{"t":1,"__proto__":42}}` was answered 202 with the metric silently dropped.
+ * Iterative: ingest's messages are not depth-limited as device bodies are.
+ */
+function protoKeyIssues(payload: unknown): Issue[] {
+  const issues: Issue[] = [];
+  const pending: { value: unknown; path: PropertyKey[] }[] = [{ value: payload, path: [] }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { value, path } = next;
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => pending.push({ value: item, path: [...path, index] }));
+      continue;
+    }
+    if (Object.hasOwn(value, '__proto__')) issues.push(...toIssues([{ path: [...path, '__proto__'], message: '"__proto__" is not allowed as a key' }]));
+    for (const [key, item] of Object.entries(value)) pending.push({ value: item, path: [...path, key] });
+  }
+  return issues;
+}
+
+function parseBySchemas(payload: unknown, options: ParseOptions): TelemetryResult {
   if (Array.isArray(payload) && (options.senml || (payload.length > 0 && payload.every(isSenmlRecordLike)))) {
     return parseSenml(payload, options.nowMs);
   }

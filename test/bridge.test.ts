@@ -253,6 +253,13 @@ const refusals: RefusalCase[] = [
   { name: 'invalid SenML', request: { contentType: 'application/senml+json', body: [{ n: 'temp' }] }, status: 400, error: 'invalid_argument' },
   { name: 'not JSON', request: { body: '{"metrics": ' }, status: 400, error: 'invalid_json' },
   {
+    name: 'a metric named __proto__',
+    request: { body: '{"metrics":{"t":1,"__proto__":42}}' },
+    status: 400,
+    error: 'invalid_argument',
+    issuePaths: ['metrics.__proto__'],
+  },
+  {
     name: 'JSON in Latin-1, not UTF-8',
     request: { body: Buffer.from('{"metrics":{"a":1},"tags":{"site":"K\xf6ln"}}', 'latin1') },
     status: 400,

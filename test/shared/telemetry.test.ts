@@ -33,6 +33,23 @@ describe('parseTelemetry', () => {
     expect(result.ok ? [] : result.issues.map((i) => i.path).sort()).toEqual(['0.metrics', '1.ts']);
   });
 
+  it('refuses a __proto__ key wherever it is, which the schemas alone would drop without a word', () => {
+    const reading = JSON.parse('{"metrics":{"t":1,"__proto__":42},"tags":{"__proto__":"x"},"units":{"__proto__":"C"}}') as unknown;
+    expect(parseTelemetry(reading, { nowMs })).toEqual({
+      ok: false,
+      issues: expect.arrayContaining(
+        ['metrics.__proto__', 'tags.__proto__', 'units.__proto__'].map((path) => ({ path, message: '"__proto__" is not allowed as a key' })),
+      ) as unknown,
+    });
+    const batch = JSON.parse('{"deviceId":"dev-1","readings":[{"metrics":{"t":1}},{"metrics":{"t":2},"tags":{"__proto__":"x"}}]}') as unknown;
+    expect(parseTelemetry(batch, { nowMs })).toMatchObject({ ok: false, issues: [{ path: 'readings.1.tags.__proto__' }] });
+    const pack = JSON.parse('[{"n":"t","v":1,"__proto__":{}}]') as unknown;
+    expect(parseTelemetry(pack, { nowMs })).toMatchObject({
+      ok: false,
+      issues: expect.arrayContaining([expect.objectContaining({ path: '0.__proto__' })]) as unknown,
+    });
+  });
+
   it('reads an array of records without metrics as SenML, and any array as SenML when told to', () => {
     expect(parseTelemetry([{ n: 'temp', v: 1 }], { nowMs })).toMatchObject({ ok: true, value: { senml: [{}] } });
     expect(parseTelemetry([{ metrics: { t: 1 } }], { nowMs, senml: true }).ok).toBe(false);
