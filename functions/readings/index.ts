@@ -13,7 +13,7 @@ import type { z } from 'zod';
 import { bearerMatcher } from '../../shared/auth/bearer.ts';
 import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';
-import { createListener, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
+import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import { lazy, type Platform } from '../../shared/runtime/platform.ts';
 import { DevicePathIds } from '../../schemas/ids.ts';
 import { decodePathSegment, parseIds } from '../../shared/ids.ts';
@@ -64,9 +64,6 @@ function create(platform: Platform): FunctionInstance {
   };
 
   const handle = async (req: WireRequest): Promise<WireResponse> => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      throw new HttpError(405, 'method_not_allowed', `${req.method} is not supported; the read API answers GET`, { headers: { allow: 'GET, HEAD' } });
-    }
     if (!req.path.startsWith('/v1/')) {
       const page = (await dashboard.get()).answer(req.path, req.headers);
       if (page) return page;
@@ -86,7 +83,13 @@ function create(platform: Platform): FunctionInstance {
     return { status: 200, headers: API_HEADERS, body };
   };
 
-  return { listener: createListener(handle, { logger, projectId: config.projectId, body: { limitBytes: 0 } }) };
+  // The method is judged before the body is read: a POST is 405, whatever body it carries.
+  const admit = ({ method }: RequestHead) => {
+    if (method !== 'GET' && method !== 'HEAD') {
+      throw new HttpError(405, 'method_not_allowed', `${method} is not supported; the read API answers GET`, { headers: { allow: 'GET, HEAD' } });
+    }
+  };
+  return { listener: createListener(handle, { logger, projectId: config.projectId, body: { limitBytes: 0 }, admit }) };
 }
 
 export default defineFunction({ name: 'readings', create });

@@ -74,6 +74,10 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
   } catch (error) {
     response = failureResponse(error, options, path, requestLog);
   }
+  // Answered before the whole body came (refused unread: its size, its encoding, its caller):
+  // the rest must not be read as the connection's next request, nor held until a timeout
+  // answers the same request a second time (a 408 after the 413), so the connection closes.
+  if (!req.complete) res.setHeader('connection', 'close');
   try {
     send(res, response);
   } catch (error) {

@@ -6,6 +6,7 @@
  * The functions' own wire tests cover the other paths.
  */
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError, TransientError } from '../../../shared/errors.ts';
 import { createInProcessHandler, createListener, type WireRequest, type WireResponse } from '../../../shared/runtime/http.ts';
@@ -84,6 +85,18 @@ it.each(['/bigint', '/cycle', '/bad-header'])('answers 500 when the answer to %s
   expect(records).toContainEqual(expect.objectContaining({ message: 'request', path, status: 500, error: 'internal' }));
   // The same server, and the connection it kept, answer the next request.
   expect(await get('/ok')).toEqual({ status: 200, body: { ok: true } });
+});
+
+it('closes the connection after refusing a body it did not read, rather than read on and answer again later', async () => {
+  const socket = connect(Number(new URL(base).port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString()));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write('POST /ok HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{"a":');
+  await closed;
+  expect(received).toMatch(/^HTTP\/1\.1 413 /);
+  expect(received.toLowerCase()).toContain('connection: close');
+  expect(received.match(/HTTP\/1\.1/g)).toHaveLength(1);
 });
 
 it('gives handlers requests with no accessors of their own (no old-space accessor pair per request)', async () => {
