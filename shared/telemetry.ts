@@ -57,24 +57,19 @@ export function parseTelemetryBySchema(payload: unknown, options: ParseOptions):
 /**
  * Every `__proto__` key in the payload, as an issue. JSON.parse makes it an ordinary key, but zod's
  * records and objects skip it without a word (lest it replace their result's prototype), so
- * `{"metrics":{"t":1,"__proto__":42}}` was answered 202 with the metric silently dropped.
- * Iterative: ingest's messages are not depth-limited as device bodies are.
+ * `{"metrics":{"t":1,"__proto__":42}}` was answered 202 with the metric silently dropped. Looked
+ * for only as deep as telemetry goes (a batch's readings' metrics are 4 deep): ingest's messages
+ * are not depth-limited, and anything deeper is refused by the schemas anyway.
  */
-function protoKeyIssues(payload: unknown): Issue[] {
-  const issues: Issue[] = [];
-  const pending: { value: unknown; path: PropertyKey[] }[] = [{ value: payload, path: [] }];
-  for (let next = pending.pop(); next; next = pending.pop()) {
-    const { value, path } = next;
-    if (typeof value !== 'object' || value === null) continue;
-    if (Array.isArray(value)) {
-      value.forEach((item, index) => pending.push({ value: item, path: [...path, index] }));
-      continue;
-    }
-    if (Object.hasOwn(value, '__proto__')) issues.push(...toIssues([{ path: [...path, '__proto__'], message: '"__proto__" is not allowed as a key' }]));
-    for (const [key, item] of Object.entries(value)) pending.push({ value: item, path: [...path, key] });
-  }
+function protoKeyIssues(value: unknown, path: PropertyKey[] = []): Issue[] {
+  if (typeof value !== 'object' || value === null || path.length > PROTO_SEARCH_DEPTH) return [];
+  const entries: [PropertyKey, unknown][] = Array.isArray(value) ? value.map((item, index) => [index, item]) : Object.entries(value);
+  const issues = Object.hasOwn(value, '__proto__') ? toIssues([{ path: [...path, '__proto__'], message: '"__proto__" is not allowed as a key' }]) : [];
+  for (const [key, item] of entries) issues.push(...protoKeyIssues(item, [...path, key]));
   return issues;
 }
+
+const PROTO_SEARCH_DEPTH = 8;
 
 function parseBySchemas(payload: unknown, options: ParseOptions): TelemetryResult {
   if (Array.isArray(payload) && (options.senml || (payload.length > 0 && payload.every(isSenmlRecordLike)))) {

@@ -50,6 +50,13 @@ describe('parseTelemetry', () => {
     });
   });
 
+  it('refuses a document nested 300,000 deep (ingest does not bound depth) with short paths only', () => {
+    const deep = JSON.parse(`${'['.repeat(300_000)}{"__proto__":1}${']'.repeat(300_000)}`) as unknown;
+    const result = parseTelemetryBySchema(deep, { nowMs });
+    expect(result.ok).toBe(false);
+    if (!result.ok) for (const issue of result.issues) expect(String(issue.path).length).toBeLessThan(100);
+  });
+
   it('reads an array of records without metrics as SenML, and any array as SenML when told to', () => {
     expect(parseTelemetry([{ n: 'temp', v: 1 }], { nowMs })).toMatchObject({ ok: true, value: { senml: [{}] } });
     expect(parseTelemetry([{ metrics: { t: 1 } }], { nowMs, senml: true }).ok).toBe(false);
