@@ -3,6 +3,7 @@
  * every bad credential gets the same 401, a blocked device 403, good ones 202.
  */
 import { sign } from 'node:crypto';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../shared/db/database.ts';
 import { captureLogs, createTestDatabase, type TestDatabase } from './support/kit.ts';
@@ -232,6 +233,28 @@ describe('bridge authentication', () => {
     expect((await sendAsDevice(rotatingUrl, { authorization, body: READING })).status).toBe(202);
     await database.db.query(`DELETE FROM devices WHERE device_id = 'dev-rotating'`);
     await waitFor(async () => (await sendAsDevice(rotatingUrl, { authorization, body: READING })).status === 401, { what: 'deleted device refused' });
+  });
+});
+
+describe('a body from a caller not yet authenticated', () => {
+  /** Declares a 200 KB body, sends 10 bytes of it, and returns what the bridge answered before closing. */
+  const partialPost = async (path: string, headers: string) => {
+    const { hostname, port } = new URL(bridge.served.url);
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    socket.on('error', () => undefined);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n${headers}\r\n{"metrics"`);
+    await closed;
+    return received;
+  };
+
+  it('is not read: the credential is refused first, and the connection closed', async () => {
+    expect(await partialPost('/v1/devices/dev-main/telemetry', '')).toMatch(/^HTTP\/1\.1 401 /);
+    expect(await partialPost('/v1/devices/dev-main/telemetry', 'Authorization: Bearer not-the-token\r\n')).toMatch(/^HTTP\/1\.1 401 /);
+    const iot = `/v1/projects/${TEST_PROJECT}/locations/europe-west1/registries/default/devices/dev-main:publishEvent`;
+    expect(await partialPost(iot, '')).toMatch(/^HTTP\/1\.1 401 [^]*UNAUTHENTICATED/);
   });
 });
 

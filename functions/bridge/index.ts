@@ -9,18 +9,19 @@
 import { errorResponse, HttpError } from '../../shared/errors.ts';
 import { isoTime } from '../../shared/iso-time.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
-import { createListener, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
+import type { IncomingHttpHeaders } from 'node:http';
+import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { createAuthenticator } from './auth.ts';
 import { createDeviceConfigCache } from './config-cache.ts';
 import { answerConfig, parseReportedState, recordState } from './config-state.ts';
-import { createCredentialsCache } from './credentials-cache.ts';
+import { createCredentialsCache, type DeviceAuth } from './credentials-cache.ts';
 import { decodePublishEvent, googleErrorResponse, iotCoreAttributes } from './iot-core.ts';
 import { buildTelemetryMessage } from './message.ts';
 import { isSenmlMediaType, parseBoundedJson, toDeviceReadings } from './payload.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limit.ts';
-import { isIotCorePath, matchRoute, type BridgeRoute } from './routes.ts';
+import { deviceIdIn, isIotCorePath, matchRoute, type BridgeRoute } from './routes.ts';
 
 /** Device bodies: 256 KiB, before and after gunzip. */
 const MAX_BODY_BYTES = 256 * 1024;
@@ -39,15 +40,27 @@ function create(platform: Platform) {
   const publish = (topic: string, data: Buffer, attributes: Record<string, string>): Promise<string> =>
     publisher ? publisher.publish(topic, data, attributes) : platform.publisher().then((opened) => (publisher = opened).publish(topic, data, attributes));
 
-  async function accept(req: WireRequest, route: BridgeRoute): Promise<WireResponse> {
-    const { deviceId } = route;
+  /**
+   * The route and the device's credential, checked before the body is read, so that only a
+   * device that proves itself can make the bridge hold a body up to its limit (before, 200
+   * connections without a token held 200 MiB). The handler finds the result by the request's
+   * headers object, which the listener hands to both.
+   */
+  const admissions = new WeakMap<IncomingHttpHeaders, Admission>();
+  async function admit({ method, path, headers }: RequestHead): Promise<void> {
+    const route = matchRoute(method, path);
     if (route.iot && route.project !== config.projectId) throw new HttpError(404, 'not_found', `unknown project ${route.project.slice(0, 100)}`);
-    const senml = req.method === 'POST' && isSenmlMediaType(req.headers['content-type']);
-    const device = await authenticator.authenticate(req.headers.authorization, deviceId, {
-      nowMs: req.receivedAt,
+    const device = await authenticator.authenticate(headers.authorization, route.deviceId, {
+      nowMs: Date.now(),
       requireJwt: route.iot,
       ...(route.iot ? { registry: route.registry } : {}),
     });
+    admissions.set(headers, { route, device });
+  }
+
+  async function accept(req: WireRequest, { route, device }: Admission): Promise<WireResponse> {
+    const { deviceId } = route;
+    const senml = req.method === 'POST' && isSenmlMediaType(req.headers['content-type']);
     const name = route.iot ? route : { project: config.projectId, registry: device.registry };
 
     if (route.kind === 'config') return answerConfig(configs, device, req.query, route.iot);
@@ -82,19 +95,15 @@ function create(platform: Platform) {
   }
 
   async function handle(req: WireRequest): Promise<WireResponse> {
-    const iotPath = isIotCorePath(req.path);
-    let deviceId: string | undefined;
+    const admission = admissions.get(req.headers);
+    const deviceId = admission?.route.deviceId;
     try {
-      const route = matchRoute(req.method, req.path);
-      deviceId = route.deviceId;
-      return await accept(req, route);
+      if (!admission) throw new Error(`bridge: ${req.method} ${req.path} reached the handler without admission`);
+      return await accept(req, admission);
     } catch (error) {
-      // Mapped here rather than by the listener so that the log line still names the device,
-      // and so that IoT Core's paths answer in Google's error shape.
-      const mapped = iotPath ? googleErrorResponse(error) : errorResponse(error);
-      if (mapped.status >= 500) req.log.error('device request failed', { deviceId, error });
-      const code = 'code' in mapped ? mapped.code : mapped.body.error;
-      return { status: mapped.status, body: mapped.body, ...(mapped.headers ? { headers: mapped.headers } : {}), log: { deviceId, outcome: code } };
+      const response = refusal(error, req.path, deviceId);
+      if (response.status >= 500) req.log.error('device request failed', { deviceId, error });
+      return response;
     }
   }
 
@@ -103,14 +112,26 @@ function create(platform: Platform) {
       logger,
       projectId: config.projectId,
       body: { limitBytes: MAX_BODY_BYTES, gzip: true },
-      // A body refused before routing (size, encoding) on IoT Core's paths still gets Google's shape.
-      mapError: (error, path) => {
-        if (!isIotCorePath(path)) return undefined;
-        const mapped = googleErrorResponse(error);
-        return { status: mapped.status, body: mapped.body, ...(mapped.headers ? { headers: mapped.headers } : {}), log: { outcome: mapped.code } };
-      },
+      admit,
+      // Refused before the handler (route, credential, size, encoding): answered and logged as in it.
+      mapError: (error, path) => refusal(error, path, deviceIdIn(path)),
     }),
   };
+}
+
+interface Admission {
+  route: BridgeRoute;
+  device: DeviceAuth;
+}
+
+/**
+ * An error as the device hears it, in Google's shape on IoT Core's paths and ours elsewhere,
+ * with the device and the outcome for the request's log line.
+ */
+function refusal(error: unknown, path: string, deviceId: string | undefined): WireResponse {
+  const mapped = isIotCorePath(path) ? googleErrorResponse(error) : errorResponse(error);
+  const code = 'code' in mapped ? mapped.code : mapped.body.error;
+  return { status: mapped.status, body: mapped.body, ...(mapped.headers ? { headers: mapped.headers } : {}), log: { deviceId, outcome: code } };
 }
 
 /** IoT Core's answer to publishEvent and setState: 200 with an empty JSON object. */

@@ -35,6 +35,15 @@ export function matchRoute(method: string, path: string): BridgeRoute {
   return route;
 }
 
+/** The device a path names, for a log line; undefined when the path names none that can exist. */
+export function deviceIdIn(path: string): string | undefined {
+  try {
+    return parsePath(path)?.deviceId;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a path is one of IoT Core's (its errors then take Google's shape), even if malformed. */
 export const isIotCorePath = (path: string): boolean => path.startsWith('/v1/projects/');
 
