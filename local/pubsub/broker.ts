@@ -15,6 +15,10 @@ import type { Logger } from '../../shared/log.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { LOCAL_DELIVERY } from '../../shared/pubsub/topology.ts';
 import { Journal, type StoredMessage } from './journal.ts';
+import { DeadlineError } from '../../shared/deadline.ts';
+
+/** A publish's deadline, as shared/pubsub/google-publisher.ts's toward Google's Pub/Sub. */
+const PUBLISH_DEADLINE_MS = 5_000;
 import { backoffMs, buildPushBody, checkPushEndpoint, handOver, pushMessage, type LocalReceiver } from './deliver.ts';
 
 export interface PushSubscription {
@@ -46,6 +50,12 @@ export interface LocalPubsubOptions {
   /** The ack deadline: a push unanswered this long counts as a nack. */
   pushTimeoutMs?: number;
   compactAfterLines?: number;
+  /**
+   * How long a publish may wait for its record to reach the disk (5 s, as the bridge's publish
+   * to Google's Pub/Sub): past it the publish is refused (the device hears 503, and `/healthz`
+   * reports the timeout), and a record that lands later is acked at once, so never delivered.
+   */
+  publishDeadlineMs?: number;
 }
 
 export interface LocalPubsubStats {
@@ -98,6 +108,7 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
   const minBackoff = options.minBackoffMs ?? LOCAL_DELIVERY.minBackoffMs;
   const maxBackoff = options.maxBackoffMs ?? LOCAL_DELIVERY.maxBackoffMs;
   const pushTimeout = options.pushTimeoutMs ?? LOCAL_DELIVERY.ackDeadlineSeconds * 1000;
+  const publishDeadlineMs = options.publishDeadlineMs ?? PUBLISH_DEADLINE_MS;
   const log = options.logger.child({ component: 'local-pubsub' });
   const counters = { published: 0, acked: 0, nacked: 0, deadLettered: 0, handedOver: 0 };
 
@@ -208,10 +219,37 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
       pending: subscriptions.map((s) => s.name),
     };
     // A topic without subscriptions keeps nothing, as in Pub/Sub.
-    if (subscriptions.length > 0) await journal.append(message);
+    if (subscriptions.length > 0) await appendWithin(message);
     counters.published += 1;
     for (const subscription of subscriptions) enqueue({ message, subscription, attempt: 1 });
     return message.id;
+  }
+
+  /**
+   * The message's record on disk within the publish deadline. A disk that stalls (frozen,
+   * failing) otherwise held every publish, and every device, for as long as it stalled.
+   */
+  function appendWithin(message: StoredMessage): Promise<void> {
+    const appended = journal.append(message);
+    return new Promise<void>((resolve, reject) => {
+      let late = false;
+      const timer = setTimeout(() => {
+        late = true;
+        reject(new DeadlineError('the local Pub/Sub log', publishDeadlineMs, 'publish'));
+      }, publishDeadlineMs);
+      appended.then(
+        () => {
+          clearTimeout(timer);
+          // Refused already: the publisher was told nothing was accepted, so nothing is delivered.
+          if (late) for (const subscription of [...message.pending]) journal.ack(message.id, subscription);
+          else resolve();
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error as Error);
+        },
+      );
+    });
   }
 
   const recovered = await journal.open();

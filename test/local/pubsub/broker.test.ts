@@ -5,10 +5,12 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, open as openFile, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { DeadlineError } from '../../../shared/deadline.ts';
+import { errorResponse } from '../../../shared/errors.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { openLocalPubsub, type LocalPubsub, type LocalPubsubOptions, type PushSubscription } from '../../../local/pubsub/broker.ts';
 import { waitFor } from '../../support/net.ts';
@@ -293,6 +295,39 @@ describe('local Pub/Sub', () => {
     expect(redelivered).not.toContain(acked);
     const next = await second.publish('telemetry', Buffer.from('n'), { n: 'late' });
     expect(BigInt(next)).toBeGreaterThan(BigInt(unacked[2] as string));
+  });
+
+  it('refuses a publish the disk does not take within the deadline, and never delivers it once the disk catches up', async () => {
+    const endpoint = await startEndpoint(() => 200);
+    const { open } = await setup(endpoint, undefined, { publishDeadlineMs: 200 });
+    const first = await open();
+    await first.publish('telemetry', Buffer.from('a'), { n: 'before' });
+    const fsyncsBefore = first.stats().fsyncs;
+    // The disk stalls: this process's fsyncs take 1.5 s each (a frozen or failing disk).
+    const probe = await openFile(join(tmpdir(), '.'), 'r');
+    const fileHandle = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
+    await probe.close();
+    const datasync = fileHandle.datasync;
+    const stall = vi.spyOn(fileHandle, 'datasync').mockImplementation(async function (this: unknown) {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      return datasync.call(this);
+    });
+    try {
+      const refused: unknown = await first.publish('telemetry', Buffer.from('b'), { n: 'stalled' }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(DeadlineError);
+      expect(errorResponse(refused).status).toBe(503);
+    } finally {
+      stall.mockRestore();
+    }
+    // Once the disk catches up, a publish goes through; the refused one is never delivered, nor after a restart.
+    await waitFor(() => first.stats().fsyncs > fsyncsBefore, { what: 'the stalled write to finish' });
+    await first.publish('telemetry', Buffer.from('c'), { n: 'after' });
+    await waitFor(() => endpoint.received.some((r) => r.body.message.attributes.n === 'after'));
+    await first.close();
+    const second = await open();
+    await second.publish('telemetry', Buffer.from('d'), { n: 'restarted' });
+    await waitFor(() => endpoint.received.some((r) => r.body.message.attributes.n === 'restarted'));
+    expect(endpoint.received.map((r) => r.body.message.attributes.n).sort()).toEqual(['after', 'before', 'restarted']);
   });
 
   it('never issues a message id twice, even after every message was acked and the log compacted', async () => {
