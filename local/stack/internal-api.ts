@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { HttpError } from '../../shared/errors.ts';
-import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, isClosed, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
+import { answeredByLimits, applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
 import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import { parseJsonBody } from './json-body.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
@@ -59,7 +59,7 @@ export async function startInternalApi(options: InternalApiOptions): Promise<{ u
   });
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.timeouts };
   const server = createServer(serverOptions(limits), (req, res) => {
-    if (!isClosed(req)) listener(req, res);
+    if (!answeredByLimits(res)) listener(req, res);
   });
   applyConnectionLimits(server, limits);
   await new Promise<void>((resolve, reject) => {

@@ -7,12 +7,15 @@
  * would exhaust file descriptors; the idle timer below closes them. Nor does Node bound HTTP/1.1
  * pipelining: it parses every request a client writes ahead and starts each handler at once, so
  * one connection writing 20,000 requests unread held them all in memory until the heap ran out;
- * a connection stops being read at `pipelinedMax` unanswered requests, and is closed past
- * four times that: Node parses the rest of the read it is in (64 KiB, thousands of small
- * requests), and a listener skips every request whose connection is closed (`isClosed`).
+ * a connection stops being read at `pipelinedMax` unanswered requests. Node still parses the
+ * rest of the read it is in (64 KiB, thousands of small requests): past four times the bound, a
+ * request is answered 503 at once, in its turn, and is not handed to the function
+ * (`answeredByLimits`), so it was never run and its retry is safe. The connection stays open:
+ * closing it with the client's requests unread would reset it, and lose the answers of requests
+ * that did run.
  * @see https://nodejs.org/api/http.html#serverheaderstimeout
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 export interface ConnectionLimits {
@@ -59,16 +62,16 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
   server.on('connection', (socket) => socket.setTimeout(limits.silentMs));
   // Once a request has begun, headersMs/requestMs bound the client, and the handler's own
   // deadlines bound the answer; after it, node arms keepAliveMs on the socket.
-  // First of the request listeners, so that the function's listener finds a connection closed
-  // for pipelining too deep already destroyed, and skips the request.
+  // First of the request listeners, so that the function's listener finds a request pipelined
+  // too deep already answered, and skips it.
   server.prependListener('request', (req, res) => {
     req.socket.setTimeout(0);
     boundPipelining(req.socket, res, limits.pipelinedMax);
   });
 }
 
-/** The connection is gone (closed for pipelining too deep, or by its client): nothing to answer. */
-export const isClosed = (req: IncomingMessage): boolean => req.socket.destroyed;
+/** The request was answered by these limits (pipelined too deep): not for the function. */
+export const answeredByLimits = (res: ServerResponse): boolean => res.writableEnded;
 
 interface Pipeline {
   unanswered: number;
@@ -100,7 +103,9 @@ function boundPipelining(socket: HttpSocket, res: ServerResponse, max: number): 
   });
   if (pipeline.unanswered > 4 * max) {
     // The rest of one read, already parsed: more than a client waiting for its answers sends.
-    socket.destroy();
+    const body = JSON.stringify({ error: 'unavailable', message: `more than ${4 * max} requests pipelined on one connection; not run, send it again` });
+    res.writeHead(503, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'retry-after': '1' });
+    res.end(body);
   } else if (pipeline.unanswered >= max && !socket._paused) {
     pipeline.held = true;
     socket._paused = true;

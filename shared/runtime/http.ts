@@ -52,6 +52,9 @@ export interface ListenerOptions {
   mapError?: (error: unknown, path: string) => WireResponse | undefined;
 }
 
+/** A refused request's body up to this size is read and dropped, keeping the connection. */
+const DRAINED_REST_BYTES = 64 * 1024;
+
 /** The request listener running `handler` behind admission, the body limit, the error mapping and the access log. */
 export function createListener(handler: WireHandler, options: ListenerOptions): RequestListener {
   return (req, res) => {
@@ -74,10 +77,11 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
   } catch (error) {
     response = failureResponse(error, options, path, requestLog);
   }
-  // Answered before the whole body came (refused unread: its size, its encoding, its caller):
-  // the rest must not be read as the connection's next request, nor held until a timeout
-  // answers the same request a second time (a 408 after the 413), so the connection closes.
-  if (!req.complete) res.setHeader('connection', 'close');
+  // Answered before the whole body came (refused unread: its size, its encoding, its caller).
+  // Node reads and drops the rest before the next request; a small rest, declared, is left to
+  // it. Else the connection closes: a client that declared a gigabyte would be read on for a
+  // minute, then answered a second time (a 408 after the 413).
+  if (!req.complete && !(Number(req.headers['content-length']) <= DRAINED_REST_BYTES)) res.setHeader('connection', 'close');
   try {
     send(res, response);
   } catch (error) {

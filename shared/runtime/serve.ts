@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HealthStatus } from '../deadline.ts';
-import { applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, isClosed, serverOptions, type ConnectionLimits } from './connection-limits.ts';
+import { answeredByLimits, applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from './connection-limits.ts';
 import type { FunctionModule } from './function.ts';
 import type { InProcessHandler, InProcessRequest } from './http.ts';
 import type { Platform } from './platform.ts';
@@ -44,7 +44,7 @@ export async function serveFunction(module: FunctionModule, platform: Platform, 
   let draining = false;
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.timeouts };
   const server = createServer(serverOptions(limits), (req, res) => {
-    if (isClosed(req)) return;
+    if (answeredByLimits(res)) return;
     if (req.url === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       const health = healthOf(draining, platform, instance.health?.());
       const body = health.ok ? HEALTHZ : JSON.stringify({ status: 'unavailable', problems: health.problems });

@@ -181,16 +181,33 @@ describe('pipelined requests', () => {
     }
   });
 
-  it('close a connection that writes thousands ahead, handing only 64 of them to the function, and the server keeps serving', async () => {
+  it('answer every one of 20,000 written at once, in order, running at most 64 unanswered and 503 for the rest of a read', async () => {
     const gated = gatedFunction();
     const served = await serveFunction(gated.module, createPlatform({ config: testConfig() }), { port: 0, host: '127.0.0.1', timeouts: LIMITS });
     try {
       const client = await rawConnection(served.url);
       client.socket.write(pipelined(0, 20_000));
-      await client.closed;
       // Node parses the rest of the read it is in, but only the first 4 × 16 reach the function.
+      await waitFor(() => gated.handed() === 64, { timeoutMs: 5_000, what: 'the first 64 handed over' });
+      await new Promise((r) => setTimeout(r, 300));
       expect(gated.handed()).toBe(64);
       expect((await fetch(`${served.url}/healthz`)).status).toBe(200);
+      gated.open();
+      const statuses = () => [...client.received().matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+      await waitFor(() => statuses().length === 20_000, { timeoutMs: 20_000, what: '20,000 answers' });
+      // The function ran exactly the requests answered 200, in their order; the others were not run.
+      const ran = [...client.received().matchAll(/\r\n\r\n\/(\d+)/g)].map((m) => Number(m[1]));
+      expect(ran.length).toBe(gated.handed());
+      expect(ran.slice(0, 64)).toEqual(Array.from({ length: 64 }, (_, i) => i));
+      expect(ran).toEqual([...ran].sort((a, b) => a - b));
+      expect(statuses().filter((s) => s === 200)).toHaveLength(ran.length);
+      expect(
+        statuses()
+          .filter((s) => s !== 200)
+          .every((s) => s === 503),
+      ).toBe(true);
+      expect(client.socket.destroyed).toBe(false);
+      client.socket.destroy();
     } finally {
       gated.open();
       await served.stop();

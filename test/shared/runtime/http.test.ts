@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError, TransientError } from '../../../shared/errors.ts';
 import { createInProcessHandler, createListener, type WireRequest, type WireResponse } from '../../../shared/runtime/http.ts';
 import { captureLogs } from '../../support/kit.ts';
+import { waitFor } from '../../support/net.ts';
 
 interface Cycle {
   self?: Cycle;
@@ -45,6 +46,9 @@ beforeAll(async () => {
       logger: logs.logger,
       projectId: 'http-test',
       body: { limitBytes: 1024 },
+      admit: ({ path }) => {
+        if (path === '/refused') throw new HttpError(401, 'unauthenticated', 'refused before its body');
+      },
     },
   );
   // As shared/runtime/serve.ts does while draining: a header already set before the listener runs.
@@ -97,6 +101,21 @@ it('closes the connection after refusing a body it did not read, rather than rea
   expect(received).toMatch(/^HTTP\/1\.1 413 /);
   expect(received.toLowerCase()).toContain('connection: close');
   expect(received.match(/HTTP\/1\.1/g)).toHaveLength(1);
+});
+
+it('keeps the connection after refusing a small body before it came, and answers the next request on it', async () => {
+  const socket = connect(Number(new URL(base).port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString()));
+  socket.write('POST /refused HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n');
+  await waitFor(() => received.includes('refused before its body'), { timeoutMs: 5_000, what: 'the refusal' });
+  expect(received).toMatch(/^HTTP\/1\.1 401 /);
+  expect(received.toLowerCase()).not.toContain('connection: close');
+  socket.write('{"metrics":{"t":21.5}}');
+  socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => (received.match(/HTTP\/1\.1/g) ?? []).length === 2, { timeoutMs: 5_000, what: 'the second answer' });
+  expect(received).toMatch(/HTTP\/1\.1 200 [^]*\{"ok":true\}$/);
+  socket.destroy();
 });
 
 it('gives handlers requests with no accessors of their own (no old-space accessor pair per request)', async () => {
