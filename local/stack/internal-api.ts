@@ -17,7 +17,13 @@ import { z } from 'zod';
 import { bearerChecker } from '../../shared/auth/bearer.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { HttpError } from '../../shared/errors.ts';
-import { answeredByLimits, applyConnectionLimits, DEFAULT_CONNECTION_LIMITS, serverOptions, type ConnectionLimits } from '../../shared/runtime/connection-limits.ts';
+import {
+  answeredByLimits,
+  applyConnectionLimits,
+  DEFAULT_CONNECTION_LIMITS,
+  serverOptions,
+  type ConnectionLimits,
+} from '../../shared/runtime/connection-limits.ts';
 import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import { parseJsonBody } from './json-body.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
