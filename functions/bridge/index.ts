@@ -9,7 +9,6 @@
 import { errorResponse, HttpError } from '../../shared/errors.ts';
 import { isoTime } from '../../shared/iso-time.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
-import type { IncomingHttpHeaders } from 'node:http';
 import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
@@ -43,11 +42,9 @@ function create(platform: Platform) {
   /**
    * The route and the device's credential, checked before the body is read, so that only a
    * device that proves itself can make the bridge hold a body up to its limit (before, 200
-   * connections without a token held 200 MiB). The handler finds the result by the request's
-   * headers object, which the listener hands to both.
+   * connections without a token held 200 MiB). The listener hands the result to `handle`.
    */
-  const admissions = new WeakMap<IncomingHttpHeaders, Admission>();
-  async function admit({ method, path, headers }: RequestHead): Promise<void> {
+  async function admit({ method, path, headers }: RequestHead): Promise<Admission> {
     const route = matchRoute(method, path);
     if (route.iot && route.project !== config.projectId) throw new HttpError(404, 'not_found', `unknown project ${route.project.slice(0, 100)}`);
     const device = await authenticator.authenticate(headers.authorization, route.deviceId, {
@@ -55,7 +52,7 @@ function create(platform: Platform) {
       requireJwt: route.iot,
       ...(route.iot ? { registry: route.registry } : {}),
     });
-    admissions.set(headers, { route, device });
+    return { route, device };
   }
 
   async function accept(req: WireRequest, { route, device }: Admission): Promise<WireResponse> {
@@ -94,11 +91,9 @@ function create(platform: Platform) {
     };
   }
 
-  async function handle(req: WireRequest): Promise<WireResponse> {
-    const admission = admissions.get(req.headers);
-    const deviceId = admission?.route.deviceId;
+  async function handle(req: WireRequest, admission: Admission): Promise<WireResponse> {
+    const { deviceId } = admission.route;
     try {
-      if (!admission) throw new Error(`bridge: ${req.method} ${req.path} reached the handler without admission`);
       return await accept(req, admission);
     } catch (error) {
       const response = refusal(error, req.path, deviceId);

@@ -73,7 +73,13 @@ export function applyConnectionLimits(server: Server, limits: ConnectionLimits):
 /** The request was answered by these limits (pipelined too deep): not for the function. */
 export const answeredByLimits = (res: ServerResponse): boolean => res.writableEnded;
 
+/** The connection's count, on its socket and on each response; a property, not a WeakMap and a closure per request. */
+const PIPELINE = Symbol('pipeline');
+type CountedResponse = ServerResponse & { [PIPELINE]?: Pipeline };
+
 interface Pipeline {
+  socket: HttpSocket;
+  max: number;
   unanswered: number;
   /** Paused by us rather than by Node. */
   held: boolean;
@@ -85,22 +91,14 @@ interface Pipeline {
  * is set, Node neither reads the socket on after each request, as it otherwise does, nor lets
  * its parser run past the current read. A plain `pause()` is undone by the next request parsed.
  */
-type HttpSocket = Socket & { _paused?: boolean; parser?: { resume(): void } | null };
+type HttpSocket = Socket & { _paused?: boolean; parser?: { resume(): void } | null; [PIPELINE]?: Pipeline };
 
-const pipelines = new WeakMap<Socket, Pipeline>();
-
-/** Counts the connection's unanswered requests: stops reading it at `max`, closes it past `4 × max`. */
-function boundPipelining(socket: HttpSocket, res: ServerResponse, max: number): void {
-  let pipeline = pipelines.get(socket);
-  if (!pipeline) {
-    pipeline = { unanswered: 0, held: false, waitingForDrain: false };
-    pipelines.set(socket, pipeline);
-  }
+/** Counts the connection's unanswered requests: stops reading it at `max`, answers 503 past `4 × max`. */
+function boundPipelining(socket: HttpSocket, res: CountedResponse, max: number): void {
+  const pipeline = (socket[PIPELINE] ??= { socket, max, unanswered: 0, held: false, waitingForDrain: false });
   pipeline.unanswered += 1;
-  res.once('close', () => {
-    pipeline.unanswered -= 1;
-    release(socket, pipeline, max);
-  });
+  res[PIPELINE] = pipeline;
+  res.on('close', answered);
   if (pipeline.unanswered > 4 * max) {
     // The rest of one read, already parsed: more than a client waiting for its answers sends.
     const body = JSON.stringify({ error: 'unavailable', message: `more than ${4 * max} requests pipelined on one connection; not run, send it again` });
@@ -113,8 +111,16 @@ function boundPipelining(socket: HttpSocket, res: ServerResponse, max: number): 
   }
 }
 
-function release(socket: HttpSocket, pipeline: Pipeline, max: number): void {
-  if (!pipeline.held || pipeline.unanswered >= max || socket.destroyed) return;
+function answered(this: CountedResponse): void {
+  const pipeline = this[PIPELINE];
+  if (!pipeline) return;
+  pipeline.unanswered -= 1;
+  release(pipeline);
+}
+
+function release(pipeline: Pipeline): void {
+  const { socket } = pipeline;
+  if (!pipeline.held || pipeline.unanswered >= pipeline.max || socket.destroyed) return;
   // Answers still waiting to be written: read on once they are (a client that does not read
   // its answers must not make us buffer them without end).
   if (socket.writableNeedDrain) {
@@ -122,7 +128,7 @@ function release(socket: HttpSocket, pipeline: Pipeline, max: number): void {
       pipeline.waitingForDrain = true;
       socket.once('drain', () => {
         pipeline.waitingForDrain = false;
-        release(socket, pipeline, max);
+        release(pipeline);
       });
     }
     return;

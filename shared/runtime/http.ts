@@ -32,12 +32,13 @@ export interface WireResponse {
   log?: LogFields;
 }
 
-export type WireHandler = (req: WireRequest) => Promise<WireResponse>;
+/** A function's handler; `admitted` is what the listener's admission returned for this request. */
+export type WireHandler<A = void> = (req: WireRequest, admitted: A) => Promise<WireResponse>;
 
 /** What is known of a request before its body is read. */
 export type RequestHead = Pick<WireRequest, 'method' | 'path' | 'headers'>;
 
-export interface ListenerOptions {
+export interface ListenerOptions<A = void> {
   logger: Logger;
   projectId: string;
   body: BodyOptions;
@@ -45,9 +46,10 @@ export interface ListenerOptions {
   quietSuccess?: boolean;
   /**
    * Checks the caller before the body is read (throw to refuse), so that only an admitted
-   * caller can make the function read a body up to its limit.
+   * caller can make the function read a body up to its limit; what it returns (the device it
+   * authenticated, say) is handed to the handler.
    */
-  admit?: (head: RequestHead) => void | Promise<void>;
+  admit?: (head: RequestHead) => A | Promise<A>;
   /** Answers some errors (body limits, encodings, …) in another shape than `errorResponse`'s. */
   mapError?: (error: unknown, path: string) => WireResponse | undefined;
 }
@@ -56,13 +58,13 @@ export interface ListenerOptions {
 const DRAINED_REST_BYTES = 64 * 1024;
 
 /** The request listener running `handler` behind admission, the body limit, the error mapping and the access log. */
-export function createListener(handler: WireHandler, options: ListenerOptions): RequestListener {
+export function createListener<A = void>(handler: WireHandler<A>, options: ListenerOptions<A>): RequestListener {
   return (req, res) => {
     void handleRequest(handler, options, req, res);
   };
 }
 
-async function handleRequest(handler: WireHandler, options: ListenerOptions, req: IncomingMessage, res: ServerResponse) {
+async function handleRequest<A>(handler: WireHandler<A>, options: ListenerOptions<A>, req: IncomingMessage, res: ServerResponse) {
   const started = performance.now();
   const target = splitTarget(req.url ?? '/');
   const { path } = target;
@@ -71,9 +73,9 @@ async function handleRequest(handler: WireHandler, options: ListenerOptions, req
   const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
   let response: WireResponse;
   try {
-    await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers });
+    const admitted = (await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers })) as A;
     const body = await readBody(req, options.body);
-    response = await handler(new ArrivedRequest(req.method ?? 'GET', target, req.headers, body, requestLog));
+    response = await handler(new ArrivedRequest(req.method ?? 'GET', target, req.headers, body, requestLog), admitted);
   } catch (error) {
     response = failureResponse(error, options, path, requestLog);
   }
@@ -118,7 +120,7 @@ export type InProcessHandler = (req: InProcessRequest) => Promise<WireResponse>;
  * so it must come unencoded (else 415, as the listener answers an encoding it does not take) and
  * only its size is checked; an answer the listener could not write is a 500 here too.
  */
-export function createInProcessHandler(handler: WireHandler, options: ListenerOptions): InProcessHandler {
+export function createInProcessHandler<A = void>(handler: WireHandler<A>, options: ListenerOptions<A>): InProcessHandler {
   return async (req) => {
     const started = performance.now();
     const target = splitTarget(req.path);
@@ -127,11 +129,11 @@ export function createInProcessHandler(handler: WireHandler, options: ListenerOp
     const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
     let response: WireResponse;
     try {
-      await options.admit?.({ method: req.method, path, headers: req.headers });
+      const admitted = (await options.admit?.({ method: req.method, path, headers: req.headers })) as A;
       const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       if (encoding !== 'identity') throw new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported in process`);
       if (req.body.length > options.body.limitBytes) throw tooLarge(options.body.limitBytes);
-      response = await handler(new ArrivedRequest(req.method, target, req.headers, req.body, requestLog));
+      response = await handler(new ArrivedRequest(req.method, target, req.headers, req.body, requestLog), admitted);
       // As `send` would fail on it over HTTP.
       if (response.raw === undefined && response.body !== undefined) JSON.stringify(response.body);
     } catch (error) {
@@ -190,7 +192,7 @@ function splitTarget(target: string): RequestTarget {
 }
 
 /** The answer to a request that failed, from the one error mapping, logged when it is the server's fault. */
-function failureResponse(error: unknown, options: ListenerOptions, path: string, requestLog: () => Logger): WireResponse {
+function failureResponse<A>(error: unknown, options: ListenerOptions<A>, path: string, requestLog: () => Logger): WireResponse {
   const mapped = errorResponse(error);
   logFailure(requestLog(), mapped.status, error, { path });
   return options.mapError?.(error, path) ?? { ...mapped, log: { error: mapped.body.error } };
