@@ -15,7 +15,7 @@ import type { Logger } from '../../shared/log.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { LOCAL_DELIVERY } from '../../shared/pubsub/topology.ts';
 import { Journal, type StoredMessage } from './journal.ts';
-import { DeadlineError } from '../../shared/deadline.ts';
+import { DeadlineError, withDeadline } from '../../shared/deadline.ts';
 
 /** A publish's deadline, as shared/pubsub/google-publisher.ts's toward Google's Pub/Sub. */
 const PUBLISH_DEADLINE_MS = 5_000;
@@ -231,24 +231,17 @@ export async function openLocalPubsub(options: LocalPubsubOptions): Promise<Loca
    */
   function appendWithin(message: StoredMessage): Promise<void> {
     const appended = journal.append(message);
-    return new Promise<void>((resolve, reject) => {
-      let late = false;
-      const timer = setTimeout(() => {
-        late = true;
-        reject(new DeadlineError('the local Pub/Sub log', publishDeadlineMs, 'publish'));
-      }, publishDeadlineMs);
-      appended.then(
-        () => {
-          clearTimeout(timer);
-          // Refused already: the publisher was told nothing was accepted, so nothing is delivered.
-          if (late) for (const subscription of [...message.pending]) journal.ack(message.id, subscription);
-          else resolve();
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error as Error);
-        },
-      );
+    return withDeadline(appended, publishDeadlineMs, 'the local Pub/Sub log', 'publish').catch((error: unknown) => {
+      // Refused: the publisher was told nothing was accepted, so a record that lands later is
+      // acked at once and never delivered.
+      if (error instanceof DeadlineError)
+        appended.then(
+          () => {
+            for (const subscription of [...message.pending]) journal.ack(message.id, subscription);
+          },
+          () => undefined,
+        );
+      throw error;
     });
   }
 
