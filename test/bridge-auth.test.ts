@@ -3,7 +3,6 @@
  * every bad credential gets the same 401, a blocked device 403, good ones 202.
  */
 import { sign } from 'node:crypto';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../shared/db/database.ts';
 import { captureLogs, createTestDatabase, type TestDatabase } from './support/kit.ts';
@@ -11,7 +10,7 @@ import { generateDeviceToken, hashDeviceToken } from '../shared/auth/device-toke
 import { createDevice, generateTestKeyPair, type TestKeyPair } from './support/devices.ts';
 import { deviceClaims, signJwt, type SignJwtOptions } from './support/jwt.ts';
 import { sendAsDevice, startBridge, TEST_PROJECT, type BridgeUnderTest } from './support/bridge.ts';
-import { waitFor } from './support/net.ts';
+import { rawConnection, waitFor } from './support/net.ts';
 
 const READING = { metrics: { temperature: 21.5 } };
 const HOUR = 3600;
@@ -239,15 +238,10 @@ describe('bridge authentication', () => {
 describe('a body from a caller not yet authenticated', () => {
   /** Declares a 200 KB body, sends 10 bytes of it, and returns what the bridge answered before closing. */
   const partialPost = async (path: string, headers: string) => {
-    const { hostname, port } = new URL(bridge.served.url);
-    const socket = connect(Number(port), hostname);
-    let received = '';
-    socket.on('data', (d: Buffer) => (received += d.toString()));
-    socket.on('error', () => undefined);
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const { socket, closed, received } = await rawConnection(bridge.served.url);
     socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200000\r\n${headers}\r\n{"metrics"`);
     await closed;
-    return received;
+    return received();
   };
 
   it('is not read: the credential is refused first, and the connection closed', async () => {

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createServer as createHttpServer, request as httpRequest } from 'node:http';
-import { createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 /**
  * Ports handed out here lie below Linux's ephemeral range (32768 and up), where the kernel never
@@ -135,4 +135,16 @@ export async function startStubbornProxy(answer: string): Promise<{ url: string;
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A raw TCP connection to `url`'s server, once connected, collecting what the server writes back. */
+export async function rawConnection(url: string): Promise<{ socket: Socket; closed: Promise<void>; received: () => string }> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let received = '';
+  socket.on('data', (d: Buffer) => (received += d.toString()));
+  socket.on('error', () => undefined);
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return { socket, closed, received: () => received };
 }

@@ -11,7 +11,7 @@ import { createPlatform } from '../../../shared/runtime/platform.ts';
 import { serveFunction, type RunningFunction } from '../../../shared/runtime/serve.ts';
 import { startInternalApi } from '../../../local/stack/internal-api.ts';
 import { testConfig } from '../../support/kit.ts';
-import { waitFor } from '../../support/net.ts';
+import { rawConnection, waitFor } from '../../support/net.ts';
 
 const SILENT_MS = 300;
 const LIMITS = { silentMs: SILENT_MS, headersMs: 1_000, requestMs: 2_000, keepAliveMs: SILENT_MS, checkIntervalMs: 100 };
@@ -127,8 +127,8 @@ describe('the stack internal API', () => {
   });
 });
 
-/** A function whose answers wait for the test to open its gate; it counts the requests it was handed. */
-function gatedFunction() {
+/** A served function whose answers wait for the test to open its gate; it counts the requests it was handed. */
+async function serveGated() {
   let open: () => void = () => {};
   const gate = new Promise<void>((resolve) => (open = resolve));
   let handed = 0;
@@ -141,27 +141,16 @@ function gatedFunction() {
       },
     }),
   });
-  return { module, open: () => open(), handed: () => handed };
-}
-
-/** A raw connection to `url`, collecting what the server writes back. */
-async function rawConnection(url: string) {
-  const { hostname, port } = new URL(url);
-  const socket = connect(Number(port), hostname);
-  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  let received = '';
-  socket.on('data', (d: Buffer) => (received += d.toString()));
-  socket.on('error', () => undefined);
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  return { socket, closed, received: () => received };
+  const served = await serveFunction(module, createPlatform({ config: testConfig() }), { port: 0, host: '127.0.0.1', timeouts: LIMITS });
+  return { served, open: () => open(), handed: () => handed };
 }
 
 const pipelined = (from: number, count: number) => Array.from({ length: count }, (_, i) => `GET /${from + i} HTTP/1.1\r\nHost: x\r\n\r\n`).join('');
 
 describe('pipelined requests', () => {
   it('stop being read at 16 unanswered on a connection, and all are answered in order once the answers go out', async () => {
-    const gated = gatedFunction();
-    const served = await serveFunction(gated.module, createPlatform({ config: testConfig() }), { port: 0, host: '127.0.0.1', timeouts: LIMITS });
+    const gated = await serveGated();
+    const { served } = gated;
     try {
       const client = await rawConnection(served.url);
       client.socket.write(pipelined(0, 40));
@@ -182,8 +171,8 @@ describe('pipelined requests', () => {
   });
 
   it('answer every one of 20,000 written at once, in order, running at most 64 unanswered and 503 for the rest of a read', async () => {
-    const gated = gatedFunction();
-    const served = await serveFunction(gated.module, createPlatform({ config: testConfig() }), { port: 0, host: '127.0.0.1', timeouts: LIMITS });
+    const gated = await serveGated();
+    const { served } = gated;
     try {
       const client = await rawConnection(served.url);
       client.socket.write(pipelined(0, 20_000));

@@ -6,12 +6,11 @@
  * The functions' own wire tests cover the other paths.
  */
 import { createServer, type Server } from 'node:http';
-import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpError, TransientError } from '../../../shared/errors.ts';
 import { createInProcessHandler, createListener, type WireRequest, type WireResponse } from '../../../shared/runtime/http.ts';
 import { captureLogs } from '../../support/kit.ts';
-import { waitFor } from '../../support/net.ts';
+import { rawConnection, waitFor } from '../../support/net.ts';
 
 interface Cycle {
   self?: Cycle;
@@ -92,29 +91,24 @@ it.each(['/bigint', '/cycle', '/bad-header'])('answers 500 when the answer to %s
 });
 
 it('closes the connection after refusing a body it did not read, rather than read on and answer again later', async () => {
-  const socket = connect(Number(new URL(base).port), '127.0.0.1');
-  let received = '';
-  socket.on('data', (d: Buffer) => (received += d.toString()));
-  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  const { socket, closed, received } = await rawConnection(base);
   socket.write('POST /ok HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n{"a":');
   await closed;
-  expect(received).toMatch(/^HTTP\/1\.1 413 /);
-  expect(received.toLowerCase()).toContain('connection: close');
-  expect(received.match(/HTTP\/1\.1/g)).toHaveLength(1);
+  expect(received()).toMatch(/^HTTP\/1\.1 413 /);
+  expect(received().toLowerCase()).toContain('connection: close');
+  expect(received().match(/HTTP\/1\.1/g)).toHaveLength(1);
 });
 
 it('keeps the connection after refusing a small body before it came, and answers the next request on it', async () => {
-  const socket = connect(Number(new URL(base).port), '127.0.0.1');
-  let received = '';
-  socket.on('data', (d: Buffer) => (received += d.toString()));
+  const { socket, received } = await rawConnection(base);
   socket.write('POST /refused HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n');
-  await waitFor(() => received.includes('refused before its body'), { timeoutMs: 5_000, what: 'the refusal' });
-  expect(received).toMatch(/^HTTP\/1\.1 401 /);
-  expect(received.toLowerCase()).not.toContain('connection: close');
+  await waitFor(() => received().includes('refused before its body'), { timeoutMs: 5_000, what: 'the refusal' });
+  expect(received()).toMatch(/^HTTP\/1\.1 401 /);
+  expect(received().toLowerCase()).not.toContain('connection: close');
   socket.write('{"metrics":{"t":21.5}}');
   socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\n');
-  await waitFor(() => (received.match(/HTTP\/1\.1/g) ?? []).length === 2, { timeoutMs: 5_000, what: 'the second answer' });
-  expect(received).toMatch(/HTTP\/1\.1 200 [^]*\{"ok":true\}$/);
+  await waitFor(() => (received().match(/HTTP\/1\.1/g) ?? []).length === 2, { timeoutMs: 5_000, what: 'the second answer' });
+  expect(received()).toMatch(/HTTP\/1\.1 200 [^]*\{"ok":true\}$/);
   socket.destroy();
 });
 
