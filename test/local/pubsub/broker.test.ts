@@ -299,17 +299,20 @@ describe('local Pub/Sub', () => {
 
   it('refuses a publish the disk does not take within the deadline, and never delivers it once the disk catches up', async () => {
     const endpoint = await startEndpoint(() => 200);
-    const { open } = await setup(endpoint, undefined, { publishDeadlineMs: 200 });
+    // The deadline leaves a slow but working disk (CI's, under load) plenty; the stall below outlasts it.
+    const { open } = await setup(endpoint, undefined, { publishDeadlineMs: 2_000 });
     const first = await open();
     await first.publish('telemetry', Buffer.from('a'), { n: 'before' });
     const fsyncsBefore = first.stats().fsyncs;
-    // The disk stalls: this process's fsyncs take 1.5 s each (a frozen or failing disk).
+    // The disk stalls: this process's fsyncs wait until the test lets the disk catch up (a frozen or failing disk).
     const probe = await openFile(join(tmpdir(), '.'), 'r');
     const fileHandle = Object.getPrototypeOf(probe) as { datasync(): Promise<void> };
     await probe.close();
     const datasync = fileHandle.datasync;
+    let catchUp!: () => void;
+    const caughtUp = new Promise<void>((resolve) => (catchUp = resolve));
     const stall = vi.spyOn(fileHandle, 'datasync').mockImplementation(async function (this: unknown) {
-      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await caughtUp;
       return datasync.call(this);
     });
     try {
@@ -318,6 +321,7 @@ describe('local Pub/Sub', () => {
       expect(errorResponse(refused).status).toBe(503);
     } finally {
       stall.mockRestore();
+      catchUp();
     }
     // Once the disk catches up, a publish goes through; the refused one is never delivered, nor after a restart.
     await waitFor(() => first.stats().fsyncs > fsyncsBefore, { what: 'the stalled write to finish' });
