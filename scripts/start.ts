@@ -121,11 +121,14 @@ export const START_COMMAND = {
 
 /** LOG_LEVEL=debug: a failed start shows its stack trace (known once the configuration is read). */
 let debug = false;
+/** Named when a start fails for want of disk. */
+let dataDir: string | undefined;
 
 async function main(): Promise<void> {
   runCli(START_COMMAND);
   const config = loadConfig();
   debug = config.logLevel === 'debug';
+  dataDir = config.dataDir;
   const pretty = process.stdout.isTTY;
   const summary = summarizeRequests(createLogger({ level: config.logLevel, pretty }));
   const { logger } = summary;
@@ -161,8 +164,20 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+/** What to do about a disk that filled up, which the system's message alone does not say. */
+function diskFullAdvice(error: unknown): string {
+  const full = (error as NodeJS.ErrnoException | null)?.code === 'ENOSPC' || /No space left on device/i.test(String(error));
+  if (!full || dataDir === undefined) return '';
+  return (
+    `\n  the disk under DATA_DIR (${dataDir}) is full: free space there, or set DATA_DIR to a directory on a larger disk.` +
+    '\n  Nothing accepted is lost: what waits in the Pub/Sub log is delivered once the stack starts with room.'
+  );
+}
+
 main().catch((error: unknown) => {
   // The message names what to change; the stack trace only with LOG_LEVEL=debug.
-  process.stderr.write(`npm start failed: ${error instanceof Error ? ((debug ? error.stack : undefined) ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `npm start failed: ${error instanceof Error ? ((debug ? error.stack : undefined) ?? error.message) : String(error)}${diskFullAdvice(error)}\n`,
+  );
   process.exit(1);
 });

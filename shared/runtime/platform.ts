@@ -68,7 +68,7 @@ async function defaultWarehouse(config: Config, logger: Logger): Promise<Warehou
     });
   }
   const { openDuckDbSink } = await import('../warehouse/duckdb-sink.ts');
-  return openDuckDbSink(`${config.dataDir}/warehouse.duckdb`);
+  return openDuckDbSink(`${config.dataDir}/warehouse.duckdb`, { logger });
 }
 
 /** The database with every call's outcome reported to `health` (a timeout makes /healthz fail). */

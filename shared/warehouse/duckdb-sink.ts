@@ -12,6 +12,7 @@
  * @see https://duckdb.org/docs/data/appender
  */
 import { retentionCutoff } from '../retention.ts';
+import { hash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBInstance, timestampValue, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api';
@@ -24,6 +25,8 @@ import type { WarehouseSink } from './sink.ts';
 import { MEASUREMENT_COLUMNS } from './measurement-encoding.ts';
 import { renderDedupeView } from './views.ts';
 import { RecentReadings, type RecentReadingsOptions } from './recent-readings.ts';
+import { createWalBudget } from './wal-budget.ts';
+import type { Logger } from '../log.ts';
 
 /** The DuckDB sink, which also answers analyst SQL (`npm run query`) on connections of its own. */
 export interface DuckDbSink extends WarehouseSink {
@@ -45,9 +48,15 @@ export interface DuckDbSink extends WarehouseSink {
 export interface DuckDbSinkOptions {
   /** How many readings memory and its sieve keep (recent-readings.ts); tests make them small. */
   recentReadings?: Partial<RecentReadingsOptions>;
+  /** Tells of checkpoints the disk needed and could not get (wal-budget.ts). */
+  logger?: Logger;
+  /** Rows between two looks at the log and the disk (wal-budget.ts); tests make it small. */
+  walCheckEveryRows?: number;
 }
 
 const STAGING = 'measurements_staging';
+/** The view renderDedupeView creates. */
+const DEDUPE_VIEW = 'measurements_dedup';
 /** Event times the anti join lists at most; past it, their range (storedReadings). */
 const MAX_LISTED_TIMES = 64;
 /** Bounds one group commit, so a burst cannot build one unbounded statement. */
@@ -63,9 +72,11 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
     throw lockHeldError(path, error) ?? error;
   });
   const connection = await instance.connect();
+  // Neither statement writes to a file whose schema is current, so a full disk does not keep
+  // the warehouse from opening: it refuses writes until there is room, and answers queries.
   await connection.run(duckDbMeasurementsDdl());
   // Analyst SQL written for BigQuery's dedupe view runs unchanged here.
-  await connection.run(await renderDedupeView('duckdb'));
+  await ensureDedupeView(connection, options.logger);
 
   // One connection serves every caller; DuckDB runs one statement at a time on it, and a
   // group's staging, append and INSERT must not interleave with another group's.
@@ -79,12 +90,24 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
   // the file table costs a commit (~7 ms here) whatever its size, so concurrent callers
   // share it. All rows of a group commit or fail together, as one INSERT.
   const recent = new RecentReadings(options.recentReadings);
+  const walBudget =
+    path === ':memory:'
+      ? undefined
+      : createWalBudget({
+          walPath: `${path}.wal`,
+          checkpoint: () => serialise(() => connection.run('CHECKPOINT')).then(() => undefined),
+          ...(options.walCheckEveryRows ? { checkEveryRows: options.walCheckEveryRows } : {}),
+          onError: (error) => options.logger?.warn('warehouse checkpoint failed; its write-ahead log keeps growing', { error, path }),
+        });
   const groups = new GroupCommit<readonly MeasurementRow[]>({
     maxItems: MAX_GROUP_ROWS,
     maxWaitMs: 0,
     maxConcurrentFlushes: 1,
     weight: (rows) => rows.length,
-    flush: (batches) => serialise(() => writeRows(connection, batches, recent)),
+    flush: async (batches) => {
+      await serialise(() => writeRows(connection, batches, recent));
+      walBudget?.wrote(batches.reduce((rows, batch) => rows + batch.length, 0));
+    },
   });
   // Analyst SQL waits for the writes queued before it; groups are written in order.
   let lastWrite: Promise<unknown> = Promise.resolve();
@@ -140,11 +163,36 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
       if (closed) return;
       closed = true;
       await groups.drain();
+      await walBudget?.settled();
       await queue;
       connection.closeSync();
       instance.closeSync();
     },
   };
+}
+
+/**
+ * Creates (or replaces) the dedupe view only when its text changed since it was made: the text's
+ * hash is kept as the view's comment. Replacing it on every start wrote to the file each time,
+ * and on a full disk kept the warehouse, and `npm start`, from opening at all. A view that cannot
+ * be replaced for want of disk is left as it is, until a later start.
+ */
+async function ensureDedupeView(connection: DuckDBConnection, logger: Logger | undefined): Promise<void> {
+  const sql = await renderDedupeView('duckdb');
+  const version = hash('sha256', sql, 'hex').slice(0, 16);
+  const current = await connection.runAndReadAll(`SELECT comment FROM duckdb_views() WHERE view_name = '${DEDUPE_VIEW}' AND NOT internal`);
+  const made = current.getRowObjects()[0];
+  if (made?.comment === version) return;
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    await connection.run(sql);
+    await connection.run(`COMMENT ON VIEW ${DEDUPE_VIEW} IS '${version}'`);
+    await connection.run('COMMIT');
+  } catch (error) {
+    await connection.run('ROLLBACK').catch(() => undefined);
+    if (!made || !TRANSIENT_DUCKDB_ERROR.test(error instanceof Error ? error.message : String(error))) throw error;
+    logger?.warn(`the warehouse keeps its older ${DEDUPE_VIEW} view until a start that can write it`, { error });
+  }
 }
 
 /**

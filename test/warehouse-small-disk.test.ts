@@ -1,0 +1,136 @@
+/**
+ * The embedded warehouse on a small or full disk (a real tmpfs): its write-ahead log, which holds
+ * rows uncompressed, is checkpointed before it fills the disk (shared/warehouse/wal-budget.ts),
+ * and a file whose schema is current opens without writing, so a full disk refuses writes
+ * (transient: the messages wait) instead of keeping the warehouse from opening. And `npm start`
+ * on a full disk says which disk, and what to do.
+ */
+import { spawnSync } from 'node:child_process';
+import { openSync, writeSync, closeSync, rmSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TransientError } from '../shared/errors.ts';
+import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
+import { makeMeasurementRows } from './support/measurement-rows.ts';
+import { mountTmpfs, type Tmpfs } from './support/tmpfs.ts';
+
+const MiB = 1024 * 1024;
+const mounts: Tmpfs[] = [];
+const sinks: DuckDbSink[] = [];
+afterEach(async () => {
+  for (const sink of sinks.splice(0)) await sink.close().catch(() => undefined);
+  for (const mount of mounts.splice(0)) mount.unmount();
+});
+
+function tmpfs(sizeBytes: number): string {
+  const mount = mountTmpfs(sizeBytes);
+  mounts.push(mount);
+  return mount.dir;
+}
+
+async function open(path: string): Promise<DuckDbSink> {
+  const sink = await openDuckDbSink(path);
+  sinks.push(sink);
+  return sink;
+}
+
+async function count(sink: DuckDbSink): Promise<number> {
+  return (await sink.query('SELECT count(*)::INTEGER FROM measurements')).rows[0]?.[0] as number;
+}
+
+/** Writes a file until the disk refuses more; returns its path. */
+function fillDisk(dir: string): string {
+  const path = join(dir, 'filler');
+  const fd = openSync(path, 'w');
+  const block = Buffer.alloc(64 * 1024, 1);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch (error) {
+    expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
+  } finally {
+    closeSync(fd);
+  }
+  return path;
+}
+
+describe('DuckDB warehouse on a small disk', () => {
+  it('checkpoints its log before it fills the disk, so rows that fit once compressed are all written', async () => {
+    const dir = tmpfs(6 * MiB);
+    const path = join(dir, 'warehouse.duckdb');
+    const sink = await open(path);
+    // 60,000 rows: about 7 MB of log uncompressed, more than the disk; about 2 MB in the table.
+    const rows = makeMeasurementRows(60_000);
+    let largestLog = 0;
+    for (let i = 0; i < rows.length; i += 500) {
+      await sink.write(rows.slice(i, i + 500));
+      if (existsSync(`${path}.wal`)) largestLog = Math.max(largestLog, statSync(`${path}.wal`).size);
+    }
+    expect(await count(sink)).toBe(60_000);
+    expect(largestLog).toBeLessThan(3 * MiB);
+  });
+
+  it('opens on a full disk, answers queries, refuses writes as transient, and takes them once there is room', async () => {
+    const dir = tmpfs(4 * MiB);
+    const path = join(dir, 'warehouse.duckdb');
+    const first = await open(path);
+    await first.write(makeMeasurementRows(1_000));
+    await first.close();
+
+    const filler = fillDisk(dir);
+    const sink = await open(path);
+    expect(await count(sink)).toBe(1_000);
+    await expect(sink.write(makeMeasurementRows(500, 1_000))).rejects.toBeInstanceOf(TransientError);
+
+    rmSync(filler);
+    await sink.write(makeMeasurementRows(500, 1_000));
+    expect(await count(sink)).toBe(1_500);
+  });
+
+  /** A warehouse file whose dedupe view was made from other text, as an older version made it. */
+  async function withOlderView(path: string): Promise<void> {
+    await (await open(path)).close();
+    const older = await DuckDBInstance.create(path);
+    const connection = await older.connect();
+    await connection.run('CREATE OR REPLACE VIEW measurements_dedup AS SELECT 1 AS older');
+    connection.closeSync();
+    older.closeSync();
+  }
+
+  async function viewColumns(sink: DuckDbSink): Promise<string[]> {
+    return (await sink.query('SELECT * FROM measurements_dedup LIMIT 0')).columns;
+  }
+
+  it('replaces a dedupe view made from other text (an older version)', async () => {
+    const path = join(tmpfs(16 * MiB), 'warehouse.duckdb');
+    await withOlderView(path);
+    const sink = await open(path);
+    expect(await viewColumns(sink)).toContain('reading_id');
+    expect(await viewColumns(sink)).not.toContain('older');
+  });
+
+  it('opens with the older view on a full disk, and replaces it at a start with room', async () => {
+    const dir = tmpfs(4 * MiB);
+    const path = join(dir, 'warehouse.duckdb');
+    await withOlderView(path);
+    const filler = fillDisk(dir);
+    const full = await open(path);
+    expect(await viewColumns(full)).toEqual(['older']);
+    await full.close();
+    rmSync(filler);
+    expect(await viewColumns(await open(path))).toContain('reading_id');
+  });
+
+  it('npm start on a full DATA_DIR names the disk and what to do, and exits 1', () => {
+    const dir = tmpfs(1 * MiB);
+    fillDisk(dir);
+    const start = spawnSync(process.execPath, ['scripts/start.ts'], {
+      cwd: join(import.meta.dirname, '..'),
+      env: { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'error' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(start.status).toBe(1);
+    expect(start.stderr).toContain(`the disk under DATA_DIR (${dir}) is full: free space there, or set DATA_DIR to a directory on a larger disk`);
+  });
+});
