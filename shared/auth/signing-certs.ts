@@ -61,7 +61,7 @@ export function createSigningCerts(options: SigningCertsOptions): SigningCerts {
   const timeoutMs = options.timeoutMs ?? CERTS_TIMEOUT_MS;
   const refreshAfterMs = options.refreshAfterMs ?? REFRESH_AFTER_MS;
   // An agent and its connections per fetch (they are minutes apart at least), through the proxy when one is set.
-  const agentOptions = { keepAlive: false, ...(options.proxyEnv ? { proxyEnv: agentProxyEnv(options.proxyEnv) } : {}) };
+  const agentOptions = { keepAlive: false, ...(options.proxyEnv ? { proxyEnv: agentProxyEnv(options.proxyEnv, url) } : {}) };
   const get = url.startsWith('https:') ? getter(httpsRequest, () => new HttpsAgent(agentOptions)) : getter(httpRequest, () => new HttpAgent(agentOptions));
   // One key, the URL: the cache gives the shared fetch, the hold and the forgetting of failures.
   const cache = new LoadingCache<string, Fetched>({

@@ -49,7 +49,7 @@ export function createInsertAllClient(options: InsertAllClientOptions): InsertAl
   const secure = options.url.startsWith('https:');
   // No cap on sockets (as the client's agent): a request queued behind a cap would spend its
   // deadline waiting to be sent. What is in flight is bounded by ingest's group commits.
-  const agentOptions = { keepAlive: true, ...(options.proxyEnv ? { proxyEnv: agentProxyEnv(options.proxyEnv) } : {}) };
+  const agentOptions = { keepAlive: true, ...(options.proxyEnv ? { proxyEnv: agentProxyEnv(options.proxyEnv, options.url) } : {}) };
   const agent = secure ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   const send = secure ? httpsRequest : httpRequest;
   const sockets = recordSockets(agent);

@@ -264,6 +264,23 @@ describe('insertAll client', () => {
   });
 
   it.each([
+    { noProxy: '*', proxied: true },
+    { noProxy: 'bigquery.example.test, 127.0.0.1', proxied: false },
+    { noProxy: 'origin', proxied: false },
+    { noProxy: '.0.0.1', proxied: false },
+  ])('takes NO_PROXY as the Google clients take it: $noProxy, through the proxy: $proxied', async ({ noProxy, proxied }) => {
+    const proxy = await startForwardProxy();
+    try {
+      const url = insertAllUrl(standIn.url);
+      const rule = noProxy === 'origin' ? new URL(url).origin : noProxy;
+      expect(await client(url, { proxyEnv: { HTTP_PROXY: proxy.url, NO_PROXY: rule } }).post(BODY)).toEqual({ kind: 'bigquery#tableDataInsertAllResponse' });
+      expect(proxy.proxied).toEqual(proxied ? [url] : []);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it.each([
     { proxy: 'takes the CONNECT and says nothing', answer: '', error: /timeout|aborted/i },
     { proxy: 'refuses the CONNECT with 407 and keeps the connection', answer: PROXY_REFUSAL, error: /407/ },
   ])('fails within its deadline, and lets the tunnel go, when the proxy $proxy (HTTP_PROXY alone naming it)', async ({ answer, error }) => {
