@@ -10,10 +10,13 @@ import {
   isPlausibleEventTime,
   MAX_METRICS_PER_READING,
   MAX_READINGS_PER_REQUEST,
+  MAX_TAG_CHARACTERS,
+  MAX_TAGS,
   MAX_TEXT_VALUE_LENGTH,
   METRIC_NAME_PATTERN,
   type Reading,
   type ReadingBatch,
+  tagCharacters,
 } from './reading.ts';
 import { isDeviceId } from './ids.ts';
 
@@ -43,12 +46,14 @@ export function readingFastPath(value: unknown): Reading | undefined {
   if (place === null) return undefined;
   if (
     tags !== undefined &&
-    !isRecord(
-      tags,
-      (k) => isText(k, 1, 128),
-      (v) => isText(v, 0, 256),
-      0,
-      Infinity,
+    !(
+      isRecord(
+        tags,
+        (k) => isText(k, 1, 128),
+        (v) => isText(v, 0, 256),
+        0,
+        MAX_TAGS,
+      ) && tagCharacters(tags as Record<string, string>) <= MAX_TAG_CHARACTERS
     )
   )
     return undefined;

@@ -55,7 +55,25 @@ export const Location = z.strictObject({
   alt: z.number().optional(),
 });
 
-export const Tags = z.record(Text.min(1).max(128), Text.max(256));
+/**
+ * Tags of a reading or a device: copied onto every measurement row of the reading (one per
+ * metric), so their number and size are bounded, as Google Cloud bounds labels.
+ */
+export const MAX_TAGS = 64;
+export const MAX_TAG_CHARACTERS = 4_096;
+
+export const Tags = z
+  .record(Text.min(1).max(128), Text.max(256))
+  .refine((tags) => Object.keys(tags).length <= MAX_TAGS, { error: `at most ${MAX_TAGS} tags` })
+  .refine((tags) => tagCharacters(tags) <= MAX_TAG_CHARACTERS, { error: `at most ${MAX_TAG_CHARACTERS} characters of tag keys and values in all` })
+  .meta({ maxProperties: MAX_TAGS, description: `At most ${MAX_TAGS} tags, and ${MAX_TAG_CHARACTERS} characters of keys and values in all.` });
+
+/** The characters of a tags object's keys and values. */
+export function tagCharacters(tags: Record<string, string>): number {
+  let characters = 0;
+  for (const key in tags) characters += key.length + (tags[key] as string).length;
+  return characters;
+}
 
 export const Metrics = z
   .record(MetricName, MetricValue)

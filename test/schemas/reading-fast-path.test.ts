@@ -83,6 +83,27 @@ describe('readingFastPath', () => {
   });
 });
 
+describe('tags at and past their bounds', () => {
+  const tags = (count: number, valueLength: number) =>
+    Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${String(i).padStart(2, '0')}`, 'v'.repeat(valueLength)]));
+  it.each([
+    { name: '64 tags', value: tags(64, 1), error: undefined },
+    { name: '65 tags', value: tags(65, 1), error: 'at most 64 tags' },
+    // 16 keys of 3 characters: 16 × (3 + 253) = 4,096 characters, then one more.
+    { name: '4,096 characters', value: tags(16, 253), error: undefined },
+    { name: '4,097 characters', value: { ...tags(16, 253), k15: 'v'.repeat(254) }, error: 'at most 4096 characters of tag keys and values in all' },
+  ])('$name: the fast path and zod agree', ({ value, error }) => {
+    const reading = { metrics: { a: 1 }, tags: value };
+    const parsed = Reading.safeParse(reading);
+    if (error === undefined) {
+      expect(expectAgreement(reading)).toBe(true);
+    } else {
+      expect(readingFastPath(reading)).toBeUndefined();
+      expect(parsed.error?.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['tags', error]]);
+    }
+  });
+});
+
 describe('toDeviceReadings (fast path inside parseTelemetry)', () => {
   it('returns what the shared parser returns, or refuses as it does', () => {
     fc.assert(
