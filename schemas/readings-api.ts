@@ -25,12 +25,26 @@ export type SeriesInterval = keyof typeof SERIES_INTERVALS;
 export const SERIES_AGGREGATES = ['avg', 'min', 'max', 'count', 'last'] as const;
 export type SeriesAggregate = (typeof SERIES_AGGREGATES)[number];
 
+/**
+ * The instants a query may name: from year 1, and before the last day of year 9999, so that a
+ * window widened to whole days still ends in year 9999. PostgreSQL refused what lay beyond
+ * (a 500), and an answer's `to` in year 10000 is not RFC 3339.
+ */
+export const EARLIEST_QUERY_TIME = Date.parse('0001-01-01T00:00:00Z');
+export const LATEST_QUERY_TIME = Date.parse('9999-12-31T00:00:00Z');
+
 /** An instant in a query string: RFC 3339 with an offset, or epoch milliseconds. Output: epoch ms. */
 export const QueryTime = z.string().transform((s, ctx) => {
   const ms = /^\d{1,15}$/.test(s) ? Number(s) : z.iso.datetime({ offset: true }).safeParse(s).success ? Date.parse(s) : Number.NaN;
-  if (Number.isFinite(ms)) return ms;
-  ctx.addIssue({ code: 'custom', message: 'must be an RFC 3339 timestamp with offset or epoch milliseconds' });
-  return z.NEVER;
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'must be an RFC 3339 timestamp with offset or epoch milliseconds' });
+    return z.NEVER;
+  }
+  if (ms < EARLIEST_QUERY_TIME || ms >= LATEST_QUERY_TIME) {
+    ctx.addIssue({ code: 'custom', message: 'must be from 0001-01-01T00:00:00Z and before 9999-12-31T00:00:00Z' });
+    return z.NEVER;
+  }
+  return ms;
 });
 
 /** `a,b,c` → a de-duplicated list of metric names, each checked. */

@@ -109,6 +109,23 @@ describe('authentication', () => {
   });
 });
 
+describe('headers', () => {
+  it('marks every API answer, errors included, no-store and nosniff', async () => {
+    const answers = [
+      await get('/v1/fleet'),
+      await get('/v1/fleet', null),
+      await get('/v1/fleet?pageSize=0'),
+      await get('/v1/devices/nobody-here/readings'),
+      await get('/v1/nothing-here'),
+      await fetch(`${fn.url}/v1/fleet`, { method: 'DELETE', headers: { authorization: `Bearer ${READ_TOKEN}` } }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 401, 400, 404, 404, 405]);
+    for (const answer of answers) {
+      expect([answer.headers.get('cache-control'), answer.headers.get('x-content-type-options')]).toEqual(['no-store', 'nosniff']);
+    }
+  });
+});
+
 describe('GET /v1/devices/{id}/readings', () => {
   const window = `from=${new Date(now - 51 * HOUR).toISOString()}&to=${new Date(now + 1).toISOString()}`;
 
@@ -334,6 +351,29 @@ describe('GET /v1/devices/{id}/series', () => {
   ])('refuses $name with 400', async ({ query, paths }) => {
     const answer = await get(`/v1/devices/dev-a/series?${query}`);
     expect(answer.status).toBe(400);
+    expect(issuePaths(answer.json)).toEqual(paths);
+  });
+
+  it('aggregates values at the ends of the float8 range, whose squares overflow', async () => {
+    const hour = Math.floor(now / HOUR) * HOUR - 3 * HOUR;
+    await database.db.query(`INSERT INTO readings (reading_id, device_id, event_ts, metrics) VALUES
+      ('huge-1', 'dev-b', to_timestamp(${hour / 1000} + 60), '{"v": 1e200}'), ('huge-2', 'dev-b', to_timestamp(${hour / 1000} + 120), '{"v": 0}'),
+      ('huge-3', 'dev-b', to_timestamp(${hour / 1000} + 3660), '{"v": 1.7e308}'), ('huge-4', 'dev-b', to_timestamp(${hour / 1000} + 3720), '{"v": 1.7e308}')`);
+    const answer = await get(`/v1/devices/dev-b/series?metric=v&interval=1h&agg=avg,min,max,count,last&from=${hour}&to=${hour + 2 * HOUR}`);
+    expect(answer.status, answer.text).toBe(200);
+    expect(SeriesResponse.parse(answer.json).buckets).toEqual([
+      { ts: new Date(hour).toISOString(), avg: 5e199, min: 0, max: 1e200, count: 2, last: 0 },
+      { ts: new Date(hour + HOUR).toISOString(), avg: 1.7e308, min: 1.7e308, max: 1.7e308, count: 2, last: 1.7e308 },
+    ]);
+  });
+
+  it.each([
+    { name: 'readings', query: 'readings?from=253402300700000&to=253402300800000', paths: ['from', 'to'] },
+    { name: 'readings', query: 'readings?from=0000-12-31T00:00:00Z&to=0001-01-01T00:00:00Z', paths: ['from'] },
+    { name: 'series', query: 'series?metric=temp&interval=1d&from=253402214400000&to=253402300799999', paths: ['from', 'to'] },
+  ])('refuses $name at instants outside years 1 to 9999 with 400 ($query)', async ({ query, paths }) => {
+    const answer = await get(`/v1/devices/dev-a/${query}`);
+    expect(answer.status, answer.text).toBe(400);
     expect(issuePaths(answer.json)).toEqual(paths);
   });
 

@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
 import { bearerMatcher } from '../../shared/auth/bearer.ts';
-import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
+import { errorResponse, HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';
 import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import { lazy, type Platform } from '../../shared/runtime/platform.ts';
@@ -24,7 +24,14 @@ import { createPageTokenCodec } from './page-token.ts';
 import { readOnly } from './store.ts';
 
 const DEVICE_PATH = /^\/v1\/devices\/([^/]+)\/(readings|series)$/;
-const API_HEADERS = { 'cache-control': 'no-store' };
+/** On every API answer, errors included: nothing a token opened is kept by a cache, and nothing is sniffed as markup. */
+const API_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+
+/** An error's answer as every function's, with the API's headers. */
+function errorWithApiHeaders(error: unknown): WireResponse {
+  const mapped = errorResponse(error);
+  return { ...mapped, headers: { ...mapped.headers, ...API_HEADERS }, log: { error: mapped.body.error } };
+}
 
 /** Parses the query string with `schema`, or throws with every issue, unknown parameters by name. */
 function parseQuery<S extends z.ZodType>(schema: S, query: URLSearchParams): z.infer<S> {
@@ -89,7 +96,7 @@ function create(platform: Platform): FunctionInstance {
       throw new HttpError(405, 'method_not_allowed', `${method} is not supported; the read API answers GET`, { headers: { allow: 'GET, HEAD' } });
     }
   };
-  return { listener: createListener(handle, { logger, projectId: config.projectId, body: { limitBytes: 0 }, admit }) };
+  return { listener: createListener(handle, { logger, projectId: config.projectId, body: { limitBytes: 0 }, admit, mapError: errorWithApiHeaders }) };
 }
 
 export default defineFunction({ name: 'readings', create });

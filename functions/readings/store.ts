@@ -102,12 +102,14 @@ export interface StoredBucket {
 /**
  * One row per non-empty bucket of `widthMs`, aligned to the epoch in UTC. Numbers count as
  * themselves, booleans as 1 and 0; text values are not aggregated. `last` is the value of the
- * bucket's latest reading.
+ * bucket's latest reading. The average is taken in numeric: float8's `avg` keeps a sum of
+ * squares, which overflowed (an error, 500) for a device that sent 1e200 once, in every series
+ * over that bucket; an average of float8 values always fits a float8.
  */
 export async function selectBuckets(sql: Sql, range: BucketRange): Promise<StoredBucket[]> {
   const { rows } = await sql.query<StoredBucket>(
     `SELECT date_bin($4::bigint * interval '1 millisecond', event_ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS bucket,
-            avg(v)::float8 AS avg, min(v) AS min, max(v) AS max, count(v)::int AS count,
+            avg(v::numeric)::float8 AS avg, min(v) AS min, max(v) AS max, count(v)::int AS count,
             (array_agg(v ORDER BY event_ts DESC, reading_id DESC))[1] AS last
        FROM (SELECT event_ts, reading_id,
                     CASE jsonb_typeof(metrics -> $5)

@@ -11,6 +11,18 @@ describe('QueryTime', () => {
   it.each(['2026-04-02T10:00:00', 'yesterday', '-5', '1e12', ''])('refuses %j', (text) => {
     expect(QueryTime.safeParse(text).success).toBe(false);
   });
+
+  it('takes instants from year 1 to the day before the last of year 9999, and names the range past them', () => {
+    expect(QueryTime.parse('0001-01-01T00:00:00Z')).toBe(-62_135_596_800_000);
+    expect(QueryTime.parse('9999-12-30T23:59:59.999Z')).toBe(253_402_214_399_999);
+    expect(QueryTime.parse('253402214399999')).toBe(253_402_214_399_999);
+    for (const text of ['0000-12-31T23:59:59Z', '9999-12-31T00:00:00Z', '9999-12-31T23:00:00-01:00', '253402214400000', '999999999999999']) {
+      expect(
+        QueryTime.safeParse(text).error?.issues.map((i) => i.message),
+        text,
+      ).toEqual(['must be from 0001-01-01T00:00:00Z and before 9999-12-31T00:00:00Z']);
+    }
+  });
 });
 
 describe('Duration', () => {
