@@ -9,6 +9,7 @@
  * @see ../docs/devices.md "Configuration and state"
  */
 import { z } from 'zod';
+import { isBase64 } from './base64.ts';
 
 /** IoT Core's limit for a config and for a state: 64 KiB of bytes. */
 export const MAX_CONFIG_BYTES = 64 * 1024;
@@ -16,15 +17,12 @@ export const MAX_STATE_BYTES = 64 * 1024;
 /** Versions and states kept per device (IoT Core kept 10 of each). */
 export const KEPT_PER_DEVICE = 10;
 
-/** Standard or URL-safe base64, padded or not (proto3 JSON accepts both); empty allowed. */
-const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
-
 /** Base64 payload of at most `maxBytes` decoded bytes, normalised to standard base64. */
 export const Base64Payload = (maxBytes: number) =>
   z
     .string()
     .max(Math.ceil((maxBytes * 4) / 3) + 4, { error: `must decode to at most ${maxBytes} bytes` })
-    .regex(BASE64, { error: 'must be base64' })
+    .refine(isBase64, { error: 'must be base64' })
     .transform((s, ctx) => {
       const bytes = Buffer.from(s, 'base64');
       if (bytes.length > maxBytes) ctx.addIssue({ code: 'custom', message: `must decode to at most ${maxBytes} bytes` });

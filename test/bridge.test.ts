@@ -277,6 +277,14 @@ const refusals: RefusalCase[] = [
     issuePaths: ['binaryData'],
   },
   {
+    name: 'IoT Core binaryData of a length no bytes encode to (Node would decode "A" as nothing)',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binaryData: 'A' } },
+    status: 400,
+    error: 'INVALID_ARGUMENT',
+    issuePaths: ['binaryData'],
+  },
+  {
     name: 'IoT Core body that is not JSON',
     path: IOT_PATH,
     request: { authorization: deviceJwt, body: 'binary_data=x' },
@@ -471,9 +479,14 @@ describe('configuration and state on the device paths', () => {
     expect(await config.json()).toMatchObject({ version: '1', binaryData: '' });
   });
 
-  it("refuses a setState without binaryData in Google's error shape, naming the field", async () => {
-    const response = await send(`${IOT_BASE}:setState`, { authorization: deviceJwt(), body: { state: {} } });
-    expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({ error: { code: 400, status: 'INVALID_ARGUMENT', details: [{ fieldViolations: [{ field: 'state.binaryData' }] }] } });
-  });
+  it.each([{ state: {} }, { state: { binaryData: 'AAAAA' } }])(
+    "refuses a setState without good binaryData in Google's error shape, naming the field: %j",
+    async (body) => {
+      const response = await send(`${IOT_BASE}:setState`, { authorization: deviceJwt(), body });
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({
+        error: { code: 400, status: 'INVALID_ARGUMENT', details: [{ fieldViolations: [{ field: 'state.binaryData' }] }] },
+      });
+    },
+  );
 });

@@ -30,6 +30,7 @@ describe('device configuration in the registry', () => {
     ['a stale versionToUpdate', 'cfg-a', { binaryData: b64('x'), versionToUpdate: '2' }, 409, 'the current version is 3'],
     ['no binaryData', 'cfg-a', { versionToUpdate: '3' }, 400, 'binaryData'],
     ['binaryData that is not base64', 'cfg-a', { binaryData: '%%%' }, 400, 'binaryData'],
+    ['binaryData of a length no bytes encode to', 'cfg-a', { binaryData: 'AAAAA' }, 400, 'binaryData'],
     ['a config over 64 KiB', 'cfg-a', { binaryData: Buffer.alloc(65 * 1024).toString('base64') }, 400, 'binaryData'],
     ['an unknown field', 'cfg-a', { binaryData: b64('x'), version: 3 }, 400, 'version'],
     ['an unknown device', 'nobody-here', { binaryData: b64('x') }, 404, 'nobody-here'],

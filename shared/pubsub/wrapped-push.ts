@@ -8,7 +8,8 @@
  * returns what `PushEnvelope` returns (test/shared/pubsub/wrapped-push.test.ts checks both
  * on generated envelopes and on Pub/Sub's own shape).
  */
-import { BASE64, PublishTime, type PubsubMessage } from '../../schemas/pubsub.ts';
+import { isBase64 } from '../../schemas/base64.ts';
+import { PublishTime, type PubsubMessage } from '../../schemas/pubsub.ts';
 
 export interface WrappedPush {
   message: PubsubMessage;
@@ -37,7 +38,7 @@ export function readWrappedPush(json: unknown): WrappedPush | undefined {
 function readMessage(m: unknown): PubsubMessage | undefined {
   if (!isRecord(m)) return undefined;
   const { data } = m;
-  if (data !== undefined && !(typeof data === 'string' && BASE64.test(data))) return undefined;
+  if (data !== undefined && !(typeof data === 'string' && isBase64(data))) return undefined;
   // Pub/Sub's push sends both spellings of each field; zod checks each one present, then
   // prefers the camelCase one.
   if (!(isAbsentOr(m.messageId, isId) && isAbsentOr(m.message_id, isId))) return undefined;

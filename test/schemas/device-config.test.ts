@@ -1,6 +1,17 @@
 /** Device configuration and state bodies, IoT Core's shapes (schemas/device-config.ts). */
 import { describe, expect, it } from 'vitest';
+import { isBase64 } from '../../schemas/base64.ts';
 import { Base64Payload, ListStatesQuery, MAX_STATE_BYTES, ModifyConfigRequest, SetStateRequest } from '../../schemas/device-config.ts';
+
+describe('isBase64', () => {
+  it.each(['', 'AA', 'AAA', 'AAAA', 'AA==', 'AAA=', 'AAAAAA==', '+/8=', '-_8', 'eyJhIjoxfQ'])('takes %j', (text) => {
+    expect(isBase64(text)).toBe(true);
+  });
+  // Node decodes each of these without a word, dropping what does not fit ("A" as no bytes).
+  it.each(['A', 'AAAAA', 'A=', 'AA=', 'AAAAA=', 'AAAA==', 'A===', '=', 'AA AA', 'AA\n', '%%%'])('refuses %j', (text) => {
+    expect(isBase64(text)).toBe(false);
+  });
+});
 
 describe('Base64Payload', () => {
   it('takes standard and URL-safe base64, padded or not, as standard base64', () => {
