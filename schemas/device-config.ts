@@ -9,7 +9,7 @@
  * @see ../docs/devices.md "Configuration and state"
  */
 import { z } from 'zod';
-import { isBase64 } from './base64.ts';
+import { Base64Text } from './base64.ts';
 
 /** IoT Core's limit for a config and for a state: 64 KiB of bytes. */
 export const MAX_CONFIG_BYTES = 64 * 1024;
@@ -19,10 +19,8 @@ export const KEPT_PER_DEVICE = 10;
 
 /** Base64 payload of at most `maxBytes` decoded bytes, normalised to standard base64. */
 export const Base64Payload = (maxBytes: number) =>
-  z
-    .string()
+  Base64Text()
     .max(Math.ceil((maxBytes * 4) / 3) + 4, { error: `must decode to at most ${maxBytes} bytes` })
-    .refine(isBase64, { error: 'must be base64' })
     .transform((s, ctx) => {
       const bytes = Buffer.from(s, 'base64');
       if (bytes.length > maxBytes) ctx.addIssue({ code: 'custom', message: `must decode to at most ${maxBytes} bytes` });

@@ -3,11 +3,11 @@
  * @see https://cloud.google.com/iot/docs/reference/cloudiotdevice/rest/v1/projects.locations.registries.devices/publishEvent
  */
 import { z } from 'zod';
-import { isBase64 } from './base64.ts';
+import { Base64Text } from './base64.ts';
 import { Text } from './reading.ts';
 
 /** Standard or URL-safe base64, padded or not (proto3 JSON accepts both). */
-const Base64 = z.string().refine(isBase64, { error: 'must be base64' }).min(1, { error: 'must not be empty' });
+const Base64 = Base64Text().min(1, { error: 'must not be empty' });
 
 /** IoT Core subfolders: the part of the MQTT topic after `events/`. */
 const SubFolder = Text.max(256).regex(/^[^\s#+]*$/, { error: 'must not contain whitespace, "#" or "+"' });

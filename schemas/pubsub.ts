@@ -5,7 +5,7 @@
  * @see https://github.com/googleapis/google-cloudevents (google.events.cloud.pubsub.v1.MessagePublishedData)
  */
 import { z } from 'zod';
-import { isBase64 } from './base64.ts';
+import { Base64Text } from './base64.ts';
 
 /** A publish time as Pub/Sub writes it: RFC 3339 with an offset or `Z`. */
 export const PublishTime = z.iso.datetime({ offset: true });
@@ -13,7 +13,7 @@ export const PublishTime = z.iso.datetime({ offset: true });
 /** A Pub/Sub message in either naming; normalised to camelCase with `data` still base64. */
 export const PubsubMessage = z
   .looseObject({
-    data: z.string().refine(isBase64, { error: 'data must be base64' }).optional(),
+    data: Base64Text('data must be base64').optional(),
     attributes: z.record(z.string(), z.string()).nullish(),
     messageId: z.string().min(1).optional(),
     message_id: z.string().min(1).optional(),

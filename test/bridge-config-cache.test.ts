@@ -123,3 +123,62 @@ describe('a polling fleet', () => {
     }
   });
 });
+
+describe('a device deleted and created again under its id', () => {
+  /**
+   * Deletes `deviceId` and creates it again with a config version 1; one the change feed never
+   * sees unless `seen` (written as by a transaction that began 10 s before its commit).
+   */
+  async function recreate(deviceId: string, binaryData: string, seen: boolean) {
+    await database.db.query('DELETE FROM devices WHERE device_id = $1', [deviceId]);
+    const created = await createDevice(database.db, { deviceId, token: true });
+    await database.db.query(
+      `INSERT INTO device_configs (device_id, version, binary_data, cloud_update_time) VALUES ($1, 1, $2, now() - interval '${seen ? 0 : 10} seconds')`,
+      [deviceId, binaryData],
+    );
+    return created;
+  }
+
+  const asDevice =
+    (bridge: BridgeUnderTest, deviceId: string, token: string) =>
+    (path: string, init: RequestInit = {}) =>
+      fetch(`${bridge.served.url}/v1/devices/${deviceId}/${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+
+  it('serves the new device its own config, not the one cached for the device deleted before it', async () => {
+    const bridge = await startBridge({ databaseUrl: database.url, env: { CREDENTIAL_CACHE_TTL_MS: '0' } });
+    try {
+      const old = await createDevice(database.db, { deviceId: 'reborn-1', token: true });
+      await database.db.query("INSERT INTO device_configs (device_id, version, binary_data) VALUES ('reborn-1', 1, 'b2xk')");
+      expect(await (await asDevice(bridge, 'reborn-1', old.token as string)('config')).json()).toMatchObject({ version: '1', binaryData: 'b2xk' });
+      const reborn = await recreate('reborn-1', 'bmV3IG93bmVy', false);
+      expect(await (await asDevice(bridge, 'reborn-1', reborn.token as string)('config')).json()).toMatchObject({ version: '1', binaryData: 'bmV3IG93bmVy' });
+    } finally {
+      await bridge.close();
+    }
+  });
+
+  it("refuses the deleted device's still-cached credential its successor's config, and takes no state or acknowledgement from it", async () => {
+    // Credentials held for a minute: the old device's token still passes the bridge's cache.
+    const bridge = await startBridge({ databaseUrl: database.url, env: { CREDENTIAL_CACHE_TTL_MS: '60000' } });
+    try {
+      const old = await createDevice(database.db, { deviceId: 'reborn-2', token: true });
+      const asOld = asDevice(bridge, 'reborn-2', old.token as string);
+      expect((await asOld('config')).status).toBe(200);
+      await recreate('reborn-2', 'bmV3IG93bmVy', true);
+      // Once the change feed drops the entry, the config loaded is the successor's: refused.
+      await waitFor(async () => (await asOld('config')).status === 401, { what: "the old credential refused the successor's config" });
+      expect((await asOld('config?local_version=1')).status).toBe(401);
+      expect((await asOld('state', { method: 'POST', body: '{"old":"device"}' })).status).toBe(401);
+      const { rows } = await database.db.query<{ states: number; acked: number }>(
+        `SELECT (SELECT count(*) FROM device_states WHERE device_id = 'reborn-2')::int AS states,
+                (SELECT count(*) FROM device_configs WHERE device_id = 'reborn-2' AND device_ack_time IS NOT NULL)::int AS acked`,
+      );
+      expect(rows[0]).toEqual({ states: 0, acked: 0 });
+    } finally {
+      await bridge.close();
+    }
+  });
+});

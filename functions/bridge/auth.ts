@@ -32,7 +32,9 @@ interface VerifiedEntry {
   expiresAtMs: number;
 }
 
-const unauthenticated = () => new HttpError(401, 'unauthenticated', 'missing or invalid device credential', { headers: { 'WWW-Authenticate': 'Bearer' } });
+/** A credential refused, or one proving a device that exists no more: the same answer. */
+export const unauthenticated = () =>
+  new HttpError(401, 'unauthenticated', 'missing or invalid device credential', { headers: { 'WWW-Authenticate': 'Bearer' } });
 
 export function createAuthenticator(options: { credentials: CredentialsCache; audience: string; maxCachedJwts?: number; logger?: Logger }): Authenticator {
   const maxCached = options.maxCachedJwts ?? 100_000;

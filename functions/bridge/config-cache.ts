@@ -12,13 +12,22 @@ import type { DeviceConfigRow } from '../../schemas/tables.ts';
 import type { Database } from '../../shared/db/database.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { LoadingCache } from '../../shared/loading-cache.ts';
-import { acknowledgeConfig, databaseNow, findConfigChangesSince, findLatestConfigs } from '../../shared/stores/device-config.ts';
+import { acknowledgeConfig, databaseNow, findConfigChangesSince, findDeviceConfig } from '../../shared/stores/device-config.ts';
+import { unauthenticated } from './auth.ts';
+import type { DeviceAuth } from './credentials-cache.ts';
+
+/** The device a credential proved: its id, and its number, which tells it from one deleted before. */
+export type ProvenDevice = Pick<DeviceAuth, 'deviceId' | 'numId'>;
 
 export interface DeviceConfigCache {
-  /** The device's newest config; a device with none has an implicit, empty version 1. */
-  latest(deviceId: string): Promise<DeviceConfigRow>;
-  /** Records the device's acknowledgement of `version` once; returns the row as now known. */
-  acknowledge(deviceId: string, version: number): Promise<void>;
+  /**
+   * The device's newest config; a device with none has an implicit, empty version 1. Throws 401
+   * when the device numbered so exists no more (a credential cached for a device since deleted,
+   * perhaps created again under the same id).
+   */
+  latest(device: ProvenDevice): Promise<DeviceConfigRow>;
+  /** Records the device's acknowledgement of `version` once. */
+  acknowledge(device: ProvenDevice, version: number): Promise<void>;
   readonly stats: { queries: number; hits: number };
 }
 
@@ -51,10 +60,12 @@ export function createDeviceConfigCache(options: DeviceConfigCacheOptions): Devi
     }
   };
 
-  const entries = new LoadingCache<string, DeviceConfigRow>({
+  // The number of the device each config was loaded for (undefined: none such), so that a device
+  // created again under an id never sees the config its predecessor was given, nor the reverse.
+  const entries = new LoadingCache<string, { numId: string | undefined; config: DeviceConfigRow }>({
     load: async (deviceId) => {
-      const found = await query('loading the device config', (db) => findLatestConfigs(db, [deviceId]));
-      return found.get(deviceId) ?? { device_id: deviceId, version: 1, binary_data: '', cloud_update_time: new Date(0), device_ack_time: null };
+      const found = await query('loading the device config', (db) => findDeviceConfig(db, deviceId));
+      return found ?? { numId: undefined, config: { device_id: deviceId, version: 1, binary_data: '', cloud_update_time: new Date(0), device_ack_time: null } };
     },
     // Held until the change feed says the device's config changed.
     ttlMs: () => Number.POSITIVE_INFINITY,
@@ -73,7 +84,7 @@ export function createDeviceConfigCache(options: DeviceConfigCacheOptions): Devi
     for (const change of changes) {
       const held = entries.peek(change.deviceId);
       if (!held) continue;
-      const row = await held.catch(() => undefined);
+      const row = (await held.catch(() => undefined))?.config;
       if (!row || row.version !== change.version || row.cloud_update_time.getTime() < change.at.getTime()) entries.forget(change.deviceId);
     }
     feedSince = now;
@@ -93,17 +104,25 @@ export function createDeviceConfigCache(options: DeviceConfigCacheOptions): Devi
     get stats() {
       return { queries, hits: entries.stats.hits };
     },
-    async latest(deviceId) {
+    async latest(device) {
       await refreshIfDue();
-      return entries.get(deviceId);
+      let held = await entries.get(device.deviceId);
+      if (held.numId !== device.numId) {
+        // Loaded for another device of this id, or before this one existed: ask once more.
+        entries.forget(device.deviceId);
+        held = await entries.get(device.deviceId);
+      }
+      if (held.numId !== device.numId) throw unauthenticated();
+      return held.config;
     },
-    async acknowledge(deviceId, version) {
-      const held = await entries.peek(deviceId)?.catch(() => undefined);
+    async acknowledge(device, version) {
+      const held = await entries.peek(device.deviceId)?.catch(() => undefined);
+      const config = held?.numId === device.numId ? held.config : undefined;
       // Acknowledged already (as far as this instance knows), or the implicit version 1 of a
       // device without config rows: nothing to write.
-      if (held?.version === version && (held.device_ack_time !== null || held.cloud_update_time.getTime() === 0)) return;
-      const at = await query('acknowledging the device config', (db) => acknowledgeConfig(db, deviceId, version));
-      if (at && held?.version === version) entries.set(deviceId, { ...held, device_ack_time: at });
+      if (config?.version === version && (config.device_ack_time !== null || config.cloud_update_time.getTime() === 0)) return;
+      const at = await query('acknowledging the device config', (db) => acknowledgeConfig(db, device, version));
+      if (at && held && config?.version === version) entries.set(device.deviceId, { numId: held.numId, config: { ...config, device_ack_time: at } });
     },
   };
 }

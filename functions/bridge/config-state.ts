@@ -16,6 +16,7 @@ import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
 import type { WireRequest, WireResponse } from '../../shared/runtime/http.ts';
 import { insertReportedState, toDeviceConfigResponse } from '../../shared/stores/device-config.ts';
 import type { DeviceConfigCache } from './config-cache.ts';
+import { unauthenticated } from './auth.ts';
 import type { DeviceAuth } from './credentials-cache.ts';
 import { parseBoundedJson } from './payload.ts';
 
@@ -23,13 +24,13 @@ export async function answerConfig(configs: DeviceConfigCache, device: DeviceAut
   const parsed = GetConfigQuery.safeParse(Object.fromEntries(query));
   if (!parsed.success) throw new ValidationError('invalid query parameters', toIssues(parsed.error.issues));
   const localVersion = parsed.data.local_version ?? parsed.data.localVersion ?? 0;
-  let latest = await configs.latest(device.deviceId);
+  let latest = await configs.latest(device);
   if (localVersion > latest.version) {
     throw new HttpError(400, 'out_of_range', `local_version ${localVersion} is above the latest configuration version, ${latest.version}`);
   }
   if (localVersion > 0) {
-    await configs.acknowledge(device.deviceId, localVersion);
-    latest = await configs.latest(device.deviceId);
+    await configs.acknowledge(device, localVersion);
+    latest = await configs.latest(device);
   }
   const body = toDeviceConfigResponse(latest, { withData: localVersion < latest.version });
   return { status: 200, body, log: { deviceId: device.deviceId, outcome: 'config', version: latest.version, iot } };
@@ -61,10 +62,13 @@ export function parseReportedState(req: WireRequest, iot: boolean): Buffer {
  * @returns the state notification's message id.
  */
 export async function recordState(deps: StateDeps, device: DeviceAuth, attributes: Record<string, string>, bytes: Buffer, receivedAt: number): Promise<string> {
+  let stored: boolean;
   try {
-    await insertReportedState(await deps.database(), device.deviceId, bytes.toString('base64'), new Date(receivedAt));
+    stored = await insertReportedState(await deps.database(), device, bytes.toString('base64'), new Date(receivedAt));
   } catch (error) {
     throw classifyDbError(error, 'storing the device state');
   }
+  // A credential cached for a device deleted since: refused, as it is once the cache expires.
+  if (!stored) throw unauthenticated();
   return deps.publish(deps.topic, bytes, attributes);
 }

@@ -60,6 +60,10 @@ export function isTransientDbError(error: unknown): boolean {
     // is wrong with the rows, so they are redelivered rather than rejected as bad data; the pool
     // drops the connection whose query failed, and the retry prepares the statement afresh.
     if (code === '26000' || code === '42P05') return true;
+    // A lock not granted within lock_timeout (55P03), and a database an operator closed to new
+    // connections (55000, ALTER DATABASE ... ALLOW_CONNECTIONS false): the store is busy or
+    // away, not the rows wrong; class 55 is otherwise a state no retry changes.
+    if (code === '55P03' || (code === '55000' && /not currently accepting connections/.test(error.message))) return true;
     if (/^[0-9A-Z]{5}$/.test(code)) return TRANSIENT_SQLSTATE_CLASSES.has(code.slice(0, 2));
   }
   return /terminat|Connection|connect|timeout|closed|not queryable/i.test(error.message);

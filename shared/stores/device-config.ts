@@ -50,6 +50,31 @@ export async function findLatestConfigs(sql: Sql, deviceIds: readonly string[]):
   return new Map(rows.map((r) => [r.device_id, normalise(r)]));
 }
 
+/**
+ * The device's number and newest config (an implicit, empty version 1 when it has none), or
+ * undefined when no such device exists: what the bridge's config cache holds.
+ */
+export async function findDeviceConfig(sql: Sql, deviceId: string): Promise<{ numId: string; config: DeviceConfigRow } | undefined> {
+  const { rows } = await sql.query<{ num_id: string | number } & Omit<DeviceConfigRow, 'version'> & { version: number | string | null }>(
+    `SELECT d.num_id, d.device_id, c.version, c.binary_data, c.cloud_update_time, c.device_ack_time
+       FROM devices d LEFT JOIN LATERAL (
+         SELECT version, binary_data, cloud_update_time, device_ack_time FROM device_configs
+          WHERE device_id = d.device_id ORDER BY version DESC LIMIT 1) c ON true
+      WHERE d.device_id = $1`,
+    [deviceId],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  const { num_id: numId, ...config } = row;
+  return {
+    numId: String(numId),
+    config:
+      config.version === null
+        ? { device_id: deviceId, version: 1, binary_data: '', cloud_update_time: new Date(0), device_ack_time: null }
+        : normalise(config as DeviceConfigRow),
+  };
+}
+
 /** Devices whose newest config changed at or after `since` (the bridge's change feed). */
 export async function findConfigChangesSince(sql: Sql, since: Date): Promise<{ deviceId: string; version: number; at: Date }[]> {
   const { rows } = await sql.query<{ device_id: string; version: string | number; cloud_update_time: Date }>(
@@ -106,27 +131,47 @@ export async function listConfigVersions(sql: Sql, deviceId: string, limit?: num
 
 /**
  * Records that the device has version `version` (first acknowledgement wins), as IoT Core
- * did when a device told it its local version.
- * @returns the acknowledgement time stored, or undefined when there is no such version.
+ * did when a device told it its local version. Only the device numbered `numId` can: a
+ * credential still cached for a device since deleted (and perhaps created again under the
+ * same id) changes nothing of the new one's. An acknowledged version is not written again, so
+ * a device polling with an older local version costs no write per poll.
+ * @returns the acknowledgement time stored, or undefined when there is no such version (or device).
  */
-export async function acknowledgeConfig(sql: Sql, deviceId: string, version: number): Promise<Date | undefined> {
+export async function acknowledgeConfig(sql: Sql, device: { deviceId: string; numId: string }, version: number): Promise<Date | undefined> {
   const { rows } = await sql.query<{ device_ack_time: Date }>(
-    `UPDATE device_configs SET device_ack_time = COALESCE(device_ack_time, clock_timestamp())
-      WHERE device_id = $1 AND version = $2 RETURNING device_ack_time`,
-    [deviceId, version],
+    `WITH config AS (
+       SELECT c.device_ack_time FROM device_configs c JOIN devices d USING (device_id)
+        WHERE c.device_id = $1 AND c.version = $2 AND d.num_id = $3
+     ), acked AS (
+       UPDATE device_configs SET device_ack_time = clock_timestamp()
+        WHERE device_id = $1 AND version = $2 AND device_ack_time IS NULL AND EXISTS (SELECT 1 FROM config)
+        RETURNING device_ack_time
+     )
+     SELECT device_ack_time FROM acked
+     UNION ALL SELECT device_ack_time FROM config WHERE device_ack_time IS NOT NULL`,
+    [device.deviceId, version, device.numId],
   );
   return rows[0] ? new Date(rows[0].device_ack_time) : undefined;
 }
 
-/** Stores a reported state and drops all but the newest KEPT_PER_DEVICE of the device. */
-export async function insertReportedState(db: Database, deviceId: string, binaryData: string, at: Date): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.query('INSERT INTO device_states (device_id, update_time, binary_data) VALUES ($1, $2, $3)', [deviceId, at.toISOString(), binaryData]);
+/**
+ * Stores a reported state and drops all but the newest KEPT_PER_DEVICE of the device. Only the
+ * device numbered `numId` can: see acknowledgeConfig.
+ * @returns false when no such device exists (any more).
+ */
+export async function insertReportedState(db: Database, device: { deviceId: string; numId: string }, binaryData: string, at: Date): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query(
+      'INSERT INTO device_states (device_id, update_time, binary_data) SELECT device_id, $2, $3 FROM devices WHERE device_id = $1 AND num_id = $4 RETURNING 1',
+      [device.deviceId, at.toISOString(), binaryData, device.numId],
+    );
+    if (rows.length === 0) return false;
     await tx.query(
       `DELETE FROM device_states WHERE device_id = $1 AND id NOT IN (
          SELECT id FROM device_states WHERE device_id = $1 ORDER BY update_time DESC, id DESC LIMIT $2)`,
-      [deviceId, KEPT_PER_DEVICE],
+      [device.deviceId, KEPT_PER_DEVICE],
     );
+    return true;
   });
 }
 
