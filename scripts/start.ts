@@ -3,6 +3,9 @@
  * unless configured otherwise; prints the URLs, the admin token and a curl to try; stops
  * cleanly on SIGINT/SIGTERM.
  */
+import { statfsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { inspect } from 'node:util';
 import { loadConfig } from '../shared/config.ts';
 import { createLogger } from '../shared/log.ts';
 import { runCli } from './cli.ts';
@@ -164,20 +167,37 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-/** What to do about a disk that filled up, which the system's message alone does not say. */
+/**
+ * What to do about a disk that filled up, which the system's message alone does not say (and
+ * PGlite's does not say at all: it fails with an object that is not an Error, or "failed to
+ * initialize"): said when the error names the full disk, or when DATA_DIR's disk has next to no room.
+ */
 function diskFullAdvice(error: unknown): string {
-  const full = (error as NodeJS.ErrnoException | null)?.code === 'ENOSPC' || /No space left on device/i.test(String(error));
-  if (!full || dataDir === undefined) return '';
+  if (dataDir === undefined) return '';
+  const named = (error as NodeJS.ErrnoException | null)?.code === 'ENOSPC' || /No space left on device/i.test(String(error));
+  if (!named && !nearlyFull(dataDir)) return '';
   return (
     `\n  the disk under DATA_DIR (${dataDir}) is full: free space there, or set DATA_DIR to a directory on a larger disk.` +
     '\n  Nothing accepted is lost: what waits in the Pub/Sub log is delivered once the stack starts with room.'
   );
 }
 
+/** Whether the disk under `dir` (or its nearest existing parent) has less than 1 MiB free. */
+function nearlyFull(dir: string): boolean {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    try {
+      const disk = statfsSync(at);
+      return disk.bavail * disk.bsize < 1024 * 1024;
+    } catch {
+      if (dirname(at) === at) return false;
+    }
+  }
+}
+
 main().catch((error: unknown) => {
   // The message names what to change; the stack trace only with LOG_LEVEL=debug.
   process.stderr.write(
-    `npm start failed: ${error instanceof Error ? ((debug ? error.stack : undefined) ?? error.message) : String(error)}${diskFullAdvice(error)}\n`,
+    `npm start failed: ${error instanceof Error ? ((debug ? error.stack : undefined) ?? error.message) : inspect(error, { depth: 2, breakLength: Infinity })}${diskFullAdvice(error)}\n`,
   );
   process.exit(1);
 });

@@ -6,12 +6,13 @@
  * on a full disk says which disk, and what to do.
  */
 import { spawnSync } from 'node:child_process';
-import { openSync, writeSync, closeSync, rmSync, statSync, existsSync } from 'node:fs';
+import { openSync, writeSync, closeSync, rmSync, statSync, statfsSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TransientError } from '../shared/errors.ts';
-import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
+import { createLogger, type Logger } from '../shared/log.ts';
+import { openDuckDbSink, type DuckDbSink, type DuckDbSinkOptions } from '../shared/warehouse/duckdb-sink.ts';
 import { makeMeasurementRows } from './support/measurement-rows.ts';
 import { mountTmpfs, type Tmpfs } from './support/tmpfs.ts';
 
@@ -29,8 +30,8 @@ function tmpfs(sizeBytes: number): string {
   return mount.dir;
 }
 
-async function open(path: string): Promise<DuckDbSink> {
-  const sink = await openDuckDbSink(path);
+async function open(path: string, options: DuckDbSinkOptions = {}): Promise<DuckDbSink> {
+  const sink = await openDuckDbSink(path, options);
   sinks.push(sink);
   return sink;
 }
@@ -68,6 +69,58 @@ describe('DuckDB warehouse on a small disk', () => {
     }
     expect(await count(sink)).toBe(60_000);
     expect(largestLog).toBeLessThan(3 * MiB);
+  });
+
+  /**
+   * Writes 500-row batches until the log holds 300 KB, then lets another file take the disk
+   * down to 200 KB free while ten more batches are tried (refused, or not), then frees it: every
+   * batch acknowledged is there, and writing goes on.
+   */
+  async function diskTakenWhileWriting(sink: DuckDbSink, dir: string, path: string): Promise<void> {
+    let written = 0;
+    while ((statSync(`${path}.wal`, { throwIfNoEntry: false })?.size ?? 0) < 300_000) {
+      await sink.write(makeMeasurementRows(500, written));
+      written += 500;
+    }
+    const filler = join(dir, 'filler');
+    const fd = openSync(filler, 'w');
+    while (statfsSync(dir).bavail * statfsSync(dir).bsize > 200_000) writeSync(fd, Buffer.alloc(4096, 1));
+    closeSync(fd);
+    for (let k = 0; k < 10; k++) {
+      await sink.write(makeMeasurementRows(500, written)).then(
+        () => (written += 500),
+        (error: unknown) => expect(error).toBeInstanceOf(TransientError),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    rmSync(filler);
+    await sink.write(makeMeasurementRows(500, written));
+    written += 500;
+    expect(await count(sink)).toBe(written);
+  }
+
+  /** The sink's log lines, as JSON. */
+  function recordedLogger(): { logger: Logger; lines: { message: string }[] } {
+    const lines: { message: string }[] = [];
+    return { logger: createLogger({ level: 'debug', sink: (line) => lines.push(JSON.parse(line) as { message: string }) }), lines };
+  }
+  const REOPENED = 'the warehouse was opened again after DuckDB gave it up (a checkpoint failed, for want of disk)';
+
+  it('leaves the log to grow when a checkpoint would not find room (DuckDB gives a database up whose checkpoint fails)', async () => {
+    const dir = tmpfs(16 * MiB);
+    const path = join(dir, 'warehouse.duckdb');
+    const { logger, lines } = recordedLogger();
+    await diskTakenWhileWriting(await open(path, { walCheckEveryRows: 500, logger }), dir, path);
+    expect(lines.map((l) => l.message)).not.toContain(REOPENED);
+  });
+
+  it('opens the file again when DuckDB gave it up after a checkpoint failed for want of disk', async () => {
+    const dir = tmpfs(16 * MiB);
+    const path = join(dir, 'warehouse.duckdb');
+    const { logger, lines } = recordedLogger();
+    // No margin: the budget checkpoints on the full disk, and DuckDB invalidates the database.
+    await diskTakenWhileWriting(await open(path, { walCheckEveryRows: 500, walCheckpointMarginBytes: -Infinity, logger }), dir, path);
+    expect(lines.map((l) => l.message)).toContain(REOPENED);
   });
 
   it('opens on a full disk, answers queries, refuses writes as transient, and takes them once there is room', async () => {
@@ -121,9 +174,13 @@ describe('DuckDB warehouse on a small disk', () => {
     expect(await viewColumns(await open(path))).toContain('reading_id');
   });
 
-  it('npm start on a full DATA_DIR names the disk and what to do, and exits 1', () => {
-    const dir = tmpfs(1 * MiB);
-    fillDisk(dir);
+  it.each([
+    { name: 'filled before it starts', size: 1 * MiB, fill: true },
+    // PGlite fails with an object that is not an Error, naming no disk.
+    { name: 'filled by PGlite as it starts', size: 4 * MiB, fill: false },
+  ])('npm start on a DATA_DIR $name names the disk and what to do, and exits 1', ({ size, fill }) => {
+    const dir = tmpfs(size);
+    if (fill) fillDisk(dir);
     const start = spawnSync(process.execPath, ['scripts/start.ts'], {
       cwd: join(import.meta.dirname, '..'),
       env: { ...process.env, DATA_DIR: dir, LOG_LEVEL: 'error' },

@@ -52,6 +52,8 @@ export interface DuckDbSinkOptions {
   logger?: Logger;
   /** Rows between two looks at the log and the disk (wal-budget.ts); tests make it small. */
   walCheckEveryRows?: number;
+  /** Room a checkpoint must find beyond the log's size (wal-budget.ts); tests make it negative. */
+  walCheckpointMarginBytes?: number;
 }
 
 const STAGING = 'measurements_staging';
@@ -68,21 +70,40 @@ const MAX_GROUP_ROWS = 20_000;
  */
 export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = {}): Promise<DuckDbSink> {
   if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
-  const instance = await DuckDBInstance.create(path, SANDBOXED_INSTANCE_OPTIONS).catch((error: unknown) => {
-    throw lockHeldError(path, error) ?? error;
-  });
-  const connection = await instance.connect();
-  // Neither statement writes to a file whose schema is current, so a full disk does not keep
-  // the warehouse from opening: it refuses writes until there is room, and answers queries.
-  await connection.run(duckDbMeasurementsDdl());
-  // Analyst SQL written for BigQuery's dedupe view runs unchanged here.
-  await ensureDedupeView(connection, options.logger);
+  let { instance, connection } = await openFile(path, options.logger);
 
+  // DuckDB gives up on a database whose checkpoint failed (a full disk): every later statement
+  // answers "database has been invalidated", until the file is opened again. The next task
+  // reopens it (the log on disk still holds every commit), so that writes resume once there is
+  // room, as they do after a plain write that found the disk full.
+  let invalidated = false;
+  const reopen = async () => {
+    for (const close of [() => connection.closeSync(), () => instance.closeSync()]) {
+      try {
+        close();
+      } catch {
+        // Closing what DuckDB gave up on may fail too; the new instance is what matters.
+      }
+    }
+    ({ instance, connection } = await openFile(path, options.logger));
+    recent.forgetAll();
+    invalidated = false;
+    options.logger?.warn('the warehouse was opened again after DuckDB gave it up (a checkpoint failed, for want of disk)', { path });
+  };
   // One connection serves every caller; DuckDB runs one statement at a time on it, and a
   // group's staging, append and INSERT must not interleave with another group's.
   let queue: Promise<unknown> = Promise.resolve();
   const serialise = <T>(task: () => Promise<T>): Promise<T> => {
-    const next = queue.then(task, task);
+    const run = async () => {
+      if (invalidated) await reopen();
+      try {
+        return await task();
+      } catch (error) {
+        if (INVALIDATED.test(error instanceof Error ? error.message : String(error))) invalidated = true;
+        throw error;
+      }
+    };
+    const next = queue.then(run, run);
     queue = next.catch(() => undefined);
     return next;
   };
@@ -97,7 +118,8 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
           walPath: `${path}.wal`,
           checkpoint: () => serialise(() => connection.run('CHECKPOINT')).then(() => undefined),
           ...(options.walCheckEveryRows ? { checkEveryRows: options.walCheckEveryRows } : {}),
-          onError: (error) => options.logger?.warn('warehouse checkpoint failed; its write-ahead log keeps growing', { error, path }),
+          ...(options.walCheckpointMarginBytes !== undefined ? { marginBytes: options.walCheckpointMarginBytes } : {}),
+          onError: (error) => options.logger?.warn('warehouse checkpoint failed; its write-ahead log keeps growing until one succeeds', { error, path }),
         });
   const groups = new GroupCommit<readonly MeasurementRow[]>({
     maxItems: MAX_GROUP_ROWS,
@@ -137,7 +159,8 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
     async query(sql, options) {
       ensureOpen();
       await lastWrite;
-      await queue;
+      // A file DuckDB gave up on is opened again first (in the queue, as a write would).
+      await (invalidated ? serialise(() => Promise.resolve()) : queue);
       const analyst = await instance.connect();
       try {
         return await runAnalystSql(analyst, sql, options);
@@ -169,6 +192,20 @@ export async function openDuckDbSink(path: string, options: DuckDbSinkOptions = 
       instance.closeSync();
     },
   };
+}
+
+/** The file opened, its table and dedupe view made when missing. */
+async function openFile(path: string, logger: Logger | undefined): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
+  const instance = await DuckDBInstance.create(path, SANDBOXED_INSTANCE_OPTIONS).catch((error: unknown) => {
+    throw lockHeldError(path, error) ?? error;
+  });
+  const connection = await instance.connect();
+  // Neither statement writes to a file whose schema is current, so a full disk does not keep
+  // the warehouse from opening: it refuses writes until there is room, and answers queries.
+  await connection.run(duckDbMeasurementsDdl());
+  // Analyst SQL written for BigQuery's dedupe view runs unchanged here.
+  await ensureDedupeView(connection, logger);
+  return { instance, connection };
 }
 
 /**
@@ -345,7 +382,10 @@ function storedReadings(eventMs: Set<number>): string {
  * passes unchanged, so ingest rejects the message instead of looping on 503s.
  */
 const TRANSIENT_DUCKDB_ERROR =
-  /^(IO Error|Out of Memory Error|INTERRUPT Error|Interrupt Error|TransactionContext Error)|Could not set lock|No space left|is closed/i;
+  /^(IO Error|Out of Memory Error|INTERRUPT Error|Interrupt Error|TransactionContext Error)|Could not set lock|No space left|is closed|has been invalidated/i;
+
+/** DuckDB's answer once it gave the database up (after a failed checkpoint): only opening the file again helps. */
+const INVALIDATED = /has been invalidated|FATAL Error/;
 
 function classifyDuckDbError(error: unknown): unknown {
   if (error instanceof TransientError || isProgrammingError(error)) return error;

@@ -11,6 +11,9 @@
 import { stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+/** Room a checkpoint may need beyond the log's own size (DuckDB's blocks are 256 KiB). */
+const CHECKPOINT_MARGIN_BYTES = 1024 * 1024;
+
 export interface WalBudgetOptions {
   /** The log's path: the warehouse file's, with `.wal` appended. */
   walPath: string;
@@ -22,6 +25,8 @@ export interface WalBudgetOptions {
   shareOfFree?: number;
   /** A log smaller than this is left alone: on a disk that is all but full, a checkpoint every few rows would cost more than it saves. */
   minBytes?: number;
+  /** Room a checkpoint must find beyond the log's size; tests set it low to see DuckDB give the database up. */
+  marginBytes?: number;
   /** Told when a checkpoint was due but failed (a full disk, an analyst's open transaction); the next look tries again. */
   onError?: (error: unknown) => void;
 }
@@ -37,13 +42,21 @@ export function createWalBudget(options: WalBudgetOptions): WalBudget {
   const checkEveryRows = options.checkEveryRows ?? 2_000;
   const shareOfFree = options.shareOfFree ?? 0.25;
   const minBytes = options.minBytes ?? 256 * 1024;
+  const marginBytes = options.marginBytes ?? CHECKPOINT_MARGIN_BYTES;
   let rowsSinceLook = 0;
   let looking: Promise<void> | undefined;
 
   const look = async () => {
     const [log, disk] = await Promise.all([stat(options.walPath).catch(() => undefined), statfs(dirname(options.walPath))]);
     if (!log || log.size < minBytes) return;
-    if (log.size > disk.bavail * disk.bsize * shareOfFree) await options.checkpoint();
+    const free = disk.bavail * disk.bsize;
+    if (log.size <= free * shareOfFree) return;
+    // A checkpoint writes the log's rows into the file (compressed, a quarter of the log or so)
+    // before it empties the log, and DuckDB gives the database up when it finds no room for
+    // them: with less room than the log itself and a margin, the log is left to grow until
+    // writes refuse (transient), as without this budget.
+    if (free < log.size + marginBytes) return;
+    await options.checkpoint();
   };
 
   return {
