@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Database } from '../shared/db/database.ts';
 import { modifyConfig } from '../shared/stores/device-config.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
+import { randomUUID } from 'node:crypto';
+import { generateDeviceToken, hashDeviceToken } from '../shared/auth/device-token.ts';
 import { createDevice } from './support/devices.ts';
 import { startBridge, type BridgeUnderTest } from './support/bridge.ts';
 import { waitFor } from './support/net.ts';
@@ -177,6 +179,32 @@ describe('a device deleted and created again under its id', () => {
                 (SELECT count(*) FROM device_configs WHERE device_id = 'reborn-2' AND device_ack_time IS NOT NULL)::int AS acked`,
       );
       expect(rows[0]).toEqual({ states: 0, acked: 0 });
+    } finally {
+      await bridge.close();
+    }
+  });
+});
+
+describe('credentials held for a minute', () => {
+  it("take a token added by a patch, and drop a deleted device's token once its id is created again, within about a second", async () => {
+    const bridge = await startBridge({ databaseUrl: database.url, env: { CREDENTIAL_CACHE_TTL_MS: '60000', CONFIG_REFRESH_MS: '100' } });
+    try {
+      const device = await createDevice(database.db, { deviceId: 'rotating-1', token: true });
+      const config = (token: string) => fetch(`${bridge.served.url}/v1/devices/rotating-1/config`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await config(device.token as string)).status).toBe(200);
+      // A second token, as a PATCH adds it: the credential row, and the device's updated_at.
+      const added = generateDeviceToken();
+      await database.db.query("INSERT INTO device_credentials (credential_id, device_id, type, secret_hash) VALUES ($1, 'rotating-1', 'token', $2)", [
+        randomUUID(),
+        hashDeviceToken(added),
+      ]);
+      await database.db.query("UPDATE devices SET updated_at = now() WHERE device_id = 'rotating-1'");
+      await waitFor(async () => (await config(added)).status === 200, { timeoutMs: 5_000, what: 'the added token accepted' });
+
+      await database.db.query("DELETE FROM devices WHERE device_id = 'rotating-1'");
+      const reborn = await createDevice(database.db, { deviceId: 'rotating-1', token: true });
+      await waitFor(async () => (await config(added)).status === 401, { timeoutMs: 5_000, what: "the deleted device's token refused" });
+      expect((await config(reborn.token as string)).status).toBe(200);
     } finally {
       await bridge.close();
     }

@@ -1,7 +1,8 @@
 /**
  * The devices' credentials, held in memory for a short time (shared/loading-cache.ts) so that
  * the hot path touches no database at steady state, yet a blocked or deleted device (or a
- * revoked key) is refused within one TTL. Concurrent lookups of one device share one query,
+ * revoked key) is refused within one TTL; a device patched or created again under its id is
+ * loaded afresh within a second (shared/stores/device-changes.ts). Concurrent lookups of one device share one query,
  * and public keys are imported once per PEM, not once per refresh.
  * @see ../../schemas/migrations/001_initial.sql (devices, device_credentials)
  */
@@ -11,6 +12,7 @@ import { storedTokenDigest } from '../../shared/auth/device-token.ts';
 import type { Database } from '../../shared/db/database.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { LoadingCache } from '../../shared/loading-cache.ts';
+import { createDeviceChangeFeed } from '../../shared/stores/device-changes.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { JwtAlgorithm, VerificationKey } from './jwt.ts';
 
@@ -42,6 +44,12 @@ export interface CredentialsCacheOptions {
   /** Unknown devices are remembered for less time, so that a new device works at once. */
   negativeTtlMs?: number;
   maxEntries?: number;
+  /**
+   * How often, at most, the devices changed lately are asked for (shared/stores/device-changes.ts):
+   * a device patched (a key added for rotation) or created again under its id is loaded afresh
+   * within about this long, not at the end of the TTL. Undefined: only the TTL.
+   */
+  changesRefreshMs?: number;
 }
 
 interface CredentialRow {
@@ -125,5 +133,21 @@ export function createCredentialsCache(options: CredentialsCacheOptions): Creden
     ttlMs: (device) => (device === undefined ? negativeTtlMs : options.ttlMs),
     maxEntries,
   });
-  return { get: (deviceId) => cache.get(deviceId) };
+  const changes =
+    options.changesRefreshMs === undefined
+      ? undefined
+      : createDeviceChangeFeed({
+          database: options.database,
+          refreshMs: options.changesRefreshMs,
+          onChanges: (changed) => {
+            for (const { deviceId } of changed) cache.forget(deviceId);
+          },
+          onError: (error) => options.logger.warn('reading the devices changed lately failed; credentials are held for their TTL meanwhile', { error }),
+        });
+  return {
+    get(deviceId) {
+      changes?.poke();
+      return cache.get(deviceId);
+    },
+  };
 }

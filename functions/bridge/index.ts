@@ -28,7 +28,7 @@ const MAX_BODY_BYTES = 256 * 1024;
 function create(platform: Platform) {
   const { config, logger } = platform;
   const database = () => platform.database();
-  const credentials = createCredentialsCache({ database, logger, ttlMs: config.credentialCacheTtlMs });
+  const credentials = createCredentialsCache({ database, logger, ttlMs: config.credentialCacheTtlMs, changesRefreshMs: config.configRefreshMs });
   const authenticator = createAuthenticator({ credentials, audience: config.projectId, logger });
   const rateLimiter = config.deviceRateLimit ? createRateLimiter(config.deviceRateLimit) : undefined;
   // IoT Core's limit on state updates: one per second per device.

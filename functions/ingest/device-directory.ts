@@ -1,11 +1,14 @@
 /**
  * Device registry look-ups for enrichment, cached in memory (shared/loading-cache.ts: a TTL,
  * a size bound, one load per device at a time), so that steady traffic does not query the
- * registry per message. Misses arriving in the same tick share one query
+ * registry per message; a device created again under its id, or patched, is looked up afresh
+ * within a second (shared/stores/device-changes.ts). Misses arriving in the same tick share one query
  * (`WHERE device_id = ANY($1)`).
  */
 import type { Database } from '../../shared/db/database.ts';
 import { LoadingCache } from '../../shared/loading-cache.ts';
+import type { Logger } from '../../shared/log.ts';
+import { createDeviceChangeFeed } from '../../shared/stores/device-changes.ts';
 
 export interface DeviceInfo {
   deviceId: string;
@@ -18,6 +21,13 @@ export interface DeviceInfo {
 
 export interface DeviceDirectoryOptions {
   ttlMs?: number;
+  /**
+   * How often, at most, the devices changed lately are asked for (shared/stores/device-changes.ts),
+   * 1 s by default: a device created again under its id (or patched: its site, its tags) is
+   * looked up afresh within about this long, not at the end of the TTL.
+   */
+  changesRefreshMs?: number;
+  logger?: Logger;
   /** Unknown devices are remembered briefly, so a flood for one bogus id costs one query. */
   negativeTtlMs?: number;
   maxEntries?: number;
@@ -57,11 +67,22 @@ export function createDeviceDirectory(database: () => Promise<Database>, options
     ttlMs: (device) => (device ? ttlMs : negativeTtlMs),
     maxEntries: options.maxEntries ?? 50_000,
   });
+  const changes = createDeviceChangeFeed({
+    database,
+    refreshMs: options.changesRefreshMs ?? 1_000,
+    onChanges: (changed) => {
+      for (const { deviceId } of changed) cache.forget(deviceId);
+    },
+    onError: (error) => options.logger?.warn('reading the devices changed lately failed; the directory holds entries for their TTL meanwhile', { error }),
+  });
   return {
     get stats() {
       return { hits: cache.stats.hits, queries };
     },
-    get: (deviceId) => cache.get(deviceId),
+    get(deviceId) {
+      changes.poke();
+      return cache.get(deviceId);
+    },
     forget: (deviceId) => cache.forget(deviceId),
   };
 }

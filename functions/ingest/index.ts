@@ -14,7 +14,7 @@ export default defineFunction({
   stores: ['database', 'warehouse'],
   create(platform) {
     const deps = {
-      directory: createDeviceDirectory(platform.database),
+      directory: createDeviceDirectory(platform.database, { logger: platform.logger }),
       writer: createTelemetryWriter(platform),
     };
     return {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createDeviceDirectory } from '../../../functions/ingest/device-directory.ts';
 import { createDevice } from '../../support/devices.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/kit.ts';
+import { waitFor } from '../../support/net.ts';
 
 let tdb: TestDatabase;
 beforeAll(async () => {
@@ -52,4 +53,16 @@ it('a database failure rejects the waiting look-ups and is not cached', async ()
   await expect(directory.get('dir-2')).rejects.toThrow('ECONNREFUSED');
   fail = false;
   expect((await directory.get('dir-2'))?.deviceId).toBe('dir-2');
+});
+
+it('looks up a device created again under its id (or patched) afresh within about a second, not at the end of the TTL', async () => {
+  const directory = createDeviceDirectory(async () => tdb.db, { ttlMs: 600_000, changesRefreshMs: 50 });
+  const old = await createDevice(tdb.db, { deviceId: 'dir-reborn' });
+  expect((await directory.get('dir-reborn'))?.numId).toBe(Number(old.numId));
+  await tdb.db.query("DELETE FROM devices WHERE device_id = 'dir-reborn'");
+  const reborn = await createDevice(tdb.db, { deviceId: 'dir-reborn', site: 'new' });
+  // Each look-up prompts the change feed when it is due; the cached predecessor goes with the next read.
+  await waitFor(async () => (await directory.get('dir-reborn'))?.numId === Number(reborn.numId), { timeoutMs: 5_000, what: 'the re-created device' });
+  await tdb.db.query('UPDATE devices SET tags = \'{"zone":"b"}\', updated_at = now() WHERE device_id = \'dir-reborn\'');
+  await waitFor(async () => (await directory.get('dir-reborn'))?.tags.zone === 'b', { timeoutMs: 5_000, what: 'the patched tags' });
 });
