@@ -57,6 +57,16 @@ export interface ListenerOptions<A = void> {
 /** A refused request's body up to this size is read and dropped, keeping the connection. */
 const DRAINED_REST_BYTES = 64 * 1024;
 
+/**
+ * Whether Node can drop the unread rest of a request's body itself: none at all (neither a
+ * length nor chunks: a bodiless OPTIONS or DELETE), or a declared length up to DRAINED_REST_BYTES.
+ */
+function restIsSmall(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length === undefined) return req.headers['transfer-encoding'] === undefined;
+  return Number(length) <= DRAINED_REST_BYTES;
+}
+
 /** The request listener running `handler` behind admission, the body limit, the error mapping and the access log. */
 export function createListener<A = void>(handler: WireHandler<A>, options: ListenerOptions<A>): RequestListener {
   return (req, res) => {
@@ -83,7 +93,7 @@ async function handleRequest<A>(handler: WireHandler<A>, options: ListenerOption
   // Node reads and drops the rest before the next request; a small rest, declared, is left to
   // it. Else the connection closes: a client that declared a gigabyte would be read on for a
   // minute, then answered a second time (a 408 after the 413).
-  if (!req.complete && !(Number(req.headers['content-length']) <= DRAINED_REST_BYTES)) res.setHeader('connection', 'close');
+  if (!req.complete && !restIsSmall(req)) res.setHeader('connection', 'close');
   try {
     send(res, response);
   } catch (error) {

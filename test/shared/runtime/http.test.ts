@@ -112,6 +112,17 @@ it('keeps the connection after refusing a small body before it came, and answers
   socket.destroy();
 });
 
+it('keeps the connection after refusing a request that carries no body at all (a CORS preflight, say)', async () => {
+  const { socket, received } = await rawConnection(base);
+  socket.write('OPTIONS /refused HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => received().includes('refused before its body'), { timeoutMs: 5_000, what: 'the refusal' });
+  expect(received().toLowerCase()).not.toContain('connection: close');
+  socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => (received().match(/HTTP\/1\.1/g) ?? []).length === 2, { timeoutMs: 5_000, what: 'the second answer' });
+  expect(received()).toMatch(/HTTP\/1\.1 200 [^]*\{"ok":true\}$/);
+  socket.destroy();
+});
+
 it('gives handlers requests with no accessors of their own (no old-space accessor pair per request)', async () => {
   expect(await get('/seen?device=d-1')).toEqual({ status: 200, body: { device: 'd-1' } });
   expect(await get('/seen?device=d-2')).toEqual({ status: 200, body: { device: 'd-2' } });
