@@ -140,8 +140,12 @@ export interface PushAuthConfig {
 /** A Pub/Sub topic name (3 to 255 characters, starting with a letter). */
 const TOPIC = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
 const TOPIC_RULE = '3 to 255 letters, digits and - _ . ~ + %, starting with a letter (not "goog")';
-/** Bearer secrets travel in an Authorization header: printable ASCII without spaces. */
-const HEADER_SAFE = /^[\x21-\x7e]+$/;
+/**
+ * Bearer secrets travel in an Authorization header as one token68 (RFC 6750 §2.1), as
+ * shared/auth/bearer.ts reads them: a secret with any other character could never be presented.
+ */
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+const TOKEN68_RULE = 'letters, digits and - . _ ~ + / (then = padding), as a bearer token carries them';
 
 function maintenanceAuth(env: Env): Config['maintenanceAuth'] {
   const audience = optional(env, 'MAINTENANCE_AUTH_AUDIENCE')?.trim();
@@ -203,7 +207,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: postgresUrl(env, 'DATABASE_URL'),
     instanceConnectionName: matching(env, 'INSTANCE_CONNECTION_NAME', /^\S+:[^:\s]+:[^:\s]+$/, 'project:region:instance'),
     dataDir: path.resolve(optional(env, 'DATA_DIR') ?? '.data'),
-    adminToken: secret(env, 'ADMIN_TOKEN', HEADER_SAFE, 'printable ASCII without spaces (it travels in an Authorization header)'),
+    adminToken: secret(env, 'ADMIN_TOKEN', TOKEN68, TOKEN68_RULE),
     deviceRateLimit: optionalRateLimit(env),
     logLevel: oneOf(env, 'LOG_LEVEL', ['debug', 'info', 'warn', 'warning', 'error'], 'info'),
     pubsubEmulatorHost: hostAndPort(env, 'PUBSUB_EMULATOR_HOST'),
@@ -237,7 +241,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     pubsubDelivery: pubsubDelivery(env),
     pushAuth: pushAuth(env),
-    readToken: secret(env, 'READ_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable ASCII characters without spaces'),
+    readToken: secret(env, 'READ_TOKEN', /^(?=.{16,512}$)[A-Za-z0-9\-._~+/]+=*$/, `16 to 512 characters: ${TOKEN68_RULE}`),
     readingsStatementTimeoutMs: integer(env, 'READINGS_STATEMENT_TIMEOUT_MS', 5_000, 1, 600_000),
     retention: {
       readingsDays: days(env, 'READINGS_RETENTION_DAYS', 30),

@@ -153,6 +153,20 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ MAINTENANCE_AUTH_AUDIENCE: 'https://registry.example' })).toThrow(/MAINTENANCE_AUTH_EMAILS/);
   });
 
+  // Each would start, and then never authenticate anyone: a bearer credential is one token68.
+  it.each([
+    ['READ_TOKEN', 'Read!Token#2026-xyz'],
+    ['ADMIN_TOKEN', 'admin:secret'],
+    ['ADMIN_TOKEN', 'pad=ding-in-the-middle'],
+  ])('refuses a %s no Authorization header could carry', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^${name}\\b.*letters, digits and - \\. _ ~ \\+ /`));
+  });
+
+  it('takes bearer secrets as generated (base64, base64url, hex)', () => {
+    const config = loadConfig({ ADMIN_TOKEN: 'q83vEjRWeJA=', READ_TOKEN: 'AbC-_x0123456789abcdef' });
+    expect([config.adminToken, config.readToken]).toEqual(['q83vEjRWeJA=', 'AbC-_x0123456789abcdef']);
+  });
+
   const secrets: Array<[name: string, value: string]> = [
     ['ADMIN_TOKEN', 'secret with spaces'],
     ['READ_TOKEN', 'short-secret'],
