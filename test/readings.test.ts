@@ -126,6 +126,23 @@ describe('headers', () => {
   });
 });
 
+describe('query strings', () => {
+  it('refuses a parameter given twice, naming it, rather than take the last', async () => {
+    const answer = await get('/v1/devices/dev-a/readings?metrics=temp&metrics=hum&pageSize=2000&pageSize=1');
+    expect(answer.status).toBe(400);
+    expect(issuePaths(answer.json)).toEqual(['metrics', 'pageSize']);
+  });
+
+  it('names at most 50 issues, and says how many more there were', async () => {
+    const query = Array.from({ length: 1500 }, (_, i) => `p${i}=1`).join('&');
+    const answer = await get(`/v1/fleet?${query}`);
+    expect(answer.status).toBe(400);
+    const issues = (answer.json?.issues ?? []) as { path: string; message: string }[];
+    expect(issues).toHaveLength(51);
+    expect(issues.at(-1)).toEqual({ path: '', message: 'and 1450 more issues' });
+  });
+});
+
 describe('GET /v1/devices/{id}/readings', () => {
   const window = `from=${new Date(now - 51 * HOUR).toISOString()}&to=${new Date(now + 1).toISOString()}`;
 

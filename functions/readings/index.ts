@@ -33,16 +33,29 @@ function errorWithApiHeaders(error: unknown): WireResponse {
   return { ...mapped, headers: { ...mapped.headers, ...API_HEADERS }, log: { error: mapped.body.error } };
 }
 
-/** Parses the query string with `schema`, or throws with every issue, unknown parameters by name. */
+/** Issues named at most in one answer: a query string of a thousand unknown names is answered in a few lines. */
+const MAX_QUERY_ISSUES = 50;
+
+/**
+ * Parses the query string with `schema`, or throws with every issue (up to MAX_QUERY_ISSUES),
+ * unknown parameters by name. A parameter given twice is refused, not settled by the last one
+ * (`metrics=a&metrics=b` would have read only b): lists are comma-separated.
+ */
 function parseQuery<S extends z.ZodType>(schema: S, query: URLSearchParams): z.infer<S> {
+  const repeated = [...new Set(query.keys())].filter((key) => query.getAll(key).length > 1);
   const parsed = schema.safeParse(Object.fromEntries(query));
-  if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.flatMap((issue) =>
-    issue.code === 'unrecognized_keys'
-      ? issue.keys.map((key) => ({ path: key.slice(0, 100), message: 'is not a parameter of this endpoint' }))
-      : toIssues([issue]),
-  );
-  throw new ValidationError('invalid query parameters', issues);
+  if (parsed.success && repeated.length === 0) return parsed.data;
+  const issues = [
+    ...repeated.map((key) => ({ path: key.slice(0, 100), message: 'is given more than once (a list is comma-separated: a,b)' })),
+    ...(parsed.error?.issues ?? []).flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ path: key.slice(0, 100), message: 'is not a parameter of this endpoint' }))
+        : toIssues([issue]),
+    ),
+  ];
+  const named = issues.slice(0, MAX_QUERY_ISSUES);
+  if (issues.length > named.length) named.push({ path: '', message: `and ${issues.length - named.length} more issues` });
+  throw new ValidationError('invalid query parameters', named);
 }
 
 /** The path's device id, percent-decoded; an id no device can have is 400 before any store is asked. */
