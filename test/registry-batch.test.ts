@@ -103,6 +103,21 @@ describe('POST /v1/devices:batchCreate', () => {
     expect(await countDevices('conflict-')).toBe(0);
   });
 
+  it('names the raced items by index when concurrent batches create the same ids', async () => {
+    const batch = { devices: [0, 1, 2].map((i) => ({ deviceId: `raced-${i}`, credentials: [] })) };
+    const answers = await Promise.all(Array.from({ length: 5 }, () => call<BatchErrorBody>('POST', '/v1/devices:batchCreate', batch)));
+    expect(answers.map((a) => a.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    for (const answer of answers.filter((a) => a.status === 409)) {
+      expect(answer.body.error).toBe('already_exists');
+      expect(answer.body.errors.map((e) => [e.index, e.deviceId])).toEqual([
+        [0, 'raced-0'],
+        [1, 'raced-1'],
+        [2, 'raced-2'],
+      ]);
+    }
+    expect(await countDevices('raced-')).toBe(3);
+  });
+
   it.each([
     { name: 'an empty list', body: { devices: [] } },
     { name: 'no list', body: {} },

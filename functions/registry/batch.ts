@@ -61,9 +61,21 @@ export async function batchCreateDevices(db: Database, items: readonly unknown[]
       valid.map((v) => v.request),
     );
   } catch (error) {
-    // Another caller created one of the ids between the check and the insert.
-    if (error instanceof HttpError && error.status === 409) throw error;
-    if (isUniqueViolation(error)) throw new HttpError(409, 'already_exists', 'a device of the batch was created concurrently');
-    throw error;
+    // Another caller created some of the ids between the check and the insert: they are named
+    // by index as the check names them, so that the caller can tell which.
+    if (!isUniqueViolation(error) && !(error instanceof HttpError && error.status === 409)) throw error;
+    const taken = await findExistingDeviceIds(
+      db,
+      valid.map((v) => v.request.deviceId),
+    );
+    const raced = valid
+      .filter((v) => taken.has(v.request.deviceId))
+      .map(({ index, request }) => ({
+        index,
+        deviceId: request.deviceId,
+        issues: [{ path: 'deviceId', message: 'a device with this id was created meanwhile' }],
+      }));
+    if (raced.length === 0) throw error;
+    throw new BatchCreateError(409, raced);
   }
 }
