@@ -41,4 +41,4 @@ it('runs the pipeline end to end through the Pub/Sub emulator and PostgreSQL, de
     },
     openDatabase: () => openPostgres(testConfig({ DATABASE_URL: database.url })),
   });
-}, 120_000);
+}, 180_000);

@@ -100,8 +100,10 @@ export async function runPipelineScenario(options: ScenarioOptions): Promise<voi
     accepted += burst.reduce((a, b) => a + b, 0);
     expect(accepted).toBeGreaterThan(50);
     stack = await startStackProcess(options.env);
-    await waitFor(async () => (await readingsTotal(stack, deviceId)) === accepted, { timeoutMs: 30_000, what: `state readingsTotal ${accepted}` });
-    await waitFor(async () => (await warehouseCounts(dataDir, deviceId)).rows === accepted * 2, { timeoutMs: 30_000, what: 'every warehouse row' });
+    // What the killed stack held unacknowledged comes back after Pub/Sub's ack deadline and
+    // backoff: the emulator, on a loaded CI machine, once took more than 30 s.
+    await waitFor(async () => (await readingsTotal(stack, deviceId)) === accepted, { timeoutMs: 60_000, what: `state readingsTotal ${accepted}` });
+    await waitFor(async () => (await warehouseCounts(dataDir, deviceId)).rows === accepted * 2, { timeoutMs: 60_000, what: 'every warehouse row' });
     expect(await warehouseCounts(dataDir, deviceId)).toEqual({ rows: accepted * 2, readings: accepted });
 
     // 4. SIGTERM drains and exits 0.
