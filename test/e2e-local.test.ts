@@ -22,4 +22,4 @@ it('runs the pipeline end to end on embedded defaults, dead-letters a poison mes
     },
     openDatabase: () => openPglite(join(dataDir, 'pglite')),
   });
-}, 120_000);
+}, 180_000);
