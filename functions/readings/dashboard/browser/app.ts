@@ -25,9 +25,13 @@ const chartBox = $('chart');
 
 let token = takeTokenFromFragment() ?? localStorage.getItem(TOKEN_KEY) ?? undefined;
 let fleet: FleetDevice[] = [];
+/** Whether the fleet had more devices than the pages read. */
+let fleetCut = false;
 let selected: string | undefined;
 let plot: uPlot | undefined;
 let timer: number | undefined;
+/** Counts chart loads: an answer that arrives after a later load began (another device, metric or range) is dropped. */
+let chartLoads = 0;
 
 /** `#token=...` → localStorage, and out of the address bar and history. */
 function takeTokenFromFragment(): string | undefined {
@@ -77,6 +81,12 @@ async function loadFleet(): Promise<void> {
     if (!pageToken) break;
   }
   fleet = devices;
+  fleetCut = pageToken !== undefined;
+  // A device deleted meanwhile leaves the chart; the first live device takes its place.
+  if (selected !== undefined && !fleet.some((d) => d.deviceId === selected)) {
+    selected = undefined;
+    clearChart('');
+  }
   renderFleet();
 }
 
@@ -102,7 +112,8 @@ function renderFleet(): void {
     return row;
   });
   fleetBody.replaceChildren(...rows);
-  $('fleet-count').textContent = `(${fleet.length}, ${fleet.filter(isSilent).length} silent)`;
+  const shown = fleetCut ? `the first ${fleet.length} by id; more are not shown` : String(fleet.length);
+  $('fleet-count').textContent = `(${shown}, ${fleet.filter(isSilent).length} silent)`;
   if (!selected && fleet[0]) selectDevice(fleet.find((d) => !isSilent(d))?.deviceId ?? fleet[0].deviceId);
 }
 
@@ -116,6 +127,8 @@ function chartableMetrics(deviceId: string): string[] {
 }
 
 function selectDevice(deviceId: string): void {
+  // Another device's chart never stays under this one's title, even for the time a load takes.
+  if (deviceId !== selected) clearChart('loading…');
   selected = deviceId;
   for (const row of fleetBody.rows) row.setAttribute('aria-selected', String(row.dataset.device === deviceId));
   const metrics = chartableMetrics(deviceId);
@@ -124,7 +137,25 @@ function selectDevice(deviceId: string): void {
   if (keep) metricSelect.value = keep;
   $('chart-title').textContent = deviceId;
   $('chart-section').hidden = false;
-  void refreshChart();
+  showChart();
+}
+
+/** Loads the chart, telling on the status line when it cannot (a click has no refresh loop to report it). */
+function showChart(): void {
+  refreshChart().catch((error: unknown) => {
+    if (error instanceof Unauthorized) askForToken('That token was refused; enter a read token.');
+    else setStatus(`the chart could not be loaded: ${error instanceof Error ? error.message : String(error)}`);
+  });
+}
+
+/** No chart: the plot gone, the note saying why. */
+function clearChart(note: string): void {
+  plot?.destroy();
+  plot = undefined;
+  chartBox.dataset.points = '0';
+  chartBox.dataset.lastValue = '';
+  delete chartBox.dataset.device;
+  $('chart-note').textContent = note;
 }
 
 /** The finest interval that keeps the range within the API's 1,000 buckets. */
@@ -135,16 +166,26 @@ function intervalFor(rangeMs: number): string {
 }
 
 async function refreshChart(): Promise<void> {
+  const load = ++chartLoads;
+  const device = selected;
   const metric = metricSelect.value;
-  if (!selected || !metric) {
-    $('chart-note').textContent = selected ? 'This device has no numeric metric yet.' : '';
+  if (!device || !metric) {
+    clearChart(device ? 'This device has no numeric metric yet.' : '');
     return;
   }
   const to = Date.now();
   const rangeMs = Number(rangeSelect.value);
   const interval = intervalFor(rangeMs);
   const query = new URLSearchParams({ metric, interval, agg: 'avg,min,max,last', from: new Date(to - rangeMs).toISOString(), to: new Date(to).toISOString() });
-  const series = await getJson<SeriesResponse>(`/v1/devices/${encodeURIComponent(selected)}/series?${query.toString()}`);
+  let series: SeriesResponse;
+  try {
+    series = await getJson<SeriesResponse>(`/v1/devices/${encodeURIComponent(device)}/series?${query.toString()}`);
+  } catch (error) {
+    if (load === chartLoads) clearChart(`No chart: ${error instanceof Error ? error.message : String(error)}`);
+    throw error;
+  }
+  // A later load (another device, metric or range) owns the chart now.
+  if (load !== chartLoads) return;
   const xs = series.buckets.map((b) => Date.parse(b.ts) / 1000);
   const data: uPlot.AlignedData = [
     xs,
@@ -154,6 +195,7 @@ async function refreshChart(): Promise<void> {
   ];
   drawChart(data, metric, [(to - rangeMs) / 1000, to / 1000]);
   const last = series.buckets.at(-1);
+  chartBox.dataset.device = device;
   chartBox.dataset.points = String(xs.length);
   chartBox.dataset.lastValue = last?.last === undefined ? '' : String(last.last);
   $('chart-note').textContent =
@@ -236,8 +278,8 @@ $('token-form').addEventListener('submit', (event) => {
   start();
 });
 $('forget-token').addEventListener('click', () => askForToken('Token forgotten.'));
-metricSelect.addEventListener('change', () => void refreshChart());
-rangeSelect.addEventListener('change', () => void refreshChart());
+metricSelect.addEventListener('change', showChart);
+rangeSelect.addEventListener('change', showChart);
 silentSelect.addEventListener('change', renderFleet);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && token) void refresh().finally(schedule);
