@@ -11,8 +11,9 @@ import { readStackState } from '../local/stack/state-file.ts';
 
 /** POSTs to the running stack's registry, or returns undefined when no stack runs. */
 export async function callRunningStack(config: Config, path: string, body: unknown): Promise<unknown> {
-  // A stack of PostgreSQL and BigQuery holds no file: this process can do the work itself.
-  if (config.databaseUrl || config.instanceConnectionName) return undefined;
+  // A running stack holds what the work needs even when PostgreSQL is a server: the in-process
+  // Pub/Sub a replay publishes to, the DuckDB file maintenance trims. Without one, this process
+  // does the work itself.
   const stack = await readStackState(config.dataDir);
   if (!stack) return undefined;
   const response = await fetch(`${stack.urls.registry}${path}`, {
