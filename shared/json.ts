@@ -5,7 +5,7 @@
  * rejection) keep the message and issues and change only the kind of error.
  */
 import { isUtf8 } from 'node:buffer';
-import { HttpError } from './errors.ts';
+import { HttpError, toIssues, type Issue } from './errors.ts';
 
 export class InvalidJsonError extends HttpError {
   override readonly name: string = 'InvalidJsonError';
@@ -42,3 +42,21 @@ export function decodeJwsPart(part: string): Record<string, unknown> | undefined
     return undefined;
   }
 }
+
+/**
+ * Every `__proto__` key in a parsed document, as an issue. JSON.parse makes it an ordinary key,
+ * but zod's records and objects skip it without a word (lest it replace their result's
+ * prototype), so `{"metrics":{"t":1,"__proto__":42}}` was answered 202 with the metric silently
+ * dropped, and a device's `__proto__` tag vanished from a 201. Looked for only as deep as the
+ * documents go (a batch's readings' metrics are 4 deep, a batch's devices' tags 3): ingest's
+ * messages are not depth-limited, and anything deeper is refused by the schemas anyway.
+ */
+export function protoKeyIssues(value: unknown, path: PropertyKey[] = []): Issue[] {
+  if (typeof value !== 'object' || value === null || path.length > PROTO_SEARCH_DEPTH) return [];
+  const entries: [PropertyKey, unknown][] = Array.isArray(value) ? value.map((item, index) => [index, item]) : Object.entries(value);
+  const issues = Object.hasOwn(value, '__proto__') ? toIssues([{ path: [...path, '__proto__'], message: '"__proto__" is not allowed as a key' }]) : [];
+  for (const [key, item] of entries) issues.push(...protoKeyIssues(item, [...path, key]));
+  return issues;
+}
+
+const PROTO_SEARCH_DEPTH = 8;

@@ -9,6 +9,7 @@ import { readingArrayFastPath, readingBatchFastPath, readingFastPath } from '../
 import { resolveSenmlPack, SenmlPack, senmlToReadings, type ResolvedRecord } from '../schemas/senml.ts';
 import type { Issue } from './errors.ts';
 import { toIssues } from './errors.ts';
+import { protoKeyIssues } from './json.ts';
 
 export interface NormalisedTelemetry {
   /** The device the payload names, if it names one (a batch, or readings' `deviceId`). */
@@ -53,23 +54,6 @@ export function parseTelemetryBySchema(payload: unknown, options: ParseOptions):
   if (forbidden.length === 0) return result;
   return { ok: false, issues: [...(result.ok ? [] : result.issues), ...forbidden] };
 }
-
-/**
- * Every `__proto__` key in the payload, as an issue. JSON.parse makes it an ordinary key, but zod's
- * records and objects skip it without a word (lest it replace their result's prototype), so
- * `{"metrics":{"t":1,"__proto__":42}}` was answered 202 with the metric silently dropped. Looked
- * for only as deep as telemetry goes (a batch's readings' metrics are 4 deep): ingest's messages
- * are not depth-limited, and anything deeper is refused by the schemas anyway.
- */
-function protoKeyIssues(value: unknown, path: PropertyKey[] = []): Issue[] {
-  if (typeof value !== 'object' || value === null || path.length > PROTO_SEARCH_DEPTH) return [];
-  const entries: [PropertyKey, unknown][] = Array.isArray(value) ? value.map((item, index) => [index, item]) : Object.entries(value);
-  const issues = Object.hasOwn(value, '__proto__') ? toIssues([{ path: [...path, '__proto__'], message: '"__proto__" is not allowed as a key' }]) : [];
-  for (const [key, item] of entries) issues.push(...protoKeyIssues(item, [...path, key]));
-  return issues;
-}
-
-const PROTO_SEARCH_DEPTH = 8;
 
 function parseBySchemas(payload: unknown, options: ParseOptions): TelemetryResult {
   if (Array.isArray(payload) && (options.senml || (payload.length > 0 && payload.every(isSenmlRecordLike)))) {

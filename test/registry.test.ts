@@ -167,6 +167,23 @@ describe('POST /v1/devices', () => {
     expect(tooLong.body.issues).toEqual([{ path: 'tags', message: 'at most 4096 characters of tag keys and values in all' }]);
   });
 
+  it('answers 400 for a "__proto__" tag rather than drop it, on create, patch and batchCreate', async () => {
+    const create = await call<ErrorBody>('POST', '/v1/devices', undefined, {
+      rawBody: '{"deviceId":"proto-tag","tags":{"a":"b","__proto__":"x"},"credentials":[]}',
+    });
+    expect(create.status).toBe(400);
+    expect(create.body.issues).toEqual([{ path: 'tags.__proto__', message: '"__proto__" is not allowed as a key' }]);
+    expect((await call('GET', path('proto-tag'))).status).toBe(404);
+    await call('POST', '/v1/devices', { deviceId: 'proto-patch', credentials: [] });
+    const patch = await call<ErrorBody>('PATCH', path('proto-patch'), undefined, { rawBody: '{"tags":{"__proto__":"x"}}' });
+    expect(patch.status).toBe(400);
+    const batch = await call<ErrorBody>('POST', '/v1/devices:batchCreate', undefined, {
+      rawBody: '{"devices":[{"deviceId":"proto-b0","credentials":[]},{"deviceId":"proto-b1","tags":{"__proto__":"x"},"credentials":[]}]}',
+    });
+    expect(batch.status).toBe(400);
+    expect(batch.body.issues?.map((i) => i.path)).toEqual(['devices.1.tags.__proto__']);
+  });
+
   it('answers 400 naming the problem for malformed JSON', async () => {
     const answer = await call<ErrorBody>('POST', '/v1/devices', undefined, { rawBody: '{"deviceId": "x",' });
     expect(answer.status).toBe(400);

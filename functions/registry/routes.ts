@@ -7,6 +7,7 @@ import express, { type Request, type Router } from 'express';
 import type { z } from 'zod';
 import type { Database } from '../../shared/db/database.ts';
 import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
+import { protoKeyIssues } from '../../shared/json.ts';
 import { parseIds } from '../../shared/ids.ts';
 import { DevicePathIds } from '../../schemas/ids.ts';
 import { BatchCreate, CreateDevice, ListDevicesQuery, PatchDevice } from '../../schemas/device.ts';
@@ -20,7 +21,10 @@ function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
   // express.json leaves the body undefined when the request did not say it is JSON.
   if (req.body === undefined) throw new HttpError(415, 'unsupported_media_type', 'send a JSON body with Content-Type: application/json');
   const parsed = schema.safeParse(req.body);
-  if (!parsed.success) throw new ValidationError('invalid request body', toIssues(parsed.error.issues));
+  const forbidden = protoKeyIssues(req.body);
+  if (!parsed.success || forbidden.length > 0) {
+    throw new ValidationError('invalid request body', [...(parsed.success ? [] : toIssues(parsed.error.issues)), ...forbidden]);
+  }
   return parsed.data;
 }
 
