@@ -174,6 +174,21 @@ describe('DuckDB warehouse on a small disk', () => {
     expect(await viewColumns(await open(path))).toContain('reading_id');
   });
 
+  it('lets go of a file it could not make ready (no view, a full disk), so that the next open takes it', async () => {
+    const dir = tmpfs(4 * MiB);
+    const path = join(dir, 'warehouse.duckdb');
+    await (await open(path)).close();
+    const raw = await DuckDBInstance.create(path);
+    const connection = await raw.connect();
+    await connection.run('DROP VIEW measurements_dedup');
+    connection.closeSync();
+    raw.closeSync();
+    const filler = fillDisk(dir);
+    await expect(openDuckDbSink(path)).rejects.toThrow(/No space left/);
+    rmSync(filler);
+    expect(await viewColumns(await open(path))).toContain('reading_id');
+  });
+
   it.each([
     { name: 'filled before it starts', size: 1 * MiB, fill: true },
     // PGlite fails with an object that is not an Error, naming no disk.

@@ -200,11 +200,18 @@ async function openFile(path: string, logger: Logger | undefined): Promise<{ ins
     throw lockHeldError(path, error) ?? error;
   });
   const connection = await instance.connect();
-  // Neither statement writes to a file whose schema is current, so a full disk does not keep
-  // the warehouse from opening: it refuses writes until there is room, and answers queries.
-  await connection.run(duckDbMeasurementsDdl());
-  // Analyst SQL written for BigQuery's dedupe view runs unchanged here.
-  await ensureDedupeView(connection, logger);
+  try {
+    // Neither statement writes to a file whose schema is current, so a full disk does not keep
+    // the warehouse from opening: it refuses writes until there is room, and answers queries.
+    await connection.run(duckDbMeasurementsDdl());
+    // Analyst SQL written for BigQuery's dedupe view runs unchanged here.
+    await ensureDedupeView(connection, logger);
+  } catch (error) {
+    // A file that cannot be made ready is let go, so that another open (a retry, a reopen) can take it.
+    connection.closeSync();
+    instance.closeSync();
+    throw error;
+  }
   return { instance, connection };
 }
 
