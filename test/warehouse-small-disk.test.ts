@@ -140,15 +140,18 @@ describe('DuckDB warehouse on a small disk', () => {
     expect(await count(sink)).toBe(1_500);
   });
 
-  /** A warehouse file whose dedupe view was made from other text, as an older version made it. */
-  async function withOlderView(path: string): Promise<void> {
+  /** A warehouse file made by the sink, then changed by `sql` run on it directly (as an older version, or a person, would). */
+  async function warehouseChanged(path: string, sql: string): Promise<void> {
     await (await open(path)).close();
-    const older = await DuckDBInstance.create(path);
-    const connection = await older.connect();
-    await connection.run('CREATE OR REPLACE VIEW measurements_dedup AS SELECT 1 AS older');
+    const raw = await DuckDBInstance.create(path);
+    const connection = await raw.connect();
+    await connection.run(sql);
     connection.closeSync();
-    older.closeSync();
+    raw.closeSync();
   }
+
+  /** A warehouse file whose dedupe view was made from other text, as an older version made it. */
+  const withOlderView = (path: string) => warehouseChanged(path, 'CREATE OR REPLACE VIEW measurements_dedup AS SELECT 1 AS older');
 
   async function viewColumns(sink: DuckDbSink): Promise<string[]> {
     return (await sink.query('SELECT * FROM measurements_dedup LIMIT 0')).columns;
@@ -177,12 +180,7 @@ describe('DuckDB warehouse on a small disk', () => {
   it('lets go of a file it could not make ready (no view, a full disk), so that the next open takes it', async () => {
     const dir = tmpfs(4 * MiB);
     const path = join(dir, 'warehouse.duckdb');
-    await (await open(path)).close();
-    const raw = await DuckDBInstance.create(path);
-    const connection = await raw.connect();
-    await connection.run('DROP VIEW measurements_dedup');
-    connection.closeSync();
-    raw.closeSync();
+    await warehouseChanged(path, 'DROP VIEW measurements_dedup');
     const filler = fillDisk(dir);
     await expect(openDuckDbSink(path)).rejects.toThrow(/No space left/);
     rmSync(filler);

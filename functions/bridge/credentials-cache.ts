@@ -140,7 +140,7 @@ export function createCredentialsCache(options: CredentialsCacheOptions): Creden
           database: options.database,
           refreshMs: options.changesRefreshMs,
           onChanges: (changed) => {
-            for (const { deviceId } of changed) cache.forget(deviceId);
+            for (const deviceId of changed) cache.forget(deviceId);
           },
           onError: (error) => options.logger.warn('reading the devices changed lately failed; credentials are held for their TTL meanwhile', { error }),
         });

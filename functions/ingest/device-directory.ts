@@ -71,7 +71,7 @@ export function createDeviceDirectory(database: () => Promise<Database>, options
     database,
     refreshMs: options.changesRefreshMs ?? 1_000,
     onChanges: (changed) => {
-      for (const { deviceId } of changed) cache.forget(deviceId);
+      for (const deviceId of changed) cache.forget(deviceId);
     },
     onError: (error) => options.logger?.warn('reading the devices changed lately failed; the directory holds entries for their TTL meanwhile', { error }),
   });

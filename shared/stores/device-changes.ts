@@ -16,11 +16,6 @@ import { databaseNow } from './device-config.ts';
  */
 const OVERLAP_MS = 5_000;
 
-export interface DeviceChange {
-  deviceId: string;
-  numId: string;
-}
-
 export interface DeviceChangeFeed {
   /**
    * Starts a read of the feed when one is due, without waiting for it: a cache answers from
@@ -33,7 +28,8 @@ export interface DeviceChangeFeed {
 export function createDeviceChangeFeed(options: {
   database: () => Promise<Database>;
   refreshMs: number;
-  onChanges: (changes: DeviceChange[]) => void;
+  /** The ids of the devices changed since the last read (and a few seconds before it). */
+  onChanges: (deviceIds: string[]) => void;
   onError?: (error: unknown) => void;
 }): DeviceChangeFeed {
   let since: Date | undefined;
@@ -48,13 +44,12 @@ export function createDeviceChangeFeed(options: {
       since = await databaseNow(db);
       return;
     }
-    const { rows } = await db.query<{ device_id: string; num_id: string | number }>(
-      'SELECT device_id, num_id FROM devices WHERE updated_at >= $1 LIMIT 100000',
-      [new Date(since.getTime() - OVERLAP_MS).toISOString()],
-    );
+    const { rows } = await db.query<{ device_id: string }>('SELECT device_id FROM devices WHERE updated_at >= $1 LIMIT 100000', [
+      new Date(since.getTime() - OVERLAP_MS).toISOString(),
+    ]);
     // The clock after the changes were read: a change committed meanwhile is looked back on next time.
     since = await databaseNow(db);
-    if (rows.length > 0) options.onChanges(rows.map((r) => ({ deviceId: r.device_id, numId: String(r.num_id) })));
+    if (rows.length > 0) options.onChanges(rows.map((r) => r.device_id));
   };
 
   return {
