@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { Base64Text } from './base64.ts';
+import { queryInteger } from './query-integer.ts';
 
 /** IoT Core's limit for a config and for a state: 64 KiB of bytes. */
 export const MAX_CONFIG_BYTES = 64 * 1024;
@@ -76,12 +77,12 @@ export const ListStatesResponse = z.object({ deviceStates: z.array(DeviceStateEn
 export type ListStatesResponse = z.infer<typeof ListStatesResponse>;
 
 const Count = (name: string) =>
-  z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(KEPT_PER_DEVICE, { error: `${name} is at most ${KEPT_PER_DEVICE}` })
-    .optional();
+  queryInteger(
+    z
+      .number()
+      .min(0)
+      .max(KEPT_PER_DEVICE, { error: `${name} is at most ${KEPT_PER_DEVICE}` }),
+  ).optional();
 
 /** `GET .../configVersions?numVersions=` (0 or absent: all kept versions). */
 export const ListConfigVersionsQuery = z.object({ numVersions: Count('numVersions') });

@@ -10,6 +10,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { RegistryId } from './ids.ts';
 import { InitialConfig } from './device-config.ts';
+import { queryInteger } from './query-integer.ts';
 import { DeviceId, Tags, Text } from './reading.ts';
 
 /** A device holds at most this many credentials (as IoT Core did), so keys can be rotated. */
@@ -131,7 +132,7 @@ export type BatchCreate = z.infer<typeof BatchCreate>;
 /** `GET /v1/devices` query string. */
 export const ListDevicesQuery = z.object({
   pageToken: z.string().max(1024).optional(),
-  pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
+  pageSize: queryInteger(z.number().min(1).max(MAX_PAGE_SIZE)).default(DEFAULT_PAGE_SIZE),
 });
 export type ListDevicesQuery = z.infer<typeof ListDevicesQuery>;
 

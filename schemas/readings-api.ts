@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { RegistryId, Site } from './device.ts';
+import { queryInteger } from './query-integer.ts';
 import { MetricName } from './reading.ts';
 
 export const MAX_READINGS_WINDOW_MS = 31 * 24 * 60 * 60 * 1000;
@@ -75,7 +76,7 @@ export const Duration = z.string().transform((s, ctx) => {
 });
 
 const PageToken = z.string().min(1).max(MAX_PAGE_TOKEN_LENGTH);
-const pageSize = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+const pageSize = (max: number, fallback: number) => queryInteger(z.number().min(1).max(max)).default(fallback);
 
 /**
  * The window a query means: `to` defaults to now and `from` to a span before `to`. `from` and

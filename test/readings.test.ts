@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import readingsFunction from '../functions/readings/index.ts';
 import { selectBuckets, selectReadings } from '../functions/readings/store.ts';
 import type { Sql } from '../shared/db/database.ts';
+import { NOT_DECIMAL_DIGITS } from '../schemas/query-integer.ts';
 import { FleetResponse, ReadingsResponse, SeriesResponse, SERIES_INTERVALS, type SeriesInterval } from '../schemas/readings-api.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 
@@ -131,6 +132,26 @@ describe('query strings', () => {
     const answer = await get('/v1/devices/dev-a/readings?metrics=temp&metrics=hum&pageSize=2000&pageSize=1');
     expect(answer.status).toBe(400);
     expect(issuePaths(answer.json)).toEqual(['metrics', 'pageSize']);
+  });
+
+  it.each(['1e2', '0x2', '%205', '5%20', '5.0', '%2B5', '-5', ''])(
+    'refuses pageSize=%s with 400 naming it: an integer is plain decimal digits',
+    async (size) => {
+      for (const path of ['/v1/devices/dev-a/readings', '/v1/fleet']) {
+        const answer = await get(`${path}?pageSize=${size}`);
+        expect(answer.status, path).toBe(400);
+        expect(answer.json?.issues, path).toEqual([{ path: 'pageSize', message: NOT_DECIMAL_DIGITS }]);
+      }
+    },
+  );
+
+  it('reads pageSize=05 as 5, and answers one out of range as before', async () => {
+    expect(ReadingsResponse.parse((await get('/v1/devices/dev-a/readings?pageSize=05')).json).readings).toHaveLength(5);
+    expect(FleetResponse.parse((await get('/v1/fleet?pageSize=02')).json).devices).toHaveLength(2);
+    expect((await get('/v1/fleet?pageSize=0')).json?.issues).toEqual([{ path: 'pageSize', message: 'Too small: expected number to be >=1' }]);
+    expect((await get(`/v1/devices/dev-a/readings?pageSize=${'9'.repeat(400)}`)).json?.issues).toEqual([
+      { path: 'pageSize', message: 'Too big: expected number to be <=1000' },
+    ]);
   });
 
   it('names at most 50 issues, and says how many more there were', async () => {

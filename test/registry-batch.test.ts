@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import registry from '../functions/registry/index.ts';
 import { deviceTokenMatches } from '../shared/auth/device-token.ts';
 import type { BatchItemError, DeviceListResponse, DeviceResponse } from '../schemas/device.ts';
+import { NOT_DECIMAL_DIGITS } from '../schemas/query-integer.ts';
 import { createTestDatabase, startFunction } from './support/kit.ts';
 import { generateTestKeyPair } from './support/devices.ts';
 import { createRegistryClient, useRegistryUnderTest, type RegistryCall } from './support/registry-client.ts';
@@ -188,6 +189,16 @@ describe('GET /v1/devices paging', () => {
     const all = await pagingCall<DeviceListResponse>('GET', '/v1/devices?pageSize=1000');
     expect(all.body.devices).toHaveLength(250);
     expect(all.body).not.toHaveProperty('nextPageToken');
+  });
+
+  it.each(['1e2', '0x2', '%205', '5.0', '%2B5', ''])('refuses pageSize=%s with 400 naming it: an integer is plain decimal digits', async (size) => {
+    const answer = await pagingCall<BatchErrorBody>('GET', `/v1/devices?pageSize=${size}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.issues).toEqual([{ path: 'pageSize', message: NOT_DECIMAL_DIGITS }]);
+  });
+
+  it('reads pageSize=05 as 5', async () => {
+    expect((await pagingCall<DeviceListResponse>('GET', '/v1/devices?pageSize=05')).body.devices).toHaveLength(5);
   });
 
   it.each([

@@ -4,6 +4,7 @@
  * states, and every refusal naming its problem.
  */
 import { describe, expect, it } from 'vitest';
+import { NOT_DECIMAL_DIGITS } from '../schemas/query-integer.ts';
 import { useRegistryUnderTest } from './support/registry-client.ts';
 
 const registry = useRegistryUnderTest();
@@ -46,6 +47,22 @@ describe('device configuration in the registry', () => {
     expect((await registry.call('GET', '/v1/devices/nobody-here/states')).status).toBe(404);
     expect((await registry.call('GET', '/v1/devices/nobody-here/configVersions')).status).toBe(404);
     expect((await registry.call('GET', '/v1/devices/cfg-a/states')).body).toEqual({ deviceStates: [] });
+  });
+
+  it('takes numVersions and numStates in plain decimal digits only, 02 as 2', async () => {
+    for (const [query, name] of [
+      ['configVersions?numVersions=1e1', 'numVersions'],
+      ['configVersions?numVersions=0x2', 'numVersions'],
+      ['configVersions?numVersions=', 'numVersions'],
+      ['states?numStates=%2B1', 'numStates'],
+      ['states?numStates=1.0', 'numStates'],
+    ]) {
+      const answer = await registry.call<{ issues: unknown[] }>('GET', `/v1/devices/cfg-a/${query}`);
+      expect(answer.status, query).toBe(400);
+      expect(answer.body.issues, query).toEqual([{ path: name, message: NOT_DECIMAL_DIGITS }]);
+    }
+    const two = await registry.call<{ deviceConfigs: { version: string }[] }>('GET', '/v1/devices/cfg-a/configVersions?numVersions=02');
+    expect(two.body.deviceConfigs.map((c) => c.version)).toEqual(['3', '2']);
   });
 
   it('batchCreate gives every device its version 1', async () => {
