@@ -11,6 +11,7 @@ import type { Sql } from '../shared/db/database.ts';
 import { NOT_DECIMAL_DIGITS } from '../schemas/query-integer.ts';
 import { FleetResponse, ReadingsResponse, SeriesResponse, SERIES_INTERVALS, type SeriesInterval } from '../schemas/readings-api.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
+import { sendRaw } from './support/wire.ts';
 
 const READ_TOKEN = 'read-token-for-the-wire-tests';
 const ADMIN_TOKEN = 'admin-token-for-the-wire-tests';
@@ -486,6 +487,54 @@ describe('the dashboard', () => {
     const revalidated = await fetch(`${fn.url}/`, { headers: { 'if-none-match': page.headers.get('etag')! } });
     expect(revalidated.status).toBe(304);
     expect((await get('/assets/app.000000000000.js', null)).status).toBe(404);
+  });
+});
+
+describe('the dashboard: one ETag per content coding', () => {
+  /** A GET of `path` asking for one coding, with If-None-Match when given. */
+  const ask = (path: string, coding: 'gzip' | 'identity', ifNoneMatch?: string) =>
+    sendRaw(fn.url, { method: 'GET', path, headers: { 'accept-encoding': coding, ...(ifNoneMatch === undefined ? {} : { 'if-none-match': ifNoneMatch }) } });
+
+  it.each(['page', 'script', 'stylesheet'] as const)('gives the %s a gzip representation with its own ETag, revalidated only by it', async (which) => {
+    const page = (await get('/', null)).text;
+    const path = { page: '/', script: /src="(\/assets\/[^"]+)"/.exec(page)?.[1], stylesheet: /href="(\/assets\/[^"]+)"/.exec(page)?.[1] }[which] as string;
+    expect(path).toBeTruthy();
+    const identity = await ask(path, 'identity');
+    const gzip = await ask(path, 'gzip');
+    expect([identity.status, gzip.status]).toEqual([200, 200]);
+    expect([identity.headers['content-encoding'], gzip.headers['content-encoding']]).toEqual([undefined, 'gzip']);
+    expect([identity.headers.vary, gzip.headers.vary]).toEqual(['Accept-Encoding', 'Accept-Encoding']);
+    const [identityTag, gzipTag] = [identity.headers.etag as string, gzip.headers.etag as string];
+    expect(identityTag).toMatch(/^"[^"]+"$/);
+    expect(gzipTag).toMatch(/^"[^"]+"$/);
+    expect(gzipTag).not.toBe(identityTag);
+
+    // Each representation's own tag revalidates it, the 304 naming that tag again.
+    for (const [coding, tag] of [
+      ['identity', identityTag],
+      ['gzip', gzipTag],
+    ] as const) {
+      const revalidated = await ask(path, coding, tag);
+      expect(revalidated.status, coding).toBe(304);
+      expect(revalidated.headers.etag, coding).toBe(tag);
+      expect([revalidated.headers['content-type'], revalidated.headers['content-encoding']], coding).toEqual([undefined, undefined]);
+    }
+    // The other coding's tag does not: the answer is the whole representation asked for, with its own tag.
+    for (const [coding, tag, own] of [
+      ['identity', gzipTag, identityTag],
+      ['gzip', identityTag, gzipTag],
+    ] as const) {
+      const answer = await ask(path, coding, tag);
+      expect(answer.status, coding).toBe(200);
+      expect(answer.headers.etag, coding).toBe(own);
+      expect(answer.headers['content-encoding'], coding).toBe(coding === 'gzip' ? 'gzip' : undefined);
+    }
+    // A list naming both (a cache holding both), a weak tag, and * revalidate the one asked for.
+    expect(await ask(path, 'gzip', `${identityTag}, ${gzipTag}`)).toMatchObject({ status: 304, headers: { etag: gzipTag } });
+    expect(await ask(path, 'identity', `${gzipTag}, ${identityTag}`)).toMatchObject({ status: 304, headers: { etag: identityTag } });
+    expect(await ask(path, 'gzip', `W/${gzipTag}`)).toMatchObject({ status: 304, headers: { etag: gzipTag } });
+    expect(await ask(path, 'identity', '*')).toMatchObject({ status: 304, headers: { etag: identityTag } });
+    expect((await ask(path, 'identity', '"something-else"')).status).toBe(200);
   });
 });
 

@@ -28,23 +28,45 @@ const SECURITY_HEADERS = {
   'x-frame-options': 'DENY',
 };
 
-interface Asset {
-  type: string;
-  cacheControl: string;
-  identity: Buffer;
-  gzip: Buffer;
+/** One representation of an asset: its bytes and their strong validator. */
+interface Representation {
+  bytes: Buffer;
   etag: string;
 }
 
+interface Asset {
+  type: string;
+  cacheControl: string;
+  identity: Representation;
+  gzip: Representation;
+}
+
+/**
+ * The gzip bytes are another representation than the identity ones, so they carry another
+ * ETag (RFC 9110 §8.8.3): with one ETag for both, a cache holding the identity bytes could be
+ * told by a 304 that they are what a gzip request gets, and the other way round.
+ */
 function asset(text: string, type: string, cacheControl: string): Asset {
   const identity = Buffer.from(text, 'utf8');
+  const tag = createHash('sha256').update(identity).digest('base64url').slice(0, 16);
   return {
     type,
     cacheControl,
-    identity,
-    gzip: gzipSync(identity, { level: 9 }),
-    etag: `"${createHash('sha256').update(identity).digest('base64url').slice(0, 16)}"`,
+    identity: { bytes: identity, etag: `"${tag}"` },
+    gzip: { bytes: gzipSync(identity, { level: 9 }), etag: `"${tag}-gzip"` },
   };
+}
+
+const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
+
+/**
+ * Whether If-None-Match names `etag` (RFC 9110 §13.1.2): `*`, or one of a list of entity tags
+ * compared weakly (`W/"x"` names `"x"`). A cache holding both representations may send both tags.
+ */
+function noneMatch(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === '*') return true;
+  return (header.match(ENTITY_TAG) ?? []).some((tag) => tag.replace(/^W\//, '') === etag);
 }
 
 const hashOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
@@ -67,10 +89,13 @@ export function createDashboard(files: DashboardFiles): Dashboard {
     answer(path, headers) {
       const found = assets.get(path === '/index.html' ? '/' : path);
       if (!found) return undefined;
-      const common = { ...SECURITY_HEADERS, 'content-type': found.type, 'cache-control': found.cacheControl, etag: found.etag, vary: 'Accept-Encoding' };
-      if (headers['if-none-match'] === found.etag) return { status: 304, headers: common };
+      // The representation is chosen first: a 304 confirms only the one this request would get.
       const gzip = /\bgzip\b/.test(String(headers['accept-encoding'] ?? ''));
-      return { status: 200, raw: gzip ? found.gzip : found.identity, headers: gzip ? { ...common, 'content-encoding': 'gzip' } : common };
+      const chosen = gzip ? found.gzip : found.identity;
+      const common = { ...SECURITY_HEADERS, 'cache-control': found.cacheControl, etag: chosen.etag, vary: 'Accept-Encoding' };
+      // A 304 holds what a cache refreshes its stored answer with, no representation metadata (RFC 9110 §15.4.5).
+      if (noneMatch(headers['if-none-match'], chosen.etag)) return { status: 304, headers: common };
+      return { status: 200, raw: chosen.bytes, headers: { ...common, 'content-type': found.type, ...(gzip ? { 'content-encoding': 'gzip' } : {}) } };
     },
   };
 }
