@@ -208,13 +208,16 @@ function failureResponse<A>(error: unknown, options: ListenerOptions<A>, path: s
   return options.mapError?.(error, path) ?? { ...mapped, log: { error: mapped.body.error } };
 }
 
+const NOT_MODIFIED = 304;
+
 /** Writes `response` (JSON unless `raw`), unless an answer already went out; throws when it cannot be serialised or its headers are invalid. */
 export function send(res: ServerResponse, response: WireResponse): void {
   if (res.headersSent) return;
   const payload = response.raw ?? (response.body === undefined ? '' : JSON.stringify(response.body));
   res.writeHead(response.status, {
     ...(payload.length > 0 && response.raw === undefined ? { 'content-type': 'application/json' } : {}),
-    'content-length': Buffer.byteLength(payload),
+    // A 304 has no content, and a Content-Length in it would have to be the 200's (RFC 9110 §8.6), not 0.
+    ...(response.status === NOT_MODIFIED ? {} : { 'content-length': Buffer.byteLength(payload) }),
     ...response.headers,
   });
   res.end(payload);
