@@ -2,8 +2,10 @@
  * Real answers of the routes added after openapi-wire.test.ts, checked against docs/openapi/:
  * the readings function, the bridge's configuration and state paths (IoT Core's and the
  * native ones), and the registry's configuration, state, replay and maintenance routes.
+ * For readings the other way round too: every status readings.yaml documents was answered.
  * Real PostgreSQL; the official Pub/Sub emulator where something is published.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import readingsFunction from '../functions/readings/index.ts';
 import registry from '../functions/registry/index.ts';
@@ -12,7 +14,8 @@ import { sendAsDevice, startBridge, TEST_PROJECT, useEmulator, type BridgeUnderT
 import { deviceClaims, signJwt } from './support/jwt.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { createRegistryClient, type RegistryCall, type RegistryCallOptions } from './support/registry-client.ts';
-import { expectResponseMatches, loadOpenApi, type OpenApiDocument } from './support/openapi.ts';
+import { expectResponseMatches, findTemplate, loadOpenApi, type OpenApiDocument } from './support/openapi.ts';
+import { sendRaw } from './support/wire.ts';
 
 const ADMIN = 'wire-new-admin-token';
 const READ = 'wire-new-read-token';
@@ -67,12 +70,36 @@ async function registryCall(method: string, path: string, body?: unknown, option
   return answer;
 }
 
-async function readingsGet(path: string, bearer: string | null = READ) {
-  const response = await fetch(readingsServed.url + path, bearer === null ? {} : { headers: { authorization: `Bearer ${bearer}` } });
-  const body: unknown = await response.json();
-  expectResponseMatches(apis.readings, 'GET', path, response.status, body);
-  return { status: response.status, body: body as Record<string, unknown> };
+/** `template status` of every readings.yaml answer checked below, to find documented statuses never answered. */
+const readingsAnswered = new Set<string>();
+
+/**
+ * Sends a request to readings (or `target`, another readings function) and checks the answer
+ * against readings.yaml: under the path's GET, where a 405 to another method is documented too.
+ */
+async function readingsCall(
+  path: string,
+  request: { method?: string; headers?: Record<string, string>; body?: string; bearer?: string | null; target?: ServedFunction } = {},
+) {
+  const { method = 'GET', headers = {}, body, bearer = READ, target = readingsServed } = request;
+  const answer = await sendRaw(target.url, {
+    method,
+    path,
+    headers: {
+      ...headers,
+      ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }),
+      // Declared: Node's client would send a GET's body unframed.
+      ...(body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) }),
+    },
+    body,
+  });
+  const json = String(answer.headers['content-type']).startsWith('application/json') ? answer.body : undefined;
+  expectResponseMatches(apis.readings, 'GET', path, answer.status, json);
+  readingsAnswered.add(`${findTemplate(apis.readings, 'GET', path)} ${answer.status}`);
+  return { status: answer.status, headers: answer.headers, text: answer.text, body: json as Record<string, unknown> };
 }
+
+const readingsGet = (path: string, bearer: string | null = READ) => readingsCall(path, { bearer });
 
 describe('readings answers match readings.yaml', () => {
   it('answers readings, series and the fleet', async () => {
@@ -94,6 +121,7 @@ describe('readings answers match readings.yaml', () => {
   it.each([
     { name: 'no token', path: '/v1/fleet', bearer: null, status: 401 },
     { name: 'a wrong token', path: '/v1/devices/wn-read/readings', bearer: 'wrong', status: 401 },
+    { name: 'a series without a token', path: '/v1/devices/wn-read/series?metric=temp', bearer: null, status: 401 },
     {
       name: 'a window over 31 days and a bad order',
       path: '/v1/devices/wn-read/readings?from=2026-01-01T00:00:00Z&to=2026-03-01T00:00:00Z&order=up',
@@ -108,11 +136,67 @@ describe('readings answers match readings.yaml', () => {
     expect((await readingsGet(path, bearer)).status).toBe(status);
   });
 
-  it('serves the dashboard as HTML', async () => {
-    const response = await fetch(`${readingsServed.url}/`);
-    expect(response.status).toBe(200);
-    expect(response.headers.get('content-type')).toMatch(/^text\/html/);
-    expectResponseMatches(apis.readings, 'GET', '/', 200, undefined);
+  /** Every path readings.yaml documents but /healthz, with an asset name no build has. */
+  const PATHS = ['/v1/devices/wn-read/readings', '/v1/devices/wn-read/series?metric=temp', '/v1/fleet', '/', '/assets/app.000000000000.js'];
+
+  it('serves the dashboard as HTML, its script and stylesheet, each coding revalidated by its own ETag', async () => {
+    const page = await readingsCall('/', { bearer: null });
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    const assets = [...page.text.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1] as string);
+    expect(assets).toHaveLength(2);
+    for (const path of ['/', ...assets]) {
+      const etags: string[] = [];
+      for (const coding of ['gzip', 'identity']) {
+        const first = await readingsCall(path, { bearer: null, headers: { 'accept-encoding': coding } });
+        expect(first.status, path).toBe(200);
+        etags.push(first.headers.etag as string);
+        const again = await readingsCall(path, { bearer: null, headers: { 'accept-encoding': coding, 'if-none-match': first.headers.etag as string } });
+        expect(again.status, `${path} ${coding}`).toBe(304);
+      }
+      expect(new Set(etags).size, path).toBe(2);
+    }
+    expect((await readingsCall('/assets/app.000000000000.js', { bearer: null })).status).toBe(404);
+  });
+
+  it('answers 405 with Allow to any method but GET and HEAD, on every path, before the token', async () => {
+    for (const path of [...PATHS, '/healthz']) {
+      for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+        const answer = await readingsCall(path, { method, bearer: null, ...(method === 'POST' ? { body: '{}' } : {}) });
+        expect(answer.status, `${method} ${path}`).toBe(405);
+        expect(answer.headers.allow).toBe('GET, HEAD');
+      }
+    }
+  });
+
+  it('answers 413 to a GET that carries a body, and 415 to one with a Content-Encoding, before the token', async () => {
+    for (const path of PATHS) {
+      expect((await readingsCall(path, { bearer: null, body: 'x' })).status, path).toBe(413);
+      expect((await readingsCall(path, { bearer: null, headers: { 'content-encoding': 'gzip' } })).status, path).toBe(415);
+    }
+  });
+
+  it('answers 503 when PostgreSQL does not answer within the statement timeout', async () => {
+    const slow = await startFunction(readingsFunction, { env: { DATABASE_URL: database.url, READ_TOKEN: READ, READINGS_STATEMENT_TIMEOUT_MS: '300' } });
+    const locker = new pg.Client({ connectionString: database.url });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE devices IN ACCESS EXCLUSIVE MODE');
+      for (const path of PATHS.slice(0, 3)) expect((await readingsCall(path, { target: slow })).status, path).toBe(503);
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+      await slow.close();
+    }
+  });
+
+  it('gave every answer readings.yaml documents, but the /healthz 503 (a draining process or a stuck store: test/postgres-deadlines.test.ts)', async () => {
+    await readingsCall('/healthz', { bearer: null });
+    const documented = Object.entries(apis.readings.document.paths).flatMap(([template, item]) =>
+      Object.keys(item.get?.responses ?? {}).map((status) => `${template} ${status}`),
+    );
+    expect(documented.filter((answer) => !readingsAnswered.has(answer) && answer !== '/healthz 503')).toEqual([]);
   });
 });
 
