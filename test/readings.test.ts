@@ -538,6 +538,15 @@ describe('the dashboard: one ETag per content coding', () => {
     expect(await ask(path, 'identity', '*')).toMatchObject({ status: 304, headers: { etag: identityTag } });
     expect((await ask(path, 'identity', '"something-else"')).status).toBe(200);
   });
+
+  it('sends the identity bytes to a client that refuses gzip with q=0', async () => {
+    const refused = await sendRaw(fn.url, { method: 'GET', path: '/', headers: { 'accept-encoding': 'gzip;q=0, identity' } });
+    expect(refused.status).toBe(200);
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    expect(refused.text).toContain('<!doctype html>');
+    const weighted = await sendRaw(fn.url, { method: 'GET', path: '/', headers: { 'accept-encoding': 'br;q=1.0, gzip;q=0.5' } });
+    expect(weighted.headers['content-encoding']).toBe('gzip');
+  });
 });
 
 describe('limits', () => {

@@ -60,6 +60,26 @@ function asset(text: string, type: string, cacheControl: string): Asset {
 const ENTITY_TAG = /(?:W\/)?"[^"]*"/g;
 
 /**
+ * Whether Accept-Encoding takes gzip (RFC 9110 §12.5.3): `gzip` (or its old alias `x-gzip`)
+ * listed with a weight above 0, or, when neither is listed, `*` with a weight above 0. `q=0`
+ * means "not acceptable", so `gzip;q=0` gets the identity bytes. No header: identity.
+ */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  let gzip: number | undefined;
+  let any: number | undefined;
+  for (const item of header.split(',')) {
+    const [coding = '', ...params] = item.split(';').map((part) => part.trim().toLowerCase());
+    const q = params.find((param) => /^q\s*=/.test(param));
+    const weight = q === undefined ? 1 : Number(q.slice(q.indexOf('=') + 1).trim());
+    if (Number.isNaN(weight)) continue;
+    if (coding === 'gzip' || coding === 'x-gzip') gzip = Math.max(gzip ?? 0, weight);
+    else if (coding === '*') any = weight;
+  }
+  return (gzip ?? any ?? 0) > 0;
+}
+
+/**
  * Whether If-None-Match names `etag` (RFC 9110 §13.1.2): `*`, or one of a list of entity tags
  * compared weakly (`W/"x"` names `"x"`). A cache holding both representations may send both tags.
  */
@@ -90,7 +110,7 @@ export function createDashboard(files: DashboardFiles): Dashboard {
       const found = assets.get(path === '/index.html' ? '/' : path);
       if (!found) return undefined;
       // The representation is chosen first: a 304 confirms only the one this request would get.
-      const gzip = /\bgzip\b/.test(String(headers['accept-encoding'] ?? ''));
+      const gzip = acceptsGzip(headers['accept-encoding']);
       const chosen = gzip ? found.gzip : found.identity;
       const common = { ...SECURITY_HEADERS, 'cache-control': found.cacheControl, etag: chosen.etag, vary: 'Accept-Encoding' };
       // A 304 holds what a cache refreshes its stored answer with, no representation metadata (RFC 9110 §15.4.5).
