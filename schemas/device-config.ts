@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { Base64Text } from './base64.ts';
+import { eachFieldOnce } from './proto3-json.ts';
 import { queryInteger } from './query-integer.ts';
 
 /** IoT Core's limit for a config and for a state: 64 KiB of bytes. */
@@ -37,14 +38,15 @@ const Version = z.union([
     .transform(Number),
 ]);
 
-/** `POST /v1/devices/{id}:modifyCloudToDeviceConfig` (camelCase or snake_case). */
-export const ModifyConfigRequest = z
-  .strictObject({
+/** `POST /v1/devices/{id}:modifyCloudToDeviceConfig` (camelCase or snake_case, each field once). */
+export const ModifyConfigRequest = eachFieldOnce(
+  z.strictObject({
     binaryData: Base64Payload(MAX_CONFIG_BYTES).optional(),
     binary_data: Base64Payload(MAX_CONFIG_BYTES).optional(),
     versionToUpdate: Version.optional(),
     version_to_update: Version.optional(),
-  })
+  }),
+)
   .refine((r) => (r.binaryData ?? r.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] })
   .transform((r) => {
     const versionToUpdate = r.versionToUpdate ?? r.version_to_update;

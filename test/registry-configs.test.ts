@@ -41,6 +41,31 @@ describe('device configuration in the registry', () => {
     expect(JSON.stringify(answer.body)).toContain(named);
   });
 
+  it('refuses a field given under both of its names, naming both, whether or not the values agree', async () => {
+    const twice = 'are one field given twice; give only one';
+    const same = await registry.call('POST', '/v1/devices/cfg-a:modifyCloudToDeviceConfig', { binaryData: b64('t'), binary_data: b64('t') });
+    expect(same.status).toBe(400);
+    expect(same.body).toMatchObject({
+      error: 'invalid_argument',
+      issues: [
+        { path: 'binaryData', message: `binaryData and binary_data ${twice}` },
+        { path: 'binary_data', message: `binaryData and binary_data ${twice}` },
+      ],
+    });
+    const versions = await registry.call('POST', '/v1/devices/cfg-a:modifyCloudToDeviceConfig', {
+      binaryData: b64('t'),
+      versionToUpdate: '3',
+      version_to_update: 99,
+    });
+    expect(versions.status).toBe(400);
+    expect(versions.body.issues).toEqual([
+      { path: 'versionToUpdate', message: `versionToUpdate and version_to_update ${twice}` },
+      { path: 'version_to_update', message: `versionToUpdate and version_to_update ${twice}` },
+    ]);
+    const kept = await registry.call<{ deviceConfigs: { version: string }[] }>('GET', '/v1/devices/cfg-a/configVersions?numVersions=1');
+    expect(kept.body.deviceConfigs.map((c) => c.version)).toEqual(['3']);
+  });
+
   it('refuses numVersions and numStates above 10, and lists for unknown devices are 404', async () => {
     expect((await registry.call('GET', '/v1/devices/cfg-a/configVersions?numVersions=11')).status).toBe(400);
     expect((await registry.call('GET', '/v1/devices/cfg-a/states?numStates=abc')).status).toBe(400);

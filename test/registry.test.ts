@@ -184,6 +184,23 @@ describe('POST /v1/devices', () => {
     expect(batch.body.issues?.map((i) => i.path)).toEqual(['devices.1.tags.__proto__']);
   });
 
+  it('answers 400 for a snake_case name on create, batchCreate and patch: only the camelCase names are taken', async () => {
+    // So a field given under both names is refused too, as an unknown key beside the known one.
+    const key = { type: 'es256', publicKeyPem: es.publicKeyPem, public_key_pem: es.publicKeyPem, expires_at: '2031-01-01T00:00:00Z' };
+    const unknown = [{ path: 'credentials.0', message: 'Unrecognized keys: "public_key_pem", "expires_at"' }];
+    const create = await call<ErrorBody>('POST', '/v1/devices', { deviceId: 'snake-key', credentials: [key] });
+    expect(create.status).toBe(400);
+    expect(create.body.issues).toEqual(unknown);
+    const batch = await call<ErrorBody>('POST', '/v1/devices:batchCreate', { devices: [{ deviceId: 'snake-key', credentials: [key] }] });
+    expect(batch.status).toBe(400);
+    expect(batch.body.issues).toEqual(unknown.map((i) => ({ ...i, path: `devices.0.${i.path}` })));
+    await call('POST', '/v1/devices', { deviceId: 'snake-patch', credentials: [] });
+    const patch = await call<ErrorBody>('PATCH', path('snake-patch'), { credentials: [key] });
+    expect(patch.status).toBe(400);
+    expect(patch.body.issues).toEqual(unknown);
+    expect((await call('GET', path('snake-key'))).status).toBe(404);
+  });
+
   it('answers 400 naming the problem for malformed JSON', async () => {
     const answer = await call<ErrorBody>('POST', '/v1/devices', undefined, { rawBody: '{"deviceId": "x",' });
     expect(answer.status).toBe(400);

@@ -34,6 +34,12 @@ describe('ModifyConfigRequest and SetStateRequest', () => {
     expect(SetStateRequest.parse({ state: { binary_data: 'eA==' } })).toEqual({ binaryData: 'eA==' });
   });
 
+  it('refuse a field given under both names, naming both', () => {
+    const paths = (body: unknown) => ModifyConfigRequest.safeParse(body).error?.issues.map((i) => i.path.join('.'));
+    expect(paths({ binaryData: 'eA==', binary_data: 'eA==' })).toEqual(['binaryData', 'binary_data']);
+    expect(paths({ binaryData: 'eA==', versionToUpdate: '2', version_to_update: 3 })).toEqual(['versionToUpdate', 'version_to_update']);
+  });
+
   it('need binaryData, and bound a state to its size', () => {
     expect(ModifyConfigRequest.safeParse({}).error?.issues.map((i) => i.path.join('.'))).toEqual(['binaryData']);
     expect(SetStateRequest.safeParse({ state: {} }).error?.issues.map((i) => i.path.join('.'))).toEqual(['state.binaryData']);
