@@ -54,6 +54,24 @@ export function importDevicePublicKey(type: PublicKeyType, pem: string): { key: 
   return { key };
 }
 
+/** A PEM's opening line (RFC 7468); the label is any text without a hyphen. */
+const PEM_BEGIN = /-----BEGIN [^\r\n-]*-----/g;
+/** One PEM block and nothing but whitespace around it; base64 holds no hyphen. */
+const ONE_PEM_BLOCK = /^\s*-----BEGIN ([^\r\n-]*)-----[^-]*-----END \1-----\s*$/;
+
+/**
+ * What is wrong with an uploaded PEM around its block, if anything. createPublicKey reads the
+ * first block and ignores the rest, so notes around a key, or a second key after it, would be
+ * stored and shown as if they were the credential. Checked on upload only: the bridge imports
+ * keys stored before this rule with importDevicePublicKey, and they keep working.
+ */
+export function pemLayoutProblem(pem: string): string | undefined {
+  const blocks = pem.match(PEM_BEGIN)?.length ?? 0;
+  if (blocks > 1) return `holds ${blocks} PEM blocks; a credential is one key`;
+  if (!ONE_PEM_BLOCK.test(pem)) return 'has text outside its -----BEGIN/-----END block; upload the block alone';
+  return undefined;
+}
+
 /** A token credential: the registry generates the secret and shows it once. */
 export const TokenCredentialSpec = z.strictObject({ type: z.literal('token') });
 
@@ -61,7 +79,9 @@ export const TokenCredentialSpec = z.strictObject({ type: z.literal('token') });
 export const PublicKeyCredentialSpec = z
   .strictObject({
     type: z.enum(['es256', 'rs256']),
-    publicKeyPem: Text.min(1).max(16_384),
+    publicKeyPem: Text.min(1)
+      .max(16_384)
+      .meta({ description: 'One PEM block (`PUBLIC KEY`, `RSA PUBLIC KEY` or `CERTIFICATE`), nothing but whitespace around it.' }),
     expiresAt: z.iso
       .datetime({ offset: true })
       .transform((s) => new Date(s))
@@ -69,7 +89,8 @@ export const PublicKeyCredentialSpec = z
   })
   .superRefine((spec, ctx) => {
     const imported = importDevicePublicKey(spec.type, spec.publicKeyPem);
-    if ('problem' in imported) ctx.addIssue({ code: 'custom', path: ['publicKeyPem'], message: imported.problem });
+    const problem = 'problem' in imported ? imported.problem : pemLayoutProblem(spec.publicKeyPem);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['publicKeyPem'], message: problem });
   });
 
 export const CredentialSpec = z.discriminatedUnion('type', [TokenCredentialSpec, PublicKeyCredentialSpec]);

@@ -18,6 +18,7 @@ const registryUnderTest = useRegistryUnderTest();
 const call: RegistryCall = (...args) => registryUnderTest.call(...args);
 
 const es = generateTestKeyPair('es256');
+const es2 = generateTestKeyPair('es256');
 const rs = generateTestKeyPair('rs256');
 const path = (id: string) => `/v1/devices/${encodeURIComponent(id)}`;
 
@@ -128,6 +129,9 @@ describe('POST /v1/devices', () => {
     { name: 'an EC key as rs256', spec: { type: 'rs256', publicKeyPem: es.publicKeyPem }, message: /RSA public key/ },
     { name: 'a 1024-bit RSA key', spec: { type: 'rs256', publicKeyPem: rsa1024 }, message: /at least 2048 bits/ },
     { name: 'a private key', spec: { type: 'es256', publicKeyPem: es.privateKeyPem }, message: /./ },
+    { name: 'text before the PEM block', spec: { type: 'es256', publicKeyPem: `my device key\n${es.publicKeyPem}` }, message: /text outside/ },
+    { name: 'text after the PEM block', spec: { type: 'rs256', publicKeyPem: `${rs.publicKeyPem}rotated 2026-01` }, message: /text outside/ },
+    { name: 'two keys in one PEM', spec: { type: 'es256', publicKeyPem: es.publicKeyPem + es2.publicKeyPem }, message: /holds 2 PEM blocks/ },
     { name: 'a bad expiresAt', spec: { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: 'tomorrow' }, message: /./, field: 'expiresAt' },
     { name: 'an unknown type', spec: { type: 'hs256', publicKeyPem: es.publicKeyPem }, message: /./, field: 'type' },
   ])('answers 400 naming the credential index for $name', async ({ spec, message, field }) => {
@@ -137,6 +141,26 @@ describe('POST /v1/devices', () => {
     expect(issue?.path).toBe(`credentials.1.${field ?? 'publicKeyPem'}`);
     if (!field) expect(issue?.message).toMatch(message);
     expect((await call('GET', path('key-check'))).status).toBe(404);
+  });
+
+  it('takes a PEM with whitespace around its block, and refuses two keys on batchCreate and patch too', async () => {
+    const spaced = `\n${es.publicKeyPem.replaceAll('\n', '\r\n')}\n\n`;
+    const created = await call<DeviceResponse>('POST', '/v1/devices', { deviceId: 'pem-spaced', credentials: [{ type: 'es256', publicKeyPem: spaced }] });
+    expect(created.status).toBe(201);
+    const twoKeys = { type: 'es256', publicKeyPem: es.publicKeyPem + es2.publicKeyPem };
+    const batch = await call<ErrorBody>('POST', '/v1/devices:batchCreate', {
+      devices: [
+        { deviceId: 'pem-b0', credentials: [] },
+        { deviceId: 'pem-b1', credentials: [{ type: 'token' }, twoKeys] },
+      ],
+    });
+    expect(batch.status).toBe(400);
+    expect(batch.body.issues).toEqual([{ path: 'devices.1.credentials.1.publicKeyPem', message: 'holds 2 PEM blocks; a credential is one key' }]);
+    const patch = await call<ErrorBody>('PATCH', path('pem-spaced'), { credentials: [twoKeys] });
+    expect(patch.status).toBe(400);
+    expect(patch.body.issues).toEqual([{ path: 'credentials.0.publicKeyPem', message: 'holds 2 PEM blocks; a credential is one key' }]);
+    expect((await call<DeviceResponse>('GET', path('pem-spaced'))).body.credentials.map((c) => c.publicKeyPem)).toEqual([spaced]);
+    expect((await call('GET', path('pem-b0'))).status).toBe(404);
   });
 
   it('answers 400 for more than 3 credentials', async () => {

@@ -1,8 +1,9 @@
 /** Devices and their credentials as operators send them (schemas/device.ts); the registry's answers are test/registry.test.ts. */
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CreateDevice, CredentialSpec, MAX_CREDENTIALS, MIN_RSA_BITS, PatchDevice } from '../../schemas/device.ts';
+import { CreateDevice, CredentialSpec, MAX_CREDENTIALS, MIN_RSA_BITS, PatchDevice, pemLayoutProblem } from '../../schemas/device.ts';
 import { generateTestKeyPair } from '../support/devices.ts';
+import { makeCertificateKey } from '../support/oidc-keys.ts';
 
 const es = generateTestKeyPair('es256');
 const rs = generateTestKeyPair('rs256');
@@ -26,6 +27,34 @@ describe('the device key rule', () => {
     expect(keyProblem('rs256', pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey))).toBe(
       `rs256 needs an RSA key of at least ${MIN_RSA_BITS} bits`,
     );
+  });
+});
+
+describe('the layout of an uploaded PEM', () => {
+  const certificate = makeCertificateKey('pem-layout').publicPem;
+  const pkcs1 = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'pkcs1', format: 'pem' }).toString();
+
+  it('takes one block of each label the key rule reads, with whitespace around it', () => {
+    expect(keyProblem('es256', `\n \n${es.publicKeyPem.replaceAll('\n', '\r\n')}\r\n\t`)).toBeUndefined();
+    expect(keyProblem('es256', es.publicKeyPem.trim())).toBeUndefined();
+    expect(pkcs1).toMatch(/^-----BEGIN RSA PUBLIC KEY-----/);
+    expect(keyProblem('rs256', pkcs1)).toBeUndefined();
+    expect(keyProblem('rs256', certificate)).toBeUndefined();
+    expect(keyProblem('rs256', certificate.replaceAll(' CERTIFICATE-----', ' X509 CERTIFICATE-----'))).toBeUndefined();
+  });
+
+  it('refuses text outside the block', () => {
+    const outside = 'has text outside its -----BEGIN/-----END block; upload the block alone';
+    expect(keyProblem('es256', `my device key\n${es.publicKeyPem}`)).toBe(outside);
+    expect(keyProblem('es256', `${es.publicKeyPem}-- rotated 2026-01-01`)).toBe(outside);
+    expect(keyProblem('rs256', `subject=CN = x\n${certificate}`)).toBe(outside);
+    expect(pemLayoutProblem(`${es.publicKeyPem}-----END PUBLIC KEY-----\n`)).toBe(outside);
+  });
+
+  it('refuses more than one key, and a private key beside a public one as a private key', () => {
+    expect(keyProblem('es256', es.publicKeyPem + generateTestKeyPair('es256').publicKeyPem)).toBe('holds 2 PEM blocks; a credential is one key');
+    expect(keyProblem('rs256', rs.publicKeyPem + certificate + pkcs1)).toBe('holds 3 PEM blocks; a credential is one key');
+    expect(keyProblem('es256', es.publicKeyPem + es.privateKeyPem)).toBe('is a private key; upload only the public key');
   });
 });
 
