@@ -84,6 +84,7 @@ export const PublicKeyCredentialSpec = z
       .meta({ description: 'One PEM block (`PUBLIC KEY`, `RSA PUBLIC KEY` or `CERTIFICATE`), nothing but whitespace around it.' }),
     expiresAt: z.iso
       .datetime({ offset: true })
+      .meta({ description: 'When the key stops being accepted; in the future when it is uploaded.' })
       .transform((s) => new Date(s))
       .optional(),
   })
@@ -91,6 +92,12 @@ export const PublicKeyCredentialSpec = z
     const imported = importDevicePublicKey(spec.type, spec.publicKeyPem);
     const problem = 'problem' in imported ? imported.problem : pemLayoutProblem(spec.publicKeyPem);
     if (problem) ctx.addIssue({ code: 'custom', path: ['publicKeyPem'], message: problem });
+    // The bridge takes a key only before its expiresAt, so one already past could never be
+    // used. Only keys being uploaded are judged: a PATCH may keep a stored key that has expired.
+    // (A malformed expiresAt is already named, and reaches here still a string.)
+    if (spec.expiresAt instanceof Date && spec.expiresAt.getTime() <= Date.now()) {
+      ctx.addIssue({ code: 'custom', path: ['expiresAt'], message: 'is not in the future: the device could never authenticate with this key' });
+    }
   });
 
 export const CredentialSpec = z.discriminatedUnion('type', [TokenCredentialSpec, PublicKeyCredentialSpec]);

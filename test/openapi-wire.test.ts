@@ -60,7 +60,7 @@ describe('registry answers match registry.yaml', () => {
       tags: { line: '3' },
       credentials: [
         { type: 'token' },
-        { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00Z' },
+        { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2131-01-01T00:00:00Z' },
         { type: 'rs256', publicKeyPem: rs.publicKeyPem },
       ],
     });

@@ -60,7 +60,7 @@ describe('POST /v1/devices', () => {
       tags: { line: '3' },
       credentials: [
         { type: 'token' },
-        { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00Z' },
+        { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2131-01-01T00:00:00Z' },
         { type: 'rs256', publicKeyPem: rs.publicKeyPem },
       ],
     });
@@ -72,7 +72,7 @@ describe('POST /v1/devices', () => {
     expect(token).toMatchObject({ type: 'token', expiresAt: null });
     expect(token?.token).toMatch(/^[A-Za-z0-9_-]{32,}$/);
     expect(token).not.toHaveProperty('publicKeyPem');
-    expect(ecKey).toMatchObject({ type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2031-01-01T00:00:00.000Z' });
+    expect(ecKey).toMatchObject({ type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2131-01-01T00:00:00.000Z' });
     expect(rsaKey).toMatchObject({ type: 'rs256', publicKeyPem: rs.publicKeyPem, expiresAt: null });
     expect(JSON.stringify(device)).not.toMatch(/sha256:|secret/i);
 
@@ -210,7 +210,7 @@ describe('POST /v1/devices', () => {
 
   it('answers 400 for a snake_case name on create, batchCreate and patch: only the camelCase names are taken', async () => {
     // So a field given under both names is refused too, as an unknown key beside the known one.
-    const key = { type: 'es256', publicKeyPem: es.publicKeyPem, public_key_pem: es.publicKeyPem, expires_at: '2031-01-01T00:00:00Z' };
+    const key = { type: 'es256', publicKeyPem: es.publicKeyPem, public_key_pem: es.publicKeyPem, expires_at: '2131-01-01T00:00:00Z' };
     const unknown = [{ path: 'credentials.0', message: 'Unrecognized keys: "public_key_pem", "expires_at"' }];
     const create = await call<ErrorBody>('POST', '/v1/devices', { deviceId: 'snake-key', credentials: [key] });
     expect(create.status).toBe(400);
@@ -296,7 +296,7 @@ describe('GET, PATCH and DELETE /v1/devices/{id}', () => {
       credentials: [
         { credentialId: ecKey?.credentialId },
         { type: 'token' },
-        { type: 'rs256', publicKeyPem: next.publicKeyPem, expiresAt: '2032-02-02T00:00:00+01:00' },
+        { type: 'rs256', publicKeyPem: next.publicKeyPem, expiresAt: '2132-02-02T00:00:00+01:00' },
       ],
     });
     expect(rotated.status).toBe(200);
@@ -305,13 +305,38 @@ describe('GET, PATCH and DELETE /v1/devices/{id}', () => {
     expect(newToken?.type).toBe('token');
     expect(newToken?.token).toBeTruthy();
     expect(newToken?.token).not.toBe(oldToken?.token);
-    expect(newKey).toMatchObject({ type: 'rs256', publicKeyPem: next.publicKeyPem, expiresAt: '2032-02-01T23:00:00.000Z' });
+    expect(newKey).toMatchObject({ type: 'rs256', publicKeyPem: next.publicKeyPem, expiresAt: '2132-02-01T23:00:00.000Z' });
     expect(rotated.body.credentials.map((c) => c.credentialId)).not.toContain(oldToken?.credentialId);
     expect(await storedTokenHash(oldToken?.credentialId ?? '')).toBeUndefined();
     expect(deviceTokenMatches(newToken?.token ?? '', (await storedTokenHash(newToken?.credentialId ?? '')) ?? '')).toBe(true);
     const read = await call<DeviceResponse>('GET', path('rotate-me'));
     expect(read.body.credentials.some((c) => 'token' in c)).toBe(false);
     expect(read.body.credentials).toHaveLength(3);
+  });
+
+  it('refuses a key already expired on create, batchCreate and patch, and keeps a stored key that has expired since', async () => {
+    const expired = { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: new Date(Date.now() - 60_000).toISOString() };
+    const issue = { message: 'is not in the future: the device could never authenticate with this key' };
+    const create = await call<ErrorBody>('POST', '/v1/devices', { deviceId: 'expired-key', credentials: [{ type: 'token' }, expired] });
+    expect(create.status).toBe(400);
+    expect(create.body.issues).toEqual([{ path: 'credentials.1.expiresAt', ...issue }]);
+    const batch = await call<ErrorBody>('POST', '/v1/devices:batchCreate', { devices: [{ deviceId: 'expired-key', credentials: [expired] }] });
+    expect(batch.status).toBe(400);
+    expect(batch.body.issues).toEqual([{ path: 'devices.0.credentials.0.expiresAt', ...issue }]);
+    expect((await call('GET', path('expired-key'))).status).toBe(404);
+
+    const soon = new Date(Date.now() + 60_000).toISOString();
+    const created = await call<DeviceResponse>('POST', '/v1/devices', { deviceId: 'expiring-key', credentials: [{ ...expired, expiresAt: soon }] });
+    expect(created.status).toBe(201);
+    const stored = created.body.credentials[0]?.credentialId;
+    const patch = await call<ErrorBody>('PATCH', path('expiring-key'), { credentials: [{ credentialId: stored }, expired] });
+    expect(patch.status).toBe(400);
+    expect(patch.body.issues).toEqual([{ path: 'credentials.1.expiresAt', ...issue }]);
+    // As if the minute had passed: the stored key has expired, and a PATCH may still keep it.
+    await registryUnderTest.db.query("UPDATE device_credentials SET expires_at = now() - interval '1 day' WHERE credential_id = $1", [stored]);
+    const kept = await call<DeviceResponse>('PATCH', path('expiring-key'), { site: 'lab', credentials: [{ credentialId: stored }] });
+    expect(kept.status).toBe(200);
+    expect(kept.body.credentials.map((c) => c.credentialId)).toEqual([stored]);
   });
 
   it('refuses a rotation that would leave more than 3 credentials, or keeps a foreign one', async () => {

@@ -1,6 +1,6 @@
 /** Devices and their credentials as operators send them (schemas/device.ts); the registry's answers are test/registry.test.ts. */
 import { generateKeyPairSync } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CreateDevice, CredentialSpec, MAX_CREDENTIALS, MIN_RSA_BITS, PatchDevice, pemLayoutProblem } from '../../schemas/device.ts';
 import { generateTestKeyPair } from '../support/devices.ts';
 import { makeCertificateKey } from '../support/oidc-keys.ts';
@@ -58,15 +58,47 @@ describe('the layout of an uploaded PEM', () => {
   });
 });
 
+describe('the expiry of an uploaded key', () => {
+  const NOW = new Date('2026-06-01T12:00:00Z');
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const expiryIssues = (expiresAt: string) =>
+    CredentialSpec.safeParse({ type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt }).error?.issues.map((i) => [i.path.join('.'), i.message]);
+
+  it('refuses a key already expired, up to this very millisecond, and takes one expiring after it', () => {
+    vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+    const refused = [['expiresAt', 'is not in the future: the device could never authenticate with this key']];
+    expect(expiryIssues('2020-01-01T00:00:00Z')).toEqual(refused);
+    expect(expiryIssues('2026-06-01T12:00:00.000Z')).toEqual(refused);
+    expect(expiryIssues('2026-06-01T14:00:00+02:00')).toEqual(refused);
+    expect(expiryIssues('2026-06-01T12:00:00.001Z')).toBeUndefined();
+    expect(expiryIssues('tomorrow')?.map(([path]) => path)).toEqual(['expiresAt']);
+  });
+
+  it('is judged beside the key itself, and only on new keys of a PATCH', () => {
+    vi.useFakeTimers({ now: NOW, toFake: ['Date'] });
+    const bad = CreateDevice.safeParse({
+      deviceId: 'dev-1',
+      credentials: [{ type: 'rs256', publicKeyPem: es.publicKeyPem, expiresAt: '2026-01-01T00:00:00Z' }],
+    });
+    expect(bad.error?.issues.map((i) => i.path.join('.'))).toEqual(['credentials.0.publicKeyPem', 'credentials.0.expiresAt']);
+    const patch = PatchDevice.safeParse({
+      credentials: [{ credentialId: 'c1' }, { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2026-01-01T00:00:00Z' }],
+    });
+    expect(patch.error?.issues.map((i) => i.path.join('.'))).toEqual(['credentials.1.expiresAt']);
+  });
+});
+
 describe('CreateDevice', () => {
   it('takes a device with token and key credentials', () => {
     const parsed = CreateDevice.parse({
       deviceId: 'dev-1',
       site: 'plant',
       tags: { line: '1' },
-      credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2027-01-01T00:00:00Z' }],
+      credentials: [{ type: 'token' }, { type: 'es256', publicKeyPem: es.publicKeyPem, expiresAt: '2127-01-01T00:00:00Z' }],
     });
-    expect(parsed.credentials[1]).toMatchObject({ type: 'es256', expiresAt: new Date('2027-01-01T00:00:00Z') });
+    expect(parsed.credentials[1]).toMatchObject({ type: 'es256', expiresAt: new Date('2127-01-01T00:00:00Z') });
   });
 
   it('names the key problem under its credential, and refuses too many credentials', () => {
