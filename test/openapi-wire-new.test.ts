@@ -14,7 +14,7 @@ import { sendAsDevice, startBridge, TEST_PROJECT, useEmulator, type BridgeUnderT
 import { deviceClaims, signJwt } from './support/jwt.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { createRegistryClient, type RegistryCall, type RegistryCallOptions } from './support/registry-client.ts';
-import { expectResponseMatches, findTemplate, loadOpenApi, type OpenApiDocument } from './support/openapi.ts';
+import { expectDocumentedCode, expectResponseMatches, findTemplate, loadOpenApi, type OpenApiDocument } from './support/openapi.ts';
 import { sendRaw } from './support/wire.ts';
 
 const ADMIN = 'wire-new-admin-token';
@@ -67,6 +67,7 @@ afterAll(async () => {
 async function registryCall(method: string, path: string, body?: unknown, options: RegistryCallOptions = {}) {
   const answer = await call(method, path, body, options);
   expectResponseMatches(apis.registry, method, path, answer.status, answer.body);
+  expectDocumentedCode(apis.registry, answer);
   return answer;
 }
 

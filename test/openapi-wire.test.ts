@@ -10,7 +10,7 @@ import { createDevice, generateTestKeyPair } from './support/devices.ts';
 import { createTestDatabase, startFunction, type ServedFunction, type TestDatabase } from './support/kit.ts';
 import { createRegistryClient, type RegistryCall } from './support/registry-client.ts';
 import { sendAsDevice, startBridge, type BridgeUnderTest, type DeviceRequest } from './support/bridge.ts';
-import { expectResponseMatches, loadOpenApi, type OpenApiDocument } from './support/openapi.ts';
+import { expectDocumentedCode, expectResponseMatches, loadOpenApi, type OpenApiDocument } from './support/openapi.ts';
 
 let database: TestDatabase;
 let registryServed: ServedFunction;
@@ -45,6 +45,7 @@ afterAll(async () => {
 async function registryCall(method: string, path: string, body?: unknown, options: Parameters<RegistryCall>[3] = {}) {
   const answer = await call(method, path, body, options);
   expectResponseMatches(registryApi, method, path, answer.status, answer.body);
+  expectDocumentedCode(registryApi, answer);
   return answer;
 }
 
@@ -107,6 +108,17 @@ describe('registry answers match registry.yaml', () => {
     { name: 'an existing id', method: 'POST', path: '/v1/devices', body: { deviceId: 'wire-sensor', credentials: [] }, options: {}, status: 409 },
     { name: 'an invalid page size', method: 'GET', path: '/v1/devices?pageSize=0', body: undefined, options: {}, status: 400 },
     { name: 'an unknown device', method: 'GET', path: '/v1/devices/wire-none', body: undefined, options: {}, status: 404 },
+    { name: 'an id no device can have', method: 'GET', path: '/v1/devices/1x', body: undefined, options: {}, status: 400 },
+    { name: 'an id that does not percent-decode', method: 'DELETE', path: '/v1/devices/wire%zz', body: undefined, options: {}, status: 400 },
+    { name: 'the state of an id that does not percent-decode', method: 'GET', path: '/v1/devices/wire%zz/state', body: undefined, options: {}, status: 400 },
+    {
+      name: 'a body that does not gunzip',
+      method: 'POST',
+      path: '/v1/devices',
+      body: undefined,
+      options: { rawBody: '{"deviceId": "wire-gz", "credentials": []}', headers: { 'content-encoding': 'gzip' } as Record<string, string> },
+      status: 400,
+    },
     { name: 'the state of an unknown device', method: 'GET', path: '/v1/devices/wire-none/state', body: undefined, options: {}, status: 404 },
     { name: 'a patch of an unknown device', method: 'PATCH', path: '/v1/devices/wire-none', body: { blocked: true }, options: {}, status: 404 },
     {

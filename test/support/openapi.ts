@@ -131,3 +131,27 @@ export function expectResponseMatches(api: OpenApiDocument, method: string, requ
   const problems = valid ? [] : (validator.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? ''} ${JSON.stringify(e.params)}`);
   if (problems.length > 0) throw new Error(`${where} does not match the document:\n  ${problems.join('\n  ')}\nbody: ${JSON.stringify(body)?.slice(0, 500)}`);
 }
+
+/** "`code` (status: when)" in the prose of an Error schema's `error` property. */
+const ERROR_CODE_ENTRY = /`([a-z_]+)` \((\d{3})\b/g;
+
+/**
+ * The error codes a document lists in its `Error` schema, each with the status it comes with,
+ * so that a test can check that an answer's code is documented (registry.yaml lists them as
+ * "`code` (status: when)").
+ */
+export function documentedErrorCodes(api: OpenApiDocument): Map<string, number> {
+  const error = api.document.components?.schemas?.Error as { properties?: { error?: { description?: string } } } | undefined;
+  const prose = error?.properties?.error?.description ?? '';
+  return new Map([...prose.matchAll(ERROR_CODE_ENTRY)].map(([, code, status]) => [code as string, Number(status)]));
+}
+
+/** Fails the test unless an error answer's `error` code is one the document lists, with its status. */
+export function expectDocumentedCode(api: OpenApiDocument, answer: { status: number; body: unknown }): void {
+  if (answer.status < 400) return;
+  const code = (answer.body as { error?: unknown } | undefined)?.error;
+  const documented = typeof code === 'string' ? documentedErrorCodes(api).get(code) : undefined;
+  if (documented !== answer.status) {
+    throw new Error(`${api.name}.yaml lists no error code ${JSON.stringify(code)} with status ${answer.status} (it lists it with ${documented ?? 'none'})`);
+  }
+}
