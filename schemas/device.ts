@@ -89,9 +89,12 @@ export const PublicKeyCredentialSpec = z
       .optional(),
   })
   .superRefine((spec, ctx) => {
-    const imported = importDevicePublicKey(spec.type, spec.publicKeyPem);
-    const problem = 'problem' in imported ? imported.problem : pemLayoutProblem(spec.publicKeyPem);
-    if (problem) ctx.addIssue({ code: 'custom', path: ['publicKeyPem'], message: problem });
+    // A PEM already refused as text (a NUL, its length) is not judged as a key as well.
+    if (!ctx.issues.some((issue) => issue.path?.[0] === 'publicKeyPem')) {
+      const imported = importDevicePublicKey(spec.type, spec.publicKeyPem);
+      const problem = 'problem' in imported ? imported.problem : pemLayoutProblem(spec.publicKeyPem);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['publicKeyPem'], message: problem });
+    }
     // The bridge takes a key only before its expiresAt, so one already past could never be
     // used. Only keys being uploaded are judged: a PATCH may keep a stored key that has expired.
     // (A malformed expiresAt is already named, and reaches here still a string.)

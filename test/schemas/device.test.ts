@@ -51,6 +51,11 @@ describe('the layout of an uploaded PEM', () => {
     expect(pemLayoutProblem(`${es.publicKeyPem}-----END PUBLIC KEY-----\n`)).toBe(outside);
   });
 
+  it('judges no PEM already refused as text', () => {
+    const issues = CredentialSpec.safeParse({ type: 'es256', publicKeyPem: `${es.publicKeyPem}\u0000` }).error?.issues;
+    expect(issues?.map((i) => [i.path.join('.'), i.message])).toEqual([['publicKeyPem', 'must not contain the NUL character or unpaired UTF-16 surrogates']]);
+  });
+
   it('refuses more than one key, and a private key beside a public one as a private key', () => {
     expect(keyProblem('es256', es.publicKeyPem + generateTestKeyPair('es256').publicKeyPem)).toBe('holds 2 PEM blocks; a credential is one key');
     expect(keyProblem('rs256', rs.publicKeyPem + certificate + pkcs1)).toBe('holds 3 PEM blocks; a credential is one key');
