@@ -91,27 +91,29 @@ export const ListConfigVersionsQuery = z.object({ numVersions: Count('numVersion
 /** `GET .../states?numStates=` (0 or absent: all kept states). */
 export const ListStatesQuery = z.object({ numStates: Count('numStates') });
 
-/** The device API's `setState` body: `{"state": {"binaryData"}}`, either naming. */
+/** The device API's `setState` body: `{"state": {"binaryData"}}`, either naming (once). */
 export const SetStateRequest = z
   .strictObject({
-    state: z
-      .strictObject({ binaryData: Base64Payload(MAX_STATE_BYTES).optional(), binary_data: Base64Payload(MAX_STATE_BYTES).optional() })
-      .refine((s) => (s.binaryData ?? s.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] }),
+    state: eachFieldOnce(
+      z.strictObject({ binaryData: Base64Payload(MAX_STATE_BYTES).optional(), binary_data: Base64Payload(MAX_STATE_BYTES).optional() }),
+    ).refine((s) => (s.binaryData ?? s.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] }),
     gatewayInfo: z.unknown().optional(),
   })
   .transform((r) => ({ binaryData: (r.state.binaryData ?? r.state.binary_data) as string }));
 export type SetStateRequest = z.infer<typeof SetStateRequest>;
 
-/** `GET .../config?local_version=N` (also `localVersion`): 0 or absent asks for the latest. */
-export const GetConfigQuery = z.object({
-  local_version: z
-    .string()
-    .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
-    .transform(Number)
-    .optional(),
-  localVersion: z
-    .string()
-    .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
-    .transform(Number)
-    .optional(),
-});
+/** `GET .../config?local_version=N` (or `localVersion`, not both): 0 or absent asks for the latest. */
+export const GetConfigQuery = eachFieldOnce(
+  z.object({
+    local_version: z
+      .string()
+      .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
+      .transform(Number)
+      .optional(),
+    localVersion: z
+      .string()
+      .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
+      .transform(Number)
+      .optional(),
+  }),
+);

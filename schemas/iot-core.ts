@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { Base64Text } from './base64.ts';
+import { eachFieldOnce } from './proto3-json.ts';
 import { Text } from './reading.ts';
 
 /** Standard or URL-safe base64, padded or not (proto3 JSON accepts both). */
@@ -12,14 +13,15 @@ const Base64 = Base64Text().min(1, { error: 'must not be empty' });
 /** IoT Core subfolders: the part of the MQTT topic after `events/`. */
 const SubFolder = Text.max(256).regex(/^[^\s#+]*$/, { error: 'must not contain whitespace, "#" or "+"' });
 
-/** The `publishEvent` request body, in proto3 JSON's camelCase or its original snake_case. */
-export const PublishEventRequest = z
-  .strictObject({
+/** The `publishEvent` request body, in proto3 JSON's camelCase or its original snake_case (each field once). */
+export const PublishEventRequest = eachFieldOnce(
+  z.strictObject({
     binaryData: Base64.optional(),
     binary_data: Base64.optional(),
     subFolder: SubFolder.optional(),
     sub_folder: SubFolder.optional(),
-  })
+  }),
+)
   .refine((r) => (r.binaryData ?? r.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] })
   .transform((r) => ({ binaryData: (r.binaryData ?? r.binary_data) as string, subFolder: r.subFolder ?? r.sub_folder }));
 export type PublishEventRequest = z.infer<typeof PublishEventRequest>;

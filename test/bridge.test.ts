@@ -285,6 +285,22 @@ const refusals: RefusalCase[] = [
     issuePaths: ['binaryData'],
   },
   {
+    name: 'IoT Core body naming binaryData twice, as binaryData and binary_data (proto3 JSON: one field, once)',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }), binary_data: base64({ metrics: { a: 2 } }) } },
+    status: 400,
+    error: 'INVALID_ARGUMENT',
+    issuePaths: ['binaryData', 'binary_data'],
+  },
+  {
+    name: 'IoT Core body naming subFolder twice, even with one value',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binaryData: base64({ metrics: { a: 1 } }), subFolder: 'x', sub_folder: 'x' } },
+    status: 400,
+    error: 'INVALID_ARGUMENT',
+    issuePaths: ['subFolder', 'sub_folder'],
+  },
+  {
     name: 'IoT Core body that is not JSON',
     path: IOT_PATH,
     request: { authorization: deviceJwt, body: 'binary_data=x' },
@@ -477,6 +493,26 @@ describe('configuration and state on the device paths', () => {
     const config = await fetch(`${bridge.served.url}/v1/devices/${DEVICE}/config`, { headers: { authorization: `Bearer ${token}` } });
     expect(config.status).toBe(200);
     expect(await config.json()).toMatchObject({ version: '1', binaryData: '' });
+  });
+
+  it('refuses a setState naming binaryData twice, and a config query naming local_version twice, naming both', async () => {
+    const state = { binaryData: Buffer.from('a').toString('base64'), binary_data: Buffer.from('b').toString('base64') };
+    const twice = await send(`${IOT_BASE}:setState`, { authorization: deviceJwt(), body: { state } });
+    expect(twice.status).toBe(400);
+    const violations = (twice.body.error as { details: { fieldViolations: { field: string }[] }[] }).details[0]?.fieldViolations.map((v) => v.field);
+    expect(violations).toEqual(expect.arrayContaining(['state.binaryData', 'state.binary_data']));
+    const config = await fetch(`${bridge.served.url}${IOT_BASE}/config?local_version=0&localVersion=1`, {
+      headers: { authorization: deviceJwt() },
+    });
+    expect(config.status).toBe(400);
+    const body = (await config.json()) as { error: { status: string; details: { fieldViolations: { field: string }[] }[] } };
+    expect(body.error.status).toBe('INVALID_ARGUMENT');
+    expect(body.error.details[0]?.fieldViolations.map((v) => v.field)).toEqual(expect.arrayContaining(['local_version', 'localVersion']));
+    // Either name alone still serves the config.
+    for (const query of ['local_version=0', 'localVersion=0']) {
+      const alone = await fetch(`${bridge.served.url}${IOT_BASE}/config?${query}`, { headers: { authorization: deviceJwt() } });
+      expect(alone.status, query).toBe(200);
+    }
   });
 
   it.each([{ state: {} }, { state: { binaryData: 'AAAAA' } }])(
