@@ -86,10 +86,10 @@ const Count = (name: string) =>
       .max(KEPT_PER_DEVICE, { error: `${name} is at most ${KEPT_PER_DEVICE}` }),
   ).optional();
 
-/** `GET .../configVersions?numVersions=` (0 or absent: all kept versions). */
-export const ListConfigVersionsQuery = z.object({ numVersions: Count('numVersions') });
-/** `GET .../states?numStates=` (0 or absent: all kept states). */
-export const ListStatesQuery = z.object({ numStates: Count('numStates') });
+/** `GET .../configVersions?numVersions=` (0 or absent: all kept versions); another parameter is a 400 naming it. */
+export const ListConfigVersionsQuery = z.strictObject({ numVersions: Count('numVersions') });
+/** `GET .../states?numStates=` (0 or absent: all kept states); another parameter is a 400 naming it. */
+export const ListStatesQuery = z.strictObject({ numStates: Count('numStates') });
 
 /** The device API's `setState` body: `{"state": {"binaryData"}}`, either naming (once). */
 export const SetStateRequest = z

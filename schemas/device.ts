@@ -160,8 +160,8 @@ export const BatchCreate = z.strictObject({
 });
 export type BatchCreate = z.infer<typeof BatchCreate>;
 
-/** `GET /v1/devices` query string. */
-export const ListDevicesQuery = z.object({
+/** `GET /v1/devices` query string; another parameter is a 400 naming it (a filter it does not have is not silently ignored). */
+export const ListDevicesQuery = z.strictObject({
   pageToken: z.string().max(1024).optional(),
   pageSize: queryInteger(z.number().min(1).max(MAX_PAGE_SIZE)).default(DEFAULT_PAGE_SIZE),
 });

@@ -197,6 +197,16 @@ describe('GET /v1/devices paging', () => {
     expect(answer.body.issues).toEqual([{ path: 'pageSize', message: NOT_DECIMAL_DIGITS }]);
   });
 
+  it.each([
+    { query: 'pageSize=5&registry=plant-a', issues: [{ path: 'registry', message: 'is not a parameter of this endpoint' }] },
+    { query: 'page_size=5', issues: [{ path: 'page_size', message: 'is not a parameter of this endpoint' }] },
+    { query: 'pageSize=5&pageSize=6', issues: [{ path: 'pageSize', message: 'is given more than once (a list is comma-separated: a,b)' }] },
+  ])('refuses $query with 400 naming the parameter, rather than ignoring it or taking one copy', async ({ query, issues }) => {
+    const answer = await pagingCall<BatchErrorBody>('GET', `/v1/devices?${query}`);
+    expect(answer.status).toBe(400);
+    expect(answer.body.issues).toEqual(issues);
+  });
+
   it('reads pageSize=05 as 5', async () => {
     expect((await pagingCall<DeviceListResponse>('GET', '/v1/devices?pageSize=05')).body.devices).toHaveLength(5);
   });

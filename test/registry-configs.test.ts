@@ -90,6 +90,15 @@ describe('device configuration in the registry', () => {
     expect(two.body.deviceConfigs.map((c) => c.version)).toEqual(['3', '2']);
   });
 
+  it('names a parameter the lists do not take (num_versions, numStates=1&numStates=2) rather than ignoring it', async () => {
+    const unknown = await registry.call<{ issues: unknown[] }>('GET', '/v1/devices/cfg-a/configVersions?num_versions=1');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.issues).toEqual([{ path: 'num_versions', message: 'is not a parameter of this endpoint' }]);
+    const repeated = await registry.call<{ issues: unknown[] }>('GET', '/v1/devices/cfg-a/states?numStates=1&numStates=2');
+    expect(repeated.status).toBe(400);
+    expect(repeated.body.issues).toEqual([{ path: 'numStates', message: 'is given more than once (a list is comma-separated: a,b)' }]);
+  });
+
   it('batchCreate gives every device its version 1', async () => {
     const created = await registry.call('POST', '/v1/devices:batchCreate', {
       devices: [

@@ -9,9 +9,9 @@
  * @see ../../docs/readings-api.md
  */
 import { randomBytes } from 'node:crypto';
-import type { z } from 'zod';
 import { bearerMatcher } from '../../shared/auth/bearer.ts';
-import { errorResponse, HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
+import { errorResponse, HttpError } from '../../shared/errors.ts';
+import { parseQueryParams } from '../../shared/query-params.ts';
 import { defineFunction, type FunctionInstance } from '../../shared/runtime/function.ts';
 import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
 import { lazy, type Platform } from '../../shared/runtime/platform.ts';
@@ -31,31 +31,6 @@ const API_HEADERS = { 'cache-control': 'no-store', 'x-content-type-options': 'no
 function errorWithApiHeaders(error: unknown): WireResponse {
   const mapped = errorResponse(error);
   return { ...mapped, headers: { ...mapped.headers, ...API_HEADERS }, log: { error: mapped.body.error } };
-}
-
-/** Issues named at most in one answer: a query string of a thousand unknown names is answered in a few lines. */
-const MAX_QUERY_ISSUES = 50;
-
-/**
- * Parses the query string with `schema`, or throws with every issue (up to MAX_QUERY_ISSUES),
- * unknown parameters by name. A parameter given twice is refused, not settled by the last one
- * (`metrics=a&metrics=b` would have read only b): lists are comma-separated.
- */
-function parseQuery<S extends z.ZodType>(schema: S, query: URLSearchParams): z.infer<S> {
-  const repeated = [...new Set(query.keys())].filter((key) => query.getAll(key).length > 1);
-  const parsed = schema.safeParse(Object.fromEntries(query));
-  if (parsed.success && repeated.length === 0) return parsed.data;
-  const issues = [
-    ...repeated.map((key) => ({ path: key.slice(0, 100), message: 'is given more than once (a list is comma-separated: a,b)' })),
-    ...(parsed.error?.issues ?? []).flatMap((issue) =>
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => ({ path: key.slice(0, 100), message: 'is not a parameter of this endpoint' }))
-        : toIssues([issue]),
-    ),
-  ];
-  const named = issues.slice(0, MAX_QUERY_ISSUES);
-  if (issues.length > named.length) named.push({ path: '', message: `and ${issues.length - named.length} more issues` });
-  throw new ValidationError('invalid query parameters', named);
 }
 
 /** The path's device id, percent-decoded; an id no device can have is 400 before any store is asked. */
@@ -92,14 +67,14 @@ function create(platform: Platform): FunctionInstance {
     if (!authorized(req.headers.authorization)) {
       throw new HttpError(401, 'unauthenticated', 'missing or invalid read token', { headers: { 'www-authenticate': 'Bearer' } });
     }
-    if (req.path === '/v1/fleet') return { status: 200, headers: API_HEADERS, body: await listFleet(deps, parseQuery(FleetQuery, req.query)) };
+    if (req.path === '/v1/fleet') return { status: 200, headers: API_HEADERS, body: await listFleet(deps, parseQueryParams(FleetQuery, req.query)) };
     const match = DEVICE_PATH.exec(req.path);
     if (!match) throw new HttpError(404, 'not_found', `no route for GET ${req.path.slice(0, 300)}`);
     const deviceId = deviceIdOf(match[1] as string);
     const body =
       match[2] === 'readings'
-        ? await listReadings(deps, deviceId, parseQuery(ReadingsQuery, req.query))
-        : await getSeries(deps, deviceId, parseQuery(SeriesQuery, req.query));
+        ? await listReadings(deps, deviceId, parseQueryParams(ReadingsQuery, req.query))
+        : await getSeries(deps, deviceId, parseQueryParams(SeriesQuery, req.query));
     return { status: 200, headers: API_HEADERS, body };
   };
 

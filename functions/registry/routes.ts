@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { Database } from '../../shared/db/database.ts';
 import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
 import { protoKeyIssues } from '../../shared/json.ts';
+import { parseQueryParams, queryOf } from '../../shared/query-params.ts';
 import { parseIds } from '../../shared/ids.ts';
 import { DevicePathIds } from '../../schemas/ids.ts';
 import { BatchCreate, CreateDevice, ListDevicesQuery, PatchDevice } from '../../schemas/device.ts';
@@ -28,11 +29,8 @@ function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
   return parsed.data;
 }
 
-function parseQuery<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
-  const parsed = schema.safeParse(req.query);
-  if (!parsed.success) throw new ValidationError('invalid query parameters', toIssues(parsed.error.issues));
-  return parsed.data;
-}
+/** The query string as the readings API reads one (shared/query-params.ts): from the raw target, not express's parse, which nests `a[b]=` and makes arrays of repeats. */
+const parseQuery = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => parseQueryParams(schema, queryOf(req.originalUrl));
 
 /**
  * The device-id path parameter, already percent-decoded by the router (`%25`, `+`, `~`

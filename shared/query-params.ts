@@ -1,0 +1,35 @@
+/**
+ * Query strings read the same way by every API: parsed by a zod schema, every issue named at
+ * once (up to MAX_QUERY_ISSUES), an unknown parameter by its name, and a parameter given twice
+ * refused rather than settled by one of its copies (`metrics=a&metrics=b` would have read only
+ * one): lists are comma-separated.
+ */
+import type { z } from 'zod';
+import { toIssues, ValidationError, type Issue } from './errors.ts';
+
+/** Issues named at most in one answer: a query string of a thousand unknown names is answered in a few lines. */
+export const MAX_QUERY_ISSUES = 50;
+
+/** The query parsed by `schema`; else a ValidationError naming every issue. */
+export function parseQueryParams<S extends z.ZodType>(schema: S, query: URLSearchParams): z.infer<S> {
+  const repeated = [...new Set(query.keys())].filter((key) => query.getAll(key).length > 1);
+  const parsed = schema.safeParse(Object.fromEntries(query));
+  if (parsed.success && repeated.length === 0) return parsed.data;
+  const issues: Issue[] = [
+    ...repeated.map((key) => ({ path: key.slice(0, 100), message: 'is given more than once (a list is comma-separated: a,b)' })),
+    ...(parsed.error?.issues ?? []).flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ path: key.slice(0, 100), message: 'is not a parameter of this endpoint' }))
+        : toIssues([issue]),
+    ),
+  ];
+  const named = issues.slice(0, MAX_QUERY_ISSUES);
+  if (issues.length > named.length) named.push({ path: '', message: `and ${issues.length - named.length} more issues` });
+  throw new ValidationError('invalid query parameters', named);
+}
+
+/** The query string of a request target (`/path?a=1`), as URLSearchParams. */
+export function queryOf(target: string): URLSearchParams {
+  const q = target.indexOf('?');
+  return new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
+}
