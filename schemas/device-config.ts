@@ -102,18 +102,20 @@ export const SetStateRequest = z
   .transform((r) => ({ binaryData: (r.state.binaryData ?? r.state.binary_data) as string }));
 export type SetStateRequest = z.infer<typeof SetStateRequest>;
 
+/** int64's largest value: IoT Core's `local_version` is an int64. */
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * A `local_version` as IoT Core read it, an int64 in decimal digits: a version no config
+ * can have yet (16 digits and more included) is answered OUT_OF_RANGE by the bridge, not
+ * refused as a malformed number; past int64 it is malformed. A BigInt, so that the answer
+ * names the digits sent rather than a rounded double.
+ */
+const LocalVersion = z
+  .string()
+  .regex(/^\d+$/, { error: 'must be a non-negative integer' })
+  .refine((digits) => digits.length <= 64 && BigInt(digits) <= INT64_MAX, { error: `must be at most ${INT64_MAX} (an int64)` })
+  .transform((digits) => BigInt(digits));
+
 /** `GET .../config?local_version=N` (or `localVersion`, not both): 0 or absent asks for the latest. */
-export const GetConfigQuery = eachFieldOnce(
-  z.object({
-    local_version: z
-      .string()
-      .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
-      .transform(Number)
-      .optional(),
-    localVersion: z
-      .string()
-      .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
-      .transform(Number)
-      .optional(),
-  }),
-);
+export const GetConfigQuery = eachFieldOnce(z.object({ local_version: LocalVersion.optional(), localVersion: LocalVersion.optional() }));

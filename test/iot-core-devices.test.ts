@@ -227,6 +227,20 @@ describe('configuration, as an operator changes it', () => {
     const ahead = await fetch(`${devicePath(deviceId)}/config?local_version=3`, { headers: { authorization: `Bearer ${sampleJwt('ES256', pem.ecPrivate)}` } });
     expect(ahead.status).toBe(400);
     expect(await ahead.json()).toEqual({ error: { code: 400, message: expect.stringContaining('above the latest'), status: 'OUT_OF_RANGE' } });
+
+    // local_version is an int64: any version up to its largest is out of range, named as sent; past it, malformed.
+    const askConfig = (version: string) =>
+      fetch(`${devicePath(deviceId)}/config?local_version=${version}`, { headers: { authorization: `Bearer ${sampleJwt('ES256', pem.ecPrivate)}` } });
+    for (const version of ['12345678901234567', '9223372036854775807']) {
+      const far = await askConfig(version);
+      expect(far.status, version).toBe(400);
+      expect(await far.json(), version).toEqual({
+        error: { code: 400, message: expect.stringContaining(`local_version ${version} is above`), status: 'OUT_OF_RANGE' },
+      });
+    }
+    const past = await askConfig('9223372036854775808');
+    expect(past.status).toBe(400);
+    expect(((await past.json()) as { error: { status: string } }).error.status).toBe('INVALID_ARGUMENT');
   });
 
   it('keeps the last 10 versions and refuses a second state update within a second', async () => {

@@ -23,11 +23,13 @@ import { parseBoundedJson } from './payload.ts';
 export async function answerConfig(configs: DeviceConfigCache, device: DeviceAuth, query: URLSearchParams, iot: boolean): Promise<WireResponse> {
   const parsed = GetConfigQuery.safeParse(Object.fromEntries(query));
   if (!parsed.success) throw new ValidationError('invalid query parameters', toIssues(parsed.error.issues));
-  const localVersion = parsed.data.local_version ?? parsed.data.localVersion ?? 0;
+  const asked = parsed.data.local_version ?? parsed.data.localVersion ?? 0n;
   let latest = await configs.latest(device);
-  if (localVersion > latest.version) {
-    throw new HttpError(400, 'out_of_range', `local_version ${localVersion} is above the latest configuration version, ${latest.version}`);
+  if (asked > BigInt(latest.version)) {
+    throw new HttpError(400, 'out_of_range', `local_version ${asked} is above the latest configuration version, ${latest.version}`);
   }
+  // At most the latest version from here on, so a safe integer.
+  const localVersion = Number(asked);
   if (localVersion > 0) {
     await configs.acknowledge(device, localVersion);
     latest = await configs.latest(device);
