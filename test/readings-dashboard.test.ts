@@ -141,6 +141,26 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
   await page.locator('#chart-note', { hasText: 'no numeric metric' }).waitFor({ timeout: 10_000 });
   expect(await page.locator('#chart canvas').count()).toBe(0);
 
+  // A metric only an earlier reading holds (a battery sent now and then) can be charted too.
+  const mixed = await registry<{ credentials: { token: string }[] }>('POST', '/v1/devices', { deviceId: 'dash-mixed', credentials: [{ type: 'token' }] });
+  for (const [metrics, ts] of [
+    [{ battery: 3.7 }, Date.now() - 120_000],
+    [{ temperature: 21 }, Date.now() - 1_000],
+  ] as const) {
+    const answer = await fetch(`${urls.bridge}/v1/devices/dash-mixed/telemetry`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${mixed.body.credentials[0]!.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ metrics, ts }),
+    });
+    expect(answer.status).toBe(202);
+  }
+  await page.locator('tr[data-device="dash-mixed"] .values', { hasText: 'temperature=21' }).waitFor({ timeout: 30_000 });
+  await page.click('tr[data-device="dash-mixed"]');
+  await page.locator('#metric option[value="battery"]').waitFor({ state: 'attached', timeout: 10_000 });
+  expect(await page.locator('#metric option').allTextContents()).toEqual(['battery', 'temperature']);
+  await page.selectOption('#metric', 'battery');
+  await page.locator('#chart[data-device="dash-mixed"][data-last-value="3.7"]').waitFor({ state: 'attached', timeout: 10_000 });
+
   // Answers that cross: the probe's series held back 1.5 s while another device is chosen.
   const rows = await page.locator('#fleet tbody tr').count();
   let other = '';

@@ -9,7 +9,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import type { FleetDevice, FleetResponse, SeriesResponse } from '../../../../schemas/readings-api.ts';
+import type { FleetDevice, FleetResponse, ReadingsResponse, SeriesResponse } from '../../../../schemas/readings-api.ts';
 
 const TOKEN_KEY = 'telemetry.readToken';
 const REFRESH_MS = 5_000;
@@ -32,6 +32,14 @@ let plot: uPlot | undefined;
 let timer: number | undefined;
 /** Counts chart loads: an answer that arrives after a later load began (another device, metric or range) is dropped. */
 let chartLoads = 0;
+/**
+ * Chartable metrics found in each chosen device's readings beyond its latest one: a device that
+ * sends its battery hourly and its temperature every minute has a battery to chart even when its
+ * latest reading holds none.
+ */
+const seenMetrics = new Map<string, Set<string>>();
+/** Counts metric scans, as chartLoads counts loads. */
+let metricScans = 0;
 
 /** `#token=...` → localStorage, and out of the address bar and history. */
 function takeTokenFromFragment(): string | undefined {
@@ -84,9 +92,12 @@ async function loadFleet(): Promise<void> {
   fleetCut = pageToken !== undefined;
   // A device deleted meanwhile leaves the chart; the first live device takes its place.
   if (selected !== undefined && !fleet.some((d) => d.deviceId === selected)) {
+    seenMetrics.delete(selected);
     selected = undefined;
     clearChart('');
   }
+  // A metric new in the latest reading joins the choices; the one chosen stays.
+  if (selected !== undefined) renderMetricChoices(selected);
   renderFleet();
 }
 
@@ -117,13 +128,25 @@ function renderFleet(): void {
   if (!selected && fleet[0]) selectDevice(fleet.find((d) => !isSilent(d))?.deviceId ?? fleet[0].deviceId);
 }
 
-/** Metrics that can be charted: the device's latest numeric and boolean values. */
+/** The names of the metrics that can be charted: numeric and boolean values. */
+const chartable = (metrics: Record<string, unknown>): string[] =>
+  Object.entries(metrics)
+    .filter(([, v]) => typeof v !== 'string')
+    .map(([k]) => k);
+
+/** Metrics that can be charted: the device's latest values, and those found in its readings of the range. */
 function chartableMetrics(deviceId: string): string[] {
   const device = fleet.find((d) => d.deviceId === deviceId);
-  return Object.entries(device?.lastMetrics ?? {})
-    .filter(([, v]) => typeof v !== 'string')
-    .map(([k]) => k)
-    .sort();
+  return [...new Set([...chartable(device?.lastMetrics ?? {}), ...(seenMetrics.get(deviceId) ?? [])])].sort();
+}
+
+/** The metric choices for the device, keeping the one chosen while it is among them. */
+function renderMetricChoices(deviceId: string): void {
+  const metrics = chartableMetrics(deviceId);
+  const keep = metrics.includes(metricSelect.value) ? metricSelect.value : metrics[0];
+  const unchanged = metrics.length === metricSelect.options.length && metrics.every((m, i) => metricSelect.options[i]?.value === m);
+  if (!unchanged) metricSelect.replaceChildren(...metrics.map((m) => Object.assign(document.createElement('option'), { value: m, textContent: m })));
+  if (keep) metricSelect.value = keep;
 }
 
 function selectDevice(deviceId: string): void {
@@ -131,13 +154,42 @@ function selectDevice(deviceId: string): void {
   if (deviceId !== selected) clearChart('loading…');
   selected = deviceId;
   for (const row of fleetBody.rows) row.setAttribute('aria-selected', String(row.dataset.device === deviceId));
-  const metrics = chartableMetrics(deviceId);
-  const keep = metrics.includes(metricSelect.value) ? metricSelect.value : metrics[0];
-  metricSelect.replaceChildren(...metrics.map((m) => Object.assign(document.createElement('option'), { value: m, textContent: m })));
-  if (keep) metricSelect.value = keep;
+  renderMetricChoices(deviceId);
   $('chart-title').textContent = deviceId;
   $('chart-section').hidden = false;
   showChart();
+  scanMetrics(deviceId);
+}
+
+/**
+ * Adds the chartable metrics of the device's newest readings in the chosen range (one page of
+ * up to 1,000) to its choices. A device whose latest reading held nothing to chart gets its
+ * chart once a metric is found.
+ */
+function scanMetrics(deviceId: string): void {
+  const scan = ++metricScans;
+  const to = Date.now();
+  const query = new URLSearchParams({
+    from: new Date(to - Number(rangeSelect.value)).toISOString(),
+    to: new Date(to).toISOString(),
+    order: 'desc',
+    pageSize: '1000',
+  });
+  getJson<ReadingsResponse>(`/v1/devices/${encodeURIComponent(deviceId)}/readings?${query.toString()}`)
+    .then((page) => {
+      // Another device or range was chosen meanwhile: its own scan answers for it.
+      if (scan !== metricScans || selected !== deviceId) return;
+      const names = seenMetrics.get(deviceId) ?? new Set<string>();
+      for (const reading of page.readings) for (const name of chartable(reading.metrics)) names.add(name);
+      seenMetrics.set(deviceId, names);
+      const hadMetric = metricSelect.value !== '';
+      renderMetricChoices(deviceId);
+      if (!hadMetric && metricSelect.value !== '') showChart();
+    })
+    .catch((error: unknown) => {
+      if (error instanceof Unauthorized) askForToken('That token was refused; enter a read token.');
+      else setStatus(`the metrics could not be listed: ${error instanceof Error ? error.message : String(error)}`);
+    });
 }
 
 /** Loads the chart, telling on the status line when it cannot (a click has no refresh loop to report it). */
@@ -279,7 +331,10 @@ $('token-form').addEventListener('submit', (event) => {
 });
 $('forget-token').addEventListener('click', () => askForToken('Token forgotten.'));
 metricSelect.addEventListener('change', showChart);
-rangeSelect.addEventListener('change', showChart);
+rangeSelect.addEventListener('change', () => {
+  showChart();
+  if (selected !== undefined) scanMetrics(selected);
+});
 silentSelect.addEventListener('change', renderFleet);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && token) void refresh().finally(schedule);
