@@ -81,7 +81,7 @@ export const PublicKeyCredentialSpec = z
     type: z.enum(['es256', 'rs256']),
     publicKeyPem: Text.min(1)
       .max(16_384)
-      .meta({ description: 'One PEM block (`PUBLIC KEY`, `RSA PUBLIC KEY` or `CERTIFICATE`), nothing but whitespace around it.' }),
+      .meta({ description: 'One PEM block (`PUBLIC KEY`, `RSA PUBLIC KEY`, `CERTIFICATE` or `X509 CERTIFICATE`), nothing but whitespace around it.' }),
     expiresAt: z.iso
       .datetime({ offset: true })
       .meta({ description: 'When the key stops being accepted; in the future when it is uploaded.' })

@@ -15,17 +15,26 @@ export function parseQueryParams<S extends z.ZodType>(schema: S, query: URLSearc
   const repeated = [...new Set(query.keys())].filter((key) => query.getAll(key).length > 1);
   const parsed = schema.safeParse(Object.fromEntries(query));
   if (parsed.success && repeated.length === 0) return parsed.data;
+  const unknown = (parsed.error?.issues ?? []).flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys : []));
   const issues: Issue[] = [
-    ...repeated.map((key) => ({ path: key.slice(0, 100), message: 'is given more than once (a list is comma-separated: a,b)' })),
-    ...(parsed.error?.issues ?? []).flatMap((issue) =>
-      issue.code === 'unrecognized_keys'
-        ? issue.keys.map((key) => ({ path: key.slice(0, 100), message: 'is not a parameter of this endpoint' }))
-        : toIssues([issue]),
-    ),
+    // An unknown parameter is named once, as unknown, however often it came.
+    ...repeated
+      .filter((key) => !unknown.includes(key))
+      .map((key) => ({ path: clip(key), message: 'is given more than once (a list is comma-separated: a,b)' })),
+    ...unknown.map((key) => ({ path: clip(key), message: 'is not a parameter of this endpoint' })),
+    ...toIssues((parsed.error?.issues ?? []).filter((issue) => issue.code !== 'unrecognized_keys')),
   ];
   const named = issues.slice(0, MAX_QUERY_ISSUES);
   if (issues.length > named.length) named.push({ path: '', message: `and ${issues.length - named.length} more issues` });
   throw new ValidationError('invalid query parameters', named);
+}
+
+const MAX_NAME_CHARS = 100;
+
+/** A parameter's name as an issue path: its first 100 characters, not ending in half a surrogate pair. */
+function clip(key: string): string {
+  const end = key.length > MAX_NAME_CHARS && /[\uD800-\uDBFF]/.test(key.charAt(MAX_NAME_CHARS - 1)) ? MAX_NAME_CHARS - 1 : MAX_NAME_CHARS;
+  return key.slice(0, end);
 }
 
 /** The query string of a request target (`/path?a=1`), as URLSearchParams. */

@@ -508,6 +508,11 @@ describe('configuration and state on the device paths', () => {
     const body = (await config.json()) as { error: { status: string; details: { fieldViolations: { field: string }[] }[] } };
     expect(body.error.status).toBe('INVALID_ARGUMENT');
     expect(body.error.details[0]?.fieldViolations.map((v) => v.field)).toEqual(expect.arrayContaining(['local_version', 'localVersion']));
+    // One name given twice: which copy counts would decide whether version 1 is acknowledged.
+    const repeated = await fetch(`${bridge.served.url}${IOT_BASE}/config?local_version=1&local_version=0`, { headers: { authorization: deviceJwt() } });
+    expect(repeated.status).toBe(400);
+    const repeatedBody = (await repeated.json()) as { error: { details: { fieldViolations: { field: string; description: string }[] }[] } };
+    expect(repeatedBody.error.details[0]?.fieldViolations).toEqual([{ field: 'local_version', description: expect.stringContaining('more than once') }]);
     // Either name alone still serves the config.
     for (const query of ['local_version=0', 'localVersion=0']) {
       const alone = await fetch(`${bridge.served.url}${IOT_BASE}/config?${query}`, { headers: { authorization: deviceJwt() } });

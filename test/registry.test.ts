@@ -406,6 +406,46 @@ describe('GET /v1/devices/{id}/state', () => {
   });
 });
 
+describe('query parameters on routes that take none', () => {
+  const unknownParameter = (name: string) => [{ path: name, message: 'is not a parameter of this endpoint' }];
+
+  it("refuses IoT Core's updateMask on PATCH with 400 naming it, changing nothing (a PATCH replaces every field it names)", async () => {
+    expect((await call('POST', '/v1/devices', { deviceId: 'mask-1', credentials: [{ type: 'token' }] })).status).toBe(201);
+    const patched = await call<ErrorBody>('PATCH', `${path('mask-1')}?updateMask=blocked`, { blocked: true, credentials: [] });
+    expect(patched.status).toBe(400);
+    expect(patched.body.issues).toEqual(unknownParameter('updateMask'));
+    const kept = await call<DeviceResponse>('GET', path('mask-1'));
+    expect([kept.body.blocked, kept.body.credentials.length]).toEqual([false, 1]);
+  });
+
+  it('refuses validateOnly on create without creating the device', async () => {
+    const created = await call<ErrorBody>('POST', '/v1/devices?validateOnly=true', { deviceId: 'vo-1', credentials: [] });
+    expect(created.status).toBe(400);
+    expect(created.body.issues).toEqual(unknownParameter('validateOnly'));
+    expect((await call('GET', path('vo-1'))).status).toBe(404);
+  });
+
+  it.each([
+    ['GET', path('mask-1'), 'view'],
+    ['GET', `${path('mask-1')}/state`, 'pageSize'],
+    ['DELETE', path('mask-1'), 'force'],
+    ['POST', `${path('mask-1')}:modifyCloudToDeviceConfig`, 'x'],
+    ['POST', '/v1/devices:batchCreate', 'x'],
+    ['POST', '/v1/rejected:replay', 'dryRun'],
+  ] as const)('refuses %s %s?%s=… with 400 naming the parameter', async (method, route, name) => {
+    const body = method === 'POST' ? { binaryData: 'AAAA', devices: [{ deviceId: 'never-made', credentials: [] }] } : undefined;
+    const answer = await call<ErrorBody>(method, `${route}?${name}=1`, body);
+    expect(answer.status).toBe(400);
+    expect(answer.body.issues).toEqual(unknownParameter(name));
+  });
+
+  it('still serves those routes without a query string, or with an empty one', async () => {
+    expect((await call('GET', path('mask-1'))).status).toBe(200);
+    expect((await call('GET', `${path('mask-1')}?`)).status).toBe(200);
+    expect((await call('GET', `${path('mask-1')}/state`)).status).toBe(200);
+  });
+});
+
 describe('routing', () => {
   it('answers 404 JSON for an unknown route', async () => {
     const answer = await call<ErrorBody>('GET', '/v2/things');

@@ -13,6 +13,7 @@ import { GetConfigQuery, MAX_STATE_BYTES, SetStateRequest } from '../../schemas/
 import type { Database } from '../../shared/db/database.ts';
 import { classifyDbError } from '../../shared/db/database.ts';
 import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
+import { parseQueryParams } from '../../shared/query-params.ts';
 import type { WireRequest, WireResponse } from '../../shared/runtime/http.ts';
 import { insertReportedState, toDeviceConfigResponse } from '../../shared/stores/device-config.ts';
 import type { DeviceConfigCache } from './config-cache.ts';
@@ -21,9 +22,9 @@ import type { DeviceAuth } from './credentials-cache.ts';
 import { parseBoundedJson } from './payload.ts';
 
 export async function answerConfig(configs: DeviceConfigCache, device: DeviceAuth, query: URLSearchParams, iot: boolean): Promise<WireResponse> {
-  const parsed = GetConfigQuery.safeParse(Object.fromEntries(query));
-  if (!parsed.success) throw new ValidationError('invalid query parameters', toIssues(parsed.error.issues));
-  const asked = parsed.data.local_version ?? parsed.data.localVersion ?? 0n;
+  // A repeated local_version is refused: which copy counts would decide what is acknowledged.
+  const parsed = parseQueryParams(GetConfigQuery, query);
+  const asked = parsed.local_version ?? parsed.localVersion ?? 0n;
   let latest = await configs.latest(device);
   if (asked > BigInt(latest.version)) {
     throw new HttpError(400, 'out_of_range', `local_version ${asked} is above the latest configuration version, ${latest.version}`);

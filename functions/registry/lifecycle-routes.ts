@@ -10,6 +10,7 @@ import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
 import { maintenanceOptions, runMaintenance } from '../../shared/lifecycle/maintain.ts';
 import { replayRejected } from '../../shared/lifecycle/replay.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
+import { noQueryParameters } from './routes.ts';
 
 /** An empty body means "no filters"; anything else must be a JSON object the schema accepts. */
 function parseReplay(req: Request): ReplayRequest {
@@ -25,7 +26,7 @@ function parseReplay(req: Request): ReplayRequest {
 export function createLifecycleRouter(platform: Platform): Router {
   const router = express.Router();
 
-  router.post(/^\/v1\/rejected:replay$/, async (req, res) => {
+  router.post(/^\/v1\/rejected:replay$/, noQueryParameters, async (req, res) => {
     const request = parseReplay(req);
     const result = await replayRejected(request, {
       db: await platform.database(),
@@ -36,7 +37,7 @@ export function createLifecycleRouter(platform: Platform): Router {
     res.json(result);
   });
 
-  router.post(/^\/v1\/maintenance:run$/, async (_req, res) => {
+  router.post(/^\/v1\/maintenance:run$/, noQueryParameters, async (_req, res) => {
     const report = await runMaintenance(await platform.database(), maintenanceOptions(platform));
     res.json(report);
   });

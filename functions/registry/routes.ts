@@ -3,8 +3,8 @@
  * Express 5 forwards a rejected handler promise to the error middleware.
  * @see ../../docs/architecture.md
  */
-import express, { type Request, type Router } from 'express';
-import type { z } from 'zod';
+import express, { type Request, type RequestHandler, type Router } from 'express';
+import { z } from 'zod';
 import type { Database } from '../../shared/db/database.ts';
 import { HttpError, toIssues, ValidationError } from '../../shared/errors.ts';
 import { protoKeyIssues } from '../../shared/json.ts';
@@ -32,6 +32,18 @@ function parseBody<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
 /** The query string as the readings API reads one (shared/query-params.ts): from the raw target, not express's parse, which nests `a[b]=` and makes arrays of repeats. */
 const parseQuery = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => parseQueryParams(schema, queryOf(req.originalUrl));
 
+const NO_QUERY = z.strictObject({});
+
+/**
+ * For the routes that take no query parameter: any is a 400 naming it, never ignored. A client
+ * ported from IoT Core's admin API would send `updateMask` to a PATCH that replaces every field
+ * it names, or `validateOnly` to a create that then creates.
+ */
+export const noQueryParameters: RequestHandler = (req, _res, next) => {
+  parseQuery(NO_QUERY, req);
+  next();
+};
+
 /**
  * The device-id path parameter, already percent-decoded by the router (`%25`, `+`, `~`
  * survive); an id no device can have (a NUL byte, which PostgreSQL cannot even compare, a
@@ -43,12 +55,12 @@ export function createDeviceRouter(database: () => Promise<Database>): Router {
   const router = express.Router();
 
   // A regular expression, because in a path string `:batchCreate` would be a parameter.
-  router.post(/^\/v1\/devices:batchCreate$/, async (req, res) => {
+  router.post(/^\/v1\/devices:batchCreate$/, noQueryParameters, async (req, res) => {
     const body = parseBody(BatchCreate, req);
     res.status(201).json({ devices: await batchCreateDevices(await database(), body.devices) });
   });
 
-  router.post('/v1/devices', async (req, res) => {
+  router.post('/v1/devices', noQueryParameters, async (req, res) => {
     const request = parseBody(CreateDevice, req);
     const [device] = await devices.createDevices(await database(), [request]);
     res.status(201).json(device);
@@ -58,22 +70,22 @@ export function createDeviceRouter(database: () => Promise<Database>): Router {
     res.json(await devices.listDevices(await database(), parseQuery(ListDevicesQuery, req)));
   });
 
-  router.get('/v1/devices/:deviceId', async (req, res) => {
+  router.get('/v1/devices/:deviceId', noQueryParameters, async (req, res) => {
     res.json(await devices.getDevice(await database(), deviceIdOf(req)));
   });
 
-  router.patch('/v1/devices/:deviceId', async (req, res) => {
+  router.patch('/v1/devices/:deviceId', noQueryParameters, async (req, res) => {
     const patch = parseBody(PatchDevice, req);
     res.json(await devices.patchDevice(await database(), deviceIdOf(req), patch));
   });
 
-  router.delete('/v1/devices/:deviceId', async (req, res) => {
+  router.delete('/v1/devices/:deviceId', noQueryParameters, async (req, res) => {
     await devices.deleteDevice(await database(), deviceIdOf(req));
     res.status(204).end();
   });
 
   // IoT Core's admin API for configuration and state (a regular expression for the `:verb`).
-  router.post(/^\/v1\/devices\/([^/]+):modifyCloudToDeviceConfig$/, async (req, res) => {
+  router.post(/^\/v1\/devices\/([^/]+):modifyCloudToDeviceConfig$/, noQueryParameters, async (req, res) => {
     const request = parseBody(ModifyConfigRequest, req);
     res.json(await configs.modifyDeviceConfig(await database(), deviceIdOf(req), request));
   });
@@ -88,7 +100,7 @@ export function createDeviceRouter(database: () => Promise<Database>): Router {
     res.json(await configs.listDeviceStates(await database(), deviceIdOf(req), numStates));
   });
 
-  router.get('/v1/devices/:deviceId/state', async (req, res) => {
+  router.get('/v1/devices/:deviceId/state', noQueryParameters, async (req, res) => {
     res.json(await devices.getDeviceState(await database(), deviceIdOf(req)));
   });
 
