@@ -114,7 +114,8 @@ const INT64_MAX = 2n ** 63n - 1n;
 const LocalVersion = z
   .string()
   .regex(/^\d+$/, { error: 'must be a non-negative integer' })
-  .refine((digits) => digits.length <= 64 && BigInt(digits) <= INT64_MAX, { error: `must be at most ${INT64_MAX} (an int64)` })
+  // zod runs this even after the regex refused the text: only digits are read as a number.
+  .refine((digits) => !/^\d+$/.test(digits) || (digits.length <= 64 && BigInt(digits) <= INT64_MAX), { error: `must be at most ${INT64_MAX} (an int64)` })
   .transform((digits) => BigInt(digits));
 
 /** `GET .../config?local_version=N` (or `localVersion`, not both): 0 or absent asks for the latest. */

@@ -238,9 +238,11 @@ describe('configuration, as an operator changes it', () => {
         error: { code: 400, message: expect.stringContaining(`local_version ${version} is above`), status: 'OUT_OF_RANGE' },
       });
     }
-    const past = await askConfig('9223372036854775808');
-    expect(past.status).toBe(400);
-    expect(((await past.json()) as { error: { status: string } }).error.status).toBe('INVALID_ARGUMENT');
+    for (const malformed of ['9223372036854775808', 'x', '-1', '1.5', '']) {
+      const refused = await askConfig(malformed);
+      expect(refused.status, malformed).toBe(400);
+      expect(((await refused.json()) as { error: { status: string } }).error.status, malformed).toBe('INVALID_ARGUMENT');
+    }
   });
 
   it('keeps the last 10 versions and refuses a second state update within a second', async () => {
