@@ -105,6 +105,12 @@ export type SetStateRequest = z.infer<typeof SetStateRequest>;
 /** int64's largest value: IoT Core's `local_version` is an int64. */
 const INT64_MAX = 2n ** 63n - 1n;
 
+/** Whether decimal digits (leading zeros taken, as decimal) name an int64; more than its 19 digits never do. */
+function fitsInt64(digits: string): boolean {
+  const significant = digits.replace(/^0+(?=\d)/, '');
+  return significant.length <= 19 && BigInt(significant) <= INT64_MAX;
+}
+
 /**
  * A `local_version` as IoT Core read it, an int64 in decimal digits: a version no config
  * can have yet (16 digits and more included) is answered OUT_OF_RANGE by the bridge, not
@@ -115,7 +121,7 @@ const LocalVersion = z
   .string()
   .regex(/^\d+$/, { error: 'must be a non-negative integer' })
   // zod runs this even after the regex refused the text: only digits are read as a number.
-  .refine((digits) => !/^\d+$/.test(digits) || (digits.length <= 64 && BigInt(digits) <= INT64_MAX), { error: `must be at most ${INT64_MAX} (an int64)` })
+  .refine((digits) => !/^\d+$/.test(digits) || fitsInt64(digits), { error: `must be at most ${INT64_MAX} (an int64)` })
   .transform((digits) => BigInt(digits));
 
 /** `GET .../config?local_version=N` (or `localVersion`, not both): 0 or absent asks for the latest. */

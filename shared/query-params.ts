@@ -7,6 +7,9 @@
 import type { z } from 'zod';
 import { toIssues, ValidationError, type Issue } from './errors.ts';
 
+/** What a repeated parameter is told: a list goes in one value (`metrics=a,b`), anything else once. */
+export const REPEATED = 'is given more than once; give it once (a list is one comma-separated value: a,b)';
+
 /** Issues named at most in one answer: a query string of a thousand unknown names is answered in a few lines. */
 export const MAX_QUERY_ISSUES = 50;
 
@@ -18,9 +21,7 @@ export function parseQueryParams<S extends z.ZodType>(schema: S, query: URLSearc
   const unknown = (parsed.error?.issues ?? []).flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys : []));
   const issues: Issue[] = [
     // An unknown parameter is named once, as unknown, however often it came.
-    ...repeated
-      .filter((key) => !unknown.includes(key))
-      .map((key) => ({ path: clip(key), message: 'is given more than once (a list is comma-separated: a,b)' })),
+    ...repeated.filter((key) => !unknown.includes(key)).map((key) => ({ path: clip(key), message: REPEATED })),
     ...unknown.map((key) => ({ path: clip(key), message: 'is not a parameter of this endpoint' })),
     ...toIssues((parsed.error?.issues ?? []).filter((issue) => issue.code !== 'unrecognized_keys')),
   ];
@@ -37,8 +38,10 @@ function clip(key: string): string {
   return key.slice(0, end);
 }
 
-/** The query string of a request target (`/path?a=1`), as URLSearchParams. */
+/** The query string of a request target (`/path?a=1`), as URLSearchParams; a fragment a client sent along is not part of it. */
 export function queryOf(target: string): URLSearchParams {
   const q = target.indexOf('?');
-  return new URLSearchParams(q === -1 ? '' : target.slice(q + 1));
+  if (q === -1) return new URLSearchParams();
+  const hash = target.indexOf('#', q);
+  return new URLSearchParams(target.slice(q + 1, hash === -1 ? undefined : hash));
 }

@@ -513,6 +513,9 @@ describe('configuration and state on the device paths', () => {
     expect(repeated.status).toBe(400);
     const repeatedBody = (await repeated.json()) as { error: { details: { fieldViolations: { field: string; description: string }[] }[] } };
     expect(repeatedBody.error.details[0]?.fieldViolations).toEqual([{ field: 'local_version', description: expect.stringContaining('more than once') }]);
+    // Parameters IoT Core did not define are ignored, repeated or not: a device may send its own.
+    const extras = await fetch(`${bridge.served.url}${IOT_BASE}/config?local_version=0&cb=a&cb=b&_=1`, { headers: { authorization: deviceJwt() } });
+    expect(extras.status).toBe(200);
     // Either name alone still serves the config.
     for (const query of ['local_version=0', 'localVersion=0']) {
       const alone = await fetch(`${bridge.served.url}${IOT_BASE}/config?${query}`, { headers: { authorization: deviceJwt() } });

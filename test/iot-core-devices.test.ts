@@ -231,6 +231,9 @@ describe('configuration, as an operator changes it', () => {
     // local_version is an int64: any version up to its largest is out of range, named as sent; past it, malformed.
     const askConfig = (version: string) =>
       fetch(`${devicePath(deviceId)}/config?local_version=${version}`, { headers: { authorization: `Bearer ${sampleJwt('ES256', pem.ecPrivate)}` } });
+    // Leading zeros are decimal, however many: 70 of them and a 3 ask for version 3.
+    const padded = await askConfig(`${'0'.repeat(70)}3`);
+    expect(await padded.json()).toEqual({ error: { code: 400, message: expect.stringContaining('local_version 3 is above'), status: 'OUT_OF_RANGE' } });
     for (const version of ['12345678901234567', '9223372036854775807']) {
       const far = await askConfig(version);
       expect(far.status, version).toBe(400);

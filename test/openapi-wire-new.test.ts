@@ -269,6 +269,7 @@ describe('registry configuration, states and lifecycle answers match registry.ya
     },
     { name: 'a replay without the admin token', method: 'POST', path: '/v1/rejected:replay', body: {}, options: { token: null }, status: 401 },
     { name: 'maintenance without a token', method: 'POST', path: '/v1/maintenance:run', body: undefined, options: { token: null }, status: 401 },
+    { name: 'maintenance with a query parameter', method: 'POST', path: '/v1/maintenance:run?days=7', body: undefined, options: {}, status: 400 },
   ])('refuses $name with a documented error body', async ({ method, path, body, options, status }) => {
     expect((await registryCall(method, path, body, options)).status).toBe(status);
   });

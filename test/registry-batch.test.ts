@@ -200,7 +200,10 @@ describe('GET /v1/devices paging', () => {
   it.each([
     { query: 'pageSize=5&registry=plant-a', issues: [{ path: 'registry', message: 'is not a parameter of this endpoint' }] },
     { query: 'page_size=5', issues: [{ path: 'page_size', message: 'is not a parameter of this endpoint' }] },
-    { query: 'pageSize=5&pageSize=6', issues: [{ path: 'pageSize', message: 'is given more than once (a list is comma-separated: a,b)' }] },
+    {
+      query: 'pageSize=5&pageSize=6',
+      issues: [{ path: 'pageSize', message: 'is given more than once; give it once (a list is one comma-separated value: a,b)' }],
+    },
   ])('refuses $query with 400 naming the parameter, rather than ignoring it or taking one copy', async ({ query, issues }) => {
     const answer = await pagingCall<BatchErrorBody>('GET', `/v1/devices?${query}`);
     expect(answer.status).toBe(400);

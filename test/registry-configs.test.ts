@@ -96,7 +96,7 @@ describe('device configuration in the registry', () => {
     expect(unknown.body.issues).toEqual([{ path: 'num_versions', message: 'is not a parameter of this endpoint' }]);
     const repeated = await registry.call<{ issues: unknown[] }>('GET', '/v1/devices/cfg-a/states?numStates=1&numStates=2');
     expect(repeated.status).toBe(400);
-    expect(repeated.body.issues).toEqual([{ path: 'numStates', message: 'is given more than once (a list is comma-separated: a,b)' }]);
+    expect(repeated.body.issues).toEqual([{ path: 'numStates', message: 'is given more than once; give it once (a list is one comma-separated value: a,b)' }]);
   });
 
   it('batchCreate gives every device its version 1', async () => {

@@ -22,8 +22,11 @@ import type { DeviceAuth } from './credentials-cache.ts';
 import { parseBoundedJson } from './payload.ts';
 
 export async function answerConfig(configs: DeviceConfigCache, device: DeviceAuth, query: URLSearchParams, iot: boolean): Promise<WireResponse> {
-  // A repeated local_version is refused: which copy counts would decide what is acknowledged.
-  const parsed = parseQueryParams(GetConfigQuery, query);
+  // Only the parameters IoT Core defined are read: a device may send others, repeated or not,
+  // which are ignored. A repeated local_version is refused: which copy counts would decide
+  // what is acknowledged.
+  const known = new URLSearchParams([...query].filter(([name]) => Object.hasOwn(GetConfigQuery.shape, name)));
+  const parsed = parseQueryParams(GetConfigQuery, known);
   const asked = parsed.local_version ?? parsed.localVersion ?? 0n;
   let latest = await configs.latest(device);
   if (asked > BigInt(latest.version)) {

@@ -23,7 +23,7 @@ describe('parseQueryParams', () => {
 
   it('names every issue: a repeat, an unknown name, a bad value', () => {
     expect(issuesOf('name=a&name=b&colour=red&size=x')).toEqual([
-      { path: 'name', message: 'is given more than once (a list is comma-separated: a,b)' },
+      { path: 'name', message: 'is given more than once; give it once (a list is one comma-separated value: a,b)' },
       { path: 'colour', message: 'is not a parameter of this endpoint' },
       { path: 'size', message: expect.any(String) },
     ]);
@@ -55,5 +55,8 @@ describe('queryOf', () => {
     ]);
     expect([...queryOf('/v1/devices')]).toEqual([]);
     expect([...queryOf('/v1/devices?')]).toEqual([]);
+    // A fragment a client sent along in the request line is not part of the query.
+    expect([...queryOf('/v1/devices/x?#frag')]).toEqual([]);
+    expect([...queryOf('/v1/devices?pageSize=1#x')]).toEqual([['pageSize', '1']]);
   });
 });
