@@ -143,23 +143,55 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
 
   // A metric only an earlier reading holds (a battery sent now and then) can be charted too.
   const mixed = await registry<{ credentials: { token: string }[] }>('POST', '/v1/devices', { deviceId: 'dash-mixed', credentials: [{ type: 'token' }] });
-  for (const [metrics, ts] of [
-    [{ battery: 3.7 }, Date.now() - 120_000],
-    [{ temperature: 21 }, Date.now() - 1_000],
-  ] as const) {
+  const postMixed = async (metrics: Record<string, number>, ts: number) => {
     const answer = await fetch(`${urls.bridge}/v1/devices/dash-mixed/telemetry`, {
       method: 'POST',
       headers: { authorization: `Bearer ${mixed.body.credentials[0]!.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ metrics, ts }),
     });
     expect(answer.status).toBe(202);
-  }
+  };
+  await postMixed({ pressure: 1013 }, Date.now() - 2 * 3_600_000);
+  await postMixed({ battery: 3.7 }, Date.now() - 120_000);
+  await postMixed({ temperature: 21 }, Date.now() - 1_000);
+  const offered = () => page.locator('#metric option').allTextContents();
   await page.locator('tr[data-device="dash-mixed"] .values', { hasText: 'temperature=21' }).waitFor({ timeout: 30_000 });
   await page.click('tr[data-device="dash-mixed"]');
   await page.locator('#metric option[value="battery"]').waitFor({ state: 'attached', timeout: 10_000 });
-  expect(await page.locator('#metric option').allTextContents()).toEqual(['battery', 'temperature']);
+  // The default hour: not the pressure of two hours ago.
+  expect(await offered()).toEqual(['battery', 'temperature']);
   await page.selectOption('#metric', 'battery');
   await page.locator('#chart[data-device="dash-mixed"][data-last-value="3.7"]').waitFor({ state: 'attached', timeout: 10_000 });
+  // A metric first sent while the page is open joins the choices; chosen, it stays chosen, and
+  // offered, when a newer reading lacks it.
+  await postMixed({ humidity: 55 }, Date.now() - 500);
+  await page.locator('#metric option[value="humidity"]').waitFor({ state: 'attached', timeout: 30_000 });
+  await page.selectOption('#metric', 'humidity');
+  await page.locator('#chart[data-device="dash-mixed"][data-last-value="55"]').waitFor({ state: 'attached', timeout: 10_000 });
+  await postMixed({ temperature: 22 }, Date.now());
+  await page.locator('tr[data-device="dash-mixed"] .values', { hasText: 'temperature=22' }).waitFor({ timeout: 30_000 });
+  expect([await page.locator('#metric').inputValue(), await offered()]).toEqual(['humidity', ['battery', 'humidity', 'temperature']]);
+  await page.selectOption('#metric', 'battery');
+  // A longer range offers what it holds; a shorter one again only its own, once its scan answers.
+  await page.selectOption('#range', '86400000');
+  await page.locator('#metric option[value="pressure"]').waitFor({ state: 'attached', timeout: 10_000 });
+  await page.selectOption('#range', '900000');
+  await page.locator('#metric option[value="pressure"]').waitFor({ state: 'detached', timeout: 10_000 });
+  expect([await page.locator('#metric').inputValue(), await offered()]).toEqual(['battery', ['battery', 'humidity', 'temperature']]);
+  await page.selectOption('#range', '3600000');
+
+  // A metric scan that fails after another device was chosen says nothing about that device.
+  const probeReadings = '**/v1/devices/dash-probe/readings**';
+  await page.route(probeReadings, async (route) => {
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await route.fulfill({ status: 500, contentType: 'application/json', body: '{"error":"internal","message":"internal error"}' });
+  });
+  await page.click('tr[data-device="dash-probe"]');
+  await page.click('tr[data-device="dash-mixed"]');
+  await page.locator('#chart[data-device="dash-mixed"]').waitFor({ state: 'attached', timeout: 10_000 });
+  await new Promise((resolve) => setTimeout(resolve, 1_500));
+  expect(await page.locator('#status').textContent()).not.toContain('metrics could not be listed');
+  await page.unroute(probeReadings);
 
   // Answers that cross: the probe's series held back 1.5 s while another device is chosen.
   const rows = await page.locator('#fleet tbody tr').count();
@@ -190,6 +222,16 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
   expect(await page.locator('#chart canvas').count()).toBe(0);
   await page.locator('#status', { hasText: 'the chart could not be loaded: 500' }).waitFor({ timeout: 10_000 });
   await page.unroute(probeSeries);
+
+  // The token forgotten, then entered again: the device chosen before is shown again.
+  const chosenBefore = await page.locator('#chart-title').textContent();
+  await page.click('#forget-token');
+  await page.locator('#token-form').waitFor({ state: 'visible', timeout: 5_000 });
+  expect(await page.locator('#chart-section').isHidden()).toBe(true);
+  await page.fill('#token-input', readToken!);
+  await page.press('#token-input', 'Enter');
+  await page.locator('#chart-section').waitFor({ state: 'visible', timeout: 10_000 });
+  expect(await page.locator('#chart-title').textContent()).toBe(chosenBefore);
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: join(ARTIFACTS, 'readings-dashboard.png'), fullPage: true });

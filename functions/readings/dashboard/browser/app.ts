@@ -33,13 +33,18 @@ let timer: number | undefined;
 /** Counts chart loads: an answer that arrives after a later load began (another device, metric or range) is dropped. */
 let chartLoads = 0;
 /**
- * Chartable metrics found in each chosen device's readings beyond its latest one: a device that
- * sends its battery hourly and its temperature every minute has a battery to chart even when its
- * latest reading holds none.
+ * Chartable metrics known for each chosen device in the chosen range: those of its newest
+ * readings there (a scan, when the device or the range is chosen), and of every latest reading
+ * seen since. A device that sends its battery hourly and its temperature every minute has a
+ * battery to chart even when its latest reading holds none.
  */
 const seenMetrics = new Map<string, Set<string>>();
+/** The range (the select's value) each device's last answered scan covered. */
+const scannedRange = new Map<string, string>();
 /** Counts metric scans, as chartLoads counts loads. */
 let metricScans = 0;
+/** Whether the latest scan is still waiting for its answer. */
+let scanning = false;
 
 /** `#token=...` → localStorage, and out of the address bar and history. */
 function takeTokenFromFragment(): string | undefined {
@@ -93,11 +98,18 @@ async function loadFleet(): Promise<void> {
   // A device deleted meanwhile leaves the chart; the first live device takes its place.
   if (selected !== undefined && !fleet.some((d) => d.deviceId === selected)) {
     seenMetrics.delete(selected);
+    scannedRange.delete(selected);
     selected = undefined;
     clearChart('');
   }
-  // A metric new in the latest reading joins the choices; the one chosen stays.
-  if (selected !== undefined) renderMetricChoices(selected);
+  if (selected !== undefined) {
+    // A metric of the latest reading joins the choices and stays there; the one chosen stays chosen.
+    const latest = chartable(fleet.find((d) => d.deviceId === selected)?.lastMetrics ?? {});
+    seenMetrics.set(selected, new Set([...(seenMetrics.get(selected) ?? []), ...latest]));
+    renderMetricChoices(selected);
+    // A scan that failed (or never answered for this range) is asked again.
+    if (!scanning && scannedRange.get(selected) !== rangeSelect.value) scanMetrics(selected);
+  }
   renderFleet();
 }
 
@@ -168,27 +180,32 @@ function selectDevice(deviceId: string): void {
  */
 function scanMetrics(deviceId: string): void {
   const scan = ++metricScans;
+  scanning = true;
+  const range = rangeSelect.value;
   const to = Date.now();
-  const query = new URLSearchParams({
-    from: new Date(to - Number(rangeSelect.value)).toISOString(),
-    to: new Date(to).toISOString(),
-    order: 'desc',
-    pageSize: '1000',
-  });
+  const query = new URLSearchParams({ from: new Date(to - Number(range)).toISOString(), to: new Date(to).toISOString(), order: 'desc', pageSize: '1000' });
+  // Another device or range chosen meanwhile has its own scan: this one's answer, or failure, is dropped.
+  const current = () => scan === metricScans && selected === deviceId;
   getJson<ReadingsResponse>(`/v1/devices/${encodeURIComponent(deviceId)}/readings?${query.toString()}`)
     .then((page) => {
-      // Another device or range was chosen meanwhile: its own scan answers for it.
-      if (scan !== metricScans || selected !== deviceId) return;
-      const names = seenMetrics.get(deviceId) ?? new Set<string>();
+      if (!current()) return;
+      // The range's metrics replace those of the range before, with the latest reading's.
+      const names = new Set(chartable(fleet.find((d) => d.deviceId === deviceId)?.lastMetrics ?? {}));
       for (const reading of page.readings) for (const name of chartable(reading.metrics)) names.add(name);
       seenMetrics.set(deviceId, names);
-      const hadMetric = metricSelect.value !== '';
+      scannedRange.set(deviceId, range);
+      const chosen = metricSelect.value;
       renderMetricChoices(deviceId);
-      if (!hadMetric && metricSelect.value !== '') showChart();
+      // A first metric found, or the one chosen gone with the range: the chart follows the choice.
+      if (metricSelect.value !== chosen) showChart();
     })
     .catch((error: unknown) => {
+      if (!current()) return;
       if (error instanceof Unauthorized) askForToken('That token was refused; enter a read token.');
       else setStatus(`the metrics could not be listed: ${error instanceof Error ? error.message : String(error)}`);
+    })
+    .finally(() => {
+      if (scan === metricScans) scanning = false;
     });
 }
 
@@ -320,6 +337,8 @@ function start(): void {
   $('token-form').hidden = true;
   $('fleet-section').hidden = false;
   $('forget-token').hidden = false;
+  // Back after a refused token: the device chosen before is shown again.
+  $('chart-section').hidden = selected === undefined;
   void refresh().finally(schedule);
 }
 
