@@ -18,11 +18,11 @@ export function parseQueryParams<S extends z.ZodType>(schema: S, query: URLSearc
   const repeated = [...new Set(query.keys())].filter((key) => query.getAll(key).length > 1);
   const parsed = schema.safeParse(Object.fromEntries(query));
   if (parsed.success && repeated.length === 0) return parsed.data;
-  const unknown = (parsed.error?.issues ?? []).flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys : []));
+  const unknown = new Set((parsed.error?.issues ?? []).flatMap((issue) => (issue.code === 'unrecognized_keys' ? issue.keys : [])));
   const issues: Issue[] = [
     // An unknown parameter is named once, as unknown, however often it came.
-    ...repeated.filter((key) => !unknown.includes(key)).map((key) => ({ path: clip(key), message: REPEATED })),
-    ...unknown.map((key) => ({ path: clip(key), message: 'is not a parameter of this endpoint' })),
+    ...repeated.filter((key) => !unknown.has(key)).map((key) => ({ path: clip(key), message: REPEATED })),
+    ...[...unknown].map((key) => ({ path: clip(key), message: 'is not a parameter of this endpoint' })),
     ...toIssues((parsed.error?.issues ?? []).filter((issue) => issue.code !== 'unrecognized_keys')),
   ];
   const named = issues.slice(0, MAX_QUERY_ISSUES);
