@@ -115,7 +115,7 @@ function fitsInt64(digits: string): boolean {
  * A `local_version` as IoT Core read it, an int64 in decimal digits: a version no config
  * can have yet (16 digits and more included) is answered OUT_OF_RANGE by the bridge, not
  * refused as a malformed number; past int64 it is malformed. A BigInt, so that the answer
- * names the digits sent rather than a rounded double.
+ * names the number sent exactly (without its leading zeros), not a rounded double.
  */
 const LocalVersion = z
   .string()
