@@ -35,9 +35,9 @@ const parseQuery = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> =>
 const NO_QUERY = z.strictObject({});
 
 /**
- * For the routes that take no query parameter: any is a 400 naming it, never ignored. A client
- * ported from IoT Core's admin API would send `updateMask` to a PATCH that replaces every field
- * it names, or `validateOnly` to a create that then creates.
+ * For the routes that take no query parameter: each one sent is a 400 naming it, never
+ * ignored. A client ported from IoT Core's admin API would send `updateMask` to a PATCH that
+ * replaces every field it names, or `validateOnly` to a create that then creates.
  */
 export const noQueryParameters: RequestHandler = (req, _res, next) => {
   parseQuery(NO_QUERY, req);
