@@ -223,6 +223,14 @@ it('shows the fleet and a live chart, and a new reading without a reload', async
   await page.locator('#status', { hasText: 'the chart could not be loaded: 500' }).waitFor({ timeout: 10_000 });
   await page.unroute(probeSeries);
 
+  // An answer that never comes: the refresh fails after its deadline, says so, and the next one
+  // asks again (before, the refreshes stopped for good).
+  const fleetPath = '**/v1/fleet?**';
+  await page.route(fleetPath, () => undefined);
+  await page.locator('#status', { hasText: 'refresh failed: no answer within 10 s' }).waitFor({ timeout: 30_000 });
+  await page.unroute(fleetPath);
+  await page.locator('#status', { hasText: 'updated' }).waitFor({ timeout: 15_000 });
+
   // The token forgotten, then entered again: the device chosen before is shown again.
   const chosenBefore = await page.locator('#chart-title').textContent();
   await page.click('#forget-token');

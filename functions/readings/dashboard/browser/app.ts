@@ -13,6 +13,8 @@ import type { FleetDevice, FleetResponse, ReadingsResponse, SeriesResponse } fro
 
 const TOKEN_KEY = 'telemetry.readToken';
 const REFRESH_MS = 5_000;
+/** A request unanswered this long fails (and the next refresh asks again): a stalled answer must not stop the refreshes. */
+const REQUEST_TIMEOUT_MS = 10_000;
 const MAX_FLEET_PAGES = 10;
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -59,13 +61,20 @@ function takeTokenFromFragment(): string | undefined {
 class Unauthorized extends Error {}
 
 async function getJson<T>(path: string): Promise<T> {
-  const response = await fetch(path, { headers: { authorization: `Bearer ${token ?? ''}` }, cache: 'no-store' });
-  if (response.status === 401) throw new Unauthorized('the token was refused');
-  if (!response.ok) {
-    const body = (await response.json().catch(() => ({}))) as { message?: string };
-    throw new Error(`${response.status}: ${body.message ?? response.statusText}`);
+  // One deadline for the answer and its body: the signal also aborts reading the body.
+  const signal = AbortSignal.timeout(REQUEST_TIMEOUT_MS);
+  try {
+    const response = await fetch(path, { headers: { authorization: `Bearer ${token ?? ''}` }, cache: 'no-store', signal });
+    if (response.status === 401) throw new Unauthorized('the token was refused');
+    if (!response.ok) {
+      const body = (await response.json().catch(() => ({}))) as { message?: string };
+      throw new Error(`${response.status}: ${body.message ?? response.statusText}`);
+    }
+    return (await response.json()) as T;
+  } catch (error) {
+    if (signal.aborted) throw new Error(`no answer within ${REQUEST_TIMEOUT_MS / 1_000} s`, { cause: error });
+    throw error;
   }
-  return (await response.json()) as T;
 }
 
 function ago(iso: string | null): string {
