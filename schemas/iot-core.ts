@@ -7,8 +7,22 @@ import { Base64Text } from './base64.ts';
 import { eachFieldOnce } from './proto3-json.ts';
 import { Text } from './reading.ts';
 
-/** Standard or URL-safe base64, padded or not (proto3 JSON accepts both). */
-const Base64 = Base64Text().min(1, { error: 'must not be empty' });
+/**
+ * IoT Core's limit on a telemetry event's bytes (its "Telemetry event payload", 256 KB).
+ * @see https://cloud.google.com/iot/quotas
+ */
+export const MAX_EVENT_PAYLOAD_BYTES = 256 * 1024;
+
+const tooLarge = `must decode to at most ${MAX_EVENT_PAYLOAD_BYTES} bytes`;
+
+/**
+ * Standard or URL-safe base64, padded or not (proto3 JSON accepts both), of an event within
+ * IoT Core's limit. The decoded length follows from the text's, so nothing is decoded twice.
+ */
+const Base64 = Base64Text()
+  .min(1, { error: 'must not be empty' })
+  .max(Math.ceil((MAX_EVENT_PAYLOAD_BYTES * 4) / 3) + 2, { error: tooLarge })
+  .refine((s) => Math.floor((s.replace(/=+$/, '').length * 3) / 4) <= MAX_EVENT_PAYLOAD_BYTES, { error: tooLarge });
 
 /** IoT Core subfolders: the part of the MQTT topic after `events/`. */
 const SubFolder = Text.max(256).regex(/^[^\s#+]*$/, { error: 'must not contain whitespace, "#" or "+"' });

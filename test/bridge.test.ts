@@ -154,6 +154,26 @@ const accepted: AcceptCase[] = [
     data: 'plant-a/sensor-01-payload-1',
     attributes: { deviceRegistryId: 'plant-a', subFolder: '' },
   },
+  {
+    // IoT Core's limit is on the event's bytes (256 KB), not on its base64 body (a third larger).
+    name: "IoT Core event of 256 KiB, IoT Core's payload limit, in a body over 256 KiB",
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binary_data: Buffer.alloc(256 * 1024, 'e').toString('base64'), sub_folder: 's'.repeat(256) } },
+    readings: [],
+    data: 'e'.repeat(256 * 1024),
+    attributes: { subFolder: 's'.repeat(256) },
+  },
+  {
+    name: 'IoT Core event of 256 KiB, gzipped',
+    path: IOT_PATH,
+    request: {
+      authorization: deviceJwt,
+      contentEncoding: 'gzip',
+      body: gzipSync(JSON.stringify({ binaryData: Buffer.alloc(256 * 1024, 'g').toString('base64') })),
+    },
+    readings: [],
+    data: 'g'.repeat(256 * 1024),
+  },
 ];
 
 describe('bridge accepts every body form and publishes it', () => {
@@ -322,9 +342,32 @@ const refusals: RefusalCase[] = [
     error: 'INVALID_ARGUMENT',
   },
   {
-    name: 'IoT Core body over 256 KiB',
+    name: 'IoT Core event over 256 KiB',
     path: IOT_PATH,
-    request: { authorization: deviceJwt, body: { binaryData: 'A'.repeat(300 * 1024) } },
+    request: { authorization: deviceJwt, body: { binaryData: Buffer.alloc(256 * 1024 + 1).toString('base64') } },
+    status: 400,
+    error: 'INVALID_ARGUMENT',
+    issuePaths: ['binaryData'],
+  },
+  {
+    name: 'IoT Core event over 256 KiB, unpadded URL-safe base64',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binary_data: Buffer.alloc(256 * 1024 + 1).toString('base64url') } },
+    status: 400,
+    error: 'INVALID_ARGUMENT',
+    issuePaths: ['binary_data'],
+  },
+  {
+    name: 'IoT Core body over what a 256 KiB event needs',
+    path: IOT_PATH,
+    request: { authorization: deviceJwt, body: { binaryData: 'A'.repeat(360 * 1024) } },
+    status: 413,
+    error: 'INVALID_ARGUMENT',
+  },
+  {
+    name: 'IoT Core setState body over 256 KiB',
+    path: IOT_PATH.replace(':publishEvent', ':setState'),
+    request: { authorization: deviceJwt, body: { state: { binaryData: 'A'.repeat(300 * 1024) } } },
     status: 413,
     error: 'INVALID_ARGUMENT',
   },

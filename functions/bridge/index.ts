@@ -16,13 +16,13 @@ import { createAuthenticator } from './auth.ts';
 import { createDeviceConfigCache } from './config-cache.ts';
 import { answerConfig, parseReportedState, recordState } from './config-state.ts';
 import { createCredentialsCache, type DeviceAuth } from './credentials-cache.ts';
-import { decodePublishEvent, googleErrorResponse, iotCoreAttributes } from './iot-core.ts';
+import { decodePublishEvent, googleErrorResponse, iotCoreAttributes, MAX_PUBLISH_EVENT_BODY_BYTES } from './iot-core.ts';
 import { buildTelemetryMessage } from './message.ts';
 import { isSenmlMediaType, parseBoundedJson, toDeviceReadings } from './payload.ts';
 import { createRateLimiter, type RateLimiter } from './rate-limit.ts';
 import { deviceIdIn, isIotCorePath, matchRoute, type BridgeRoute } from './routes.ts';
 
-/** Device bodies: 256 KiB, before and after gunzip. */
+/** Device bodies: 256 KiB, before and after gunzip; a publishEvent's, what a 256 KiB event needs. */
 const MAX_BODY_BYTES = 256 * 1024;
 
 function create(platform: Platform) {
@@ -106,7 +106,7 @@ function create(platform: Platform) {
     listener: createListener(handle, {
       logger,
       projectId: config.projectId,
-      body: { limitBytes: MAX_BODY_BYTES, gzip: true },
+      body: ({ route }) => ({ limitBytes: route.kind === 'publishEvent' ? MAX_PUBLISH_EVENT_BODY_BYTES : MAX_BODY_BYTES, gzip: true }),
       admit,
       // Refused before the handler (route, credential, size, encoding): answered and logged as in it.
       mapError: (error, path) => refusal(error, path, deviceIdIn(path)),

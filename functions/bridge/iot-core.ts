@@ -16,6 +16,14 @@ export interface PublishedEvent {
   subFolder?: string;
 }
 
+/**
+ * A publishEvent body carrying the largest event: its base64 (4/3 of the bytes), the JSON around
+ * it and the longest subFolder (256 characters, each at most a 6-byte `\uXXXX` escape), with room
+ * to spare. IoT Core's limit is on the event's bytes; a body limit of 256 KiB would refuse events
+ * above about 192 KiB that IoT Core took.
+ */
+export const MAX_PUBLISH_EVENT_BODY_BYTES = 352 * 1024;
+
 export function decodePublishEvent(body: unknown): PublishedEvent {
   const parsed = PublishEventRequest.safeParse(body);
   if (!parsed.success) throw new ValidationError('the publishEvent request is invalid', toIssues(parsed.error.issues));

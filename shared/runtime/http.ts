@@ -41,7 +41,8 @@ export type RequestHead = Pick<WireRequest, 'method' | 'path' | 'headers'>;
 export interface ListenerOptions<A = void> {
   logger: Logger;
   projectId: string;
-  body: BodyOptions;
+  /** The body limit, or the one for what admission found (a route may take larger bodies than another). */
+  body: BodyOptions | ((admitted: A) => BodyOptions);
   /** Log successful requests at DEBUG instead of INFO (high-rate Pub/Sub pushes). */
   quietSuccess?: boolean;
   /**
@@ -84,7 +85,7 @@ async function handleRequest<A>(handler: WireHandler<A>, options: ListenerOption
   let response: WireResponse;
   try {
     const admitted = (await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers })) as A;
-    const body = await readBody(req, options.body);
+    const body = await readBody(req, bodyOptions(options, admitted));
     response = await handler(new ArrivedRequest(req.method ?? 'GET', target, req.headers, body, requestLog), admitted);
   } catch (error) {
     response = failureResponse(error, options, path, requestLog);
@@ -142,7 +143,8 @@ export function createInProcessHandler<A = void>(handler: WireHandler<A>, option
       const admitted = (await options.admit?.({ method: req.method, path, headers: req.headers })) as A;
       const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       if (encoding !== 'identity') throw new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported in process`);
-      if (req.body.length > options.body.limitBytes) throw tooLarge(options.body.limitBytes);
+      const { limitBytes } = bodyOptions(options, admitted);
+      if (req.body.length > limitBytes) throw tooLarge(limitBytes);
       response = await handler(new ArrivedRequest(req.method, target, req.headers, req.body, requestLog), admitted);
       // As `send` would fail on it over HTTP.
       if (response.raw === undefined && response.body !== undefined) JSON.stringify(response.body);
@@ -153,6 +155,8 @@ export function createInProcessHandler<A = void>(handler: WireHandler<A>, option
     return response;
   };
 }
+
+const bodyOptions = <A>(options: ListenerOptions<A>, admitted: A): BodyOptions => (typeof options.body === 'function' ? options.body(admitted) : options.body);
 
 /**
  * The request a handler sees. A class, not an object literal with `get query()` and `get log()`:
