@@ -1,6 +1,6 @@
 /** IoT Core's publishEvent body (schemas/iot-core.ts); its decoding is test/functions/bridge/iot-core.test.ts. */
 import { describe, expect, it } from 'vitest';
-import { PublishEventRequest } from '../../schemas/iot-core.ts';
+import { MAX_EVENT_PAYLOAD_BYTES, PublishEventRequest } from '../../schemas/iot-core.ts';
 
 describe('PublishEventRequest', () => {
   it('reads camelCase and snake_case alike', () => {
@@ -14,5 +14,13 @@ describe('PublishEventRequest', () => {
     expect(paths({ binaryData: 'eA==', subFolder: 'a/#' })).toEqual(['subFolder']);
     expect(paths({ binaryData: 'eA==', subFolder: 'a b' })).toEqual(['subFolder']);
     expect(paths({ binaryData: 'eA==', extra: 1 })).toEqual(['']);
+  });
+
+  it("takes an event of up to IoT Core's 256 KiB, whatever its base64 form, and no more", () => {
+    const paths = (value: unknown) => PublishEventRequest.safeParse(value).error?.issues.map((i) => i.path.join('.'));
+    for (const encoding of ['base64', 'base64url'] as const) {
+      expect(paths({ binaryData: Buffer.alloc(MAX_EVENT_PAYLOAD_BYTES).toString(encoding) }), encoding).toBeUndefined();
+      expect(paths({ binaryData: Buffer.alloc(MAX_EVENT_PAYLOAD_BYTES + 1).toString(encoding) }), encoding).toEqual(['binaryData']);
+    }
   });
 });
