@@ -10,6 +10,7 @@
  */
 import { z } from 'zod';
 import { Base64Text } from './base64.ts';
+import { GatewayInfo } from './iot-core.ts';
 import { eachFieldOnce } from './proto3-json.ts';
 import { queryInteger } from './query-integer.ts';
 
@@ -91,15 +92,16 @@ export const ListConfigVersionsQuery = z.strictObject({ numVersions: Count('numV
 /** `GET .../states?numStates=` (0 or absent: all kept states); another parameter is a 400 naming it. */
 export const ListStatesQuery = z.strictObject({ numStates: Count('numStates') });
 
-/** The device API's `setState` body: `{"state": {"binaryData"}}`, either naming (once). */
-export const SetStateRequest = z
-  .strictObject({
+/** The device API's `setState` body: `{"state": {"binaryData"}}`, either naming (once), and a gateway's relay (GatewayInfo). */
+export const SetStateRequest = eachFieldOnce(
+  z.strictObject({
     state: eachFieldOnce(
       z.strictObject({ binaryData: Base64Payload(MAX_STATE_BYTES).optional(), binary_data: Base64Payload(MAX_STATE_BYTES).optional() }),
     ).refine((s) => (s.binaryData ?? s.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] }),
-    gatewayInfo: z.unknown().optional(),
-  })
-  .transform((r) => ({ binaryData: (r.state.binaryData ?? r.state.binary_data) as string }));
+    gatewayInfo: GatewayInfo.optional(),
+    gateway_info: GatewayInfo.optional(),
+  }),
+).transform((r) => ({ binaryData: (r.state.binaryData ?? r.state.binary_data) as string }));
 export type SetStateRequest = z.infer<typeof SetStateRequest>;
 
 /** int64's largest value: IoT Core's `local_version` is an int64. */

@@ -27,6 +27,24 @@ const Base64 = Base64Text()
 /** IoT Core subfolders: the part of the MQTT topic after `events/`. */
 const SubFolder = Text.max(256).regex(/^[^\s#+]*$/, { error: 'must not contain whitespace, "#" or "+"' });
 
+const NO_GATEWAYS = "is a gateway's request for a device it names; the bridge has no gateways: the device sends its own";
+
+/**
+ * IoT Core's GatewayInfo on publishEvent and setState. `gatewayId`: the device's own request
+ * (its path, its JWT), relayed by a gateway: the event or state is the device's, and is taken.
+ * `delegatedDeviceId`: a gateway speaking, on its own path and JWT, for a device bound to it.
+ * The bridge has no gateways; taking it would file that device's data as the gateway's own.
+ * @see https://cloud.google.com/iot/docs/reference/cloudiotdevice/rest/v1/GatewayInfo
+ */
+export const GatewayInfo = eachFieldOnce(
+  z.strictObject({
+    gatewayId: Text.optional(),
+    gateway_id: Text.optional(),
+    delegatedDeviceId: z.never({ error: NO_GATEWAYS }).optional(),
+    delegated_device_id: z.never({ error: NO_GATEWAYS }).optional(),
+  }),
+);
+
 /** The `publishEvent` request body, in proto3 JSON's camelCase or its original snake_case (each field once). */
 export const PublishEventRequest = eachFieldOnce(
   z.strictObject({
@@ -34,6 +52,8 @@ export const PublishEventRequest = eachFieldOnce(
     binary_data: Base64.optional(),
     subFolder: SubFolder.optional(),
     sub_folder: SubFolder.optional(),
+    gatewayInfo: GatewayInfo.optional(),
+    gateway_info: GatewayInfo.optional(),
   }),
 )
   .refine((r) => (r.binaryData ?? r.binary_data) !== undefined, { error: 'binaryData is required', path: ['binaryData'] })

@@ -538,6 +538,34 @@ describe('configuration and state on the device paths', () => {
     expect(await config.json()).toMatchObject({ version: '1', binaryData: '' });
   });
 
+  it("refuses a gateway's setState or publishEvent for a bound device (gatewayInfo.delegatedDeviceId), and takes a device's own sent through a gateway (gatewayId)", async () => {
+    // A gateway speaking for a device it names: the bridge has no gateways, and taking the
+    // request would file that device's state or event as the gateway's own.
+    const fieldsOf = (body: Record<string, unknown>) =>
+      (body.error as { details: { fieldViolations: { field: string }[] }[] }).details[0]?.fieldViolations.map((v) => v.field);
+    const delegatedState = await send(`${IOT_BASE}:setState`, {
+      authorization: deviceJwt(),
+      body: { state: { binaryData: Buffer.from('theirs').toString('base64') }, gatewayInfo: { delegatedDeviceId: 'thermo-7' } },
+    });
+    expect(delegatedState.status, JSON.stringify(delegatedState.body)).toBe(400);
+    expect(fieldsOf(delegatedState.body)).toEqual(['gatewayInfo.delegatedDeviceId']);
+    const delegatedEvent = await send(`${IOT_BASE}:publishEvent`, {
+      authorization: deviceJwt(),
+      body: { binary_data: Buffer.from('theirs').toString('base64'), gateway_info: { delegated_device_id: 'thermo-7' } },
+    });
+    expect(delegatedEvent.status, JSON.stringify(delegatedEvent.body)).toBe(400);
+    expect(fieldsOf(delegatedEvent.body)).toEqual(['gateway_info.delegated_device_id']);
+    // The device's own path and JWT, relayed by a gateway: the device's, as IoT Core took it.
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // one state per second per device
+    for (const [tail, body] of [
+      [':publishEvent', { binaryData: Buffer.from('mine').toString('base64'), gatewayInfo: { gatewayId: 'gw-1' } }],
+      [':setState', { state: { binary_data: Buffer.from('mine').toString('base64') }, gateway_info: { gateway_id: 'gw-1' } }],
+    ] as const) {
+      const relayed = await send(`${IOT_BASE}${tail}`, { authorization: deviceJwt(), body });
+      expect(relayed.status, `${tail} ${JSON.stringify(relayed.body)}`).toBe(200);
+    }
+  });
+
   it('refuses a setState naming binaryData twice, and a config query naming local_version twice, naming both', async () => {
     const state = { binaryData: Buffer.from('a').toString('base64'), binary_data: Buffer.from('b').toString('base64') };
     const twice = await send(`${IOT_BASE}:setState`, { authorization: deviceJwt(), body: { state } });

@@ -46,6 +46,14 @@ describe('ModifyConfigRequest and SetStateRequest', () => {
     expect(SetStateRequest.safeParse({ state: { binaryData: Buffer.alloc(MAX_STATE_BYTES + 1).toString('base64') } }).success).toBe(false);
   });
 
+  it("take a device's own state relayed by a gateway, and refuse a gateway's for a device it names", () => {
+    const paths = (value: unknown) => SetStateRequest.safeParse(value).error?.issues.map((i) => i.path.join('.'));
+    expect(SetStateRequest.parse({ state: { binaryData: 'eA==' }, gatewayInfo: { gatewayId: 'gw-1' } })).toEqual({ binaryData: 'eA==' });
+    expect(paths({ state: { binaryData: 'eA==' }, gateway_info: { gateway_id: 'gw-1' } })).toBeUndefined();
+    expect(paths({ state: { binaryData: 'eA==' }, gatewayInfo: { delegatedDeviceId: 'thermo-7' } })).toEqual(['gatewayInfo.delegatedDeviceId']);
+    expect(paths({ state: { binaryData: 'eA==' }, gatewayInfo: {}, gateway_info: {} })).toEqual(['gatewayInfo', 'gateway_info']);
+  });
+
   it('count kept states up to the ten IoT Core keeps', () => {
     expect(ListStatesQuery.parse({ numStates: '3' })).toEqual({ numStates: 3 });
     expect(ListStatesQuery.safeParse({ numStates: '11' }).error?.issues[0]?.message).toBe('numStates is at most 10');

@@ -23,4 +23,12 @@ describe('PublishEventRequest', () => {
       expect(paths({ binaryData: Buffer.alloc(MAX_EVENT_PAYLOAD_BYTES + 1).toString(encoding) }), encoding).toEqual(['binaryData']);
     }
   });
+
+  it("takes a device's own event relayed by a gateway, and refuses a gateway's for a device it names", () => {
+    const paths = (value: unknown) => PublishEventRequest.safeParse(value).error?.issues.map((i) => i.path.join('.'));
+    expect(paths({ binaryData: 'eA==', gatewayInfo: { gatewayId: 'gw-1' } })).toBeUndefined();
+    expect(paths({ binaryData: 'eA==', gateway_info: { gateway_id: 'gw-1' } })).toBeUndefined();
+    expect(paths({ binaryData: 'eA==', gatewayInfo: { delegatedDeviceId: 'thermo-7' } })).toEqual(['gatewayInfo.delegatedDeviceId']);
+    expect(paths({ binaryData: 'eA==', gateway_info: { delegated_device_id: 'thermo-7' } })).toEqual(['gateway_info.delegated_device_id']);
+  });
 });
