@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CloudEvent, HTTP } from 'cloudevents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ingest from '../functions/ingest/index.ts';
 import { openDuckDbSink, type DuckDbSink } from '../shared/warehouse/duckdb-sink.ts';
@@ -12,6 +13,7 @@ import { createDevice } from './support/devices.ts';
 import {
   createTestDatabase,
   makeBinaryCloudEvent,
+  makeMessage,
   makePushBody,
   makeStructuredCloudEvent,
   makeUnwrappedPush,
@@ -96,6 +98,33 @@ describe('ingest accepts every delivery form', () => {
     );
   });
 
+  it.each(['application/cloudevents+json; charset=UTF-8', 'Application/CloudEvents+JSON;charset=utf-8'])(
+    'a structured CloudEvent sent as %s → 200 and its reading stored',
+    async (contentType) => {
+      const messageId = `ct-${Math.random()}`;
+      const fixture = makeStructuredCloudEvent({ ...message(), messageId });
+      fixture.headers['content-type'] = contentType;
+      expect(await post(fn.url, fixture)).toMatchObject({ status: 200, body: { status: 'ok', readings: 1 } });
+      expect(await storedReading(messageId)).toHaveLength(1);
+    },
+  );
+
+  it('a structured CloudEvent the cloudevents SDK sends with its data as data_base64 → 200 and its reading stored', async () => {
+    const m = makeMessage(message());
+    const event = new CloudEvent({
+      id: m.messageId,
+      source: '//pubsub.googleapis.com/projects/local-project/topics/telemetry',
+      type: 'google.cloud.pubsub.topic.v1.messagePublished',
+      datacontenttype: 'application/json',
+      data: Buffer.from(JSON.stringify({ message: m, subscription: 'projects/local-project/subscriptions/eventarc-ingest' })),
+    });
+    const sent = HTTP.structured(event);
+    expect(sent.body).toContain('data_base64');
+    const res = await post(fn.url, { headers: sent.headers as Record<string, string>, body: sent.body as string });
+    expect(res).toMatchObject({ status: 200, body: { status: 'ok', readings: 1 } });
+    expect(await storedReading(m.messageId)).toHaveLength(1);
+  });
+
   it('accepts a batch and a SenML pack as message data', async () => {
     const batch = { deviceId: 'sensor-1', readings: [reading(), reading(), reading()] };
     const res = await post(fn.url, makePushBody(message(batch, {})));
@@ -154,6 +183,13 @@ describe('ingest refuses what is not a Pub/Sub message with 400 and keeps servin
     expect(body.issues.length).toBeGreaterThan(0);
     expect(body.issues.some((i) => i.path.startsWith(issue))).toBe(true);
     expect((await fetch(`${fn.url}/healthz`)).status).toBe(200);
+  });
+
+  it('a batch of CloudEvents with 415, saying batches are not taken', async () => {
+    const event = JSON.parse(makeStructuredCloudEvent(message()).body) as unknown;
+    const res = await post(fn.url, { headers: { 'content-type': 'application/cloudevents-batch+json' }, body: JSON.stringify([event]) });
+    expect(res).toMatchObject({ status: 415, body: { error: 'unsupported_media_type', issues: [{ path: 'content-type' }] } });
+    expect((res.body as { message: string }).message).toMatch(/batch/);
   });
 
   it('answers 404 and 405 for other routes and methods', async () => {

@@ -12,7 +12,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { HTTP, type CloudEventV1 } from 'cloudevents';
 import { MESSAGE_PUBLISHED_TYPE, MessagePublishedData, PushEnvelope, type PubsubMessage } from '../../schemas/pubsub.ts';
-import { toIssues, ValidationError } from '../errors.ts';
+import { HttpError, toIssues, ValidationError } from '../errors.ts';
 import { parseJson } from '../json.ts';
 import { readWrappedPush } from './wrapped-push.ts';
 
@@ -77,11 +77,29 @@ const header = (headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 };
 
-/** Parses a push request; throws ValidationError (400) naming every problem. */
+/** The JSON event format's media type (structured mode), and the batched format's. */
+const STRUCTURED_TYPE = 'application/cloudevents+json';
+const BATCH_TYPE = 'application/cloudevents-batch+json';
+
+/**
+ * Parses a push request; throws ValidationError (400) naming every problem, or 415 for a
+ * batch of CloudEvents, which neither Eventarc nor Pub/Sub sends.
+ */
 export function parsePushRequest(headers: IncomingHttpHeaders, body: Buffer): ReceivedMessage {
-  const contentType = (header(headers, 'content-type') ?? '').toLowerCase();
+  // Media types are case-insensitive and may carry parameters (`; charset=UTF-8`).
+  const mediaType = (header(headers, 'content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase();
   if (header(headers, 'ce-specversion') !== undefined) return parseCloudEvent(headers, body, 'cloudevent-binary');
-  if (contentType.startsWith('application/cloudevents+json')) return parseCloudEvent(headers, body, 'cloudevent-structured');
+  if (mediaType === STRUCTURED_TYPE) return parseCloudEvent(headers, body, 'cloudevent-structured');
+  if (mediaType === BATCH_TYPE) {
+    throw new HttpError(
+      415,
+      'unsupported_media_type',
+      `batched CloudEvents (${BATCH_TYPE}) are not supported: send one event per request, in binary or structured mode`,
+      {
+        issues: [{ path: 'content-type', message: `${BATCH_TYPE} is not supported` }],
+      },
+    );
+  }
   if (header(headers, 'x-goog-pubsub-message-id') !== undefined) return parseUnwrapped(headers, body);
   return parseWrapped(body);
 }
@@ -130,8 +148,11 @@ function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, form: Deliv
     }
   }
   let event: CloudEventV1<unknown>;
+  // The SDK knows a structured event's content type only in four exact spellings: it is handed
+  // the bare media type (JSON is UTF-8 whatever the charset parameter says).
+  const sdkHeaders = form === 'cloudevent-structured' ? { ...headers, 'content-type': STRUCTURED_TYPE } : headers;
   try {
-    const parsed = HTTP.toEvent({ headers: headers as Record<string, string>, body: body.toString('utf8') });
+    const parsed = HTTP.toEvent({ headers: sdkHeaders as Record<string, string>, body: body.toString('utf8') });
     if (Array.isArray(parsed)) throw new Error('batched CloudEvents are not supported');
     event = parsed;
   } catch (error) {
@@ -144,10 +165,21 @@ function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, form: Deliv
   if (event.type !== MESSAGE_PUBLISHED_TYPE) {
     throw new ValidationError('unsupported CloudEvent type', [{ path: 'type', message: `expected ${MESSAGE_PUBLISHED_TYPE}, got ${event.type}` }]);
   }
-  const data = typeof event.data === 'string' ? parseJson(event.data, 'the CloudEvent data', 'data') : event.data;
+  const data = eventData(event.data);
   const parsed = MessagePublishedData.safeParse(data);
   if (!parsed.success) throw new ValidationError('invalid messagePublished data', toIssues(parsed.error.issues, ['data']));
   return fromMessage(form, parsed.data.message, parsed.data.subscription);
+}
+
+/**
+ * The event's data as JSON. Binary mode hands it over as text unless its content type is one
+ * the SDK parses; structured mode's `data_base64` comes as a typed array of the decoded bytes
+ * (the SDK's is a Uint32Array holding one byte per element).
+ */
+function eventData(data: unknown): unknown {
+  if (typeof data === 'string') return parseJson(data, 'the CloudEvent data', 'data');
+  if (ArrayBuffer.isView(data)) return parseJson(Buffer.from(Array.from(data as unknown as ArrayLike<number>)), 'the CloudEvent data_base64', 'data_base64');
+  return data;
 }
 
 function fromMessage(form: DeliveryForm, m: PubsubMessage, subscription?: string, deliveryAttempt?: number): ReceivedMessage {

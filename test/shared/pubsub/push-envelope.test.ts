@@ -45,6 +45,26 @@ describe('parsePushRequest reads the same message from every form', () => {
     });
   });
 
+  // Media types and their parameters are case-insensitive, and the JSON event format allows a
+  // charset parameter in any spelling (Google's own Pub/Sub binding writes `charset=UTF-8`).
+  it.each(['application/cloudevents+json; charset=UTF-8', 'application/cloudevents+json;charset=utf-8', 'Application/CloudEvents+JSON'])(
+    'reads a structured CloudEvent sent as %s',
+    (contentType) => {
+      const request = makeStructuredCloudEvent(fixture);
+      request.headers['content-type'] = contentType;
+      expect(parse(request)).toMatchObject({ form: 'cloudevent-structured', messageId: 'm-1', attributes: fixture.attributes });
+    },
+  );
+
+  it('reads a structured CloudEvent whose data is data_base64', () => {
+    const request = makeStructuredCloudEvent(fixture);
+    const { data, ...event } = JSON.parse(request.body) as Record<string, unknown>;
+    request.body = JSON.stringify({ ...event, data_base64: Buffer.from(JSON.stringify(data)).toString('base64') });
+    const message = parse(request);
+    expect(message).toMatchObject({ form: 'cloudevent-structured', messageId: 'm-1', attributes: fixture.attributes });
+    expect(JSON.parse(message.data.toString('utf8'))).toEqual(fixture.data);
+  });
+
   it('restores the published spelling of attributes an unwrapped push lower-cased, and leaves transport headers out', () => {
     const request = makeUnwrappedPush(fixture);
     request.headers = { ...request.headers, 'x-goog-pubsub-delivery-attempt': '2', 'user-agent': 'APIs-Google', 'x-forwarded-for': '10.0.0.1', custom: 'kept' };
@@ -74,6 +94,20 @@ describe('parsePushRequest refuses, naming every problem', () => {
     const request = makeBinaryCloudEvent(fixture);
     request.headers['ce-type'] = 'google.cloud.storage.object.v1.finalized';
     expect(refusal(request).issues).toEqual([{ path: 'type', message: expect.stringContaining('google.cloud.pubsub.topic.v1.messagePublished') as unknown }]);
+  });
+
+  it('a batch of CloudEvents with 415, saying batches are not taken', () => {
+    const event = JSON.parse(makeStructuredCloudEvent(fixture).body) as unknown;
+    const request = { headers: { 'content-type': 'application/cloudevents-batch+json' }, body: JSON.stringify([event]) };
+    let refused: unknown;
+    try {
+      parse(request);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(HttpError);
+    expect(refused).toMatchObject({ status: 415, code: 'unsupported_media_type', issues: [{ path: 'content-type' }] });
+    expect((refused as HttpError).message).toMatch(/batch/);
   });
 
   it('a CloudEvent whose data is not a messagePublished body, under the path data', () => {
