@@ -36,11 +36,18 @@ export const PubsubMessage = z
   }));
 export type PubsubMessage = z.output<typeof PubsubMessage>;
 
+/**
+ * The delivery attempt: 1 on the first delivery; 0 (MessagePublishedData's proto3 default) when
+ * the subscription has no dead-letter policy, which the receivers read as no count.
+ * @see https://github.com/googleapis/google-cloudevents/blob/main/proto/google/events/cloud/pubsub/v1/data.proto
+ */
+export const DeliveryAttempt = z.int().min(0);
+
 /** The wrapped push request body. */
 export const PushEnvelope = z.looseObject({
   message: PubsubMessage,
   subscription: z.string().optional(),
-  deliveryAttempt: z.int().min(1).optional(),
+  deliveryAttempt: DeliveryAttempt.optional(),
 });
 export type PushEnvelope = z.output<typeof PushEnvelope>;
 
@@ -51,5 +58,6 @@ export const MESSAGE_PUBLISHED_TYPE = 'google.cloud.pubsub.topic.v1.messagePubli
 export const MessagePublishedData = z.looseObject({
   message: PubsubMessage,
   subscription: z.string().optional(),
+  deliveryAttempt: DeliveryAttempt.optional(),
 });
 export type MessagePublishedData = z.output<typeof MessagePublishedData>;

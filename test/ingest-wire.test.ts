@@ -125,6 +125,14 @@ describe('ingest accepts every delivery form', () => {
     expect(await storedReading(m.messageId)).toHaveLength(1);
   });
 
+  it('a wrapped push whose deliveryAttempt is 0 (no dead-letter policy) → 200 and its reading stored', async () => {
+    const messageId = `attempt-0-${Math.random()}`;
+    const fixture = makePushBody({ ...message(), messageId });
+    fixture.body = JSON.stringify({ ...(JSON.parse(fixture.body) as object), deliveryAttempt: 0 });
+    expect(await post(fn.url, fixture)).toMatchObject({ status: 200, body: { status: 'ok', readings: 1 } });
+    expect(await storedReading(messageId)).toHaveLength(1);
+  });
+
   it('accepts a batch and a SenML pack as message data', async () => {
     const batch = { deviceId: 'sensor-1', readings: [reading(), reading(), reading()] };
     const res = await post(fn.url, makePushBody(message(batch, {})));
@@ -232,6 +240,16 @@ describe('ingest records permanent failures in rejected and acknowledges them', 
       path: 'metrics',
     },
   ];
+  it("keeps the delivery attempt a CloudEvent's messagePublished data carries", async () => {
+    const messageId = `poison-ce-${Math.random()}`;
+    const fixture = makeStructuredCloudEvent({ ...message('not json'), messageId });
+    const event = JSON.parse(fixture.body) as { data: Record<string, unknown> };
+    fixture.body = JSON.stringify({ ...event, data: { ...event.data, deliveryAttempt: 3 } });
+    expect(await post(fn.url, fixture)).toMatchObject({ status: 200, body: { status: 'rejected', reason: 'invalid_data' } });
+    const { rows } = await tdb.db.query<{ delivery_attempt: string }>('SELECT delivery_attempt::text FROM rejected WHERE message_id = $1', [messageId]);
+    expect(rows).toEqual([{ delivery_attempt: '3' }]);
+  });
+
   it.each(cases)('$name', async ({ m, reason, path }) => {
     const messageId = `poison-${Math.random()}`;
     const res = await post(fn.url, makePushBody({ ...m, messageId }));

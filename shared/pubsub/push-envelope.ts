@@ -168,7 +168,7 @@ function parseCloudEvent(headers: IncomingHttpHeaders, body: Buffer, form: Deliv
   const data = eventData(event.data);
   const parsed = MessagePublishedData.safeParse(data);
   if (!parsed.success) throw new ValidationError('invalid messagePublished data', toIssues(parsed.error.issues, ['data']));
-  return fromMessage(form, parsed.data.message, parsed.data.subscription);
+  return fromMessage(form, parsed.data.message, parsed.data.subscription, parsed.data.deliveryAttempt);
 }
 
 /**
@@ -191,6 +191,7 @@ function fromMessage(form: DeliveryForm, m: PubsubMessage, subscription?: string
     data: Buffer.from(m.data, 'base64'),
     ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
     ...(subscription ? { subscription } : {}),
+    // 0 means the subscription counts no attempts (no dead-letter policy).
     ...(deliveryAttempt ? { deliveryAttempt } : {}),
   };
 }

@@ -29,7 +29,7 @@ export function readWrappedPush(json: unknown): WrappedPush | undefined {
   if (!isRecord(json)) return undefined;
   const { subscription, deliveryAttempt } = json;
   if (subscription !== undefined && typeof subscription !== 'string') return undefined;
-  if (deliveryAttempt !== undefined && !(Number.isSafeInteger(deliveryAttempt) && (deliveryAttempt as number) >= 1)) return undefined;
+  if (deliveryAttempt !== undefined && !(Number.isSafeInteger(deliveryAttempt) && (deliveryAttempt as number) >= 0)) return undefined;
   const message = readMessage(json.message);
   if (message === undefined) return undefined;
   return { message, subscription, deliveryAttempt: deliveryAttempt as number | undefined };

@@ -65,6 +65,27 @@ describe('parsePushRequest reads the same message from every form', () => {
     expect(JSON.parse(message.data.toString('utf8'))).toEqual(fixture.data);
   });
 
+  it("keeps the delivery attempt of a CloudEvent's messagePublished data", () => {
+    const request = makeStructuredCloudEvent(fixture);
+    const event = JSON.parse(request.body) as { data: Record<string, unknown> };
+    request.body = JSON.stringify({ ...event, data: { ...event.data, deliveryAttempt: 4 } });
+    expect(parse(request)).toMatchObject({ form: 'cloudevent-structured', deliveryAttempt: 4 });
+  });
+
+  // MessagePublishedData's delivery_attempt is 0 when the subscription has no dead-letter policy.
+  const withAttemptZero = (request: HttpFixture): HttpFixture => ({
+    ...request,
+    body: JSON.stringify({ ...(JSON.parse(request.body) as object), deliveryAttempt: 0 }),
+  });
+  it.each([
+    ['a wrapped push', withAttemptZero(makePushBody(fixture))],
+    ['a CloudEvent', withAttemptZero(makeBinaryCloudEvent(fixture))],
+  ])('reads a delivery attempt of 0 in %s as no count', (_, request) => {
+    const message = parse(request);
+    expect(message.messageId).toBe('m-1');
+    expect(message.deliveryAttempt).toBeUndefined();
+  });
+
   it('restores the published spelling of attributes an unwrapped push lower-cased, and leaves transport headers out', () => {
     const request = makeUnwrappedPush(fixture);
     request.headers = { ...request.headers, 'x-goog-pubsub-delivery-attempt': '2', 'user-agent': 'APIs-Google', 'x-forwarded-for': '10.0.0.1', custom: 'kept' };
