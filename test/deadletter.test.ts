@@ -88,9 +88,23 @@ describe('deadletter', () => {
     expect((await rowsFor(messageId))[0]?.payload).toBe(`base64:${data.toString('base64')}`);
   });
 
-  it('answers 400 naming the problem for a request that is not a Pub/Sub message', async () => {
-    const response = await post(fn.url, { headers: { 'content-type': 'application/json' }, body: '{"hello":1}' });
+  // Payload unwrapping without write metadata sends the data alone: kept, never refused (the
+  // dead-letter subscription would redeliver a 400 until the message expired).
+  it('stores what an unwrapped push without metadata carries, whatever its bytes', async () => {
+    const body = '{"hello":1} and not JSON';
+    expect(await post(fn.url, { headers: { 'content-type': 'application/json' }, body })).toMatchObject({ status: 200, body: { recorded: true } });
+    const { rows } = await database.db.query<RejectedRow>(
+      'SELECT stage, reason, payload, attributes, detail FROM rejected WHERE message_id IS NULL AND payload = $1',
+      [body],
+    );
+    expect(rows).toEqual([
+      expect.objectContaining({ stage: 'deadletter', reason: 'dead_lettered', attributes: {}, detail: expect.objectContaining({ form: 'push-unwrapped' }) }),
+    ]);
+  });
+
+  it('answers 400 naming the problem for a wrapped push whose message is not one', async () => {
+    const response = await post(fn.url, { headers: { 'content-type': 'application/json' }, body: '{"message":{"data":"e30="}}' });
     expect(response.status).toBe(400);
-    expect(JSON.stringify(response.body)).toContain('message');
+    expect(JSON.stringify(response.body)).toContain('message.messageId');
   });
 });

@@ -67,3 +67,36 @@ it('messages published to the topic are pushed to ingest and stored once in both
     { device_id: 'emu-2', readings_total: 100 },
   ]);
 });
+
+// Payload unwrapping: with write metadata the attributes come as headers; without it the data
+// comes alone, and the bridge's data names its device.
+it.each([
+  ['with write metadata', true],
+  ['without write metadata', false],
+])('messages pushed unwrapped (%s) are stored once in both stores', async (_, writeMetadata) => {
+  const suffix = Math.random().toString(36).slice(2, 8);
+  const [topic] = await pubsub.createTopic(`unwrapped-${suffix}`);
+  await topic.createSubscription(`ingest-unwrapped-${suffix}`, {
+    pushConfig: { pushEndpoint: fn.url, noWrapper: { writeMetadata } },
+    ackDeadlineSeconds: 10,
+  });
+  const device = 'emu-3';
+  await tdb.db.query(`INSERT INTO devices (device_id, registry, site) VALUES ($1, 'r1', 's3') ON CONFLICT DO NOTHING`, [device]);
+  const seqs = Array.from({ length: 20 }, (_, i) => (writeMetadata ? 1_000 : 2_000) + i);
+  await Promise.all(
+    seqs.map((seq) =>
+      topic.publishMessage({
+        json: { deviceId: device, readings: [{ ts: new Date(Date.UTC(2026, 4, 2, 0, 0, seq % 60, seq)).toISOString(), seq, metrics: { temp: seq } }] },
+        attributes: { deviceId: device, schemaVersion: '1' },
+      }),
+    ),
+  );
+  const stored = async () =>
+    Number((await tdb.db.query<{ n: number }>('SELECT count(*) AS n FROM readings WHERE device_id = $1 AND seq = ANY($2)', [device, seqs])).rows[0]?.n);
+  await waitFor(async () => (await stored()) === seqs.length, { timeoutMs: 30_000, what: `${seqs.length} readings pushed unwrapped` });
+  const measured = await warehouse.query(
+    `SELECT count(*), count(DISTINCT reading_id) FROM measurements WHERE device_id = '${device}' AND metric = 'temp' AND value >= ${seqs[0]} AND value <= ${seqs.at(-1)}`,
+  );
+  expect(measured.rows[0]?.map(Number)).toEqual([seqs.length, seqs.length]);
+  await topic.delete();
+});

@@ -4,7 +4,9 @@
  * - the same in structured mode (`application/cloudevents+json`),
  * - a wrapped push body `{message, subscription, deliveryAttempt?}`,
  * - an unwrapped push with write-metadata (payload as body, `x-goog-pubsub-*` headers,
- *   attributes as headers).
+ *   attributes as headers),
+ * - an unwrapped push without it: the payload alone, whatever its bytes, which is what a body
+ *   without any of the marks above is taken for.
  * @see https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/http-protocol-binding.md
  * @see https://cloud.google.com/pubsub/docs/push#receive_push
  * @see https://cloud.google.com/pubsub/docs/payload-unwrapping
@@ -13,7 +15,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { HTTP, type CloudEventV1 } from 'cloudevents';
 import { MESSAGE_PUBLISHED_TYPE, MessagePublishedData, PushEnvelope, type PubsubMessage } from '../../schemas/pubsub.ts';
 import { HttpError, toIssues, ValidationError } from '../errors.ts';
-import { parseJson } from '../json.ts';
+import { InvalidJsonError, parseJson } from '../json.ts';
 import { readWrappedPush } from './wrapped-push.ts';
 
 export type DeliveryForm = 'cloudevent-binary' | 'cloudevent-structured' | 'push-wrapped' | 'push-unwrapped';
@@ -105,17 +107,29 @@ export function parsePushRequest(headers: IncomingHttpHeaders, body: Buffer): Re
 }
 
 function parseWrapped(body: Buffer): ReceivedMessage {
-  const json = parseJson(body, 'the Pub/Sub push body');
+  let json: unknown;
+  try {
+    json = parseJson(body, 'the Pub/Sub push body');
+  } catch (error) {
+    if (error instanceof InvalidJsonError) return unwrappedWithoutMetadata(body);
+    throw error;
+  }
   const common = readWrappedPush(json);
   if (common) return fromMessage('push-wrapped', common.message, common.subscription, common.deliveryAttempt);
-  if (typeof json !== 'object' || json === null || !('message' in json)) {
-    throw new ValidationError('not a Pub/Sub push: expected {"message": {...}, "subscription": ...}, a CloudEvent, or x-goog-pubsub-* headers', [
-      { path: 'message', message: 'required' },
-    ]);
-  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || !('message' in json)) return unwrappedWithoutMetadata(body);
   const parsed = PushEnvelope.safeParse(json);
   if (!parsed.success) throw new ValidationError('invalid Pub/Sub push envelope', toIssues(parsed.error.issues));
   return fromMessage('push-wrapped', parsed.data.message, parsed.data.subscription, parsed.data.deliveryAttempt);
+}
+
+/**
+ * Payload unwrapping without write metadata: the body is the data, and nothing else is sent
+ * (no id, attributes or publish time). Refusing it would only make Pub/Sub redeliver it until
+ * it is dead-lettered; the handler judges the data as it judges any message's.
+ * @see https://cloud.google.com/pubsub/docs/payload-unwrapping
+ */
+function unwrappedWithoutMetadata(body: Buffer): ReceivedMessage {
+  return { form: 'push-unwrapped', attributes: {}, data: body };
 }
 
 function parseUnwrapped(headers: IncomingHttpHeaders, body: Buffer): ReceivedMessage {

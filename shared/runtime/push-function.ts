@@ -4,7 +4,8 @@
  * to the domain handler, and map its failures the way Pub/Sub needs them:
  * - PermanentError → a row in `rejected`, then 200 (acked: retrying cannot help);
  * - TransientError → 503/429 (Pub/Sub redelivers with backoff);
- * - a request that is not a Pub/Sub message → 400 naming every problem.
+ * - a request that claims a delivery form and breaks it → 400 naming every problem (a body
+ *   with no form's marks is an unwrapped push without metadata, handled as any message).
  * A message that keeps failing for an unexpected reason is redelivered until the
  * subscription's dead-letter policy moves it to the dead-letter topic, so it never loops.
  */

@@ -95,13 +95,23 @@ describe('parsePushRequest reads the same message from every form', () => {
   });
 });
 
-describe('parsePushRequest refuses, naming every problem', () => {
-  it('a body that is not JSON', () => {
-    expect(refusal({ headers: { 'content-type': 'application/json' }, body: '{' }).message).toMatch(/body is not (valid )?JSON/);
+// Payload unwrapping without write metadata sends the data alone, whatever its bytes: a body
+// without Pub/Sub's marks is such a push, never refused (Pub/Sub would retry a 400 forever).
+describe('parsePushRequest reads a body without Pub/Sub marks as an unwrapped push without metadata', () => {
+  it.each([
+    ['telemetry JSON', '{"deviceId":"dev-1","readings":[{"metrics":{"temp":1}}]}'],
+    ['JSON without a message', '{"data":"x"}'],
+    ['a body that is not JSON', '{'],
+    ['an empty body (a message of attributes only)', ''],
+  ])('%s', (_, body) => {
+    const message = parse({ headers: { 'content-type': 'application/json' }, body });
+    expect(message).toEqual({ form: 'push-unwrapped', attributes: {}, data: Buffer.from(body) });
   });
+});
 
-  it('JSON without a message', () => {
-    expect(refusal({ headers: {}, body: '{"data":"x"}' }).issues).toEqual([{ path: 'message', message: 'required' }]);
+describe('parsePushRequest refuses, naming every problem', () => {
+  it('a wrapped push whose message is not one', () => {
+    expect(refusal({ headers: {}, body: '{"message":{"data":"x"}}' }).issues?.map((i) => i.path)).toEqual(['message.data', 'message.messageId']);
   });
 
   it('a binary CloudEvent missing its required attributes, each by name', () => {

@@ -59,10 +59,17 @@ describe('push function', () => {
     expect(answer.status).toBe(503);
   });
 
-  it('refuses what is not a Pub/Sub push: not JSON, another path, another method', async () => {
-    expect(await post(`${fn.url}/`, { headers: { 'content-type': 'application/json' }, body: '{"message": ' })).toMatchObject({
+  it('hands a body without Pub/Sub marks to the handler as the data of an unwrapped push without metadata', async () => {
+    expect(await post(`${fn.url}/`, { headers: { 'content-type': 'application/json' }, body: '{"outcome":"raw"}' })).toMatchObject({
+      status: 200,
+      body: { status: 'ok', handled: 'raw' },
+    });
+  });
+
+  it('refuses a wrapped push whose message is not one, another path, another method', async () => {
+    expect(await post(`${fn.url}/`, { headers: { 'content-type': 'application/json' }, body: '{"message": 5}' })).toMatchObject({
       status: 400,
-      body: { error: 'invalid_json' },
+      body: { error: 'invalid_argument', issues: [{ path: 'message' }] },
     });
     expect((await post(`${fn.url}/elsewhere`, makePushBody({ data: { outcome: 'fine' } }))).status).toBe(404);
     expect((await fetch(`${fn.url}/`)).status).toBe(405);
@@ -85,8 +92,8 @@ describe('push function, handed a push in process', () => {
   it.each([
     ['handled', makePushBody({ data: { outcome: 'fine' } })],
     ['transient', makePushBody({ data: { outcome: 'transient' } })],
-    ['not JSON', { headers: { 'content-type': 'application/json' }, body: '{"message": ' }],
-    ['no message', { headers: { 'content-type': 'application/json' }, body: '{"subscription": "s"}' }],
+    ['not a message', { headers: { 'content-type': 'application/json' }, body: '{"message": 5}' }],
+    ['unwrapped without metadata', { headers: { 'content-type': 'application/json' }, body: '{"outcome": "raw"}' }],
   ])('answers a %s push exactly as over HTTP', async (_, fixture) => {
     const overHttp = await post(`${fn.url}/`, fixture);
     const inProcess = await hand(fixture);
