@@ -6,9 +6,11 @@
  *
  * It records every request, keeps rows deduplicated by `insertId`, checks rows against the
  * table schema the way BigQuery answers (`invalid` for the bad row, `stopped` for the rest of
- * the request unless `skipInvalidRows`), and can be scripted to fail.
+ * the request unless `skipInvalidRows`), refuses a whole request past BigQuery's documented
+ * streaming limits, answers errors in the Google APIs envelope, and can be scripted to fail.
  * @see https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll
  * @see https://cloud.google.com/bigquery/docs/error-messages
+ * @see https://cloud.google.com/bigquery/quotas#streaming_inserts
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -37,6 +39,8 @@ export interface RecordedRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
+  /** The body's size on the wire. */
+  bytes: number;
 }
 
 export interface InsertAllBody {
@@ -46,9 +50,21 @@ export interface InsertAllBody {
   [key: string]: unknown;
 }
 
-/** What the next insertAll request gets instead of the normal answer. */
+/**
+ * What the next insertAll request gets instead of the normal answer. A status fault carries
+ * the reason BigQuery gives with that status unless one is named: BigQuery answers its rate
+ * limits and quotas with 403 (`rateLimitExceeded`, `quotaExceeded`), not 429.
+ */
 export type ScriptedFault =
-  { kind: 'status'; status: number } | { kind: 'rowErrors'; reason: string; match: (insertId: string) => boolean } | { kind: 'hangUp' };
+  { kind: 'status'; status: number; reason?: string } | { kind: 'rowErrors'; reason: string; match: (insertId: string) => boolean } | { kind: 'hangUp' };
+
+/**
+ * The documented limits of one insertAll request: past either, BigQuery refuses the whole
+ * request with 400 `invalid` and stores none of its rows.
+ * @see https://cloud.google.com/bigquery/quotas#streaming_inserts
+ */
+export const INSERT_ALL_MAX_REQUEST_BYTES = 10 * 1024 * 1024;
+export const INSERT_ALL_MAX_ROWS = 50_000;
 
 interface InsertError {
   index: number;
@@ -120,18 +136,23 @@ export async function startBigQueryStandIn(): Promise<BigQueryStandIn> {
       return answer(res, 200, { kind: 'bigquery#table', id: `${project}:${dataset}.${table}`, ...state.resource });
     }
     if (!insertAll) return answer(res, 200, { kind: 'bigquery#table', id: `${project}:${dataset}.${table}`, ...state.resource });
-    return handleInsertAll(state, body as unknown as InsertAllBody, res);
+    return handleInsertAll(state, body as unknown as InsertAllBody, request.bytes, res);
   };
 
-  const handleInsertAll = (state: TableState, body: InsertAllBody, res: ServerResponse): void => {
+  const handleInsertAll = (state: TableState, body: InsertAllBody, bytes: number, res: ServerResponse): void => {
     const fault = faults.shift();
-    if (fault?.kind === 'status') return answerError(res, fault.status, fault.status === 429 ? 'rateLimitExceeded' : 'backendError', 'scripted failure');
+    if (fault?.kind === 'status') return answerError(res, fault.status, fault.reason ?? defaultReason(fault.status), 'scripted failure');
     if (fault?.kind === 'hangUp') {
       res.socket?.destroy();
       return;
     }
     const rows = Array.isArray(body.rows) ? body.rows : [];
     if (rows.length === 0) return answerError(res, 400, 'invalid', 'No rows present in the request.');
+    // The request limits hold for the request as a whole: nothing of it is stored.
+    if (bytes > INSERT_ALL_MAX_REQUEST_BYTES)
+      return answerError(res, 400, 'invalid', `Request payload size exceeds the limit: ${INSERT_ALL_MAX_REQUEST_BYTES} bytes.`);
+    if (rows.length > INSERT_ALL_MAX_ROWS)
+      return answerError(res, 400, 'invalid', `too many rows present in the request, limit: ${INSERT_ALL_MAX_ROWS} row count: ${rows.length}.`);
     const insertErrors: InsertError[] = [];
     const failed = new Set<number>();
     rows.forEach((row, index) => {
@@ -166,8 +187,8 @@ export async function startBigQueryStandIn(): Promise<BigQueryStandIn> {
 
   const server = createServer((req, res) => {
     void readJson(req).then(
-      (body) => {
-        const recorded: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers }, body };
+      ({ body, bytes }) => {
+        const recorded: RecordedRequest = { method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers }, body, bytes };
         requests.push(recorded);
         handle(recorded, res);
       },
@@ -230,6 +251,15 @@ function validateRow(fields: readonly StandInField[], json: Record<string, unkno
   return problems;
 }
 
+/**
+ * FLOAT64 holds NaN and the infinities, which a JSON number cannot spell: insertAll takes them
+ * as the strings below (the Go and Python clients send them so).
+ */
+const NON_FINITE_FLOAT_TEXT = new Set(['NaN', 'Infinity', '-Infinity']);
+/** TIMESTAMP's range, 0001-01-01 to 9999-12-31 (UTC), in epoch milliseconds. */
+const EARLIEST_TIMESTAMP_MS = new Date(0).setUTCFullYear(1, 0, 1);
+const LATEST_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function fitsType(type: string, value: unknown): boolean {
   switch (type) {
     case 'STRING':
@@ -237,11 +267,16 @@ function fitsType(type: string, value: unknown): boolean {
     case 'INTEGER':
       return (typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && /^-?\d+$/.test(value));
     case 'FLOAT':
-      return typeof value === 'number' || (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)));
+      if (typeof value === 'number') return true;
+      if (typeof value !== 'string') return false;
+      return NON_FINITE_FLOAT_TEXT.has(value) || (value.trim() !== '' && Number.isFinite(Number(value)));
     case 'BOOLEAN':
       return typeof value === 'boolean';
-    case 'TIMESTAMP':
-      return typeof value === 'number' || (typeof value === 'string' && !Number.isNaN(Date.parse(value)));
+    case 'TIMESTAMP': {
+      // A number is seconds since the epoch; text is a date and time. Either within the type's range.
+      const ms = typeof value === 'number' ? value * 1000 : typeof value === 'string' ? Date.parse(value) : Number.NaN;
+      return ms >= EARLIEST_TIMESTAMP_MS && ms <= LATEST_TIMESTAMP_MS;
+    }
     case 'JSON':
       if (typeof value !== 'string') return true;
       try {
@@ -264,14 +299,44 @@ function answer(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
-/** The error envelope of Google APIs, which the client turns into an ApiError with `code`. */
-function answerError(res: ServerResponse, status: number, reason: string, message: string): void {
-  answer(res, status, { error: { code: status, message, errors: [{ reason, message, domain: 'global' }], status: reason } });
+/** BigQuery's reason for a status when a scripted fault names none (its error table). */
+function defaultReason(status: number): string {
+  if (status === 400) return 'invalid';
+  if (status === 403) return 'accessDenied';
+  if (status === 404) return 'notFound';
+  if (status === 429) return 'rateLimitExceeded';
+  return 'backendError';
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+/** The canonical status name Google APIs put beside the HTTP code (google.rpc.Code). */
+const CANONICAL_STATUS: Record<number, string> = {
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  405: 'INVALID_ARGUMENT',
+  409: 'ALREADY_EXISTS',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  501: 'NOT_IMPLEMENTED',
+  503: 'UNAVAILABLE',
+  504: 'DEADLINE_EXCEEDED',
+};
+
+/**
+ * The error envelope of Google APIs, which the client turns into an ApiError with `code`:
+ * `{error: {code, message, errors: [{reason, message, domain}], status}}`, where `status` is
+ * the canonical status name and the BigQuery reason is in `errors[].reason`.
+ * @see https://cloud.google.com/apis/design/errors#http_mapping
+ */
+function answerError(res: ServerResponse, status: number, reason: string, message: string): void {
+  answer(res, status, { error: { code: status, message, errors: [{ reason, message, domain: 'global' }], status: CANONICAL_STATUS[status] ?? 'UNKNOWN' } });
+}
+
+async function readJson(req: IncomingMessage): Promise<{ body: unknown; bytes: number }> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString('utf8');
-  return text === '' ? undefined : (JSON.parse(text) as unknown);
+  const raw = Buffer.concat(chunks);
+  const text = raw.toString('utf8');
+  return { body: text === '' ? undefined : (JSON.parse(text) as unknown), bytes: raw.length };
 }

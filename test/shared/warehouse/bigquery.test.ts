@@ -211,6 +211,41 @@ describe('BigQuery sink against the insertAll stand-in', () => {
   });
 });
 
+describe('the stand-in answers insertAll as BigQuery documents it', () => {
+  it('answers errors in the Google APIs envelope: the HTTP code, the canonical status name, the BigQuery reason', async () => {
+    const res = await fetch(insertAllUrl(standIn.url).replace(`/tables/${TABLE}/`, '/tables/missing/'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: BODY,
+    });
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({
+      error: {
+        code: 404,
+        message: 'Not found: Table local-project:telemetry.missing',
+        errors: [{ reason: 'notFound', message: 'Not found: Table local-project:telemetry.missing', domain: 'global' }],
+        status: 'NOT_FOUND',
+      },
+    });
+  });
+
+  it('refuses a whole request over 10 MB with 400 invalid and stores none of it; the sink keeps its requests under it', async () => {
+    // 24 rows of ~500 kB: 12 MB in all.
+    const rows = Array.from({ length: 24 }, (_, i) => makeMeasurementRow(i * 4 + 3, { value_text: 'x'.repeat(500_000) }));
+    const oversized = makeSink({ maxBytesPerRequest: 20_000_000, maxRetries: 0 }).write(rows);
+    await expect(oversized).rejects.toThrow(TransientError);
+    await expect(oversized).rejects.toThrow(/400 Request payload size exceeds the limit: 10485760 bytes/);
+    expect(stored()).toHaveLength(0);
+
+    expect(await makeSink().write(rows)).toEqual({ refused: [] });
+    // The refused request, then the sink's own: concurrent, so in any order.
+    const [refused, ...sent] = standIn.insertAllRequests().map((r) => r.rows.length);
+    expect(refused).toBe(24);
+    expect(sent.sort((a, b) => b - a)).toEqual([17, 7]);
+    expect(stored()).toHaveLength(24);
+  });
+});
+
 /** One valid row, as the sink encodes it. */
 const BODY = `{"kind":"bigquery#tableDataInsertAllRequest","rows":[${createBigQueryRowEncoder()(makeMeasurementRow(0)).text}]}`;
 const insertAllUrl = (base: string) => `${base}/bigquery/v2/projects/local-project/datasets/${DATASET}/tables/${TABLE}/insertAll`;
