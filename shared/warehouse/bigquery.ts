@@ -5,7 +5,8 @@
  * row (best effort; the dedupe view in schemas/queries does the rest). A response can fail
  * some rows only: rows BigQuery calls `invalid` are refused for good (they go to `rejected`);
  * the others (`stopped` because an invalid row sank the request, `backendError`, `timeout`…)
- * are sent again, alone, with backoff. The client library is imported on first write, since
+ * are sent again, alone, with backoff. A whole request is sent again after 5xx, 429, 408 and
+ * BigQuery's rate limits and quotas (403 with reason `rateLimitExceeded`, `quotaExceeded`). The client library is imported on first write, since
  * loading it costs ~200 ms of cold start.
  * @see https://cloud.google.com/bigquery/docs/reference/rest/v2/tabledata/insertAll
  * @see https://cloud.google.com/bigquery/docs/streaming-data-into-bigquery#dataconsistency
@@ -18,7 +19,7 @@ import { exponentialDelayMs, jittered } from '../backoff.ts';
 import { isProgrammingError, TransientError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createBigQueryRowEncoder, type BigQueryRawRow } from './measurement-encoding.ts';
-import { createInsertAllClient, type InsertAllClient } from './insert-all-client.ts';
+import { createInsertAllClient, InsertAllHttpError, type InsertAllClient } from './insert-all-client.ts';
 import type { RefusedRow, WarehouseSink } from './sink.ts';
 
 export interface BigQuerySinkOptions {
@@ -53,6 +54,13 @@ export interface BigQuerySinkOptions {
 const PERMANENT_ROW_REASONS = new Set(['invalid']);
 /** HTTP statuses worth retrying: overload and server-side failures. */
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/**
+ * BigQuery answers its rate limits and quotas with 403, the status of a refused permission
+ * too: only the reason tells them apart. Both limits are per second or minute, so they pass.
+ * @see https://cloud.google.com/bigquery/docs/error-messages
+ * @see https://cloud.google.com/bigquery/docs/troubleshoot-quotas
+ */
+const RETRYABLE_403_REASONS = new Set(['rateLimitExceeded', 'quotaExceeded']);
 
 /**
  * Creates the BigQuery sink; no client is loaded and no request made until the first write.
@@ -258,13 +266,15 @@ function statusOf(error: unknown): number | undefined {
 }
 
 /**
- * 5xx, 429 and 408, and errors without an HTTP status (refused, reset, timed out). Other
- * statuses (400 on the request, 403, 404) are not retried here but still end as a
- * TransientError: they mean a table or permission the deployment must fix, and the messages
+ * 5xx, 429 and 408, BigQuery's rate limits and quotas (403 `rateLimitExceeded`,
+ * `quotaExceeded`), and errors without an HTTP status (refused, reset, timed out). Other
+ * statuses (400 on the request, 403 `accessDenied`, 404) are not retried here but still end as
+ * a TransientError: they mean a table or permission the deployment must fix, and the messages
  * wait in Pub/Sub (then in `rejected`, replayable) until it is fixed.
  */
 function isRetryable(error: unknown): boolean {
   const status = statusOf(error);
+  if (status === 403) return error instanceof InsertAllHttpError && RETRYABLE_403_REASONS.has(error.reason ?? '');
   return status === undefined || RETRYABLE_STATUS.has(status);
 }
 

@@ -32,13 +32,20 @@ export interface InsertAllResponse {
   insertErrors?: { index: number; errors?: { reason?: string; message?: string }[] }[];
 }
 
-/** A non-2xx answer: `code` is the HTTP status, as the client library's errors carry it. */
+/**
+ * A non-2xx answer: `code` is the HTTP status, as the client library's errors carry it, and
+ * `reason` BigQuery's (`error.errors[0].reason`) when the answer has one: one status covers
+ * several causes (403 is a refused permission, a rate limit or a quota).
+ * @see https://cloud.google.com/bigquery/docs/error-messages
+ */
 export class InsertAllHttpError extends Error {
   readonly code: number;
-  constructor(code: number, message: string) {
+  readonly reason: string | undefined;
+  constructor(code: number, message: string, reason?: string) {
     super(message);
     this.name = 'InsertAllHttpError';
     this.code = code;
+    this.reason = reason;
   }
 }
 
@@ -100,7 +107,10 @@ export function createInsertAllClient(options: InsertAllClientOptions): InsertAl
         'user-agent': 'iot-telemetry-pipeline (insertAll)',
       };
       const answer = await exchange(headers, payload, signal, true);
-      if (answer.status < 200 || answer.status > 299) throw new InsertAllHttpError(answer.status, errorMessage(answer.status, answer.text));
+      if (answer.status < 200 || answer.status > 299) {
+        const { message, reason } = errorOf(answer.status, answer.text);
+        throw new InsertAllHttpError(answer.status, message, reason);
+      }
       try {
         return answer.text ? (JSON.parse(answer.text) as InsertAllResponse) : {};
       } catch {
@@ -141,13 +151,16 @@ function readAnswer(res: IncomingMessage): Promise<string> {
   });
 }
 
-/** BigQuery's own message (`{"error": {"message"}}`) when the answer has one. */
-function errorMessage(status: number, text: string): string {
+/** BigQuery's own message and reason (`{"error": {"message", "errors": [{"reason"}]}}`) when the answer has them. */
+function errorOf(status: number, text: string): { message: string; reason?: string } {
   try {
-    const message = (JSON.parse(text) as { error?: { message?: unknown } }).error?.message;
-    if (typeof message === 'string' && message) return message;
+    const error = (JSON.parse(text) as { error?: { message?: unknown; errors?: unknown } } | null)?.error;
+    const first: unknown = Array.isArray(error?.errors) ? (error.errors as unknown[])[0] : undefined;
+    const reason = (first as { reason?: unknown } | undefined)?.reason;
+    const message = typeof error?.message === 'string' && error.message ? error.message : `HTTP ${status}`;
+    return typeof reason === 'string' && reason ? { message, reason } : { message };
   } catch {
     // Not JSON (a proxy's page): the status says enough.
   }
-  return `HTTP ${status}`;
+  return { message: `HTTP ${status}` };
 }

@@ -136,6 +136,22 @@ describe('BigQuery sink against the insertAll stand-in', () => {
     expect(stored()).toHaveLength(3);
   });
 
+  it("retries a request refused for BigQuery's rate limits or quotas (403 rateLimitExceeded, quotaExceeded), then succeeds", async () => {
+    standIn.failNext({ kind: 'status', status: 403, reason: 'rateLimitExceeded' }, { kind: 'status', status: 403, reason: 'quotaExceeded' });
+    const rows = makeMeasurementRows(3);
+    expect(await makeSink().write(rows)).toEqual({ refused: [] });
+    expect(standIn.insertAllRequests()).toHaveLength(3);
+    expect(stored()).toHaveLength(3);
+  });
+
+  it('does not retry a 403 that is not a limit (accessDenied): TransientError at once, for Pub/Sub to redeliver', async () => {
+    standIn.failNext({ kind: 'status', status: 403, reason: 'accessDenied' });
+    const failing = makeSink().write(makeMeasurementRows(2));
+    await expect(failing).rejects.toBeInstanceOf(TransientError);
+    await expect(failing).rejects.toThrow(/403 scripted failure/);
+    expect(standIn.insertAllRequests()).toHaveLength(1);
+  });
+
   it('throws TransientError after bounded attempts when BigQuery stays down', async () => {
     standIn.failNext(...Array.from({ length: 10 }, () => ({ kind: 'status' as const, status: 503 })));
     const failing = makeSink({ maxRetries: 2 }).write(makeMeasurementRows(2));
