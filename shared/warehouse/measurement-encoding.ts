@@ -35,7 +35,7 @@ const COLUMN_PREFIXES = MEASUREMENT_COLUMNS.map((column, i) => `${i === 0 ? '' :
 /**
  * An encoder of rows into insertAll's raw form, keyed by their stable insertId: RFC 3339
  * timestamps, JSON columns as strings (BigQuery's JSON type takes the document as a string in
- * insertAll). The rows of one reading share most cells (ids, times, tags, site) and come one
+ * insertAll), a FLOAT's NaN and ±Infinity as the text BigQuery reads them from. The rows of one reading share most cells (ids, times, tags, site) and come one
  * after the other, so each column remembers its last value and text: a shared cell is encoded once.
  */
 export function createBigQueryRowEncoder(): (row: MeasurementRow) => BigQueryRawRow {
@@ -66,6 +66,11 @@ function encodeCell(column: Column, value: unknown): string {
       return `"${isoTime((value as Date).getTime())}"`;
     case 'json':
       return JSON.stringify(JSON.stringify(value));
+    case 'float':
+      // FLOAT64 holds NaN and ±Infinity (DuckDB's DOUBLE keeps them too), but a JSON number
+      // cannot spell them and JSON.stringify writes null: insertAll takes them as the text
+      // "NaN", "Infinity", "-Infinity", which is what String() gives.
+      return typeof value === 'number' && !Number.isFinite(value) ? `"${String(value)}"` : JSON.stringify(value);
     default:
       return JSON.stringify(value);
   }

@@ -114,6 +114,13 @@ describe('BigQuery sink against the insertAll stand-in', () => {
     expect(stored().map((r) => `${String(r.reading_id)}:${String(r.metric)}`)).toEqual([rows[0], rows[2]].map((r) => measurementKeyOf(r!)));
   });
 
+  it('stores NaN and the infinities of FLOAT columns as they are, not as null (both warehouses keep them)', async () => {
+    const rows = [makeMeasurementRow(0, { value: Number.NaN, lat: Infinity, lon: -Infinity }), makeMeasurementRow(4)];
+    expect(await makeSink().write(rows)).toEqual({ refused: [] });
+    expect(stored()[0]).toMatchObject({ value: 'NaN', lat: 'Infinity', lon: '-Infinity' });
+    expect(stored()).toHaveLength(2);
+  });
+
   it('retries only the rows that failed for a transient reason', async () => {
     const rows = makeMeasurementRows(8);
     const flaky = new Set([measurementKeyOf(rows[2]!), measurementKeyOf(rows[5]!)]);

@@ -29,16 +29,35 @@ describe('measurement encoding', () => {
     expect(raw.json.value).toBeNull();
     expect(raw.json.value_text).toBe('ok');
   });
+
+  it('spells NaN and the infinities of FLOAT columns as BigQuery takes them, never as null', () => {
+    const encode = createBigQueryRowEncoder();
+    const cells = (row: MeasurementRow) => (JSON.parse(encode(row).text) as { json: Record<string, unknown> }).json;
+    expect(cells(makeMeasurementRow(0, { value: Number.NaN, lat: Infinity, lon: -Infinity }))).toMatchObject({
+      value: 'NaN',
+      lat: 'Infinity',
+      lon: '-Infinity',
+    });
+    expect(cells(makeMeasurementRow(0, { value: 21.5, lat: 0, lon: -0 }))).toMatchObject({ value: 21.5, lat: 0, lon: 0 });
+  });
 });
 
-/** The entry as documented: RFC 3339 timestamps, JSON columns as strings, nulls as null. */
+/** The entry as documented: RFC 3339 timestamps, JSON columns as strings, NaN and ±Infinity as text, nulls as null. */
 function expectedEntry(row: MeasurementRow): unknown {
   const json: Record<string, unknown> = {};
   const record = row as unknown as Record<string, unknown>;
   for (const column of MEASUREMENT_COLUMNS) {
     const value = record[column.name] ?? null;
     json[column.name] =
-      value === null ? null : column.kind === 'timestamp' ? (value as Date).toISOString() : column.kind === 'json' ? JSON.stringify(value) : value;
+      value === null
+        ? null
+        : column.kind === 'timestamp'
+          ? (value as Date).toISOString()
+          : column.kind === 'json'
+            ? JSON.stringify(value)
+            : typeof value === 'number' && !Number.isFinite(value)
+              ? String(value)
+              : value;
   }
   return { insertId: measurementKeyOf(row), json };
 }
