@@ -59,8 +59,11 @@ function makeSink(options: Partial<BigQuerySinkOptions> = {}): WarehouseSink {
 
 const insertIdsOf = (request: { rows: { insertId?: string }[] } | undefined) => request?.rows.map((r) => r.insertId) ?? [];
 const stored = () => standIn.storedRows(DATASET, TABLE);
-/** A row BigQuery refuses: a number where the schema has a STRING. */
-const badRow = (i: number): MeasurementRow => makeMeasurementRow(i, { device_id: 42 as unknown as string });
+/**
+ * A row BigQuery refuses: a boolean where the schema has a STRING (BigQuery answers `invalid`
+ * for it, saying it cannot convert a bool to a string, and `stopped` for the request's other rows).
+ */
+const badRow = (i: number): MeasurementRow => makeMeasurementRow(i, { device_id: true as unknown as string });
 
 describe('BigQuery sink against the insertAll stand-in', () => {
   it('sends raw rows with one stable insertId per metric row and every column encoded', async () => {
