@@ -30,8 +30,9 @@ describe('PubsubMessage', () => {
 });
 
 describe('PushEnvelope', () => {
-  it('takes the subscription and a delivery attempt from 1', () => {
+  it('takes the subscription and a delivery attempt from 0 (0: no dead-letter policy counts them)', () => {
     expect(PushEnvelope.parse({ message: { messageId: '1' }, subscription: 's', deliveryAttempt: 2 })).toMatchObject({ subscription: 's', deliveryAttempt: 2 });
-    expect(PushEnvelope.safeParse({ message: { messageId: '1' }, deliveryAttempt: 0 }).success).toBe(false);
+    expect(PushEnvelope.safeParse({ message: { messageId: '1' }, deliveryAttempt: 0 }).success).toBe(true);
+    for (const attempt of [-1, 1.5, '2']) expect(PushEnvelope.safeParse({ message: { messageId: '1' }, deliveryAttempt: attempt }).success).toBe(false);
   });
 });
