@@ -53,6 +53,12 @@ async function storeDeadLetter(platform: Platform, message: ReceivedMessage) {
 export default defineFunction({
   name: 'deadletter',
   create(platform) {
-    return createPushFunction({ stage: 'deadletter', platform, handle: (message) => storeDeadLetter(platform, message) });
+    return createPushFunction({
+      stage: 'deadletter',
+      platform,
+      handle: (message) => storeDeadLetter(platform, message),
+      // The body, its data decoded, the payload as text and as a query parameter.
+      memoryPerMessageByte: 8,
+    });
   },
 });

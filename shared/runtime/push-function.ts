@@ -10,6 +10,7 @@
  * subscription's dead-letter policy moves it to the dead-letter topic, so it never loops.
  */
 import type { RequestListener } from 'node:http';
+import { getHeapStatistics } from 'node:v8';
 import { verifierFromConfig } from '../auth/oidc.ts';
 import { HttpError, isPermanentError, type PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -27,6 +28,7 @@ import {
   type WireResponse,
 } from './http.ts';
 import { parsePushRequest, type ReceivedMessage } from '../pubsub/push-envelope.ts';
+import { createWorkBudget, type WorkBudget } from './work-budget.ts';
 
 export interface MessageContext {
   log: Logger;
@@ -45,6 +47,23 @@ export interface PushHandlerOptions {
   handle: MessageHandler;
   /** Log accepted messages at DEBUG only (ingest: one line per reading would drown the rest). */
   quietSuccess?: boolean;
+  /**
+   * How many times its bytes a message may take in memory while it is handled, at most: the
+   * message bytes in flight are bounded so that this many times them fits in half the heap
+   * (work-budget.ts). Ingest's worst is a message of many small metrics (each a warehouse row).
+   */
+  memoryPerMessageByte: number;
+}
+
+/** How long a push waits for room before it is refused with 429: well inside Pub/Sub's 60 s acknowledgement deadline. */
+const BUDGET_WAIT_MS = 20_000;
+
+/**
+ * The message bytes a function may hold at once, from the heap it runs with (`NODE_OPTIONS`
+ * in its manifest): half of the heap over what a byte may cost. A larger push still runs, alone.
+ */
+export function pushBytesBudget(memoryPerMessageByte: number, heapBytes = getHeapStatistics().heap_size_limit): number {
+  return Math.floor(heapBytes / 2 / memoryPerMessageByte);
 }
 
 /** A Pub/Sub-facing function's two doors: its request listener, and the same handler for a caller in this process. */
@@ -58,23 +77,37 @@ export function createPushFunction(options: PushHandlerOptions): PushFunction {
   const { logger, config } = options.platform;
   // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
   const verifier = verifierFromConfig(config);
-  const handler = createPushHandler(options);
-  const listenerOptions: ListenerOptions = {
+  const budget = createWorkBudget(pushBytesBudget(options.memoryPerMessageByte));
+  const handler = createPushHandler(options, budget);
+  const listenerOptions: ListenerOptions<Admission> = {
     logger,
     projectId: config.projectId,
     // The token is checked before the body is read: a caller without one cannot make the
-    // function buffer a 16 MB body first.
-    ...(verifier ? { admit: async ({ headers }: RequestHead) => void (await verifier.verify(headers)) } : {}),
+    // function buffer a 16 MB body first, nor take a share of the budget.
+    admit: async ({ headers, bodyBytes }: RequestHead) => {
+      if (verifier) await verifier.verify(headers);
+      const admission = new Admission();
+      // A declared size takes its share before the body is read; a chunked body's, once read.
+      if (bodyBytes !== undefined) admission.giveBack = await budget.take(bodyBytes, BUDGET_WAIT_MS);
+      return admission;
+    },
+    release: (admission) => admission.giveBack?.(),
     body: { limitBytes: MAX_PUSH_BYTES },
     quietSuccess: options.quietSuccess,
   };
   return { listener: createListener(handler, listenerOptions), inProcess: createInProcessHandler(handler, listenerOptions) };
 }
 
-function createPushHandler(options: PushHandlerOptions): WireHandler {
-  return async (req): Promise<WireResponse> => {
+/** What a push took from the budget, given back once it is answered (the listener's `release`). */
+class Admission {
+  giveBack: (() => void) | undefined;
+}
+
+function createPushHandler(options: PushHandlerOptions, budget: WorkBudget): WireHandler<Admission> {
+  return async (req, admission): Promise<WireResponse> => {
     if (req.path !== '/') throw new HttpError(404, 'not_found', `no route for ${req.path}`);
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { allow: 'POST' } });
+    admission.giveBack ??= await budget.take(req.body.length, BUDGET_WAIT_MS);
     const message = parsePushRequest(req.headers, req.body);
     const context = new PushContext(req, message.messageId);
     try {

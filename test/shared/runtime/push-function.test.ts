@@ -25,6 +25,7 @@ const echo = defineFunction({
         if (outcome === 'transient') throw new TransientError('the test store is down');
         return { handled: outcome };
       },
+      memoryPerMessageByte: 8,
     }),
 });
 
