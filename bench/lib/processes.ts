@@ -8,7 +8,18 @@ import { freePort, waitFor } from '../../test/support/net.ts';
 export interface ServerProcess {
   url: string;
   pid: number;
+  /**
+   * Settles when the process exits, for whatever reason: a server that dies under load (out of
+   * memory, say) is a result to report, which the caller can only tell from a stop it asked for.
+   */
+  exit: Promise<ExitStatus>;
   stop(): Promise<void>;
+}
+
+/** How a process ended: its exit code, or the signal that ended it. */
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 const NODE = process.execPath;
@@ -32,17 +43,18 @@ export async function startServer(
     env: { ...process.env, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  const exit = new Promise<ExitStatus>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 30_000, what: `${script} ${args.join(' ')}` });
   return {
     url,
     pid: child.pid ?? 0,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    exit,
+    // A process killed by a signal has no exit code: waiting on the exit covers both ends.
+    stop: async () => {
+      child.kill('SIGTERM');
+      await exit;
+    },
   };
 }
 
