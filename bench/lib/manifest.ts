@@ -37,3 +37,23 @@ export function describeRuntime(runtime: ManifestRuntime): string {
   if (runtime.nodeFlags.length > 0) parts.push(`node ${runtime.nodeFlags.join(' ')}`);
   return parts.join(', ');
 }
+
+/** How Knative serves a function (knative/base/<name>.yaml): what a load on one instance must respect. */
+export interface ManifestServing {
+  /** Requests one instance takes at once (containerConcurrency): the load a benchmark puts on it. */
+  containerConcurrency: number;
+  /** How long Knative lets a request run (timeoutSeconds) before it answers for it. */
+  timeoutSeconds: number;
+  /** The container's PG_POOL_MAX. */
+  poolMax: number;
+}
+
+export function manifestServing(name: string): ManifestServing {
+  const file = `knative/base/${name}.yaml`;
+  const spec = (parse(readFileSync(join(ROOT, file), 'utf8')) as Manifest).spec?.template?.spec;
+  const poolMax = Number(spec?.containers?.[0]?.env?.find((e) => e.name === 'PG_POOL_MAX')?.value);
+  const serving = { containerConcurrency: spec?.containerConcurrency ?? NaN, timeoutSeconds: spec?.timeoutSeconds ?? NaN, poolMax };
+  // The deploy rules require all three; a manifest without one is not the one deployed.
+  for (const [key, value] of Object.entries(serving)) if (!Number.isInteger(value) || value <= 0) throw new Error(`${file}: no ${key}`);
+  return serving;
+}
