@@ -36,10 +36,7 @@ export interface WireResponse {
 export type WireHandler<A = void> = (req: WireRequest, admitted: A) => Promise<WireResponse>;
 
 /** What is known of a request before its body is read. */
-export interface RequestHead extends Pick<WireRequest, 'method' | 'path' | 'headers'> {
-  /** The body's size when known before it is read (a valid `Content-Length`, or a body handed over in process). */
-  bodyBytes: number | undefined;
-}
+export type RequestHead = Pick<WireRequest, 'method' | 'path' | 'headers'>;
 
 export interface ListenerOptions<A = void> {
   logger: Logger;
@@ -54,8 +51,6 @@ export interface ListenerOptions<A = void> {
    * authenticated, say) is handed to the handler.
    */
   admit?: (head: RequestHead) => A | Promise<A>;
-  /** Called once the request is answered, with what `admit` returned: gives back what admission took. */
-  release?: (admitted: A) => void;
   /** Answers some errors (body limits, encodings, …) in another shape than `errorResponse`'s. */
   mapError?: (error: unknown, path: string) => WireResponse | undefined;
 }
@@ -88,15 +83,13 @@ async function handleRequest<A>(handler: WireHandler<A>, options: ListenerOption
   let log: Logger | undefined;
   const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
   let response: WireResponse;
-  let admission: { admitted: A } | undefined;
   try {
-    admission = { admitted: (await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers, bodyBytes: declaredBytes(req) })) as A };
-    const body = await readBody(req, bodyOptions(options, admission.admitted));
-    response = await handler(new ArrivedRequest(req.method ?? 'GET', target, req.headers, body, requestLog), admission.admitted);
+    const admitted = (await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers })) as A;
+    const body = await readBody(req, bodyOptions(options, admitted));
+    response = await handler(new ArrivedRequest(req.method ?? 'GET', target, req.headers, body, requestLog), admitted);
   } catch (error) {
     response = failureResponse(error, options, path, requestLog);
   }
-  if (admission) options.release?.(admission.admitted);
   // Answered before the whole body came (refused unread: its size, its encoding, its caller).
   // Node reads and drops the rest before the next request; a small rest, declared, is left to
   // it. Else the connection closes: a client that declared a gigabyte would be read on for a
@@ -146,10 +139,8 @@ export function createInProcessHandler<A = void>(handler: WireHandler<A>, option
     let log: Logger | undefined;
     const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
     let response: WireResponse;
-    let admission: { admitted: A } | undefined;
     try {
-      admission = { admitted: (await options.admit?.({ method: req.method, path, headers: req.headers, bodyBytes: req.body.length })) as A };
-      const { admitted } = admission;
+      const admitted = (await options.admit?.({ method: req.method, path, headers: req.headers })) as A;
       const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       if (encoding !== 'identity') throw new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported in process`);
       const { limitBytes } = bodyOptions(options, admitted);
@@ -160,16 +151,9 @@ export function createInProcessHandler<A = void>(handler: WireHandler<A>, option
     } catch (error) {
       response = failureResponse(error, options, path, requestLog);
     }
-    if (admission) options.release?.(admission.admitted);
     logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
     return response;
   };
-}
-
-/** `Content-Length` when it is a plain decimal count (else Node refuses the request before us, or the body is chunked). */
-function declaredBytes(req: IncomingMessage): number | undefined {
-  const length = req.headers['content-length'];
-  return length !== undefined && /^\d{1,15}$/.test(length) ? Number(length) : undefined;
 }
 
 const bodyOptions = <A>(options: ListenerOptions<A>, admitted: A): BodyOptions => (typeof options.body === 'function' ? options.body(admitted) : options.body);

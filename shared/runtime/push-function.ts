@@ -79,51 +79,53 @@ export function createPushFunction(options: PushHandlerOptions): PushFunction {
   const verifier = verifierFromConfig(config);
   const budget = createWorkBudget(pushBytesBudget(options.memoryPerMessageByte));
   const handler = createPushHandler(options, budget);
-  const listenerOptions: ListenerOptions<Admission> = {
+  const listenerOptions: ListenerOptions = {
     logger,
     projectId: config.projectId,
     // The token is checked before the body is read: a caller without one cannot make the
     // function buffer a 16 MB body first, nor take a share of the budget.
-    admit: async ({ headers, bodyBytes }: RequestHead) => {
-      if (verifier) await verifier.verify(headers);
-      const admission = new Admission();
-      // A declared size takes its share before the body is read; a chunked body's, once read.
-      if (bodyBytes !== undefined) admission.giveBack = await budget.take(bodyBytes, BUDGET_WAIT_MS);
-      return admission;
-    },
-    release: (admission) => admission.giveBack?.(),
+    ...(verifier ? { admit: async ({ headers }: RequestHead) => void (await verifier.verify(headers)) } : {}),
     body: { limitBytes: MAX_PUSH_BYTES },
     quietSuccess: options.quietSuccess,
   };
   return { listener: createListener(handler, listenerOptions), inProcess: createInProcessHandler(handler, listenerOptions) };
 }
 
-/** What a push took from the budget, given back once it is answered (the listener's `release`). */
-class Admission {
-  giveBack: (() => void) | undefined;
-}
-
-function createPushHandler(options: PushHandlerOptions, budget: WorkBudget): WireHandler<Admission> {
-  return async (req, admission): Promise<WireResponse> => {
+function createPushHandler(options: PushHandlerOptions, budget: WorkBudget): WireHandler {
+  return async (req): Promise<WireResponse> => {
     if (req.path !== '/') throw new HttpError(404, 'not_found', `no route for ${req.path}`);
     if (req.method !== 'POST') throw new HttpError(405, 'method_not_allowed', 'use POST', { headers: { allow: 'POST' } });
-    admission.giveBack ??= await budget.take(req.body.length, BUDGET_WAIT_MS);
-    const message = parsePushRequest(req.headers, req.body);
-    const context = new PushContext(req, message.messageId);
+    // The share is taken once the body is in, never on a declared length: a caller that declares
+    // a body and stalls (or hangs up while it waits for room) would hold it, every other push
+    // waiting behind it, until the request timeout; one whose connection went away while it
+    // waited was never read on, and held its share for ever. A body waiting for room costs its
+    // bytes once; its handling, up to `memoryPerMessageByte` times them, is what the budget bounds.
+    const giveBack = await budget.take(req.body.length, BUDGET_WAIT_MS);
     try {
-      const result = await options.handle(message, context);
-      return { status: 200, body: { status: 'ok', ...result }, log: { form: message.form } };
-    } catch (error) {
-      if (!isPermanentError(error)) throw error;
-      await recordRejection(options, message, error);
-      context.log.warn('message rejected', { reason: error.reason, issues: error.issues.slice(0, 20) });
-      return {
-        status: 200,
-        body: { status: 'rejected', reason: error.reason, message: error.message, issues: error.issues },
-        log: { form: message.form, reason: error.reason },
-      };
+      return await handlePush(options, req);
+    } finally {
+      giveBack();
     }
   };
+}
+
+/** The push's message handed to the domain handler, and its outcome mapped to what Pub/Sub needs. */
+async function handlePush(options: PushHandlerOptions, req: WireRequest): Promise<WireResponse> {
+  const message = parsePushRequest(req.headers, req.body);
+  const context = new PushContext(req, message.messageId);
+  try {
+    const result = await options.handle(message, context);
+    return { status: 200, body: { status: 'ok', ...result }, log: { form: message.form } };
+  } catch (error) {
+    if (!isPermanentError(error)) throw error;
+    await recordRejection(options, message, error);
+    context.log.warn('message rejected', { reason: error.reason, issues: error.issues.slice(0, 20) });
+    return {
+      status: 200,
+      body: { status: 'rejected', reason: error.reason, message: error.message, issues: error.issues },
+      log: { form: message.form, reason: error.reason },
+    };
+  }
 }
 
 /**

@@ -4,12 +4,14 @@
  * that a permanent failure is recorded in `rejected` before it is acknowledged. The same
  * function's in-process door (the local stack's pushes) answers every case as HTTP does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getHeapStatistics } from 'node:v8';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { PermanentError, TransientError } from '../../../shared/errors.ts';
 import { defineFunction } from '../../../shared/runtime/function.ts';
 import { createPushFunction } from '../../../shared/runtime/push-function.ts';
 import type { InProcessHandler } from '../../../shared/runtime/http.ts';
 import { createTestDatabase, makePushBody, post, startFunction, type HttpFixture, type ServedFunction, type TestDatabase } from '../../support/kit.ts';
+import { rawConnection } from '../../support/net.ts';
 
 /** Does what the message's data says: succeed, fail for good, or fail for now. */
 const echo = defineFunction({
@@ -123,5 +125,71 @@ describe('push function, handed a push in process', () => {
     const huge = makePushBody({ data: { outcome: 'fine', pad: 'x'.repeat(17 * 1024 * 1024) } });
     expect((await hand(huge)).status).toBe(413);
     expect((await hand(makePushBody({ data: { outcome: 'fine' } }), '/elsewhere')).status).toBe(404);
+  });
+});
+
+describe('push function, its budget of message bytes in flight', () => {
+  /** The budget this function gets: room for one padded push, or for a few plain ones. */
+  const CAPACITY = 4_000;
+  let holding: Promise<void> = Promise.resolve();
+  let letGo: () => void = () => undefined;
+  /** Handles a message at once, or holds it until the test lets go. */
+  const tight = defineFunction({
+    name: 'tight',
+    create: (platform) =>
+      createPushFunction({
+        stage: 'ingest',
+        platform,
+        handle: async (message) => {
+          if (message.data.toString('utf8').includes('hold')) await holding;
+          return {};
+        },
+        memoryPerMessageByte: getHeapStatistics().heap_size_limit / 2 / CAPACITY,
+      }),
+  });
+  /** A wrapped push of about `bytes` bytes. */
+  const pushOf = (outcome: string, bytes: number) => {
+    const fixture = makePushBody({ data: { outcome } });
+    return { ...fixture, body: `${fixture.body ?? ''}${' '.repeat(Math.max(0, bytes - Buffer.byteLength(fixture.body ?? '')))}` };
+  };
+  /** The request's head as a client writes it, its body declared. */
+  const head = (bytes: number) => `POST / HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: ${bytes}\r\n\r\n`;
+  /** The push's status, or 'no answer' when none came within `ms` (a push with no room waits 20 s for a 429). */
+  const answeredWithin = (url: string, fixture: HttpFixture, ms: number) =>
+    Promise.race([post(url, fixture).then((answer) => answer.status), new Promise((resolve) => setTimeout(resolve, ms, 'no answer'))]);
+
+  // A fresh budget for each case: what one case left held must not fail the next.
+  let served: ServedFunction;
+  beforeEach(async () => {
+    served = await startFunction(tight, { env: { DATABASE_URL: database.url } });
+  });
+  afterEach(async () => {
+    await served.close();
+  });
+
+  it('gets back the share of a push whose caller went away while it waited for room', async () => {
+    holding = new Promise((resolve) => (letGo = resolve));
+    // The whole budget, held.
+    const held = post(`${served.url}/`, pushOf('hold', CAPACITY));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // A push that waits for room behind it, and whose caller hangs up.
+    const gone = await rawConnection(served.url);
+    const body = pushOf('gone', 3_000).body;
+    gone.socket.write(head(Buffer.byteLength(body)) + body);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    gone.socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    letGo();
+    expect((await held).status).toBe(200);
+    // Fits only if the push that went away holds nothing.
+    expect(await answeredWithin(`${served.url}/`, pushOf('fine', 2_000), 5_000)).toBe(200);
+  });
+
+  it('holds no share for a caller that declared a body it does not send', async () => {
+    const stalled = await rawConnection(served.url);
+    stalled.socket.write(head(16 * 1024 * 1024));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await answeredWithin(`${served.url}/`, pushOf('fine', 2_000), 5_000)).toBe(200);
+    stalled.socket.destroy();
   });
 });
