@@ -11,6 +11,13 @@ export interface BodyOptions {
   limitBytes: number;
   /** Accept `Content-Encoding: gzip` (else 415 for any encoding but identity). */
   gzip?: boolean;
+  /**
+   * The whole body must be in this long after its reading begins (else 408), for a function
+   * that holds something for the request while it reads (a push's share of its budget): a
+   * caller that declares a body and stalls holds it no longer. Node's own bound is the whole
+   * request's, 60 s.
+   */
+  timeoutMs?: number;
 }
 
 export const tooLarge = (limit: number): HttpError => new HttpError(413, 'payload_too_large', `body exceeds ${limit} bytes`);
@@ -35,34 +42,54 @@ export async function readBody(req: IncomingMessage, options: BodyOptions): Prom
     req.resume();
     throw tooLarge(readLimit);
   }
-  const raw = await collect(req, readLimit);
+  const raw = await collect(req, readLimit, options.timeoutMs);
   if (encoding === 'identity') return raw;
   return gunzipLimited(raw, options.limitBytes);
 }
 
-function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * The body's bytes. It always settles: a request whose client went away before its reading began
+ * (while admission waited) emits nothing more, so it is refused at once rather than waited on
+ * for ever, with whatever admission held for it.
+ */
+function collect(req: IncomingMessage, limit: number, timeoutMs: number | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let failed = false;
+    let settled = false;
+    const fail = (error: HttpError) => {
+      if (settled) return;
+      settled = true;
+      chunks.length = 0;
+      clearTimeout(timer);
+      reject(error);
+    };
+    const gone = () => new HttpError(400, 'bad_request', 'request body could not be read: the client went away');
+    const timer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => fail(new HttpError(408, 'request_timeout', `the body did not arrive within ${timeoutMs / 1000} s`)), timeoutMs);
+    if (req.destroyed) {
+      fail(gone());
+      return;
+    }
     req.on('data', (chunk: Buffer) => {
-      if (failed) return;
+      if (settled) return;
       size += chunk.length;
       if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(tooLarge(limit));
+        fail(tooLarge(limit));
         return;
       }
       chunks.push(chunk);
     });
     req.on('end', () => {
-      if (!failed) resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
     });
-    req.on('error', (error) => {
-      if (!failed) reject(new HttpError(400, 'bad_request', `request body could not be read: ${error.message}`));
-      failed = true;
-    });
+    req.on('error', (error) => fail(new HttpError(400, 'bad_request', `request body could not be read: ${error.message}`)));
+    req.on('close', () => fail(gone()));
   });
 }
 

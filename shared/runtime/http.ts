@@ -36,7 +36,10 @@ export interface WireResponse {
 export type WireHandler<A = void> = (req: WireRequest, admitted: A) => Promise<WireResponse>;
 
 /** What is known of a request before its body is read. */
-export type RequestHead = Pick<WireRequest, 'method' | 'path' | 'headers'>;
+export interface RequestHead extends Pick<WireRequest, 'method' | 'path' | 'headers'> {
+  /** The body's size when known before it is read (a valid `Content-Length`, or a body handed over in process). */
+  bodyBytes: number | undefined;
+}
 
 export interface ListenerOptions<A = void> {
   logger: Logger;
@@ -51,6 +54,8 @@ export interface ListenerOptions<A = void> {
    * authenticated, say) is handed to the handler.
    */
   admit?: (head: RequestHead) => A | Promise<A>;
+  /** Called once the request is answered, with what `admit` returned: gives back what admission took. */
+  release?: (admitted: A) => void;
   /** Answers some errors (body limits, encodings, …) in another shape than `errorResponse`'s. */
   mapError?: (error: unknown, path: string) => WireResponse | undefined;
 }
@@ -83,13 +88,18 @@ async function handleRequest<A>(handler: WireHandler<A>, options: ListenerOption
   let log: Logger | undefined;
   const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
   let response: WireResponse;
+  // What admission returned, to give back once answered (locals: nothing allocated per request).
+  let admitted: A | undefined;
+  let wasAdmitted = false;
   try {
-    const admitted = (await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers })) as A;
+    admitted = (await options.admit?.({ method: req.method ?? 'GET', path, headers: req.headers, bodyBytes: declaredBytes(req) })) as A;
+    wasAdmitted = true;
     const body = await readBody(req, bodyOptions(options, admitted));
     response = await handler(new ArrivedRequest(req.method ?? 'GET', target, req.headers, body, requestLog), admitted);
   } catch (error) {
     response = failureResponse(error, options, path, requestLog);
   }
+  if (wasAdmitted) options.release?.(admitted as A);
   // Answered before the whole body came (refused unread: its size, its encoding, its caller).
   // Node reads and drops the rest before the next request; a small rest, declared, is left to
   // it. Else the connection closes: a client that declared a gigabyte would be read on for a
@@ -139,8 +149,11 @@ export function createInProcessHandler<A = void>(handler: WireHandler<A>, option
     let log: Logger | undefined;
     const requestLog = () => (log ??= options.logger.child(traceFields(req.headers, options.projectId)));
     let response: WireResponse;
+    let admitted: A | undefined;
+    let wasAdmitted = false;
     try {
-      const admitted = (await options.admit?.({ method: req.method, path, headers: req.headers })) as A;
+      admitted = (await options.admit?.({ method: req.method, path, headers: req.headers, bodyBytes: req.body.length })) as A;
+      wasAdmitted = true;
       const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
       if (encoding !== 'identity') throw new HttpError(415, 'unsupported_encoding', `Content-Encoding "${encoding}" is not supported in process`);
       const { limitBytes } = bodyOptions(options, admitted);
@@ -151,9 +164,16 @@ export function createInProcessHandler<A = void>(handler: WireHandler<A>, option
     } catch (error) {
       response = failureResponse(error, options, path, requestLog);
     }
+    if (wasAdmitted) options.release?.(admitted as A);
     logRequest(options.logger, requestLog, { method: req.method, path, status: response.status, startedAt: started, fields: response.log }, options);
     return response;
   };
+}
+
+/** `Content-Length`, which Node has already checked is a decimal count; undefined for a chunked body. */
+function declaredBytes(req: IncomingMessage): number | undefined {
+  const length = req.headers['content-length'];
+  return length === undefined ? undefined : Number(length);
 }
 
 const bodyOptions = <A>(options: ListenerOptions<A>, admitted: A): BodyOptions => (typeof options.body === 'function' ? options.body(admitted) : options.body);

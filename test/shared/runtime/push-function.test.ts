@@ -11,7 +11,7 @@ import { defineFunction } from '../../../shared/runtime/function.ts';
 import { createPushFunction } from '../../../shared/runtime/push-function.ts';
 import type { InProcessHandler } from '../../../shared/runtime/http.ts';
 import { createTestDatabase, makePushBody, post, startFunction, type HttpFixture, type ServedFunction, type TestDatabase } from '../../support/kit.ts';
-import { rawConnection } from '../../support/net.ts';
+import { rawConnection, waitFor } from '../../support/net.ts';
 
 /** Does what the message's data says: succeed, fail for good, or fail for now. */
 const echo = defineFunction({
@@ -185,11 +185,13 @@ describe('push function, its budget of message bytes in flight', () => {
     expect(await answeredWithin(`${served.url}/`, pushOf('fine', 2_000), 5_000)).toBe(200);
   });
 
-  it('holds no share for a caller that declared a body it does not send', async () => {
+  it('gives back the share of a caller that declared a body and sends nothing once the body is 10 s late, answering it 408', async () => {
     const stalled = await rawConnection(served.url);
     stalled.socket.write(head(16 * 1024 * 1024));
     await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(await answeredWithin(`${served.url}/`, pushOf('fine', 2_000), 5_000)).toBe(200);
+    // The whole budget is the stalled caller's until its body is late; then this push goes in.
+    expect(await answeredWithin(`${served.url}/`, pushOf('fine', 2_000), 15_000)).toBe(200);
+    await waitFor(() => stalled.received().startsWith('HTTP/1.1 408'), { timeoutMs: 5_000, what: 'the 408' });
     stalled.socket.destroy();
-  });
+  }, 30_000);
 });
