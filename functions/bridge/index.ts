@@ -10,6 +10,7 @@ import { errorResponse, HttpError } from '../../shared/errors.ts';
 import { isoTime } from '../../shared/iso-time.ts';
 import { defineFunction } from '../../shared/runtime/function.ts';
 import { createListener, type RequestHead, type WireRequest, type WireResponse } from '../../shared/runtime/http.ts';
+import { createWorkBudget, heapShare } from '../../shared/runtime/work-budget.ts';
 import type { Platform } from '../../shared/runtime/platform.ts';
 import type { Publisher } from '../../shared/pubsub/publisher.ts';
 import { createAuthenticator } from './auth.ts';
@@ -24,6 +25,16 @@ import { deviceIdIn, isIotCorePath, matchRoute, type BridgeRoute } from './route
 
 /** Device bodies: 256 KiB, before and after gunzip; a publishEvent's, what a 256 KiB event needs. */
 const MAX_BODY_BYTES = 256 * 1024;
+/**
+ * What a byte of body may cost while it is handled: a 256 KiB body of 83 readings of 256 small
+ * metrics is 21,000 values parsed, checked and written again. 200 of them at once (the
+ * manifest's containerConcurrency) ran the bridge out of its heap (307 MB, limit 256 MiB).
+ */
+const MEMORY_PER_BODY_BYTE = 100;
+/** How long a body waits for room before it is answered 429 (a device retries after Retry-After). */
+const BUDGET_WAIT_MS = 20_000;
+/** The bodies waiting for room, read already, are bounded too: past this, 429 at once. */
+const MAX_WAITING_BODY_BYTES = 8 * 1024 * 1024;
 
 function create(platform: Platform) {
   const { config, logger } = platform;
@@ -34,6 +45,10 @@ function create(platform: Platform) {
   // IoT Core's limit on state updates: one per second per device.
   const stateLimiter = createRateLimiter({ count: 1, periodMs: 1_000, text: '1/s' });
   const configs = createDeviceConfigCache({ database, refreshMs: config.configRefreshMs });
+  // The bodies being handled at once are bounded, and so are those waiting for room (their
+  // bytes: at most 256 KiB each, 352 KiB for a publishEvent). The share is taken once the body
+  // is in, so that no device can make others wait by sending its body slowly.
+  const budget = createWorkBudget(heapShare(MEMORY_PER_BODY_BYTE), { maxWaiting: MAX_WAITING_BODY_BYTES });
   let publisher: Publisher | undefined;
   // Once the publisher is open, a publish goes straight to it: no await of a settled promise per request.
   const publish = (topic: string, data: Buffer, attributes: Record<string, string>): Promise<string> =>
@@ -93,12 +108,16 @@ function create(platform: Platform) {
 
   async function handle(req: WireRequest, admission: Admission): Promise<WireResponse> {
     const { deviceId } = admission.route;
+    let giveBack: (() => void) | undefined;
     try {
+      if (req.body.length > 0) giveBack = await budget.take(req.body.length, BUDGET_WAIT_MS);
       return await accept(req, admission);
     } catch (error) {
       const response = refusal(error, req.path, deviceId);
       if (response.status >= 500) req.log.error('device request failed', { deviceId, error });
       return response;
+    } finally {
+      giveBack?.();
     }
   }
 

@@ -10,7 +10,6 @@
  * subscription's dead-letter policy moves it to the dead-letter topic, so it never loops.
  */
 import type { RequestListener } from 'node:http';
-import { getHeapStatistics } from 'node:v8';
 import { verifierFromConfig } from '../auth/oidc.ts';
 import { HttpError, isPermanentError, type PermanentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -28,7 +27,7 @@ import {
   type WireResponse,
 } from './http.ts';
 import { parsePushRequest, type ReceivedMessage } from '../pubsub/push-envelope.ts';
-import { createWorkBudget, type WorkBudget } from './work-budget.ts';
+import { createWorkBudget, heapShare, type WorkBudget } from './work-budget.ts';
 
 export interface MessageContext {
   log: Logger;
@@ -60,13 +59,6 @@ const BUDGET_WAIT_MS = 20_000;
 /** How long a push's body may take to arrive once its reading began (Pub/Sub sends it at once). */
 const BODY_WAIT_MS = 10_000;
 
-/**
- * The message bytes a function may hold at once, from the heap it runs with (`NODE_OPTIONS`
- * in its manifest): half of the heap over what a byte may cost. A larger push still runs, alone.
- */
-export function pushBytesBudget(memoryPerMessageByte: number, heapBytes = getHeapStatistics().heap_size_limit): number {
-  return Math.floor(heapBytes / 2 / memoryPerMessageByte);
-}
 
 /** A Pub/Sub-facing function's two doors: its request listener, and the same handler for a caller in this process. */
 export interface PushFunction {
@@ -79,7 +71,7 @@ export function createPushFunction(options: PushHandlerOptions): PushFunction {
   const { logger, config } = options.platform;
   // Production mode verifies push tokens unless told otherwise; a missing setting fails start-up.
   const verifier = verifierFromConfig(config);
-  const budget = createWorkBudget(pushBytesBudget(options.memoryPerMessageByte));
+  const budget = createWorkBudget(heapShare(options.memoryPerMessageByte));
   const handler = createPushHandler(options, budget);
   const listenerOptions: ListenerOptions<Admission> = {
     logger,

@@ -10,7 +10,16 @@
  * rows each) took it to 521 MB, and 25 killed it ("JavaScript heap out of memory"), every
  * message in flight with it, again at each redelivery.
  */
+import { getHeapStatistics } from 'node:v8';
 import { HttpError } from '../errors.ts';
+
+/**
+ * The bytes of requests a function may hold at once, from the heap it runs with (`NODE_OPTIONS`
+ * in its manifest): half of the heap over what a byte may cost while it is handled.
+ */
+export function heapShare(memoryPerByte: number, heapBytes = getHeapStatistics().heap_size_limit): number {
+  return Math.floor(heapBytes / 2 / memoryPerByte);
+}
 
 export interface WorkBudget {
   /**
@@ -28,10 +37,25 @@ interface Waiter {
   grant: () => void;
 }
 
-export function createWorkBudget(capacity: number): WorkBudget {
+export interface WorkBudgetOptions {
+  /**
+   * At most this much may wait; a share that would wait beyond it is refused with 429 at once.
+   * For a caller whose waiting requests hold their bytes already (a body read before its share
+   * is taken), this bounds those bytes too.
+   */
+  maxWaiting?: number;
+  /** The limit's name in a 429's `limit` (answers name the limit hit). */
+  limitName?: string;
+}
+
+export function createWorkBudget(capacity: number, options: WorkBudgetOptions = {}): WorkBudget {
   if (!(capacity > 0)) throw new Error(`a work budget needs a positive capacity, not ${capacity}`);
+  const maxWaiting = options.maxWaiting ?? Infinity;
   let used = 0;
+  let waitingAmount = 0;
   const queue: Waiter[] = [];
+  const limit = options.limitName ?? 'IN_FLIGHT_BYTES';
+  const busy = (why: string) => new HttpError(429, 'overloaded', `busy: ${why}; retry later`, { headers: { 'Retry-After': '10' }, limit });
 
   const giveBack = (amount: number) => {
     let given = false;
@@ -47,6 +71,7 @@ export function createWorkBudget(capacity: number): WorkBudget {
   function admitWaiting(): void {
     while (queue.length > 0 && used + (queue[0] as Waiter).amount <= capacity) {
       const next = queue.shift() as Waiter;
+      waitingAmount -= next.amount;
       used += next.amount;
       next.grant();
     }
@@ -59,6 +84,7 @@ export function createWorkBudget(capacity: number): WorkBudget {
         used += amount;
         return Promise.resolve(giveBack(amount));
       }
+      if (waitingAmount + amount > maxWaiting) return Promise.reject(busy('too much work is waiting for room already'));
       return new Promise((resolve, reject) => {
         const waiter: Waiter = {
           amount,
@@ -69,15 +95,13 @@ export function createWorkBudget(capacity: number): WorkBudget {
         };
         const timer = setTimeout(() => {
           queue.splice(queue.indexOf(waiter), 1);
+          waitingAmount -= amount;
           // The one that left may have held back smaller ones behind it.
           admitWaiting();
-          reject(
-            new HttpError(429, 'overloaded', `busy: the work in flight left no room for this request within ${Math.round(waitMs / 1000)} s; retry later`, {
-              headers: { 'Retry-After': '10' },
-            }),
-          );
+          reject(busy(`the work in flight left no room for this request within ${Math.round(waitMs / 1000)} s`));
         }, waitMs);
         queue.push(waiter);
+        waitingAmount += amount;
       });
     },
     get used() {

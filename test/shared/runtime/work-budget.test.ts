@@ -76,12 +76,26 @@ describe('work budget', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(HttpError);
-    expect(error).toMatchObject({ status: 429, code: 'overloaded', headers: { 'Retry-After': '10' } });
+    expect(error).toMatchObject({ status: 429, code: 'overloaded', headers: { 'Retry-After': '10' }, limit: 'IN_FLIGHT_BYTES' });
     // The 20 behind the refused 50 fits beside the 80 and goes in without anything given back.
     expect(await settled(behind)).toBe(true);
     expect([budget.used, budget.waiting]).toEqual([100, 0]);
     held();
     (await behind)();
+    expect(budget.used).toBe(0);
+  });
+
+  it('refuses at once a share that would make more than maxWaiting wait', async () => {
+    const budget = createWorkBudget(100, { maxWaiting: 60 });
+    const held = await budget.take(100, 10_000);
+    const first = budget.take(50, 10_000);
+    await expect(budget.take(20, 10_000)).rejects.toMatchObject({ status: 429, code: 'overloaded' });
+    expect([budget.waiting, await settled(first)]).toEqual([1, false]);
+    // 10 more still fits beside the 50 waiting.
+    const second = budget.take(10, 10_000);
+    held();
+    (await first)();
+    (await second)();
     expect(budget.used).toBe(0);
   });
 
