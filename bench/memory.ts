@@ -3,9 +3,9 @@
  * Knative manifest sets) two seconds after its first /healthz 200, against a bare node:http
  * server started the same way, in interleaved rounds; then the peak RSS of every function under
  * sustained load, with the same flags and pool, against the manifest's memory limit, each at its
- * Service's containerConcurrency with the heaviest requests it takes (the bridge excepted: 50
- * connections, publishing over its own gRPC call to the official emulator, as in its container):
- * ingest with pushes of one reading, and with the largest message the bridge publishes (~23,000
+ * Service's containerConcurrency with the heaviest requests it takes: the bridge publishing over
+ * its own gRPC call to the official emulator, as in its container, at 50 connections of one
+ * reading and at 200 of the largest telemetry bodies (256 KiB of small metrics); ingest with pushes of one reading, and with the largest message the bridge publishes (~23,000
  * warehouse rows), into PostgreSQL and the BigQuery sink writing to the stand-in; the registry
  * with operators creating batches of up to 10,000 RS256 devices beside lists and reads;
  * deadletter with the largest messages dead-lettered; readings with the largest pages, series
@@ -24,7 +24,7 @@ import type { DeviceAuth } from '../functions/bridge/credentials-cache.ts';
 import { FUNCTION_NAMES, type FunctionName } from '../functions/index.ts';
 import { MAX_METRICS_PER_READING, type Reading } from '../schemas/reading.ts';
 import { parseTelemetry } from '../shared/telemetry.ts';
-import { createDevice, generateTestKeyPair } from '../test/support/devices.ts';
+import { createDevice, generateTestKeyPair, type TestDevice } from '../test/support/devices.ts';
 import { freePort, waitFor } from '../test/support/net.ts';
 import { startPubsubEmulator } from '../test/support/pubsub-emulator.ts';
 import { runClosedLoop, type ClosedLoopOptions, type ClosedLoopRequest } from './lib/closed-loop.ts';
@@ -184,6 +184,7 @@ interface Load {
 /** The loads under which each function's peak RSS is read; each is its containerConcurrency but the bridge's. */
 const LOADS: Load[] = [
   { fn: 'bridge', label: '50 connections, one reading each', measure: bridgePeakRss },
+  { fn: 'bridge', label: '200 connections, the largest telemetry body (256 KiB of small metrics)', measure: bridgeLargestBodiesPeakRss },
   { fn: 'ingest', label: '400 pushes of one reading', measure: (runtime, seconds) => ingestPeakRss(runtime, seconds, oneReadingData) },
   { fn: 'ingest', label: `400 pushes of the largest telemetry message`, measure: (runtime, seconds) => ingestPeakRss(runtime, seconds, largestTelemetryData) },
   { fn: 'registry', label: '80 operators: batchCreate of RS256 devices (10,000 and 1,000) beside lists and gets', measure: registryPeakRss },
@@ -287,6 +288,44 @@ async function bridgePeakRss(runtime: ManifestRuntime, seconds: number): Promise
     };
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    emulator.stop();
+    await database.drop().catch(() => undefined);
+  }
+}
+
+/**
+ * The bridge bundle as above, at its containerConcurrency (200) of the largest telemetry bodies
+ * devices may send: 83 readings of 256 small metrics, 259 KB, from 50 devices (a device's rate
+ * is not what is measured): its peak RSS. Before its body budget, this ran it out of heap.
+ */
+async function bridgeLargestBodiesPeakRss(runtime: ManifestRuntime, seconds: number): Promise<LoadPeak> {
+  const database = await createBenchDatabase('memory');
+  const emulator = await startPubsubEmulator({ cpu: 1 });
+  let bridge: ServerProcess | undefined;
+  try {
+    const project = 'bench-project';
+    await emulator.createTopic(project, 'telemetry');
+    const devices: TestDevice[] = [];
+    for (let i = 0; i < 50; i++) devices.push(await createDevice(database.db, { deviceId: `memory-bulky-${i}`, token: true }));
+    bridge = await startBundle('bridge', runtime, {
+      DATABASE_URL: database.url,
+      GOOGLE_CLOUD_PROJECT: project,
+      TELEMETRY_TOPIC: 'telemetry',
+      PUBSUB_EMULATOR_HOST: emulator.host,
+    });
+    const metrics = Object.fromEntries(Array.from({ length: 256 }, (_, k) => [`m${k}`, k + 0.5]));
+    const body = JSON.stringify(Array.from({ length: 83 }, () => ({ metrics })));
+    return await peakUnderLoad(bridge, 'bridge', seconds, (n) => {
+      const device = devices[n % devices.length] as TestDevice;
+      return {
+        method: 'POST',
+        path: `/v1/devices/${device.deviceId}/telemetry`,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${device.token as string}` },
+        body,
+      };
+    });
+  } finally {
+    await bridge?.stop();
     emulator.stop();
     await database.drop().catch(() => undefined);
   }
