@@ -59,7 +59,6 @@ const BUDGET_WAIT_MS = 20_000;
 /** How long a push's body may take to arrive once its reading began (Pub/Sub sends it at once). */
 const BODY_WAIT_MS = 10_000;
 
-
 /** A Pub/Sub-facing function's two doors: its request listener, and the same handler for a caller in this process. */
 export interface PushFunction {
   listener: RequestListener;
