@@ -7,16 +7,12 @@
  * failing with it. Now each is answered 202 or 429 with `Retry-After` (busy: the device retries),
  * and the bridge keeps serving.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
-import { manifestRuntime } from '../bench/lib/manifest.ts';
 import { createDevice, type TestDevice } from './support/devices.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
-import { freePort, waitFor } from './support/net.ts';
+import { startManifestProcess } from './support/manifest-process.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 const PROJECT = 'local-project';
 const REQUESTS = 200;
 
@@ -35,28 +31,14 @@ it(`answers ${REQUESTS} of the largest bodies at once 202 or 429 within the heap
   const topic = `telemetry-${randomBytes(4).toString('hex')}`;
   const created = await fetch(`http://${emulator}/v1/projects/${PROJECT}/topics/${topic}`, { method: 'PUT' });
   expect(created.status).toBe(200);
-  const runtime = manifestRuntime('bridge');
-  const port = await freePort();
-  const child = spawn(process.execPath, [...runtime.nodeFlags, 'scripts/serve.ts', 'bridge'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_OPTIONS: runtime.nodeOptions,
-      PORT: String(port),
-      DATABASE_URL: tdb.url,
-      GOOGLE_CLOUD_PROJECT: PROJECT,
-      PUBSUB_EMULATOR_HOST: emulator,
-      TELEMETRY_TOPIC: topic,
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const bridge = await startManifestProcess('bridge', ['scripts/serve.ts', 'bridge'], {
+    DATABASE_URL: tdb.url,
+    GOOGLE_CLOUD_PROJECT: PROJECT,
+    PUBSUB_EMULATOR_HOST: emulator,
+    TELEMETRY_TOPIC: topic,
   });
-  let errors = '';
-  child.stderr.on('data', (c: Buffer) => (errors += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = bridge;
   try {
-    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 30_000, what: 'bridge /healthz' });
     const metrics = Object.fromEntries(Array.from({ length: 256 }, (_, k) => [`m${k}`, k + 0.5]));
     const body = JSON.stringify(Array.from({ length: 83 }, () => ({ metrics })));
     expect(Buffer.byteLength(body)).toBeGreaterThan(250 * 1024);
@@ -75,7 +57,7 @@ it(`answers ${REQUESTS} of the largest bodies at once 202 or 429 within the heap
     };
     const statuses = await Promise.all(Array.from({ length: REQUESTS }, (_, i) => post(i)));
     const unexpected = statuses.filter((s) => s !== 202 && s !== 429);
-    expect({ unexpected, errors }).toEqual({ unexpected: [], errors: '' });
+    expect({ unexpected, errors: bridge.errors() }).toEqual({ unexpected: [], errors: '' });
     expect(statuses).toContain(202);
     // Still serving: a device's small reading goes through.
     const small = await fetch(`${url}/v1/devices/${devices[1]?.deviceId}/telemetry`, {
@@ -85,7 +67,6 @@ it(`answers ${REQUESTS} of the largest bodies at once 202 or 429 within the heap
     });
     expect(small.status).toBe(202);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await bridge.stop();
   }
 }, 180_000);

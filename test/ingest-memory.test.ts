@@ -10,19 +10,16 @@
  * rows cost more memory than DuckDB's appender) writing to the stand-in, as
  * bench/servers/ingest-bigquery.ts serves it.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { manifestRuntime } from '../bench/lib/manifest.ts';
 import { bigQueryMeasurementsTable } from '../schemas/columns.ts';
 import { startBigQueryStandIn, type BigQueryStandIn } from './support/bigquery-standin.ts';
 import { createDevice } from './support/devices.ts';
 import { createTestDatabase, makePushBody, post, type HttpFixture, type TestDatabase } from './support/kit.ts';
-import { freePort, waitFor } from './support/net.ts';
+import { startManifestProcess } from './support/manifest-process.ts';
 
-const ROOT = join(import.meta.dirname, '..');
 const PUSHES = 25;
 const READINGS = 90;
 const METRICS = 256;
@@ -58,41 +55,26 @@ async function deliver(url: string, body: HttpFixture): Promise<number | string>
 }
 
 it(`takes ${PUSHES} of the largest messages at once within the heap its manifest gives it`, async () => {
-  const runtime = manifestRuntime('ingest');
-  const port = await freePort();
-  const child = spawn(process.execPath, [...runtime.nodeFlags, 'bench/servers/ingest-bigquery.ts'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_OPTIONS: runtime.nodeOptions,
-      PORT: String(port),
-      BIGQUERY_API_ENDPOINT: standIn.url,
-      DATABASE_URL: tdb.url,
-      DATA_DIR: scratch,
-      GOOGLE_CLOUD_PROJECT: 'local-project',
-      LOG_LEVEL: 'error',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
+  const ingest = await startManifestProcess('ingest', ['bench/servers/ingest-bigquery.ts'], {
+    BIGQUERY_API_ENDPOINT: standIn.url,
+    DATABASE_URL: tdb.url,
+    DATA_DIR: scratch,
+    GOOGLE_CLOUD_PROJECT: 'local-project',
   });
-  let errors = '';
-  child.stderr.on('data', (c: Buffer) => (errors += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const url = `http://127.0.0.1:${port}`;
+  const { url } = ingest;
   try {
-    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 30_000, what: 'ingest /healthz' });
     const base = Date.now() - 3_600_000;
     const bodies = Array.from({ length: PUSHES }, (_, i) =>
       makePushBody({ data: heaviestMessage(`heavy-${i}`, base), messageId: `heavy-${i}`, attributes: { deviceId: `heavy-${i}` } }),
     );
     expect(Buffer.byteLength(bodies[0]?.body ?? '')).toBeGreaterThan(256 * 1024);
     const statuses = await Promise.all(bodies.map((body) => deliver(`${url}/`, body)));
-    expect({ statuses, errors }).toEqual({ statuses: statuses.map(() => 200), errors: '' });
+    expect({ statuses, errors: ingest.errors() }).toEqual({ statuses: statuses.map(() => 200), errors: '' });
     const { rows } = await tdb.db.query<{ n: number }>('SELECT count(*)::int AS n FROM readings');
     expect(rows[0]?.n).toBe(PUSHES * READINGS);
     expect(standIn.storedRows('telemetry', 'measurements')).toHaveLength(PUSHES * READINGS * METRICS);
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
   } finally {
-    child.kill('SIGTERM');
-    await exited;
+    await ingest.stop();
   }
 }, 240_000);
