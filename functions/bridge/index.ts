@@ -35,6 +35,12 @@ const MEMORY_PER_BODY_BYTE = 100;
 const BUDGET_WAIT_MS = 20_000;
 /** The bodies waiting for room, read already, are bounded too: past this, 429 at once. */
 const MAX_WAITING_BODY_BYTES = 8 * 1024 * 1024;
+/**
+ * A body this small (a few readings) always waits its turn rather than being refused at once:
+ * one device's 32 largest bodies waiting fill the room above, and refused 85% of another
+ * device's single readings. Those waiting beyond it hold at most containerConcurrency × this.
+ */
+const SMALL_BODY_BYTES = 16 * 1024;
 
 function create(platform: Platform) {
   const { config, logger } = platform;
@@ -48,7 +54,7 @@ function create(platform: Platform) {
   // The bodies being handled at once are bounded, and so are those waiting for room (their
   // bytes: at most 256 KiB each, 352 KiB for a publishEvent). The share is taken once the body
   // is in, so that no device can make others wait by sending its body slowly.
-  const budget = createWorkBudget(heapShare(MEMORY_PER_BODY_BYTE), { maxWaiting: MAX_WAITING_BODY_BYTES });
+  const budget = createWorkBudget(heapShare(MEMORY_PER_BODY_BYTE), { maxWaiting: MAX_WAITING_BODY_BYTES, smallShare: SMALL_BODY_BYTES });
   let publisher: Publisher | undefined;
   // Once the publisher is open, a publish goes straight to it: no await of a settled promise per request.
   const publish = (topic: string, data: Buffer, attributes: Record<string, string>): Promise<string> =>

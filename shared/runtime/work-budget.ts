@@ -44,6 +44,12 @@ export interface WorkBudgetOptions {
    * is taken), this bounds those bytes too.
    */
   maxWaiting?: number;
+  /**
+   * A share at most this large is never refused for `maxWaiting`: it waits its turn. Else one
+   * caller's large requests filling the room for waiting ones refuse everyone's small ones at
+   * once; the small ones waiting beyond it hold little (at most this much each).
+   */
+  smallShare?: number;
   /** The limit's name in a 429's `limit` (answers name the limit hit). */
   limitName?: string;
 }
@@ -51,6 +57,7 @@ export interface WorkBudgetOptions {
 export function createWorkBudget(capacity: number, options: WorkBudgetOptions = {}): WorkBudget {
   if (!(capacity > 0)) throw new Error(`a work budget needs a positive capacity, not ${capacity}`);
   const maxWaiting = options.maxWaiting ?? Infinity;
+  const smallShare = options.smallShare ?? 0;
   let used = 0;
   let waitingAmount = 0;
   const queue: Waiter[] = [];
@@ -84,7 +91,7 @@ export function createWorkBudget(capacity: number, options: WorkBudgetOptions = 
         used += amount;
         return Promise.resolve(giveBack(amount));
       }
-      if (waitingAmount + amount > maxWaiting) return Promise.reject(busy('too much work is waiting for room already'));
+      if (amount > smallShare && waitingAmount + amount > maxWaiting) return Promise.reject(busy('too much work is waiting for room already'));
       return new Promise((resolve, reject) => {
         const waiter: Waiter = {
           amount,

@@ -99,6 +99,19 @@ describe('work budget', () => {
     expect(budget.used).toBe(0);
   });
 
+  it('lets a small share wait beyond maxWaiting: large ones waiting do not refuse it at once', async () => {
+    const budget = createWorkBudget(100, { maxWaiting: 60, smallShare: 5 });
+    const held = await budget.take(100, 10_000);
+    const large = budget.take(60, 10_000);
+    await expect(budget.take(6, 10_000)).rejects.toMatchObject({ status: 429, code: 'overloaded' });
+    const small = budget.take(5, 10_000);
+    expect([budget.waiting, await settled(small)]).toEqual([2, false]);
+    held();
+    (await large)();
+    (await small)();
+    expect(budget.used).toBe(0);
+  });
+
   it('needs a positive capacity', () => {
     for (const capacity of [0, -1, Number.NaN]) expect(() => createWorkBudget(capacity)).toThrow(/positive capacity/);
   });
