@@ -25,6 +25,7 @@ import { FUNCTION_NAMES, type FunctionName } from '../functions/index.ts';
 import { MAX_METRICS_PER_READING, type Reading } from '../schemas/reading.ts';
 import { parseTelemetry } from '../shared/telemetry.ts';
 import { createDevice, generateTestKeyPair, type TestDevice } from '../test/support/devices.ts';
+import { largestTelemetryBody } from '../test/support/manifest-process.ts';
 import { freePort, waitFor } from '../test/support/net.ts';
 import { startPubsubEmulator } from '../test/support/pubsub-emulator.ts';
 import { runClosedLoop, type ClosedLoopOptions, type ClosedLoopRequest } from './lib/closed-loop.ts';
@@ -313,8 +314,7 @@ async function bridgeLargestBodiesPeakRss(runtime: ManifestRuntime, seconds: num
       TELEMETRY_TOPIC: 'telemetry',
       PUBSUB_EMULATOR_HOST: emulator.host,
     });
-    const metrics = Object.fromEntries(Array.from({ length: 256 }, (_, k) => [`m${k}`, k + 0.5]));
-    const body = JSON.stringify(Array.from({ length: 83 }, () => ({ metrics })));
+    const body = largestTelemetryBody();
     return await peakUnderLoad(bridge, 'bridge', seconds, (n) => {
       const device = devices[n % devices.length] as TestDevice;
       return {

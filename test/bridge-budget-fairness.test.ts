@@ -3,13 +3,10 @@
  * largest bodies at once: another device's small reading must still go through, not be answered
  * 429 `overloaded` because one device filled the room for waiting bodies.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createDevice, type TestDevice } from './support/devices.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
-import { startManifestProcess } from './support/manifest-process.ts';
-
-const PROJECT = 'local-project';
+import { largestTelemetryBody, startManifestBridge } from './support/manifest-process.ts';
 
 let tdb: TestDatabase;
 let bulky: TestDevice;
@@ -24,19 +21,10 @@ afterAll(async () => {
 });
 
 it("answers another device's small readings while one device floods it with the largest bodies", async () => {
-  const emulator = inject('pubsubEmulatorHost');
-  const topic = `telemetry-${randomBytes(4).toString('hex')}`;
-  expect((await fetch(`http://${emulator}/v1/projects/${PROJECT}/topics/${topic}`, { method: 'PUT' })).status).toBe(200);
-  const bridge = await startManifestProcess('bridge', ['scripts/serve.ts', 'bridge'], {
-    DATABASE_URL: tdb.url,
-    GOOGLE_CLOUD_PROJECT: PROJECT,
-    PUBSUB_EMULATOR_HOST: emulator,
-    TELEMETRY_TOPIC: topic,
-  });
+  const bridge = await startManifestBridge(inject('pubsubEmulatorHost'), tdb.url);
   const { url } = bridge;
   try {
-    const metrics = Object.fromEntries(Array.from({ length: 256 }, (_, k) => [`m${k}`, k + 0.5]));
-    const packed = JSON.stringify(Array.from({ length: 83 }, () => ({ metrics })));
+    const packed = largestTelemetryBody();
     // Exactly the body limit, as a device sending the most it may.
     const body = packed + ' '.repeat(256 * 1024 - Buffer.byteLength(packed));
     const post = async (device: TestDevice, data: string) => {

@@ -7,13 +7,11 @@
  * failing with it. Now each is answered 202 or 429 with `Retry-After` (busy: the device retries),
  * and the bridge keeps serving.
  */
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createDevice, type TestDevice } from './support/devices.ts';
 import { createTestDatabase, type TestDatabase } from './support/kit.ts';
-import { startManifestProcess } from './support/manifest-process.ts';
+import { largestTelemetryBody, startManifestBridge } from './support/manifest-process.ts';
 
-const PROJECT = 'local-project';
 const REQUESTS = 200;
 
 let tdb: TestDatabase;
@@ -27,20 +25,10 @@ afterAll(async () => {
 });
 
 it(`answers ${REQUESTS} of the largest bodies at once 202 or 429 within the heap its manifest gives it`, async () => {
-  const emulator = inject('pubsubEmulatorHost');
-  const topic = `telemetry-${randomBytes(4).toString('hex')}`;
-  const created = await fetch(`http://${emulator}/v1/projects/${PROJECT}/topics/${topic}`, { method: 'PUT' });
-  expect(created.status).toBe(200);
-  const bridge = await startManifestProcess('bridge', ['scripts/serve.ts', 'bridge'], {
-    DATABASE_URL: tdb.url,
-    GOOGLE_CLOUD_PROJECT: PROJECT,
-    PUBSUB_EMULATOR_HOST: emulator,
-    TELEMETRY_TOPIC: topic,
-  });
+  const bridge = await startManifestBridge(inject('pubsubEmulatorHost'), tdb.url);
   const { url } = bridge;
   try {
-    const metrics = Object.fromEntries(Array.from({ length: 256 }, (_, k) => [`m${k}`, k + 0.5]));
-    const body = JSON.stringify(Array.from({ length: 83 }, () => ({ metrics })));
+    const body = largestTelemetryBody();
     expect(Buffer.byteLength(body)).toBeGreaterThan(250 * 1024);
     const post = async (i: number): Promise<number | string> => {
       const device = devices[i % devices.length] as TestDevice;

@@ -5,6 +5,7 @@
  * must fail the test, not the test runner.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { manifestRuntime } from '../../bench/lib/manifest.ts';
 import { freePort, waitFor } from './net.ts';
@@ -42,4 +43,26 @@ export async function startManifestProcess(fn: string, args: string[], env: Reco
     throw error;
   }
   return { url, errors: () => errors, stop };
+}
+
+/**
+ * The bridge from source as its manifest runs it, publishing to a topic of its own on the
+ * official emulator at `emulatorHost`, its devices in `databaseUrl`.
+ */
+export async function startManifestBridge(emulatorHost: string, databaseUrl: string, project = 'local-project'): Promise<ManifestProcess> {
+  const topic = `telemetry-${randomBytes(4).toString('hex')}`;
+  const created = await fetch(`http://${emulatorHost}/v1/projects/${project}/topics/${topic}`, { method: 'PUT' });
+  if (created.status !== 200) throw new Error(`the emulator refused topic ${topic}: ${created.status} ${await created.text()}`);
+  return startManifestProcess('bridge', ['scripts/serve.ts', 'bridge'], {
+    DATABASE_URL: databaseUrl,
+    GOOGLE_CLOUD_PROJECT: project,
+    PUBSUB_EMULATOR_HOST: emulatorHost,
+    TELEMETRY_TOPIC: topic,
+  });
+}
+
+/** The largest telemetry body of small metrics under the bridge's 256 KiB: 83 readings of 256 metrics (259 KB). */
+export function largestTelemetryBody(): string {
+  const metrics = Object.fromEntries(Array.from({ length: 256 }, (_, k) => [`m${k}`, k + 0.5]));
+  return JSON.stringify(Array.from({ length: 83 }, () => ({ metrics })));
 }
